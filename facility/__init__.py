@@ -1,0 +1,171 @@
+"""The Urban Innovation Facility: `create_app()` builds the Flask application."""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+
+import config as config_module
+
+# Domain packages in dependency order. Each may have models.py, views.py (bp),
+# a dashboard panel and an API module under facility/api/.
+DOMAIN_PACKAGES = ["core", "accounts", "audit"]
+API_MODULES = ["accounts"]
+RTL_LANGUAGES = {"ar"}
+
+
+def create_app(config: Any = None, **overrides: Any) -> Flask:
+    """Build the app. `config` is a name ('development', 'test', 'production'),
+    a config class, or None for FACILITY_ENV; keyword overrides win over both."""
+    if config is None or isinstance(config, str):
+        config_class = config_module.config_for(config)
+    else:
+        config_class = config
+    instance_path = overrides.pop("INSTANCE_PATH", None) or str(config_module.INSTANCE_DIR)
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        template_folder=str(config_module.BASE_DIR / "templates"),
+        static_folder=str(config_module.BASE_DIR / "static"),
+    )
+    app.config.from_object(config_class)
+    app.config.update(config_module.runtime_environment())
+    app.config.update(overrides)
+    _check_production(app)
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("facility").setLevel(logging.INFO)
+
+    _import_models()
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_templating(app)
+    from facility import errors, security
+
+    errors.register(app)
+    security.register(app)
+    from facility.cli import facility_cli
+
+    app.cli.add_command(facility_cli)
+    return app
+
+
+def _check_production(app: Flask) -> None:
+    if app.config.get("ENV_NAME") != "production":
+        return
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("Production needs SECRET_KEY set in the environment.")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise RuntimeError("Production needs DATABASE_URL pointing at PostgreSQL, not SQLite.")
+
+
+def _import_models() -> None:
+    for package in DOMAIN_PACKAGES:
+        try:
+            importlib.import_module(f"facility.{package}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"facility.{package}.models":
+                raise
+    importlib.import_module("facility.core.mail")
+
+
+def _init_extensions(app: Flask) -> None:
+    from facility.api import api
+    from facility.core import hooks
+    from facility.core.database import configure_engine
+    from facility.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from facility.queue import redis_url
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
+    hooks.install()
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.signin"
+    login_manager.session_protection = None  # sessions are server-side rows; see accounts.services
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+
+    url = redis_url(app)
+    if url.startswith("unix://"):
+        url = "redis+unix://" + url[len("unix://"):]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", url)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    api.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from facility.api import api
+    from facility.extensions import csrf
+
+    for package in DOMAIN_PACKAGES:
+        try:
+            module = importlib.import_module(f"facility.{package}.views")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"facility.{package}.views":
+                raise
+            continue
+        app.register_blueprint(module.bp)
+        if hasattr(module, "register"):
+            module.register(app)
+    for name in API_MODULES:
+        module = importlib.import_module(f"facility.api.{name}")
+        api.register_blueprint(module.blp)
+        csrf.exempt(module.blp)
+
+
+def _select_locale() -> str | None:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if not has_request_context():
+        return None  # jobs and commands: the default locale
+    languages = list(_languages())
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _languages() -> dict:
+    from flask import current_app
+
+    return current_app.config["LANGUAGES"]
+
+
+def _select_timezone() -> str | None:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.timezone
+    return None
+
+
+def _register_templating(app: Flask) -> None:
+    from facility.core import templating
+
+    templating.register(app)
+
+    @app.context_processor
+    def _layout_context():
+        locale = str(get_locale() or "en")
+        return {
+            "languages": app.config["LANGUAGES"],
+            "current_locale": locale,
+            "text_direction": "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr",
+            "csp_nonce": g.get("csp_nonce", ""),
+        }

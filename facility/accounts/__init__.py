@@ -1,0 +1,1 @@
+"""Users, organisations, roles, authentication and API tokens."""

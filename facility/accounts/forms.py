@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from facility.accounts.models import OrgType, Role
+
+
+def org_type_choices():
+    return [
+        ("", _l("Choose…")),
+        (OrgType.STARTUP.value, _l("Start-up")),
+        (OrgType.SME.value, _l("Small or medium-sized enterprise")),
+        (OrgType.COMMUNITY_ORGANIZATION.value, _l("Community organisation")),
+        (OrgType.NGO.value, _l("Non-governmental organisation")),
+        (OrgType.UNIVERSITY.value, _l("University or research institute")),
+        (OrgType.PUBLIC_AGENCY.value, _l("Public agency")),
+    ]
+
+
+def role_labels():
+    return {
+        Role.ADMIN.value: _l("Administrator"),
+        Role.FUND_MANAGER.value: _l("Fund manager"),
+        Role.CITY_OFFICIAL.value: _l("City official"),
+        Role.INNOVATOR.value: _l("Innovator"),
+        Role.REVIEWER.value: _l("Reviewer"),
+        Role.DONOR.value: _l("Donor or investor"),
+    }
+
+
+def country_choices():
+    import pycountry
+
+    countries = sorted(pycountry.countries, key=lambda c: c.name)
+    return [("", _l("Choose…"))] + [(c.alpha_3, c.name) for c in countries]
+
+
+class SignUpForm(FlaskForm):
+    role = SelectField(
+        _l("I am signing up as"),
+        choices=[
+            (Role.INNOVATOR.value, _l("an innovator (start-up, SME, community organisation, NGO, university)")),
+            (Role.CITY_OFFICIAL.value, _l("a city official")),
+            (Role.DONOR.value, _l("a donor or investor")),
+        ],
+        validators=[DataRequired()],
+    )
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=320)],
+                       render_kw={"autocomplete": "email"})
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired()],
+        description=_l("At least 12 characters. A few random words are easy to remember and hard to guess."),
+        render_kw={"autocomplete": "new-password", "minlength": 12},
+    )
+    org_name = StringField(_l("Organisation name"), validators=[Optional(), Length(max=200)],
+                           description=_l("Innovators: required. Donors: optional."))
+    org_country = SelectField(_l("Organisation's country"), validators=[Optional()], choices=[])
+    org_type = SelectField(_l("Type of organisation"), validators=[Optional()], choices=[])
+    submit = SubmitField(_l("Create account"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.org_country.choices = country_choices()
+        self.org_type.choices = org_type_choices()
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    password = PasswordField(_l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Sign in"))
+
+
+class SignOutForm(FlaskForm):
+    submit = SubmitField(_l("Sign out"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    submit = SubmitField(_l("E-mail me a reset link"))
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             description=_l("At least 12 characters."),
+                             render_kw={"autocomplete": "new-password", "minlength": 12})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+                            render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Set new password"))
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    locale = SelectField(_l("Language"), choices=[], validators=[Optional()])
+    timezone = SelectField(_l("Time zone"), choices=[], validators=[DataRequired()],
+                           description=_l("Deadlines are shown in this time zone."))
+    submit = SubmitField(_l("Save profile"))
+
+    def __init__(self, *args, languages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from zoneinfo import available_timezones
+
+        self.locale.choices = [("", _l("Browser default"))] + list((languages or {}).items())
+        self.timezone.choices = [(tz, tz) for tz in sorted(available_timezones() | {"UTC"})]
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "new-password", "minlength": 12})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+    submit = SubmitField(_l("Change password"))
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
+    description = StringField(_l("Short description"), validators=[Optional(), Length(max=2000)])
+    submit = SubmitField(_l("Save organisation"))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RolesForm(FlaskForm):
+    roles = MultiCheckboxField(_l("Roles"), choices=[])
+    submit = SubmitField(_l("Save roles"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.roles.choices = list(role_labels().items())
+
+
+class RevokeTokenForm(FlaskForm):
+    submit = SubmitField(_l("Revoke"))

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import enum
+import hashlib
+from datetime import datetime
+from typing import ClassVar
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from facility.core.models import TimestampMixin, utcnow
+from facility.extensions import db
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    FUND_MANAGER = "fund_manager"
+    CITY_OFFICIAL = "city_official"
+    INNOVATOR = "innovator"
+    REVIEWER = "reviewer"
+    DONOR = "donor"
+
+
+# Roles a person may give themselves; the others are granted by an admin or a command.
+SELF_SIGNUP_ROLES = (Role.INNOVATOR, Role.CITY_OFFICIAL, Role.DONOR)
+
+
+class OrgKind(str, enum.Enum):
+    CITY = "city"
+    INNOVATOR = "innovator"
+    DONOR = "donor"
+    FACILITY = "facility"
+
+
+class OrgType(str, enum.Enum):
+    STARTUP = "startup"
+    SME = "sme"
+    COMMUNITY_ORGANIZATION = "community_organization"
+    NGO = "ngo"
+    UNIVERSITY = "university"
+    PUBLIC_AGENCY = "public_agency"
+
+
+def _enum_values(enum_cls) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+def enum_column(enum_cls, length: int = 40) -> sa.Enum:
+    """A portable enum column stored as its string value (VARCHAR + CHECK)."""
+    return sa.Enum(
+        enum_cls,
+        values_callable=_enum_values,
+        native_enum=False,
+        length=length,
+        create_constraint=True,
+        name=enum_cls.__name__.lower(),
+        validate_strings=True,
+    )
+
+
+class Organization(TimestampMixin, db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind), nullable=False)
+    org_type: Mapped[OrgType | None] = mapped_column(enum_column(OrgType))
+    country: Mapped[str | None] = mapped_column(sa.String(3))  # ISO 3166-1 alpha-3
+    website: Mapped[str | None] = mapped_column(sa.String(300))
+    description: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+
+    members: Mapped[list[User]] = relationship(back_populates="organization")
+
+    def is_member(self, user) -> bool:
+        return bool(user and getattr(user, "is_authenticated", False) and user.organization_id == self.id)
+
+    def can_edit(self, user) -> bool:
+        """Members edit their own organisation; admins edit any."""
+        return self.is_member(user) or bool(user and getattr(user, "is_authenticated", False) and user.has_role(Role.ADMIN))
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role), primary_key=True)
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(default=True, nullable=False)
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", nullable=False)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column()
+
+    organization: Mapped[Organization | None] = relationship(back_populates="members")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=UserRole.role
+    )
+
+    # Identity, not Flask-Login's get_id(): a user has many sessions (and none in a job).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    # Set at sign-in so Flask-Login stores the server-side session token, not the user id.
+    _session_token: ClassVar[str | None] = None
+
+    @property
+    def roles(self) -> list[str]:
+        return [row.role.value for row in self.role_rows]
+
+    def has_role(self, *roles: Role | str) -> bool:
+        wanted = {Role(r).value for r in roles}
+        return any(row.role.value in wanted for row in self.role_rows)
+
+    def add_role(self, role: Role | str) -> None:
+        if not self.has_role(role):
+            self.role_rows.append(UserRole(role=Role(role)))
+
+    def remove_role(self, role: Role | str) -> None:
+        self.role_rows = [row for row in self.role_rows if row.role != Role(role)]
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login keeps this in the cookie session
+        if not self._session_token:
+            raise RuntimeError("sign in through accounts.services.start_session")
+        return self._session_token
+
+    def can_view(self, user) -> bool:
+        return bool(user and getattr(user, "is_authenticated", False) and (user.id == self.id or user.has_role(Role.ADMIN)))
+
+
+def hash_token(token: str) -> str:
+    """Session and API tokens are stored only as their SHA-256 digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserSession(db.Model):
+    """A signed-in browser session; deleting the row signs it out everywhere it is used."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    ip_address: Mapped[str] = mapped_column(sa.String(64), default="", nullable=False)
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="", nullable=False)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API, stored hashed and revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(100), default="", nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(sa.String(12), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def is_usable(self) -> bool:
+        now = utcnow()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def can_revoke(self, user) -> bool:
+        return bool(user and getattr(user, "is_authenticated", False) and (user.id == self.user_id or user.has_role(Role.ADMIN)))

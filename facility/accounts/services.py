@@ -1,0 +1,395 @@
+"""Account rules: sign-up, passwords, sessions, API tokens, roles.
+
+Services flush but never commit; the view, job or command that calls them
+commits once.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import pycountry
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_request_context, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from facility.accounts.models import (
+    SELF_SIGNUP_ROLES,
+    ApiToken,
+    Organization,
+    OrgKind,
+    OrgType,
+    Role,
+    User,
+    UserSession,
+    hash_token,
+)
+from facility.audit.services import record
+from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.models import utcnow
+from facility.extensions import db
+
+MIN_PASSWORD_LENGTH = 12
+_COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    lines = _COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+
+
+def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
+    """Why a password is refused (empty when it is acceptable)."""
+    from flask_babel import gettext as _
+
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    lowered = password.lower()
+    if lowered in common_passwords():
+        problems.append(_("This password is one of the most common ones; choose another."))
+    if email and lowered == email.lower():
+        problems.append(_("The password must not be your e-mail address."))
+    return problems
+
+
+def _hasher() -> PasswordHasher:
+    config = current_app.config
+    return PasswordHasher(time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_COST"])
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+# Verified against when the e-mail is unknown, so both answers take the same time.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    hasher = _hasher()
+    if user is None:
+        key = f"{hasher.time_cost}:{hasher.memory_cost}"
+        dummy = _DUMMY_HASH.setdefault(key, hasher.hash("not-a-real-password"))
+        try:
+            hasher.verify(dummy, password)
+        except VerificationError:
+            pass
+        return False
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return True
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.execute(sa.select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
+
+
+def _check_country(code: str | None) -> str | None:
+    if not code:
+        return None
+    country = pycountry.countries.get(alpha_3=code.upper())
+    return country.alpha_3 if country else None
+
+
+def register_user(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: str,
+    organization: dict | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account. Self sign-up only as innovator, city official or donor.
+
+    An innovator brings an organisation (`name`, `country` ISO alpha-3,
+    `org_type`); a donor may bring one. Every problem is reported at once.
+    """
+    from flask_babel import gettext as _
+
+    errors: dict[str, list[str]] = {}
+    email = normalise_email(email)
+    name = (name or "").strip()
+    try:
+        role_value = Role(role)
+    except ValueError:
+        role_value = None
+        errors.setdefault("role", []).append(_("Unknown role."))
+    admin_acting = actor is not None and actor.has_role(Role.ADMIN)
+    if role_value is not None and role_value not in SELF_SIGNUP_ROLES and not admin_acting:
+        errors.setdefault("role", []).append(
+            _("You cannot sign yourself up as %(role)s; the facility grants that role.", role=role_value.value)
+        )
+    if not email or "@" not in email:
+        errors.setdefault("email", []).append(_("Enter a valid e-mail address."))
+    elif find_user_by_email(email) is not None:
+        errors.setdefault("email", []).append(_("An account with this e-mail address already exists."))
+    if not name:
+        errors.setdefault("name", []).append(_("Enter your name."))
+    problems = password_problems(password or "", email=email)
+    if problems:
+        errors["password"] = problems
+
+    org = None
+    if role_value == Role.INNOVATOR and not organization:
+        errors.setdefault("organization", []).append(_("An innovator registers an organisation."))
+    if organization and role_value in (Role.INNOVATOR, Role.DONOR):
+        org_name = (organization.get("name") or "").strip()
+        country = _check_country(organization.get("country"))
+        org_type = organization.get("org_type")
+        if not org_name:
+            errors.setdefault("organization.name", []).append(_("Enter the organisation's name."))
+        if country is None:
+            errors.setdefault("organization.country", []).append(_("Choose a country (ISO 3166-1 alpha-3 code)."))
+        kind = OrgKind.INNOVATOR if role_value == Role.INNOVATOR else OrgKind.DONOR
+        if kind == OrgKind.INNOVATOR:
+            try:
+                org_type = OrgType(org_type)
+            except ValueError:
+                errors.setdefault("organization.org_type", []).append(_("Choose the type of organisation."))
+        else:
+            org_type = None
+        if not errors:
+            org = Organization(name=org_name, kind=kind, org_type=org_type, country=country)
+            db.session.add(org)
+
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+
+    user = User(email=email, name=name, password_hash=hash_password(password), organization=org)
+    user.add_role(role_value)
+    db.session.add(user)
+    db.session.flush()
+    record("user.signed_up", actor=actor or user, obj=user, details={"role": role_value.value})
+    return user
+
+
+def create_user(*, email: str, password: str, name: str, roles: list[str], actor: User | None = None) -> User:
+    """Create an account with any roles (commands and admins). The password rules still apply."""
+    from flask_babel import gettext as _
+
+    email = normalise_email(email)
+    errors: dict[str, list[str]] = {}
+    if find_user_by_email(email) is not None:
+        errors["email"] = [_("An account with this e-mail address already exists.")]
+    problems = password_problems(password, email=email)
+    if problems:
+        errors["password"] = problems
+    bad_roles = [r for r in roles if r not in {role.value for role in Role}]
+    if bad_roles:
+        errors["role"] = [_("Unknown role: %(r)s", r=", ".join(bad_roles))]
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    user = User(email=email, name=name or email.split("@")[0], password_hash=hash_password(password))
+    for role in roles:
+        user.add_role(role)
+    db.session.add(user)
+    db.session.flush()
+    record("user.created", actor=actor, obj=user, details={"roles": sorted(roles)})
+    return user
+
+
+def authenticate(*, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, else None (same answer and cost either way)."""
+    user = find_user_by_email(email)
+    if not verify_password(user, password or "") or user is None or not user.active:
+        record("user.sign_in_failed", actor=None, object_type="User", object_id=user.id if user else "",
+               details={"email": normalise_email(email)[:320]})
+        return None
+    return user
+
+
+def start_session(*, user: User) -> str:
+    """Open a server-side session for `user` and return its token (kept in the cookie session)."""
+    token = secrets.token_urlsafe(32)
+    ip = (request.remote_addr or "") if has_request_context() else ""
+    agent = (request.user_agent.string or "")[:300] if has_request_context() else ""
+    db.session.add(UserSession(user_id=user.id, token_hash=hash_token(token), ip_address=ip, user_agent=agent))
+    user.last_sign_in_at = utcnow()
+    user._session_token = token
+    record("user.signed_in", actor=user, obj=user)
+    db.session.flush()
+    return token
+
+
+def load_session_user(token: str) -> User | None:
+    """The user of a live session token, or None when it was ended or its user disabled."""
+    row = db.session.execute(
+        sa.select(UserSession).where(UserSession.token_hash == hash_token(token))
+    ).scalar_one_or_none()
+    if row is None or not row.user.active:
+        return None
+    lifetime = current_app.permanent_session_lifetime
+    if row.last_seen_at < utcnow() - lifetime:
+        return None
+    row.user._session_token = token
+    return row.user
+
+
+def end_session(*, user: User, token: str | None) -> None:
+    """Sign out: the session row is deleted, so the old cookie is worthless even if replayed."""
+    if token:
+        db.session.execute(sa.delete(UserSession).where(UserSession.token_hash == hash_token(token)))
+    record("user.signed_out", actor=user, obj=user)
+
+
+def end_all_sessions(*, user: User, actor: User | None = None) -> None:
+    db.session.execute(sa.delete(UserSession).where(UserSession.user_id == user.id))
+    db.session.execute(
+        sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+    record("user.sessions_ended", actor=actor or user, obj=user)
+
+
+def issue_api_token(*, user: User, name: str = "", days: int | None = 90) -> tuple[ApiToken, str]:
+    """A new API token; the plain value is returned once and only its digest is stored."""
+    plain = "ufi_" + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name[:100],
+        token_hash=hash_token(plain),
+        prefix=plain[:12],
+        expires_at=utcnow() + timedelta(days=days) if days else None,
+    )
+    db.session.add(token)
+    db.session.flush()
+    record("api_token.issued", actor=user, obj=token)
+    return token, plain
+
+
+def user_for_api_token(plain: str) -> User | None:
+    token = db.session.execute(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(plain))
+    ).scalar_one_or_none()
+    if token is None or not token.is_usable or not token.user.active:
+        return None
+    now = utcnow()
+    # Touch at most once a minute: a read request should not write on every call.
+    if token.last_used_at is None or token.last_used_at < now - timedelta(minutes=1):
+        token.last_used_at = now
+    return token.user
+
+
+def revoke_api_token(*, token_id: int, actor: User) -> ApiToken:
+    """Revoke a token: the owner or an admin; others get 404, as if it did not exist."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or not token.can_revoke(actor):
+        raise NotFound("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record("api_token.revoked", actor=actor, obj=token)
+    return token
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def password_reset_token(user: User) -> str:
+    # The hash fragment makes the link single-use: it stops matching once the password changes.
+    return _reset_serializer().dumps({"uid": user.id, "ph": user.password_hash[-16:]})
+
+
+def user_for_reset_token(token: str) -> User | None:
+    try:
+        data = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except (BadSignature, SignatureExpired):
+        return None
+    user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active or user.password_hash[-16:] != data.get("ph"):
+        return None
+    return user
+
+
+def request_password_reset(*, email: str) -> None:
+    """E-mail a reset link when the account exists; say nothing either way (no account probing)."""
+    from flask import url_for
+    from flask_babel import gettext as _
+
+    from facility.core.mail import send_mail
+
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return
+    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
+        "accounts.reset_password", token=password_reset_token(user)
+    )
+    send_mail(
+        to=user.email,
+        subject=_("Reset your password"),
+        body=_(
+            "Someone asked to reset the password of your Urban Innovation Facility account.\n\n"
+            "Open this link within an hour to choose a new password:\n%(link)s\n\n"
+            "If it was not you, ignore this message; your password stays as it is.",
+            link=link,
+        ),
+    )
+    record("user.password_reset_requested", actor=user, obj=user)
+
+
+def change_password(*, user: User, new_password: str, actor: User | None = None) -> None:
+    """Set a new password (rules apply) and end every session and API token of the user."""
+    from flask_babel import gettext as _
+
+    problems = password_problems(new_password, email=user.email)
+    if problems:
+        raise ValidationFailed(_("Choose another password."), errors={"password": problems})
+    user.password_hash = hash_password(new_password)
+    end_all_sessions(user=user, actor=actor or user)
+    record("user.password_changed", actor=actor or user, obj=user)
+
+
+def update_profile(*, user: User, actor: User, name: str, locale: str | None, timezone_name: str) -> User:
+    """A person edits their own profile (admins may edit anyone's)."""
+    from flask_babel import gettext as _
+
+    if not user.can_view(actor):
+        raise PermissionDenied(_("You may only edit your own profile."))
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip():
+        errors["name"] = [_("Enter your name.")]
+    if locale and locale not in current_app.config["LANGUAGES"]:
+        errors["locale"] = [_("Choose one of the offered languages.")]
+    from zoneinfo import available_timezones
+
+    if timezone_name not in available_timezones() and timezone_name != "UTC":
+        errors["timezone"] = [_("Choose a time zone from the list.")]
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    user.name = name.strip()
+    user.locale = locale or None
+    user.timezone = timezone_name
+    return user
+
+
+def set_roles(*, user: User, roles: list[str], actor: User) -> User:
+    """Only admins change roles; an admin cannot remove their own admin role (no lock-out)."""
+    from flask_babel import gettext as _
+
+    if not actor.has_role(Role.ADMIN):
+        raise PermissionDenied(_("Only administrators change roles."))
+    wanted = {Role(r) for r in roles}
+    if user.id == actor.id and Role.ADMIN not in wanted:
+        raise Conflict(_("You cannot remove your own administrator role."))
+    before = sorted(user.roles)
+    for role in list(Role):
+        if role in wanted:
+            user.add_role(role)
+        else:
+            user.remove_role(role)
+    record("user.roles_changed", actor=actor, obj=user, details={"before": before, "after": sorted(r.value for r in wanted)})
+    return user

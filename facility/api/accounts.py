@@ -1,0 +1,125 @@
+"""API: tokens, sign-up and the caller."""
+from __future__ import annotations
+
+import marshmallow as ma
+import sqlalchemy as sa
+
+from facility.accounts import services
+from facility.accounts.models import ApiToken, OrgType, Role
+from facility.accounts.views import signin_limits
+from facility.api import api_blueprint
+from facility.api.auth import ApiError, require_user
+from facility.api.schemas import PageArgs, page_of, paginate
+from facility.extensions import db
+
+blp = api_blueprint("api_accounts", __name__, "Accounts and tokens")
+
+
+class TokenRequestSchema(ma.Schema):
+    email = ma.fields.Email(required=True)
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
+    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String()
+    prefix = ma.fields.String(metadata={"description": "first characters, to recognise a token"})
+    created_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime(allow_none=True)
+    last_used_at = ma.fields.AwareDateTime(allow_none=True)
+    revoked_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "shown once; send as 'Authorization: Bearer TOKEN'"})
+
+
+class OrganizationInSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    country = ma.fields.String(required=True, validate=ma.validate.Length(equal=3),
+                               metadata={"description": "ISO 3166-1 alpha-3"})
+    org_type = ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType]))
+
+
+class SignUpSchema(ma.Schema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=320))
+    password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in Role]))
+    organization = ma.fields.Nested(OrganizationInSchema)
+
+
+class OrganizationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    kind = ma.fields.Function(lambda o: o.kind.value)
+    org_type = ma.fields.Function(lambda o: o.org_type.value if o.org_type else None)
+    country = ma.fields.String(allow_none=True)
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    name = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    organization = ma.fields.Nested(OrganizationSchema, allow_none=True)
+    locale = ma.fields.String(allow_none=True)
+    timezone = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+
+
+@blp.route("/auth/tokens", methods=["POST"])
+@signin_limits
+@blp.arguments(TokenRequestSchema)
+@blp.response(201, NewTokenSchema)
+@blp.alt_response(401, description="wrong e-mail or password")
+def create_token(data):
+    """Exchange an e-mail and password for a bearer token."""
+    user = services.authenticate(email=data["email"], password=data["password"])
+    if user is None:
+        db.session.commit()  # keep the audit record of the failed attempt
+        raise ApiError(401, "The e-mail address or password is wrong.")
+    token, plain = services.issue_api_token(user=user, name=data.get("name", ""))
+    db.session.commit()
+    token.token = plain  # transient: the plain value is shown this once
+    return token
+
+
+@blp.route("/auth/tokens", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(TokenSchema))
+def list_tokens(args):
+    """The caller's API tokens (without their values)."""
+    user = require_user()
+    query = sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    return paginate(query, page=args["page"], per_page=args["per_page"])
+
+
+@blp.route("/auth/tokens/<int:token_id>", methods=["DELETE"])
+@blp.response(204)
+def revoke_token(token_id):
+    """Revoke a token (the caller's own; admins any)."""
+    user = require_user()
+    services.revoke_api_token(token_id=token_id, actor=user)
+    db.session.commit()
+
+
+@blp.route("/users", methods=["POST"])
+@blp.arguments(SignUpSchema)
+@blp.response(201, UserSchema)
+def sign_up(data):
+    """Sign up as an innovator (with an organisation), a city official or a donor."""
+    user = services.register_user(
+        email=data["email"], password=data["password"], name=data["name"],
+        role=data["role"], organization=data.get("organization"),
+    )
+    db.session.commit()
+    return user
+
+
+@blp.route("/me", methods=["GET"])
+@blp.response(200, UserSchema)
+def me():
+    """The caller, their roles and organisation."""
+    return require_user()

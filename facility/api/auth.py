@@ -1,0 +1,51 @@
+"""Bearer-token authentication for the API.
+
+API requests never use the cookie session: the user comes only from the
+`Authorization: Bearer` header, so a browser's cookies cannot be ridden
+through the (CSRF-exempt) API.
+"""
+from __future__ import annotations
+
+from flask import g, request
+from flask_login import current_user
+
+from facility.accounts.models import Role, User
+from facility.extensions import login_manager
+
+
+class ApiError(Exception):
+    """Raised inside API handlers; answered as problem JSON."""
+
+    def __init__(self, status: int, detail: str, errors: dict | None = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+
+
+def load_bearer_user() -> None:
+    """before_request for API blueprints: set Flask-Login's user from the bearer token."""
+    from facility.accounts.services import user_for_api_token
+
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header[:7].lower() == "bearer ":
+        user = user_for_api_token(header[7:].strip())
+        g.api_bad_token = user is None
+    g._login_user = user if user is not None else login_manager.anonymous_user()
+
+
+def require_user() -> User:
+    if not current_user.is_authenticated:
+        if g.get("api_bad_token"):
+            raise ApiError(401, "The bearer token is invalid, expired or revoked.")
+        raise ApiError(401, "Send 'Authorization: Bearer TOKEN'; get a token from POST /api/v1/auth/tokens.")
+    return current_user._get_current_object()
+
+
+def require_role(*roles: Role | str) -> User:
+    user = require_user()
+    if not user.has_role(*roles):
+        names = ", ".join(Role(r).value for r in roles)
+        raise ApiError(403, f"This needs the role {names}.")
+    return user

@@ -1,0 +1,125 @@
+"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, audit-verify."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from facility.extensions import db
+
+
+@click.group("facility", help="Urban Innovation Facility commands.")
+def facility_cli() -> None:
+    pass
+
+
+@facility_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Web server and one RQ worker together, for one machine. Ctrl-C stops both."""
+    from werkzeug.serving import make_server
+
+    from facility.queue import redis_url, stop_embedded_redis
+
+    app = current_app._get_current_object()
+    url = redis_url(app)  # starts the embedded Redis when REDIS_URL is unset
+    env = dict(os.environ, REDIS_URL=url)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "facility", "worker"],
+        env=env, start_new_session=True,
+    )
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"Serving on http://{host}:{port} (worker pid {worker.pid}, Redis {url}). Ctrl-C stops.")
+
+    def _stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("Stopping…")
+    finally:
+        server.server_close()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)  # RQ finishes the current job, then exits
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        stop_embedded_redis()
+        click.echo("Stopped.")
+
+
+@facility_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+@click.option("--queue", "queues", multiple=True, help="Only these queues (default: all).")
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """An RQ worker for the facility's queues (payments first)."""
+    from facility.queue import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
+
+
+@facility_cli.command("create-user")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="admin, fund_manager, city_official, innovator, reviewer or donor (repeatable)")
+@click.option("--name", default="")
+@click.option("--password", default=None, help="Asked for when not given.")
+@with_appcontext
+def create_user(email: str, roles: tuple[str, ...], name: str, password: str | None) -> None:
+    """Create an account with any role, fund_manager, reviewer and admin included."""
+    from facility.accounts.services import create_user as create
+    from facility.core.errors import DomainError
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create(email=email, password=password, name=name, roles=list(roles))
+    except DomainError as error:
+        db.session.rollback()
+        for field, messages in error.errors.items():
+            for message in messages:
+                click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+    db.session.commit()
+    click.echo(f"Created {user.email} with roles {', '.join(user.roles)}.")
+
+
+@facility_cli.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Load realistic demo data (once) and print the demo logins."""
+    from facility.demo import seed
+
+    started = time.monotonic()
+    logins = seed(echo=click.echo)
+    click.echo("")
+    click.echo("Demo logins (password for all: %s):" % logins["password"])
+    for email, label in logins["users"]:
+        click.echo(f"  {label:<28} {email}")
+    click.echo(f"({time.monotonic() - started:.1f}s)")
+
+
+@facility_cli.command("audit-verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 with a report when a record was changed, removed or inserted."""
+    from facility.audit.services import verify_chain
+
+    problems = verify_chain()
+    if problems:
+        for item in problems[:100]:
+            click.echo(f"audit event {item.event_id}: {item.problem}", err=True)
+        click.echo(f"{len(problems)} problem(s) in the audit chain.", err=True)
+        raise SystemExit(1) from None
+    click.echo("Audit chain intact.")

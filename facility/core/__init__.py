@@ -1,0 +1,1 @@
+"""Pieces every domain package stands on: the database base, time, errors, hooks."""

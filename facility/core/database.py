@@ -1,0 +1,37 @@
+"""Engine behaviour per database: SQLite pragmas and BEGIN IMMEDIATE, PostgreSQL locks."""
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+
+def configure_engine(engine: Engine) -> None:
+    """SQLite: foreign keys on, WAL, a busy timeout, and every transaction BEGIN IMMEDIATE.
+
+    pysqlite's own transaction handling is switched off so that SQLAlchemy's
+    "begin" event can issue BEGIN IMMEDIATE: a writer takes the database lock
+    at the start of its transaction, so read-then-write races (balances,
+    status changes) serialise instead of failing half-way.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgresql() -> bool:
+    from facility.extensions import db
+
+    return db.engine.dialect.name == "postgresql"

@@ -1,0 +1,70 @@
+"""Home, dashboard, language switch and health check."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from facility.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+def home():
+    return render_template("core/home.html")
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard():
+    return render_template("core/dashboard.html", panels=dashboard_panels(current_user))
+
+
+def dashboard_panels(user) -> list:
+    """Each package adds what a role sees first; see `register_dashboard_panel`."""
+    panels = []
+    for provider in current_app.extensions.get("facility_dashboard", []):
+        panel = provider(user)
+        if panel:
+            panels.append(panel)
+    return panels
+
+
+def register_dashboard_panel(app, provider) -> None:
+    app.extensions.setdefault("facility_dashboard", []).append(provider)
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Language switch: a plain form, works without JavaScript."""
+    code = request.form.get("lang", "")
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            db.session.commit()
+    target = request.form.get("next") or url_for("core.home")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("core.home")
+    return redirect(target)
+
+
+@bp.route("/healthz")
+def healthz():
+    """Database and Redis reachability; 503 when either is down."""
+    from facility.queue import get_redis
+
+    checks = {}
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, do not raise: this is the health check
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "unavailable", checks=checks), 200 if healthy else 503

@@ -1,0 +1,58 @@
+"""One place that turns errors into answers: problem JSON for the API, pages for people."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from facility.api.auth import ApiError
+from facility.api.problems import is_api_request, problem, problem_from_http_exception
+from facility.core.errors import DomainError
+from facility.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _page(status: int, detail: str = ""):
+    return render_template("errors/error.html", status=status, detail=detail), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        if is_api_request():
+            return problem_from_http_exception(error)
+        if error.code == 429 or (error.code and error.code < 500):
+            response = error.get_response()
+            body, status = _page(error.code or 500)
+            response.set_data(body)
+            response.status_code = status
+            response.content_type = "text/html; charset=utf-8"
+            return response
+        return _page(error.code or 500)
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        db.session.rollback()  # a refused change writes nothing
+        if is_api_request():
+            return problem(error.status, error.detail, errors=error.errors or None)
+        return _page(error.status, error.detail)
+
+    @app.errorhandler(ApiError)
+    def _api(error: ApiError):
+        db.session.rollback()
+        headers = {"WWW-Authenticate": 'Bearer realm="facility"'} if error.status == 401 else None
+        return problem(error.status, error.detail, errors=error.errors, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return _http(error)
+        log.exception("unhandled error")
+        db.session.rollback()
+        if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
+            raise error
+        if is_api_request():
+            return problem_from_http_exception(InternalServerError())
+        return _page(500)

