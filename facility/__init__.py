@@ -63,13 +63,20 @@ def _check_production(app: Flask) -> None:
         raise RuntimeError("Production needs DATABASE_URL pointing at PostgreSQL, not SQLite.")
 
 
-def _import_models() -> None:
+def package_modules(name: str) -> list:
+    """`facility.<package>.<name>` for every domain package that has one, in dependency order."""
+    modules = []
     for package in DOMAIN_PACKAGES:
         try:
-            importlib.import_module(f"facility.{package}.models")
+            modules.append(importlib.import_module(f"facility.{package}.{name}"))
         except ModuleNotFoundError as exc:
-            if exc.name != f"facility.{package}.models":
-                raise
+            if exc.name != f"facility.{package}.{name}":
+                raise  # a real import error inside the module
+    return modules
+
+
+def _import_models() -> None:
+    package_modules("models")
     importlib.import_module("facility.core.mail")
 
 
@@ -110,13 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from facility.api import api
     from facility.extensions import csrf
 
-    for package in DOMAIN_PACKAGES:
-        try:
-            module = importlib.import_module(f"facility.{package}.views")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"facility.{package}.views":
-                raise
-            continue
+    for module in package_modules("views"):
         app.register_blueprint(module.bp)
         if hasattr(module, "register"):
             module.register(app)

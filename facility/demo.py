@@ -4,10 +4,9 @@ Seeding is idempotent: a second run finds the demo users and only prints the log
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
-from facility import DOMAIN_PACKAGES
+from facility import package_modules
 from facility.extensions import db
 
 DEMO_PASSWORD = "demo-facility-2026"
@@ -21,14 +20,8 @@ def seed(echo: Callable[[str], None] = print) -> dict:
         echo("Demo data already loaded.")
         return logins
     state: dict = {"password": DEMO_PASSWORD}
-    for package in DOMAIN_PACKAGES:
-        try:
-            module = importlib.import_module(f"facility.{package}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"facility.{package}.demo":
-                raise
-            continue
-        echo(f"Seeding {package}…")
+    for module in package_modules("demo"):
+        echo(f"Seeding {module.__name__.split('.')[1]}…")
         module.seed(state)
         db.session.flush()
     db.session.commit()

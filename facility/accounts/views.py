@@ -26,7 +26,7 @@ from facility.accounts.models import ApiToken, Organization, Role, User
 from facility.accounts.permissions import role_required
 from facility.audit.services import record
 from facility.core.errors import DomainError
-from facility.core.forms import apply_errors
+from facility.core.forms import FAILED, attempt
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -77,16 +77,13 @@ def signup():
         if form.org_name.data or form.role.data == Role.INNOVATOR.value:
             organization = {"name": form.org_name.data, "country": form.org_country.data,
                             "org_type": form.org_type.data}
-        try:
-            user = services.register_user(
-                email=form.email.data, password=form.password.data, name=form.name.data,
-                role=form.role.data, organization=organization,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"organization": "org_name", "organization.name": "org_name",
-                                       "organization.country": "org_country", "organization.org_type": "org_type"})
-        else:
+        user = attempt(
+            form, services.register_user, email=form.email.data, password=form.password.data, name=form.name.data,
+            role=form.role.data, organization=organization,
+            field_map={"organization": "org_name", "organization.name": "org_name",
+                       "organization.country": "org_country", "organization.org_type": "org_type"},
+        )
+        if user is not FAILED:
             _sign_in(user)
             db.session.commit()
             flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
@@ -151,18 +148,14 @@ def reset_password(token: str):
     if user is None:
         return render_template("accounts/reset_invalid.html"), 404
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(user=user, new_password=form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            logout_user()
-            session.clear()
-            flash(_("Your password is changed. Sign in with the new one."), "success")
-            return redirect(url_for("accounts.signin"))
+    changed = form.validate_on_submit() and attempt(
+        form, services.change_password, user=user, new_password=form.password.data) is not FAILED
+    if changed:
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash(_("Your password is changed. Sign in with the new one."), "success")
+        return redirect(url_for("accounts.signin"))
     return render_template("accounts/reset_password.html", form=form)
 
 
@@ -175,13 +168,9 @@ def profile():
         form.locale.data = user.locale or ""
     password_form = ChangePasswordForm(prefix="pw")
     if form.submit.data and form.validate_on_submit():
-        try:
-            services.update_profile(user=user, actor=user, name=form.name.data,
-                                    locale=form.locale.data or None, timezone_name=form.timezone.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"timezone": "timezone", "locale": "locale"})
-        else:
+        saved = attempt(form, services.update_profile, user=user, actor=user, name=form.name.data,
+                        locale=form.locale.data or None, timezone_name=form.timezone.data)
+        if saved is not FAILED:
             db.session.commit()
             flash(_("Profile saved."), "success")
             return redirect(url_for("accounts.profile"))
@@ -198,12 +187,7 @@ def change_password():
         if not services.verify_password(user, form.current_password.data):
             form.current_password.errors = [_("This is not your current password.")]
         else:
-            try:
-                services.change_password(user=user, new_password=form.password.data)
-            except DomainError as error:
-                db.session.rollback()
-                apply_errors(form, error)
-            else:
+            if attempt(form, services.change_password, user=user, new_password=form.password.data) is not FAILED:
                 # Every other session ended; keep this browser signed in with a new one.
                 _sign_in(user)
                 db.session.commit()
@@ -276,12 +260,9 @@ def admin_user_roles(user_id: int):
         abort(404)
     form = RolesForm(data={"roles": user.roles})
     if form.validate_on_submit():
-        try:
-            services.set_roles(user=user, roles=form.roles.data, actor=current_user._get_current_object())
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        saved = attempt(form, services.set_roles, user=user, roles=form.roles.data,
+                        actor=current_user._get_current_object())
+        if saved is not FAILED:
             db.session.commit()
             flash(_("Roles saved for %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.admin_users"))
