@@ -286,3 +286,27 @@ def answer(challenge_id: int, clarification_id: int):
             flash(_("Answer published."), "success")
             return redirect(url_for("challenges.show", challenge_id=challenge_id))
     return _render_show(clarification.challenge, 422, **{f"answer_{clarification.id}": form})
+
+
+def _dashboard_panel(user) -> dict | None:
+    """City officials: their city and challenges. Fund managers: the verification and approval queues."""
+    links = []
+    if user.has_role(Role.CITY_OFFICIAL):
+        city = city_of_official(user)
+        if city is None:
+            links.append((url_for("cities.new_city"), _("Create your city's profile")))
+        else:
+            links.append((url_for("cities.show", city_id=city.id), _("Your city: %(name)s", name=city.name)))
+            links.append((url_for("challenges.mine"), _("Your city's challenges")))
+    if user.has_role(Role.FUND_MANAGER):
+        links.append((url_for("cities.verification_queue"), _("Cities to verify")))
+        links.append((url_for("challenges.approvals"), _("Challenges to approve")))
+    if not links:
+        return None
+    return {"title": _("Cities and challenges"), "template": "challenges/_dashboard.html", "links": links}
+
+
+def register(app) -> None:
+    from facility.core.views import register_dashboard_panel
+
+    register_dashboard_panel(app, _dashboard_panel)
