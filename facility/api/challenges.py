@@ -1,0 +1,288 @@
+"""API: challenges, their lifecycle, deadline extensions and clarification questions."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask_login import current_user
+
+from facility.accounts.models import OrgType, Role
+from facility.api import api_blueprint
+from facility.api.auth import require_role, require_user
+from facility.api.schemas import PageArgs, page_of, paginate
+from facility.challenges import sdg, services
+from facility.challenges.models import FocusArea
+from facility.cities.services import get_visible_city
+from facility.extensions import db
+
+blp = api_blueprint("api_challenges", __name__, "Challenges, rubric, deadlines and clarifications")
+
+_STATUS_FILTERS = ("published", "upcoming", "open", "closed", "finished")
+_SDG_TARGET = ma.validate.OneOf(sdg.SDG_TARGETS, error="Not an SDG target code; use codes such as 11.2 or 11.a.")
+
+
+class CriterionInSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    weight = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 100))
+
+
+class ChallengeFieldsSchema(ma.Schema):
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    summary = ma.fields.String(validate=ma.validate.Length(min=1, max=1000))
+    description = ma.fields.String(validate=ma.validate.Length(min=1, max=50_000),
+                                   metadata={"description": "Markdown; raw HTML is not rendered"})
+    focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
+    sdg_targets = ma.fields.List(ma.fields.String(validate=_SDG_TARGET),
+                                 metadata={"description": "SDG target codes, e.g. 11.2, 11.a"})
+    prize_pool_cents = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1))
+    max_award_cents = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1))
+    opens_at = ma.fields.AwareDateTime()
+    closes_at = ma.fields.AwareDateTime()
+    eligible_org_types = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])),
+                                        load_default=list, metadata={"description": "empty: every type"})
+    eligible_countries = ma.fields.List(ma.fields.String(validate=ma.validate.Length(equal=3)), load_default=list,
+                                        metadata={"description": "ISO 3166-1 alpha-3; empty: every country"})
+    criteria = ma.fields.List(ma.fields.Nested(CriterionInSchema),
+                              metadata={"description": "the rubric; weights sum to 100"})
+
+
+_REQUIRED = ("title", "summary", "description", "focus_area", "sdg_targets", "prize_pool_cents",
+             "max_award_cents", "opens_at", "closes_at", "criteria")
+
+
+class ChallengeInSchema(ChallengeFieldsSchema):
+    city_id = ma.fields.Integer(required=True, strict=True)
+
+    @ma.validates_schema
+    def _required(self, data, **kwargs):
+        missing = {name: ["Missing data for required field."] for name in _REQUIRED if name not in data}
+        if missing:
+            raise ma.ValidationError(missing)
+
+
+class ChallengePatchSchema(ChallengeFieldsSchema):
+    eligible_org_types = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])))
+    eligible_countries = ma.fields.List(ma.fields.String(validate=ma.validate.Length(equal=3)))
+
+
+class CriterionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    description = ma.fields.String()
+    weight = ma.fields.Integer()
+    position = ma.fields.Integer()
+
+
+class CityRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    country = ma.fields.String()
+    priority_score = ma.fields.Integer()
+
+
+class ChallengeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    city = ma.fields.Nested(CityRefSchema)
+    title = ma.fields.String()
+    summary = ma.fields.String()
+    description = ma.fields.String(metadata={"description": "Markdown source"})
+    description_html = ma.fields.String(metadata={"description": "sanitised HTML"})
+    focus_area = ma.fields.Function(lambda c: c.focus_area.value)
+    sdg_targets = ma.fields.List(ma.fields.String())
+    prize_pool_cents = ma.fields.Integer()
+    max_award_cents = ma.fields.Integer()
+    opens_at = ma.fields.AwareDateTime()
+    closes_at = ma.fields.AwareDateTime()
+    eligible_org_types = ma.fields.List(ma.fields.String())
+    eligible_countries = ma.fields.List(ma.fields.String())
+    status = ma.fields.Function(lambda c: c.status.value)
+    phase = ma.fields.Function(lambda c: c.phase.value if c.phase else None,
+                               metadata={"description": "upcoming, open or closed (published challenges)"})
+    is_open = ma.fields.Boolean()
+    criteria = ma.fields.List(ma.fields.Nested(CriterionSchema))
+    submitted_at = ma.fields.AwareDateTime(allow_none=True)
+    approved_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+
+
+class ChallengeListArgs(PageArgs):
+    status = ma.fields.String(validate=ma.validate.OneOf(_STATUS_FILTERS))
+    country = ma.fields.String(validate=ma.validate.Length(equal=3))
+    focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
+    sdg_target = ma.fields.String(validate=_SDG_TARGET)
+    q = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class ReasonSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+
+
+class ExtensionInSchema(ReasonSchema):
+    new_closes_at = ma.fields.AwareDateTime(required=True)
+
+
+class ExtensionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    old_closes_at = ma.fields.AwareDateTime()
+    new_closes_at = ma.fields.AwareDateTime()
+    reason = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+
+
+class QuestionInSchema(ma.Schema):
+    question = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+
+
+class AnswerInSchema(ma.Schema):
+    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=8000))
+
+
+class ClarificationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    question = ma.fields.String()
+    answer = ma.fields.String(allow_none=True)
+    status = ma.fields.Function(lambda c: "answered" if c.is_answered else "open")
+    created_at = ma.fields.AwareDateTime()
+    answered_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+def _current_fields(challenge) -> dict:
+    """A draft's fields as the service takes them, for PATCH to overlay."""
+    fields = {name: getattr(challenge, name) for name in services.FIELDS if name != "criteria"}
+    fields["focus_area"] = challenge.focus_area.value
+    fields["criteria"] = [{"name": c.name, "description": c.description, "weight": c.weight}
+                          for c in challenge.criteria]
+    return fields
+
+
+@blp.route("/challenges", methods=["GET"])
+@blp.arguments(ChallengeListArgs, location="query")
+@blp.response(200, page_of(ChallengeSchema))
+def list_challenges(args):
+    """Published and finished challenges; filter by status (published, upcoming, open, closed, finished),
+    country, focus_area, sdg_target and free text q (title and summary)."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return paginate(services.public_challenges(**args), page=page, per_page=per_page)
+
+
+@blp.route("/challenges", methods=["POST"])
+@blp.arguments(ChallengeInSchema)
+@blp.response(201, ChallengeSchema)
+def create_challenge(data):
+    """An official of a verified city drafts a challenge (weights sum to 100)."""
+    user = require_role(Role.CITY_OFFICIAL)
+    city = get_visible_city(data.pop("city_id"), user)
+    challenge = services.create_challenge(actor=user, city=city, **data)
+    db.session.commit()
+    return challenge
+
+
+@blp.route("/challenges/<int:challenge_id>", methods=["GET"])
+@blp.response(200, ChallengeSchema)
+def get_challenge(challenge_id):
+    """A challenge (drafts and pending ones only to the city's officials and facility staff)."""
+    return services.get_visible_challenge(challenge_id, current_user)
+
+
+@blp.route("/challenges/<int:challenge_id>", methods=["PATCH"])
+@blp.arguments(ChallengePatchSchema)
+@blp.response(200, ChallengeSchema)
+def update_challenge(data, challenge_id):
+    """The city's officials change a draft; fields not sent stay as they are."""
+    user = require_user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    fields = _current_fields(challenge)
+    fields.update(data)
+    services.update_challenge(challenge=challenge, actor=user, **fields)
+    db.session.commit()
+    return challenge
+
+
+def _action(challenge_id: int, action) -> object:
+    user = require_user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    action(challenge=challenge, actor=user)
+    db.session.commit()
+    return challenge
+
+
+@blp.route("/challenges/<int:challenge_id>/submit", methods=["POST"])
+@blp.response(200, ChallengeSchema)
+def submit_challenge(challenge_id):
+    """The city's official submits a draft for approval (draft -> pending_approval)."""
+    return _action(challenge_id, services.submit_challenge)
+
+
+@blp.route("/challenges/<int:challenge_id>/approve", methods=["POST"])
+@blp.response(200, ChallengeSchema)
+def approve_challenge(challenge_id):
+    """A fund manager approves and publishes a pending challenge."""
+    require_role(Role.FUND_MANAGER)
+    return _action(challenge_id, services.approve_challenge)
+
+
+@blp.route("/challenges/<int:challenge_id>/return", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, ChallengeSchema)
+def return_challenge(data, challenge_id):
+    """A fund manager sends a pending challenge back to the city as a draft, with a reason."""
+    require_role(Role.FUND_MANAGER)
+    return _action(challenge_id, lambda **kw: services.return_to_draft(reason=data["reason"], **kw))
+
+
+@blp.route("/challenges/<int:challenge_id>/finish", methods=["POST"])
+@blp.response(200, ChallengeSchema)
+def finish_challenge(challenge_id):
+    """A fund manager marks a closed challenge finished."""
+    require_role(Role.FUND_MANAGER)
+    return _action(challenge_id, services.finish_challenge)
+
+
+@blp.route("/challenges/<int:challenge_id>/deadline-extensions", methods=["POST"])
+@blp.arguments(ExtensionInSchema)
+@blp.response(201, ExtensionSchema)
+def extend_deadline(data, challenge_id):
+    """A fund manager or the city's official moves the deadline later (audited; applicants are e-mailed)."""
+    user = require_user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    extension = services.extend_deadline(challenge=challenge, actor=user, new_closes_at=data["new_closes_at"],
+                                         reason=data["reason"])
+    db.session.commit()
+    return extension
+
+
+@blp.route("/challenges/<int:challenge_id>/clarifications", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(ClarificationSchema))
+def list_clarifications(args, challenge_id):
+    """Answered questions; unanswered ones too for the asker, the city and fund managers."""
+    challenge = services.get_visible_challenge(challenge_id, current_user)
+    items = services.visible_clarifications(challenge, current_user)
+    start = (args["page"] - 1) * args["per_page"]
+    return {"items": items[start:start + args["per_page"]], "page": args["page"], "per_page": args["per_page"],
+            "total": len(items)}
+
+
+@blp.route("/challenges/<int:challenge_id>/clarifications", methods=["POST"])
+@blp.arguments(QuestionInSchema)
+@blp.response(201, ClarificationSchema)
+def ask_clarification(data, challenge_id):
+    """Any signed-in user asks a question about a published challenge."""
+    user = require_user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    clarification = services.ask_clarification(challenge=challenge, actor=user, question=data["question"])
+    db.session.commit()
+    return clarification
+
+
+@blp.route("/clarifications/<int:clarification_id>/answer", methods=["POST"])
+@blp.arguments(AnswerInSchema)
+@blp.response(200, ClarificationSchema)
+def answer_clarification(data, clarification_id):
+    """The city's official answers a question; the answer becomes public."""
+    user = require_user()
+    clarification = services.get_clarification(clarification_id, user)
+    services.answer_clarification(clarification=clarification, actor=user, answer=data["answer"])
+    db.session.commit()
+    return clarification

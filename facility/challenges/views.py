@@ -1,0 +1,312 @@
+"""Pages: the public challenge list and page, drafting, approval, deadlines, clarifications."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from facility.accounts.models import Role
+from facility.accounts.permissions import role_required
+from facility.challenges import sdg, services
+from facility.challenges.forms import (
+    FIELD_MAP,
+    ActionForm,
+    AnswerForm,
+    ChallengeForm,
+    ExtendDeadlineForm,
+    FilterForm,
+    QuestionForm,
+    ReturnForm,
+)
+from facility.challenges.models import ChallengeStatus, FocusArea
+from facility.cities.services import city_of_official, valid_country
+from facility.core.errors import DomainError
+from facility.core.forms import apply_errors
+from facility.extensions import db
+
+bp = Blueprint("challenges", __name__, url_prefix="/challenges")
+
+PAGE_SIZE = 20
+
+
+def _user():
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def _timezone() -> str:
+    return current_user.timezone if current_user.is_authenticated and current_user.timezone else "UTC"
+
+
+@bp.route("")
+def index():
+    form = FilterForm(request.args)
+    filters: dict[str, str] = {}
+    # Bad filter values are shown as errors and ignored; the list still answers (no 500).
+    if form.status.data in {"upcoming", "open", "closed", "finished"}:
+        filters["status"] = form.status.data
+    elif form.status.data:
+        form.status.errors = [_("Unknown status.")]
+    if form.country.data:
+        country = valid_country(form.country.data)
+        if country:
+            filters["country"] = country
+        else:
+            form.country.errors = [_("Give an ISO 3166-1 alpha-3 code, e.g. UGA.")]
+    if form.focus_area.data in {f.value for f in FocusArea}:
+        filters["focus_area"] = form.focus_area.data
+    elif form.focus_area.data:
+        form.focus_area.errors = [_("Unknown focus area.")]
+    if form.sdg_target.data:
+        target = form.sdg_target.data.strip().lower()
+        if sdg.is_target(target):
+            filters["sdg_target"] = target
+        else:
+            form.sdg_target.errors = [_("Not an SDG target code; use codes such as 11.2 or 11.a.")]
+    if form.q.data and form.q.data.strip():
+        filters["q"] = form.q.data.strip()[:200]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    pagination = db.paginate(services.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
+    return render_template("challenges/index.html", form=form, pagination=pagination)
+
+
+@bp.route("/mine")
+@role_required(Role.CITY_OFFICIAL)
+def mine():
+    city = city_of_official(_user())
+    if city is None:
+        flash(_("Create your city's profile first."), "info")
+        return redirect(url_for("cities.new_city"))
+    return render_template("challenges/mine.html", city=city, challenges=services.challenges_of_city(city))
+
+
+@bp.route("/approvals")
+@role_required(Role.FUND_MANAGER)
+def approvals():
+    return render_template("challenges/approvals.html", challenges=services.approval_queue())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.CITY_OFFICIAL)
+def new():
+    user = _user()
+    city = city_of_official(user)
+    if city is None:
+        flash(_("Create your city's profile first."), "info")
+        return redirect(url_for("cities.new_city"))
+    if not city.is_verified:
+        flash(_("The facility has not verified your city yet; challenges can be drafted once it has."), "info")
+        return redirect(url_for("cities.show", city_id=city.id))
+    form = ChallengeForm()
+    if form.validate_on_submit():
+        try:
+            challenge = services.create_challenge(actor=user, city=city, **form.data_for_service(_timezone()))
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error, FIELD_MAP)
+        else:
+            db.session.commit()
+            flash(_("Draft saved. Submit it for approval when it is ready."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("challenges/form.html", form=form, challenge=None, city=city), status
+
+
+@bp.route("/<int:challenge_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CITY_OFFICIAL)
+def edit(challenge_id: int):
+    user = _user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    if not challenge.can_edit(user):
+        abort(403)
+    form = ChallengeForm()
+    if request.method == "GET":
+        form.fill_from(challenge, _timezone())
+    if form.validate_on_submit():
+        try:
+            services.update_challenge(challenge=challenge, actor=user, **form.data_for_service(_timezone()))
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error, FIELD_MAP)
+        else:
+            db.session.commit()
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("challenges/form.html", form=form, challenge=challenge, city=challenge.city), status
+
+
+def _render_show(challenge, status: int = 200, **forms):
+    user = _user()
+    clarifications = services.visible_clarifications(challenge, user)
+    answer_forms = {c.id: forms.get(f"answer_{c.id}") or AnswerForm(prefix=f"a{c.id}")
+                    for c in clarifications if not c.is_answered and c.can_answer(user)}
+    return render_template(
+        "challenges/show.html",
+        challenge=challenge,
+        clarifications=clarifications,
+        question_form=forms.get("question") or QuestionForm(),
+        answer_forms=answer_forms,
+        extend_form=forms.get("extend") or ExtendDeadlineForm(),
+        return_form=forms.get("return_") or ReturnForm(),
+        action_form=ActionForm(),
+        can_ask=bool(user) and challenge.status == ChallengeStatus.PUBLISHED and challenge.phase != "closed",
+        can_extend=challenge.status == ChallengeStatus.PUBLISHED and challenge.phase != "closed"
+        and challenge.can_extend_deadline(user),
+    ), status
+
+
+@bp.route("/<int:challenge_id>")
+def show(challenge_id: int):
+    return _render_show(services.get_visible_challenge(challenge_id, _user()))
+
+
+def _lifecycle(challenge_id: int, action, message: str):
+    user = _user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            action(challenge=challenge, actor=user)
+        except DomainError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                raise
+            flash(error.detail, "error")
+        else:
+            db.session.commit()
+            flash(message, "success")
+    return redirect(url_for("challenges.show", challenge_id=challenge_id))
+
+
+@bp.route("/<int:challenge_id>/submit", methods=["POST"])
+@role_required(Role.CITY_OFFICIAL)
+def submit(challenge_id: int):
+    return _lifecycle(challenge_id, services.submit_challenge, _("Submitted to the facility for approval."))
+
+
+@bp.route("/<int:challenge_id>/approve", methods=["POST"])
+@role_required(Role.FUND_MANAGER)
+def approve(challenge_id: int):
+    return _lifecycle(challenge_id, services.approve_challenge, _("Approved and published."))
+
+
+@bp.route("/<int:challenge_id>/finish", methods=["POST"])
+@role_required(Role.FUND_MANAGER)
+def finish(challenge_id: int):
+    return _lifecycle(challenge_id, services.finish_challenge, _("Marked as finished."))
+
+
+@bp.route("/<int:challenge_id>/return", methods=["POST"])
+@role_required(Role.FUND_MANAGER)
+def return_to_draft(challenge_id: int):
+    user = _user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    form = ReturnForm()
+    if form.validate_on_submit():
+        try:
+            services.return_to_draft(challenge=challenge, actor=user, reason=form.reason.data)
+        except DomainError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                raise
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Sent back to the city."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    return _render_show(challenge, 422, return_=form)
+
+
+@bp.route("/<int:challenge_id>/extend", methods=["POST"])
+@role_required(Role.FUND_MANAGER, Role.CITY_OFFICIAL)
+def extend(challenge_id: int):
+    user = _user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    if not challenge.can_extend_deadline(user):
+        abort(403)
+    form = ExtendDeadlineForm()
+    if form.validate_on_submit():
+        new_closes_at = form.new_closes_at.data.replace(tzinfo=ZoneInfo(_timezone()))
+        try:
+            services.extend_deadline(challenge=challenge, actor=user, new_closes_at=new_closes_at,
+                                     reason=form.reason.data)
+        except DomainError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                raise
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("The deadline is extended and applicants are being notified."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    return _render_show(challenge, 422, extend=form)
+
+
+@bp.route("/<int:challenge_id>/clarifications", methods=["POST"])
+@login_required
+def ask(challenge_id: int):
+    user = _user()
+    challenge = services.get_visible_challenge(challenge_id, user)
+    form = QuestionForm()
+    if form.validate_on_submit():
+        try:
+            services.ask_clarification(challenge=challenge, actor=user, question=form.question.data)
+        except DomainError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                raise
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your question is sent to the city. Answers are published on this page."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    return _render_show(challenge, 422, question=form)
+
+
+@bp.route("/<int:challenge_id>/clarifications/<int:clarification_id>/answer", methods=["POST"])
+@role_required(Role.CITY_OFFICIAL)
+def answer(challenge_id: int, clarification_id: int):
+    user = _user()
+    clarification = services.get_clarification(clarification_id, user)
+    if clarification.challenge_id != challenge_id:
+        abort(404)
+    form = AnswerForm(prefix=f"a{clarification.id}")
+    if form.validate_on_submit():
+        try:
+            services.answer_clarification(clarification=clarification, actor=user, answer=form.answer.data)
+        except DomainError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                raise
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Answer published."), "success")
+            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    return _render_show(clarification.challenge, 422, **{f"answer_{clarification.id}": form})
+
+
+def _dashboard_panel(user) -> dict | None:
+    """City officials: their city and challenges. Fund managers: the verification and approval queues."""
+    links = []
+    if user.has_role(Role.CITY_OFFICIAL):
+        city = city_of_official(user)
+        if city is None:
+            links.append((url_for("cities.new_city"), _("Create your city's profile")))
+        else:
+            links.append((url_for("cities.show", city_id=city.id), _("Your city: %(name)s", name=city.name)))
+            links.append((url_for("challenges.mine"), _("Your city's challenges")))
+    if user.has_role(Role.FUND_MANAGER):
+        links.append((url_for("cities.verification_queue"), _("Cities to verify")))
+        links.append((url_for("challenges.approvals"), _("Challenges to approve")))
+    if not links:
+        return None
+    return {"title": _("Cities and challenges"), "template": "challenges/_dashboard.html", "links": links}
+
+
+def register(app) -> None:
+    from facility.core.views import register_dashboard_panel
+
+    register_dashboard_panel(app, _dashboard_panel)

@@ -1,0 +1,104 @@
+"""Pages: city profiles, the verification queue."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from facility.accounts.models import Role
+from facility.accounts.permissions import role_required
+from facility.cities import services
+from facility.cities.forms import ActionForm, CityForm
+from facility.core.errors import DomainError, PermissionDenied
+from facility.core.forms import apply_errors
+from facility.extensions import db
+
+bp = Blueprint("cities", __name__, url_prefix="/cities")
+
+QUEUE_PAGE_SIZE = 50
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.CITY_OFFICIAL)
+def new_city():
+    user = current_user._get_current_object()
+    existing = services.city_of_official(user)
+    if existing is not None:
+        return redirect(url_for("cities.show", city_id=existing.id))
+    form = CityForm()
+    if form.validate_on_submit():
+        try:
+            city = services.create_city(actor=user, **form.data_for_service())
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Your city profile is saved. The facility will verify it before you can publish challenges."),
+                  "success")
+            return redirect(url_for("cities.show", city_id=city.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("cities/form.html", form=form, city=None), status
+
+
+@bp.route("/<int:city_id>")
+def show(city_id: int):
+    city = services.get_visible_city(city_id, current_user)
+    return render_template("cities/show.html", city=city, action_form=ActionForm(),
+                           can_verify=city.can_verify(current_user) and not city.is_verified)
+
+
+@bp.route("/<int:city_id>/edit", methods=["GET", "POST"])
+@role_required(Role.CITY_OFFICIAL, Role.ADMIN)
+def edit(city_id: int):
+    user = current_user._get_current_object()
+    city = services.get_visible_city(city_id, user)
+    if not city.can_edit(user):
+        raise PermissionDenied(_("Only the city's officials edit its profile."))
+    form = CityForm(obj=city)
+    if request.method == "GET":
+        form.climate_risk.data = city.climate_risk.value
+    if form.validate_on_submit():
+        try:
+            services.update_city(city=city, actor=user, **form.data_for_service())
+        except DomainError as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("City profile saved."), "success")
+            return redirect(url_for("cities.show", city_id=city.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("cities/form.html", form=form, city=city), status
+
+
+@bp.route("/verification")
+@role_required(Role.FUND_MANAGER)
+def verification_queue():
+    # The score is computed from data files, so the (bounded) queue is sorted after loading.
+    cities = db.session.execute(services.verification_queue()).scalars().all()
+    cities = sorted(cities, key=lambda c: (-c.priority_score, c.id))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    start = (page - 1) * QUEUE_PAGE_SIZE
+    return render_template("cities/verification.html", cities=cities[start:start + QUEUE_PAGE_SIZE],
+                           total=len(cities), page=page, pages=max(1, -(-len(cities) // QUEUE_PAGE_SIZE)),
+                           action_form=ActionForm())
+
+
+@bp.route("/<int:city_id>/verify", methods=["POST"])
+@role_required(Role.FUND_MANAGER)
+def verify(city_id: int):
+    user = current_user._get_current_object()
+    city = services.get_visible_city(city_id, user)
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            services.verify_city(city=city, actor=user)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.detail, "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s is verified.", name=city.name), "success")
+    return redirect(request.form.get("next") if request.form.get("next") == url_for("cities.verification_queue")
+                    else url_for("cities.show", city_id=city.id))
