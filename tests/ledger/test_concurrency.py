@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from facility.core.errors import Conflict
 from facility.extensions import db
 from facility.ledger import services as ledger
-from facility.ledger.models import LedgerTransaction
+from facility.ledger.models import LedgerAccount, LedgerTransaction
 from tests.ledger.conftest import counts
 
 U, P = ledger.UNALLOCATED, ledger.pool_code(1)
@@ -91,3 +91,10 @@ def test_racing_reversals_reverse_once(app, chart, contribute):
     ).scalar_one()
     assert reversals == 1
     assert ledger.verify_ledger() == []
+
+
+def test_racing_account_openings_make_one_account(app):
+    results = _race(app, lambda _n: ledger.pool_account(42).id, 24, workers=8)
+    assert {outcome for outcome, _ in results} == {"ok"}
+    assert len({account_id for _, account_id in results}) == 1
+    assert db.session.execute(sa.select(sa.func.count()).select_from(LedgerAccount)).scalar_one() == 1
