@@ -269,3 +269,12 @@ def run_jobs(app):
         worker.work(burst=True, with_scheduler=False)
 
     return _run
+
+
+def fund_facility(cents: int = 100_000_000_00, key: str = "test:funding") -> None:
+    """Book a contribution straight into the ledger so that challenges can be funded, and commit."""
+    from facility.ledger.services import contributions_account, post_transaction, unallocated_account
+
+    post_transaction(key=key, entries=[(unallocated_account(), cents), (contributions_account(None), -cents)],
+                     actor=None, kind="contribution", description="test funding")
+    db.session.commit()

@@ -30,6 +30,7 @@ from facility.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from facility.core.mail import send_mail
 from facility.core.models import utcnow
 from facility.extensions import db
+from facility.ledger.services import pool_account, post_transaction, unallocated_account
 
 MAX_CRITERIA = 12
 MAX_PRIZE_POOL_CENTS = 100_000_000_000  # USD 1 billion, the whole facility
@@ -258,17 +259,21 @@ def return_to_draft(*, challenge: Challenge, actor: User, reason: str) -> Challe
 
 
 def approve_challenge(*, challenge: Challenge, actor: User) -> Challenge:
-    """A fund manager approves a pending challenge and publishes it (pending_approval -> published).
+    """A fund manager approves a pending challenge: its prize pool is funded from the facility's
+    unallocated money and it is published, in one transaction.
 
-    The money work extends this function to fund the prize pool from the ledger in the same
-    transaction, so every approval goes through here."""
+    Not enough unallocated money is a Conflict (409): nothing is written and the challenge stays
+    pending. The challenge row is locked first so two approvals cannot both pass the status check.
+    """
     if not challenge.can_approve(actor):
         raise PermissionDenied(_("Only fund managers approve challenges."))
+    challenge = _lock(challenge)
     if challenge.status != ChallengeStatus.PENDING_APPROVAL:
         raise Conflict(_("Only challenges waiting for approval can be approved; this one is %(status)s.",
                          status=challenge.status.value))
     if challenge.closes_at <= utcnow():
         raise Conflict(_("The deadline has already passed; send the challenge back to the city."))
+    _fund_prize_pool(challenge=challenge, actor=actor)
     challenge.status = ChallengeStatus.PUBLISHED
     challenge.approved_at = utcnow()
     challenge.approved_by_id = actor.id
@@ -276,6 +281,26 @@ def approve_challenge(*, challenge: Challenge, actor: User) -> Challenge:
     record("challenge.approved", actor=actor, obj=challenge,
            details={"prize_pool_cents": challenge.prize_pool_cents, "closes_at": challenge.closes_at.isoformat()})
     return challenge
+
+
+def _lock(challenge: Challenge) -> Challenge:
+    """Re-read the challenge under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
+    return db.session.execute(
+        sa.select(Challenge).where(Challenge.id == challenge.id).with_for_update(of=Challenge)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _fund_prize_pool(*, challenge: Challenge, actor: User) -> None:
+    """Move the prize pool from unallocated money to the challenge's pool (the ledger refuses if short)."""
+    pool = pool_account(challenge.id, name=_("Prize pool: %(title)s", title=challenge.title)[:200])
+    post_transaction(
+        key=f"approve-challenge:{challenge.id}",
+        entries=[(pool, challenge.prize_pool_cents), (unallocated_account(), -challenge.prize_pool_cents)],
+        actor=actor, kind="challenge_approval",
+        description=f"Prize pool of challenge {challenge.id}",
+        metadata={"challenge_id": challenge.id},
+    )
 
 
 def finish_challenge(*, challenge: Challenge, actor: User) -> Challenge:

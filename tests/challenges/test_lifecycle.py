@@ -57,7 +57,9 @@ def test_draft_submit_approve(world):
     assert challenge.status == ChallengeStatus.PUBLISHED
     assert challenge.approved_by_id == fund_manager.id and challenge.approved_at == NOW
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
-    assert actions[-3:] == ["challenge.created", "challenge.submitted", "challenge.approved"]
+    assert [a for a in actions if a.startswith("challenge.")][-3:] == [
+        "challenge.created", "challenge.submitted", "challenge.approved"]
+    assert actions.index("ledger.posted") < actions.index("challenge.approved"), "the pool is funded on approval"
 
 
 def test_unverified_city_cannot_draft(app, make_user, clock):
