@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import uuid
 
 import pytest
@@ -128,11 +129,15 @@ def _reset_database(app) -> None:
         db.session.remove()
         db.engine.dispose()
         if app.config["TEST_BACKEND"] == "sqlite":
+            # SQLite's backup API rewrites the live database from the migrated template; unlike
+            # copying files over it, this is safe while another connection still has it open.
             db_path, template = app.config["TEST_SQLITE_FILES"]
-            for suffix in ("-wal", "-shm"):
-                if os.path.exists(f"{db_path}{suffix}"):
-                    os.remove(f"{db_path}{suffix}")
-            shutil.copy(template, db_path)
+            source, target = sqlite3.connect(template), sqlite3.connect(db_path)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
         else:
             tables = ", ".join(f'"{t}"' for t in app.config["TEST_PG_TABLES"])
             with db.engine.begin() as conn:
@@ -146,9 +151,13 @@ def _reset_redis(app) -> None:
         for queue in all_queues(app):
             queue.empty()
         conn = get_redis(app)
-        for key in conn.scan_iter(match=f"*{app.config['RATELIMIT_KEY_PREFIX']}*", count=1000):
+        # Test limiter keys only (never a real deployment's). The limiter is a module-level
+        # extension, so a test that builds a second app rebinds its storage and prefix: clear
+        # every test prefix, and an in-memory storage too.
+        for key in conn.scan_iter(match="LIMITS:LIMITER/test-*", count=1000):
             conn.delete(key)
-        limiter.reset()
+        if type(limiter.storage).__name__ == "MemoryStorage":
+            limiter.reset()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 import pytest
 
 from facility import create_app
+from facility.extensions import db
 from tests.conftest import PASSWORD, get_csrf, make_test_app, sign_in
 
 
@@ -86,6 +87,8 @@ def test_healthz_503_when_redis_is_down(tmp_path, backend_app):
     app = make_test_app(backend_app.config["SQLALCHEMY_DATABASE_URI"], "redis://127.0.0.1:1/0", str(tmp_path),
                         RATELIMIT_STORAGE_URI="memory://")
     response = app.test_client().get("/healthz")
+    with app.app_context():
+        db.engine.dispose()  # this second app shares the test database: close its connections
     assert response.status_code == 503
     assert response.json["checks"]["database"] == "ok"
     assert response.json["checks"]["redis"].startswith("error")

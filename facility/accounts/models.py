@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.core.models import TimestampMixin, utcnow
+from facility.core.models import TimestampMixin, enum_column, utcnow  # noqa: F401 (enum_column re-exported)
 from facility.extensions import db
 
 
@@ -40,23 +40,6 @@ class OrgType(str, enum.Enum):
     NGO = "ngo"
     UNIVERSITY = "university"
     PUBLIC_AGENCY = "public_agency"
-
-
-def _enum_values(enum_cls) -> list[str]:
-    return [member.value for member in enum_cls]
-
-
-def enum_column(enum_cls, length: int = 40) -> sa.Enum:
-    """A portable enum column stored as its string value (VARCHAR + CHECK)."""
-    return sa.Enum(
-        enum_cls,
-        values_callable=_enum_values,
-        native_enum=False,
-        length=length,
-        create_constraint=True,
-        name=enum_cls.__name__.lower(),
-        validate_strings=True,
-    )
 
 
 class Organization(TimestampMixin, db.Model):

@@ -46,6 +46,23 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
 
+def _enum_values(enum_cls) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+def enum_column(enum_cls, length: int = 40) -> sa.Enum:
+    """A portable enum column stored as its string value (VARCHAR + CHECK)."""
+    return sa.Enum(
+        enum_cls,
+        values_callable=_enum_values,
+        native_enum=False,
+        length=length,
+        create_constraint=True,
+        name=enum_cls.__name__.lower(),
+        validate_strings=True,
+    )
+
+
 class Base(DeclarativeBase):
     # Every `Mapped[datetime]` column is a UTCDateTime: times are stored in UTC, always.
     registry = registry(

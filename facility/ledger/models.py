@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.core.models import utcnow
+from facility.core.models import enum_column, utcnow
 from facility.extensions import db
 
 
@@ -37,16 +37,7 @@ class AccountKind(str, enum.Enum):
 
 
 def _kind_column() -> sa.Enum:
-    # Same portable VARCHAR + CHECK form as accounts.models.enum_column; the ledger depends on core only.
-    return sa.Enum(
-        AccountKind,
-        values_callable=lambda cls: [member.value for member in cls],
-        native_enum=False,
-        length=40,
-        create_constraint=True,
-        name="accountkind",
-        validate_strings=True,
-    )
+    return enum_column(AccountKind)
 
 
 class LedgerAccount(db.Model):
