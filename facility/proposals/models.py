@@ -71,6 +71,14 @@ def challenge_closed(challenge: Challenge) -> bool:
     return challenge.status == ChallengeStatus.PUBLISHED and utcnow() >= challenge.closes_at
 
 
+def can_list_proposals(challenge: Challenge, user) -> bool:
+    """A challenge's proposals: fund managers and admins always (all statuses); the city's
+    officials once the challenge has closed (proposals in the competition only)."""
+    if _has_role(user, Role.FUND_MANAGER, Role.ADMIN):
+        return True
+    return challenge_closed(challenge) and challenge.is_city_official(user)
+
+
 class Proposal(TimestampMixin, db.Model):
     """One organisation's proposal to one challenge.
 
