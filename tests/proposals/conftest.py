@@ -83,34 +83,34 @@ def innovator_org(app, make_org):
 
 @pytest.fixture
 def innovator(make_user, innovator_org):
-    return make_user("innovator", organization=innovator_org, email="founder@solarkiosk.test")
+    return make_user("innovator", organization=innovator_org, email="founder.solarkiosk@example.org")
 
 
 @pytest.fixture
 def other_innovator(make_user, make_org):
     org = make_org(name="WaterWatch", kind=OrgKind.INNOVATOR, org_type=OrgType.NGO, country="BGD")
-    return make_user("innovator", organization=org, email="lead@waterwatch.test")
+    return make_user("innovator", organization=org, email="lead.waterwatch@example.org")
 
 
 @pytest.fixture
 def official(make_user, city):
-    return make_user("city_official", organization=city.organization, email="official@city.test")
+    return make_user("city_official", organization=city.organization, email="official.city@example.org")
 
 
 @pytest.fixture
 def other_official(make_user, make_city):
     other = make_city(name="Suva", country="FJI")
-    return make_user("city_official", organization=other.organization, email="official@other.test")
+    return make_user("city_official", organization=other.organization, email="official.other@example.org")
 
 
 @pytest.fixture
 def fund_manager(make_user):
-    return make_user("fund_manager", email="fm@facility.test")
+    return make_user("fund_manager", email="fm.facility@example.org")
 
 
 @pytest.fixture
 def reviewer(make_user):
-    return make_user("reviewer", email="reviewer@facility.test")
+    return make_user("reviewer", email="reviewer.facility@example.org")
 
 
 def complete_data(**overrides) -> dict:
