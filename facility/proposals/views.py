@@ -303,3 +303,14 @@ def register(app) -> None:
     app.config.setdefault("ATTACHMENT_MAX_BYTES", services.DEFAULT_ATTACHMENT_MAX_BYTES)
     app.config.setdefault("ATTACHMENT_MAX_COUNT", services.DEFAULT_ATTACHMENT_MAX_COUNT)
     register_dashboard_panel(app, innovator_panel)
+    _wire_extension_recipients()
+
+
+def _wire_extension_recipients() -> None:
+    """Applicants hear about deadline extensions, once the challenges package offers the registry
+    (its services are built on another branch; until they are merged there is nothing to wire)."""
+    try:
+        from facility.challenges.services import register_extension_recipients
+    except ImportError:
+        return
+    register_extension_recipients(services.applicant_emails)
