@@ -299,7 +299,23 @@ def innovator_panel(user) -> dict | None:
             "proposals": proposals, "open_challenges": open_challenges}
 
 
+def challenge_links(challenge: Challenge) -> dict:
+    """What the viewer can do about proposals on a challenge's page (for `_challenge_actions.html`)."""
+    user = current_user
+    links: dict = {}
+    if user.is_authenticated and user.organization_id and user.has_role(Role.INNOVATOR):
+        existing = services.org_proposal(challenge, user.organization_id)
+        if existing is not None:
+            links["own"] = existing
+        elif services.can_propose(challenge, user):
+            links["new"] = url_for("proposals.new", challenge_id=challenge.id)
+    if can_list_proposals(challenge, user):
+        links["list"] = url_for("proposals.challenge_proposals", challenge_id=challenge.id)
+    return links
+
+
 def register(app) -> None:
+    app.add_template_global(challenge_links, "proposal_links")
     app.config.setdefault("ATTACHMENT_MAX_BYTES", services.DEFAULT_ATTACHMENT_MAX_BYTES)
     app.config.setdefault("ATTACHMENT_MAX_COUNT", services.DEFAULT_ATTACHMENT_MAX_COUNT)
     register_dashboard_panel(app, innovator_panel)

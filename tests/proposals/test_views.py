@@ -287,3 +287,26 @@ def test_every_field_has_a_label(client, login, challenge, innovator):
             continue
         field_id = re.search(r'\bid="([^"]+)"', attrs).group(1)
         assert f'for="{field_id}"' in html, field_id
+
+
+def test_challenge_actions_snippet(app, clock, challenge, innovator, fund_manager, official, make_proposal):
+    from flask import render_template_string
+
+    snippet = '{% include "proposals/_challenge_actions.html" %}'
+
+    def render(user):
+        from flask import g
+
+        from facility.extensions import login_manager
+
+        with app.test_request_context():
+            g._login_user = user if user is not None else login_manager.anonymous_user()  # as the API does
+            return render_template_string(snippet, challenge=challenge)
+
+    assert f"/challenges/{challenge.id}/proposals/new" in render(innovator)
+    assert "See the proposals" in render(fund_manager)
+    assert render(official).strip() == "" and render(None).strip() == ""
+    proposal = make_proposal(challenge)
+    assert f"/proposals/{proposal.id}" in render(innovator)
+    clock.move_to(AFTER_CLOSE)
+    assert "See the proposals" in render(official)
