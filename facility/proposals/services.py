@@ -161,6 +161,10 @@ def create_proposal(*, actor: User, challenge: Challenge, data: dict[str, Any]) 
         raise PermissionDenied(_("Only innovators of an innovator organisation may propose."))
     if not challenge.is_open:
         raise Conflict(_("This challenge is not open for proposals."))
+    # Serialise drafts of one organisation (row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already serialises writers) so two at once cannot both pass the one-per-challenge check.
+    db.session.execute(sa.select(Organization.id).where(Organization.id == actor.organization_id)
+                       .with_for_update())
     if org_proposal(challenge, actor.organization_id) is not None:
         raise Conflict(_("Your organisation already has a proposal for this challenge; edit that one."))
     errors: dict[str, list[str]] = {}
@@ -176,7 +180,14 @@ def create_proposal(*, actor: User, challenge: Challenge, data: dict[str, Any]) 
     return proposal
 
 
+def _lock(proposal: Proposal) -> None:
+    """Re-read the proposal under a row lock (PostgreSQL) so that two requests at once (a double
+    click on "submit") act one after the other on its current state."""
+    db.session.refresh(proposal, with_for_update=True)
+
+
 def _require_editable(actor: User, proposal: Proposal) -> None:
+    _lock(proposal)
     if not proposal.is_owner(actor):
         raise PermissionDenied(_("Only the applicant organisation's innovators may change this proposal."))
     if proposal.status != ProposalStatus.DRAFT:
@@ -285,6 +296,7 @@ def snapshot_data(proposal: Proposal) -> dict[str, Any]:
 def submit_proposal(*, actor: User, proposal: Proposal) -> ProposalSnapshot:
     """The applicant's innovators submit a draft before the deadline, when it is eligible and
     complete (every problem reported at once); a snapshot is frozen and a confirmation e-mailed."""
+    _lock(proposal)
     if not proposal.is_owner(actor):
         raise PermissionDenied(_("Only the applicant organisation's innovators may submit this proposal."))
     if proposal.status != ProposalStatus.DRAFT:
@@ -333,6 +345,7 @@ def _confirm_by_mail(actor: User, proposal: Proposal) -> None:
 
 def withdraw_proposal(*, actor: User, proposal: Proposal) -> Proposal:
     """The applicant's innovators withdraw a draft or submitted proposal before the deadline."""
+    _lock(proposal)
     if not proposal.is_owner(actor):
         raise PermissionDenied(_("Only the applicant organisation's innovators may withdraw this proposal."))
     if proposal.status not in (ProposalStatus.DRAFT, ProposalStatus.SUBMITTED):

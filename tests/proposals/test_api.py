@@ -163,3 +163,34 @@ def test_openapi_documents_the_endpoints(client):
     assert "/api/v1/challenges/{challenge_id}/proposals" in spec["paths"]
     assert "post" in spec["paths"]["/api/v1/proposals/{proposal_id}/submit"]
     assert "patch" in spec["paths"]["/api/v1/proposals/{proposal_id}"]
+
+
+def test_double_submit_at_once_makes_one_snapshot(app, challenge, innovator, make_proposal, api_headers,
+                                                  monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from facility.proposals import services
+    from facility.proposals.models import ProposalSnapshot
+
+    checks = services.submission_problems
+
+    def slow_checks(*args, **kwargs):
+        time.sleep(0.3)  # widen the window in which two submits could both see a draft
+        return checks(*args, **kwargs)
+
+    monkeypatch.setattr(services, "submission_problems", slow_checks)
+
+    proposal = make_proposal(challenge)
+    tokens = [api_headers(innovator) for _ in range(4)]  # one each: token bookkeeping must not serialise them
+    url = f"/api/v1/proposals/{proposal.id}/submit"
+    db.session.commit()
+
+    def submit(i):
+        return app.test_client().post(url, headers=tokens[i]).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = sorted(pool.map(submit, range(4)))
+    assert codes == [200, 409, 409, 409]
+    db.session.expire_all()
+    assert db.session.query(ProposalSnapshot).filter_by(proposal_id=proposal.id).count() == 1
