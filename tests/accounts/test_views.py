@@ -186,3 +186,9 @@ def test_pages_are_translated(client):
     html = client.get("/signin").get_data(as_text=True)
     assert "Se connecter" in html and 'lang="fr"' in html
     assert "Sign in" not in html.split("<main")[0], "the navigation is translated"
+
+
+def test_fields_carry_no_empty_aria_attributes(client):
+    html = client.get("/signup").get_data(as_text=True)
+    assert '="None"' not in html
+    assert 'aria-describedby="password-hint"' in html

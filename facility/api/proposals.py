@@ -1,0 +1,240 @@
+"""API: proposals, their submission and attachments."""
+from __future__ import annotations
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import url_for
+from flask_smorest.fields import Upload
+from sqlalchemy.orm import joinedload, selectinload
+
+from facility.accounts.models import Role
+from facility.api import api_blueprint
+from facility.api.accounts import OrganizationSchema
+from facility.api.auth import ApiError, require_user
+from facility.api.schemas import PageArgs, page_of, paginate
+from facility.challenges.models import Challenge
+from facility.core.errors import NotFound
+from facility.extensions import db
+from facility.proposals import services
+from facility.proposals.models import (
+    COMPETING_STATUSES,
+    Attachment,
+    BeneficiaryGroup,
+    Proposal,
+    can_list_proposals,
+)
+
+blp = api_blueprint("api_proposals", __name__, "Proposals")
+
+_MAX_CENTS = 10**15
+_cents = ma.validate.Range(min=0, max=_MAX_CENTS)
+
+
+class MilestoneInSchema(ma.Schema):
+    title = ma.fields.String(validate=ma.validate.Length(max=services.TITLE_MAX))
+    due_date = ma.fields.Date(allow_none=True, metadata={"description": "ISO 8601 date, after the day of submission"})
+    amount_cents = ma.fields.Integer(strict=True, allow_none=True, validate=_cents)
+    deliverable = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
+
+
+class ProposalPatchSchema(ma.Schema):
+    """Every field optional: drafts may be incomplete. `milestones`, when given, replaces the list."""
+
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=services.TITLE_MAX))
+    summary = ma.fields.String(validate=ma.validate.Length(max=services.SUMMARY_MAX))
+    approach = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX),
+                                metadata={"description": "Markdown"})
+    team = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
+    requested_cents = ma.fields.Integer(strict=True, validate=_cents)
+    milestones = ma.fields.List(ma.fields.Nested(MilestoneInSchema),
+                                validate=ma.validate.Length(max=services.MAX_MILESTONES))
+    beneficiary_groups = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([g.value for g in BeneficiaryGroup])))
+    privacy_impact = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX),
+                                      metadata={"description": "privacy and human-rights impact statement"})
+
+
+class ProposalCreateSchema(ProposalPatchSchema):
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=services.TITLE_MAX))
+
+
+class MilestoneSchema(ma.Schema):
+    id = ma.fields.Integer()
+    position = ma.fields.Integer()
+    title = ma.fields.String()
+    due_date = ma.fields.Date(allow_none=True)
+    amount_cents = ma.fields.Integer()
+    deliverable = ma.fields.String()
+
+
+class AttachmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    original_filename = ma.fields.String()
+    content_type = ma.fields.String(metadata={"description": "judged from the content"})
+    size_bytes = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+    url = ma.fields.Function(lambda a: url_for("api_proposals.download_attachment", proposal_id=a.proposal_id,
+                                               attachment_id=a.id))
+
+
+class ProposalSummarySchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    organization = ma.fields.Nested(OrganizationSchema)
+    title = ma.fields.String()
+    requested_cents = ma.fields.Integer()
+    status = ma.fields.Function(lambda p: p.status.value)
+    submitted_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ProposalSchema(ProposalSummarySchema):
+    summary = ma.fields.String()
+    approach = ma.fields.String(metadata={"description": "Markdown source"})
+    approach_html = ma.fields.String(metadata={"description": "the approach rendered and sanitised"})
+    team = ma.fields.String()
+    beneficiary_groups = ma.fields.List(ma.fields.String())
+    privacy_impact = ma.fields.String()
+    milestones = ma.fields.List(ma.fields.Nested(MilestoneSchema))
+    attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema))
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+    snapshot_version = ma.fields.Function(
+        lambda p: p.latest_snapshot.version if p.latest_snapshot else None,
+        metadata={"description": "the version of the submitted snapshot reviewers see"})
+
+
+class UploadSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "PDF, PNG, JPEG or WebP (judged by content)"})
+
+
+def _proposal(proposal_id: int, user) -> Proposal:
+    try:
+        return services.get_visible_proposal(proposal_id, user)
+    except NotFound:
+        raise ApiError(404, "There is no such proposal.") from None
+
+
+def _challenge(challenge_id: int, user) -> Challenge:
+    challenge = db.session.get(Challenge, challenge_id)
+    if challenge is None or not challenge.can_view(user):
+        raise ApiError(404, "There is no such challenge.")
+    return challenge
+
+
+@blp.route("/challenges/<int:challenge_id>/proposals", methods=["POST"])
+@blp.arguments(ProposalCreateSchema)
+@blp.response(201, ProposalSchema)
+def create_proposal(data, challenge_id):
+    """Draft a proposal to an open challenge (innovators; one per organisation and challenge)."""
+    user = require_user()
+    challenge = _challenge(challenge_id, user)
+    proposal = services.create_proposal(actor=user, challenge=challenge, data=data)
+    db.session.commit()
+    return proposal
+
+
+@blp.route("/challenges/<int:challenge_id>/proposals", methods=["GET"])
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(ProposalSummarySchema))
+def list_proposals(args, challenge_id):
+    """A challenge's proposals: fund managers (all), the city's officials after the deadline (submitted ones)."""
+    user = require_user()
+    challenge = _challenge(challenge_id, user)
+    if not can_list_proposals(challenge, user):
+        raise ApiError(404, "There is no such challenge.")
+    query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
+             .options(joinedload(Proposal.organization)).order_by(Proposal.id))
+    if not user.has_role(Role.FUND_MANAGER, Role.ADMIN):
+        query = query.where(Proposal.status.in_(COMPETING_STATUSES))
+    return paginate(query, page=args["page"], per_page=args["per_page"])
+
+
+@blp.route("/proposals/<int:proposal_id>", methods=["GET"])
+@blp.response(200, ProposalSchema)
+def get_proposal(proposal_id):
+    """A proposal, for whoever may see it (404 for everyone else)."""
+    user = require_user()
+    proposal = _proposal(proposal_id, user)
+    # Load the lists in one go each rather than on first touch.
+    db.session.execute(sa.select(Proposal).where(Proposal.id == proposal.id)
+                       .options(selectinload(Proposal.milestones), selectinload(Proposal.attachments),
+                                selectinload(Proposal.snapshots))).scalar_one()
+    return proposal
+
+
+@blp.route("/proposals/<int:proposal_id>", methods=["PATCH"])
+@blp.arguments(ProposalPatchSchema)
+@blp.response(200, ProposalSchema)
+def patch_proposal(data, proposal_id):
+    """Change a draft (the applicant's innovators; 409 once submitted or after the deadline)."""
+    user = require_user()
+    proposal = _proposal(proposal_id, user)
+    services.update_proposal(actor=user, proposal=proposal, data=data)
+    db.session.commit()
+    return proposal
+
+
+@blp.route("/proposals/<int:proposal_id>/submit", methods=["POST"])
+@blp.response(200, ProposalSchema)
+@blp.alt_response(409, description="not a draft, or outside the submission window")
+@blp.alt_response(422, description="ineligible or incomplete; `errors` lists every problem")
+def submit_proposal(proposal_id):
+    """Submit a draft: deadline, eligibility and completeness are checked, a snapshot is frozen."""
+    user = require_user()
+    proposal = _proposal(proposal_id, user)
+    services.submit_proposal(actor=user, proposal=proposal)
+    db.session.commit()
+    return proposal
+
+
+@blp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
+@blp.response(200, ProposalSchema)
+def withdraw_proposal(proposal_id):
+    """Withdraw a draft or submitted proposal before the deadline (the applicant's innovators)."""
+    user = require_user()
+    proposal = _proposal(proposal_id, user)
+    services.withdraw_proposal(actor=user, proposal=proposal)
+    db.session.commit()
+    return proposal
+
+
+@blp.route("/proposals/<int:proposal_id>/attachments", methods=["POST"])
+@blp.arguments(UploadSchema, location="files")
+@blp.response(201, AttachmentSchema)
+def upload_attachment(files, proposal_id):
+    """Attach a file to a draft (multipart field `file`)."""
+    user = require_user()
+    proposal = _proposal(proposal_id, user)
+    upload = files["file"]
+    attachment = services.add_attachment(actor=user, proposal=proposal, filename=upload.filename or "",
+                                         stream=upload.stream)
+    db.session.commit()
+    return attachment
+
+
+def _attachment(proposal_id: int, attachment_id: int, user) -> Attachment:
+    proposal = _proposal(proposal_id, user)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.proposal_id != proposal.id:
+        raise ApiError(404, "There is no such file.")
+    return attachment
+
+
+@blp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>", methods=["GET"])
+@blp.response(200, description="the file, as a download")
+def download_attachment(proposal_id, attachment_id):
+    """Download a file of a proposal the caller may see."""
+    from facility.proposals.views import send_attachment
+
+    user = require_user()
+    return send_attachment(_attachment(proposal_id, attachment_id, user))
+
+
+@blp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>", methods=["DELETE"])
+@blp.response(204)
+def delete_attachment(proposal_id, attachment_id):
+    """Remove a file from a draft (the applicant's innovators)."""
+    user = require_user()
+    services.delete_attachment(actor=user, attachment=_attachment(proposal_id, attachment_id, user))
+    db.session.commit()

@@ -1,0 +1,145 @@
+"""Proposal forms: the draft with its milestone rows, submit, withdraw and file upload."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, FieldList, Form, FormField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from facility.accounts.forms import MultiCheckboxField
+from facility.proposals.models import BeneficiaryGroup
+from facility.proposals.services import MAX_MILESTONES, SUMMARY_MAX, TITLE_MAX
+
+MILESTONE_ROWS = 3  # rows shown on a new draft; "Add another milestone" adds one more
+
+
+def beneficiary_labels() -> dict[str, Any]:
+    return {
+        BeneficiaryGroup.URBAN_POOR.value: _l("The urban poor"),
+        BeneficiaryGroup.WOMEN.value: _l("Women"),
+        BeneficiaryGroup.YOUTH.value: _l("Youth"),
+        BeneficiaryGroup.CHILDREN.value: _l("Children"),
+        BeneficiaryGroup.OLDER_PEOPLE.value: _l("Older people"),
+        BeneficiaryGroup.PERSONS_WITH_DISABILITIES.value: _l("Persons with disabilities"),
+        BeneficiaryGroup.MIGRANTS.value: _l("Migrants"),
+    }
+
+
+def parse_cents(text: str | None) -> int | None:
+    """'1,234.5' (US dollars) -> 123450 cents, exactly (Decimal, never float); None if blank."""
+    text = (text or "").strip().replace(",", "").replace(" ", "")
+    if not text:
+        return None
+    try:
+        amount = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError("not a number") from exc
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("not an amount in dollars and cents")
+    cents = int(amount * 100)
+    if cents > 10**15:
+        raise ValueError("too large")
+    return cents
+
+
+def format_cents(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+class MoneyField(StringField):
+    """A US-dollar amount typed by a person, held as integer cents in `.cents`."""
+
+    cents: int | None = None
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            self.cents = parse_cents(self.data)
+        except ValueError:
+            self.cents = None
+            raise ValueError(_l("Enter an amount in US dollars, like 25000 or 25000.50.")) from None
+
+    def process_data(self, value):
+        # Given cents (from the model), shown as dollars.
+        self.cents = value if isinstance(value, int) else None
+        self.data = format_cents(self.cents) if isinstance(value, int) else (value or "")
+
+    def _value(self):
+        return self.data or ""
+
+
+class MilestoneForm(Form):
+    title = StringField(_l("Milestone"), validators=[Optional(), Length(max=TITLE_MAX)])
+    due_date = DateField(_l("Due date"), validators=[Optional()], description=_l("For example 2027-06-30."))
+    amount = MoneyField(_l("Amount (USD)"), validators=[Optional()])
+    deliverable = TextAreaField(_l("Deliverable"), validators=[Optional(), Length(max=5000)],
+                                render_kw={"rows": 2})
+
+    def is_blank(self) -> bool:
+        return not (self.title.data or "").strip() and not self.due_date.data and self.amount.cents is None \
+            and not (self.deliverable.data or "").strip()
+
+
+class ProposalForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
+    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=SUMMARY_MAX)],
+                            description=_l("A few sentences anyone can understand."), render_kw={"rows": 3})
+    approach = TextAreaField(_l("Approach"), validators=[Optional()],
+                             description=_l("How you will solve the problem. Markdown is allowed."),
+                             render_kw={"rows": 10})
+    team = TextAreaField(_l("Team"), validators=[Optional()],
+                         description=_l("Who will do the work and what they have done before."),
+                         render_kw={"rows": 4})
+    requested = MoneyField(_l("Amount requested (USD)"), validators=[Optional()],
+                           description=_l("The milestones must add up to exactly this amount."))
+    beneficiary_groups = MultiCheckboxField(_l("Who benefits"), choices=[], validators=[Optional()])
+    privacy_impact = TextAreaField(
+        _l("Privacy and human-rights impact"), validators=[Optional()],
+        description=_l("What personal data you use, how you protect it, and how the people affected "
+                       "keep their rights."), render_kw={"rows": 5})
+    milestones = FieldList(FormField(MilestoneForm), min_entries=MILESTONE_ROWS, max_entries=MAX_MILESTONES)
+    save = SubmitField(_l("Save draft"))
+    add_milestone = SubmitField(_l("Add another milestone"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.beneficiary_groups.choices = list(beneficiary_labels().items())
+
+    def validate_beneficiary_groups(self, field):
+        allowed = set(beneficiary_labels())
+        if any(value not in allowed for value in field.data or []):
+            raise ValidationError(_l("Choose from the list."))
+
+    def filled_milestones(self) -> list[tuple[int, MilestoneForm]]:
+        """(row index, row) for the rows someone typed into; blank rows are ignored."""
+        return [(i, entry.form) for i, entry in enumerate(self.milestones.entries) if not entry.form.is_blank()]
+
+    def service_data(self) -> dict[str, Any]:
+        return {
+            "title": self.title.data, "summary": self.summary.data, "approach": self.approach.data,
+            "team": self.team.data, "requested_cents": self.requested.cents,
+            "beneficiary_groups": self.beneficiary_groups.data or [],
+            "privacy_impact": self.privacy_impact.data,
+            "milestones": [
+                {"title": row.title.data, "due_date": row.due_date.data, "amount_cents": row.amount.cents,
+                 "deliverable": row.deliverable.data}
+                for _i, row in self.filled_milestones()
+            ],
+        }
+
+
+class ActionForm(FlaskForm):
+    """Submit, withdraw and delete buttons: CSRF only."""
+
+    submit = SubmitField(_l("Confirm"))
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("File (PDF, PNG, JPEG or WebP)"), validators=[FileRequired(_l("Choose a file."))])
+    upload = SubmitField(_l("Upload"))

@@ -1,0 +1,244 @@
+"""Proposals to challenges: milestones, attachments and the snapshots reviewers see."""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from facility.accounts.models import Organization, Role, User, enum_column
+from facility.challenges.models import Challenge, ChallengeStatus, render_markdown
+from facility.core.models import TimestampMixin, utcnow
+from facility.extensions import db
+
+
+class ProposalStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+    # Set by the review and award work.
+    SHORTLISTED = "shortlisted"
+    DECLINED = "declined"
+    AWARDED = "awarded"
+
+
+# Submitted and beyond: in the competition (what a city sees after close, what panels score).
+COMPETING_STATUSES = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED,
+                      ProposalStatus.DECLINED, ProposalStatus.AWARDED)
+
+
+class BeneficiaryGroup(str, enum.Enum):
+    URBAN_POOR = "urban_poor"
+    WOMEN = "women"
+    YOUTH = "youth"
+    CHILDREN = "children"
+    OLDER_PEOPLE = "older_people"
+    PERSONS_WITH_DISABILITIES = "persons_with_disabilities"
+    MIGRANTS = "migrants"
+
+
+# Other packages (review) add who else may see a proposal: fn(proposal, user) -> bool.
+ViewRule = Callable[["Proposal", object], bool]
+_view_rules: list[ViewRule] = []
+
+
+def register_view_rule(rule: ViewRule) -> ViewRule:
+    """Let `rule(proposal, user)` grant sight of a proposal (e.g. assigned reviewers)."""
+    if rule not in _view_rules:
+        _view_rules.append(rule)
+    return rule
+
+
+def unregister_view_rule(rule: ViewRule) -> None:
+    if rule in _view_rules:
+        _view_rules.remove(rule)
+
+
+def _authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def _has_role(user, *roles: Role) -> bool:
+    return _authenticated(user) and user.has_role(*roles)
+
+
+def challenge_closed(challenge: Challenge) -> bool:
+    """The submission window is over: a published challenge past closes_at, or a finished one."""
+    if challenge.status == ChallengeStatus.FINISHED:
+        return True
+    return challenge.status == ChallengeStatus.PUBLISHED and utcnow() >= challenge.closes_at
+
+
+def can_list_proposals(challenge: Challenge, user) -> bool:
+    """A challenge's proposals: fund managers and admins always (all statuses); the city's
+    officials once the challenge has closed (proposals in the competition only)."""
+    if _has_role(user, Role.FUND_MANAGER, Role.ADMIN):
+        return True
+    return challenge_closed(challenge) and challenge.is_city_official(user)
+
+
+class Proposal(TimestampMixin, db.Model):
+    """One organisation's proposal to one challenge.
+
+    Rule: at most one proposal per organisation per challenge that is not withdrawn.
+    A partial unique index would say it in the schema, but not portably across SQLite
+    and PostgreSQL with the enum stored as text, so `services.create_proposal` enforces it.
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        sa.CheckConstraint("requested_cents >= 0", name="requested_not_negative"),
+        sa.Index("ix_proposals_challenge_id_organization_id", "challenge_id", "organization_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="RESTRICT"), nullable=False
+    )
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True, nullable=False
+    )
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    summary: Mapped[str] = mapped_column(sa.String(1000), default="", nullable=False)
+    approach: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)  # Markdown source
+    team: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    requested_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0, nullable=False)
+    beneficiary_groups: Mapped[list] = mapped_column(sa.JSON, default=list, nullable=False)
+    privacy_impact: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    status: Mapped[ProposalStatus] = mapped_column(
+        enum_column(ProposalStatus), default=ProposalStatus.DRAFT, index=True, nullable=False
+    )
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+    challenge: Mapped[Challenge] = relationship()
+    organization: Mapped[Organization] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="proposal", order_by="Milestone.position", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="proposal", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    snapshots: Mapped[list[ProposalSnapshot]] = relationship(
+        back_populates="proposal", order_by="ProposalSnapshot.version", cascade="all, delete-orphan"
+    )
+
+    @property
+    def approach_html(self) -> str:
+        return render_markdown(self.approach)
+
+    @property
+    def milestones_total_cents(self) -> int:
+        return sum(m.amount_cents or 0 for m in self.milestones)
+
+    @property
+    def latest_snapshot(self) -> ProposalSnapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    # --- permissions ---------------------------------------------------------------
+    def is_member(self, user) -> bool:
+        """A member of the applicant organisation."""
+        return _authenticated(user) and user.organization_id == self.organization_id
+
+    def is_owner(self, user) -> bool:
+        """An innovator of the applicant organisation: may act on the proposal."""
+        return self.is_member(user) and user.has_role(Role.INNOVATOR)
+
+    def can_view(self, user) -> bool:
+        """The applicant organisation's members, fund managers and admins always; the
+        challenge city's officials once the challenge has closed, and only proposals in
+        the competition (not drafts or withdrawn ones); whoever a registered view rule
+        admits (reviewers). Everyone else gets a 404."""
+        if self.is_member(user) or _has_role(user, Role.FUND_MANAGER, Role.ADMIN):
+            return True
+        if (self.status in COMPETING_STATUSES and challenge_closed(self.challenge)
+                and self.challenge.is_city_official(user)):
+            return True
+        return _authenticated(user) and any(rule(self, user) for rule in _view_rules)
+
+    def can_edit(self, user) -> bool:
+        """The applicant's innovators edit a draft while the challenge is open."""
+        return self.is_owner(user) and self.status == ProposalStatus.DRAFT and self.challenge.is_open
+
+    def can_submit(self, user) -> bool:
+        """Same as editing: the applicant's innovators, a draft, an open challenge."""
+        return self.can_edit(user)
+
+    def can_withdraw(self, user) -> bool:
+        """The applicant's innovators withdraw a draft or a submitted proposal before the deadline."""
+        return (self.is_owner(user)
+                and self.status in (ProposalStatus.DRAFT, ProposalStatus.SUBMITTED)
+                and not challenge_closed(self.challenge)
+                and self.challenge.status == ChallengeStatus.PUBLISHED)
+
+
+class Milestone(db.Model):
+    """A deliverable with its due date and the tranche paid for it."""
+
+    __tablename__ = "proposal_milestones"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.UniqueConstraint("proposal_id", "position", name="uq_proposal_milestones_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False
+    )
+    position: Mapped[int] = mapped_column(nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(200), default="", nullable=False)
+    due_date: Mapped[date | None] = mapped_column(sa.Date)  # empty allowed in a draft
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0, nullable=False)
+    deliverable: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="milestones")
+
+
+class Attachment(db.Model):
+    """A file stored outside the web root under a random key (never the uploader's name)."""
+
+    __tablename__ = "proposal_attachments"
+    __table_args__ = (sa.CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    original_filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(sa.String(100), nullable=False)  # sniffed, not declared
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    storage_key: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User | None] = relationship()
+
+    def can_view(self, user) -> bool:
+        return self.proposal.can_view(user)
+
+    def can_delete(self, user) -> bool:
+        """The applicant's innovators remove files from a draft they may still edit."""
+        return self.proposal.can_edit(user)
+
+
+class ProposalSnapshot(db.Model):
+    """What was submitted, frozen: reviewers see exactly this, never the live rows."""
+
+    __tablename__ = "proposal_snapshots"
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "version", name="uq_proposal_snapshots_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(nullable=False)
+    data: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="snapshots")

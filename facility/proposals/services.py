@@ -1,0 +1,463 @@
+"""Proposal rules: drafting, submission (deadline, eligibility, completeness), withdrawal,
+attachments and the snapshot reviewers see.
+
+Services flush but never commit; the page, API handler or command that calls them
+commits once. Every refusal raises a `DomainError` and changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from facility.accounts.models import Organization, OrgKind, Role, User
+from facility.audit.services import record
+from facility.challenges.models import Challenge, ChallengeStatus
+from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.hooks import after_commit
+from facility.core.models import utcnow
+from facility.core.templating import money
+from facility.extensions import db
+from facility.proposals.models import (
+    Attachment,
+    BeneficiaryGroup,
+    Milestone,
+    Proposal,
+    ProposalSnapshot,
+    ProposalStatus,
+    challenge_closed,
+)
+
+MAX_MILESTONES = 20
+TITLE_MAX = 200
+SUMMARY_MAX = 1000
+TEXT_MAX = 50_000
+DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_ATTACHMENT_MAX_COUNT = 10
+# Content types we accept, judged by the file's first bytes (never its name or declared type).
+ALLOWED_CONTENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/webp")
+EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+TEXT_FIELDS = ("title", "summary", "approach", "team", "privacy_impact")
+
+
+# --- reading -------------------------------------------------------------------------
+
+def get_visible_proposal(proposal_id: int, user) -> Proposal:
+    """The proposal if `user` may see it; NotFound otherwise (also when it exists)."""
+    proposal = db.session.get(Proposal, proposal_id)
+    if proposal is None or not proposal.can_view(user):
+        raise NotFound(_("There is no such proposal."))
+    return proposal
+
+
+def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
+    """The organisation's live (not withdrawn) proposal to the challenge, if any."""
+    return db.session.execute(
+        sa.select(Proposal).where(
+            Proposal.challenge_id == challenge.id,
+            Proposal.organization_id == organization_id,
+            Proposal.status != ProposalStatus.WITHDRAWN,
+        ).limit(1)
+    ).scalar_one_or_none()
+
+
+def can_propose(challenge: Challenge, user) -> bool:
+    """An innovator in an innovator organisation, and the challenge is open."""
+    return bool(
+        user is not None and getattr(user, "is_authenticated", False) and user.has_role(Role.INNOVATOR)
+        and user.organization is not None and user.organization.kind == OrgKind.INNOVATOR
+        and challenge.is_open
+    )
+
+
+# --- input checks ----------------------------------------------------------------------
+
+def _clean_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
+    """Check the shape and limits of the editable fields present in `data` (drafts may be partial)."""
+    clean: dict[str, Any] = {}
+    limits = {"title": TITLE_MAX, "summary": SUMMARY_MAX, "approach": TEXT_MAX,
+              "team": TEXT_MAX, "privacy_impact": TEXT_MAX}
+    for name in TEXT_FIELDS:
+        if name not in data:
+            continue
+        value = (data[name] or "").strip()
+        if len(value) > limits[name]:
+            errors.setdefault(name, []).append(_("Use at most %(n)d characters.", n=limits[name]))
+        clean[name] = value
+    if "title" in clean and not clean["title"]:
+        errors.setdefault("title", []).append(_("Give the proposal a title."))
+    if "requested_cents" in data:
+        value = data["requested_cents"]
+        if value is None:
+            value = 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            errors.setdefault("requested_cents", []).append(_("Enter an amount of zero or more."))
+        clean["requested_cents"] = value
+    if "beneficiary_groups" in data:
+        groups = list(data["beneficiary_groups"] or [])
+        allowed = {g.value for g in BeneficiaryGroup}
+        unknown = [g for g in groups if g not in allowed]
+        if unknown:
+            errors.setdefault("beneficiary_groups", []).append(
+                _("Unknown group: %(groups)s.", groups=", ".join(map(str, unknown))))
+        # Keep the canonical order and drop duplicates.
+        clean["beneficiary_groups"] = [g.value for g in BeneficiaryGroup if g.value in groups]
+    if "milestones" in data:
+        rows = list(data["milestones"] or [])
+        if len(rows) > MAX_MILESTONES:
+            errors.setdefault("milestones", []).append(_("Use at most %(n)d milestones.", n=MAX_MILESTONES))
+        milestones = []
+        for index, row in enumerate(rows[:MAX_MILESTONES]):
+            title = (row.get("title") or "").strip()
+            deliverable = (row.get("deliverable") or "").strip()
+            amount = row.get("amount_cents")
+            amount = 0 if amount is None else amount
+            due = row.get("due_date")
+            prefix = f"milestones.{index}"
+            if len(title) > TITLE_MAX:
+                errors.setdefault(f"{prefix}.title", []).append(_("Use at most %(n)d characters.", n=TITLE_MAX))
+            if len(deliverable) > TEXT_MAX:
+                errors.setdefault(f"{prefix}.deliverable", []).append(
+                    _("Use at most %(n)d characters.", n=TEXT_MAX))
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+                errors.setdefault(f"{prefix}.amount_cents", []).append(_("Enter an amount of zero or more."))
+            if due is not None and not isinstance(due, date):
+                errors.setdefault(f"{prefix}.due_date", []).append(_("Enter a date."))
+            milestones.append({"title": title, "deliverable": deliverable, "amount_cents": amount,
+                               "due_date": due})
+        clean["milestones"] = milestones
+    return clean
+
+
+def _apply(proposal: Proposal, clean: dict[str, Any]) -> None:
+    for name in (*TEXT_FIELDS, "requested_cents", "beneficiary_groups"):
+        if name in clean:
+            setattr(proposal, name, clean[name])
+    if "milestones" in clean:
+        # Replace the whole list: positions stay dense and in the order given.
+        proposal.milestones.clear()
+        db.session.flush()
+        for position, row in enumerate(clean["milestones"], start=1):
+            proposal.milestones.append(Milestone(position=position, **row))
+
+
+# --- drafting --------------------------------------------------------------------------
+
+def create_proposal(*, actor: User, challenge: Challenge, data: dict[str, Any]) -> Proposal:
+    """An innovator of an innovator organisation drafts a proposal to an open challenge;
+    one live (not withdrawn) proposal per organisation per challenge."""
+    if not challenge.can_view(actor):
+        raise NotFound(_("There is no such challenge."))
+    if not actor.has_role(Role.INNOVATOR) or actor.organization is None \
+            or actor.organization.kind != OrgKind.INNOVATOR:
+        raise PermissionDenied(_("Only innovators of an innovator organisation may propose."))
+    if not challenge.is_open:
+        raise Conflict(_("This challenge is not open for proposals."))
+    # Serialise drafts of one organisation (row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    # already serialises writers) so two at once cannot both pass the one-per-challenge check.
+    db.session.execute(sa.select(Organization.id).where(Organization.id == actor.organization_id)
+                       .with_for_update())
+    if org_proposal(challenge, actor.organization_id) is not None:
+        raise Conflict(_("Your organisation already has a proposal for this challenge; edit that one."))
+    errors: dict[str, list[str]] = {}
+    clean = _clean_fields({"title": "", **data}, errors)
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    proposal = Proposal(challenge=challenge, organization_id=actor.organization_id, created_by_id=actor.id,
+                        status=ProposalStatus.DRAFT, title=clean["title"])
+    db.session.add(proposal)
+    _apply(proposal, clean)
+    db.session.flush()
+    record("proposal.created", actor=actor, obj=proposal, details={"challenge_id": challenge.id})
+    return proposal
+
+
+def _lock(proposal: Proposal) -> None:
+    """Re-read the proposal under a row lock (PostgreSQL) so that two requests at once (a double
+    click on "submit") act one after the other on its current state."""
+    db.session.refresh(proposal, with_for_update=True)
+
+
+def _require_editable(actor: User, proposal: Proposal) -> None:
+    _lock(proposal)
+    if not proposal.is_owner(actor):
+        raise PermissionDenied(_("Only the applicant organisation's innovators may change this proposal."))
+    if proposal.status != ProposalStatus.DRAFT:
+        raise Conflict(_("This proposal is %(status)s and can no longer be changed.", status=proposal.status.value))
+    if not proposal.challenge.is_open:
+        raise Conflict(_("The challenge is not open; the proposal can no longer be changed."))
+
+
+def update_proposal(*, actor: User, proposal: Proposal, data: dict[str, Any]) -> Proposal:
+    """The applicant's innovators change a draft while the challenge is open (fields given
+    are replaced; milestones, when given, replace the whole list)."""
+    _require_editable(actor, proposal)
+    errors: dict[str, list[str]] = {}
+    clean = _clean_fields(data, errors)
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    _apply(proposal, clean)
+    proposal.updated_at = utcnow()
+    db.session.flush()
+    record("proposal.updated", actor=actor, obj=proposal, details={"fields": sorted(clean)})
+    return proposal
+
+
+# --- submission ------------------------------------------------------------------------
+
+def submission_problems(proposal: Proposal, *, today: date | None = None) -> dict[str, list[str]]:
+    """Every reason the proposal cannot be submitted yet (eligibility and completeness), by field."""
+    challenge = proposal.challenge
+    org = proposal.organization
+    today = today or utcnow().date()
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if challenge.eligible_org_types and (org.org_type is None or org.org_type.value not in challenge.eligible_org_types):
+        add("organization.org_type", _("This challenge is open to these kinds of organisation only: %(types)s.",
+                                       types=", ".join(challenge.eligible_org_types)))
+    if challenge.eligible_countries and org.country not in challenge.eligible_countries:
+        add("organization.country", _("This challenge is open to organisations from these countries only: "
+                                      "%(countries)s.", countries=", ".join(challenge.eligible_countries)))
+    for name, message in (("title", _("Give the proposal a title.")),
+                          ("summary", _("Write a summary.")),
+                          ("approach", _("Describe your approach.")),
+                          ("privacy_impact", _("Write the privacy and human-rights impact statement."))):
+        if not (getattr(proposal, name) or "").strip():
+            add(name, message)
+    if not proposal.beneficiary_groups:
+        add("beneficiary_groups", _("Choose at least one group that benefits."))
+    if proposal.requested_cents <= 0:
+        add("requested_cents", _("Enter the amount you request."))
+    elif proposal.requested_cents > challenge.max_award_cents:
+        add("requested_cents", _("The most this challenge awards is %(amount)s.",
+                                 amount=money(challenge.max_award_cents)))
+    if not proposal.milestones:
+        add("milestones", _("Add at least one milestone."))
+    else:
+        total = proposal.milestones_total_cents
+        if total != proposal.requested_cents:
+            add("milestones", _("The milestones add up to %(total)s, not the %(requested)s requested.",
+                                total=money(total), requested=money(proposal.requested_cents)))
+        for index, milestone in enumerate(proposal.milestones):
+            prefix = f"milestones.{index}"
+            if not milestone.title:
+                add(f"{prefix}.title", _("Give the milestone a title."))
+            if not milestone.deliverable:
+                add(f"{prefix}.deliverable", _("Say what will be delivered."))
+            if milestone.amount_cents <= 0:
+                add(f"{prefix}.amount_cents", _("Each milestone's amount must be more than zero."))
+            if milestone.due_date is None:
+                add(f"{prefix}.due_date", _("Give the due date."))
+            elif milestone.due_date <= today:
+                add(f"{prefix}.due_date", _("The due date must be after today."))
+    return errors
+
+
+def snapshot_data(proposal: Proposal) -> dict[str, Any]:
+    """Everything a reviewer sees, as plain JSON, independent of the live rows."""
+    org = proposal.organization
+    return {
+        "proposal_id": proposal.id,
+        "challenge_id": proposal.challenge_id,
+        "organization": {"id": org.id, "name": org.name, "country": org.country,
+                         "org_type": org.org_type.value if org.org_type else None},
+        "title": proposal.title,
+        "summary": proposal.summary,
+        "approach": proposal.approach,
+        "team": proposal.team,
+        "requested_cents": proposal.requested_cents,
+        "beneficiary_groups": list(proposal.beneficiary_groups),
+        "privacy_impact": proposal.privacy_impact,
+        "milestones": [
+            {"position": m.position, "title": m.title, "due_date": m.due_date.isoformat() if m.due_date else None,
+             "amount_cents": m.amount_cents, "deliverable": m.deliverable}
+            for m in proposal.milestones
+        ],
+        "attachments": [
+            {"id": a.id, "original_filename": a.original_filename, "content_type": a.content_type,
+             "size_bytes": a.size_bytes, "sha256": a.sha256}
+            for a in proposal.attachments
+        ],
+        "submitted_at": proposal.submitted_at.isoformat() if proposal.submitted_at else None,
+    }
+
+
+def submit_proposal(*, actor: User, proposal: Proposal) -> ProposalSnapshot:
+    """The applicant's innovators submit a draft before the deadline, when it is eligible and
+    complete (every problem reported at once); a snapshot is frozen and a confirmation e-mailed."""
+    _lock(proposal)
+    if not proposal.is_owner(actor):
+        raise PermissionDenied(_("Only the applicant organisation's innovators may submit this proposal."))
+    if proposal.status != ProposalStatus.DRAFT:
+        raise Conflict(_("This proposal is %(status)s, not a draft.", status=proposal.status.value))
+    challenge = proposal.challenge
+    if not challenge.is_open:
+        if challenge.status != ChallengeStatus.PUBLISHED:
+            raise Conflict(_("This challenge no longer accepts proposals."))
+        if utcnow() < challenge.opens_at:
+            raise Conflict(_("The challenge does not accept proposals yet."))
+        raise Conflict(_("The deadline has passed; proposals can no longer be submitted."))
+    problems = submission_problems(proposal)
+    if problems:
+        raise ValidationFailed(_("The proposal cannot be submitted yet; see each problem."), errors=problems)
+    now = utcnow()
+    proposal.status = ProposalStatus.SUBMITTED
+    proposal.submitted_at = now
+    version = len(proposal.snapshots) + 1
+    snapshot = ProposalSnapshot(proposal=proposal, version=version, data=snapshot_data(proposal), created_at=now)
+    db.session.add(snapshot)
+    db.session.flush()
+    record("proposal.submitted", actor=actor, obj=proposal,
+           details={"snapshot_version": version, "requested_cents": proposal.requested_cents})
+    _confirm_by_mail(actor, proposal)
+    return snapshot
+
+
+def _confirm_by_mail(actor: User, proposal: Proposal) -> None:
+    from facility.core.mail import send_mail
+
+    # Built by hand: submissions also happen outside requests (commands, demo data).
+    link = f"{current_app.config['BASE_URL'].rstrip('/')}/proposals/{proposal.id}"
+    with force_locale(actor.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
+        send_mail(
+            to=actor.email,
+            subject=_("Proposal submitted: %(title)s", title=proposal.title),
+            body=_(
+                "Your organisation's proposal \"%(title)s\" to the challenge \"%(challenge)s\" was submitted "
+                "on %(when)s (UTC).\n\nThe panel will review exactly what you submitted. You can see it here:\n"
+                "%(link)s\n\nYou may withdraw it until the deadline.",
+                title=proposal.title, challenge=proposal.challenge.title,
+                when=proposal.submitted_at.strftime("%Y-%m-%d %H:%M"), link=link,
+            ),
+        )
+
+
+def withdraw_proposal(*, actor: User, proposal: Proposal) -> Proposal:
+    """The applicant's innovators withdraw a draft or submitted proposal before the deadline."""
+    _lock(proposal)
+    if not proposal.is_owner(actor):
+        raise PermissionDenied(_("Only the applicant organisation's innovators may withdraw this proposal."))
+    if proposal.status not in (ProposalStatus.DRAFT, ProposalStatus.SUBMITTED):
+        raise Conflict(_("This proposal is %(status)s and cannot be withdrawn.", status=proposal.status.value))
+    if challenge_closed(proposal.challenge) or proposal.challenge.status != ChallengeStatus.PUBLISHED:
+        raise Conflict(_("The deadline has passed; the proposal can no longer be withdrawn."))
+    previous = proposal.status
+    proposal.status = ProposalStatus.WITHDRAWN
+    proposal.withdrawn_at = utcnow()
+    db.session.flush()
+    record("proposal.withdrawn", actor=actor, obj=proposal, details={"from": previous.value})
+    return proposal
+
+
+# --- attachments -----------------------------------------------------------------------
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The content type by the file's magic bytes, or None when it is not one we accept."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def attachment_dir() -> Path:
+    """Outside the web root, in the instance folder."""
+    return Path(current_app.instance_path) / "attachments"
+
+
+def attachment_path(attachment: Attachment) -> Path:
+    key = attachment.storage_key
+    return attachment_dir() / key[:2] / key
+
+
+def _safe_filename(name: str, content_type: str) -> str:
+    # Only for display and the download name; storage uses the random key.
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|:*?')[:200]
+    return base or f"attachment{EXTENSIONS[content_type]}"
+
+
+def add_attachment(*, actor: User, proposal: Proposal, filename: str, stream: IO[bytes]) -> Attachment:
+    """The applicant's innovators attach a PDF, PNG, JPEG or WebP file (judged by content)
+    to a draft, within the size and count limits."""
+    _require_editable(actor, proposal)
+    max_bytes = int(current_app.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
+    max_count = int(current_app.config.get("ATTACHMENT_MAX_COUNT", DEFAULT_ATTACHMENT_MAX_COUNT))
+    if len(proposal.attachments) >= max_count:
+        raise ValidationFailed(_("A proposal may have at most %(n)d files.", n=max_count),
+                               errors={"file": [_("A proposal may have at most %(n)d files.", n=max_count)]})
+    content = stream.read(max_bytes + 1)  # never read more than the limit allows
+    if not content:
+        raise ValidationFailed(_("The file is empty."), errors={"file": [_("The file is empty.")]})
+    if len(content) > max_bytes:
+        message = _("The file is larger than %(mb)s MB.", mb=round(max_bytes / 1024 / 1024, 1))
+        raise ValidationFailed(message, errors={"file": [message]})
+    content_type = sniff_content_type(content[:16])
+    if content_type is None:
+        message = _("Upload a PDF, PNG, JPEG or WebP file.")
+        raise ValidationFailed(message, errors={"file": [message]})
+    key = secrets.token_hex(32)
+    attachment = Attachment(
+        proposal=proposal, original_filename=_safe_filename(filename, content_type), content_type=content_type,
+        size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(), storage_key=key,
+        uploaded_by_id=actor.id,
+    )
+    path = attachment_dir() / key[:2] / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+    db.session.add(attachment)
+    db.session.flush()
+    record("proposal.attachment_added", actor=actor, obj=proposal,
+           details={"attachment_id": attachment.id, "sha256": attachment.sha256,
+                    "content_type": content_type, "size_bytes": attachment.size_bytes})
+    return attachment
+
+
+def delete_attachment(*, actor: User, attachment: Attachment) -> None:
+    """The applicant's innovators remove a file from a draft; the file goes once the change commits."""
+    _require_editable(actor, attachment.proposal)
+    path = attachment_path(attachment)
+    record("proposal.attachment_deleted", actor=actor, obj=attachment.proposal,
+           details={"attachment_id": attachment.id, "sha256": attachment.sha256})
+    attachment.proposal.attachments.remove(attachment)
+    db.session.flush()
+    after_commit(_remove_file, str(path))
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+# --- lists for other packages ------------------------------------------------------------
+
+def applicant_emails(challenge: Challenge) -> set[str]:
+    """E-mail addresses of the innovators of every organisation with a live proposal to the
+    challenge (for deadline-extension notices)."""
+    rows = db.session.execute(
+        sa.select(User.email).join(Organization, User.organization_id == Organization.id)
+        .join(Proposal, Proposal.organization_id == Organization.id)
+        .where(Proposal.challenge_id == challenge.id,
+               Proposal.status.in_([ProposalStatus.DRAFT, ProposalStatus.SUBMITTED]),
+               User.active.is_(True))
+    ).scalars()
+    return set(rows)

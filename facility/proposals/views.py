@@ -1,0 +1,332 @@
+"""Pages: draft, edit, submit and withdraw a proposal; attachments; a challenge's proposals;
+the innovator's dashboard panel."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, selectinload
+
+from facility.accounts.models import Role
+from facility.accounts.permissions import role_required
+from facility.challenges.models import Challenge, ChallengeStatus
+from facility.core.errors import DomainError, NotFound, ValidationFailed
+from facility.core.forms import apply_errors
+from facility.core.models import utcnow
+from facility.core.views import register_dashboard_panel
+from facility.extensions import db
+from facility.proposals import services
+from facility.proposals.forms import MILESTONE_ROWS, ActionForm, ProposalForm, UploadForm, beneficiary_labels
+from facility.proposals.models import (
+    COMPETING_STATUSES,
+    Attachment,
+    Proposal,
+    ProposalStatus,
+    can_list_proposals,
+)
+
+bp = Blueprint("proposals", __name__)
+LIST_PER_PAGE = 50
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _visible_proposal(proposal_id: int) -> Proposal:
+    try:
+        return services.get_visible_proposal(proposal_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+def _apply_proposal_errors(form: ProposalForm, error: DomainError) -> None:
+    """Put service errors next to the fields; milestone N is the Nth row someone filled in."""
+    rows = [row for _i, row in form.filled_milestones()]
+    names = {"title": "title", "summary": "summary", "approach": "approach", "team": "team",
+             "requested_cents": "requested", "beneficiary_groups": "beneficiary_groups",
+             "privacy_impact": "privacy_impact"}
+    sub = {"title": "title", "due_date": "due_date", "amount_cents": "amount", "deliverable": "deliverable"}
+    leftover: dict[str, list[str]] = {}
+    for key, messages in error.errors.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "milestones" and parts[1].isdigit() and int(parts[1]) < len(rows):
+            field = getattr(rows[int(parts[1])], sub.get(parts[2], ""), None)
+            if field is not None:
+                field.errors = list(field.errors) + list(messages)
+                continue
+        if key in names:
+            field = getattr(form, names[key])
+            field.errors = list(field.errors) + list(messages)
+            continue
+        leftover[key] = messages
+    for messages in leftover.values():
+        form.form_errors.extend(messages)
+    if not error.errors:
+        form.form_errors.append(error.detail)
+
+
+def _form_from(proposal: Proposal) -> ProposalForm:
+    milestones = [{"title": m.title, "due_date": m.due_date, "amount": m.amount_cents or None,
+                   "deliverable": m.deliverable} for m in proposal.milestones]
+    form = ProposalForm(data={
+        "title": proposal.title, "summary": proposal.summary, "approach": proposal.approach,
+        "team": proposal.team, "requested": proposal.requested_cents or None,
+        "beneficiary_groups": list(proposal.beneficiary_groups), "privacy_impact": proposal.privacy_impact,
+        "milestones": milestones,
+    })
+    if len(milestones) >= MILESTONE_ROWS:
+        form.milestones.append_entry()  # always one empty row to add a milestone without JavaScript
+    return form
+
+
+def _status_code(form) -> int:
+    return 422 if form.errors or form.form_errors else 200
+
+
+# --- drafting ------------------------------------------------------------------------------
+
+@bp.route("/challenges/<int:challenge_id>/proposals/new", methods=["GET", "POST"])
+@role_required(Role.INNOVATOR)
+def new(challenge_id: int):
+    challenge = db.session.get(Challenge, challenge_id)
+    if challenge is None or not challenge.can_view(current_user):
+        abort(404)
+    existing = services.org_proposal(challenge, current_user.organization_id) if current_user.organization_id else None
+    if existing is not None:
+        flash(_("Your organisation already has a proposal for this challenge."), "info")
+        return redirect(url_for("proposals.show", proposal_id=existing.id))
+    if not services.can_propose(challenge, current_user):
+        abort(403)
+    form = ProposalForm()
+    if form.add_milestone.data and request.method == "POST":
+        form.milestones.append_entry()
+    elif form.validate_on_submit():
+        try:
+            proposal = services.create_proposal(actor=_user(), challenge=challenge, data=form.service_data())
+        except DomainError as error:
+            db.session.rollback()
+            _apply_proposal_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Draft saved. You can come back to it until the deadline."), "success")
+            return redirect(url_for("proposals.show", proposal_id=proposal.id))
+    return render_template("proposals/edit.html", form=form, challenge=challenge, proposal=None), _status_code(form)
+
+
+@bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(proposal_id: int):
+    proposal = _visible_proposal(proposal_id)
+    if not proposal.can_edit(current_user):
+        if proposal.is_owner(current_user):
+            flash(_("This proposal can no longer be changed."), "error")
+            return redirect(url_for("proposals.show", proposal_id=proposal.id))
+        abort(403)
+    if request.method == "GET":
+        form = _form_from(proposal)
+    else:
+        form = ProposalForm()
+    if request.method == "POST" and form.add_milestone.data:
+        form.milestones.append_entry()
+    elif form.validate_on_submit():
+        try:
+            services.update_proposal(actor=_user(), proposal=proposal, data=form.service_data())
+        except DomainError as error:
+            db.session.rollback()
+            _apply_proposal_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("Draft saved."), "success")
+            return redirect(url_for("proposals.show", proposal_id=proposal.id))
+    return render_template("proposals/edit.html", form=form, challenge=proposal.challenge,
+                           proposal=proposal), _status_code(form)
+
+
+@bp.route("/proposals/<int:proposal_id>")
+def show(proposal_id: int, submit_errors: dict | None = None, upload_form: UploadForm | None = None):
+    proposal = _visible_proposal(proposal_id)
+    problems = None
+    if proposal.can_submit(current_user) and submit_errors is None:
+        problems = services.submission_problems(proposal)  # a checklist before submitting
+    status = 422 if submit_errors or (upload_form is not None and upload_form.errors) else 200
+    return render_template(
+        "proposals/show.html", proposal=proposal, challenge=proposal.challenge,
+        action_form=ActionForm(), upload_form=upload_form or UploadForm(), submit_errors=submit_errors,
+        problems=problems, labels=beneficiary_labels(), field_labels=_field_labels(),
+    ), status
+
+
+def _field_labels() -> dict[str, str]:
+    return {
+        "title": _("Title"), "summary": _("Summary"), "approach": _("Approach"), "team": _("Team"),
+        "requested_cents": _("Amount requested"), "beneficiary_groups": _("Who benefits"),
+        "privacy_impact": _("Privacy and human-rights impact"), "milestones": _("Milestones"),
+        "organization.org_type": _("Type of organisation"), "organization.country": _("Country"),
+        "file": _("File"),
+    }
+
+
+@bp.route("/proposals/<int:proposal_id>/submit", methods=["POST"])
+@login_required
+def submit(proposal_id: int):
+    proposal = _visible_proposal(proposal_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.submit_proposal(actor=_user(), proposal=proposal)
+    except ValidationFailed as error:
+        db.session.rollback()
+        return show(proposal_id, submit_errors=error.errors)
+    db.session.commit()
+    flash(_("Proposal submitted. We have e-mailed you a confirmation."), "success")
+    return redirect(url_for("proposals.show", proposal_id=proposal.id))
+
+
+@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(proposal_id: int):
+    proposal = _visible_proposal(proposal_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.withdraw_proposal(actor=_user(), proposal=proposal)
+    db.session.commit()
+    flash(_("Proposal withdrawn."), "info")
+    return redirect(url_for("proposals.show", proposal_id=proposal.id))
+
+
+# --- attachments -----------------------------------------------------------------------------
+
+@bp.route("/proposals/<int:proposal_id>/attachments", methods=["POST"])
+@login_required
+def upload(proposal_id: int):
+    proposal = _visible_proposal(proposal_id)
+    form = UploadForm()
+    if form.validate_on_submit():
+        data = form.file.data
+        try:
+            services.add_attachment(actor=_user(), proposal=proposal, filename=data.filename or "",
+                                    stream=data.stream)
+        except ValidationFailed as error:
+            db.session.rollback()
+            apply_errors(form, error)
+        else:
+            db.session.commit()
+            flash(_("File uploaded."), "success")
+            return redirect(url_for("proposals.show", proposal_id=proposal.id) + "#attachments")
+    elif form.csrf_token.errors:
+        abort(400)
+    return show(proposal_id, upload_form=form)
+
+
+def _attachment(proposal_id: int, attachment_id: int) -> Attachment:
+    proposal = _visible_proposal(proposal_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.proposal_id != proposal.id:
+        abort(404)
+    return attachment
+
+
+def send_attachment(attachment: Attachment):
+    """The stored file as a download: sniffed type, never rendered inline, never sniffed by the browser."""
+    path = services.attachment_path(attachment)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                         download_name=attachment.original_filename, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>")
+def download(proposal_id: int, attachment_id: int):
+    return send_attachment(_attachment(proposal_id, attachment_id))
+
+
+@bp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
+@login_required
+def delete_attachment(proposal_id: int, attachment_id: int):
+    attachment = _attachment(proposal_id, attachment_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.delete_attachment(actor=_user(), attachment=attachment)
+    db.session.commit()
+    flash(_("File removed."), "info")
+    return redirect(url_for("proposals.show", proposal_id=proposal_id) + "#attachments")
+
+
+# --- a challenge's proposals -----------------------------------------------------------------
+
+@bp.route("/challenges/<int:challenge_id>/proposals")
+@login_required
+def challenge_proposals(challenge_id: int):
+    challenge = db.session.get(Challenge, challenge_id)
+    if challenge is None or not can_list_proposals(challenge, current_user):
+        abort(404)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
+             .options(joinedload(Proposal.organization), selectinload(Proposal.milestones))
+             .order_by(Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id))
+    if not current_user.has_role(Role.FUND_MANAGER, Role.ADMIN):
+        query = query.where(Proposal.status.in_(COMPETING_STATUSES))
+    pagination = db.paginate(query, page=page, per_page=LIST_PER_PAGE, error_out=False)
+    return render_template("proposals/challenge_proposals.html", challenge=challenge, pagination=pagination)
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+def innovator_panel(user) -> dict | None:
+    """Drafts, submissions and deadlines of the innovator's organisation, and open challenges."""
+    if not user.has_role(Role.INNOVATOR) or user.organization_id is None:
+        return None
+    proposals = db.session.execute(
+        sa.select(Proposal).where(Proposal.organization_id == user.organization_id)
+        .options(joinedload(Proposal.challenge))
+        .order_by(Proposal.updated_at.desc()).limit(20)
+    ).scalars().all()
+    now = utcnow()
+    taken = sa.select(Proposal.challenge_id).where(
+        Proposal.organization_id == user.organization_id, Proposal.status != ProposalStatus.WITHDRAWN)
+    open_challenges = db.session.execute(
+        sa.select(Challenge).where(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now,
+                                   Challenge.closes_at > now, Challenge.id.not_in(taken))
+        .order_by(Challenge.closes_at).limit(5)
+    ).scalars().all()
+    return {"title": _("Your proposals"), "template": "proposals/_dashboard_panel.html",
+            "proposals": proposals, "open_challenges": open_challenges}
+
+
+def challenge_links(challenge: Challenge) -> dict:
+    """What the viewer can do about proposals on a challenge's page (for `_challenge_actions.html`)."""
+    user = current_user
+    links: dict = {}
+    if user.is_authenticated and user.organization_id and user.has_role(Role.INNOVATOR):
+        existing = services.org_proposal(challenge, user.organization_id)
+        if existing is not None:
+            links["own"] = existing
+        elif services.can_propose(challenge, user):
+            links["new"] = url_for("proposals.new", challenge_id=challenge.id)
+    if can_list_proposals(challenge, user):
+        links["list"] = url_for("proposals.challenge_proposals", challenge_id=challenge.id)
+    return links
+
+
+def register(app) -> None:
+    app.add_template_global(challenge_links, "proposal_links")
+    app.config.setdefault("ATTACHMENT_MAX_BYTES", services.DEFAULT_ATTACHMENT_MAX_BYTES)
+    app.config.setdefault("ATTACHMENT_MAX_COUNT", services.DEFAULT_ATTACHMENT_MAX_COUNT)
+    register_dashboard_panel(app, innovator_panel)
+    _wire_extension_recipients()
+
+
+def _wire_extension_recipients() -> None:
+    """Applicants hear about deadline extensions, once the challenges package offers the registry
+    (its services are built on another branch; until they are merged there is nothing to wire)."""
+    try:
+        from facility.challenges.services import register_extension_recipients
+    except ImportError:
+        return
+    register_extension_recipients(services.applicant_emails)
