@@ -164,7 +164,7 @@ class FakeStripe:
         self.port = port
         self.hang_seconds = hang_seconds
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
+        self._generation = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.reset()
@@ -175,7 +175,6 @@ class FakeStripe:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> FakeStripe:
-        self._stopping.clear()
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
@@ -195,7 +194,7 @@ class FakeStripe:
             self._server.server_close()
 
     def stop(self) -> None:
-        self._stopping.set()  # release hanging requests
+        self._release.set()  # let hanging requests finish
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -211,8 +210,14 @@ class FakeStripe:
         self.stop()
 
     def reset(self) -> None:
-        """Forget every object, recorded request, idempotency key and fault."""
+        """Forget every object, recorded request, idempotency key and fault.
+
+        Requests still hanging from before are released and then do nothing (a new generation)."""
         with self._lock:
+            if hasattr(self, "_release"):
+                self._release.set()
+            self._release = threading.Event()
+            self._generation += 1
             self.transfers: dict[str, dict] = {}
             self.reversals: dict[str, dict] = {}
             self.sessions: dict[str, dict] = {}
@@ -297,8 +302,13 @@ class FakeStripe:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}{secrets.token_hex(6)}"
 
-    def _wait(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
+    def _wait(self, seconds: float) -> bool:
+        """Hang for `seconds`; False when a reset or stop happened meanwhile (the request is void)."""
+        with self._lock:
+            release, generation = self._release, self._generation
+        release.wait(seconds)
+        with self._lock:
+            return generation == self._generation and not release.is_set()
 
     def process(self, method: str, path: str, pairs: list[tuple[str, str]], key: str | None,
                 hang: float = 0.0) -> tuple[int, dict, dict[str, str]]:
@@ -306,8 +316,8 @@ class FakeStripe:
         params = decode_params(pairs)
         headers: dict[str, str] = {}
         if method != "POST" or not key:
-            if hang:
-                self._wait(hang)
+            if hang and not self._wait(hang):
+                return (*_error(500, "api_error", "The fake was reset while this request hung."), headers)
             with self._lock:
                 status, body = self._route(method, path, params)
             return status, body, headers
@@ -333,8 +343,8 @@ class FakeStripe:
                 return entry.status, json.loads(json.dumps(entry.body)), headers
             entry = self._idempotency[key] = _Idempotent(fingerprint)
         try:
-            if hang:
-                self._wait(hang)
+            if hang and not self._wait(hang):
+                return (*_error(500, "api_error", "The fake was reset while this request hung."), headers)
             with self._lock:
                 status, body = self._route(method, path, params)
         except BaseException:
