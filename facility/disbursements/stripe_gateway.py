@@ -202,8 +202,17 @@ class StripeGateway:
                     options={"idempotency_key": transfer_idempotency_key(disbursement_id, attempt)},
                 )
                 response = transfer.last_response
-                result = TransferResult(TransferStatus.PAID, transfer_id=transfer.id,
-                                        request_id=response.request_id if response else None)
+                request_id = response.request_id if response else None
+                if response is not None and response.headers.get("Idempotent-Replayed") == "true":
+                    # Stripe replayed an earlier answer (a snapshot); the look-up did not find that transfer
+                    # live, so see whether it has been reversed since.
+                    transfer = self._client().v1.transfers.retrieve(transfer.id)
+                if transfer.reversed:
+                    result = TransferResult(
+                        TransferStatus.FAILED, transfer_id=transfer.id, code="transfer_reversed", request_id=request_id,
+                        message=f"Transfer {transfer.id} was reversed; re-queue the disbursement as a new attempt.")
+                else:
+                    result = TransferResult(TransferStatus.PAID, transfer_id=transfer.id, request_id=request_id)
         except stripe.StripeError as exc:
             result = _classify(exc)
         log.info("stripe transfer for disbursement %s (%s cents to %s): %s%s%s", disbursement_id, amount_cents,

@@ -194,7 +194,8 @@ def test_faults_that_perform_the_request_but_lose_the_answer(client, fake_stripe
     fake_stripe.add_fault(kind, method="POST", path="/v1/transfers", seconds=0.4)
     with pytest.raises(stripe.APIConnectionError):
         client.v1.transfers.create(transfer_params(), {"idempotency_key": "k-1"})
-    fake_stripe._wait(0.5)  # the slow kind commits after the client gave up
+    if kind == "timeout_after_commit":
+        fake_stripe._wait(0.5)  # it commits after the client gave up
     assert len(fake_stripe.transfers) == 1
     assert client.v1.transfers.create(transfer_params(), {"idempotency_key": "k-1"}).id in fake_stripe.transfers
 
