@@ -365,7 +365,8 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "api_base": config.get("STRIPE_API_BASE") or None,
         "timeout_seconds": float(config.get("STRIPE_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS),
         "webhook_secret": config.get("STRIPE_WEBHOOK_SECRET") or None,
-        "webhook_tolerance": int(config.get("STRIPE_WEBHOOK_TOLERANCE") or DEFAULT_WEBHOOK_TOLERANCE),
+        # A tolerance must exist: without one a captured webhook could be replayed forever.
+        "webhook_tolerance": max(1, int(config.get("STRIPE_WEBHOOK_TOLERANCE") or DEFAULT_WEBHOOK_TOLERANCE)),
     }
 
 

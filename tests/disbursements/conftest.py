@@ -11,8 +11,10 @@ from tests.conftest import make_test_app
 from tests.fakes.stripe_server import FakeStripe
 
 WEBHOOK_SECRET = "whsec_test"
-CLIENT_TIMEOUT = 0.3  # seconds; the fake hangs longer than this for time-out faults
-HANG_SECONDS = 0.6
+# Seconds. Generous enough that a busy machine does not time out ordinary requests;
+# the fake hangs longer than the client waits for time-out faults.
+CLIENT_TIMEOUT = 0.5
+HANG_SECONDS = 0.8
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from facility.disbursements.stripe_gateway import (
     TransferStatus,
     WebhookRejected,
 )
-from tests.disbursements.conftest import WEBHOOK_SECRET
+from tests.disbursements.conftest import CLIENT_TIMEOUT, WEBHOOK_SECRET
 from tests.fakes.stripe_server import (
     DECLINE_MESSAGE,
     checkout_session_completed_event,
@@ -104,13 +104,15 @@ def test_time_out_before_stripe_acted_then_retry_reuses_the_key(gateway_app, fak
 
 
 def test_slow_commit_while_retrying_is_told_in_progress_and_makes_one_transfer(gateway_app, fake_stripe):
-    fake_stripe.add_fault("timeout_after_commit", method="POST", path="/v1/transfers")
+    fake_stripe.add_fault("timeout_after_commit", method="POST", path="/v1/transfers", seconds=CLIENT_TIMEOUT + 1)
     assert pay().retryable  # timed out; Stripe is still working on it
     busy = pay()  # look-up finds nothing yet; the create meets the running request
     assert busy.retryable
     assert busy.code == "idempotency_key_in_use"
     assert busy.retry_after_seconds == IN_PROGRESS_RETRY_AFTER
-    fake_stripe._wait(0.5)  # let Stripe finish
+    deadline = time.monotonic() + 10
+    while not fake_stripe.transfers and time.monotonic() < deadline:  # let Stripe finish
+        time.sleep(0.05)
     done = pay()
     assert done.paid and done.found_existing
     assert len(fake_stripe.transfers) == 1
@@ -243,6 +245,9 @@ def test_logs_carry_no_secrets(gateway_app, fake_stripe, caplog):
 
 @pytest.mark.slow
 def test_random_faults_over_many_transfers_pay_each_disbursement_once(gateway_app, fake_stripe):
+    # Shorter waits keep the run quick; a spurious time-out here only means one more retry.
+    gateway_app.config["STRIPE_TIMEOUT_SECONDS"] = 0.2
+    fake_stripe.hang_seconds = 0.35
     fake_stripe.set_fault_rate(0.10, seed=2024)
     paid: dict[int, str] = {}
     for disbursement_id in range(1, 201):
