@@ -192,7 +192,7 @@ class StripeGateway:
                 transfer = self._client().v1.transfers.create(
                     params={
                         "amount": amount_cents,
-                        "currency": currency,
+                        "currency": currency.lower(),
                         "destination": destination,
                         "transfer_group": transfer_group_for(disbursement_id),
                         "description": f"Grant {grant_reference}, disbursement {disbursement_id}",
