@@ -85,6 +85,9 @@ def make_test_app(database_url: str, redis_url: str, instance_path: str, **overr
         REDIS_URL=redis_url,
         QUEUE_PREFIX=f"test-{tag}-",
         RATELIMIT_KEY_PREFIX=f"test-{tag}",
+        # limiter.reset() deletes every key under the storage prefix; a prefix of our own keeps
+        # concurrent test runs on a shared Redis from wiping each other's counters.
+        RATELIMIT_STORAGE_OPTIONS={"key_prefix": f"test-{tag}-LIMITS"},
         INSTANCE_PATH=instance_path,
         **overrides,
     )
