@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,8 +108,7 @@ class ReviewScores:
     scores: Mapping[Hashable, int] | None
 
 
-@dataclass(frozen=True)
-class ReviewerStats:
+class ReviewerStats(NamedTuple):
     reviewer_id: Any
     reviews: int  # complete reviews in the round
     mean: float  # of weighted scores, 0..10
@@ -117,8 +116,9 @@ class ReviewerStats:
     flagged: bool  # one review or sd = 0: z-scores set to 0
 
 
-@dataclass(frozen=True)
-class ProposalStats:
+class ProposalStats(NamedTuple):
+    """One line of a ranking (a named tuple: 100,000 of them are built cheaply)."""
+
     proposal_id: Any
     rank: int | None  # None when unranked
     normalised: float | None  # mean z-score
@@ -176,7 +176,7 @@ def _with_ranks(stats: list[ProposalStats]) -> Ranking:
     for position, p in enumerate(ranked, start=1):
         if position == 1 or keys[position - 1] != keys[position - 2]:
             rank = position
-        out.append(ProposalStats(**{**p.__dict__, "rank": rank, "tied": counts[keys[position - 1]] > 1}))
+        out.append(p._replace(rank=rank, tied=counts[keys[position - 1]] > 1))
     return Ranking(tuple(out), tuple(unranked), ())
 
 
@@ -321,23 +321,22 @@ def rank_arrays(
     group = np.cumsum(new_group) - 1
     tied = (np.bincount(group)[group] > 1) if order.size else new_group
 
-    cols = {
-        "pid": p_codes.tolist(), "norm": normalised.tolist(), "raw": raw.tolist(), "sd": sd.tolist(),
-        "lo": lo_f.tolist(), "hi": hi_f.tolist(), "n": n_p.tolist(), "missing": missing.tolist(),
-        "dis": disagreement.tolist(), "two": two.tolist(),
-    }
+    def lines(idx: np.ndarray, ranks: list, tied_flags: list) -> tuple[ProposalStats, ...]:
+        # Build the named tuples column-wise; None where a statistic does not exist.
+        present = has[idx]
 
-    def build(i: int, rank: int | None, is_tied: bool) -> ProposalStats:
-        if not cols["n"][i]:
-            return ProposalStats(cols["pid"][i], None, None, None, None, None, None, 0, cols["missing"][i], False, False)
-        return ProposalStats(
-            proposal_id=cols["pid"][i], rank=rank, normalised=cols["norm"][i], raw_mean=cols["raw"][i],
-            sd=cols["sd"][i] if cols["two"][i] else None, min_score=cols["lo"][i], max_score=cols["hi"][i],
-            reviews=cols["n"][i], missing=cols["missing"][i], disagreement=cols["dis"][i], tied=is_tied,
-        )
+        def optional(values: np.ndarray, where: np.ndarray = present) -> list:
+            return np.where(where, values[idx], None).tolist()
 
-    ranked = tuple(build(i, r, t) for i, r, t in zip(order.tolist(), ranks.tolist(), tied.tolist(), strict=True))
-    unranked = tuple(build(i, None, False) for i in np.flatnonzero(~ranked_mask).tolist())
+        return tuple(map(
+            ProposalStats, p_codes[idx].tolist(), ranks, optional(normalised), optional(raw),
+            optional(sd, two[idx]), optional(lo_f), optional(hi_f), n_p[idx].tolist(), missing[idx].tolist(),
+            disagreement[idx].tolist(), tied_flags,
+        ))
+
+    unranked_idx = np.flatnonzero(~ranked_mask)
+    ranked = lines(order, ranks.tolist(), tied.tolist())
+    unranked = lines(unranked_idx, [None] * unranked_idx.size, [False] * unranked_idx.size)
 
     r_safe = np.where(n_r > 0, n_r, 1).astype(np.float64)
     r_mean = _round6_array(s_r.astype(np.float64) / (100 * r_safe)).tolist()
@@ -448,58 +447,62 @@ def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str 
         return f"ROUND(({expr}) * {scale}) / {scale}"
 
     return f"""
-WITH weighted AS (
-    SELECT r.id AS review_id, r.proposal_id, r.reviewer_id,
-           CAST(COALESCE(SUM(x.points), 0) AS INTEGER) AS w,      -- hundredths of a point
-           COUNT(x.points) AS n_scored
-    FROM {reviews} r
-    LEFT JOIN (SELECT s.review_id, s.score * c.weight AS points
-               FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id) x ON x.review_id = r.id
-    GROUP BY r.id, r.proposal_id, r.reviewer_id
+WITH points AS (
+    -- one pass over the scores: each review's weighted total in hundredths of a point
+    SELECT s.review_id, SUM(s.score * c.weight) AS w, COUNT(*) AS n_scored
+    FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id
+    GROUP BY s.review_id
 ),
-complete AS (
-    SELECT review_id, proposal_id, reviewer_id, w FROM weighted
-    WHERE n_scored = (SELECT COUNT(*) FROM {criteria} cc)
+weighted AS (
+    -- w is NULL for a review that does not score every criterion (missing)
+    SELECT r.proposal_id, r.reviewer_id,
+           CASE WHEN p.n_scored = (SELECT COUNT(*) FROM {criteria} cc) THEN CAST(p.w AS INTEGER) END AS w
+    FROM {reviews} r LEFT JOIN points p ON p.review_id = r.id
 ),
 reviewer_stats AS (
-    SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q FROM complete GROUP BY reviewer_id
-),
-normalised AS (
-    -- z = (n*x - S) / sqrt(n*Q - S^2): population z-score, 0 when sd = 0 or one review
-    SELECT c.proposal_id, c.w,
-           CASE WHEN rs.n * rs.q - rs.s * rs.s > 0
-                THEN CAST(rs.n * c.w - rs.s AS {dp}) / SQRT(CAST(rs.n * rs.q - rs.s * rs.s AS {dp}))
-                ELSE CAST(0 AS {dp}) END AS z
-    FROM complete c JOIN reviewer_stats rs ON rs.reviewer_id = c.reviewer_id
+    SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q
+    FROM weighted WHERE w IS NOT NULL GROUP BY reviewer_id
 ),
 per_proposal AS (
-    SELECT proposal_id, COUNT(*) AS n, SUM(z) AS zsum, SUM(w) AS s, SUM(w * w) AS q, MIN(w) AS lo, MAX(w) AS hi
-    FROM normalised GROUP BY proposal_id
-),
-rows_per_proposal AS (
-    SELECT proposal_id, COUNT(*) AS n_rows FROM weighted GROUP BY proposal_id
+    -- z = (n*x - S) / sqrt(n*Q - S^2): population z-score, 0 when sd = 0 or one review
+    SELECT t.proposal_id, COUNT(*) AS n_rows, COUNT(t.w) AS n,
+           SUM(CASE WHEN t.w IS NULL THEN NULL
+                    WHEN rs.n * rs.q - rs.s * rs.s > 0
+                    THEN CAST(rs.n * t.w - rs.s AS {dp}) / SQRT(CAST(rs.n * rs.q - rs.s * rs.s AS {dp}))
+                    ELSE CAST(0 AS {dp}) END) AS zsum,
+           SUM(t.w) AS s, SUM(t.w * t.w) AS q, MIN(t.w) AS lo, MAX(t.w) AS hi
+    FROM weighted t LEFT JOIN reviewer_stats rs ON rs.reviewer_id = t.reviewer_id
+    GROUP BY t.proposal_id
 ),
 summary AS (
-    SELECT t.proposal_id,
-           COALESCE(a.n, 0) AS reviews,
-           t.n_rows - COALESCE(a.n, 0) AS missing,
-           CASE WHEN a.n > 0 AND t.n_rows = a.n THEN 1 ELSE 0 END AS ranked,
-           {r6(f"a.zsum / CAST(a.n AS {dp})")} AS normalised,
-           {r6(f"CAST(a.s AS {dp}) / CAST(100 * a.n AS {dp})")} AS raw_mean,
-           CASE WHEN a.n > 1 THEN
-               {r6(f"SQRT(CAST(a.n * a.q - a.s * a.s AS {dp}) / CAST(a.n * (a.n - 1) AS {dp})) / 100")}
+    SELECT proposal_id, n AS reviews, n_rows - n AS missing,
+           CASE WHEN n > 0 AND n_rows = n THEN 1 ELSE 0 END AS ranked,
+           {r6(f"zsum / CAST(NULLIF(n, 0) AS {dp})")} AS normalised,
+           {r6(f"CAST(s AS {dp}) / CAST(100 * NULLIF(n, 0) AS {dp})")} AS raw_mean,
+           CASE WHEN n > 1 THEN
+               {r6(f"SQRT(CAST(n * q - s * s AS {dp}) / CAST(n * (n - 1) AS {dp})) / 100")}
            END AS sd,
-           {r6(f"CAST(a.lo AS {dp}) / 100")} AS min_score,
-           {r6(f"CAST(a.hi AS {dp}) / 100")} AS max_score,
-           CASE WHEN a.n > 1 AND a.hi - a.lo >= {DISAGREEMENT_RANGE_HUNDREDTHS} THEN 1 ELSE 0 END AS disagreement
-    FROM rows_per_proposal t LEFT JOIN per_proposal a ON a.proposal_id = t.proposal_id
+           {r6(f"CAST(lo AS {dp}) / 100")} AS min_score,
+           {r6(f"CAST(hi AS {dp}) / 100")} AS max_score,
+           CASE WHEN n > 1 AND hi - lo >= {DISAGREEMENT_RANGE_HUNDREDTHS} THEN 1 ELSE 0 END AS disagreement
+    FROM per_proposal
+),
+keyed AS (
+    -- sort keys: NULL for unranked rows, so they are all peers, listed by proposal id
+    SELECT summary.*,
+           CASE WHEN ranked = 1 THEN normalised END AS k1,
+           CASE WHEN ranked = 1 THEN raw_mean END AS k2
+    FROM summary
 )
 SELECT proposal_id,
-       CASE WHEN ranked = 1 THEN RANK() OVER (PARTITION BY ranked ORDER BY normalised DESC, raw_mean DESC) END AS rank,
+       CASE WHEN ranked = 1 THEN RANK() OVER w END AS rank,
        normalised, raw_mean, sd, min_score, max_score, reviews, missing, disagreement,
-       CASE WHEN ranked = 1 AND COUNT(*) OVER (PARTITION BY ranked, normalised, raw_mean) > 1 THEN 1 ELSE 0 END AS tied
-FROM summary
-ORDER BY ranked DESC, rank, proposal_id
+       -- peers share normalised and raw_mean: the frame of the current row's peers counts them
+       CASE WHEN ranked = 1 AND COUNT(*) OVER (w RANGE BETWEEN CURRENT ROW AND CURRENT ROW) > 1
+            THEN 1 ELSE 0 END AS tied
+FROM keyed
+WINDOW w AS (ORDER BY ranked DESC, k1 DESC, k2 DESC)
+ORDER BY ranked DESC, k1 DESC, k2 DESC, proposal_id
 """  # noqa: S608 - relations are checked above and come from code, values are bound parameters
 
 
