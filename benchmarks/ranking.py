@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import psycopg
 from psycopg.conninfo import make_conninfo
 
@@ -84,15 +85,33 @@ def fast_path(conn: psycopg.Connection):
     return ranking_from_rows(rows)
 
 
+# COPY ... (FORMAT binary) of four int4 columns: per row an int16 field count, then per field an
+# int32 length and the big-endian value. A 19-byte header precedes the rows, an int16 -1 ends them.
+_COPY_ROW = np.dtype([("fields", ">i2"), ("l0", ">i4"), ("proposal", ">i4"), ("l1", ">i4"), ("reviewer", ">i4"),
+                      ("l2", ">i4"), ("points", ">i4"), ("l3", ">i4"), ("complete", ">i4")])
+_COPY_HEADER = 19
+
+
 def numpy_path(conn: psycopg.Connection):
-    rows = conn.execute(
-        "SELECT r.proposal_id, r.reviewer_id, COALESCE(SUM(s.score * c.weight), 0)::int, "
-        "       COUNT(s.score) = (SELECT COUNT(*) FROM criteria) "
-        "FROM reviews r LEFT JOIN scores s ON s.review_id = r.id LEFT JOIN criteria c ON c.id = s.criterion_id "
-        "GROUP BY r.id, r.proposal_id, r.reviewer_id ORDER BY r.id"
-    ).fetchall()
-    proposals, reviewers, points, complete = zip(*rows, strict=True) if rows else ((), (), (), ())
-    ranking = rank_arrays(proposals, reviewers, points, complete)
+    """PostgreSQL sums each review's weighted score; the rows come over as binary COPY
+    straight into numpy arrays; `rank_arrays` ranks them."""
+    query = (
+        "COPY (SELECT r.proposal_id::int4, r.reviewer_id::int4, COALESCE(p.w, 0)::int4, "
+        "             (COALESCE(p.n, 0) = (SELECT COUNT(*) FROM criteria))::int4 "
+        "      FROM reviews r LEFT JOIN (SELECT s.review_id, SUM(s.score * c.weight) AS w, COUNT(*) AS n "
+        "                                FROM scores s JOIN criteria c ON c.id = s.criterion_id "
+        "                                GROUP BY s.review_id) p ON p.review_id = r.id "
+        "      ORDER BY r.id) TO STDOUT (FORMAT binary)"
+    )
+    buffer = bytearray()
+    with conn.cursor().copy(query) as copy:
+        for chunk in copy:
+            buffer += chunk
+    rows = np.frombuffer(bytes(buffer[_COPY_HEADER:-2]), dtype=_COPY_ROW)
+    if not ((rows["fields"] == 4).all() and (rows["l0"] == 4).all() and (rows["l2"] == 4).all()):
+        raise RuntimeError("unexpected COPY layout")
+    ranking = rank_arrays(rows["proposal"].astype(np.int64), rows["reviewer"].astype(np.int64),
+                          rows["points"].astype(np.int64), rows["complete"].astype(bool))
     return ranking.ranked, ranking.unranked
 
 
@@ -136,7 +155,10 @@ def main() -> int:
             for _ in range(FAST_RUNS):
                 fast, elapsed = timed(fast_path, conn)
                 fast_times.append(elapsed)
-            (np_result, np_time) = timed(numpy_path, conn)
+            np_times, np_result = [], None
+            for _ in range(FAST_RUNS):
+                np_result, elapsed = timed(numpy_path, conn)
+                np_times.append(elapsed)
             (base, base_time) = timed(baseline, conn)
     finally:
         with psycopg.connect(URL, autocommit=True) as admin:
@@ -145,12 +167,14 @@ def main() -> int:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
     fast_time = statistics.median(fast_times)
+    np_time = statistics.median(np_times)
     ranked, unranked = fast
     print(f"work_mem {WORK_MEM}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work slows every path)")
     print(f"ranked {len(ranked):,}, unranked {len(unranked):,}, tied {sum(p.tied for p in ranked):,}")
-    print(f"(a) SQL ranking (median of {FAST_RUNS}): {fast_time:8.3f} s   {base_time / fast_time:6.1f}x faster than baseline")
-    print(f"(b) SQL sums + numpy:              {np_time:8.3f} s   {base_time / np_time:6.1f}x faster than baseline")
-    print(f"(c) baseline, row by row in Python: {base_time:8.3f} s")
+    for label, seconds in ((f"(a) SQL ranking, median of {FAST_RUNS}", fast_time),
+                           (f"(b) SQL sums + numpy, median of {FAST_RUNS}", np_time)):
+        print(f"{label:<38} {seconds:7.3f} s   {base_time / seconds:5.1f}x faster than the baseline")
+    print(f"{'(c) baseline, row by row in Python':<38} {base_time:7.3f} s")
     ok = True
     for label, result in (("SQL", fast), ("numpy", np_result)):
         if result != base:
@@ -158,7 +182,8 @@ def main() -> int:
             print(f"MISMATCH: the {label} ranking differs from the baseline")
     if ok:
         print("check: all three rankings are identical")
-    goal = fast_time < GOAL_SECONDS and base_time / fast_time >= GOAL_RATIO
+    best = min(fast_time, np_time)
+    goal = best < GOAL_SECONDS and base_time / best >= GOAL_RATIO
     print(f"goal (< {GOAL_SECONDS:.0f} s and >= {GOAL_RATIO:.0f}x): {'met' if goal else 'NOT met'}")
     return 0 if ok else 1
 
