@@ -419,7 +419,9 @@ RANKING_COLUMNS = (
 )
 
 
-def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria") -> str:
+def ranking_sql(
+    reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria", *, points_column: str | None = None
+) -> str:
     """SQL (PostgreSQL and SQLite >= 3.35) computing the ranking defined above.
 
     The three arguments are relations - table names or parenthesised
@@ -429,6 +431,10 @@ def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str 
     * reviews(id, proposal_id, reviewer_id): one row per assigned review;
     * scores(review_id, criterion_id, score): integer scores 0..10;
     * criteria(id, weight): the rubric, integer weights summing to 100.
+
+    With `points_column`, each review row already carries its weighted total
+    in hundredths (NULL while incomplete) in that column, and `scores` and
+    `criteria` are not read: one pass over the scores saved.
 
     Returns one row per proposal that has review rows, columns
     `RANKING_COLUMNS`, ranked ones first by rank then proposal id, then the
@@ -440,14 +446,16 @@ def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str 
     for relation in (reviews, scores, criteria):
         if not _RELATION.match(relation.strip()):
             raise ValueError(f"not a table name or parenthesised subquery: {relation!r}")
+    if points_column is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", points_column):
+        raise ValueError(f"not a column name: {points_column!r}")
     dp = "DOUBLE PRECISION"
     scale = f"CAST({int(_SCALE)} AS {dp})"
 
     def r6(expr: str) -> str:
         return f"ROUND(({expr}) * {scale}) / {scale}"
 
-    return f"""
-WITH points AS (
+    if points_column is None:
+        weighted = f"""points AS (
     -- one pass over the scores: each review's weighted total in hundredths of a point
     SELECT s.review_id, SUM(s.score * c.weight) AS w, COUNT(*) AS n_scored
     FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id
@@ -458,7 +466,13 @@ weighted AS (
     SELECT r.proposal_id, r.reviewer_id,
            CASE WHEN p.n_scored = (SELECT COUNT(*) FROM {criteria} cc) THEN CAST(p.w AS INTEGER) END AS w
     FROM {reviews} r LEFT JOIN points p ON p.review_id = r.id
-),
+),"""  # noqa: S608 - checked relation names from code
+    else:
+        weighted = f"""weighted AS (
+    SELECT r.proposal_id, r.reviewer_id, CAST(r.{points_column} AS INTEGER) AS w FROM {reviews} r
+),"""  # noqa: S608 - checked names from code
+    return f"""
+WITH {weighted}
 reviewer_stats AS (
     SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q
     FROM weighted WHERE w IS NOT NULL GROUP BY reviewer_id

@@ -315,3 +315,24 @@ def test_ranking_sql_hand_example(app):
 def test_ranking_sql_refuses_odd_relations(relation):
     with pytest.raises(ValueError):
         ranking_sql(reviews=relation)
+
+
+def test_ranking_sql_from_stored_totals(app):
+    # The same hand example, with each review's weighted total stored on the review row.
+    db.session.execute(sa.text("CREATE TEMPORARY TABLE t_totals (id INTEGER PRIMARY KEY, proposal_id INTEGER, "
+                               "reviewer_id INTEGER, points INTEGER)"))
+    try:
+        db.session.execute(sa.text("INSERT INTO t_totals VALUES (:id, :p, :r, :w)"), [
+            {"id": 1, "p": 1, "r": 1, "w": 800}, {"id": 2, "p": 2, "r": 1, "w": 600}, {"id": 3, "p": 3, "r": 1, "w": 400},
+            {"id": 4, "p": 1, "r": 2, "w": 500}, {"id": 5, "p": 2, "r": 2, "w": 500}, {"id": 6, "p": 3, "r": 2, "w": 200},
+            {"id": 7, "p": 4, "r": 2, "w": None},
+        ])
+        sql = ranking_sql("t_totals", "no_such_table", "no_such_table", points_column="points")
+        ranked, unranked = ranking_from_rows(db.session.execute(sa.text(sql)).all())
+    finally:
+        db.session.execute(sa.text("DROP TABLE IF EXISTS t_totals"))
+    assert [(p.proposal_id, p.rank, p.normalised, p.raw_mean) for p in ranked] == [
+        (1, 1, 0.965926, 6.5), (2, 2, 0.353553, 5.5), (3, 3, -1.319479, 3.0)]
+    assert [(p.proposal_id, p.missing) for p in unranked] == [(4, 1)]
+    with pytest.raises(ValueError):
+        ranking_sql(points_column="points; --")
