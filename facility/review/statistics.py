@@ -398,6 +398,37 @@ def krippendorff_alpha_interval(units: Iterable[Iterable[float | None]]) -> floa
     return 1 - (n - 1) * observed / expected
 
 
+def icc_one_way(units: Iterable[Iterable[float | None]]) -> tuple[float, float] | None:
+    """ICC(1,1) and ICC(1,k) (Shrout & Fleiss 1979, one-way random effects):
+    each unit is rated by k different raters drawn at random, as a panel's
+    proposals are.
+
+        MSB = k * sum_i (mean_i - grand mean)^2 / (n - 1)     between units
+        MSW = sum_i sum_j (x_ij - mean_i)^2 / (n * (k - 1))     within units
+        ICC(1,1) = (MSB - MSW) / (MSB + (k - 1) * MSW)          one rater's reliability
+        ICC(1,k) = (MSB - MSW) / MSB                            reliability of the mean of k
+
+    Needs the same number k >= 2 of ratings in every unit (None values are
+    dropped first; units with fewer than two are ignored); raises ValueError
+    otherwise. Returns None when undefined (fewer than two units, or MSB = 0).
+    """
+    rows = [[float(v) for v in unit if v is not None] for unit in units]
+    rows = [row for row in rows if len(row) >= 2]
+    if len(rows) < 2:
+        return None
+    k = len(rows[0])
+    if any(len(row) != k for row in rows):
+        raise ValueError("ICC(1,k) needs the same number of ratings in every unit")
+    n = len(rows)
+    means = [math.fsum(row) / k for row in rows]
+    grand = math.fsum(means) / n
+    msb = k * math.fsum((m - grand) ** 2 for m in means) / (n - 1)
+    msw = math.fsum((x - m) ** 2 for row, m in zip(rows, means, strict=True) for x in row) / (n * (k - 1))
+    if msb <= 0:
+        return None
+    return (msb - msw) / (msb + (k - 1) * msw), (msb - msw) / msb
+
+
 def reviews_alpha(reviews: Iterable[ReviewScores], weights: Mapping[Hashable, int]) -> float | None:
     """Krippendorff's interval alpha of the weighted scores of a round's complete
     reviews: units are proposals, coders are reviewers."""

@@ -13,6 +13,7 @@ from facility.extensions import db
 from facility.review.statistics import (
     ProposalStats,
     ReviewScores,
+    icc_one_way,
     krippendorff_alpha_interval,
     rank_arrays,
     rank_proposals,
@@ -233,6 +234,21 @@ def test_alpha_trivial_cases():
     assert krippendorff_alpha_interval([[1], [2, None], []]) is None  # nothing pairable
     # Lone values do not count: adding unit [9] changes nothing.
     assert krippendorff_alpha_interval([[1, 3], [2, 2], [4, 5], [9]]) == pytest.approx(80 / 130)
+
+
+def test_icc_by_hand():
+    # Units {1,3}, {2,2}, {4,5}: k = 2, n = 3, unit means 2, 2, 4.5, grand mean 17/6
+    # MSB = 2 * ((2 - 17/6)^2 * 2 + (4.5 - 17/6)^2) / 2 = (25/36 * 2 + 100/36) = 150/36 = 4.166667
+    # MSW = ((1-2)^2 + (3-2)^2 + 0 + 0 + (4-4.5)^2 + (5-4.5)^2) / (3 * 1) = 2.5 / 3 = 0.833333
+    # ICC(1,1) = (4.166667 - 0.833333) / (4.166667 + 0.833333) = 3.333333 / 5 = 0.666667
+    # ICC(1,k) = 3.333333 / 4.166667 = 0.8
+    icc1, icck = icc_one_way([[1, 3], [2, 2], [4, 5, None]])
+    assert icc1 == pytest.approx(2 / 3)
+    assert icck == pytest.approx(0.8)
+    assert icc_one_way([[1, 1], [4, 4]]) == (1.0, 1.0)  # perfect agreement
+    assert icc_one_way([[3, 3], [3, 3]]) is None  # no variation between units
+    with pytest.raises(ValueError):
+        icc_one_way([[1, 2], [1, 2, 3]])
 
 
 def test_reviews_alpha_uses_weighted_scores_of_complete_reviews():
