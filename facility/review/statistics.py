@@ -30,6 +30,15 @@ Definitions (the contract every implementation here follows, and the SQL too):
   Equal rounded pairs are ties and share a rank, competition style
   ("1, 2, 2, 4"); within a tie, rows are listed by proposal id. Everything
   else is *unranked* and listed by proposal id with the count missing.
+* **Reliability** of a round: Krippendorff's alpha for interval data
+  (`krippendorff_alpha_interval`, `reviews_alpha`) and ICC(1,1)/ICC(1,k).
+
+Three implementations of the ranking give identical results:
+`rank_proposals_baseline` (row by row, the oracle), `rank_proposals` /
+`rank_arrays` (numpy) and `ranking_sql` (PostgreSQL or SQLite, for the review
+models to run in the database). Sums of z-scores may be added in a different
+order in SQL; that can change the last bit, which matters only if a value
+lies within a rounding error of a 6-decimal half-way point.
 """
 from __future__ import annotations
 
@@ -453,7 +462,7 @@ RANKING_COLUMNS = (
 def ranking_sql(
     reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria", *, points_column: str | None = None
 ) -> str:
-    """SQL (PostgreSQL and SQLite >= 3.35) computing the ranking defined above.
+    """SQL (PostgreSQL; SQLite >= 3.35 built with its math functions, as Python's is) computing the ranking defined above.
 
     The three arguments are relations - table names or parenthesised
     subqueries written by the programmer (never user input), e.g.
