@@ -148,19 +148,15 @@ def _reset_database(app) -> None:
 
 
 def _reset_redis(app) -> None:
-    from facility.queue import all_queues, get_redis
+    from facility.queue import all_queues
 
     with app.app_context():
         for queue in all_queues(app):
             queue.empty()
-        conn = get_redis(app)
-        # Test limiter keys only (never a real deployment's). The limiter is a module-level
-        # extension, so a test that builds a second app rebinds its storage and prefix: clear
-        # every test prefix, and an in-memory storage too.
-        for key in conn.scan_iter(match="LIMITS:LIMITER/test-*", count=1000):
-            conn.delete(key)
-        if type(limiter.storage).__name__ == "MemoryStorage":
-            limiter.reset()
+        # The limiter is a module-level extension: the storage it uses now is the one of the
+        # last app built in this process. Each test app has its own storage key prefix, so
+        # resetting it never touches another test run's (or a deployment's) counters.
+        limiter.reset()
 
 
 @pytest.fixture
