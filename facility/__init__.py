@@ -13,7 +13,7 @@ import config as config_module
 
 # Domain packages in dependency order. Each may have models.py, views.py (bp),
 # a dashboard panel and an API module under facility/api/.
-DOMAIN_PACKAGES = ["core", "accounts", "audit", "cities", "challenges", "proposals"]
+DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "grants", "disbursements"]
 API_MODULES = ["accounts", "cities", "challenges", "proposals"]
 RTL_LANGUAGES = {"ar"}
 

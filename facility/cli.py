@@ -123,3 +123,12 @@ def audit_verify() -> None:
         click.echo(f"{len(problems)} problem(s) in the audit chain.", err=True)
         raise SystemExit(1) from None
     click.echo("Audit chain intact.")
+
+
+def _add_domain_commands() -> None:
+    from facility.ledger.cli import ledger_verify
+
+    facility_cli.add_command(ledger_verify)
+
+
+_add_domain_commands()

@@ -1,0 +1,1 @@
+"""Disbursements: paying tranches to grantees, the payment rails and Stripe webhooks."""

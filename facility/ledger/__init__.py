@@ -1,0 +1,1 @@
+"""Double-entry ledger: accounts, immutable transactions, invariants. See `services` for the scheme."""

@@ -1,0 +1,474 @@
+"""The facility's double-entry ledger: the only way money moves.
+
+Sign convention
+---------------
+Every entry is a signed integer number of cents, **debit positive, credit
+negative**, and the entries of a transaction sum to zero. An account's stored
+`balance_cents` is the plain sum of its entries; nothing is flipped, so
+"stored balance = sum of entries" is checked literally.
+
+Chart of accounts
+-----------------
+The money the facility holds is kept on asset accounts, one per purpose it is
+earmarked for. Assets are debit-normal, so every guarded account (unallocated
+funds, each prize pool, each grant commitment) is *positive* in normal use and
+the rule "never below zero" is simply `balance_cents >= 0`.
+
+=============================  =======  =======  =============================================
+code                           kind     guarded  holds
+=============================  =======  =======  =============================================
+``donor:<org id>:contributions`` income   no       what one donor organisation paid in (credit: < 0)
+``facility:contributions``       income   no       contributions not tied to a donor organisation
+``facility:unallocated``         asset    yes      money received, not yet given to a challenge
+``challenge:<id>:pool``          asset    yes      a challenge's prize pool, not yet awarded
+``grant:<id>:commitment``        asset    yes      a grant's undisbursed commitment
+``facility:disbursed``           expense  no       everything paid out to grantees
+=============================  =======  =======  =============================================
+
+How money flows (debit / credit):
+
+- contribution received:  Dr ``facility:unallocated``  / Cr ``donor:<org>:contributions``
+- challenge approved:     Dr ``challenge:<id>:pool``   / Cr ``facility:unallocated``
+- proposal awarded:       Dr ``grant:<id>:commitment`` / Cr ``challenge:<id>:pool``
+- tranche disbursed:      Dr ``facility:disbursed``    / Cr ``grant:<id>:commitment``
+
+So raised (minus the sum of income balances) = unallocated + allocated (pools)
++ committed (commitments) + disbursed, and the cash the facility still holds is
+unallocated + allocated + committed: no separate cash account is needed, and
+`facility_totals()` reads every DESIGN.md total in one aggregate query.
+
+Concurrency
+-----------
+`post_transaction` locks the touched accounts in ascending id order
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction is
+``BEGIN IMMEDIATE`` and already holds the write lock), then reads fresh
+balances, so racing postings can never take a guarded account below zero.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from facility.audit.services import _AUDIT_LOCK_KEY, record
+from facility.core.errors import Conflict, ValidationFailed
+from facility.core.models import utcnow
+from facility.core.templating import money
+from facility.extensions import db
+from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+
+UNALLOCATED = "facility:unallocated"
+DISBURSED = "facility:disbursed"
+ANONYMOUS_CONTRIBUTIONS = "facility:contributions"
+POOL_PATTERN = "challenge:%:pool"
+COMMITMENT_PATTERN = "grant:%:commitment"
+TARGET_CENTS = 100_000_000_000  # USD 1 billion
+# Far above any real posting and far below BIGINT: keeps a typo from overflowing the column.
+MAX_AMOUNT_CENTS = 10**15
+
+AccountRef = LedgerAccount | str
+EntrySpec = tuple[AccountRef, int]
+
+
+# --- accounts ----------------------------------------------------------------
+
+def pool_code(challenge_id: int) -> str:
+    return f"challenge:{int(challenge_id)}:pool"
+
+
+def commitment_code(grant_id: int) -> str:
+    return f"grant:{int(grant_id)}:commitment"
+
+
+def contributions_code(organization_id: int | None) -> str:
+    return ANONYMOUS_CONTRIBUTIONS if organization_id is None else f"donor:{int(organization_id)}:contributions"
+
+
+def get_or_create_account(*, code: str, name: str, kind: AccountKind | str, guarded: bool) -> LedgerAccount:
+    """Rule: one account per code, and an existing code keeps its kind and guard.
+
+    Safe under races: the insert is ``ON CONFLICT DO NOTHING`` on both databases,
+    so two requests opening the same account both get the one row.
+    """
+    kind = AccountKind(kind)
+    code = (code or "").strip()
+    if not code or len(code) > 100:
+        raise ValidationFailed(_("An account needs a code of 1 to 100 characters."),
+                               errors={"code": [_("Give a code of 1 to 100 characters.")]})
+    if not name or len(name) > 200:
+        raise ValidationFailed(_("An account needs a name of 1 to 200 characters."),
+                               errors={"name": [_("Give a name of 1 to 200 characters.")]})
+    account = _account_by_code(code)
+    if account is None:
+        _insert_account(code=code, name=name, kind=kind, guarded=guarded)
+        account = _account_by_code(code)
+    if account.kind != kind or account.guarded != guarded:
+        raise Conflict(_("Ledger account %(code)s already exists with a different kind or guard.", code=code))
+    return account
+
+
+def _insert_account(*, code: str, name: str, kind: AccountKind, guarded: bool) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(
+        insert(LedgerAccount)
+        .values(code=code, name=name, kind=kind, guarded=guarded, balance_cents=0, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+
+
+def _account_by_code(code: str) -> LedgerAccount | None:
+    return db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one_or_none()
+
+
+def unallocated_account() -> LedgerAccount:
+    return get_or_create_account(code=UNALLOCATED, name="Facility unallocated funds",
+                                 kind=AccountKind.ASSET, guarded=True)
+
+
+def disbursed_account() -> LedgerAccount:
+    return get_or_create_account(code=DISBURSED, name="Disbursed to grantees",
+                                 kind=AccountKind.EXPENSE, guarded=False)
+
+
+def contributions_account(organization_id: int | None, name: str = "") -> LedgerAccount:
+    code = contributions_code(organization_id)
+    default = "Contributions" if organization_id is None else f"Contributions of donor {organization_id}"
+    return get_or_create_account(code=code, name=name or default, kind=AccountKind.INCOME, guarded=False)
+
+
+def pool_account(challenge_id: int, name: str = "") -> LedgerAccount:
+    return get_or_create_account(code=pool_code(challenge_id), name=name or f"Prize pool of challenge {challenge_id}",
+                                 kind=AccountKind.ASSET, guarded=True)
+
+
+def commitment_account(grant_id: int, name: str = "") -> LedgerAccount:
+    return get_or_create_account(code=commitment_code(grant_id), name=name or f"Commitment of grant {grant_id}",
+                                 kind=AccountKind.ASSET, guarded=True)
+
+
+# --- postings ----------------------------------------------------------------
+
+def post_transaction(
+    *,
+    key: str,
+    entries: Sequence[EntrySpec],
+    actor: Any,
+    kind: str,
+    description: str = "",
+    metadata: dict | None = None,
+) -> LedgerTransaction:
+    """Rule: money moves only as a whole, balanced transaction that keeps every guarded account >= 0.
+
+    Two or more entries of non-zero integer cents on distinct accounts, summing
+    to zero. A retry with the same `key` returns the transaction already booked
+    (same kind and entries) instead of booking it twice; the same key with
+    other entries is a Conflict. A posting that would take a guarded account
+    below zero is refused with a Conflict and nothing is written.
+    """
+    return _post(key=key, entries=entries, actor=actor, kind=kind, description=description,
+                 metadata=metadata, reverses=None)
+
+
+def reverse_transaction(*, transaction: LedgerTransaction, actor: Any, key: str, reason: str) -> LedgerTransaction:
+    """Rule: a transaction is corrected by one reversing transaction with negated entries, at most once.
+
+    The guards apply to the reversal too (money already moved on cannot be
+    taken back), and a reversal itself cannot be reversed: post the original
+    again under a new key instead.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Say why the transaction is reversed."),
+                               errors={"reason": [_("Give a reason for the reversal.")]})
+    if transaction.reverses_id is not None:
+        raise Conflict(_("Transaction %(id)s is itself a reversal and cannot be reversed; "
+                         "post the original again instead.", id=transaction.id))
+    entries = [(entry.account, -entry.amount_cents) for entry in transaction.entries]
+    return _post(key=key, entries=entries, actor=actor, kind="reversal", description=reason,
+                 metadata={"reason": reason, "reversed_key": transaction.key}, reverses=transaction)
+
+
+def _post(
+    *,
+    key: str,
+    entries: Sequence[EntrySpec],
+    actor: Any,
+    kind: str,
+    description: str,
+    metadata: dict | None,
+    reverses: LedgerTransaction | None,
+) -> LedgerTransaction:
+    key = (key or "").strip()
+    if not key or len(key) > 200:
+        raise ValidationFailed(_("A posting needs a key of 1 to 200 characters."),
+                               errors={"key": [_("Give a key of 1 to 200 characters.")]})
+    kind = (kind or "").strip()
+    if not kind or len(kind) > 60:
+        raise ValidationFailed(_("A posting needs a kind of 1 to 60 characters."),
+                               errors={"kind": [_("Give a kind of 1 to 60 characters.")]})
+    amounts = _validated_amounts(entries)
+    _serialise_with_audit()
+    accounts = _lock_accounts(amounts)
+    wanted = {accounts[ref].id: amount for ref, amount in amounts.items()}
+
+    existing = db.session.execute(
+        sa.select(LedgerTransaction).where(LedgerTransaction.key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        booked = {entry.account_id: entry.amount_cents for entry in existing.entries}
+        same_origin = existing.reverses_id == (reverses.id if reverses is not None else None)
+        if booked == wanted and existing.kind == kind and same_origin:
+            return existing  # a retry: already booked, book nothing
+        raise Conflict(_("The posting key %(key)s was already used for a different transaction.", key=key))
+    if reverses is not None:
+        earlier = db.session.execute(
+            sa.select(LedgerTransaction.id).where(LedgerTransaction.reverses_id == reverses.id)
+        ).scalar_one_or_none()
+        if earlier is not None:
+            raise Conflict(_("Transaction %(id)s was already reversed by transaction %(by)s.",
+                             id=reverses.id, by=earlier))
+
+    locked = {account.id: account for account in accounts.values()}
+    for account_id in sorted(wanted):
+        account, amount = locked[account_id], wanted[account_id]
+        if account.guarded and account.balance_cents + amount < 0:
+            short = -(account.balance_cents + amount)
+            raise Conflict(_("Not enough money in %(name)s: it holds %(holds)s, this needs %(needs)s, "
+                             "short by %(short)s.", name=account.name, holds=money(account.balance_cents),
+                             needs=money(-amount), short=money(short)))
+
+    transaction = LedgerTransaction(
+        key=key, kind=kind, description=description or "", meta=dict(metadata or {}),
+        created_by_id=getattr(actor, "id", None), reverses_id=reverses.id if reverses is not None else None,
+    )
+    db.session.add(transaction)
+    for account_id in sorted(wanted):
+        transaction.entries.append(LedgerEntry(account=locked[account_id], amount_cents=wanted[account_id]))
+        # Fresh under the lock: the plain assignment cannot lose a concurrent update.
+        locked[account_id].balance_cents = locked[account_id].balance_cents + wanted[account_id]
+    db.session.flush()
+    record("ledger.posted", actor=actor, obj=transaction, details={
+        "key": key, "kind": kind, "reverses": transaction.reverses_id,
+        "entries": [[locked[account_id].code, wanted[account_id]] for account_id in sorted(wanted)],
+    })
+    return transaction
+
+
+def _validated_amounts(entries: Sequence[EntrySpec]) -> dict[str, int]:
+    """Amounts by account reference; refuses anything that is not a balanced set of integer cents."""
+    def refuse(message: str) -> ValidationFailed:
+        return ValidationFailed(message, errors={"entries": [message]})
+
+    try:
+        pairs = [(ref, amount) for ref, amount in entries]
+    except (TypeError, ValueError):
+        raise refuse(_("Entries must be pairs of an account and an amount in cents.")) from None
+    if len(pairs) < 2:
+        raise refuse(_("A transaction needs at least two entries."))
+    amounts: dict[str, int] = {}
+    seen: set[str] = set()
+    for ref, amount in pairs:
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise refuse(_("Amounts must be whole numbers of cents."))
+        if amount == 0:
+            raise refuse(_("An entry cannot be zero."))
+        if abs(amount) > MAX_AMOUNT_CENTS:
+            raise refuse(_("An amount is larger than the ledger accepts."))
+        if isinstance(ref, LedgerAccount):
+            code = ref.code
+        elif isinstance(ref, str) and ref:
+            code = ref
+        else:
+            raise refuse(_("Each entry needs a ledger account or an account code."))
+        if code in seen:
+            raise refuse(_("Each account may appear only once in a transaction."))
+        seen.add(code)
+        amounts[code] = amount
+    if sum(amounts.values()) != 0:
+        raise refuse(_("The entries must sum to zero; they sum to %(sum)s.", sum=money(sum(amounts.values()))))
+    return amounts
+
+
+def _serialise_with_audit() -> None:
+    """PostgreSQL: take the audit chain's lock before any account lock.
+
+    Every posting also appends to the audit chain, whose lock is held until
+    commit. Callers often audit their own action first; taking that lock here
+    first as well gives every transaction the same lock order (audit, then
+    accounts by id), so they queue instead of deadlocking.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+
+
+def _lock_accounts(amounts: dict[str, int]) -> dict[str, LedgerAccount]:
+    """Lock the accounts in ascending id order and load their current balances."""
+    codes = list(amounts)
+    accounts = db.session.execute(
+        sa.select(LedgerAccount)
+        .where(LedgerAccount.code.in_(codes))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalars().all()
+    by_code = {account.code: account for account in accounts}
+    missing = sorted(set(codes) - set(by_code))
+    if missing:
+        message = _("No ledger account %(codes)s.", codes=", ".join(missing))
+        raise ValidationFailed(message, errors={"entries": [message]})
+    return by_code
+
+
+# --- reading -----------------------------------------------------------------
+
+def balance(code: str) -> int:
+    """The stored balance of an account (debit positive); an account never opened holds 0."""
+    value = db.session.execute(
+        sa.select(LedgerAccount.balance_cents).where(LedgerAccount.code == code)
+    ).scalar_one_or_none()
+    return int(value or 0)
+
+
+def facility_totals() -> dict[str, int]:
+    """The DESIGN.md totals in cents, from one aggregate query over the stored balances.
+
+    raised = all income credited (contributions), unallocated, allocated (all
+    prize pools), committed (all grant commitments), disbursed, held (money not
+    yet paid out) and the USD 1 billion target.
+    """
+    a = LedgerAccount
+
+    def total(condition: Any, value: Any = a.balance_cents) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
+
+    row = db.session.execute(sa.select(
+        total(a.kind == AccountKind.INCOME, -a.balance_cents),
+        total(a.code == UNALLOCATED),
+        total(a.code.like(POOL_PATTERN)),
+        total(a.code.like(COMMITMENT_PATTERN)),
+        total(a.code == DISBURSED),
+    )).one()
+    raised, unallocated, allocated, committed, disbursed = (int(value) for value in row)
+    return {
+        "raised": raised,
+        "unallocated": unallocated,
+        "allocated": allocated,
+        "committed": committed,
+        "disbursed": disbursed,
+        "held": unallocated + allocated + committed,
+        "target": TARGET_CENTS,
+    }
+
+
+# --- verification ------------------------------------------------------------
+
+Check = Callable[[], Iterable[str]]
+
+
+def _transactions_balance() -> list[str]:
+    """Every transaction has at least two entries summing to zero"""
+    t, e = LedgerTransaction, LedgerEntry
+    count, total = sa.func.count(e.id), sa.func.coalesce(sa.func.sum(e.amount_cents), 0)
+    rows = db.session.execute(
+        sa.select(t.id, t.key, count, total)
+        .outerjoin(e, e.transaction_id == t.id)
+        .group_by(t.id, t.key)
+        .having(sa.or_(count < 2, total != 0))
+        .order_by(t.id)
+    ).all()
+    return [f"transaction {row[0]} ({row[1]}): {row[2]} entries summing to {int(row[3])} cents" for row in rows]
+
+
+def _no_zero_entries() -> list[str]:
+    """No entry is zero"""
+    rows = db.session.execute(
+        sa.select(LedgerEntry.id, LedgerEntry.transaction_id).where(LedgerEntry.amount_cents == 0)
+    ).all()
+    return [f"entry {row[0]} of transaction {row[1]} is zero" for row in rows]
+
+
+def _stored_balances_match() -> list[str]:
+    """Every stored balance equals the sum of its entries"""
+    a, e = LedgerAccount, LedgerEntry
+    total = sa.func.coalesce(sa.func.sum(e.amount_cents), 0)
+    rows = db.session.execute(
+        sa.select(a.id, a.code, a.balance_cents, total)
+        .outerjoin(e, e.account_id == a.id)
+        .group_by(a.id, a.code, a.balance_cents)
+        .having(a.balance_cents != total)
+        .order_by(a.id)
+    ).all()
+    return [f"account {row[1]}: stored balance {row[2]} cents, entries sum to {int(row[3])} cents" for row in rows]
+
+
+def _guarded_not_negative() -> list[str]:
+    """No guarded account is negative"""
+    rows = db.session.execute(
+        sa.select(LedgerAccount.code, LedgerAccount.balance_cents)
+        .where(LedgerAccount.guarded.is_(True), LedgerAccount.balance_cents < 0)
+        .order_by(LedgerAccount.id)
+    ).all()
+    return [f"guarded account {row[0]} is negative: {row[1]} cents" for row in rows]
+
+
+def _reversals_negate_originals() -> list[str]:
+    """Every reversal exactly negates the transaction it reverses"""
+    t, e = LedgerTransaction, LedgerEntry
+    own = sa.select(t.id.label("rid"), e.account_id, e.amount_cents).join(e, e.transaction_id == t.id) \
+        .where(t.reverses_id.is_not(None))
+    original = sa.select(t.id.label("rid"), e.account_id, e.amount_cents).join(e, e.transaction_id == t.reverses_id)
+    both = sa.union_all(own, original).subquery()
+    rows = db.session.execute(
+        sa.select(both.c.rid, both.c.account_id, sa.func.sum(both.c.amount_cents))
+        .group_by(both.c.rid, both.c.account_id)
+        .having(sa.func.sum(both.c.amount_cents) != 0)
+        .order_by(both.c.rid, both.c.account_id)
+    ).all()
+    return [f"reversal {row[0]} leaves {int(row[2])} cents on account id {row[1]}" for row in rows]
+
+
+_BUILT_IN_CHECKS: list[Check] = [
+    _transactions_balance, _no_zero_entries, _stored_balances_match, _guarded_not_negative, _reversals_negate_originals,
+]
+_EXTRA_CHECKS: list[Check] = []
+
+
+def register_check(check: Check) -> Check:
+    """Add a check to `verify_ledger` (usable as a decorator); it returns a list of problems.
+
+    Its docstring's first line names it in the `ledger-verify` report. Other
+    packages register theirs at import time, e.g. "every paid disbursement has
+    exactly one posting".
+    """
+    if check not in _EXTRA_CHECKS:
+        _EXTRA_CHECKS.append(check)
+    return check
+
+
+def unregister_check(check: Check) -> None:
+    if check in _EXTRA_CHECKS:
+        _EXTRA_CHECKS.remove(check)
+
+
+def ledger_checks() -> list[tuple[str, Check]]:
+    """Every check with its name, built-in ones first."""
+    return [(check_name(check), check) for check in _BUILT_IN_CHECKS + _EXTRA_CHECKS]
+
+
+def check_name(check: Check) -> str:
+    doc = (check.__doc__ or "").strip()
+    return doc.splitlines()[0].rstrip(".") if doc else check.__name__.strip("_").replace("_", " ")
+
+
+def verify_ledger() -> list[str]:
+    """Every problem found by every check; empty when the ledger is sound.
+
+    Each check is one set-based query (GROUP BY / HAVING), so the run stays a
+    handful of queries however long the ledger grows.
+    """
+    return [problem for _name, check in ledger_checks() for problem in check()]
