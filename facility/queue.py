@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -49,11 +50,19 @@ def start_embedded_redis(instance_path: str) -> str:
 
 def stop_embedded_redis() -> None:
     with _lock:
-        for server in _embedded.values():
+        for key, server in list(_embedded.items()):
+            if key == "worker_app":
+                continue
+            pid = getattr(server, "pid", None)
             try:
-                server.shutdown(save=False, now=True, force=True)
+                server.shutdown(nosave=True)
             except redis.RedisError:
-                pass
+                pass  # the server closes the connection as it exits
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         _embedded.clear()
 
 
