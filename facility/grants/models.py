@@ -13,8 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import Organization, Role, User, enum_column
+from facility.challenges.models import Challenge
 from facility.core.models import TimestampMixin, utcnow
 from facility.extensions import db
+from facility.proposals.models import Proposal
 
 
 def _signed_in(user) -> bool:
@@ -108,6 +110,8 @@ class Grant(TimestampMixin, db.Model):
     ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
 
     organization: Mapped[Organization] = relationship()
+    challenge: Mapped[Challenge] = relationship()
+    proposal: Mapped[Proposal] = relationship()
     tranches: Mapped[list[Tranche]] = relationship(
         back_populates="grant", order_by="Tranche.position", cascade="all, delete-orphan")
     payout_accounts: Mapped[list[PayoutAccount]] = relationship(
@@ -130,6 +134,18 @@ class Grant(TimestampMixin, db.Model):
 
     def can_manage(self, user) -> bool:
         return _signed_in(user) and user.has_role(Role.FUND_MANAGER)
+
+    def acts_for_grantee(self, user) -> bool:
+        """An innovator of the grantee organisation: may accept, give payout details, report."""
+        return self.is_grantee(user) and user.has_role(Role.INNOVATOR)
+
+    def can_accept(self, user) -> bool:
+        """The grantee's innovators accept an offered grant's agreement."""
+        return self.acts_for_grantee(user) and self.status == GrantStatus.OFFERED
+
+    def can_set_payout(self, user) -> bool:
+        """The grantee's innovators give payout details while the grant is offered or active."""
+        return self.acts_for_grantee(user) and self.status in (GrantStatus.OFFERED, GrantStatus.ACTIVE)
 
 
 class TrancheStatus(str, enum.Enum):
@@ -158,6 +174,14 @@ class Tranche(db.Model):
     grant: Mapped[Grant] = relationship(back_populates="tranches")
     reports: Mapped[list[MilestoneReport]] = relationship(
         back_populates="tranche", order_by="MilestoneReport.id", cascade="all, delete-orphan")
+
+    def can_view(self, user) -> bool:
+        return self.grant.can_view(user)
+
+    def can_report(self, user) -> bool:
+        """The grantee's innovators report a pending milestone of an active grant."""
+        return (self.grant.acts_for_grantee(user) and self.grant.status == GrantStatus.ACTIVE
+                and self.status == TrancheStatus.PENDING)
 
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
@@ -218,7 +242,18 @@ class MilestoneReport(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
 
     tranche: Mapped[Tranche] = relationship(back_populates="reports")
-    files: Mapped[list[EvidenceFile]] = relationship(back_populates="report", cascade="all, delete-orphan")
+    files: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="report", order_by="EvidenceFile.id", cascade="all, delete-orphan")
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+
+    def can_view(self, user) -> bool:
+        return self.tranche.grant.can_view(user)
+
+    def can_review(self, user) -> bool:
+        """Fund managers accept or return a submitted report."""
+        return (_signed_in(user) and user.has_role(Role.FUND_MANAGER)
+                and self.status == ReportStatus.SUBMITTED
+                and self.tranche.status == TrancheStatus.EVIDENCE_SUBMITTED)
 
 
 class EvidenceFile(db.Model):
