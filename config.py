@@ -83,6 +83,16 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 15))
     STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", 300))  # seconds
+    # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
+    # production; development and tests derive one from SECRET_KEY (facility.grants.crypto).
+    PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None
+    # Shown to donors who pledge by wire; override with WIRE_BANK_NAME and friends.
+    WIRE_INSTRUCTIONS = {
+        "bank": os.environ.get("WIRE_BANK_NAME", "Demo Development Bank, Geneva"),
+        "account_name": os.environ.get("WIRE_ACCOUNT_NAME", "Urban Innovation Facility Trust Fund"),
+        "iban": os.environ.get("WIRE_IBAN", "CH93 0076 2011 6238 5295 7"),
+        "swift": os.environ.get("WIRE_SWIFT", "DEMOCHGGXXX"),
+    }
 
     API_TITLE = "Urban Innovation Facility API"
     API_VERSION = "v1"
@@ -130,4 +140,6 @@ def runtime_environment() -> dict:
         values["REDIS_URL"] = os.environ["REDIS_URL"]
     if os.environ.get("SECRET_KEY"):
         values["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    if os.environ.get("PAYOUT_ENCRYPTION_KEY"):
+        values["PAYOUT_ENCRYPTION_KEY"] = os.environ["PAYOUT_ENCRYPTION_KEY"]
     return values

@@ -13,8 +13,8 @@ import config as config_module
 
 # Domain packages in dependency order. Each may have models.py, views.py (bp),
 # a dashboard panel and an API module under facility/api/.
-DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals"]
-API_MODULES = ["accounts", "cities", "challenges", "proposals"]
+DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "grants", "disbursements"]
+API_MODULES = ["accounts", "cities", "challenges", "proposals", "grants"]
 RTL_LANGUAGES = {"ar"}
 
 
@@ -61,6 +61,11 @@ def _check_production(app: Flask) -> None:
         raise RuntimeError("Production needs SECRET_KEY set in the environment.")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         raise RuntimeError("Production needs DATABASE_URL pointing at PostgreSQL, not SQLite.")
+    if not app.config.get("PAYOUT_ENCRYPTION_KEY"):
+        raise RuntimeError("Production needs PAYOUT_ENCRYPTION_KEY (a Fernet key) to encrypt payout details.")
+    from facility.grants.crypto import check_keys
+
+    check_keys(app.config)
 
 
 def package_modules(name: str) -> list:

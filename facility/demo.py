@@ -20,7 +20,17 @@ def seed(echo: Callable[[str], None] = print) -> dict:
         echo("Demo data already loaded.")
         return logins
     state: dict = {"password": DEMO_PASSWORD}
-    for module in package_modules("demo"):
+    modules = package_modules("demo")
+    # People first, then money in (`seed_early`), then everything else in dependency order:
+    # approving a demo challenge takes money from the facility's unallocated funds.
+    people = [m for m in modules if m.__name__ == "facility.accounts.demo"]
+    rest = [m for m in modules if m not in people]
+    for module in people + [m for m in rest if hasattr(m, "seed_early")]:
+        name = module.__name__.split(".")[1]
+        echo(f"Seeding {name}{' (money in)' if module not in people else ''}…")
+        (module.seed if module in people else module.seed_early)(state)
+        db.session.flush()
+    for module in rest:
         echo(f"Seeding {module.__name__.split('.')[1]}…")
         module.seed(state)
         db.session.flush()

@@ -25,8 +25,11 @@ def test_session_cookie_flags(client, make_user, app):
 
 def test_production_cookies_are_secure_and_hsts_on(tmp_path, redis_url, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "prod-secret")
+    from cryptography.fernet import Fernet
+
     app = create_app("production", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@127.0.0.1/none",
-                     REDIS_URL=redis_url, INSTANCE_PATH=str(tmp_path))
+                     REDIS_URL=redis_url, INSTANCE_PATH=str(tmp_path),
+                     PAYOUT_ENCRYPTION_KEY=Fernet.generate_key().decode())
     assert app.config["SESSION_COOKIE_SECURE"] is True
     response = app.test_client().get("/api/v1/openapi.json")
     assert "max-age" in response.headers["Strict-Transport-Security"]

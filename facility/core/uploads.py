@@ -1,0 +1,99 @@
+"""Uploaded files: sniffed by content (never trusting the declared type), stored under random keys.
+
+Files live outside the web root in `<instance>/uploads/<area>/`, named by a
+random key; the uploader's file name is kept only as data. Only a short list
+of document and image types is accepted.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from facility.core.errors import ValidationFailed
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+# (magic prefix, content type); checked in order.
+_SIGNATURES = [
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    storage_key: str
+    original_filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type from the first bytes, or None when the type is not accepted."""
+    for magic, content_type in _SIGNATURES:
+        if data.startswith(magic):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if b"\x00" not in data[:8192]:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "text/plain"
+    return None
+
+
+def clean_filename(name: str) -> str:
+    """The last path component, without control characters, at most 255 characters."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip() or "file"
+    return name[-255:]
+
+
+def _folder(area: str) -> str:
+    path = os.path.join(current_app.instance_path, "uploads", area)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def validate_upload(filename: str, data: bytes, *, field: str = "files") -> str:
+    """Refuse empty, too large and unaccepted files (ValidationFailed on `field`); return the sniffed type."""
+    limit = int(current_app.config.get("UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES))
+    label = clean_filename(filename)
+    if not data:
+        raise ValidationFailed(_("%(name)s is empty.", name=label), errors={field: [_("%(name)s is empty.", name=label)]})
+    if len(data) > limit:
+        message = _("%(name)s is larger than %(mb)s MB.", name=label, mb=limit // (1024 * 1024))
+        raise ValidationFailed(message, errors={field: [message]})
+    content_type = sniff(data)
+    if content_type is None:
+        message = _("%(name)s is not a PDF, image (PNG, JPEG, GIF, WebP) or plain-text file.", name=label)
+        raise ValidationFailed(message, errors={field: [message]})
+    return content_type
+
+
+def store_upload(area: str, filename: str, data: bytes, *, field: str = "files") -> StoredFile:
+    """Validate and write one file; returns what to record about it."""
+    content_type = validate_upload(filename, data, field=field)
+    key = secrets.token_hex(24)
+    with open(os.path.join(_folder(area), key), "xb") as handle:
+        handle.write(data)
+    return StoredFile(storage_key=key, original_filename=clean_filename(filename), content_type=content_type,
+                      size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def upload_path(area: str, storage_key: str) -> str:
+    """Where a stored file is; the key is ours (hex), never a path from a request."""
+    if not storage_key or not all(ch in "0123456789abcdef" for ch in storage_key):
+        raise ValueError("bad storage key")
+    return os.path.join(_folder(area), storage_key)

@@ -1,0 +1,126 @@
+"""Disbursements: one tranche paid to a grantee, as a state machine (DESIGN.md section 3).
+
+    requested --approve (another fund manager)--> queued --worker--> processing
+    processing --provider accepted--> paid
+    processing --manual rail--> awaiting_confirmation --bank reference--> paid
+    processing --provider error--> retrying (backoff) ... --> failed (can be re-queued)
+    any state before processing --> cancelled
+
+The database is the source of truth; Redis only carries the job.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from facility.accounts.models import User, enum_column
+from facility.core.models import TimestampMixin, utcnow
+from facility.extensions import db
+from facility.grants.models import Grant, PayoutRail, Tranche
+
+
+class DisbursementStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    RETRYING = "retrying"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+CANCELLABLE = {DisbursementStatus.REQUESTED, DisbursementStatus.QUEUED}
+FINAL = {DisbursementStatus.PAID, DisbursementStatus.CANCELLED}
+
+
+class Disbursement(TimestampMixin, db.Model):
+    __tablename__ = "disbursements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tranche_id: Mapped[int] = mapped_column(sa.ForeignKey("tranches.id", ondelete="RESTRICT"), index=True, nullable=False)
+    # Equal to tranche_id while this disbursement is live, NULL once cancelled:
+    # the unique constraint allows at most one live disbursement per tranche.
+    live_tranche_id: Mapped[int | None] = mapped_column(unique=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="RESTRICT"), index=True, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    rail: Mapped[PayoutRail] = mapped_column(enum_column(PayoutRail), nullable=False)
+    payout_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payout_accounts.id", ondelete="RESTRICT"))
+    status: Mapped[DisbursementStatus] = mapped_column(
+        enum_column(DisbursementStatus), default=DisbursementStatus.REQUESTED, nullable=False, index=True)
+    required_approvals: Mapped[int] = mapped_column(default=1, nullable=False)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    attempts: Mapped[int] = mapped_column(default=0, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    processing_started_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    provider_reference: Mapped[str | None] = mapped_column(sa.String(255))  # Stripe transfer id
+    bank_reference: Mapped[str | None] = mapped_column(sa.String(120))      # manual rail
+    payment_instruction: Mapped[dict | None] = mapped_column(sa.JSON)      # manual rail, for the finance team
+    job_id: Mapped[str | None] = mapped_column(sa.String(100))
+    paid_at: Mapped[datetime | None] = mapped_column()
+    ledger_transaction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"), unique=True)
+
+    tranche: Mapped[Tranche] = relationship()
+    grant: Mapped[Grant] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    approvals: Mapped[list[DisbursementApproval]] = relationship(
+        back_populates="disbursement", order_by="DisbursementApproval.id", cascade="all, delete-orphan")
+    events: Mapped[list[DisbursementEvent]] = relationship(
+        back_populates="disbursement", order_by="DisbursementEvent.id", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("required_approvals >= 1", name="approvals_positive"),
+    )
+
+    def can_view(self, user) -> bool:
+        return self.grant.can_view(user)
+
+
+class DisbursementApproval(db.Model):
+    __tablename__ = "disbursement_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disbursement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("disbursements.id", ondelete="CASCADE"), index=True, nullable=False)
+    approver_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    disbursement: Mapped[Disbursement] = relationship(back_populates="approvals")
+    approver: Mapped[User] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("disbursement_id", "approver_id", name="uq_disbursement_approvals_pair"),)
+
+
+class DisbursementEvent(db.Model):
+    """The timeline a grantee sees: every transition, who caused it and why."""
+
+    __tablename__ = "disbursement_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disbursement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("disbursements.id", ondelete="CASCADE"), index=True, nullable=False)
+    from_status: Mapped[str | None] = mapped_column(sa.String(40))
+    to_status: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    disbursement: Mapped[Disbursement] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class StripeEvent(db.Model):
+    """Each Stripe webhook event is handled once: its id is the primary key."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    payload: Mapped[dict] = mapped_column(sa.JSON, nullable=False)

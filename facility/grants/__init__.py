@@ -1,0 +1,1 @@
+"""Contributions, awards, grants, tranches, payout accounts and milestone evidence."""

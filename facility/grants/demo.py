@@ -1,0 +1,102 @@
+"""Demo money for `seed-demo`: contributions, funded pools, grants with tranches in several states.
+
+Works with whatever earlier seeders made: without challenges or proposals it
+seeds only contributions.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from facility.accounts.models import Role, User
+from facility.challenges.models import Challenge, ChallengeStatus, Phase
+from facility.core.models import utcnow
+from facility.extensions import db
+from facility.grants import services
+from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
+from facility.proposals.models import Proposal
+
+
+def _user(state: dict, email: str, role: Role) -> User | None:
+    user = (state.get("users") or {}).get(email)
+    if user is None:
+        user = db.session.execute(
+            sa.select(User).where(User.role_rows.any(role=role))
+            .order_by(User.id).limit(1)).scalar_one_or_none()
+    return user
+
+
+def seed_early(state: dict) -> None:
+    """Money in first, so that the challenges seeder can fund prize pools when it approves challenges."""
+    donor = _user(state, "donor@foundation.demo", Role.DONOR)
+    manager = _user(state, "fund.manager@demo.facility", Role.FUND_MANAGER)
+    if donor is None or manager is None:
+        return
+    db.session.flush()
+    today = utcnow().date()
+    # Contributions: a large wire received, a wire still pledged, a card payment received.
+    big = services.pledge_contribution(actor=donor, amount_cents=2_500_000_000, method="wire")
+    services.confirm_wire_contribution(contribution=big, actor=manager, received_cents=2_500_000_000,
+                                       received_on=today - timedelta(days=40), bank_reference="DEMO-FT-0001")
+    services.pledge_contribution(actor=donor, amount_cents=500_000_000, method="wire")
+    card = services.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe")
+    services.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id, amount_cents=25_000)
+
+
+def seed(state: dict) -> None:
+    manager = _user(state, "fund.manager@demo.facility", Role.FUND_MANAGER)
+    if manager is None:
+        return
+    today = utcnow().date()
+
+    # Fund the pools of public challenges the earlier seeders made (unless already funded on approval).
+    challenges = db.session.execute(
+        sa.select(Challenge).where(Challenge.status.in_((ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED)))
+        .order_by(Challenge.id)).scalars().all()
+    for challenge in challenges:
+        if balance(pool_code(challenge.id)) == 0 and balance(unallocated_account().code) >= challenge.prize_pool_cents:
+            post_transaction(key=f"demo-pool:{challenge.id}", actor=manager, kind="pool",
+                             entries=[(pool_account(challenge.id), challenge.prize_pool_cents),
+                                      (unallocated_account(), -challenge.prize_pool_cents)],
+                             description=f"Prize pool of challenge {challenge.id} (demo)")
+
+    # Awards: up to two proposals awaiting a decision in closed challenges.
+    closed_ids = [c.id for c in challenges if c.status == ChallengeStatus.FINISHED or c.phase == Phase.CLOSED]
+    proposals = db.session.execute(
+        sa.select(Proposal).where(Proposal.challenge_id.in_(closed_ids or [-1]),
+                                  Proposal.status.in_(services.AWARDABLE_STATUSES))
+        .order_by(Proposal.id).limit(2)).scalars().all()
+    for index, proposal in enumerate(proposals):
+        amount = min(proposal.requested_cents, proposal.challenge.max_award_cents, balance(pool_code(proposal.challenge_id)))
+        if amount <= 0:
+            continue
+        tranches = None
+        if amount != proposal.requested_cents or sum(m.amount_cents for m in proposal.milestones) != amount:
+            first = amount // 2
+            tranches = [{"title": "Pilot delivered", "amount_cents": first, "due_date": today + timedelta(days=90)},
+                        {"title": "Results and handover", "amount_cents": amount - first,
+                         "due_date": today + timedelta(days=240)}]
+        grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=amount, tranches=tranches)
+        grantee = db.session.execute(
+            sa.select(User).where(User.organization_id == proposal.organization_id).order_by(User.id)
+        ).scalars().first()
+        if grantee is None or not grantee.has_role(Role.INNOVATOR):
+            continue
+        if index == 0:
+            services.accept_grant(grant=grant, actor=grantee)
+            services.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder=proposal.organization.name,
+                                        bank_name="Demo Commercial Bank", account_number="0012345678",
+                                        swift="DEMOKENA")
+            report = services.submit_milestone_report(
+                tranche=grant.tranches[0], actor=grantee, text="Pilot running in three neighbourhoods.",
+                kpi_values={"households reached": 420, "women trained": 65})
+            services.accept_milestone_report(report=report, actor=manager)
+            if len(grant.tranches) > 1:
+                services.submit_milestone_report(tranche=grant.tranches[1], actor=grantee,
+                                                 text="Mid-term results attached in the text below.",
+                                                 kpi_values={"households reached": 900})
+        else:
+            services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee01")
+    db.session.flush()
+    state["grants_seeded"] = len(proposals)

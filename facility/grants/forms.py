@@ -1,0 +1,164 @@
+"""Forms for contributions, awards, payout details and milestone reports. Amounts are typed in US dollars
+and turned into integer cents exactly (Decimal, never float)."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import (
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    PasswordField,
+    RadioField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+
+def to_cents(value: Decimal | None) -> int | None:
+    """USD as Decimal -> integer cents; None stays None."""
+    if value is None:
+        return None
+    return int((value * 100).to_integral_value())
+
+
+class UsdField(StringField):
+    """An amount in US dollars with at most two decimals ("1,250.50"); `.data` is a Decimal or None."""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        raw = (valuelist[0] if valuelist else "").strip().replace(",", "").replace(" ", "")
+        if raw.upper().startswith("USD"):
+            raw = raw[3:]
+        raw = raw.lstrip("$")
+        if not raw:
+            return
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise ValueError(_l("Give an amount in US dollars, like 1250.50.")) from None
+        if not value.is_finite() or value.as_tuple().exponent < -2:
+            raise ValueError(_l("Give an amount in US dollars with at most two decimals."))
+        if value <= 0:
+            raise ValueError(_l("Give an amount above zero."))
+        self.data = value
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return f"{self.data:.2f}" if self.data is not None else ""
+
+    @property
+    def cents(self) -> int | None:
+        return to_cents(self.data)
+
+
+class PledgeForm(FlaskForm):
+    amount = UsdField(_l("Amount (US dollars)"), validators=[DataRequired(_l("Give an amount."))],
+                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    method = RadioField(_l("How will you pay?"), choices=[
+        ("wire", _l("Bank transfer (wire): we show you our bank details and your reference")),
+        ("stripe", _l("Card, through Stripe's secure payment page")),
+    ], default="wire", validators=[DataRequired()])
+    submit = SubmitField(_l("Pledge"))
+
+
+class ConfirmWireForm(FlaskForm):
+    amount = UsdField(_l("Amount received (US dollars)"), validators=[DataRequired(_l("Give the amount received."))],
+                      render_kw={"inputmode": "decimal"})
+    received_on = DateField(_l("Date received"), validators=[DataRequired(_l("Give the date the money arrived."))])
+    bank_reference = StringField(_l("Bank reference"), validators=[DataRequired(), Length(max=120)])
+    submit = SubmitField(_l("Confirm receipt"))
+
+
+class TrancheForm(Form):
+    title = StringField(_l("Tranche title"), validators=[Optional(), Length(max=200)])
+    amount = UsdField(_l("Amount (US dollars)"), validators=[Optional()], render_kw={"inputmode": "decimal"})
+    due_date = DateField(_l("Due date"), validators=[Optional()])
+
+
+class AwardForm(FlaskForm):
+    amount = UsdField(_l("Award (US dollars)"), validators=[DataRequired(_l("Give the amount."))],
+                      render_kw={"inputmode": "decimal"})
+    tranches = FieldList(FormField(TrancheForm), min_entries=4, max_entries=20)
+    submit = SubmitField(_l("Award the grant"))
+
+    def tranche_specs(self) -> list[dict] | None:
+        """Filled rows as service input; None when every row is empty (use the milestones)."""
+        rows = []
+        for row in self.tranches:
+            if not (row.title.data or row.amount.data or row.due_date.data):
+                continue
+            rows.append({"title": row.title.data or "", "amount_cents": to_cents(row.amount.data),
+                         "due_date": row.due_date.data})
+        return rows or None
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+    submit = SubmitField(_l("Confirm"))
+
+
+class PayoutForm(FlaskForm):
+    rail = RadioField(_l("How should the grant be paid?"), choices=[
+        ("manual", _l("Bank or mobile-money transfer")),
+        ("stripe", _l("Stripe (a connected Stripe account)")),
+    ], default="manual", validators=[DataRequired()])
+    stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=80)],
+                                    description=_l("Starts with acct_. Only for Stripe."))
+    account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=200)])
+    bank_name = StringField(_l("Bank or mobile-money provider"), validators=[Optional(), Length(max=200)])
+    account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=60)],
+                                 description=_l("Or give an IBAN instead."), render_kw={"autocomplete": "off"})
+    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=60)], render_kw={"autocomplete": "off"})
+    swift = StringField(_l("SWIFT/BIC code"), validators=[Optional(), Length(max=20)])
+    current_password = PasswordField(_l("Your current password"), validators=[Optional(), Length(max=1024)],
+                                     description=_l("Needed to change payout details that were already given."),
+                                     render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Save payout details"))
+
+
+class EvidenceForm(FlaskForm):
+    text = TextAreaField(_l("What was delivered"), validators=[DataRequired(), Length(max=20000)],
+                         render_kw={"rows": 8})
+    kpis = TextAreaField(_l("Indicator values (optional)"), validators=[Optional(), Length(max=5000)],
+                         description=_l("One per line: name = number, e.g. households connected = 120"),
+                         render_kw={"rows": 4})
+    files = MultipleFileField(_l("Evidence files (PDF, images or plain text)"))
+    submit = SubmitField(_l("Send the report"))
+
+    def validate_kpis(self, field):
+        self.kpi_values = parse_kpis(field.data or "")
+
+    kpi_values: dict = {}
+
+
+def parse_kpis(text: str) -> dict:
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, raw = line.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError(_l("Line %(n)s: write name = number.", n=number))
+        try:
+            value = Decimal(raw.strip().replace(",", ""))
+        except InvalidOperation:
+            raise ValidationError(_l("Line %(n)s: the value is not a number.", n=number)) from None
+        if not value.is_finite():
+            raise ValidationError(_l("Line %(n)s: the value is not a number.", n=number))
+        values[name.strip()] = int(value) if value == value.to_integral_value() else float(value)
+    return values
+
+
+class ReturnReportForm(FlaskForm):
+    comment = TextAreaField(_l("What should the grantee change?"), validators=[DataRequired(), Length(max=5000)],
+                            render_kw={"rows": 4})
+    submit = SubmitField(_l("Send back"))

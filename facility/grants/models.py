@@ -1,0 +1,271 @@
+"""Money in and committed: contributions, grants, tranches, payout accounts, milestone evidence.
+
+Amounts are integer US cents. Balances live in the ledger (`facility.ledger`);
+these rows record what people asked for and decided, and link to the ledger
+transaction that moved the money.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from facility.accounts.models import Organization, Role, User, enum_column
+from facility.challenges.models import Challenge
+from facility.core.models import TimestampMixin, utcnow
+from facility.extensions import db
+from facility.proposals.models import Proposal
+
+
+def _signed_in(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def _is_staff(user) -> bool:
+    return _signed_in(user) and user.has_role(Role.FUND_MANAGER, Role.ADMIN)
+
+
+class ContributionMethod(str, enum.Enum):
+    STRIPE = "stripe"
+    WIRE = "wire"
+
+
+class ContributionStatus(str, enum.Enum):
+    PLEDGED = "pledged"            # wire: instructions shown, waiting for the money
+    CHECKOUT_OPEN = "checkout_open"  # card: a Stripe Checkout Session is open
+    RECEIVED = "received"          # money booked in the ledger
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Contribution(TimestampMixin, db.Model):
+    """A donor's pledge and, once the money arrives, its receipt (booked in the ledger once)."""
+
+    __tablename__ = "contributions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    donor_organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True)
+    pledged_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    method: Mapped[ContributionMethod] = mapped_column(enum_column(ContributionMethod), nullable=False)
+    status: Mapped[ContributionStatus] = mapped_column(
+        enum_column(ContributionStatus), default=ContributionStatus.PLEDGED, nullable=False, index=True)
+    reference: Mapped[str] = mapped_column(sa.String(40), unique=True, nullable=False)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    received_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    received_on: Mapped[date | None] = mapped_column(sa.Date)
+    bank_reference: Mapped[str | None] = mapped_column(sa.String(120))
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime | None] = mapped_column()
+    ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
+
+    donor_organization: Mapped[Organization | None] = relationship(foreign_keys=[donor_organization_id])
+    pledged_by: Mapped[User] = relationship(foreign_keys=[pledged_by_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("received_cents IS NULL OR received_cents > 0", name="received_positive"),
+    )
+
+    def can_view(self, user) -> bool:
+        """The pledging donor (and their organisation) and staff."""
+        if _is_staff(user):
+            return True
+        if not _signed_in(user):
+            return False
+        if user.id == self.pledged_by_id:
+            return True
+        return self.donor_organization_id is not None and user.organization_id == self.donor_organization_id
+
+    def can_confirm(self, user) -> bool:
+        """Fund managers confirm a wire's receipt."""
+        return _signed_in(user) and user.has_role(Role.FUND_MANAGER)
+
+
+class GrantStatus(str, enum.Enum):
+    OFFERED = "offered"      # awarded; the grantee has not yet accepted the agreement
+    ACTIVE = "active"        # agreement accepted; tranches can be disbursed
+    COMPLETED = "completed"  # every tranche paid
+    CANCELLED = "cancelled"
+
+
+class Grant(TimestampMixin, db.Model):
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(sa.ForeignKey("proposals.id", ondelete="RESTRICT"), unique=True, nullable=False)
+    challenge_id: Mapped[int] = mapped_column(sa.ForeignKey("challenges.id", ondelete="RESTRICT"), index=True, nullable=False)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="RESTRICT"), index=True, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    status: Mapped[GrantStatus] = mapped_column(enum_column(GrantStatus), default=GrantStatus.OFFERED, nullable=False)
+    awarded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    agreement_text: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
+
+    organization: Mapped[Organization] = relationship()
+    challenge: Mapped[Challenge] = relationship()
+    proposal: Mapped[Proposal] = relationship()
+    tranches: Mapped[list[Tranche]] = relationship(
+        back_populates="grant", order_by="Tranche.position", cascade="all, delete-orphan")
+    payout_accounts: Mapped[list[PayoutAccount]] = relationship(
+        back_populates="grant", order_by="PayoutAccount.id", cascade="all, delete-orphan")
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    @property
+    def payout_account(self) -> PayoutAccount | None:
+        """The account in force: the newest one not superseded."""
+        current = [account for account in self.payout_accounts if account.superseded_at is None]
+        return current[-1] if current else None
+
+    def is_grantee(self, user) -> bool:
+        return _signed_in(user) and user.organization_id == self.organization_id
+
+    def can_view(self, user) -> bool:
+        """The grantee organisation and staff (public summaries go through the open-data exports)."""
+        return self.is_grantee(user) or _is_staff(user)
+
+    def can_manage(self, user) -> bool:
+        return _signed_in(user) and user.has_role(Role.FUND_MANAGER)
+
+    def acts_for_grantee(self, user) -> bool:
+        """An innovator of the grantee organisation: may accept, give payout details, report."""
+        return self.is_grantee(user) and user.has_role(Role.INNOVATOR)
+
+    def can_accept(self, user) -> bool:
+        """The grantee's innovators accept an offered grant's agreement."""
+        return self.acts_for_grantee(user) and self.status == GrantStatus.OFFERED
+
+    def can_set_payout(self, user) -> bool:
+        """The grantee's innovators give payout details while the grant is offered or active."""
+        return self.acts_for_grantee(user) and self.status in (GrantStatus.OFFERED, GrantStatus.ACTIVE)
+
+
+class TrancheStatus(str, enum.Enum):
+    PENDING = "pending"                        # milestone not yet reported
+    EVIDENCE_SUBMITTED = "evidence_submitted"  # the grantee reported; a fund manager reviews
+    ACCEPTED = "accepted"                      # evidence accepted: may be disbursed
+    DISBURSING = "disbursing"                  # a disbursement is under way
+    PAID = "paid"
+
+
+class Tranche(db.Model):
+    """One milestone payment of a grant."""
+
+    __tablename__ = "tranches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"), index=True, nullable=False)
+    milestone_id: Mapped[int | None] = mapped_column(sa.ForeignKey("proposal_milestones.id", ondelete="SET NULL"))
+    position: Mapped[int] = mapped_column(nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    deliverable: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    due_date: Mapped[date | None] = mapped_column(sa.Date)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    status: Mapped[TrancheStatus] = mapped_column(enum_column(TrancheStatus), default=TrancheStatus.PENDING, nullable=False)
+
+    grant: Mapped[Grant] = relationship(back_populates="tranches")
+    reports: Mapped[list[MilestoneReport]] = relationship(
+        back_populates="tranche", order_by="MilestoneReport.id", cascade="all, delete-orphan")
+
+    def can_view(self, user) -> bool:
+        return self.grant.can_view(user)
+
+    def can_report(self, user) -> bool:
+        """The grantee's innovators report a pending milestone of an active grant."""
+        return (self.grant.acts_for_grantee(user) and self.grant.status == GrantStatus.ACTIVE
+                and self.status == TrancheStatus.PENDING)
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.UniqueConstraint("grant_id", "position", name="uq_tranches_grant_position"),
+    )
+
+
+class PayoutRail(str, enum.Enum):
+    STRIPE = "stripe"
+    MANUAL = "manual"
+
+
+class PayoutAccount(db.Model):
+    """Where a grant is paid. Never edited in place: a change writes a new row and supersedes the old.
+
+    Bank details are encrypted at rest (Fernet, key from configuration); only
+    masked values are ever shown.
+    """
+
+    __tablename__ = "payout_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"), index=True, nullable=False)
+    rail: Mapped[PayoutRail] = mapped_column(enum_column(PayoutRail), nullable=False)
+    stripe_account_id: Mapped[str | None] = mapped_column(sa.String(255))
+    account_holder: Mapped[str | None] = mapped_column(sa.String(200))
+    bank_name: Mapped[str | None] = mapped_column(sa.String(200))
+    encrypted_details: Mapped[str | None] = mapped_column(sa.Text)  # Fernet token of {account_number/iban, swift}
+    masked_account: Mapped[str | None] = mapped_column(sa.String(40))  # e.g. "•••• 6789"
+    swift_masked: Mapped[str | None] = mapped_column(sa.String(20))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    superseded_at: Mapped[datetime | None] = mapped_column()
+
+    grant: Mapped[Grant] = relationship(back_populates="payout_accounts")
+
+
+class ReportStatus(str, enum.Enum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"  # sent back to the grantee with a comment
+
+
+class MilestoneReport(db.Model):
+    """A grantee's milestone report with evidence; a fund manager accepts it or sends it back."""
+
+    __tablename__ = "milestone_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tranche_id: Mapped[int] = mapped_column(sa.ForeignKey("tranches.id", ondelete="CASCADE"), index=True, nullable=False)
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    kpi_values: Mapped[dict] = mapped_column(sa.JSON, default=dict, nullable=False)
+    status: Mapped[ReportStatus] = mapped_column(enum_column(ReportStatus), default=ReportStatus.SUBMITTED, nullable=False)
+    reviewer_comment: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    tranche: Mapped[Tranche] = relationship(back_populates="reports")
+    files: Mapped[list[EvidenceFile]] = relationship(
+        back_populates="report", order_by="EvidenceFile.id", cascade="all, delete-orphan")
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+
+    def can_view(self, user) -> bool:
+        return self.tranche.grant.can_view(user)
+
+    def can_review(self, user) -> bool:
+        """Fund managers accept or return a submitted report."""
+        return (_signed_in(user) and user.has_role(Role.FUND_MANAGER)
+                and self.status == ReportStatus.SUBMITTED
+                and self.tranche.status == TrancheStatus.EVIDENCE_SUBMITTED)
+
+
+class EvidenceFile(db.Model):
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("milestone_reports.id", ondelete="CASCADE"), index=True, nullable=False)
+    original_filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(nullable=False)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    storage_key: Mapped[str] = mapped_column(sa.String(100), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    report: Mapped[MilestoneReport] = relationship(back_populates="files")

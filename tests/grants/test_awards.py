@@ -1,0 +1,237 @@
+"""Awards: limits, the pool, tranches, ledger effects; accepting; releasing unused pools."""
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from facility.audit.models import AuditEvent
+from facility.challenges.models import ChallengeStatus
+from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
+from facility.core.mail import OutboundEmail
+from facility.extensions import db
+from facility.grants import services
+from facility.grants.models import Grant, GrantStatus, TrancheStatus
+from facility.ledger.services import UNALLOCATED, balance, commitment_code, facility_totals, pool_code, verify_ledger
+from facility.proposals.models import ProposalStatus
+
+
+@pytest.fixture
+def setup(make_challenge, make_proposal, make_user, fund):
+    challenge = make_challenge()
+    proposal = make_proposal(challenge)
+    fund(unallocated=1_000_000, challenge=challenge, pool=5_000_000)
+    manager = make_user("fund_manager")
+    grantee = make_user("innovator", organization=proposal.organization)
+    return challenge, proposal, manager, grantee
+
+
+def _count(model):
+    return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def test_award_at_requested_amount_uses_milestones(app, setup):
+    challenge, proposal, manager, grantee = setup
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    assert grant.status == GrantStatus.OFFERED
+    assert [(t.title, t.amount_cents, t.due_date) for t in grant.tranches] == [
+        ("Milestone 1", 1_000_000, date(2027, 1, 1)), ("Milestone 2", 2_000_000, date(2027, 2, 1))]
+    assert [t.milestone_id for t in grant.tranches] == [m.id for m in proposal.milestones]
+    assert proposal.status == ProposalStatus.AWARDED
+    assert balance(pool_code(challenge.id)) == 2_000_000
+    assert balance(commitment_code(grant.id)) == 3_000_000
+    totals = facility_totals()
+    assert (totals["allocated"], totals["committed"], totals["unallocated"]) == (2_000_000, 3_000_000, 1_000_000)
+    assert verify_ledger() == []
+    emails = db.session.execute(sa.select(OutboundEmail)).scalars().all()
+    assert [e.to_address for e in emails] == [grantee.email]
+    assert "grant.awarded" in db.session.execute(sa.select(AuditEvent.action)).scalars().all()
+
+
+def test_award_with_own_tranches_must_sum(app, setup):
+    _, proposal, manager, _ = setup
+    tranches = [{"title": "Pilot", "amount_cents": 1_000_000, "due_date": date(2027, 3, 1)},
+                {"title": "Scale", "amount_cents": 500_000}]
+    with pytest.raises(ValidationFailed) as caught:
+        services.award_proposal(proposal=proposal, actor=manager, amount_cents=2_000_000, tranches=tranches)
+    assert "tranches" in caught.value.errors
+    db.session.rollback()
+    with pytest.raises(ValidationFailed) as caught:
+        services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000)
+    assert "tranches" in caught.value.errors
+    db.session.rollback()
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000, tranches=tranches)
+    db.session.commit()
+    assert [t.amount_cents for t in grant.tranches] == [1_000_000, 500_000]
+    assert [t.milestone_id for t in grant.tranches] == [None, None]
+
+
+def test_award_limits_write_nothing(app, setup, make_challenge, make_proposal):
+    challenge, proposal, manager, _ = setup
+    with pytest.raises(ValidationFailed) as caught:
+        services.award_proposal(proposal=proposal, actor=manager, amount_cents=5_000_001,
+                                tranches=[{"title": "All", "amount_cents": 5_000_001}])
+    assert "amount_cents" in caught.value.errors
+    db.session.rollback()
+    poor = make_challenge()
+    poor_proposal = make_proposal(poor)
+    with pytest.raises(Conflict, match="pool"):
+        services.award_proposal(proposal=poor_proposal, actor=manager, amount_cents=3_000_000)
+    db.session.rollback()
+    assert _count(Grant) == 0
+    assert poor_proposal.status == ProposalStatus.SUBMITTED
+    assert balance(pool_code(challenge.id)) == 5_000_000
+
+
+def test_award_states_and_roles(app, setup, make_challenge, make_proposal, make_user):
+    challenge, proposal, manager, grantee = setup
+    with pytest.raises(PermissionDenied):
+        services.award_proposal(proposal=proposal, actor=grantee, amount_cents=3_000_000)
+    with pytest.raises(PermissionDenied):
+        services.award_proposal(proposal=proposal, actor=make_user("admin"), amount_cents=3_000_000)
+    draft = make_proposal(challenge, status=ProposalStatus.DRAFT)
+    with pytest.raises(Conflict):
+        services.award_proposal(proposal=draft, actor=manager, amount_cents=3_000_000)
+    open_challenge = make_challenge(closed=False)
+    early = make_proposal(open_challenge)
+    with pytest.raises(Conflict, match="closes"):
+        services.award_proposal(proposal=early, actor=manager, amount_cents=3_000_000)
+    db.session.rollback()
+    services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    with pytest.raises(Conflict, match="already"):
+        services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000)
+    db.session.rollback()
+    assert _count(Grant) == 1 and balance(pool_code(challenge.id)) == 2_000_000
+
+
+def test_shortlisted_proposal_can_be_awarded(app, setup, make_proposal):
+    challenge, _, manager, _ = setup
+    shortlisted = make_proposal(challenge, status=ProposalStatus.SHORTLISTED)
+    assert services.award_proposal(proposal=shortlisted, actor=manager, amount_cents=3_000_000).id
+
+
+def test_grantee_accepts_once(app, setup, make_user, make_org):
+    _, proposal, manager, grantee = setup
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        services.accept_grant(grant=grant, actor=make_user("innovator", organization=make_org(name="Else")))
+    with pytest.raises(PermissionDenied):
+        services.accept_grant(grant=grant, actor=manager)
+    services.accept_grant(grant=grant, actor=grantee)
+    db.session.commit()
+    assert grant.status == GrantStatus.ACTIVE and grant.accepted_by_id == grantee.id
+    with pytest.raises(Conflict):
+        services.accept_grant(grant=grant, actor=grantee)
+
+
+def test_release_unused_pool(app, setup, make_proposal):
+    challenge, proposal, manager, grantee = setup
+    services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    pending = make_proposal(challenge)
+    db.session.commit()
+    with pytest.raises(Conflict, match="await"):
+        services.release_unused_pool(challenge=challenge, actor=manager)
+    with pytest.raises(PermissionDenied):
+        services.release_unused_pool(challenge=challenge, actor=grantee)
+    pending.status = ProposalStatus.DECLINED
+    db.session.commit()
+    before = facility_totals()
+    tx = services.release_unused_pool(challenge=challenge, actor=manager)
+    db.session.commit()
+    assert tx.key == f"release-pool:{challenge.id}"
+    assert balance(pool_code(challenge.id)) == 0
+    assert balance(UNALLOCATED) == before["unallocated"] + 2_000_000
+    assert facility_totals()["raised"] == before["raised"]
+    with pytest.raises(Conflict):
+        services.release_unused_pool(challenge=challenge, actor=manager)
+
+
+def test_release_refused_while_open(app, make_challenge, make_user, fund):
+    challenge = make_challenge(closed=False)
+    fund(challenge=challenge, pool=1_000)
+    with pytest.raises(Conflict):
+        services.release_unused_pool(challenge=challenge, actor=make_user("fund_manager"))
+    challenge.status = ChallengeStatus.FINISHED
+    db.session.commit()
+    assert services.release_unused_pool(challenge=challenge, actor=make_user("fund_manager")).id
+
+
+# --- API -------------------------------------------------------------------------
+
+def test_api_award_and_grant(client, app, setup, api_headers, make_user, make_org):
+    challenge, proposal, manager, grantee = setup
+    response = client.post(f"/api/v1/proposals/{proposal.id}/award", json={"amount_cents": 3_000_000},
+                           headers=api_headers(manager))
+    assert response.status_code == 201, response.json
+    grant = response.json
+    assert grant["status"] == "offered" and [t["amount_cents"] for t in grant["tranches"]] == [1_000_000, 2_000_000]
+    assert grant["tranches"][0]["status"] == "pending"
+
+    stranger = make_user("innovator", organization=make_org(name="Stranger"))
+    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(stranger)).status_code == 404
+    assert client.get(f"/api/v1/grants/{grant['id']}").status_code == 401
+    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(make_user("donor"))).status_code == 404
+    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(manager)).status_code == 200
+    mine = client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(grantee))
+    assert mine.status_code == 200 and mine.json["payout_account"] is None
+    assert client.get("/api/v1/grants", headers=api_headers(grantee)).json["total"] == 1
+    assert client.get("/api/v1/grants", headers=api_headers(stranger)).json["total"] == 0
+
+    assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(manager)).status_code == 403
+    accepted = client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee))
+    assert accepted.status_code == 200 and accepted.json["status"] == "active"
+    assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee)).status_code == 409
+
+
+def test_api_grant_extras_hook(client, setup, api_headers):
+    _, proposal, manager, _ = setup
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    services.register_grant_extra("disbursements", lambda g: [{"id": 1, "grant": g.id}])
+    try:
+        body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).json
+    finally:
+        services.unregister_grant_extra("disbursements")
+    assert body["disbursements"] == [{"id": 1, "grant": grant.id}]
+
+
+def test_api_award_refusals(client, setup, api_headers, make_challenge, make_proposal):
+    challenge, proposal, manager, grantee = setup
+    url = f"/api/v1/proposals/{proposal.id}/award"
+    assert client.post(url, json={"amount_cents": 3_000_000}).status_code == 401
+    assert client.post(url, json={"amount_cents": 3_000_000}, headers=api_headers(grantee)).status_code == 403
+    response = client.post(url, json={"amount_cents": 2_000_000, "tranches": [{"title": "A", "amount_cents": 1}]},
+                           headers=api_headers(manager))
+    assert response.status_code == 422 and "tranches" in response.json["errors"]
+    response = client.post(url, json={"amount_cents": 2_000_000, "tranches": [{"title": "", "amount_cents": -1}]},
+                           headers=api_headers(manager))
+    assert response.status_code == 422
+    assert {"tranches.0.title", "tranches.0.amount_cents"} <= set(response.json["errors"])
+    poor = make_proposal(make_challenge())
+    response = client.post(f"/api/v1/proposals/{poor.id}/award", json={"amount_cents": 3_000_000},
+                           headers=api_headers(manager))
+    assert response.status_code == 409 and "pool" in response.json["detail"]
+    assert client.post("/api/v1/proposals/999999/award", json={"amount_cents": 1},
+                       headers=api_headers(manager)).status_code == 404
+    db.session.expire_all()
+    assert _count(Grant) == 0
+
+
+def test_api_release_pool(client, setup, api_headers):
+    challenge, proposal, manager, grantee = setup
+    proposal.status = ProposalStatus.DECLINED
+    db.session.commit()
+    url = f"/api/v1/challenges/{challenge.id}/release-pool"
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers=api_headers(grantee)).status_code == 403
+    response = client.post(url, headers=api_headers(manager))
+    assert response.status_code == 200 and response.json["amount_cents"] == 5_000_000
+    assert client.post(url, headers=api_headers(manager)).status_code == 409
+
+
+def test_tranches_start_pending(app, setup):
+    _, proposal, manager, _ = setup
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    assert {t.status for t in grant.tranches} == {TrancheStatus.PENDING}

@@ -1,0 +1,214 @@
+"""Contributions: wire pledges confirmed by fund managers, card payments booked once by the webhook."""
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from facility.accounts.models import OrgKind
+from facility.audit.models import AuditEvent
+from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
+from facility.extensions import db
+from facility.grants import services
+from facility.grants.models import Contribution, ContributionStatus
+from facility.ledger.models import LedgerTransaction
+from facility.ledger.services import UNALLOCATED, balance, facility_totals, verify_ledger
+
+
+@pytest.fixture
+def donor(make_user, make_org):
+    return make_user("donor", organization=make_org(name="Open Cities Foundation", kind=OrgKind.DONOR, country="NOR"))
+
+
+def _actions():
+    return [row.action for row in db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.id)).scalars()]
+
+
+def test_wire_pledge_gets_reference_and_books_nothing(app, donor):
+    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    db.session.commit()
+    assert contribution.status == ContributionStatus.PLEDGED
+    assert contribution.reference == f"UIF-C-{contribution.id:06d}"
+    assert contribution.donor_organization_id == donor.organization_id
+    assert facility_totals()["raised"] == 0
+    info = services.wire_instructions(contribution)
+    assert info["reference"] == contribution.reference and info["bank"] and info["iban"]
+    assert "contribution.pledged" in _actions()
+
+
+def test_confirming_a_wire_books_it_once(app, donor, make_user):
+    manager = make_user("fund_manager")
+    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    db.session.commit()
+    services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
+                                       received_on=date.today(), bank_reference="FT-123")
+    db.session.commit()
+    assert contribution.status == ContributionStatus.RECEIVED
+    assert contribution.received_cents == 499_000 and contribution.confirmed_by_id == manager.id
+    assert balance(UNALLOCATED) == 499_000
+    assert balance(f"donor:{donor.organization_id}:contributions") == -499_000
+    totals = facility_totals()
+    assert totals["raised"] == 499_000 and totals["unallocated"] == 499_000
+    tx = db.session.get(LedgerTransaction, contribution.ledger_transaction_id)
+    assert tx.key == f"contribution:{contribution.id}"
+    assert "contribution.confirmed" in _actions()
+
+    with pytest.raises(Conflict):
+        services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
+                                           received_on=date.today(), bank_reference="FT-123")
+    db.session.rollback()
+    assert balance(UNALLOCATED) == 499_000
+    assert verify_ledger() == []
+
+
+def test_only_fund_managers_confirm(app, donor):
+    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        services.confirm_wire_contribution(contribution=contribution, actor=donor, received_cents=1,
+                                           received_on=date.today(), bank_reference="x")
+
+
+def test_confirmation_fields_are_checked(app, donor, make_user):
+    manager = make_user("fund_manager")
+    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as caught:
+        services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=0,
+                                           received_on=date.today() + timedelta(days=2), bank_reference=" ")
+    assert set(caught.value.errors) == {"amount_cents", "received_on", "bank_reference"}
+    db.session.rollback()
+    assert balance(UNALLOCATED) == 0
+
+
+def test_pledge_rules(app, donor, make_user):
+    with pytest.raises(PermissionDenied):
+        services.pledge_contribution(actor=make_user("innovator"), amount_cents=500_000, method="wire")
+    with pytest.raises(ValidationFailed) as caught:
+        services.pledge_contribution(actor=donor, amount_cents=50, method="wire")
+    assert "amount_cents" in caught.value.errors
+    with pytest.raises(ValidationFailed) as caught:
+        services.pledge_contribution(actor=donor, amount_cents=500, method="cheque")
+    assert "method" in caught.value.errors
+
+
+def test_card_webhook_books_once(app, donor):
+    contribution = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    db.session.commit()
+    assert contribution.status == ContributionStatus.CHECKOUT_OPEN
+    services.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
+                                      amount_cents=2_500)
+    db.session.commit()
+    again = services.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
+                                              amount_cents=2_500)
+    db.session.commit()
+    assert again.id == contribution.id and again.status == ContributionStatus.RECEIVED
+    assert balance(UNALLOCATED) == 2_500
+    assert db.session.execute(sa.select(sa.func.count(LedgerTransaction.id))).scalar_one() == 1
+    assert _actions().count("contribution.card_received") == 1
+    with pytest.raises(Conflict):
+        services.record_card_contribution(checkout_session_id="cs_test_other", contribution_id=contribution.id,
+                                          amount_cents=2_500)
+
+
+def test_card_webhook_refuses_wire_and_reused_sessions(app, donor):
+    wire = services.pledge_contribution(actor=donor, amount_cents=2_500, method="wire")
+    card1 = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    card2 = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    db.session.commit()
+    with pytest.raises(Conflict):
+        services.record_card_contribution(checkout_session_id="cs_1", contribution_id=wire.id, amount_cents=2_500)
+    services.record_card_contribution(checkout_session_id="cs_1", contribution_id=card1.id, amount_cents=2_500)
+    db.session.commit()
+    with pytest.raises(Conflict):
+        services.record_card_contribution(checkout_session_id="cs_1", contribution_id=card2.id, amount_cents=2_500)
+    db.session.rollback()
+    assert db.session.get(Contribution, card2.id).status == ContributionStatus.CHECKOUT_OPEN
+    assert balance(UNALLOCATED) == 2_500
+
+
+# --- API -------------------------------------------------------------------------
+
+def test_api_wire_pledge_and_confirm(client, app, donor, make_user, api_headers):
+    response = client.post("/api/v1/contributions", json={"amount_cents": 1_000_000, "method": "wire"},
+                           headers=api_headers(donor))
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["status"] == "pledged" and body["reference"].startswith("UIF-C-")
+    assert body["wire_instructions"]["reference"] == body["reference"]
+    assert body["checkout_url"] is None
+
+    manager = make_user("fund_manager")
+    headers = api_headers(manager)
+    listing = client.get("/api/v1/contributions/pending-wires", headers=headers).json
+    assert [item["id"] for item in listing["items"]] == [body["id"]]
+    confirm = {"amount_cents": 1_000_000, "received_on": date.today().isoformat(), "bank_reference": "FT-9"}
+    response = client.post(f"/api/v1/contributions/{body['id']}/confirm", json=confirm, headers=headers)
+    assert response.status_code == 200 and response.json["status"] == "received"
+    response = client.post(f"/api/v1/contributions/{body['id']}/confirm", json=confirm, headers=headers)
+    assert response.status_code == 409
+    assert response.headers["Content-Type"] == "application/problem+json"
+    db.session.expire_all()
+    assert facility_totals()["raised"] == 1_000_000
+
+
+def test_api_card_pledge_without_payments_package_has_no_checkout_url(client, donor, api_headers):
+    response = client.post("/api/v1/contributions", json={"amount_cents": 5_000, "method": "stripe"},
+                           headers=api_headers(donor))
+    assert response.status_code == 201
+    assert response.json["status"] == "checkout_open"
+    assert response.json["wire_instructions"] is None
+
+
+def test_api_card_pledge_links_to_checkout(app, donor, redis_url, tmp_path):
+    """With the payments blueprint installed, the response carries its checkout URL."""
+    from flask import Blueprint
+
+    from tests.conftest import make_test_app
+
+    other = make_test_app(app.config["SQLALCHEMY_DATABASE_URI"], redis_url, str(tmp_path))
+    payments = Blueprint("payments", __name__)
+    payments.add_url_rule("/pay/<int:contribution_id>", "checkout", lambda contribution_id: "")
+    other.register_blueprint(payments)
+    from facility.accounts.services import issue_api_token
+
+    _, token = issue_api_token(user=donor)
+    db.session.commit()
+    response = other.test_client().post("/api/v1/contributions", json={"amount_cents": 5_000, "method": "stripe"},
+                                        headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+    assert response.json["checkout_url"] == f"/pay/{response.json['id']}"
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"amount_cents": "ten", "method": "wire"}, "amount_cents"),
+    ({"amount_cents": 1000, "method": "cheque"}, "method"),
+    ({"amount_cents": 10, "method": "wire"}, "amount_cents"),
+    ({"method": "wire"}, "amount_cents"),
+])
+def test_api_pledge_422_per_field(client, donor, api_headers, body, field):
+    response = client.post("/api/v1/contributions", json=body, headers=api_headers(donor))
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+    assert db.session.execute(sa.select(sa.func.count(Contribution.id))).scalar_one() == 0
+
+
+def test_api_contribution_permissions(client, donor, make_user, make_org, api_headers):
+    body = {"amount_cents": 1_000, "method": "wire"}
+    assert client.post("/api/v1/contributions", json=body).status_code == 401
+    assert client.post("/api/v1/contributions", json=body, headers=api_headers(make_user("innovator"))).status_code == 403
+    created = client.post("/api/v1/contributions", json=body, headers=api_headers(donor)).json
+    other_donor = make_user("donor", organization=make_org(name="Other", kind=OrgKind.DONOR))
+    assert client.get(f"/api/v1/contributions/{created['id']}", headers=api_headers(other_donor)).status_code == 404
+    assert client.get(f"/api/v1/contributions/{created['id']}", headers=api_headers(donor)).status_code == 200
+    assert client.get(f"/api/v1/contributions/{created['id']}").status_code == 401
+    assert client.get("/api/v1/contributions", headers=api_headers(other_donor)).json["total"] == 0
+    confirm = {"amount_cents": 1_000, "received_on": date.today().isoformat(), "bank_reference": "FT"}
+    assert client.post(f"/api/v1/contributions/{created['id']}/confirm", json=confirm,
+                       headers=api_headers(donor)).status_code == 403
+    assert client.post(f"/api/v1/contributions/{created['id']}/confirm", json=confirm).status_code == 401
+    assert client.get("/api/v1/contributions/pending-wires", headers=api_headers(donor)).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Contribution, created["id"]).status == ContributionStatus.PLEDGED

@@ -1,0 +1,33 @@
+"""seed-demo: contributions, funded pools and grants in several states, on top of whatever exists."""
+import sqlalchemy as sa
+
+from facility.demo import seed
+from facility.extensions import db
+from facility.grants.models import Contribution, ContributionStatus, Grant, GrantStatus, PayoutAccount, TrancheStatus
+from facility.ledger.services import facility_totals, verify_ledger
+
+
+def test_seed_without_challenges_makes_contributions(app):
+    seed(echo=lambda _: None)
+    statuses = sorted(c.status.value for c in db.session.execute(sa.select(Contribution)).scalars())
+    assert statuses == ["pledged", "received", "received"]
+    assert facility_totals()["raised"] == 2_500_025_000
+    assert verify_ledger() == []
+
+
+def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_proposal, make_user):
+    challenge = make_challenge()
+    first = make_proposal(challenge)
+    second = make_proposal(challenge)
+    make_user("innovator", organization=first.organization)
+    make_user("innovator", organization=second.organization)
+    seed(echo=lambda _: None)
+    grants = db.session.execute(sa.select(Grant).order_by(Grant.id)).scalars().all()
+    assert [g.status for g in grants] == [GrantStatus.ACTIVE, GrantStatus.OFFERED]
+    assert [t.status for t in grants[0].tranches] == [TrancheStatus.ACCEPTED, TrancheStatus.EVIDENCE_SUBMITTED]
+    rails = sorted(a.rail.value for a in db.session.execute(sa.select(PayoutAccount)).scalars())
+    assert rails == ["manual", "stripe"]
+    assert db.session.execute(sa.select(Contribution.status).where(
+        Contribution.method == "stripe")).scalar_one() == ContributionStatus.RECEIVED
+    assert facility_totals()["committed"] == 6_000_000
+    assert verify_ledger() == []

@@ -1,0 +1,229 @@
+"""Payout accounts (encrypted, masked, re-confirmed) and milestone evidence."""
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from facility.audit.models import AuditEvent
+from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
+from facility.extensions import db
+from facility.grants import crypto, services
+from facility.grants.models import MilestoneReport, PayoutAccount, ReportStatus, TrancheStatus
+from tests.conftest import PASSWORD
+
+ACCOUNT = "GB82WEST12345698765432"  # a valid example IBAN
+
+
+@pytest.fixture
+def grant_setup(make_challenge, make_proposal, make_user, fund):
+    challenge = make_challenge()
+    proposal = make_proposal(challenge)
+    fund(challenge=challenge, pool=5_000_000)
+    manager = make_user("fund_manager")
+    grantee = make_user("innovator", organization=proposal.organization)
+    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    return grant, manager, grantee
+
+
+def _manual(grant, grantee, **extra):
+    data = dict(rail="manual", account_holder="WaterWatch Collective", bank_name="Dutch-Bangla Bank",
+                iban=ACCOUNT, swift="DBBLBDDH")
+    data.update(extra)
+    return services.set_payout_account(grant=grant, actor=grantee, **data)
+
+
+def test_bank_details_encrypted_at_rest_and_masked(app, grant_setup):
+    grant, _, grantee = grant_setup
+    account = _manual(grant, grantee)
+    db.session.commit()
+    raw = db.session.execute(sa.text("SELECT * FROM payout_accounts")).mappings().one()
+    assert ACCOUNT not in " ".join(str(v) for v in raw.values())
+    assert "5432" not in (raw["encrypted_details"] or "")
+    assert account.masked_account == "•••• 5432" and account.swift_masked == "DBBL••••"
+    assert payload_of(account) == {"iban": ACCOUNT, "swift": "DBBLBDDH"}
+    audit = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "payout_account.set")).scalar_one()
+    assert ACCOUNT not in str(audit.details)
+
+
+def payload_of(account):
+    return crypto.decrypt_json(account.encrypted_details)
+
+
+def test_payout_details_for_is_the_decrypting_path(app, grant_setup):
+    grant, _, grantee = grant_setup
+    with pytest.raises(Conflict):
+        services.payout_details_for(grant)
+    account = _manual(grant, grantee, iban=None, account_number="0123-4567-89", swift=None)
+    db.session.commit()
+    assert services.payout_details_for(grant) == {
+        "rail": "manual", "payout_account_id": account.id, "account_holder": "WaterWatch Collective",
+        "bank_name": "Dutch-Bangla Bank", "account_number": "0123456789", "swift": None}
+
+
+def test_changing_needs_password_and_supersedes(app, grant_setup):
+    grant, _, grantee = grant_setup
+    first = _manual(grant, grantee)
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as caught:
+        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh")
+    assert "confirm_password" in caught.value.errors
+    db.session.rollback()
+    with pytest.raises(ValidationFailed):
+        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh",
+                                    confirm_password="wrong-password-123")
+    db.session.rollback()
+    second = services.set_payout_account(grant=grant, actor=grantee, rail="stripe",
+                                         stripe_account_id="acct_1AbCdEfGh", confirm_password=PASSWORD)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(PayoutAccount, first.id).superseded_at is not None
+    assert grant.payout_account.id == second.id
+    assert services.payout_details_for(grant)["stripe_account_id"] == "acct_1AbCdEfGh"
+    actions = db.session.execute(sa.select(AuditEvent.action)).scalars().all()
+    assert "payout_account.changed" in actions
+
+
+def test_payout_validation_and_permissions(app, grant_setup, make_user, make_org):
+    grant, manager, grantee = grant_setup
+    with pytest.raises(ValidationFailed) as caught:
+        _manual(grant, grantee, account_holder="", iban="GB00WEST12345698765432", swift="XX")
+    assert {"account_holder", "iban", "swift"} <= set(caught.value.errors)
+    db.session.rollback()
+    with pytest.raises(ValidationFailed) as caught:
+        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="nope")
+    assert "stripe_account_id" in caught.value.errors
+    db.session.rollback()
+    with pytest.raises(PermissionDenied):
+        _manual(grant, manager)
+    with pytest.raises(PermissionDenied):
+        _manual(grant, make_user("innovator", organization=make_org(name="Elsewhere")))
+    assert db.session.execute(sa.select(sa.func.count(PayoutAccount.id))).scalar_one() == 0
+
+
+def test_configured_key_is_used(app, grant_setup, monkeypatch):
+    grant, _, grantee = grant_setup
+    key = Fernet.generate_key()
+    monkeypatch.setitem(app.config, "PAYOUT_ENCRYPTION_KEY", key.decode())
+    account = _manual(grant, grantee)
+    assert "iban" in Fernet(key).decrypt(account.encrypted_details.encode()).decode()
+
+
+def test_production_needs_payout_key(tmp_path, monkeypatch):
+    from facility import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "prod-secret")
+    monkeypatch.delenv("PAYOUT_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="PAYOUT_ENCRYPTION_KEY"):
+        create_app("production", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@h/d", INSTANCE_PATH=str(tmp_path))
+    with pytest.raises(RuntimeError, match="Fernet"):
+        create_app("production", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@h/d", INSTANCE_PATH=str(tmp_path),
+                   PAYOUT_ENCRYPTION_KEY="not-a-key")
+
+
+def test_api_payout_account(client, grant_setup, api_headers, make_user):
+    grant, manager, grantee = grant_setup
+    url = f"/api/v1/grants/{grant.id}/payout-account"
+    body = {"rail": "manual", "account_holder": "WaterWatch", "bank_name": "DBBL", "iban": ACCOUNT,
+            "swift": "DBBLBDDH"}
+    assert client.put(url, json=body).status_code == 401
+    assert client.put(url, json=body, headers=api_headers(manager)).status_code == 403
+    assert client.put(url, json=body, headers=api_headers(make_user("innovator"))).status_code == 404
+    response = client.put(url, json=body, headers=api_headers(grantee))
+    assert response.status_code == 200, response.json
+    assert ACCOUNT not in response.get_data(as_text=True) and response.json["masked_account"] == "•••• 5432"
+    grant_body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).get_data(as_text=True)
+    assert ACCOUNT not in grant_body and "5432" in grant_body
+    response = client.put(url, json=dict(body, iban="GB33BUKB20201555555555"), headers=api_headers(grantee))
+    assert response.status_code == 422 and "confirm_password" in response.json["errors"]
+    response = client.put(url, json=dict(body, iban="GB33BUKB20201555555555", confirm_password=PASSWORD),
+                          headers=api_headers(grantee))
+    assert response.status_code == 200 and response.json["masked_account"] == "•••• 5555"
+    response = client.put(url, json={"rail": "manual", "confirm_password": PASSWORD}, headers=api_headers(grantee))
+    assert response.status_code == 422
+    assert {"account_holder", "bank_name", "account_number"} <= set(response.json["errors"])
+
+
+# --- evidence ----------------------------------------------------------------------
+
+def test_evidence_flow(app, grant_setup):
+    grant, manager, grantee = grant_setup
+    tranche = grant.tranches[0]
+    with pytest.raises(Conflict, match="Accept"):
+        services.submit_milestone_report(tranche=tranche, actor=grantee, text="Done")
+    services.accept_grant(grant=grant, actor=grantee)
+    report = services.submit_milestone_report(tranche=tranche, actor=grantee, text="Pilot running in 3 wards",
+                                              kpi_values={"households": 120}, files=[("report.pdf", b"%PDF-1.4 x")])
+    db.session.commit()
+    assert tranche.status == TrancheStatus.EVIDENCE_SUBMITTED
+    assert report.files[0].content_type == "application/pdf" and len(report.files[0].sha256) == 64
+    with pytest.raises(Conflict):
+        services.submit_milestone_report(tranche=tranche, actor=grantee, text="Again")
+    db.session.rollback()
+    with pytest.raises(ValidationFailed):
+        services.return_milestone_report(report=report, actor=manager, comment=" ")
+    db.session.rollback()
+    services.return_milestone_report(report=report, actor=manager, comment="Add the ward-level data.")
+    db.session.commit()
+    assert tranche.status == TrancheStatus.PENDING and report.status == ReportStatus.RETURNED
+    second = services.submit_milestone_report(tranche=tranche, actor=grantee, text="With ward data")
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        services.accept_milestone_report(report=second, actor=grantee)
+    services.accept_milestone_report(report=second, actor=manager)
+    db.session.commit()
+    assert tranche.status == TrancheStatus.ACCEPTED and second.status == ReportStatus.ACCEPTED
+    with pytest.raises(Conflict):
+        services.accept_milestone_report(report=second, actor=manager)
+    actions = db.session.execute(sa.select(AuditEvent.action)).scalars().all()
+    assert {"milestone.reported", "milestone.returned", "milestone.accepted"} <= set(actions)
+
+
+def test_evidence_validation(app, grant_setup):
+    grant, _, grantee = grant_setup
+    services.accept_grant(grant=grant, actor=grantee)
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as caught:
+        services.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="",
+                                         kpi_values={"x": "many"}, files=[("evil.exe", b"MZ\x90\x00\x03")])
+    assert {"text", "kpi_values", "files"} <= set(caught.value.errors)
+    db.session.rollback()
+    assert db.session.execute(sa.select(sa.func.count(MilestoneReport.id))).scalar_one() == 0
+
+
+def test_api_evidence(client, grant_setup, api_headers, make_user, make_org):
+    grant, manager, grantee = grant_setup
+    services.accept_grant(grant=grant, actor=grantee)
+    db.session.commit()
+    url = f"/api/v1/tranches/{grant.tranches[0].id}/evidence"
+    body = {"text": "Delivered", "kpi_values": {"households": 42}}
+    assert client.post(url, json=body).status_code == 401
+    assert client.post(url, json=body, headers=api_headers(make_user("innovator", organization=make_org(
+        name="Other")))).status_code == 404
+    assert client.post(url, json=body, headers=api_headers(manager)).status_code == 403
+    response = client.post(url, json={"text": "", "kpi_values": {"x": "y"}}, headers=api_headers(grantee))
+    assert response.status_code == 422 and {"text", "kpi_values.x.value"} <= set(response.json["errors"])
+    response = client.post(url, json=body, headers=api_headers(grantee))
+    assert response.status_code == 201 and response.json["status"] == "submitted"
+    report_id = response.json["id"]
+    assert client.post(url, json=body, headers=api_headers(grantee)).status_code == 409
+    assert client.post(f"/api/v1/milestone-reports/{report_id}/accept",
+                       headers=api_headers(grantee)).status_code == 403
+    response = client.post(f"/api/v1/milestone-reports/{report_id}/return", json={"comment": ""},
+                           headers=api_headers(manager))
+    assert response.status_code == 422 and "comment" in response.json["errors"]
+    response = client.post(f"/api/v1/milestone-reports/{report_id}/accept", headers=api_headers(manager))
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    grant_body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(grantee)).json
+    assert grant_body["tranches"][0]["status"] == "accepted"
+
+
+def test_api_facility_totals_and_counts(client, grant_setup, make_challenge, make_proposal):
+    grant, manager, grantee = grant_setup
+    make_challenge(country="FJI")
+    make_challenge(country="FJI")
+    response = client.get("/api/v1/facility")
+    assert response.status_code == 200
+    body = response.json
+    assert body["target"] == 100_000_000_000
+    assert body["raised"] == 5_000_000 and body["committed"] == 3_000_000 and body["allocated"] == 2_000_000
+    assert (body["countries"], body["cities"], body["technology_companies"]) == (2, 3, 1)
