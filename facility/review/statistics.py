@@ -1,0 +1,522 @@
+"""Scores, reviewer normalisation, ranking and inter-rater reliability.
+
+Definitions (the contract every implementation here follows, and the SQL too):
+
+* **Weighted score** of a review: ``sum(score_c * weight_c) / 100`` over the
+  rubric criteria, scores 0..10 (integers), weights integers summing to 100,
+  so the result is on the same 0..10 scale. It is kept internally as an exact
+  integer number of hundredths of a point (``sum(score_c * weight_c)``).
+  A review is *complete* when it scores every criterion; incomplete reviews
+  are counted as missing and take no part in any statistic.
+* **Reviewer normalisation**: for reviewer r with n complete reviews in the
+  round, weighted scores x_i, S = sum(x), Q = sum(x^2), the z-score of one of
+  their reviews is ``(x - mean_r) / sd_r`` with the *population* standard
+  deviation (ddof = 0: the reviewer's scores in this round are all of them,
+  not a sample; it is also what SQL's stddev_pop gives). Computed as
+  ``(n*x - S) / sqrt(n*Q - S^2)`` (the same quantity with n cancelled), so the
+  numerator and the radicand are exact integers and every implementation
+  (pure Python, numpy, PostgreSQL, SQLite) gets the same float. Reviewers
+  with one review, or with sd = 0 (all their scores equal), get z = 0 and are
+  *flagged*: their scores carry no information about their own scale.
+* **Proposal statistics** over its complete reviews: normalised score = mean
+  of their z-scores; raw mean of the weighted scores; spread as the *sample*
+  sd (ddof = 1; None with one review), min and max; the number of reviews;
+  the number missing (review rows not complete). **Disagreement** is flagged
+  when two or more reviews' weighted scores span ``DISAGREEMENT_RANGE`` = 4
+  points or more on the 0..10 scale (e.g. 3.0 and 7.0).
+* **Ranking**: proposals with at least one review and none missing are
+  ranked by normalised score, then raw mean, both descending, both rounded to
+  6 decimals first (``round6``: round-half-even of x * 10^6, then / 10^6).
+  Equal rounded pairs are ties and share a rank, competition style
+  ("1, 2, 2, 4"); within a tie, rows are listed by proposal id. Everything
+  else is *unranked* and listed by proposal id with the count missing.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SCORE_MIN = 0
+SCORE_MAX = 10
+WEIGHT_TOTAL = 100
+DISAGREEMENT_RANGE = 4  # points on the 0..10 scale
+DISAGREEMENT_RANGE_HUNDREDTHS = DISAGREEMENT_RANGE * 100
+DECIMALS = 6
+_SCALE = 10.0**DECIMALS
+
+
+# --- weighted scores ---------------------------------------------------------------------
+
+
+def validate_weights(weights: Mapping[Hashable, int]) -> None:
+    """Rule: rubric weights are non-negative integers that sum to 100."""
+    if not weights:
+        raise ValueError("a rubric needs at least one criterion")
+    for criterion, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ValueError(f"weight of criterion {criterion!r} must be a non-negative integer")
+    if sum(weights.values()) != WEIGHT_TOTAL:
+        raise ValueError(f"weights must sum to {WEIGHT_TOTAL}, not {sum(weights.values())}")
+
+
+def weighted_hundredths(scores: Mapping[Hashable, int] | None, weights: Mapping[Hashable, int]) -> int | None:
+    """Exact weighted score in hundredths of a point (0..1000), or None when the
+    review does not score every criterion. Scores must be integers 0..10 and
+    name only criteria of the rubric."""
+    if scores is None:
+        return None
+    unknown = set(scores) - set(weights)
+    if unknown:
+        raise ValueError(f"scores for unknown criteria: {sorted(map(str, unknown))}")
+    total = 0
+    for criterion, weight in weights.items():
+        score = scores.get(criterion)
+        if score is None:
+            return None
+        if isinstance(score, bool) or not isinstance(score, int) or not SCORE_MIN <= score <= SCORE_MAX:
+            raise ValueError(f"score for criterion {criterion!r} must be an integer from {SCORE_MIN} to {SCORE_MAX}")
+        total += score * weight
+    return total
+
+
+def weighted_score(scores: Mapping[Hashable, int], weights: Mapping[Hashable, int]) -> float | None:
+    """Weighted score of one review on the 0..10 scale: sum(score * weight) / 100."""
+    hundredths = weighted_hundredths(scores, weights)
+    return None if hundredths is None else hundredths / 100
+
+
+def round6(x: float) -> float:
+    """Round to 6 decimals the way numpy's rint and PostgreSQL's round(float8) do:
+    half-even on x * 10^6. Ranking ties are decided on these values."""
+    return round(x * _SCALE) / _SCALE
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewScores:
+    """One review row: `scores` maps criterion -> 0..10, None if not submitted."""
+
+    proposal_id: Any
+    reviewer_id: Any
+    scores: Mapping[Hashable, int] | None
+
+
+@dataclass(frozen=True)
+class ReviewerStats:
+    reviewer_id: Any
+    reviews: int  # complete reviews in the round
+    mean: float  # of weighted scores, 0..10
+    sd: float  # population sd
+    flagged: bool  # one review or sd = 0: z-scores set to 0
+
+
+@dataclass(frozen=True)
+class ProposalStats:
+    proposal_id: Any
+    rank: int | None  # None when unranked
+    normalised: float | None  # mean z-score
+    raw_mean: float | None  # mean weighted score, 0..10
+    sd: float | None  # sample sd of weighted scores (None with < 2 reviews)
+    min_score: float | None
+    max_score: float | None
+    reviews: int  # complete reviews
+    missing: int  # review rows not complete
+    disagreement: bool
+    tied: bool  # shares its rank with another proposal
+
+
+@dataclass(frozen=True)
+class Ranking:
+    ranked: tuple[ProposalStats, ...]
+    unranked: tuple[ProposalStats, ...]
+    reviewers: tuple[ReviewerStats, ...]
+
+
+def _z(n: int, s: int, q: int, x: int) -> float:
+    radicand = n * q - s * s
+    return (n * x - s) / math.sqrt(radicand) if radicand > 0 else 0.0
+
+
+def _proposal_stats(pid: Any, n: int, zsum: float, s: int, q: int, lo: int, hi: int, missing: int) -> ProposalStats:
+    if n == 0:
+        return ProposalStats(pid, None, None, None, None, None, None, 0, missing, False, False)
+    sd = round6(math.sqrt((n * q - s * s) / (n * (n - 1))) / 100) if n > 1 else None
+    return ProposalStats(
+        proposal_id=pid, rank=None, normalised=round6(zsum / n), raw_mean=round6(s / (100 * n)), sd=sd,
+        min_score=round6(lo / 100), max_score=round6(hi / 100), reviews=n, missing=missing,
+        disagreement=n > 1 and hi - lo >= DISAGREEMENT_RANGE_HUNDREDTHS, tied=False,
+    )
+
+
+def _reviewer_stats(rid: Any, n: int, s: int, q: int) -> ReviewerStats:
+    radicand = n * q - s * s
+    return ReviewerStats(rid, n, round6(s / (100 * n)), round6(math.sqrt(radicand) / (100 * n)),
+                         flagged=n < 2 or radicand == 0)
+
+
+def _with_ranks(stats: list[ProposalStats]) -> Ranking:
+    """Split into ranked and unranked and give competition ranks (shared on ties)."""
+    ranked = [p for p in stats if p.reviews > 0 and p.missing == 0]
+    unranked = sorted((p for p in stats if not (p.reviews > 0 and p.missing == 0)), key=lambda p: p.proposal_id)
+    ranked.sort(key=lambda p: p.proposal_id)
+    ranked.sort(key=lambda p: (p.normalised, p.raw_mean), reverse=True)  # stable: ids stay ascending in ties
+    keys = [(p.normalised, p.raw_mean) for p in ranked]
+    counts: dict[tuple, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    rank = 0
+    for position, p in enumerate(ranked, start=1):
+        if position == 1 or keys[position - 1] != keys[position - 2]:
+            rank = position
+        out.append(ProposalStats(**{**p.__dict__, "rank": rank, "tied": counts[keys[position - 1]] > 1}))
+    return Ranking(tuple(out), tuple(unranked), ())
+
+
+# --- the row-by-row baseline (test oracle and benchmark baseline) ------------------------
+
+
+def rank_proposals_baseline(
+    reviews: Iterable[ReviewScores], weights: Mapping[Hashable, int], proposal_ids: Iterable[Any] = ()
+) -> Ranking:
+    """Pure-Python, row-by-row implementation of the ranking defined above.
+
+    Deliberately plain: it is the reference the vectorised and SQL versions
+    are checked against, and the baseline the benchmark measures.
+    """
+    validate_weights(weights)
+    rows = []
+    per_reviewer: dict[Any, list[int]] = {}  # reviewer -> [n, S, Q]
+    missing: dict[Any, int] = {pid: 0 for pid in proposal_ids}
+    for review in reviews:
+        missing.setdefault(review.proposal_id, 0)
+        x = weighted_hundredths(review.scores, weights)
+        if x is None:
+            missing[review.proposal_id] += 1
+            continue
+        rows.append((review.proposal_id, review.reviewer_id, x))
+        acc = per_reviewer.setdefault(review.reviewer_id, [0, 0, 0])
+        acc[0] += 1
+        acc[1] += x
+        acc[2] += x * x
+    per_proposal: dict[Any, list] = {}  # proposal -> [n, zsum, S, Q, lo, hi]
+    for pid, rid, x in rows:
+        n, s, q = per_reviewer[rid]
+        z = _z(n, s, q, x)
+        acc = per_proposal.get(pid)
+        if acc is None:
+            per_proposal[pid] = [1, z, x, x * x, x, x]
+        else:
+            acc[0] += 1
+            acc[1] += z
+            acc[2] += x
+            acc[3] += x * x
+            acc[4] = min(acc[4], x)
+            acc[5] = max(acc[5], x)
+    stats = [
+        _proposal_stats(pid, *per_proposal.get(pid, (0, 0.0, 0, 0, 0, 0)), missing=m) for pid, m in missing.items()
+    ]
+    ranking = _with_ranks(stats)
+    reviewers = tuple(_reviewer_stats(rid, *acc) for rid, acc in sorted(per_reviewer.items(), key=lambda i: i[0]))
+    return Ranking(ranking.ranked, ranking.unranked, reviewers)
+
+
+# --- the vectorised implementation ---------------------------------------------------------
+
+
+def rank_proposals(
+    reviews: Iterable[ReviewScores], weights: Mapping[Hashable, int], proposal_ids: Iterable[Any] = ()
+) -> Ranking:
+    """The ranking defined above, computed with numpy (see `rank_arrays`)."""
+    validate_weights(weights)
+    pids, rids, points, complete = [], [], [], []
+    for review in reviews:
+        x = weighted_hundredths(review.scores, weights)
+        pids.append(review.proposal_id)
+        rids.append(review.reviewer_id)
+        points.append(0 if x is None else x)
+        complete.append(x is not None)
+    return rank_arrays(pids, rids, points, complete, proposal_ids=proposal_ids)
+
+
+def rank_arrays(
+    review_proposals: Sequence[Any] | np.ndarray,
+    review_reviewers: Sequence[Any] | np.ndarray,
+    points: Sequence[int] | np.ndarray,
+    complete: Sequence[bool] | np.ndarray | None = None,
+    *,
+    proposal_ids: Iterable[Any] = (),
+) -> Ranking:
+    """Vectorised ranking over parallel arrays, one entry per review row.
+
+    `points` are weighted scores in hundredths (see `weighted_hundredths`),
+    `complete` marks rows that score every criterion (all, when None);
+    `proposal_ids` adds proposals that have no review rows at all.
+    Gives exactly what `rank_proposals_baseline` gives (same operations on
+    the same exact integers, sums accumulated in the same row order).
+    """
+    pid_arr = np.asarray(review_proposals)
+    extra = list(proposal_ids)
+    if pid_arr.size == 0 and not extra:
+        return Ranking((), (), ())
+    combined = pid_arr if not extra else (np.concatenate([pid_arr, np.asarray(extra)]) if pid_arr.size else np.asarray(extra))
+    p_codes, p_inverse = np.unique(combined, return_inverse=True)
+    p_idx = p_inverse[: pid_arr.size]
+    n_props = p_codes.size
+    pts = np.asarray(points, dtype=np.int64)
+    done = np.ones(pts.size, dtype=bool) if complete is None else np.asarray(complete, dtype=bool)
+    rows_per_p = np.bincount(p_idx, minlength=n_props)
+
+    pc = p_idx[done]
+    x = pts[done]
+    xf = x.astype(np.float64)
+    r_codes, r_idx = np.unique(np.asarray(review_reviewers)[done], return_inverse=True)
+    # Integer sums (bincount adds in float64, exact for these magnitudes).
+    n_r = np.bincount(r_idx).astype(np.int64)
+    s_r = np.rint(np.bincount(r_idx, weights=xf)).astype(np.int64)
+    q_r = np.rint(np.bincount(r_idx, weights=xf * xf)).astype(np.int64)
+    rad_r = n_r * q_r - s_r * s_r
+    rad_row = rad_r[r_idx]
+    z = np.zeros(x.size)
+    varying = rad_row > 0
+    num = (n_r[r_idx] * x - s_r[r_idx]).astype(np.float64)
+    z[varying] = num[varying] / np.sqrt(rad_row[varying].astype(np.float64))
+
+    n_p = np.bincount(pc, minlength=n_props).astype(np.int64)
+    zsum = np.bincount(pc, weights=z, minlength=n_props)
+    s_p = np.rint(np.bincount(pc, weights=xf, minlength=n_props)).astype(np.int64)
+    q_p = np.rint(np.bincount(pc, weights=xf * xf, minlength=n_props)).astype(np.int64)
+    lo = np.full(n_props, np.iinfo(np.int64).max)
+    hi = np.full(n_props, -1, dtype=np.int64)
+    np.minimum.at(lo, pc, x)
+    np.maximum.at(hi, pc, x)
+    missing = rows_per_p - n_p
+
+    has = n_p > 0
+    safe_n = np.where(has, n_p, 1).astype(np.float64)
+    normalised = _round6_array(zsum / safe_n)
+    raw = _round6_array(s_p.astype(np.float64) / (100 * safe_n))
+    two = n_p > 1
+    pairs = np.where(two, n_p * (n_p - 1), 1).astype(np.float64)
+    sd = _round6_array(np.sqrt((n_p * q_p - s_p * s_p).astype(np.float64) / pairs) / 100)
+    lo_f = _round6_array(np.where(has, lo, 0) / 100)
+    hi_f = _round6_array(np.where(has, hi, 0) / 100)
+    disagreement = two & (hi - lo >= DISAGREEMENT_RANGE_HUNDREDTHS)
+
+    ranked_mask = has & (missing == 0)
+    ranked_idx = np.flatnonzero(ranked_mask)
+    # lexsort: last key first. Ids ascending inside ties (codes are sorted ids).
+    order = ranked_idx[np.lexsort((ranked_idx, -raw[ranked_idx], -normalised[ranked_idx]))]
+    k_norm, k_raw = normalised[order], raw[order]
+    new_group = np.ones(order.size, dtype=bool)
+    new_group[1:] = (k_norm[1:] != k_norm[:-1]) | (k_raw[1:] != k_raw[:-1])
+    ranks = np.maximum.accumulate(np.where(new_group, np.arange(1, order.size + 1), 0)) if order.size else order
+    group = np.cumsum(new_group) - 1
+    tied = (np.bincount(group)[group] > 1) if order.size else new_group
+
+    cols = {
+        "pid": p_codes.tolist(), "norm": normalised.tolist(), "raw": raw.tolist(), "sd": sd.tolist(),
+        "lo": lo_f.tolist(), "hi": hi_f.tolist(), "n": n_p.tolist(), "missing": missing.tolist(),
+        "dis": disagreement.tolist(), "two": two.tolist(),
+    }
+
+    def build(i: int, rank: int | None, is_tied: bool) -> ProposalStats:
+        if not cols["n"][i]:
+            return ProposalStats(cols["pid"][i], None, None, None, None, None, None, 0, cols["missing"][i], False, False)
+        return ProposalStats(
+            proposal_id=cols["pid"][i], rank=rank, normalised=cols["norm"][i], raw_mean=cols["raw"][i],
+            sd=cols["sd"][i] if cols["two"][i] else None, min_score=cols["lo"][i], max_score=cols["hi"][i],
+            reviews=cols["n"][i], missing=cols["missing"][i], disagreement=cols["dis"][i], tied=is_tied,
+        )
+
+    ranked = tuple(build(i, r, t) for i, r, t in zip(order.tolist(), ranks.tolist(), tied.tolist(), strict=True))
+    unranked = tuple(build(i, None, False) for i in np.flatnonzero(~ranked_mask).tolist())
+
+    r_safe = np.where(n_r > 0, n_r, 1).astype(np.float64)
+    r_mean = _round6_array(s_r.astype(np.float64) / (100 * r_safe)).tolist()
+    r_sd = _round6_array(np.sqrt(rad_r.astype(np.float64)) / (100 * r_safe)).tolist()
+    r_flag = ((n_r < 2) | (rad_r == 0)).tolist()
+    reviewers = tuple(
+        ReviewerStats(rid, n, mean, sd_, flag)
+        for rid, n, mean, sd_, flag in zip(r_codes.tolist(), n_r.tolist(), r_mean, r_sd, r_flag, strict=True)
+    )
+    return Ranking(ranked, unranked, reviewers)
+
+
+def _round6_array(values: np.ndarray) -> np.ndarray:
+    """`round6` for arrays; + 0.0 turns -0.0 into 0.0 as Python's round does."""
+    return np.rint(values * _SCALE) / _SCALE + 0.0
+
+
+# --- inter-rater reliability ---------------------------------------------------------------
+
+
+def krippendorff_alpha_interval(units: Iterable[Iterable[float | None]]) -> float | None:
+    """Krippendorff's alpha for interval data, any number of coders, missing values allowed.
+
+    `units` holds, per unit (proposal), the values the coders (reviewers) gave;
+    None or absent means not coded. Following Krippendorff (2011), "Computing
+    Krippendorff's Alpha-Reliability", coincidence-matrix form:
+
+        o_ck = sum_u (number of c-k pairs in unit u) / (m_u - 1)   over units with m_u >= 2 values
+        n_c  = sum_k o_ck,    n = sum_c n_c  (the pairable values)
+        alpha = 1 - D_o / D_e = 1 - (n - 1) * sum_c sum_k o_ck d2_ck / sum_c sum_k n_c n_k d2_ck
+        d2_ck = (c - k)^2  (interval metric)
+
+    The double sums are evaluated without building the matrix, using
+    sum_{i,j} (v_i - v_j)^2 = 2 m sum v^2 - 2 (sum v)^2 over a unit's m values
+    (for D_o, divided by m_u - 1) and over all n pairable values (for D_e).
+    Returns None when alpha is undefined: fewer than two pairable values, or
+    no variation at all (D_e = 0).
+    """
+    observed = 0.0
+    n = 0
+    total = 0.0
+    total_sq = 0.0
+    for unit in units:
+        values = [float(v) for v in unit if v is not None]
+        m = len(values)
+        if m < 2:
+            continue  # a lone value cannot be paired
+        s = math.fsum(values)
+        sq = math.fsum(v * v for v in values)
+        observed += (2 * m * sq - 2 * s * s) / (m - 1)
+        n += m
+        total += s
+        total_sq += sq
+    if n < 2:
+        return None
+    expected = 2 * n * total_sq - 2 * total * total
+    if expected <= 1e-12 * max(1.0, total_sq):
+        return None
+    return 1 - (n - 1) * observed / expected
+
+
+def reviews_alpha(reviews: Iterable[ReviewScores], weights: Mapping[Hashable, int]) -> float | None:
+    """Krippendorff's interval alpha of the weighted scores of a round's complete
+    reviews: units are proposals, coders are reviewers."""
+    validate_weights(weights)
+    units: dict[Any, list[float]] = {}
+    for review in reviews:
+        x = weighted_hundredths(review.scores, weights)
+        if x is not None:
+            units.setdefault(review.proposal_id, []).append(x / 100)
+    return krippendorff_alpha_interval(units.values())
+
+
+# --- the same ranking in SQL ---------------------------------------------------------------
+
+_RELATION = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?|\(.*\))$", re.DOTALL)
+RANKING_COLUMNS = (
+    "proposal_id", "rank", "normalised", "raw_mean", "sd", "min_score", "max_score",
+    "reviews", "missing", "disagreement", "tied",
+)
+
+
+def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria") -> str:
+    """SQL (PostgreSQL and SQLite >= 3.35) computing the ranking defined above.
+
+    The three arguments are relations - table names or parenthesised
+    subqueries written by the programmer (never user input), e.g.
+    ``"(SELECT id, weight FROM rubric_criteria WHERE challenge_id = :challenge_id)"``:
+
+    * reviews(id, proposal_id, reviewer_id): one row per assigned review;
+    * scores(review_id, criterion_id, score): integer scores 0..10;
+    * criteria(id, weight): the rubric, integer weights summing to 100.
+
+    Returns one row per proposal that has review rows, columns
+    `RANKING_COLUMNS`, ranked ones first by rank then proposal id, then the
+    unranked ones by proposal id. Proposals without any review row do not
+    appear (the caller knows them). Same integer arithmetic as the Python
+    implementations; rounding differs only on exact half-way cases (SQLite
+    rounds half away from zero).
+    """
+    for relation in (reviews, scores, criteria):
+        if not _RELATION.match(relation.strip()):
+            raise ValueError(f"not a table name or parenthesised subquery: {relation!r}")
+    dp = "DOUBLE PRECISION"
+    scale = f"CAST({int(_SCALE)} AS {dp})"
+
+    def r6(expr: str) -> str:
+        return f"ROUND(({expr}) * {scale}) / {scale}"
+
+    return f"""
+WITH weighted AS (
+    SELECT r.id AS review_id, r.proposal_id, r.reviewer_id,
+           CAST(COALESCE(SUM(x.points), 0) AS INTEGER) AS w,      -- hundredths of a point
+           COUNT(x.points) AS n_scored
+    FROM {reviews} r
+    LEFT JOIN (SELECT s.review_id, s.score * c.weight AS points
+               FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id) x ON x.review_id = r.id
+    GROUP BY r.id, r.proposal_id, r.reviewer_id
+),
+complete AS (
+    SELECT review_id, proposal_id, reviewer_id, w FROM weighted
+    WHERE n_scored = (SELECT COUNT(*) FROM {criteria} cc)
+),
+reviewer_stats AS (
+    SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q FROM complete GROUP BY reviewer_id
+),
+normalised AS (
+    -- z = (n*x - S) / sqrt(n*Q - S^2): population z-score, 0 when sd = 0 or one review
+    SELECT c.proposal_id, c.w,
+           CASE WHEN rs.n * rs.q - rs.s * rs.s > 0
+                THEN CAST(rs.n * c.w - rs.s AS {dp}) / SQRT(CAST(rs.n * rs.q - rs.s * rs.s AS {dp}))
+                ELSE CAST(0 AS {dp}) END AS z
+    FROM complete c JOIN reviewer_stats rs ON rs.reviewer_id = c.reviewer_id
+),
+per_proposal AS (
+    SELECT proposal_id, COUNT(*) AS n, SUM(z) AS zsum, SUM(w) AS s, SUM(w * w) AS q, MIN(w) AS lo, MAX(w) AS hi
+    FROM normalised GROUP BY proposal_id
+),
+rows_per_proposal AS (
+    SELECT proposal_id, COUNT(*) AS n_rows FROM weighted GROUP BY proposal_id
+),
+summary AS (
+    SELECT t.proposal_id,
+           COALESCE(a.n, 0) AS reviews,
+           t.n_rows - COALESCE(a.n, 0) AS missing,
+           CASE WHEN a.n > 0 AND t.n_rows = a.n THEN 1 ELSE 0 END AS ranked,
+           {r6(f"a.zsum / CAST(a.n AS {dp})")} AS normalised,
+           {r6(f"CAST(a.s AS {dp}) / CAST(100 * a.n AS {dp})")} AS raw_mean,
+           CASE WHEN a.n > 1 THEN
+               {r6(f"SQRT(CAST(a.n * a.q - a.s * a.s AS {dp}) / CAST(a.n * (a.n - 1) AS {dp})) / 100")}
+           END AS sd,
+           {r6(f"CAST(a.lo AS {dp}) / 100")} AS min_score,
+           {r6(f"CAST(a.hi AS {dp}) / 100")} AS max_score,
+           CASE WHEN a.n > 1 AND a.hi - a.lo >= {DISAGREEMENT_RANGE_HUNDREDTHS} THEN 1 ELSE 0 END AS disagreement
+    FROM rows_per_proposal t LEFT JOIN per_proposal a ON a.proposal_id = t.proposal_id
+)
+SELECT proposal_id,
+       CASE WHEN ranked = 1 THEN RANK() OVER (PARTITION BY ranked ORDER BY normalised DESC, raw_mean DESC) END AS rank,
+       normalised, raw_mean, sd, min_score, max_score, reviews, missing, disagreement,
+       CASE WHEN ranked = 1 AND COUNT(*) OVER (PARTITION BY ranked, normalised, raw_mean) > 1 THEN 1 ELSE 0 END AS tied
+FROM summary
+ORDER BY ranked DESC, rank, proposal_id
+"""  # noqa: S608 - relations are checked above and come from code, values are bound parameters
+
+
+def ranking_from_rows(rows: Iterable[Sequence[Any]]) -> tuple[tuple[ProposalStats, ...], tuple[ProposalStats, ...]]:
+    """Turn `ranking_sql` rows into (ranked, unranked) `ProposalStats`, as the
+    Python implementations return them."""
+    ranked, unranked = [], []
+
+    def num(value: Any) -> float | None:
+        return None if value is None else float(value) + 0.0
+
+    for row in rows:
+        pid, rank, norm, raw, sd, lo, hi, n, missing, dis, tied = row
+        if not n:
+            stats = ProposalStats(pid, None, None, None, None, None, None, 0, int(missing), False, False)
+        else:
+            stats = ProposalStats(pid, rank, num(norm), num(raw), num(sd), num(lo), num(hi), int(n), int(missing),
+                                  bool(dis), bool(tied))
+        (ranked if rank is not None else unranked).append(stats)
+    return tuple(ranked), tuple(unranked)
