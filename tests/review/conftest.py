@@ -100,7 +100,7 @@ def build_world(make_user, make_org, *, n_proposals: int = 3, n_reviewers: int =
         proposals.append(proposal)
         secrets += [org_name, f"Quentin Quokka{i}", f"founder{i}@zebracorp{i}.example", f"Yolanda Yak{i}",
                     f"zebracorp{i}"]
-    reviewers = [make_user("reviewer", email=f"reviewer{i}@panel.example", name=f"Rita Reviewer{i}")
+    reviewers = [make_user("reviewer", email=f"reviewer{i}@panel{i}.example", name=f"Rita Reviewer{i}")
                  for i in range(n_reviewers)]
     if panel:
         for reviewer in reviewers:
