@@ -30,6 +30,15 @@ Definitions (the contract every implementation here follows, and the SQL too):
   Equal rounded pairs are ties and share a rank, competition style
   ("1, 2, 2, 4"); within a tie, rows are listed by proposal id. Everything
   else is *unranked* and listed by proposal id with the count missing.
+* **Reliability** of a round: Krippendorff's alpha for interval data
+  (`krippendorff_alpha_interval`, `reviews_alpha`) and ICC(1,1)/ICC(1,k).
+
+Three implementations of the ranking give identical results:
+`rank_proposals_baseline` (row by row, the oracle), `rank_proposals` /
+`rank_arrays` (numpy) and `ranking_sql` (PostgreSQL or SQLite, for the review
+models to run in the database). Sums of z-scores may be added in a different
+order in SQL; that can change the last bit, which matters only if a value
+lies within a rounding error of a 6-decimal half-way point.
 """
 from __future__ import annotations
 
@@ -37,7 +46,7 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -108,8 +117,7 @@ class ReviewScores:
     scores: Mapping[Hashable, int] | None
 
 
-@dataclass(frozen=True)
-class ReviewerStats:
+class ReviewerStats(NamedTuple):
     reviewer_id: Any
     reviews: int  # complete reviews in the round
     mean: float  # of weighted scores, 0..10
@@ -117,8 +125,9 @@ class ReviewerStats:
     flagged: bool  # one review or sd = 0: z-scores set to 0
 
 
-@dataclass(frozen=True)
-class ProposalStats:
+class ProposalStats(NamedTuple):
+    """One line of a ranking (a named tuple: 100,000 of them are built cheaply)."""
+
     proposal_id: Any
     rank: int | None  # None when unranked
     normalised: float | None  # mean z-score
@@ -176,7 +185,7 @@ def _with_ranks(stats: list[ProposalStats]) -> Ranking:
     for position, p in enumerate(ranked, start=1):
         if position == 1 or keys[position - 1] != keys[position - 2]:
             rank = position
-        out.append(ProposalStats(**{**p.__dict__, "rank": rank, "tied": counts[keys[position - 1]] > 1}))
+        out.append(p._replace(rank=rank, tied=counts[keys[position - 1]] > 1))
     return Ranking(tuple(out), tuple(unranked), ())
 
 
@@ -321,23 +330,22 @@ def rank_arrays(
     group = np.cumsum(new_group) - 1
     tied = (np.bincount(group)[group] > 1) if order.size else new_group
 
-    cols = {
-        "pid": p_codes.tolist(), "norm": normalised.tolist(), "raw": raw.tolist(), "sd": sd.tolist(),
-        "lo": lo_f.tolist(), "hi": hi_f.tolist(), "n": n_p.tolist(), "missing": missing.tolist(),
-        "dis": disagreement.tolist(), "two": two.tolist(),
-    }
+    def lines(idx: np.ndarray, ranks: list, tied_flags: list) -> tuple[ProposalStats, ...]:
+        # Build the named tuples column-wise; None where a statistic does not exist.
+        present = has[idx]
 
-    def build(i: int, rank: int | None, is_tied: bool) -> ProposalStats:
-        if not cols["n"][i]:
-            return ProposalStats(cols["pid"][i], None, None, None, None, None, None, 0, cols["missing"][i], False, False)
-        return ProposalStats(
-            proposal_id=cols["pid"][i], rank=rank, normalised=cols["norm"][i], raw_mean=cols["raw"][i],
-            sd=cols["sd"][i] if cols["two"][i] else None, min_score=cols["lo"][i], max_score=cols["hi"][i],
-            reviews=cols["n"][i], missing=cols["missing"][i], disagreement=cols["dis"][i], tied=is_tied,
-        )
+        def optional(values: np.ndarray, where: np.ndarray = present) -> list:
+            return np.where(where, values[idx], None).tolist()
 
-    ranked = tuple(build(i, r, t) for i, r, t in zip(order.tolist(), ranks.tolist(), tied.tolist(), strict=True))
-    unranked = tuple(build(i, None, False) for i in np.flatnonzero(~ranked_mask).tolist())
+        return tuple(map(
+            ProposalStats, p_codes[idx].tolist(), ranks, optional(normalised), optional(raw),
+            optional(sd, two[idx]), optional(lo_f), optional(hi_f), n_p[idx].tolist(), missing[idx].tolist(),
+            disagreement[idx].tolist(), tied_flags,
+        ))
+
+    unranked_idx = np.flatnonzero(~ranked_mask)
+    ranked = lines(order, ranks.tolist(), tied.tolist())
+    unranked = lines(unranked_idx, [None] * unranked_idx.size, [False] * unranked_idx.size)
 
     r_safe = np.where(n_r > 0, n_r, 1).astype(np.float64)
     r_mean = _round6_array(s_r.astype(np.float64) / (100 * r_safe)).tolist()
@@ -399,6 +407,37 @@ def krippendorff_alpha_interval(units: Iterable[Iterable[float | None]]) -> floa
     return 1 - (n - 1) * observed / expected
 
 
+def icc_one_way(units: Iterable[Iterable[float | None]]) -> tuple[float, float] | None:
+    """ICC(1,1) and ICC(1,k) (Shrout & Fleiss 1979, one-way random effects):
+    each unit is rated by k different raters drawn at random, as a panel's
+    proposals are.
+
+        MSB = k * sum_i (mean_i - grand mean)^2 / (n - 1)     between units
+        MSW = sum_i sum_j (x_ij - mean_i)^2 / (n * (k - 1))     within units
+        ICC(1,1) = (MSB - MSW) / (MSB + (k - 1) * MSW)          one rater's reliability
+        ICC(1,k) = (MSB - MSW) / MSB                            reliability of the mean of k
+
+    Needs the same number k >= 2 of ratings in every unit (None values are
+    dropped first; units with fewer than two are ignored); raises ValueError
+    otherwise. Returns None when undefined (fewer than two units, or MSB = 0).
+    """
+    rows = [[float(v) for v in unit if v is not None] for unit in units]
+    rows = [row for row in rows if len(row) >= 2]
+    if len(rows) < 2:
+        return None
+    k = len(rows[0])
+    if any(len(row) != k for row in rows):
+        raise ValueError("ICC(1,k) needs the same number of ratings in every unit")
+    n = len(rows)
+    means = [math.fsum(row) / k for row in rows]
+    grand = math.fsum(means) / n
+    msb = k * math.fsum((m - grand) ** 2 for m in means) / (n - 1)
+    msw = math.fsum((x - m) ** 2 for row, m in zip(rows, means, strict=True) for x in row) / (n * (k - 1))
+    if msb <= 0:
+        return None
+    return (msb - msw) / (msb + (k - 1) * msw), (msb - msw) / msb
+
+
 def reviews_alpha(reviews: Iterable[ReviewScores], weights: Mapping[Hashable, int]) -> float | None:
     """Krippendorff's interval alpha of the weighted scores of a round's complete
     reviews: units are proposals, coders are reviewers."""
@@ -420,8 +459,10 @@ RANKING_COLUMNS = (
 )
 
 
-def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria") -> str:
-    """SQL (PostgreSQL and SQLite >= 3.35) computing the ranking defined above.
+def ranking_sql(
+    reviews: str = "reviews", scores: str = "scores", criteria: str = "criteria", *, points_column: str | None = None
+) -> str:
+    """SQL (PostgreSQL; SQLite >= 3.35 built with its math functions, as Python's is) computing the ranking defined above.
 
     The three arguments are relations - table names or parenthesised
     subqueries written by the programmer (never user input), e.g.
@@ -430,6 +471,10 @@ def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str 
     * reviews(id, proposal_id, reviewer_id): one row per assigned review;
     * scores(review_id, criterion_id, score): integer scores 0..10;
     * criteria(id, weight): the rubric, integer weights summing to 100.
+
+    With `points_column`, each review row already carries its weighted total
+    in hundredths (NULL while incomplete) in that column, and `scores` and
+    `criteria` are not read: one pass over the scores saved.
 
     Returns one row per proposal that has review rows, columns
     `RANKING_COLUMNS`, ranked ones first by rank then proposal id, then the
@@ -441,65 +486,77 @@ def ranking_sql(reviews: str = "reviews", scores: str = "scores", criteria: str 
     for relation in (reviews, scores, criteria):
         if not _RELATION.match(relation.strip()):
             raise ValueError(f"not a table name or parenthesised subquery: {relation!r}")
+    if points_column is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", points_column):
+        raise ValueError(f"not a column name: {points_column!r}")
     dp = "DOUBLE PRECISION"
     scale = f"CAST({int(_SCALE)} AS {dp})"
 
     def r6(expr: str) -> str:
         return f"ROUND(({expr}) * {scale}) / {scale}"
 
+    if points_column is None:
+        weighted = f"""points AS (
+    -- one pass over the scores: each review's weighted total in hundredths of a point
+    SELECT s.review_id, SUM(s.score * c.weight) AS w, COUNT(*) AS n_scored
+    FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id
+    GROUP BY s.review_id
+),
+weighted AS (
+    -- w is NULL for a review that does not score every criterion (missing)
+    SELECT r.proposal_id, r.reviewer_id,
+           CASE WHEN p.n_scored = (SELECT COUNT(*) FROM {criteria} cc) THEN CAST(p.w AS INTEGER) END AS w
+    FROM {reviews} r LEFT JOIN points p ON p.review_id = r.id
+),"""  # noqa: S608 - checked relation names from code
+    else:
+        weighted = f"""weighted AS (
+    SELECT r.proposal_id, r.reviewer_id, CAST(r.{points_column} AS INTEGER) AS w FROM {reviews} r
+),"""  # noqa: S608 - checked names from code
     return f"""
-WITH weighted AS (
-    SELECT r.id AS review_id, r.proposal_id, r.reviewer_id,
-           CAST(COALESCE(SUM(x.points), 0) AS INTEGER) AS w,      -- hundredths of a point
-           COUNT(x.points) AS n_scored
-    FROM {reviews} r
-    LEFT JOIN (SELECT s.review_id, s.score * c.weight AS points
-               FROM {scores} s JOIN {criteria} c ON c.id = s.criterion_id) x ON x.review_id = r.id
-    GROUP BY r.id, r.proposal_id, r.reviewer_id
-),
-complete AS (
-    SELECT review_id, proposal_id, reviewer_id, w FROM weighted
-    WHERE n_scored = (SELECT COUNT(*) FROM {criteria} cc)
-),
+WITH {weighted}
 reviewer_stats AS (
-    SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q FROM complete GROUP BY reviewer_id
-),
-normalised AS (
-    -- z = (n*x - S) / sqrt(n*Q - S^2): population z-score, 0 when sd = 0 or one review
-    SELECT c.proposal_id, c.w,
-           CASE WHEN rs.n * rs.q - rs.s * rs.s > 0
-                THEN CAST(rs.n * c.w - rs.s AS {dp}) / SQRT(CAST(rs.n * rs.q - rs.s * rs.s AS {dp}))
-                ELSE CAST(0 AS {dp}) END AS z
-    FROM complete c JOIN reviewer_stats rs ON rs.reviewer_id = c.reviewer_id
+    SELECT reviewer_id, COUNT(*) AS n, SUM(w) AS s, SUM(w * w) AS q
+    FROM weighted WHERE w IS NOT NULL GROUP BY reviewer_id
 ),
 per_proposal AS (
-    SELECT proposal_id, COUNT(*) AS n, SUM(z) AS zsum, SUM(w) AS s, SUM(w * w) AS q, MIN(w) AS lo, MAX(w) AS hi
-    FROM normalised GROUP BY proposal_id
-),
-rows_per_proposal AS (
-    SELECT proposal_id, COUNT(*) AS n_rows FROM weighted GROUP BY proposal_id
+    -- z = (n*x - S) / sqrt(n*Q - S^2): population z-score, 0 when sd = 0 or one review
+    SELECT t.proposal_id, COUNT(*) AS n_rows, COUNT(t.w) AS n,
+           SUM(CASE WHEN t.w IS NULL THEN NULL
+                    WHEN rs.n * rs.q - rs.s * rs.s > 0
+                    THEN CAST(rs.n * t.w - rs.s AS {dp}) / SQRT(CAST(rs.n * rs.q - rs.s * rs.s AS {dp}))
+                    ELSE CAST(0 AS {dp}) END) AS zsum,
+           SUM(t.w) AS s, SUM(t.w * t.w) AS q, MIN(t.w) AS lo, MAX(t.w) AS hi
+    FROM weighted t LEFT JOIN reviewer_stats rs ON rs.reviewer_id = t.reviewer_id
+    GROUP BY t.proposal_id
 ),
 summary AS (
-    SELECT t.proposal_id,
-           COALESCE(a.n, 0) AS reviews,
-           t.n_rows - COALESCE(a.n, 0) AS missing,
-           CASE WHEN a.n > 0 AND t.n_rows = a.n THEN 1 ELSE 0 END AS ranked,
-           {r6(f"a.zsum / CAST(a.n AS {dp})")} AS normalised,
-           {r6(f"CAST(a.s AS {dp}) / CAST(100 * a.n AS {dp})")} AS raw_mean,
-           CASE WHEN a.n > 1 THEN
-               {r6(f"SQRT(CAST(a.n * a.q - a.s * a.s AS {dp}) / CAST(a.n * (a.n - 1) AS {dp})) / 100")}
+    SELECT proposal_id, n AS reviews, n_rows - n AS missing,
+           CASE WHEN n > 0 AND n_rows = n THEN 1 ELSE 0 END AS ranked,
+           {r6(f"zsum / CAST(NULLIF(n, 0) AS {dp})")} AS normalised,
+           {r6(f"CAST(s AS {dp}) / CAST(100 * NULLIF(n, 0) AS {dp})")} AS raw_mean,
+           CASE WHEN n > 1 THEN
+               {r6(f"SQRT(CAST(n * q - s * s AS {dp}) / CAST(n * (n - 1) AS {dp})) / 100")}
            END AS sd,
-           {r6(f"CAST(a.lo AS {dp}) / 100")} AS min_score,
-           {r6(f"CAST(a.hi AS {dp}) / 100")} AS max_score,
-           CASE WHEN a.n > 1 AND a.hi - a.lo >= {DISAGREEMENT_RANGE_HUNDREDTHS} THEN 1 ELSE 0 END AS disagreement
-    FROM rows_per_proposal t LEFT JOIN per_proposal a ON a.proposal_id = t.proposal_id
+           {r6(f"CAST(lo AS {dp}) / 100")} AS min_score,
+           {r6(f"CAST(hi AS {dp}) / 100")} AS max_score,
+           CASE WHEN n > 1 AND hi - lo >= {DISAGREEMENT_RANGE_HUNDREDTHS} THEN 1 ELSE 0 END AS disagreement
+    FROM per_proposal
+),
+keyed AS (
+    -- sort keys: NULL for unranked rows, so they are all peers, listed by proposal id
+    SELECT summary.*,
+           CASE WHEN ranked = 1 THEN normalised END AS k1,
+           CASE WHEN ranked = 1 THEN raw_mean END AS k2
+    FROM summary
 )
 SELECT proposal_id,
-       CASE WHEN ranked = 1 THEN RANK() OVER (PARTITION BY ranked ORDER BY normalised DESC, raw_mean DESC) END AS rank,
+       CASE WHEN ranked = 1 THEN RANK() OVER w END AS rank,
        normalised, raw_mean, sd, min_score, max_score, reviews, missing, disagreement,
-       CASE WHEN ranked = 1 AND COUNT(*) OVER (PARTITION BY ranked, normalised, raw_mean) > 1 THEN 1 ELSE 0 END AS tied
-FROM summary
-ORDER BY ranked DESC, rank, proposal_id
+       -- peers share normalised and raw_mean: the frame of the current row's peers counts them
+       CASE WHEN ranked = 1 AND COUNT(*) OVER (w RANGE BETWEEN CURRENT ROW AND CURRENT ROW) > 1
+            THEN 1 ELSE 0 END AS tied
+FROM keyed
+WINDOW w AS (ORDER BY ranked DESC, k1 DESC, k2 DESC)
+ORDER BY ranked DESC, k1 DESC, k2 DESC, proposal_id
 """  # noqa: S608 - relations are checked above and come from code, values are bound parameters
 
 
