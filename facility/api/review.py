@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from facility.accounts.models import Role, User
 from facility.api import api_blueprint
-from facility.api.auth import ApiError, require_role
+from facility.api.auth import ApiError, require_role, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.challenges.models import Challenge
 from facility.extensions import db
@@ -402,8 +402,6 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 def get_ranking(args, challenge_id):
     """The round's ranking: raw, normalised and weighted scores, spread, disagreement, ties and
     reliability (fund managers; the city's officials once the round has closed)."""
-    from facility.api.auth import require_user
-
     actor = require_user()
     challenge = _challenge(challenge_id, actor)
     round_ = services.round_of(challenge, RoundKind(args["round"]))

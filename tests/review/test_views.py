@@ -306,3 +306,37 @@ def test_ranking_page_queries_do_not_grow(client, world, login):
     with count_queries() as many:
         assert client.get(url).status_code == 200
     assert many["n"] == few["n"]
+
+
+def test_eligibility_screening_on_the_page(client, world, login):
+    a = assign(world, world.reviewers[0], world.proposals[0], round_=world.eligibility)
+    login(client, world.reviewers[0])
+    page = client.get(f"/review/assignments/{a.id}")
+    assert page.status_code == 200 and b"Passes" in page.get_data()
+    token = csrf_token_from(page.get_data(as_text=True))
+    missing = client.post(f"/review/assignments/{a.id}", data={"csrf_token": token, "comment": "ok",
+                                                              "submit_review": "1"})
+    assert missing.status_code == 422
+    done = client.post(f"/review/assignments/{a.id}", data={"csrf_token": token, "eligible": "fail",
+                                                           "comment": "Not in an eligible country",
+                                                           "submit_review": "1"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert a.review.eligible is False and a.review.is_submitted
+
+
+def test_manager_edits_a_round(client, world, login):
+    login(client, world.manager)
+    url = f"/review/rounds/{world.scoring.id}"
+    token = get_csrf(client, url)
+    backwards = client.post(url, data={"csrf_token": token, "opens_at": "2027-02-01T00:00",
+                                       "closes_at": "2027-01-01T00:00", "can_review": "y"})
+    assert backwards.status_code == 422 and b"must close after it opens" in backwards.get_data()
+    garbage = client.post(url, data={"csrf_token": token, "opens_at": "soon", "closes_at": "later"})
+    assert garbage.status_code == 422
+    ok = client.post(url, data={"csrf_token": token, "opens_at": "2027-01-01T00:00", "closes_at": "2027-02-01T09:30",
+                                "can_review": "y", "can_see_others": "y"})
+    assert ok.status_code == 302
+    db.session.expire_all()
+    r = world.scoring
+    assert r.closes_at.isoformat() == "2027-02-01T09:30:00+00:00" and r.can_see_others and r.can_review
