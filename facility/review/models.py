@@ -1,0 +1,278 @@
+"""Evaluation panels: members, invitations, conflicts, rounds, assignments, reviews, decisions.
+
+Permission rules live here, on the objects, and are used by pages and the API alike.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from facility.accounts.models import Organization, Role, User, enum_column
+from facility.challenges.models import Challenge, Criterion
+from facility.core.models import TimestampMixin, utcnow
+from facility.extensions import db
+from facility.proposals.models import Proposal
+
+
+def _authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False))
+
+
+def is_fund_manager(user) -> bool:
+    return _authenticated(user) and user.has_role(Role.FUND_MANAGER)
+
+
+class PanelRole(str, enum.Enum):
+    REVIEWER = "reviewer"
+    OBSERVER = "observer"  # one of the city's officials: follows progress, never scores
+
+
+class PanelMember(db.Model):
+    """A person sitting on a challenge's evaluation panel."""
+
+    __tablename__ = "review_panel_members"
+    __table_args__ = (sa.UniqueConstraint("challenge_id", "user_id", name="uq_review_panel_members_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    role: Mapped[PanelRole] = mapped_column(enum_column(PanelRole), default=PanelRole.REVIEWER, nullable=False)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    challenge: Mapped[Challenge] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class PanelInvitation(db.Model):
+    """An e-mailed invitation to join a panel for someone without an account (signed, single-use link)."""
+
+    __tablename__ = "review_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    email: Mapped[str] = mapped_column(sa.String(320), index=True, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(200), default="", nullable=False)
+    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column()
+    accepted_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    challenge: Mapped[Challenge] = relationship()
+
+
+class ConflictKind(str, enum.Enum):
+    DECLARED = "declared"  # the reviewer declared a conflict of interest
+    ABSTAINED = "abstained"  # the reviewer abstains without a conflict
+
+
+class Conflict(db.Model):
+    """A reviewer's declared conflict (or abstention) on one proposal.
+
+    `organization_id` keeps the applicant organisation so a later proposal of the
+    same organisation is detected as conflicted too.
+    """
+
+    __tablename__ = "review_conflicts"
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "reviewer_id", name="uq_review_conflicts_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    reviewer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[ConflictKind] = mapped_column(enum_column(ConflictKind), nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    proposal: Mapped[Proposal] = relationship()
+    reviewer: Mapped[User] = relationship()
+    organization: Mapped[Organization | None] = relationship()
+
+
+class RoundKind(str, enum.Enum):
+    ELIGIBILITY = "eligibility"  # pass/fail with a reason
+    SCORING = "scoring"  # rubric scores and a comment
+    SHORTLIST = "shortlist"  # a second scoring round on the shortlisted proposals
+
+
+SCORED_KINDS = (RoundKind.SCORING, RoundKind.SHORTLIST)
+
+
+class ReviewRound(db.Model):
+    """One round of a challenge's review, with its own dates and permissions."""
+
+    __tablename__ = "review_rounds"
+    __table_args__ = (
+        sa.UniqueConstraint("challenge_id", "kind", name="uq_review_rounds_kind"),
+        sa.CheckConstraint("opens_at < closes_at", name="opens_before_closes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    kind: Mapped[RoundKind] = mapped_column(enum_column(RoundKind), nullable=False)
+    opens_at: Mapped[datetime] = mapped_column(nullable=False)
+    closes_at: Mapped[datetime] = mapped_column(nullable=False)
+    can_review: Mapped[bool] = mapped_column(default=True, nullable=False)
+    can_see_others: Mapped[bool] = mapped_column(default=False, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column()  # closed early by a fund manager
+
+    challenge: Mapped[Challenge] = relationship()
+
+    @property
+    def is_scored(self) -> bool:
+        return self.kind in SCORED_KINDS
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None or utcnow() >= self.closes_at
+
+    @property
+    def is_open(self) -> bool:
+        """Reviews may be written: allowed, between the dates, not closed early."""
+        return self.can_review and self.opens_at <= utcnow() and not self.is_closed
+
+    def can_manage(self, user) -> bool:
+        return is_fund_manager(user)
+
+
+class Assignment(db.Model):
+    """A reviewer assigned one proposal in one round; a fund manager may waive it (with a reason)."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (
+        sa.UniqueConstraint("round_id", "proposal_id", "reviewer_id", name="uq_review_assignments_triple"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(sa.ForeignKey("review_rounds.id", ondelete="CASCADE"), nullable=False)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    reviewer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    waived_at: Mapped[datetime | None] = mapped_column()
+    waived_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    waive_reason: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+
+    round: Mapped[ReviewRound] = relationship()
+    proposal: Mapped[Proposal] = relationship()
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    review: Mapped[Review | None] = relationship(
+        back_populates="assignment", uselist=False, cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_waived(self) -> bool:
+        return self.waived_at is not None
+
+    @property
+    def is_done(self) -> bool:
+        """In (submitted) or explicitly waived: no longer holds up the decisions."""
+        return self.is_waived or (self.review is not None and self.review.is_submitted)
+
+    def is_reviewer(self, user) -> bool:
+        return _authenticated(user) and user.id == self.reviewer_id
+
+
+class ReviewStatus(str, enum.Enum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Review(TimestampMixin, db.Model):
+    """A reviewer's work on one assignment: rubric scores (or eligibility) and a comment."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("review_assignments.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    status: Mapped[ReviewStatus] = mapped_column(
+        enum_column(ReviewStatus), default=ReviewStatus.DRAFT, index=True, nullable=False
+    )
+    eligible: Mapped[bool | None] = mapped_column()  # eligibility rounds: pass (True) / fail (False)
+    comment: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+
+    assignment: Mapped[Assignment] = relationship(back_populates="review")
+    scores: Mapped[list[Score]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", order_by="Score.criterion_id"
+    )
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == ReviewStatus.SUBMITTED
+
+    @property
+    def score_map(self) -> dict[int, int]:
+        return {s.criterion_id: s.score for s in self.scores}
+
+
+class Score(db.Model):
+    """One rubric criterion scored 0..10."""
+
+    __tablename__ = "review_scores"
+    __table_args__ = (sa.CheckConstraint("score >= 0 AND score <= 10", name="score_range"),)
+
+    review_id: Mapped[int] = mapped_column(sa.ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
+    criterion_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenge_criteria.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[int] = mapped_column(nullable=False)
+
+    review: Mapped[Review] = relationship(back_populates="scores")
+    criterion: Mapped[Criterion] = relationship()
+
+
+class DecisionKind(str, enum.Enum):
+    SHORTLIST = "shortlist"
+    AWARD_RECOMMENDATION = "award_recommendation"
+    DECLINE = "decline"
+
+
+class Decision(db.Model):
+    """The panel's outcome for one proposal: prepared as pending, released with all the others.
+
+    At most one pending decision per proposal (the service replaces it); released ones stay as history.
+    """
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    kind: Mapped[DecisionKind] = mapped_column(enum_column(DecisionKind), nullable=False)
+    note: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column()
+    released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    proposal: Mapped[Proposal] = relationship()
+
+    @property
+    def is_released(self) -> bool:
+        return self.released_at is not None

@@ -1,0 +1,399 @@
+"""Review services: conflicts, assignment, scoring, hidden reviews, ranking arithmetic, release gate."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from facility.accounts.models import Organization, OrgKind
+from facility.audit.models import AuditEvent
+from facility.core.errors import Conflict as ConflictError
+from facility.core.errors import NotFound, PermissionDenied, ValidationFailed
+from facility.core.mail import OutboundEmail
+from facility.core.models import utcnow
+from facility.extensions import db
+from facility.proposals.models import ProposalStatus
+from facility.review import services
+from facility.review.models import Assignment, ConflictKind, DecisionKind, PanelInvitation, PanelRole, Review
+from tests.review.conftest import assign, submit
+
+
+def _actions(prefix: str) -> list[str]:
+    return list(db.session.execute(sa.select(AuditEvent.action).where(AuditEvent.action.like(f"{prefix}%"))).scalars())
+
+
+# --- conflicts ----------------------------------------------------------------------------------------
+
+
+def test_member_of_applicant_org_is_conflicted(world, make_user):
+    insider = make_user("reviewer", email="insider@elsewhere.example", organization=world.orgs[0])
+    found = services.detect_conflicts(world.proposals, [insider])
+    assert found == {(world.proposals[0].id, insider.id): [services.AUTO_MEMBER]}
+
+
+def test_same_email_domain_is_conflicted_but_webmail_is_not(world, make_user):
+    colleague = make_user("reviewer", email="someone@zebracorp1.example")
+    assert services.conflict_reasons(world.proposals[1], colleague) == [services.AUTO_DOMAIN]
+    assert services.conflict_reasons(world.proposals[0], colleague) == []
+    # Applicant and reviewer both on gmail.com: no conflict from the domain alone.
+    make_user("innovator", email="cofounder@gmail.com", organization=world.orgs[2])
+    gmail_reviewer = make_user("reviewer", email="reviewer@gmail.com")
+    assert services.conflict_reasons(world.proposals[2], gmail_reviewer) == []
+
+
+def test_previous_declared_conflict_with_the_organisation_carries_over(world, make_user):
+    reviewer = world.reviewers[0]
+    services.declare_conflict(actor=reviewer, proposal=world.proposals[0], reason="I advised them last year")
+    db.session.commit()
+    # The same organisation applies again, to another challenge's panel the reviewer sits on.
+    other = _second_challenge_proposal(world, world.orgs[0])
+    assert services.conflict_reasons(other, reviewer) == [services.AUTO_PREVIOUS]
+    assert services.conflict_reasons(other, world.reviewers[1]) == []
+
+
+def _second_challenge_proposal(world, org):
+    from facility.challenges.models import Challenge, Criterion
+    from facility.proposals.models import Proposal
+
+    c = world.challenge
+    challenge = Challenge(city=c.city, title="Second", summary="s", description="d", focus_area=c.focus_area,
+                          prize_pool_cents=1000, max_award_cents=1000, opens_at=c.opens_at, closes_at=c.closes_at,
+                          status=c.status)
+    db.session.add(challenge)
+    db.session.add(Criterion(challenge=challenge, name="All", weight=100, position=0))
+    proposal = Proposal(challenge=challenge, organization=org, title="Again", status=ProposalStatus.SUBMITTED)
+    db.session.add(proposal)
+    db.session.commit()
+    return proposal
+
+
+def test_declare_conflict_removes_assignment_and_blocks_opening(world):
+    reviewer, proposal = world.reviewers[0], world.proposals[0]
+    a = assign(world, reviewer, proposal)
+    submit(world, a, [5, 5], submit=False)
+    assert services.can_open_assignment(a, reviewer)
+    conflict = services.declare_conflict(actor=reviewer, proposal=proposal, reason="My cousin runs it")
+    db.session.commit()
+    assert conflict.kind == ConflictKind.DECLARED and conflict.organization_id == world.orgs[0].id
+    assert db.session.execute(sa.select(Assignment).where(Assignment.reviewer_id == reviewer.id)).first() is None
+    assert db.session.execute(sa.select(Review)).first() is None
+    with pytest.raises(ConflictError):
+        assign(world, reviewer, proposal)
+    assert "review.conflict_declared" in _actions("review.conflict")
+
+
+def test_abstain_and_declaring_rules(world, make_user):
+    reviewer = world.reviewers[1]
+    services.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="Too close", abstain=True)
+    assert services.conflict_reasons(world.proposals[1], reviewer) == ["abstained"]
+    with pytest.raises(ConflictError):
+        services.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="again")
+    with pytest.raises(ValidationFailed) as info:
+        services.declare_conflict(actor=reviewer, proposal=world.proposals[2], reason="   ")
+    assert "reason" in info.value.errors
+    outsider = make_user("reviewer")  # not on the panel: as if the proposal did not exist
+    with pytest.raises(NotFound):
+        services.declare_conflict(actor=outsider, proposal=world.proposals[0], reason="x")
+
+
+# --- assignment ----------------------------------------------------------------------------------------
+
+
+def test_auto_assign_gives_n_reviewers_without_conflicted_pairs(make_world, make_user):
+    world = make_world(n_proposals=6, n_reviewers=4)
+    insider = world.reviewers[0]
+    insider.organization = world.orgs[0]
+    services.declare_conflict(actor=world.reviewers[1], proposal=world.proposals[1], reason="advisor")
+    db.session.commit()
+    outcome = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    db.session.commit()
+    rows = db.session.execute(sa.select(Assignment.proposal_id, Assignment.reviewer_id)).all()
+    pairs = set(rows)
+    assert len(pairs) == len(rows) == 18
+    assert (world.proposals[0].id, insider.id) not in pairs
+    assert (world.proposals[1].id, world.reviewers[1].id) not in pairs
+    for p in world.proposals:
+        assert sum(1 for pid, _ in pairs if pid == p.id) == 3
+    loads = sorted(outcome.loads.values())
+    assert loads[-1] - loads[0] <= 1 and sum(loads) == 18
+    assert outcome.shortfalls == {}
+    assert "All 6 proposals have 3 reviewers" in outcome.message
+
+
+def test_auto_assign_says_honestly_when_n_cannot_be_met(world):
+    services.declare_conflict(actor=world.reviewers[0], proposal=world.proposals[2], reason="friend")
+    outcome = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    db.session.commit()
+    assert outcome.shortfalls == {world.proposals[2].id: 1}
+    assert "1 of 3 proposals cannot reach 3 reviewers" in outcome.message
+    assert any("only 2 non-conflicted reviewers for 3 places" in line for line in outcome.details)
+    # Running again keeps what exists and adds nothing.
+    again = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    assert again.added == 0
+
+
+def test_auto_assign_rules(world, make_user):
+    with pytest.raises(PermissionDenied):
+        services.auto_assign(actor=world.reviewers[0], round_=world.scoring, per_proposal=2)
+    with pytest.raises(ValidationFailed):
+        services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=0)
+
+
+def test_manual_assignment_refuses_conflicts_duplicates_and_strangers(world, make_user):
+    a = assign(world, world.reviewers[0], world.proposals[0])
+    with pytest.raises(ConflictError):
+        assign(world, world.reviewers[0], world.proposals[0])
+    stranger = make_user("reviewer")
+    with pytest.raises(ValidationFailed):
+        assign(world, stranger, world.proposals[0])
+    services.remove_assignment(actor=world.manager, assignment=a)
+    db.session.commit()
+    assert db.session.get(Assignment, a.id) is None
+
+
+# --- scoring and visibility ------------------------------------------------------------------------------
+
+
+def test_draft_then_submit_with_required_comment_and_all_criteria(world):
+    a = assign(world, world.reviewers[0], world.proposals[0])
+    c1, c2 = world.criteria
+    review = services.save_review(actor=world.reviewers[0], assignment=a, scores={str(c1.id): 7}, comment="")
+    assert review.status.value == "draft" and review.score_map == {c1.id: 7}
+    with pytest.raises(ValidationFailed) as info:
+        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7}, comment="", submit=True)
+    assert set(info.value.errors) == {"comment", f"scores.{c2.id}"}
+    with pytest.raises(ValidationFailed) as info:
+        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 11, "999": 3}, comment="x")
+    assert set(info.value.errors) == {f"scores.{c1.id}", "scores.999"}
+    services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7, c2.id: 3}, comment="Good",
+                         submit=True)
+    db.session.commit()
+    with pytest.raises(ConflictError):
+        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 1, c2.id: 1}, comment="Edit")
+    db.session.refresh(a.review)
+    assert a.review.score_map == {c1.id: 7, c2.id: 3}
+
+
+def test_review_only_by_the_assigned_reviewer_while_the_round_is_open(world):
+    a = assign(world, world.reviewers[0], world.proposals[0])
+    with pytest.raises(NotFound):
+        services.save_review(actor=world.reviewers[1], assignment=a, scores={}, comment="x")
+    with time_machine.travel(world.scoring.closes_at + timedelta(minutes=1), tick=False), pytest.raises(ConflictError):
+        services.save_review(actor=world.reviewers[0], assignment=a, scores={}, comment="x")
+
+
+def test_eligibility_round_is_pass_or_fail_with_a_reason(world):
+    a = assign(world, world.reviewers[0], world.proposals[0], round_=world.eligibility)
+    with pytest.raises(ValidationFailed) as info:
+        services.save_review(actor=world.reviewers[0], assignment=a, comment="Fine", submit=True)
+    assert "eligible" in info.value.errors
+    review = services.save_review(actor=world.reviewers[0], assignment=a, comment="Outside the city", eligible=False,
+                                  submit=True)
+    assert review.eligible is False and review.is_submitted
+
+
+def test_others_hidden_until_own_review_is_submitted_and_round_allows(world):
+    a0 = assign(world, world.reviewers[0], world.proposals[0])
+    a1 = assign(world, world.reviewers[1], world.proposals[0])
+    submit(world, a1, [9, 9], comment="Excellent")
+    assert services.others_reviews(a0, world.reviewers[0]) is None  # round does not allow it
+    world.scoring.can_see_others = True
+    db.session.commit()
+    assert services.others_reviews(a0, world.reviewers[0]) is None  # own review not in
+    submit(world, a0, [4, 4], submit=False)
+    assert services.others_reviews(a0, world.reviewers[0]) is None  # a draft is not enough
+    submit(world, a0, [4, 4])
+    others = services.others_reviews(a0, world.reviewers[0])
+    assert [r.comment for r in others] == ["Excellent"]
+
+
+# --- ranking: normalisation and reliability against a hand-computed example ---------------------------------
+
+
+def test_ranking_matches_hand_computed_example(make_world):
+    world = make_world(n_proposals=3, n_reviewers=2)  # weights 60 / 40
+    p0, p1, p2 = world.proposals
+    r0, r1 = world.reviewers
+    # Weighted = 0.6*c1 + 0.4*c2.
+    # r0: p0 (8,6) -> 7.2, p1 (5,5) -> 5.0, p2 (2,4) -> 2.8; mean 5.0, deviations +2.2, 0, -2.2,
+    #     population sd = sqrt((2.2^2 * 2) / 3) = 2.2 * sqrt(2/3), so z = +-sqrt(3/2) = +-1.224745, 0.
+    # r1: p0 (10,10) -> 10, p1 (9,9) -> 9, p2 (10,5) -> 8; mean 9, deviations +1, 0, -1, z = +-1.224745, 0.
+    for reviewer, scores in ((r0, {p0: [8, 6], p1: [5, 5], p2: [2, 4]}), (r1, {p0: [10, 10], p1: [9, 9], p2: [10, 5]})):
+        for proposal, s in scores.items():
+            submit(world, assign(world, reviewer, proposal), s)
+    report = services.ranking(world.scoring)
+    rows = {row.proposal.id: row.stats for row in report.ranked}
+    assert [row.proposal.id for row in report.ranked] == [p0.id, p1.id, p2.id]
+    assert [rows[p.id].rank for p in (p0, p1, p2)] == [1, 2, 3]
+    assert rows[p0.id].normalised == pytest.approx(1.224745, abs=1e-6)
+    assert rows[p1.id].normalised == pytest.approx(0.0, abs=1e-9)
+    assert rows[p2.id].normalised == pytest.approx(-1.224745, abs=1e-6)
+    # Raw means: (7.2 + 10) / 2 = 8.6, (5 + 9) / 2 = 7.0, (2.8 + 8) / 2 = 5.4.
+    assert [rows[p.id].raw_mean for p in (p0, p1, p2)] == pytest.approx([8.6, 7.0, 5.4])
+    # Sample sd of p1: |9 - 5| / sqrt(2) = 2.828427; disagreement when the range is >= 4 points.
+    assert rows[p1.id].sd == pytest.approx(2.828427, abs=1e-6)
+    assert [rows[p.id].disagreement for p in (p0, p1, p2)] == [False, True, True]
+    # Krippendorff's interval alpha, units = proposals, two values each (a, b):
+    #   observed sum = sum over units 2 * (a - b)^2 = 2 * (2.8^2 + 4^2 + 5.2^2) = 101.76
+    #   n = 6 values, total = 42, total_sq = 329.68,
+    #   expected sum = 2 * n * total_sq - 2 * total^2 = 3956.16 - 3528 = 428.16
+    #   alpha = 1 - (n - 1) * 101.76 / 428.16 = 1 - 508.8 / 428.16 = -0.188341
+    assert report.alpha == pytest.approx(1 - 508.8 / 428.16, abs=1e-9)
+    assert report.outstanding == 0
+    assert {u.id: s.flagged for u, s in report.reviewers} == {r0.id: False, r1.id: False}
+
+
+def test_ranking_shows_ties_and_missing_reviews(make_world):
+    world = make_world(n_proposals=3, n_reviewers=2)
+    p0, p1, p2 = world.proposals
+    r0, r1 = world.reviewers
+    for proposal, s in ((p0, [5, 5]), (p1, [5, 5]), (p2, [2, 4])):
+        submit(world, assign(world, r0, proposal), s)
+    assign(world, r1, p2)  # assigned, not in yet
+    report = services.ranking(world.scoring)
+    assert [(row.proposal.id, row.stats.rank, row.stats.tied) for row in report.ranked] == [
+        (p0.id, 1, True), (p1.id, 1, True)]
+    assert [(row.proposal.id, row.stats.reviews, row.stats.missing) for row in report.unranked] == [(p2.id, 1, 1)]
+    assert report.outstanding == 1
+
+
+def test_csv_has_a_header_and_defuses_formulas(world):
+    world.proposals[0].title = "=HYPERLINK(\"http://evil\")"
+    world.proposals[1].title = "@SUM(A1)"
+    db.session.commit()
+    submit(world, assign(world, world.reviewers[0], world.proposals[0]), [6, 6])
+    rows = list(csv.reader(io.StringIO(services.ranking_csv(services.ranking(world.scoring)))))
+    assert rows[0] == services.CSV_HEADER
+    titles = {r[2]: r[3] for r in rows[1:]}
+    assert titles[str(world.proposals[0].id)] == "'=HYPERLINK(\"http://evil\")"
+    assert titles[str(world.proposals[1].id)] == "'@SUM(A1)"
+    assert services.csv_safe("-1") == "'-1" and services.csv_safe("+1") == "'+1" and services.csv_safe(5) == 5
+
+
+# --- decisions and the release gate -------------------------------------------------------------------------
+
+
+def test_release_waits_for_every_review_or_waiver(world):
+    p0, p1, p2 = world.proposals
+    a = assign(world, world.reviewers[0], p0)
+    b = assign(world, world.reviewers[1], p1)
+    submit(world, a, [8, 8], comment="Convincing pilot plan")
+    services.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
+    services.prepare_decision(actor=world.manager, proposal=p1, kind=DecisionKind.DECLINE)
+    services.prepare_decision(actor=world.manager, proposal=p2, kind="award_recommendation")
+    db.session.commit()
+    with pytest.raises(ConflictError) as info:
+        services.release_decisions(actor=world.manager, challenge=world.challenge)
+    assert "1 assigned reviews" in info.value.detail
+    db.session.rollback()
+    assert p0.status == ProposalStatus.SUBMITTED
+    with pytest.raises(ValidationFailed):
+        services.waive_assignment(actor=world.manager, assignment=b, reason=" ")
+    services.waive_assignment(actor=world.manager, assignment=b, reason="Reviewer fell ill")
+    released = services.release_decisions(actor=world.manager, challenge=world.challenge)
+    db.session.commit()
+    assert len(released) == 3
+    assert (p0.status, p1.status, p2.status) == (ProposalStatus.SHORTLISTED, ProposalStatus.DECLINED,
+                                                 ProposalStatus.SUBMITTED)
+    mails = db.session.execute(sa.select(OutboundEmail.to_address)).scalars().all()
+    assert sorted(mails) == sorted(u.email for u in world.applicants)
+    assert {"review.assignment_waived", "review.decision_released"} <= set(_actions("review."))
+    with pytest.raises(ConflictError):  # nothing pending any more
+        services.release_decisions(actor=world.manager, challenge=world.challenge)
+
+
+def test_feedback_shows_comments_without_names_only_after_release(world, make_user):
+    p0 = world.proposals[0]
+    submit(world, assign(world, world.reviewers[0], p0), [8, 8], comment="Convincing pilot plan")
+    services.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
+    db.session.commit()
+    with pytest.raises(NotFound):
+        services.feedback(p0, world.applicants[0])
+    services.release_decisions(actor=world.manager, challenge=world.challenge)
+    db.session.commit()
+    fb = services.feedback(p0, world.applicants[0])
+    assert fb.comments == [("Reviewer 1", "Convincing pilot plan")]
+    with pytest.raises(NotFound):
+        services.feedback(p0, world.applicants[1])
+
+
+def test_only_fund_managers_prepare_and_release(world):
+    with pytest.raises(PermissionDenied):
+        services.prepare_decision(actor=world.reviewers[0], proposal=world.proposals[0], kind="shortlist")
+    with pytest.raises(PermissionDenied):
+        services.release_decisions(actor=world.official, challenge=world.challenge)
+    with pytest.raises(ValidationFailed):
+        services.prepare_decision(actor=world.manager, proposal=world.proposals[0], kind="crown")
+
+
+# --- panels, observers, invitations, rounds ----------------------------------------------------------------
+
+
+def test_panel_membership_rules(world, make_user):
+    innovator = make_user("innovator")
+    with pytest.raises(ValidationFailed):
+        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=innovator)
+    with pytest.raises(ConflictError):
+        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.reviewers[0])
+    with pytest.raises(PermissionDenied):
+        services.add_panel_member(actor=world.reviewers[0], challenge=world.challenge, user=make_user("reviewer"))
+    member = services.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.official,
+                                       role=PanelRole.OBSERVER)
+    assert member.role == PanelRole.OBSERVER
+    other_official = make_user("city_official", organization=Organization(name="Elsewhere", kind=OrgKind.CITY))
+    with pytest.raises(ValidationFailed):
+        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=other_official,
+                                  role=PanelRole.OBSERVER)
+    assert services.challenges_of_reviewer(world.reviewers[0]) == [world.challenge]
+    assert services.challenges_of_reviewer(make_user("reviewer")) == []
+
+
+def test_invitation_creates_a_reviewer_on_the_panel(world, app):
+    invitation = services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="New.Person@Uni.example",
+                                          name="New Person")
+    db.session.commit()
+    assert isinstance(invitation, PanelInvitation) and invitation.email == "new.person@uni.example"
+    mail = db.session.execute(sa.select(OutboundEmail)).scalar_one()
+    token = services.invitation_token(invitation)
+    assert token in mail.body
+    with pytest.raises(ConflictError):
+        services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new.person@uni.example")
+    db.session.rollback()
+    assert services.invitation_for_token(token + "x") is None
+    with pytest.raises(ValidationFailed):
+        services.accept_invitation(invitation=invitation, name="New Person", password="short")
+    db.session.rollback()
+    user = services.accept_invitation(invitation=invitation, name="New Person", password="a-long-password-for-review")
+    db.session.commit()
+    assert user.roles == ["reviewer"] and services.is_panel_reviewer(world.challenge, user)
+    assert services.invitation_for_token(token) is None  # single use
+    with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
+        assert services.invitation_for_token(services.invitation_token(invitation)) is None
+
+
+def test_existing_reviewer_is_added_not_invited(world, make_user):
+    reviewer = make_user("reviewer", email="known@panel.example")
+    result = services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="known@panel.example")
+    assert result.user_id == reviewer.id
+
+
+def test_rounds_default_dates_shortlist_and_updates(world):
+    rounds = services.rounds_of(world.challenge)
+    assert [r.kind.value for r in rounds] == ["eligibility", "scoring"]
+    assert all(r.opens_at == world.challenge.closes_at for r in rounds)
+    shortlist = services.add_shortlist_round(actor=world.manager, challenge=world.challenge)
+    assert shortlist.opens_at == world.scoring.closes_at
+    with pytest.raises(ConflictError):
+        services.add_shortlist_round(actor=world.manager, challenge=world.challenge)
+    with pytest.raises(ValidationFailed):
+        services.update_round(actor=world.manager, round_=shortlist, opens_at=shortlist.closes_at,
+                              closes_at=shortlist.opens_at, can_review=True, can_see_others=True)
+    services.close_round(actor=world.manager, round_=world.scoring)
+    assert world.scoring.is_closed and not world.scoring.is_open
+    # The shortlist round reviews only shortlisted proposals.
+    world.proposals[0].status = ProposalStatus.SHORTLISTED
+    assert services.round_proposals(shortlist) == [world.proposals[0]]
