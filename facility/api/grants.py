@@ -185,7 +185,7 @@ class ReturnReportSchema(ma.Schema):
     comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
 
 
-class ReleaseSchema(ma.Schema):
+class PoolReleaseSchema(ma.Schema):
     transaction_id = ma.fields.Integer()
     key = ma.fields.String()
     amount_cents = ma.fields.Integer()
@@ -355,7 +355,7 @@ def put_payout_account(data, grant_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])
-@blp.response(200, ReleaseSchema)
+@blp.response(200, PoolReleaseSchema)
 def release_pool(challenge_id):
     """Return what is left in a finished challenge's prize pool to unallocated funds."""
     user = require_role(Role.FUND_MANAGER)

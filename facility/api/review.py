@@ -158,7 +158,7 @@ class BlindProposalSchema(ma.Schema):
     attachments = ma.fields.List(ma.fields.Dict())
 
 
-class CriterionSchema(ma.Schema):
+class RankingCriterionSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     description = ma.fields.String()
@@ -169,7 +169,7 @@ class ReviewPageSchema(ma.Schema):
     assignment_id = ma.fields.Integer()
     round = ma.fields.Nested(RoundSchema)
     proposal = ma.fields.Nested(BlindProposalSchema)
-    criteria = ma.fields.List(ma.fields.Nested(CriterionSchema))
+    criteria = ma.fields.List(ma.fields.Nested(RankingCriterionSchema))
     review = ma.fields.Nested(ReviewSchema, allow_none=True)
     others = ma.fields.List(ma.fields.Nested(OtherReviewSchema), allow_none=True,
                             metadata={"description": "null while hidden (own review not submitted, or the round forbids)"})
@@ -232,7 +232,7 @@ class DecisionSchema(ma.Schema):
     released_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class ReleaseSchema(ma.Schema):
+class DecisionReleaseSchema(ma.Schema):
     released = ma.fields.Integer()
 
 
@@ -440,7 +440,7 @@ def prepare_decision(data, challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
-@blp.response(200, ReleaseSchema)
+@blp.response(200, DecisionReleaseSchema)
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
 def release(challenge_id):
     """Release every pending decision together; 409 until every assigned review is in or waived."""

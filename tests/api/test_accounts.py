@@ -127,3 +127,15 @@ def test_api_has_no_csrf_but_needs_bearer(client, make_user, api_headers):
     user = make_user("donor")
     tokens = client.get("/api/v1/auth/tokens", headers=api_headers(user))
     assert tokens.status_code == 200
+
+
+def test_openapi_schema_names_are_unique(backend_app, redis_url, tmp_path):
+    """Two schemas with one name would silently be renamed in the OpenAPI document."""
+    import warnings
+
+    from tests.conftest import make_test_app
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_test_app(backend_app.config["SQLALCHEMY_DATABASE_URI"], redis_url, str(tmp_path))
+    assert not [w for w in caught if "Multiple schemas resolved" in str(w.message)]
