@@ -22,8 +22,7 @@ from facility.challenges.forms import (
 )
 from facility.challenges.models import ChallengeStatus, FocusArea
 from facility.cities.services import city_of_official, valid_country
-from facility.core.errors import DomainError
-from facility.core.forms import apply_errors
+from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.extensions import db
 
 bp = Blueprint("challenges", __name__, url_prefix="/challenges")
@@ -100,12 +99,9 @@ def new():
         return redirect(url_for("cities.show", city_id=city.id))
     form = ChallengeForm()
     if form.validate_on_submit():
-        try:
-            challenge = services.create_challenge(actor=user, city=city, **form.data_for_service(_timezone()))
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, FIELD_MAP)
-        else:
+        challenge = attempt(form, services.create_challenge, field_map=FIELD_MAP, actor=user, city=city,
+                            **form.data_for_service(_timezone()))
+        if challenge is not FAILED:
             db.session.commit()
             flash(_("Draft saved. Submit it for approval when it is ready."), "success")
             return redirect(url_for("challenges.show", challenge_id=challenge.id))
@@ -123,16 +119,11 @@ def edit(challenge_id: int):
     form = ChallengeForm()
     if request.method == "GET":
         form.fill_from(challenge, _timezone())
-    if form.validate_on_submit():
-        try:
-            services.update_challenge(challenge=challenge, actor=user, **form.data_for_service(_timezone()))
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, FIELD_MAP)
-        else:
-            db.session.commit()
-            flash(_("Draft saved."), "success")
-            return redirect(url_for("challenges.show", challenge_id=challenge.id))
+    if form.validate_on_submit() and attempt(form, services.update_challenge, field_map=FIELD_MAP, challenge=challenge,
+                                             actor=user, **form.data_for_service(_timezone())) is not FAILED:
+        db.session.commit()
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("challenges.show", challenge_id=challenge.id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("challenges/form.html", form=form, challenge=challenge, city=challenge.city), status
 
@@ -166,17 +157,9 @@ def _lifecycle(challenge_id: int, action, message: str):
     user = _user()
     challenge = services.get_visible_challenge(challenge_id, user)
     form = ActionForm()
-    if form.validate_on_submit():
-        try:
-            action(challenge=challenge, actor=user)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status in (403, 404):
-                raise
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(message, "success")
+    if form.validate_on_submit() and attempt_or_flash(action, challenge=challenge, actor=user) is not FAILED:
+        db.session.commit()
+        flash(message, "success")
     return redirect(url_for("challenges.show", challenge_id=challenge_id))
 
 
@@ -204,18 +187,11 @@ def return_to_draft(challenge_id: int):
     user = _user()
     challenge = services.get_visible_challenge(challenge_id, user)
     form = ReturnForm()
-    if form.validate_on_submit():
-        try:
-            services.return_to_draft(challenge=challenge, actor=user, reason=form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status in (403, 404):
-                raise
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Sent back to the city."), "success")
-            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    if form.validate_on_submit() and attempt(form, services.return_to_draft, challenge=challenge, actor=user,
+                                             reason=form.reason.data) is not FAILED:
+        db.session.commit()
+        flash(_("Sent back to the city."), "success")
+        return redirect(url_for("challenges.show", challenge_id=challenge_id))
     return _render_show(challenge, 422, return_=form)
 
 
@@ -229,15 +205,8 @@ def extend(challenge_id: int):
     form = ExtendDeadlineForm()
     if form.validate_on_submit():
         new_closes_at = form.new_closes_at.data.replace(tzinfo=ZoneInfo(_timezone()))
-        try:
-            services.extend_deadline(challenge=challenge, actor=user, new_closes_at=new_closes_at,
-                                     reason=form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status in (403, 404):
-                raise
-            apply_errors(form, error)
-        else:
+        if attempt(form, services.extend_deadline, challenge=challenge, actor=user, new_closes_at=new_closes_at,
+                   reason=form.reason.data) is not FAILED:
             db.session.commit()
             flash(_("The deadline is extended and applicants are being notified."), "success")
             return redirect(url_for("challenges.show", challenge_id=challenge_id))
@@ -250,18 +219,11 @@ def ask(challenge_id: int):
     user = _user()
     challenge = services.get_visible_challenge(challenge_id, user)
     form = QuestionForm()
-    if form.validate_on_submit():
-        try:
-            services.ask_clarification(challenge=challenge, actor=user, question=form.question.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status in (403, 404):
-                raise
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your question is sent to the city. Answers are published on this page."), "success")
-            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    if form.validate_on_submit() and attempt(form, services.ask_clarification, challenge=challenge, actor=user,
+                                             question=form.question.data) is not FAILED:
+        db.session.commit()
+        flash(_("Your question is sent to the city. Answers are published on this page."), "success")
+        return redirect(url_for("challenges.show", challenge_id=challenge_id))
     return _render_show(challenge, 422, question=form)
 
 
@@ -273,18 +235,11 @@ def answer(challenge_id: int, clarification_id: int):
     if clarification.challenge_id != challenge_id:
         abort(404)
     form = AnswerForm(prefix=f"a{clarification.id}")
-    if form.validate_on_submit():
-        try:
-            services.answer_clarification(clarification=clarification, actor=user, answer=form.answer.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status in (403, 404):
-                raise
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Answer published."), "success")
-            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+    if form.validate_on_submit() and attempt(form, services.answer_clarification, clarification=clarification,
+                                             actor=user, answer=form.answer.data) is not FAILED:
+        db.session.commit()
+        flash(_("Answer published."), "success")
+        return redirect(url_for("challenges.show", challenge_id=challenge_id))
     return _render_show(clarification.challenge, 422, **{f"answer_{clarification.id}": form})
 
 

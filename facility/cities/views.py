@@ -9,8 +9,8 @@ from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
 from facility.cities import services
 from facility.cities.forms import ActionForm, CityForm
-from facility.core.errors import DomainError, PermissionDenied
-from facility.core.forms import apply_errors
+from facility.core.errors import PermissionDenied
+from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.extensions import db
 
 bp = Blueprint("cities", __name__, url_prefix="/cities")
@@ -27,12 +27,8 @@ def new_city():
         return redirect(url_for("cities.show", city_id=existing.id))
     form = CityForm()
     if form.validate_on_submit():
-        try:
-            city = services.create_city(actor=user, **form.data_for_service())
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        city = attempt(form, services.create_city, actor=user, **form.data_for_service())
+        if city is not FAILED:
             db.session.commit()
             flash(_("Your city profile is saved. The facility will verify it before you can publish challenges."),
                   "success")
@@ -58,16 +54,11 @@ def edit(city_id: int):
     form = CityForm(obj=city)
     if request.method == "GET":
         form.climate_risk.data = city.climate_risk.value
-    if form.validate_on_submit():
-        try:
-            services.update_city(city=city, actor=user, **form.data_for_service())
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("City profile saved."), "success")
-            return redirect(url_for("cities.show", city_id=city.id))
+    if form.validate_on_submit() and attempt(form, services.update_city, city=city, actor=user,
+                                             **form.data_for_service()) is not FAILED:
+        db.session.commit()
+        flash(_("City profile saved."), "success")
+        return redirect(url_for("cities.show", city_id=city.id))
     status = 422 if form.errors or form.form_errors else 200
     return render_template("cities/form.html", form=form, city=city), status
 
@@ -91,14 +82,8 @@ def verify(city_id: int):
     user = current_user._get_current_object()
     city = services.get_visible_city(city_id, user)
     form = ActionForm()
-    if form.validate_on_submit():
-        try:
-            services.verify_city(city=city, actor=user)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is verified.", name=city.name), "success")
+    if form.validate_on_submit() and attempt_or_flash(services.verify_city, city=city, actor=user) is not FAILED:
+        db.session.commit()
+        flash(_("%(name)s is verified.", name=city.name), "success")
     return redirect(request.form.get("next") if request.form.get("next") == url_for("cities.verification_queue")
                     else url_for("cities.show", city_id=city.id))

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import flash
 from flask_wtf import FlaskForm
 
-from facility.core.errors import DomainError
+from facility.core.errors import DomainError, NotFound, PermissionDenied
 
 
 def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] | None = None) -> None:
@@ -22,23 +23,44 @@ def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] 
         form.form_errors.append(error.detail)
 
 
-_FAILED = object()
+FAILED: Any = object()
+"""What `attempt` and `attempt_or_flash` return when the service refused (nothing was written)."""
+
+ErrorView = Callable[[FlaskForm, DomainError], None]
 
 
-def attempt(form: FlaskForm, service: Callable[..., Any], *, field_map: dict[str, str] | None = None,
-            **kwargs: Any) -> Any:
-    """Call a service for a page; on a refusal roll back and show its errors on the form.
-
-    Returns the service's result, or `FAILED` when it refused (nothing was written).
-    """
-    from facility.extensions import db
+def _refusable(service: Callable[..., Any], kwargs: dict[str, Any], show: Callable[[DomainError], None]) -> Any:
+    """Call `service`; on a refusal roll back, then re-raise 403/404 or hand the error to `show`."""
+    from facility.extensions import db  # not at import time: extensions imports the models
 
     try:
         return service(**kwargs)
     except DomainError as error:
         db.session.rollback()
-        apply_errors(form, error, field_map)
-        return _FAILED
+        # Not something to correct on a form: the app's error handler renders the 403/404 page.
+        if isinstance(error, PermissionDenied | NotFound):
+            raise
+        show(error)
+        return FAILED
 
 
-FAILED = _FAILED
+def attempt(form: FlaskForm, service: Callable[..., Any], *, field_map: dict[str, str] | None = None,
+            show_errors: ErrorView | None = None, **kwargs: Any) -> Any:
+    """Call a service for a page; on a refusal roll back and show its errors on the form.
+
+    Returns the service's result, or `FAILED` when it refused (nothing was written); the caller
+    commits on success. `PermissionDenied` and `NotFound` are re-raised after the rollback, since
+    they are not form errors: the app's error handler renders them as 403/404 pages. The errors go
+    on the form through `apply_errors(form, error, field_map)`, or `show_errors(form, error)` when
+    the page places them itself (e.g. on rows of a field list).
+    """
+    show = show_errors or (lambda shown_on, error: apply_errors(shown_on, error, field_map))
+    return _refusable(service, kwargs, lambda error: show(form, error))
+
+
+def attempt_or_flash(service: Callable[..., Any], **kwargs: Any) -> Any:
+    """Like `attempt`, for a button without a form to show errors on: the refusal is flashed.
+
+    Returns the service's result or `FAILED`; `PermissionDenied` and `NotFound` are re-raised.
+    """
+    return _refusable(service, kwargs, lambda error: flash(error.detail, "error"))

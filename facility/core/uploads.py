@@ -1,14 +1,17 @@
 """Uploaded files: sniffed by content (never trusting the declared type), stored under random keys.
 
-Files live outside the web root in `<instance>/uploads/<area>/`, named by a
-random key; the uploader's file name is kept only as data. Only a short list
-of document and image types is accepted.
+Files live outside the web root in `<instance>/<area>/`, where the area is a folder chosen
+by the code (e.g. `uploads/evidence`), named by a random key; the uploader's file name is
+kept only as data. Only a short list of document and image types is accepted; a caller may
+narrow it (`allowed`).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from flask import current_app
@@ -26,6 +29,7 @@ _SIGNATURES = [
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 ]
+_AREA = re.compile(r"[a-z0-9_-]+(/[a-z0-9_-]+)*")
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,13 @@ class StoredFile:
     sha256: str
 
 
-def sniff(data: bytes) -> str | None:
-    """The content type from the first bytes, or None when the type is not accepted."""
+def sniff(data: bytes, allowed: Collection[str] | None = None) -> str | None:
+    """The content type from the first bytes, or None when the type is not accepted (or not in `allowed`)."""
+    content_type = _content_type(data)
+    return content_type if allowed is None or content_type in allowed else None
+
+
+def _content_type(data: bytes) -> str | None:
     for magic, content_type in _SIGNATURES:
         if data.startswith(magic):
             return content_type
@@ -61,7 +70,9 @@ def clean_filename(name: str) -> str:
 
 
 def _folder(area: str) -> str:
-    path = os.path.join(current_app.instance_path, "uploads", area)
+    if not _AREA.fullmatch(area):  # a constant of ours, never a path from a request
+        raise ValueError("bad upload area")
+    path = os.path.join(current_app.instance_path, area)
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -84,10 +95,16 @@ def validate_upload(filename: str, data: bytes, *, field: str = "files") -> str:
 
 def store_upload(area: str, filename: str, data: bytes, *, field: str = "files") -> StoredFile:
     """Validate and write one file; returns what to record about it."""
-    content_type = validate_upload(filename, data, field=field)
+    return save_upload(area, filename, data, validate_upload(filename, data, field=field))
+
+
+def save_upload(area: str, filename: str, data: bytes, content_type: str) -> StoredFile:
+    """Write a file the caller has checked (size, `sniff`) under a new random key; returns what to record."""
     key = secrets.token_hex(24)
-    with open(os.path.join(_folder(area), key), "xb") as handle:
+    path = os.path.join(_folder(area), key)
+    with open(path + ".part", "xb") as handle:
         handle.write(data)
+    os.replace(path + ".part", path)  # nobody reads a half-written file under its key
     return StoredFile(storage_key=key, original_filename=clean_filename(filename), content_type=content_type,
                       size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 

@@ -67,7 +67,7 @@ from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStat
 MIN_CONTRIBUTION_CENTS = 100  # USD 1: below that a card fee eats the gift
 AWARDABLE_STATUSES = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED)
 PENDING_DECISION = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED)
-EVIDENCE_AREA = "evidence"
+EVIDENCE_AREA = "uploads/evidence"  # under the instance folder
 MAX_KPIS = 50
 MAX_REPORT_CHARS = 20_000
 CHECKOUT_ENDPOINT = "payments.checkout"  # provided by facility.disbursements; no import (it depends on us)

@@ -12,8 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge
-from facility.core.errors import DomainError
-from facility.core.forms import apply_errors
+from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.uploads import upload_path
 from facility.extensions import db
 from facility.grants import services
@@ -45,6 +44,9 @@ bp = Blueprint("grants", __name__)
 PER_PAGE = 25
 
 
+AMOUNT_FIELD = {"amount_cents": "amount"}  # service field -> form field
+
+
 def _me():
     return current_user._get_current_object()
 
@@ -72,13 +74,9 @@ def contributions():
     user = _me()
     form = PledgeForm()
     if form.validate_on_submit():
-        try:
-            contribution = services.pledge_contribution(actor=user, amount_cents=form.amount.cents,
-                                                        method=form.method.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"amount_cents": "amount"})
-        else:
+        contribution = attempt(form, services.pledge_contribution, field_map=AMOUNT_FIELD, actor=user,
+                               amount_cents=form.amount.cents, method=form.method.data)
+        if contribution is not FAILED:
             db.session.commit()
             checkout = services.checkout_url(contribution)
             if checkout:
@@ -130,18 +128,13 @@ def confirm_wire(contribution_id: int):
     if item is None or not item.can_view(current_user):
         abort(404)
     form = ConfirmWireForm()  # the amount is typed from the bank statement, not pre-filled
-    if form.validate_on_submit():
-        try:
-            services.confirm_wire_contribution(contribution=item, actor=_me(), received_cents=form.amount.cents,
-                                               received_on=form.received_on.data,
-                                               bank_reference=form.bank_reference.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"amount_cents": "amount"})
-        else:
-            db.session.commit()
-            flash(_("Contribution %(ref)s confirmed and booked.", ref=item.reference), "success")
-            return redirect(url_for("grants.pending_wires"))
+    if form.validate_on_submit() and attempt(
+            form, services.confirm_wire_contribution, field_map=AMOUNT_FIELD, contribution=item, actor=_me(),
+            received_cents=form.amount.cents, received_on=form.received_on.data,
+            bank_reference=form.bank_reference.data) is not FAILED:
+        db.session.commit()
+        flash(_("Contribution %(ref)s confirmed and booked.", ref=item.reference), "success")
+        return redirect(url_for("grants.pending_wires"))
     return render_template("grants/confirm_wire.html", form=form, contribution=item), _status(form)
 
 
@@ -157,13 +150,9 @@ def award(proposal_id: int):
     if request.method == "GET":
         form.amount.data = Decimal(proposal.requested_cents) / 100
     if form.validate_on_submit():
-        try:
-            grant = services.award_proposal(proposal=proposal, actor=_me(), amount_cents=form.amount.cents,
-                                            tranches=form.tranche_specs())
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"amount_cents": "amount"})
-        else:
+        grant = attempt(form, services.award_proposal, field_map=AMOUNT_FIELD, proposal=proposal, actor=_me(),
+                        amount_cents=form.amount.cents, tranches=form.tranche_specs())
+        if grant is not FAILED:
             db.session.commit()
             flash(_("Grant awarded; the applicant has been told."), "success")
             return redirect(url_for("grants.grant", grant_id=grant.id))
@@ -181,12 +170,8 @@ def release_pool(challenge_id: int):
     form = ActionForm(prefix="release")
     if not form.validate_on_submit():
         abort(400)
-    try:
-        transaction = services.release_unused_pool(challenge=challenge, actor=_me())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.detail, "error")
-    else:
+    transaction = attempt_or_flash(services.release_unused_pool, challenge=challenge, actor=_me())
+    if transaction is not FAILED:
         db.session.commit()
         flash(_("The unused prize pool was returned to unallocated funds (transaction %(id)s).",
                 id=transaction.id), "success")
@@ -235,12 +220,7 @@ def accept(grant_id: int):
         abort(400)
     if not item.acts_for_grantee(current_user):
         abort(403)
-    try:
-        services.accept_grant(grant=item, actor=_me())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.detail, "error")
-    else:
+    if attempt_or_flash(services.accept_grant, grant=item, actor=_me()) is not FAILED:
         db.session.commit()
         flash(_("Agreement accepted. Next, give your payout details."), "success")
     return redirect(url_for("grants.grant", grant_id=grant_id))
@@ -253,20 +233,15 @@ def payout(grant_id: int):
     if not item.can_set_payout(current_user):
         abort(403)
     form = PayoutForm()
-    if form.validate_on_submit():
-        try:
-            services.set_payout_account(
-                grant=item, actor=_me(), rail=form.rail.data, stripe_account_id=form.stripe_account_id.data,
-                account_holder=form.account_holder.data, bank_name=form.bank_name.data,
-                account_number=form.account_number.data, iban=form.iban.data, swift=form.swift.data,
-                confirm_password=form.current_password.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"confirm_password": "current_password"})
-        else:
-            db.session.commit()
-            flash(_("Payout details saved."), "success")
-            return redirect(url_for("grants.grant", grant_id=grant_id))
+    if form.validate_on_submit() and attempt(
+            form, services.set_payout_account, field_map={"confirm_password": "current_password"},
+            grant=item, actor=_me(), rail=form.rail.data, stripe_account_id=form.stripe_account_id.data,
+            account_holder=form.account_holder.data, bank_name=form.bank_name.data,
+            account_number=form.account_number.data, iban=form.iban.data, swift=form.swift.data,
+            confirm_password=form.current_password.data) is not FAILED:
+        db.session.commit()
+        flash(_("Payout details saved."), "success")
+        return redirect(url_for("grants.grant", grant_id=grant_id))
     # Never send bank details back to the browser, not even what was just typed.
     for name in ("account_number", "iban", "current_password"):
         getattr(form, name).raw_data = None
@@ -289,13 +264,8 @@ def evidence(tranche_id: int):
     if form.validate_on_submit():
         files = [(upload.filename or "file", upload.read()) for upload in (form.files.data or [])
                  if upload and upload.filename]
-        try:
-            services.submit_milestone_report(tranche=tranche, actor=_me(), text=form.text.data,
-                                             kpi_values=form.kpi_values, files=files)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {"kpi_values": "kpis"})
-        else:
+        if attempt(form, services.submit_milestone_report, field_map={"kpi_values": "kpis"}, tranche=tranche,
+                   actor=_me(), text=form.text.data, kpi_values=form.kpi_values, files=files) is not FAILED:
             db.session.commit()
             flash(_("Milestone report sent; a fund manager will review it."), "success")
             return redirect(url_for("grants.grant", grant_id=tranche.grant_id))
@@ -334,23 +304,19 @@ def report(report_id: int):
     if request.method == "POST":
         if not current_user.has_role(Role.FUND_MANAGER):
             abort(403)
-        try:
-            if accept_form.submit.data and accept_form.validate_on_submit():
-                services.accept_milestone_report(report=item, actor=_me())
-                message = _("Report accepted; the tranche may now be disbursed.")
-            elif return_form.submit.data and return_form.validate_on_submit():
-                services.return_milestone_report(report=item, actor=_me(), comment=return_form.comment.data)
-                message = _("Report sent back to the grantee.")
-            else:
-                message = None
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(return_form, error)
-        else:
-            if message:
-                db.session.commit()
-                flash(message, "success")
-                return redirect(url_for("grants.evidence_queue"))
+        # Errors of either button are shown with the return form (the accept form has no fields).
+        done = FAILED
+        if accept_form.submit.data and accept_form.validate_on_submit():
+            done = attempt(return_form, services.accept_milestone_report, report=item, actor=_me())
+            message = _("Report accepted; the tranche may now be disbursed.")
+        elif return_form.submit.data and return_form.validate_on_submit():
+            done = attempt(return_form, services.return_milestone_report, report=item, actor=_me(),
+                           comment=return_form.comment.data)
+            message = _("Report sent back to the grantee.")
+        if done is not FAILED:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("grants.evidence_queue"))
     return render_template("grants/report.html", report=item, accept_form=accept_form,
                            return_form=return_form), 422 if request.method == "POST" else 200
 

@@ -6,9 +6,7 @@ commits once. Every refusal raises a `DomainError` and changes nothing.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +23,7 @@ from facility.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from facility.core.hooks import after_commit
 from facility.core.models import utcnow
 from facility.core.templating import money
+from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
 from facility.proposals.models import (
     Attachment,
@@ -43,6 +42,7 @@ TEXT_MAX = 50_000
 DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_ATTACHMENT_MAX_COUNT = 10
 # Content types we accept, judged by the file's first bytes (never its name or declared type).
+ATTACHMENT_AREA = "attachments"  # folder under the instance folder
 ALLOWED_CONTENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/webp")
 EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 TEXT_FIELDS = ("title", "summary", "approach", "team", "privacy_impact")
@@ -362,27 +362,9 @@ def withdraw_proposal(*, actor: User, proposal: Proposal) -> Proposal:
 
 # --- attachments -----------------------------------------------------------------------
 
-def sniff_content_type(head: bytes) -> str | None:
-    """The content type by the file's magic bytes, or None when it is not one we accept."""
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def attachment_dir() -> Path:
-    """Outside the web root, in the instance folder."""
-    return Path(current_app.instance_path) / "attachments"
-
-
 def attachment_path(attachment: Attachment) -> Path:
-    key = attachment.storage_key
-    return attachment_dir() / key[:2] / key
+    """Where the file is: `<instance>/attachments/<key>`, outside the web root."""
+    return Path(upload_path(ATTACHMENT_AREA, attachment.storage_key))
 
 
 def _safe_filename(name: str, content_type: str) -> str:
@@ -407,21 +389,16 @@ def add_attachment(*, actor: User, proposal: Proposal, filename: str, stream: IO
     if len(content) > max_bytes:
         message = _("The file is larger than %(mb)s MB.", mb=round(max_bytes / 1024 / 1024, 1))
         raise ValidationFailed(message, errors={"file": [message]})
-    content_type = sniff_content_type(content[:16])
+    content_type = sniff(content, ALLOWED_CONTENT_TYPES)
     if content_type is None:
         message = _("Upload a PDF, PNG, JPEG or WebP file.")
         raise ValidationFailed(message, errors={"file": [message]})
-    key = secrets.token_hex(32)
+    stored = save_upload(ATTACHMENT_AREA, filename, content, content_type)
     attachment = Attachment(
         proposal=proposal, original_filename=_safe_filename(filename, content_type), content_type=content_type,
-        size_bytes=len(content), sha256=hashlib.sha256(content).hexdigest(), storage_key=key,
+        size_bytes=stored.size_bytes, sha256=stored.sha256, storage_key=stored.storage_key,
         uploaded_by_id=actor.id,
     )
-    path = attachment_dir() / key[:2] / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
     db.session.add(attachment)
     db.session.flush()
     record("proposal.attachment_added", actor=actor, obj=proposal,

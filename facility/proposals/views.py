@@ -12,7 +12,7 @@ from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.errors import DomainError, NotFound, ValidationFailed
-from facility.core.forms import apply_errors
+from facility.core.forms import FAILED, apply_errors, attempt
 from facility.core.models import utcnow
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
@@ -103,12 +103,9 @@ def new(challenge_id: int):
     if form.add_milestone.data and request.method == "POST":
         form.milestones.append_entry()
     elif form.validate_on_submit():
-        try:
-            proposal = services.create_proposal(actor=_user(), challenge=challenge, data=form.service_data())
-        except DomainError as error:
-            db.session.rollback()
-            _apply_proposal_errors(form, error)
-        else:
+        proposal = attempt(form, services.create_proposal, show_errors=_apply_proposal_errors, actor=_user(),
+                           challenge=challenge, data=form.service_data())
+        if proposal is not FAILED:
             db.session.commit()
             flash(_("Draft saved. You can come back to it until the deadline."), "success")
             return redirect(url_for("proposals.show", proposal_id=proposal.id))
@@ -130,16 +127,11 @@ def edit(proposal_id: int):
         form = ProposalForm()
     if request.method == "POST" and form.add_milestone.data:
         form.milestones.append_entry()
-    elif form.validate_on_submit():
-        try:
-            services.update_proposal(actor=_user(), proposal=proposal, data=form.service_data())
-        except DomainError as error:
-            db.session.rollback()
-            _apply_proposal_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Draft saved."), "success")
-            return redirect(url_for("proposals.show", proposal_id=proposal.id))
+    elif form.validate_on_submit() and attempt(form, services.update_proposal, show_errors=_apply_proposal_errors,
+                                               actor=_user(), proposal=proposal, data=form.service_data()) is not FAILED:
+        db.session.commit()
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("proposals.show", proposal_id=proposal.id))
     return render_template("proposals/edit.html", form=form, challenge=proposal.challenge,
                            proposal=proposal), _status_code(form)
 
