@@ -15,7 +15,7 @@ import config as config_module
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements"]
-API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants"]
+API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants", "disbursements"]
 RTL_LANGUAGES = {"ar"}
 
 

@@ -1,4 +1,4 @@
-"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, audit-verify."""
+"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, audit-verify, sweep, ledger-verify."""
 from __future__ import annotations
 
 import os
@@ -123,6 +123,32 @@ def audit_verify() -> None:
         click.echo(f"{len(problems)} problem(s) in the audit chain.", err=True)
         raise SystemExit(1) from None
     click.echo("Audit chain intact.")
+
+
+@facility_cli.command("sweep")
+@click.option("--until-quiet", is_flag=True,
+              help="Keep sweeping until no disbursement is queued, retrying or processing (for recovery drills).")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between sweeps with --until-quiet.")
+@click.option("--timeout", default=600.0, show_default=True, help="Give up after this many seconds (exit 1).")
+@click.option("--grace", default=30.0, show_default=True,
+              help="Leave rows that changed in the last GRACE seconds alone (their job may still be on its way).")
+@with_appcontext
+def sweep(until_quiet: bool, interval: float, timeout: float, grace: float) -> None:
+    """Re-queue disbursements whose job was lost (Redis flushed, a worker killed)."""
+    from facility.disbursements.jobs import sweep as run_sweep
+    from facility.disbursements.jobs import unfinished_count
+
+    started = time.monotonic()
+    while True:
+        counts = run_sweep(grace_seconds=grace)
+        left = unfinished_count()
+        click.echo(f"checked {counts['checked']}, re-queued {counts['requeued']}, unfinished {left}")
+        if not until_quiet or left == 0:
+            return
+        if time.monotonic() - started > timeout:
+            click.echo(f"{left} disbursement(s) still unfinished after {timeout:.0f} s.", err=True)
+            raise SystemExit(1)
+        time.sleep(interval)
 
 
 def _add_domain_commands() -> None:

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +156,31 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     return decorator
 
 
+# Work every worker runs now and then (the disbursement sweep): name -> (function, config key, default seconds).
+_periodic: dict[str, tuple[Callable[[], None], str, int]] = {}
+
+
+def register_periodic(name: str, fn: Callable[[], None], *, config_key: str, default_seconds: int) -> None:
+    """Have every (non-burst) worker call `fn()` in an app context every `app.config[config_key]` seconds."""
+    _periodic[name] = (fn, config_key, default_seconds)
+
+
+def _run_periodic(app: Flask, stop: threading.Event) -> None:
+    last: dict[str, float] = {}
+    while not stop.wait(1.0):
+        for name, (fn, config_key, default_seconds) in list(_periodic.items()):
+            interval = float(app.config.get(config_key, default_seconds))
+            now = time.monotonic()
+            if now - last.get(name, 0.0) < interval:
+                continue
+            last[name] = now
+            with app.app_context():
+                try:
+                    fn()
+                except Exception:  # keep the worker alive; the next round tries again
+                    log.exception("periodic task %s failed", name)
+
+
 def worker_class(app: Flask | None = None):
     app = app or current_app
     module_name, _, class_name = app.config["WORKER_CLASS"].rpartition(".")
@@ -169,4 +195,10 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
         qs = [get_queue(name, app) for name in names]
         cls = worker_class(app)
         worker = cls(qs, connection=get_redis(app))
-        return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+        stop = threading.Event()
+        if not burst:
+            threading.Thread(target=_run_periodic, args=(app, stop), name="periodic", daemon=True).start()
+        try:
+            return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+        finally:
+            stop.set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from facility.extensions import db
 from tests.conftest import make_test_app
 from tests.fakes.stripe_server import FakeStripe
 
@@ -52,3 +53,55 @@ def gateway_app(stripe_app, fake_stripe):
         yield stripe_app
     stripe_app.config.clear()
     stripe_app.config.update(saved)  # tests may change settings
+
+
+# --- database-backed fixtures: a grant ready to be paid ----------------------------------
+
+from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: E402,F401,F811
+
+
+@pytest.fixture
+def paying_app(app, fake_stripe):
+    """The backend app (SQLite or PostgreSQL) with its Stripe settings pointed at a clean fake."""
+    saved = {key: app.config.get(key) for key in
+             ("STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET", "STRIPE_TIMEOUT_SECONDS")}
+    app.config.update(STRIPE_API_KEY="sk_test_x", STRIPE_API_BASE=fake_stripe.url,
+                      STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_TIMEOUT_SECONDS=CLIENT_TIMEOUT)
+    yield app
+    app.config.update(saved)
+
+
+@pytest.fixture
+def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa: F811 - fixtures imported above
+    """`payable(rail="stripe"|"manual", amounts=...)`: an active grant whose first tranche's evidence is accepted.
+
+    Returns (grant, requester, approver, grantee): two fund managers and an innovator of the grantee.
+    """
+    from facility.grants import services as grants
+
+    managers: list = []
+
+    def _make(*, rail="stripe", amounts=(1_000_000, 2_000_000), stripe_account="acct_1Grantee01", accept=(1,)):
+        challenge = make_challenge(max_award_cents=sum(amounts) * 2)
+        proposal = make_proposal(challenge, amounts=amounts)
+        fund(challenge=challenge, pool=sum(amounts))
+        if not managers:
+            managers.extend([make_user("fund_manager", name="Ana Requester"),
+                             make_user("fund_manager", name="Ben Approver")])
+        requester, approver = managers
+        grantee = make_user("innovator", organization=proposal.organization)
+        grant = grants.award_proposal(proposal=proposal, actor=requester, amount_cents=sum(amounts))
+        grants.accept_grant(grant=grant, actor=grantee)
+        if rail == "stripe":
+            grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
+        else:
+            grants.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder="WaterWatch",
+                                      bank_name="Dutch-Bangla Bank", iban="GB82WEST12345698765432", swift="DBBLBDDH")
+        for position in accept:
+            tranche = grant.tranches[position - 1]
+            report = grants.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.")
+            grants.accept_milestone_report(report=report, actor=requester)
+        db.session.commit()
+        return grant, requester, approver, grantee
+
+    return _make

@@ -60,9 +60,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 API_VERSION = "2025-09-30.clover"
 FAULT_KINDS = ("500", "429", "timeout", "timeout_after_commit", "lose_answer", "delay")
-# Connected accounts that exist from the start. `acct_declined` exists but cannot receive transfers.
-PRESET_ACCOUNTS = ("acct_ok_1", "acct_ok_2", "acct_ok_3", "acct_declined")
-DECLINING_ACCOUNTS = {"acct_declined"}
+# Connected accounts that exist from the start. `acct_declined` and `acct_1Declined00` exist but cannot
+# receive transfers. The `acct_1...` ids have the shape real ids have (the payout form checks it).
+PRESET_ACCOUNTS = ("acct_ok_1", "acct_ok_2", "acct_ok_3", "acct_declined",
+                   "acct_1Grantee01", "acct_1Grantee02", "acct_1Declined00")
+DECLINING_ACCOUNTS = {"acct_declined", "acct_1Declined00"}
 DECLINE_MESSAGE = ("Your destination account needs to have at least one of the following capabilities enabled: "
                    "transfers, crypto_transfers, legacy_payments")
 

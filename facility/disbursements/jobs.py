@@ -1,0 +1,136 @@
+"""RQ work for disbursements: pay one (the `payments` queue) and the sweep that finds lost jobs.
+
+The database is the source of truth; Redis only carries work. A job that is
+lost (Redis flushed, a worker killed mid-payment) leaves the disbursement
+`queued`, `retrying` or `processing` in the database, and `sweep()` gives it a
+new job. Paying again is safe: the Stripe rail looks the transfer up before
+making one, and its idempotency key is derived from the disbursement id.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from facility.core.errors import DomainError
+from facility.core.hooks import after_commit
+from facility.disbursements import services
+from facility.disbursements.models import Disbursement, DisbursementStatus
+from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
+from facility.extensions import db
+from facility.queue import get_queue, get_redis, job, register_periodic
+
+log = logging.getLogger(__name__)
+JOB_TIMEOUT = 180  # seconds: the Stripe client gives up after STRIPE_TIMEOUT_SECONDS per call
+SWEEP_LOCK = "facility:disbursements:sweep"
+LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@job("payments", timeout=JOB_TIMEOUT)
+def pay_disbursement(disbursement_id: int) -> str:
+    """Claim the disbursement, call its rail, record the outcome with its ledger posting. Safe to run twice."""
+    current = get_current_job()
+    disbursement = services.claim_disbursement(disbursement_id=disbursement_id,
+                                               job_id=current.id if current is not None else None)
+    if disbursement is None:
+        db.session.rollback()
+        return "skipped"
+    try:
+        request = services.payment_request_for(disbursement)
+    except DomainError as error:  # no payout details any more: nothing to pay into
+        request, refusal = None, RailResult(PaymentStatus.FAILED, message=error.detail, code="no_payout_account")
+    # `processing` is committed before the provider is called, so a crash leaves a state the sweep sees.
+    db.session.commit()
+    result = rail_for(disbursement.rail.value).pay(request) if request is not None else refusal
+    services.record_payment_result(disbursement=disbursement, result=result)
+    db.session.commit()
+    return result.status.value
+
+
+def enqueue_after_commit(disbursement_id: int, *, job_id: str, delay_seconds: float = 0) -> None:
+    """Enqueue `pay_disbursement` under `job_id` once the current transaction commits (later, if delayed)."""
+    app = current_app._get_current_object()
+
+    def _enqueue() -> None:
+        with app.app_context():
+            _enqueue_now(disbursement_id, job_id=job_id, delay_seconds=delay_seconds)
+
+    after_commit(_enqueue)
+
+
+def _enqueue_now(disbursement_id: int, *, job_id: str, delay_seconds: float = 0) -> None:
+    queue = get_queue(pay_disbursement.queue_name)
+    if delay_seconds > 0:
+        queue.enqueue_in(timedelta(seconds=delay_seconds), pay_disbursement, disbursement_id, job_id=job_id,
+                         job_timeout=JOB_TIMEOUT)
+    else:
+        queue.enqueue(pay_disbursement, disbursement_id, job_id=job_id, job_timeout=JOB_TIMEOUT)
+
+
+def _job_is_live(job_id: str | None, status: str) -> bool:
+    """Whether Redis still holds a job that will run (or is running) for this row."""
+    if not job_id:
+        return False
+    try:
+        found = Job.fetch(job_id, connection=get_redis())
+        job_status = found.get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    if status == DisbursementStatus.PROCESSING.value:
+        return False  # processing for longer than the stale limit: its worker is gone
+    if status == DisbursementStatus.RETRYING.value and job_status == JobStatus.SCHEDULED:
+        return False  # overdue: no scheduler is running; run it now
+    return job_status in LIVE
+
+
+def sweep(*, grace_seconds: float = 30) -> dict[str, int]:
+    """Re-queue disbursements whose job was lost: queued or overdue retrying without a live job, stale processing.
+
+    Commits each re-queue before enqueueing. Returns counts for the report.
+    """
+    counts = {"checked": 0, "requeued": 0}
+    for disbursement_id, status, job_id in services.due_for_sweep(grace_seconds=grace_seconds):
+        counts["checked"] += 1
+        if _job_is_live(job_id, status):
+            continue
+        new_job_id = services.requeue_lost(disbursement_id=disbursement_id, status=status, job_id=job_id)
+        db.session.commit()
+        if new_job_id is not None:
+            _enqueue_now(disbursement_id, job_id=new_job_id)
+            counts["requeued"] += 1
+            log.warning("sweep: disbursement %s (%s) had no live job %s; queued %s", disbursement_id, status,
+                        job_id, new_job_id)
+    db.session.rollback()
+    return counts
+
+
+def unfinished_count() -> int:
+    """Disbursements a worker still has to move on (queued, retrying, processing)."""
+    import sqlalchemy as sa
+
+    count = db.session.execute(sa.select(sa.func.count(Disbursement.id)).where(Disbursement.status.in_([
+        DisbursementStatus.QUEUED, DisbursementStatus.RETRYING, DisbursementStatus.PROCESSING]))).scalar_one()
+    db.session.rollback()
+    return count
+
+
+def periodic_sweep() -> None:
+    """The sweep as the workers run it: one worker at a time (a Redis lock), errors logged, never raised."""
+    connection = get_redis()
+    interval = int(current_app.config.get("SWEEP_INTERVAL_SECONDS", 60))
+    try:
+        if not connection.set(SWEEP_LOCK, "1", nx=True, ex=max(interval - 1, 1)):
+            return
+        counts = sweep()
+        if counts["requeued"]:
+            log.warning("periodic sweep re-queued %s disbursement(s)", counts["requeued"])
+    except Exception:  # a sweep failure (Redis or database down) must not stop the worker
+        db.session.rollback()
+        log.exception("periodic sweep failed")
+
+
+register_periodic("disbursements.sweep", periodic_sweep, config_key="SWEEP_INTERVAL_SECONDS", default_seconds=60)

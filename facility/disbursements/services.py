@@ -1,0 +1,625 @@
+"""Disbursements: request, approve (four eyes), pay through a rail, confirm, cancel, re-queue, sweep.
+
+Every function here enforces one rule (its docstring says which), takes the
+acting user as `actor=` (None for the system: jobs, webhooks, the sweep),
+flushes and never commits. Pages, API handlers, jobs and commands commit once.
+
+Money moves only through the ledger, once per disbursement:
+
+- ``disbursement:<id>``  Dr facility:disbursed / Cr grant:<id>:commitment
+
+Concurrency: state changes that a worker and a person may race for (the
+worker's claim, a cancel, the sweep's re-queue) are conditional UPDATEs on
+the current status, so exactly one of them wins.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
+
+from facility.accounts.models import Role, User, UserRole
+from facility.audit.services import record
+from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.mail import send_mail
+from facility.core.models import utcnow
+from facility.core.templating import money
+from facility.disbursements.models import (
+    CANCELLABLE,
+    Disbursement,
+    DisbursementApproval,
+    DisbursementEvent,
+    DisbursementStatus,
+)
+from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentStatus, RailResult
+from facility.extensions import db
+from facility.grants.models import Grant, GrantStatus, PayoutRail, Tranche, TrancheStatus
+from facility.grants.services import payout_details_for
+from facility.ledger.models import LedgerTransaction
+from facility.ledger.services import commitment_account, disbursed_account, post_transaction, reverse_transaction
+
+S = DisbursementStatus
+# A claimed disbursement whose worker has said nothing for this long is presumed dead (seconds).
+DEFAULT_STALE_SECONDS = 300
+DEFAULT_TWO_APPROVALS_ABOVE_CENTS = 5_000_000  # USD 50,000
+MAX_REFERENCE_CHARS = 120
+MAX_NOTE_CHARS = 2000
+
+
+def ledger_key(disbursement_id: int) -> str:
+    return f"disbursement:{disbursement_id}"
+
+
+def _is_fund_manager(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(Role.FUND_MANAGER))
+
+
+def _require_fund_manager(actor: Any) -> None:
+    if not _is_fund_manager(actor):
+        raise PermissionDenied(_("Only fund managers may do this."))
+
+
+def _text(value: Any, field: str, *, required: bool, limit: int) -> str:
+    text = " ".join(str(value or "").split())
+    if required and not text:
+        message = _("This is required.")
+        raise ValidationFailed(message, errors={field: [message]})
+    if len(text) > limit:
+        message = _("At most %(n)s characters.", n=limit)
+        raise ValidationFailed(message, errors={field: [message]})
+    return text
+
+
+def two_approvals_above_cents() -> int:
+    return int(current_app.config.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", DEFAULT_TWO_APPROVALS_ABOVE_CENTS))
+
+
+def _transition(disbursement: Disbursement, to: DisbursementStatus, *, actor: Any, note: str = "",
+                details: dict | None = None, from_status: DisbursementStatus | None = None,
+                initial: bool = False) -> None:
+    """Set the status and record the change on the timeline and in the audit trail."""
+    before = None if initial else (from_status if from_status is not None else disbursement.status)
+    disbursement.status = to
+    db.session.add(DisbursementEvent(disbursement_id=disbursement.id, from_status=before.value if before else None,
+                                     to_status=to.value, actor_id=getattr(actor, "id", None), note=note[:MAX_NOTE_CHARS]))
+    record(f"disbursement.{to.value}", actor=actor, obj=disbursement, details={
+        "from": before.value if before else None, "grant_id": disbursement.grant_id,
+        "tranche_id": disbursement.tranche_id, "amount_cents": disbursement.amount_cents, **(details or {})})
+
+
+def _conditional_status(disbursement_id: int, *, from_statuses: Iterable[DisbursementStatus],
+                        values: dict[str, Any], extra: Any = None) -> bool:
+    """Move a disbursement out of one of `from_statuses` only if it is still there; True if this call won."""
+    condition = sa.and_(Disbursement.id == disbursement_id, Disbursement.status.in_(list(from_statuses)))
+    if extra is not None:
+        condition = sa.and_(condition, extra)
+    result = db.session.execute(
+        sa.update(Disbursement).where(condition).values(**values, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def load(disbursement_id: int) -> Disbursement:
+    """A disbursement with what its pages and API show, in a fixed number of queries."""
+    disbursement = db.session.execute(
+        sa.select(Disbursement).where(Disbursement.id == disbursement_id).options(
+            joinedload(Disbursement.grant).joinedload(Grant.organization),
+            joinedload(Disbursement.grant).joinedload(Grant.proposal),
+            joinedload(Disbursement.tranche),
+            joinedload(Disbursement.requested_by),
+            selectinload(Disbursement.approvals).joinedload(DisbursementApproval.approver),
+            selectinload(Disbursement.events).joinedload(DisbursementEvent.actor),
+        ).execution_options(populate_existing=True)
+    ).unique().scalar_one_or_none()
+    if disbursement is None:
+        raise NotFound(_("No disbursement %(id)s.", id=disbursement_id))
+    return disbursement
+
+
+def _locked(disbursement_id: int) -> Disbursement:
+    row = db.session.execute(
+        sa.select(Disbursement).where(Disbursement.id == disbursement_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(_("No disbursement %(id)s.", id=disbursement_id))
+    return row
+
+
+def _locked_tranche(tranche_id: int) -> Tranche:
+    row = db.session.execute(
+        sa.select(Tranche).where(Tranche.id == tranche_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(_("No tranche %(id)s.", id=tranche_id))
+    return row
+
+
+# --- people's actions --------------------------------------------------------
+
+def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
+    """Rule: a fund manager asks to pay a tranche whose evidence was accepted, of an active grant with payout details.
+
+    One live disbursement per tranche (a unique column backs this up under
+    races). Amounts above `DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS` need two
+    approvals; neither may be the requester's.
+    """
+    _require_fund_manager(actor)
+    tranche = _locked_tranche(tranche.id)
+    grant = tranche.grant
+    if grant.status != GrantStatus.ACTIVE:
+        raise Conflict(_("Only tranches of an active grant (agreement accepted) can be paid."))
+    if tranche.status != TrancheStatus.ACCEPTED:
+        raise Conflict(_("This tranche cannot be paid now: its milestone evidence must be accepted first, "
+                         "and it must not be paid or being paid already."))
+    account = grant.payout_account
+    if account is None:
+        raise Conflict(_("The grantee has not given payout details yet."))
+    live = db.session.execute(
+        sa.select(Disbursement.id).where(Disbursement.live_tranche_id == tranche.id)).scalar_one_or_none()
+    if live is not None:
+        raise Conflict(_("Disbursement %(id)s for this tranche is already under way.", id=live))
+    disbursement = Disbursement(
+        tranche_id=tranche.id, live_tranche_id=tranche.id, grant_id=grant.id, amount_cents=tranche.amount_cents,
+        rail=account.rail, payout_account_id=account.id, status=S.REQUESTED, requested_by_id=actor.id,
+        required_approvals=2 if tranche.amount_cents > two_approvals_above_cents() else 1,
+    )
+    db.session.add(disbursement)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(_("A disbursement for this tranche is already under way.")) from None
+    tranche.status = TrancheStatus.DISBURSING
+    _transition(disbursement, S.REQUESTED, actor=actor, initial=True,
+                note=_("Requested by %(name)s.", name=actor.name or actor.email),
+                details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
+    db.session.flush()
+    return disbursement
+
+
+def can_approve(disbursement: Disbursement, user: Any) -> bool:
+    """Another fund manager than the requester, who has not approved it yet, while it is requested."""
+    return (_is_fund_manager(user) and disbursement.status == S.REQUESTED
+            and user.id != disbursement.requested_by_id
+            and all(approval.approver_id != user.id for approval in disbursement.approvals))
+
+
+def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
+    """Rule: a fund manager other than the requester approves; with enough approvals it is queued for payment.
+
+    The requester can never approve their own request (PermissionDenied); one
+    person approves once. The payment job is enqueued only after the commit.
+    """
+    _require_fund_manager(actor)
+    disbursement = _locked(disbursement.id)
+    if actor.id == disbursement.requested_by_id:
+        raise PermissionDenied(_("You requested this disbursement; another fund manager must approve it."))
+    if disbursement.status != S.REQUESTED:
+        raise Conflict(_("Disbursement %(id)s is %(status)s, not awaiting approval.", id=disbursement.id,
+                         status=disbursement.status.value))
+    if any(approval.approver_id == actor.id for approval in disbursement.approvals):
+        raise Conflict(_("You have already approved this disbursement; another fund manager must approve it too."))
+    disbursement.approvals.append(DisbursementApproval(approver_id=actor.id))
+    db.session.flush()
+    got, needed = len(disbursement.approvals), disbursement.required_approvals
+    record("disbursement.approved", actor=actor, obj=disbursement, details={"approvals": got, "needed": needed})
+    if got >= needed:
+        _queue(disbursement, actor=actor, from_status=S.REQUESTED,
+               note=_("Approved by %(name)s; queued for payment.", name=actor.name or actor.email))
+    else:
+        db.session.add(DisbursementEvent(
+            disbursement_id=disbursement.id, from_status=S.REQUESTED.value, to_status=S.REQUESTED.value,
+            actor_id=actor.id, note=_("Approved by %(name)s (%(got)s of %(needed)s approvals).",
+                                      name=actor.name or actor.email, got=got, needed=needed)))
+    db.session.flush()
+    return disbursement
+
+
+def _queue(disbursement: Disbursement, *, actor: Any, from_status: DisbursementStatus, note: str,
+           delay_seconds: float = 0) -> None:
+    """Mark it queued (or retrying) and enqueue its job after the commit, under a job id stored on the row."""
+    from facility.disbursements.jobs import enqueue_after_commit
+
+    disbursement.job_id = f"disbursement-{disbursement.id}-{uuid.uuid4().hex[:12]}"
+    to = S.RETRYING if delay_seconds else S.QUEUED
+    disbursement.next_attempt_at = utcnow() + timedelta(seconds=delay_seconds) if delay_seconds else None
+    _transition(disbursement, to, actor=actor, note=note, from_status=from_status,
+                details={"job_id": disbursement.job_id, "delay_seconds": round(delay_seconds, 1)})
+    enqueue_after_commit(disbursement.id, job_id=disbursement.job_id, delay_seconds=delay_seconds)
+
+
+def cancel_disbursement(*, disbursement: Disbursement, actor: User, reason: str) -> Disbursement:
+    """Rule: a fund manager cancels a disbursement before a worker takes it (requested or queued), with a reason.
+
+    The tranche can then be requested again. Once processing has begun it is
+    too late (Conflict): the money may be on its way.
+    """
+    _require_fund_manager(actor)
+    reason = _text(reason, "reason", required=True, limit=MAX_NOTE_CHARS)
+    before = db.session.execute(sa.select(Disbursement.status).where(Disbursement.id == disbursement.id)).scalar()
+    if before is None:
+        raise NotFound(_("No disbursement %(id)s.", id=disbursement.id))
+    if not _conditional_status(disbursement.id, from_statuses=CANCELLABLE,
+                               values={"status": S.CANCELLED, "live_tranche_id": None, "job_id": None}):
+        current = _locked(disbursement.id).status
+        raise Conflict(_("Disbursement %(id)s is %(status)s and can no longer be cancelled.",
+                         id=disbursement.id, status=current.value))
+    disbursement = _locked(disbursement.id)
+    tranche = _locked_tranche(disbursement.tranche_id)
+    tranche.status = TrancheStatus.ACCEPTED
+    _transition(disbursement, S.CANCELLED, actor=actor, note=reason, details={"reason": reason}, from_status=before)
+    db.session.flush()
+    return disbursement
+
+
+def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
+    """Rule: a fund manager re-queues a failed disbursement (after fixing the payout account, say).
+
+    It is paid to the grant's current payout account; the Stripe rail still
+    looks for an earlier transfer before making one, so a re-queue never pays twice.
+    """
+    _require_fund_manager(actor)
+    disbursement = _locked(disbursement.id)
+    if disbursement.status != S.FAILED:
+        raise Conflict(_("Only a failed disbursement can be re-queued; this one is %(status)s.",
+                         status=disbursement.status.value))
+    account = disbursement.grant.payout_account
+    if account is None:
+        raise Conflict(_("The grantee has not given payout details yet."))
+    disbursement.rail, disbursement.payout_account_id = account.rail, account.id
+    disbursement.attempts = 0
+    disbursement.last_error = ""
+    _queue(disbursement, actor=actor, from_status=S.FAILED,
+           note=_("Re-queued by %(name)s.", name=actor.name or actor.email))
+    db.session.flush()
+    return disbursement
+
+
+def _requeues(disbursement: Disbursement) -> int:
+    """How many times a failed disbursement was re-queued (each is a new attempt at the provider)."""
+    return db.session.execute(
+        sa.select(sa.func.count(DisbursementEvent.id)).where(
+            DisbursementEvent.disbursement_id == disbursement.id,
+            DisbursementEvent.from_status == S.FAILED.value, DisbursementEvent.to_status == S.QUEUED.value)
+    ).scalar_one()
+
+
+def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
+    """Rule: a fund manager confirms a manual-rail payment with the bank's reference; it is then paid, once."""
+    _require_fund_manager(actor)
+    bank_reference = _text(bank_reference, "bank_reference", required=True, limit=MAX_REFERENCE_CHARS)
+    disbursement = _locked(disbursement.id)
+    if disbursement.status != S.AWAITING_CONFIRMATION:
+        raise Conflict(_("Disbursement %(id)s is %(status)s, not awaiting a bank confirmation.",
+                         id=disbursement.id, status=disbursement.status.value))
+    disbursement.bank_reference = bank_reference
+    _mark_paid(disbursement, actor=actor, note=_("Bank reference %(ref)s, confirmed by %(name)s.",
+                                                  ref=bank_reference, name=actor.name or actor.email),
+               details={"bank_reference": bank_reference})
+    db.session.flush()
+    return disbursement
+
+
+def fail_manual_payment(*, disbursement: Disbursement, actor: User, reason: str) -> Disbursement:
+    """Rule: a fund manager marks a manual-rail payment that the bank refused as failed, with the reason."""
+    _require_fund_manager(actor)
+    reason = _text(reason, "reason", required=True, limit=MAX_NOTE_CHARS)
+    disbursement = _locked(disbursement.id)
+    if disbursement.status != S.AWAITING_CONFIRMATION:
+        raise Conflict(_("Disbursement %(id)s is %(status)s, not awaiting a bank confirmation.",
+                         id=disbursement.id, status=disbursement.status.value))
+    disbursement.last_error = reason
+    _transition(disbursement, S.FAILED, actor=actor, note=reason, details={"reason": reason})
+    _tell_fund_managers(disbursement, _("Disbursement %(id)s failed", id=disbursement.id), reason)
+    db.session.flush()
+    return disbursement
+
+
+# --- the worker's side -------------------------------------------------------
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=int(current_app.config.get("DISBURSEMENT_STALE_SECONDS", DEFAULT_STALE_SECONDS)))
+
+
+def claim_disbursement(*, disbursement_id: int, job_id: str | None = None) -> Disbursement | None:
+    """Rule: one worker at a time pays a disbursement: queued or retrying -> processing, by conditional update.
+
+    A stale `processing` (its worker died) is taken over too, but only by the
+    job the sweep enqueued for it (`job_id` matches). Returns None when another
+    worker has it, it was cancelled or is done. The caller commits before paying.
+    """
+    now = utcnow()
+    takeover = sa.and_(Disbursement.status == S.PROCESSING, Disbursement.processing_started_at < now - stale_after())
+    if job_id is not None:
+        takeover = sa.and_(takeover, Disbursement.job_id == job_id)
+    claimable = sa.or_(Disbursement.status.in_([S.QUEUED, S.RETRYING]), takeover)
+    before = db.session.execute(sa.select(Disbursement.status).where(Disbursement.id == disbursement_id)).scalar()
+    if before is None:
+        return None
+    won = db.session.execute(
+        sa.update(Disbursement).where(Disbursement.id == disbursement_id, claimable)
+        .values(status=S.PROCESSING, processing_started_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not won:
+        return None
+    disbursement = db.session.execute(
+        sa.select(Disbursement).where(Disbursement.id == disbursement_id).options(
+            joinedload(Disbursement.grant).selectinload(Grant.payout_accounts),
+            joinedload(Disbursement.grant).joinedload(Grant.organization))
+        .execution_options(populate_existing=True)
+    ).unique().scalar_one()
+    _transition(disbursement, S.PROCESSING, actor=None, from_status=before,
+                note=_("A worker took it (try %(n)s).", n=disbursement.attempts + 1))
+    db.session.flush()
+    return disbursement
+
+
+def payment_request_for(disbursement: Disbursement) -> PaymentRequest:
+    """What the rail needs, decrypted only here and only for the worker."""
+    details = payout_details_for(disbursement.grant)
+    grant = disbursement.grant
+    reference = f"UIF-G-{grant.id:06d}-T{disbursement.tranche.position}"
+    if details["rail"] == PayoutRail.STRIPE.value:
+        account, payee, bank = details["stripe_account_id"], grant.organization.name, None
+    else:
+        account = details.get("iban") or details.get("account_number") or ""
+        payee, bank = details.get("account_holder") or grant.organization.name, details.get("bank_name")
+    return PaymentRequest(disbursement_id=disbursement.id, amount_cents=disbursement.amount_cents, payee_name=payee,
+                          account=account, reference=reference, attempt=_requeues(disbursement), bank_name=bank,
+                          country=grant.organization.country)
+
+
+def record_payment_result(*, disbursement: Disbursement, result: RailResult) -> Disbursement:
+    """Rule: a rail's answer moves a processing disbursement on, with its ledger posting in the same transaction.
+
+    paid -> paid (commitment => disbursed); awaiting_confirmation -> waits for
+    a fund manager; retryable -> retrying with backoff, or failed once the
+    policy gives up; failed -> failed with the provider's reason.
+    """
+    disbursement = _locked(disbursement.id)
+    if disbursement.status != S.PROCESSING:
+        return disbursement  # the sweep or a person moved it meanwhile; the look-up protects the next run
+    if result.status is PaymentStatus.PAID:
+        disbursement.provider_reference = result.provider_reference
+        note = (_("Stripe transfer %(ref)s (found from an earlier try).", ref=result.provider_reference)
+                if result.found_existing else _("Stripe transfer %(ref)s.", ref=result.provider_reference))
+        _mark_paid(disbursement, actor=None, note=note, details={"provider_reference": result.provider_reference})
+    elif result.status is PaymentStatus.AWAITING_CONFIRMATION:
+        disbursement.payment_instruction = result.instruction
+        _transition(disbursement, S.AWAITING_CONFIRMATION, actor=None, note=result.message)
+        _tell_fund_managers(disbursement, _("Disbursement %(id)s: pay by bank transfer", id=disbursement.id),
+                            _("Pay %(amount)s to %(payee)s, reference %(ref)s, then confirm it with the bank "
+                              "reference.", amount=money(disbursement.amount_cents),
+                              payee=(result.instruction or {}).get("payee", ""),
+                              ref=(result.instruction or {}).get("reference", "")))
+    elif result.status is PaymentStatus.RETRYABLE:
+        disbursement.attempts += 1
+        disbursement.last_error = result.message[:MAX_NOTE_CHARS]
+        if RETRY_POLICY.gives_up(disbursement.attempts):
+            _transition(disbursement, S.FAILED, actor=None, details={"code": result.code},
+                        note=_("Gave up after %(n)s tries: %(reason)s", n=disbursement.attempts, reason=result.message))
+            _tell_fund_managers(disbursement, _("Disbursement %(id)s failed", id=disbursement.id), result.message)
+        else:
+            delay = RETRY_POLICY.delay_seconds(disbursement.attempts, result.retry_after_seconds)
+            _queue(disbursement, actor=None, from_status=S.PROCESSING, delay_seconds=delay,
+                   note=_("Try %(n)s did not go through (%(reason)s); trying again in %(s)s seconds.",
+                          n=disbursement.attempts, reason=result.message, s=int(delay)))
+    else:
+        disbursement.last_error = result.message[:MAX_NOTE_CHARS]
+        _transition(disbursement, S.FAILED, actor=None, note=result.message, details={"code": result.code})
+        _tell_fund_managers(disbursement, _("Disbursement %(id)s failed", id=disbursement.id), result.message)
+    db.session.flush()
+    return disbursement
+
+
+def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: dict) -> None:
+    """Book commitment => disbursed once, mark the tranche paid and the grant completed with its last tranche."""
+    transaction = post_transaction(
+        key=ledger_key(disbursement.id),
+        entries=[(disbursed_account(), disbursement.amount_cents),
+                 (commitment_account(disbursement.grant_id), -disbursement.amount_cents)],
+        actor=actor, kind="disbursement", description=f"Disbursement {disbursement.id}",
+        metadata={"disbursement_id": disbursement.id, "grant_id": disbursement.grant_id,
+                  "tranche_id": disbursement.tranche_id})
+    disbursement.ledger_transaction_id = transaction.id
+    disbursement.paid_at = utcnow()
+    disbursement.next_attempt_at = None
+    disbursement.last_error = ""
+    _transition(disbursement, S.PAID, actor=actor, note=note, details=details)
+    tranche = _locked_tranche(disbursement.tranche_id)
+    tranche.status = TrancheStatus.PAID
+    grant = tranche.grant
+    if all(t.status == TrancheStatus.PAID for t in grant.tranches):
+        grant.status = GrantStatus.COMPLETED
+        record("grant.completed", actor=actor, obj=grant, details={"amount_cents": grant.amount_cents})
+    _tell_grantee(disbursement, grant)
+
+
+def _tell_grantee(disbursement: Disbursement, grant: Grant) -> None:
+    for user in _users_with_role(Role.INNOVATOR, User.organization_id == grant.organization_id):
+        send_mail(to=user.email, subject=_("Payment sent: %(amount)s", amount=money(disbursement.amount_cents)),
+                  body=_("Tranche %(n)s of your grant has been paid (%(amount)s). The grant page shows the "
+                         "payment's history.", n=disbursement.tranche.position,
+                         amount=money(disbursement.amount_cents)))
+
+
+def _users_with_role(role: Role, *conditions: Any) -> list[User]:
+    return list(db.session.execute(
+        sa.select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == role, User.active.is_(True), *conditions).order_by(User.id)
+    ).scalars())
+
+
+def _tell_fund_managers(disbursement: Disbursement, subject: str, body: str) -> None:
+    for user in _users_with_role(Role.FUND_MANAGER):
+        send_mail(to=user.email, subject=subject, body=body)
+
+
+# --- provider events ---------------------------------------------------------
+
+def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason: str) -> Disbursement | None:
+    """Rule: a Stripe transfer reversed after it was booked gives the money back to the grant's commitment.
+
+    The paid disbursement becomes failed (it can be re-queued, and the rail
+    then makes a new transfer since the old one is reversed); the ledger posting
+    is reversed once. Unknown or unpaid disbursements change nothing.
+    """
+    disbursement = db.session.get(Disbursement, disbursement_id)
+    if disbursement is None:
+        return None
+    disbursement = _locked(disbursement_id)
+    if disbursement.status != S.PAID or disbursement.provider_reference != transfer_id:
+        return disbursement
+    original = db.session.get(LedgerTransaction, disbursement.ledger_transaction_id)
+    reverse_transaction(transaction=original, actor=None, key=f"{ledger_key(disbursement.id)}:reversal:{transfer_id}",
+                        reason=reason)
+    disbursement.ledger_transaction_id = None
+    disbursement.paid_at = None
+    disbursement.last_error = reason
+    _transition(disbursement, S.FAILED, actor=None, note=reason, details={"provider_reference": transfer_id})
+    tranche = _locked_tranche(disbursement.tranche_id)
+    tranche.status = TrancheStatus.DISBURSING
+    if tranche.grant.status == GrantStatus.COMPLETED:
+        tranche.grant.status = GrantStatus.ACTIVE
+    _tell_fund_managers(disbursement, _("Disbursement %(id)s was reversed", id=disbursement.id), reason)
+    db.session.flush()
+    return disbursement
+
+
+# --- the sweep ---------------------------------------------------------------
+
+def due_for_sweep(*, now: datetime | None = None, grace_seconds: float = 30) -> list[tuple[int, str, str | None]]:
+    """(id, status, job id) of disbursements that should have a live job: queued, retrying when due, stale processing."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        sa.select(Disbursement.id, Disbursement.status, Disbursement.job_id).where(sa.or_(
+            sa.and_(Disbursement.status == S.QUEUED, Disbursement.updated_at < now - timedelta(seconds=grace_seconds)),
+            sa.and_(Disbursement.status == S.RETRYING,
+                    Disbursement.next_attempt_at < now - timedelta(seconds=grace_seconds)),
+            sa.and_(Disbursement.status == S.PROCESSING, Disbursement.processing_started_at < now - stale_after()),
+        )).order_by(Disbursement.id)
+    ).all()
+    return [(row.id, row.status.value, row.job_id) for row in rows]
+
+
+def requeue_lost(*, disbursement_id: int, status: str, job_id: str | None) -> str | None:
+    """Rule: the sweep gives a disbursement whose job was lost a new job, once (conditional on the job id it saw).
+
+    Returns the new job id, or None when the row moved on meanwhile.
+    """
+    new_job_id = f"disbursement-{disbursement_id}-{uuid.uuid4().hex[:12]}"
+    same_job = Disbursement.job_id.is_(None) if job_id is None else Disbursement.job_id == job_id
+    if not _conditional_status(disbursement_id, from_statuses=[S(status)], values={"job_id": new_job_id},
+                               extra=same_job):
+        return None
+    disbursement = db.session.get(Disbursement, disbursement_id)
+    db.session.refresh(disbursement)
+    db.session.add(DisbursementEvent(disbursement_id=disbursement_id, from_status=status, to_status=status,
+                                     note=_("Its job was lost; the sweep queued it again.")))
+    record("disbursement.swept", actor=None, obj=disbursement, details={"status": status, "lost_job_id": job_id,
+                                                                        "job_id": new_job_id})
+    db.session.flush()
+    return new_job_id
+
+
+# --- invariants for ledger-verify ------------------------------------------------
+
+def check_paid_disbursements_posted_once() -> list[str]:
+    """Every paid disbursement has exactly one posting of its amount; every live posting belongs to a paid one."""
+    problems: list[str] = []
+    postings = db.session.execute(
+        sa.select(LedgerTransaction.id, LedgerTransaction.key).where(LedgerTransaction.kind == "disbursement")
+    ).all()
+    reversed_ids = set(db.session.execute(
+        sa.select(LedgerTransaction.reverses_id).where(LedgerTransaction.reverses_id.is_not(None))).scalars())
+    live_by_disbursement: dict[int, list[int]] = {}
+    for posting_id, key in postings:
+        if posting_id in reversed_ids:
+            continue
+        try:
+            disbursement_id = int(key.split(":", 1)[1])
+        except (IndexError, ValueError):
+            problems.append(f"ledger transaction {posting_id}: disbursement posting with key {key!r}")
+            continue
+        live_by_disbursement.setdefault(disbursement_id, []).append(posting_id)
+    paid = db.session.execute(
+        sa.select(Disbursement.id, Disbursement.ledger_transaction_id).where(Disbursement.status == S.PAID)
+    ).all()
+    paid_ids = set()
+    for disbursement_id, transaction_id in paid:
+        paid_ids.add(disbursement_id)
+        live = live_by_disbursement.get(disbursement_id, [])
+        if len(live) != 1:
+            problems.append(f"disbursement {disbursement_id} is paid with {len(live)} ledger postings")
+        elif transaction_id != live[0]:
+            problems.append(f"disbursement {disbursement_id} points at ledger transaction {transaction_id}, "
+                            f"its posting is {live[0]}")
+    for disbursement_id in sorted(set(live_by_disbursement) - paid_ids):
+        problems.append(f"disbursement {disbursement_id} is not paid but has a live ledger posting")
+    return problems
+
+
+# --- Stripe webhooks -----------------------------------------------------------
+
+def handle_stripe_event(*, event: dict[str, Any]) -> str:
+    """Rule: each verified Stripe event is acted on once (its id is a primary key); returns what was done.
+
+    `checkout.session.completed` (paid) books the card contribution;
+    `transfer.reversed` gives a paid disbursement's money back to its grant's
+    commitment. Other types are stored and otherwise ignored. An event that
+    refers to something unknown or in the wrong state is stored and reported,
+    not retried by Stripe forever.
+    """
+    from facility.disbursements.models import StripeEvent
+    from facility.grants.services import record_card_contribution
+
+    event_id, event_type = str(event["id"]), str(event["type"])
+    try:
+        with db.session.begin_nested():
+            db.session.add(StripeEvent(id=event_id, type=event_type, payload=event))
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        return "duplicate"
+    obj = event["data"]["object"]
+    metadata = obj.get("metadata") or {}
+    try:
+        if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+            if obj.get("payment_status") != "paid":
+                return "not paid yet"
+            contribution_id = _int(metadata.get("contribution_id") or obj.get("client_reference_id"))
+            if contribution_id is None:
+                return "no contribution"
+            with db.session.begin_nested():
+                record_card_contribution(checkout_session_id=str(obj.get("id") or ""), contribution_id=contribution_id,
+                                         amount_cents=obj.get("amount_total"))
+            return "contribution booked"
+        if event_type == "transfer.reversed":
+            disbursement_id = _int(metadata.get("disbursement_id"))
+            if disbursement_id is None:
+                return "no disbursement"
+            with db.session.begin_nested():
+                reflect_transfer_reversal(disbursement_id=disbursement_id, transfer_id=str(obj.get("id") or ""),
+                                          reason=_("Stripe reversed transfer %(id)s.", id=obj.get("id")))
+            return "reversal reflected"
+    except (Conflict, NotFound, ValidationFailed) as error:
+        record("stripe.event_refused", actor=None, object_type="StripeEvent", object_id=event_id,
+               details={"type": event_type, "reason": error.detail})
+        return f"refused: {error.detail}"
+    return "ignored"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
