@@ -18,6 +18,9 @@ from facility.ledger.services import balance, pool_account, pool_code, post_tran
 from facility.proposals.models import Proposal
 
 
+DEMO_TRANCHES = 8
+
+
 def _user(state: dict, email: str, role: Role) -> User | None:
     user = (state.get("users") or {}).get(email)
     if user is None:
@@ -72,7 +75,12 @@ def seed(state: dict) -> None:
         if amount <= 0:
             continue
         tranches = None
-        if amount != proposal.requested_cents or sum(m.amount_cents for m in proposal.milestones) != amount:
+        if index == 0:
+            # Eight tranches, so the disbursements demo can show a payment in every state.
+            part = amount // DEMO_TRANCHES
+            tranches = [{"title": f"Milestone {n}", "amount_cents": part if n < DEMO_TRANCHES else amount - part * (n - 1),
+                         "due_date": today + timedelta(days=30 * n)} for n in range(1, DEMO_TRANCHES + 1)]
+        elif amount != proposal.requested_cents or sum(m.amount_cents for m in proposal.milestones) != amount:
             first = amount // 2
             tranches = [{"title": "Pilot delivered", "amount_cents": first, "due_date": today + timedelta(days=90)},
                         {"title": "Results and handover", "amount_cents": amount - first,
@@ -98,5 +106,6 @@ def seed(state: dict) -> None:
                                                  kpi_values={"households reached": 900})
         else:
             services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee01")
+        state.setdefault("demo_grants", []).append(grant)
     db.session.flush()
     state["grants_seeded"] = len(proposals)

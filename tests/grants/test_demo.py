@@ -24,7 +24,8 @@ def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_propos
     seed(echo=lambda _: None)
     grants = db.session.execute(sa.select(Grant).order_by(Grant.id)).scalars().all()
     assert [g.status for g in grants] == [GrantStatus.ACTIVE, GrantStatus.OFFERED]
-    assert [t.status for t in grants[0].tranches] == [TrancheStatus.ACCEPTED, TrancheStatus.EVIDENCE_SUBMITTED]
+    assert [t.status for t in grants[0].tranches] == [TrancheStatus.ACCEPTED, TrancheStatus.EVIDENCE_SUBMITTED] + [
+        TrancheStatus.PENDING] * 6
     rails = sorted(a.rail.value for a in db.session.execute(sa.select(PayoutAccount)).scalars())
     assert rails == ["manual", "stripe"]
     assert db.session.execute(sa.select(Contribution.status).where(

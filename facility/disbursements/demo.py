@@ -1,0 +1,82 @@
+"""Demo disbursements for `seed-demo`: one payment in every state, on the grant the grants seeder made active.
+
+The states come from the real services. Where a payment provider would answer
+(Stripe), the demo records the answer the worker would have recorded, so no
+network is needed; the queued and retrying payments are picked up by the
+worker that `make run` starts (without a Stripe key the Stripe one then fails
+with a clear message, as it would in a deployment without Stripe).
+"""
+from __future__ import annotations
+
+from facility.accounts.models import Role
+from facility.disbursements import services
+from facility.disbursements.rails import PaymentStatus, RailResult
+from facility.extensions import db
+from facility.grants import services as grants
+from facility.grants.models import GrantStatus, TrancheStatus
+
+
+def _approved(tranche, requester, approver):
+    disbursement = services.request_disbursement(tranche=tranche, actor=requester)
+    services.approve_disbursement(disbursement=disbursement, actor=approver)
+    return disbursement
+
+
+def _worker_answers(disbursement, result: RailResult):
+    """What the payment job does, with the provider's answer given."""
+    claimed = services.claim_disbursement(disbursement_id=disbursement.id)
+    services.record_payment_result(disbursement=claimed, result=result)
+
+
+def seed(state: dict) -> None:
+    users = state.get("users") or {}
+    requester, approver = users.get("fund.manager@demo.facility"), users.get("fund.manager2@demo.facility")
+    grant = next((g for g in state.get("demo_grants", []) if g.status == GrantStatus.ACTIVE), None)
+    if requester is None or approver is None or grant is None or len(grant.tranches) < 8:
+        return
+    grantee = next((u for u in users.values() if u.organization_id == grant.organization_id
+                    and u.has_role(Role.INNOVATOR)), None)
+    if grantee is None:
+        return
+    tranches = grant.tranches
+    for tranche in tranches:  # every milestone reported and accepted
+        if tranche.status == TrancheStatus.PENDING:
+            grants.submit_milestone_report(tranche=tranche, actor=grantee, text="Delivered as planned (demo).")
+        for report in tranche.reports:
+            if tranche.status == TrancheStatus.EVIDENCE_SUBMITTED:
+                grants.accept_milestone_report(report=report, actor=requester)
+    db.session.flush()
+
+    # Manual rail (bank transfer made by the finance team).
+    paid = _approved(tranches[0], requester, approver)
+    _worker_answers(paid, _manual_instruction(paid))
+    services.confirm_manual_payment(disbursement=paid, actor=approver, bank_reference="DEMO-BANK-20261101")
+    waiting = _approved(tranches[1], requester, approver)
+    _worker_answers(waiting, _manual_instruction(waiting))
+    refused = _approved(tranches[2], requester, approver)
+    _worker_answers(refused, _manual_instruction(refused))
+    services.fail_manual_payment(disbursement=refused, actor=approver,
+                                 reason="The bank returned the transfer: account name does not match (demo).")
+    cancelled = services.request_disbursement(tranche=tranches[3], actor=requester)
+    services.cancel_disbursement(disbursement=cancelled, actor=approver, reason="Requested twice by mistake (demo).")
+    services.request_disbursement(tranche=tranches[3], actor=requester)  # awaiting a second fund manager
+    _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
+
+    # The grantee then moves to Stripe Connect; the next payments go there.
+    grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
+                              confirm_password=state["password"])
+    db.session.flush()
+    by_stripe = _approved(tranches[5], requester, approver)
+    _worker_answers(by_stripe, RailResult(PaymentStatus.PAID, provider_reference="tr_demo_0000000001"))
+    retrying = _approved(tranches[6], requester, approver)
+    _worker_answers(retrying, RailResult(PaymentStatus.RETRYABLE, message="Stripe did not answer in time (demo).",
+                                         retry_after_seconds=60))
+    processing = _approved(tranches[7], requester, approver)
+    services.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
+    db.session.flush()
+
+
+def _manual_instruction(disbursement) -> RailResult:
+    from facility.disbursements.rails import ManualRail
+
+    return ManualRail().pay(services.payment_request_for(disbursement))

@@ -1,0 +1,16 @@
+"""seed-demo shows a disbursement in every state, on both rails, with a sound ledger."""
+import sqlalchemy as sa
+
+from facility.demo import seed
+from facility.disbursements.models import Disbursement, DisbursementStatus
+from facility.extensions import db
+from facility.ledger.services import facility_totals, verify_ledger
+
+
+def test_demo_has_a_disbursement_in_every_state(app):
+    seed(echo=lambda _msg: None)
+    rows = db.session.execute(sa.select(Disbursement.status, Disbursement.rail)).all()
+    assert {status for status, _rail in rows} == set(DisbursementStatus)
+    assert {rail.value for _status, rail in rows} == {"manual", "stripe"}
+    assert facility_totals()["disbursed"] > 0
+    assert verify_ledger() == []
