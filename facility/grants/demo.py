@@ -17,7 +17,6 @@ from facility.grants import services
 from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
 from facility.proposals.models import Proposal
 
-
 DEMO_TRANCHES = 8
 
 
