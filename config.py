@@ -86,6 +86,19 @@ class Config:
     # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
     # production; development and tests derive one from SECRET_KEY (facility.grants.crypto).
     PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None
+    # Disbursements: above this amount two fund managers (besides the requester) must approve.
+    DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS = int(os.environ.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 5_000_000))
+    # A payment a worker took and has not finished for this long is presumed abandoned (its worker died)
+    # and is taken over after the sweep; keep it well above STRIPE_TIMEOUT_SECONDS.
+    DISBURSEMENT_STALE_SECONDS = int(os.environ.get("DISBURSEMENT_STALE_SECONDS", 300))
+    # Backoff of payments whose outcome was unknown or temporarily refused: BASE, 2*BASE, 4*BASE ... (capped
+    # at an hour), giving up (failed, can be re-queued) after MAX_TRIES.
+    DISBURSEMENT_RETRY_BASE_SECONDS = float(os.environ.get("DISBURSEMENT_RETRY_BASE_SECONDS", 30))
+    DISBURSEMENT_RETRY_CAP_SECONDS = float(os.environ.get("DISBURSEMENT_RETRY_CAP_SECONDS", 3600))
+    DISBURSEMENT_MAX_TRIES = int(os.environ.get("DISBURSEMENT_MAX_TRIES", 8))
+    # How often every worker runs the sweep of lost jobs, and how long a fresh row is left alone.
+    SWEEP_INTERVAL_SECONDS = int(os.environ.get("SWEEP_INTERVAL_SECONDS", 60))
+    SWEEP_GRACE_SECONDS = int(os.environ.get("SWEEP_GRACE_SECONDS", 30))
     # Shown to donors who pledge by wire; override with WIRE_BANK_NAME and friends.
     WIRE_INSTRUCTIONS = {
         "bank": os.environ.get("WIRE_BANK_NAME", "Demo Development Bank, Geneva"),

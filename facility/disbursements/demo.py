@@ -25,7 +25,7 @@ def _approved(tranche, requester, approver):
 def _worker_answers(disbursement, result: RailResult):
     """What the payment job does, with the provider's answer given."""
     claimed = services.claim_disbursement(disbursement_id=disbursement.id)
-    services.record_payment_result(disbursement=claimed, result=result)
+    services.record_payment_result(disbursement_id=claimed.id, result=result)
 
 
 def seed(state: dict) -> None:

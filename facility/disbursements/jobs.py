@@ -39,14 +39,16 @@ def pay_disbursement(disbursement_id: int) -> str:
     if disbursement is None:
         db.session.rollback()
         return "skipped"
+    rail_name = disbursement.rail.value
     try:
         request = services.payment_request_for(disbursement)
     except DomainError as error:  # no payout details any more: nothing to pay into
         request, refusal = None, RailResult(PaymentStatus.FAILED, message=error.detail, code="no_payout_account")
-    # `processing` is committed before the provider is called, so a crash leaves a state the sweep sees.
+    # `processing` is committed before the provider is called, so a crash leaves a state the sweep sees;
+    # nothing is read from the database until the answer is recorded (no transaction is open meanwhile).
     db.session.commit()
-    result = rail_for(disbursement.rail.value).pay(request) if request is not None else refusal
-    services.record_payment_result(disbursement=disbursement, result=result)
+    result = rail_for(rail_name).pay(request) if request is not None else refusal
+    services.record_payment_result(disbursement_id=disbursement_id, result=result)
     db.session.commit()
     return result.status.value
 
@@ -125,7 +127,7 @@ def periodic_sweep() -> None:
     try:
         if not connection.set(SWEEP_LOCK, "1", nx=True, ex=max(interval - 1, 1)):
             return
-        counts = sweep()
+        counts = sweep(grace_seconds=float(current_app.config.get("SWEEP_GRACE_SECONDS", 30)))
         if counts["requeued"]:
             log.warning("periodic sweep re-queued %s disbursement(s)", counts["requeued"])
     except Exception:  # a sweep failure (Redis or database down) must not stop the worker

@@ -37,7 +37,7 @@ from facility.disbursements.models import (
     DisbursementEvent,
     DisbursementStatus,
 )
-from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentStatus, RailResult
+from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentStatus, RailResult, RetryPolicy
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus, PayoutRail, Tranche, TrancheStatus
 from facility.grants.services import payout_details_for
@@ -52,8 +52,18 @@ MAX_REFERENCE_CHARS = 120
 MAX_NOTE_CHARS = 2000
 
 
-def ledger_key(disbursement_id: int) -> str:
-    return f"disbursement:{disbursement_id}"
+def ledger_key(disbursement_id: int, reversals: int = 0) -> str:
+    """`disbursement:<id>`; after Stripe reversed the first payment, the next is `disbursement:<id>:<n>`."""
+    return f"disbursement:{disbursement_id}" if not reversals else f"disbursement:{disbursement_id}:{reversals}"
+
+
+def _reversals(disbursement: Disbursement) -> int:
+    """How many times this disbursement's payment was reversed (each re-payment is booked under a new key)."""
+    return db.session.execute(
+        sa.select(sa.func.count(DisbursementEvent.id)).where(
+            DisbursementEvent.disbursement_id == disbursement.id,
+            DisbursementEvent.from_status == S.PAID.value, DisbursementEvent.to_status == S.FAILED.value)
+    ).scalar_one()
 
 
 def _is_fund_manager(user: Any) -> bool:
@@ -325,6 +335,14 @@ def fail_manual_payment(*, disbursement: Disbursement, actor: User, reason: str)
 
 # --- the worker's side -------------------------------------------------------
 
+def retry_policy() -> RetryPolicy:
+    """The backoff in force, from `DISBURSEMENT_RETRY_BASE_SECONDS`, `_CAP_SECONDS` and `DISBURSEMENT_MAX_TRIES`."""
+    config = current_app.config
+    return RetryPolicy(base_seconds=float(config.get("DISBURSEMENT_RETRY_BASE_SECONDS", RETRY_POLICY.base_seconds)),
+                       cap_seconds=float(config.get("DISBURSEMENT_RETRY_CAP_SECONDS", RETRY_POLICY.cap_seconds)),
+                       max_tries=int(config.get("DISBURSEMENT_MAX_TRIES", RETRY_POLICY.max_tries)))
+
+
 def stale_after() -> timedelta:
     return timedelta(seconds=int(current_app.config.get("DISBURSEMENT_STALE_SECONDS", DEFAULT_STALE_SECONDS)))
 
@@ -378,14 +396,14 @@ def payment_request_for(disbursement: Disbursement) -> PaymentRequest:
                           country=grant.organization.country)
 
 
-def record_payment_result(*, disbursement: Disbursement, result: RailResult) -> Disbursement:
+def record_payment_result(*, disbursement_id: int, result: RailResult) -> Disbursement:
     """Rule: a rail's answer moves a processing disbursement on, with its ledger posting in the same transaction.
 
     paid -> paid (commitment => disbursed); awaiting_confirmation -> waits for
     a fund manager; retryable -> retrying with backoff, or failed once the
     policy gives up; failed -> failed with the provider's reason.
     """
-    disbursement = _locked(disbursement.id)
+    disbursement = _locked(disbursement_id)
     if disbursement.status != S.PROCESSING:
         return disbursement  # the sweep or a person moved it meanwhile; the look-up protects the next run
     if result.status is PaymentStatus.PAID:
@@ -404,12 +422,13 @@ def record_payment_result(*, disbursement: Disbursement, result: RailResult) -> 
     elif result.status is PaymentStatus.RETRYABLE:
         disbursement.attempts += 1
         disbursement.last_error = result.message[:MAX_NOTE_CHARS]
-        if RETRY_POLICY.gives_up(disbursement.attempts):
+        policy = retry_policy()
+        if policy.gives_up(disbursement.attempts):
             _transition(disbursement, S.FAILED, actor=None, details={"code": result.code},
                         note=_("Gave up after %(n)s tries: %(reason)s", n=disbursement.attempts, reason=result.message))
             _tell_fund_managers(disbursement, _("Disbursement %(id)s failed", id=disbursement.id), result.message)
         else:
-            delay = RETRY_POLICY.delay_seconds(disbursement.attempts, result.retry_after_seconds)
+            delay = policy.delay_seconds(disbursement.attempts, result.retry_after_seconds)
             _queue(disbursement, actor=None, from_status=S.PROCESSING, delay_seconds=delay,
                    note=_("Try %(n)s did not go through (%(reason)s); trying again in %(s)s seconds.",
                           n=disbursement.attempts, reason=result.message, s=int(delay)))
@@ -424,7 +443,7 @@ def record_payment_result(*, disbursement: Disbursement, result: RailResult) -> 
 def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: dict) -> None:
     """Book commitment => disbursed once, mark the tranche paid and the grant completed with its last tranche."""
     transaction = post_transaction(
-        key=ledger_key(disbursement.id),
+        key=ledger_key(disbursement.id, _reversals(disbursement)),
         entries=[(disbursed_account(), disbursement.amount_cents),
                  (commitment_account(disbursement.grant_id), -disbursement.amount_cents)],
         actor=actor, kind="disbursement", description=f"Disbursement {disbursement.id}",
@@ -437,18 +456,23 @@ def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: di
     _transition(disbursement, S.PAID, actor=actor, note=note, details=details)
     tranche = _locked_tranche(disbursement.tranche_id)
     tranche.status = TrancheStatus.PAID
-    grant = tranche.grant
-    if all(t.status == TrancheStatus.PAID for t in grant.tranches):
+    db.session.flush()
+    unpaid = db.session.execute(sa.select(sa.func.count(Tranche.id)).where(
+        Tranche.grant_id == tranche.grant_id, Tranche.status != TrancheStatus.PAID)).scalar_one()
+    if unpaid == 0:
+        grant = db.session.get(Grant, tranche.grant_id)
         grant.status = GrantStatus.COMPLETED
         record("grant.completed", actor=actor, obj=grant, details={"amount_cents": grant.amount_cents})
-    _tell_grantee(disbursement, grant)
+    _tell_grantee(disbursement, tranche)
 
 
-def _tell_grantee(disbursement: Disbursement, grant: Grant) -> None:
-    for user in _users_with_role(Role.INNOVATOR, User.organization_id == grant.organization_id):
+def _tell_grantee(disbursement: Disbursement, tranche: Tranche) -> None:
+    organization_id = db.session.execute(
+        sa.select(Grant.organization_id).where(Grant.id == tranche.grant_id)).scalar_one()
+    for user in _users_with_role(Role.INNOVATOR, User.organization_id == organization_id):
         send_mail(to=user.email, subject=_("Payment sent: %(amount)s", amount=money(disbursement.amount_cents)),
                   body=_("Tranche %(n)s of your grant has been paid (%(amount)s). The grant page shows the "
-                         "payment's history.", n=disbursement.tranche.position,
+                         "payment's history.", n=tranche.position,
                          amount=money(disbursement.amount_cents)))
 
 
@@ -480,8 +504,7 @@ def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason:
     if disbursement.status != S.PAID or disbursement.provider_reference != transfer_id:
         return disbursement
     original = db.session.get(LedgerTransaction, disbursement.ledger_transaction_id)
-    reverse_transaction(transaction=original, actor=None, key=f"{ledger_key(disbursement.id)}:reversal:{transfer_id}",
-                        reason=reason)
+    reverse_transaction(transaction=original, actor=None, key=f"{original.key}:reversal:{transfer_id}", reason=reason)
     disbursement.ledger_transaction_id = None
     disbursement.paid_at = None
     disbursement.last_error = reason
@@ -546,7 +569,7 @@ def check_paid_disbursements_posted_once() -> list[str]:
         if posting_id in reversed_ids:
             continue
         try:
-            disbursement_id = int(key.split(":", 1)[1])
+            disbursement_id = int(key.split(":")[1])
         except (IndexError, ValueError):
             problems.append(f"ledger transaction {posting_id}: disbursement posting with key {key!r}")
             continue

@@ -599,6 +599,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client died while sending (a killed worker): like Stripe, act on no partial request.
+            self.close_connection = True
+            return
         if url.path.startswith("/_fake/"):
             try:
                 body = json.loads(raw or b"{}")
