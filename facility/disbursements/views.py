@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from facility.accounts.models import Role
 from facility.core.errors import NotFound
-from facility.core.forms import FAILED, attempt, attempt_or_flash
+from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.disbursements import services
 from facility.disbursements.forms import STATUS_LABELS, ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
@@ -108,13 +108,17 @@ def request_payment(tranche_id: int):
     return redirect(url_for("disbursements.show", disbursement_id=disbursement.id))
 
 
-def _button(disbursement_id: int, service, message: str):
+def _button(disbursement_id: int, service, message: str, *, refusal=None):
+    """A state-changing button; `refusal(disbursement)` may return why this fund manager may not press it."""
     disbursement = _load(disbursement_id)
     if not _is_fund_manager():
         abort(403)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    if attempt_or_flash(service, disbursement=disbursement, actor=_me()) is not FAILED:
+    refused = refusal(disbursement) if refusal is not None else None
+    if refused:
+        flash(refused, "error")
+    elif attempt_or_flash(service, disbursement=disbursement, actor=_me()) is not FAILED:
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
@@ -123,7 +127,13 @@ def _button(disbursement_id: int, service, message: str):
 @bp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @login_required
 def approve(disbursement_id: int):
-    return _button(disbursement_id, services.approve_disbursement, _("Approved."))
+    def own_request(disbursement: Disbursement) -> str | None:
+        # Four eyes: the requester is told why on the page, not shown a bare 403 page.
+        if disbursement.requested_by_id == current_user.id:
+            return _("You requested this payment; another fund manager must approve it.")
+        return None
+
+    return _button(disbursement_id, services.approve_disbursement, _("Approved."), refusal=own_request)
 
 
 @bp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
@@ -137,12 +147,25 @@ def _with_form(disbursement_id: int, form_class, prefix: str, service, message: 
     if not _is_fund_manager():
         abort(403)
     form = form_class(prefix=prefix)
-    if form.validate_on_submit() and attempt(
-            form, service, disbursement=disbursement, actor=_me(),
-            **{name: getattr(form, name).data for name in fields}) is not FAILED:
-        db.session.commit()
-        flash(message, "success")
-        return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    refusals: list[str] = []
+
+    def show(shown_on, error) -> None:
+        # Field errors go on the form; a refusal of the state (already paid, cancelled meanwhile) is flashed,
+        # since the page no longer shows the form it came from.
+        if error.errors:
+            apply_errors(shown_on, error)
+        else:
+            refusals.append(error.detail)
+
+    if form.validate_on_submit():
+        if attempt(form, service, show_errors=show, disbursement=disbursement, actor=_me(),
+                   **{name: getattr(form, name).data for name in fields}) is not FAILED:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+        if refusals:
+            flash(refusals[0], "error")
+            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
     disbursement = _load(disbursement_id)  # after a rollback: fresh rows
     return _render(disbursement, status=422, **{fields_key(prefix): form})
 
