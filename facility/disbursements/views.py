@@ -15,7 +15,7 @@ from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.disbursements import services
 from facility.disbursements.forms import STATUS_LABELS, ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
-from facility.disbursements.stripe_gateway import GatewayError, WebhookRejected, get_gateway
+from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
 from facility.extensions import csrf, db, limiter
 from facility.grants.models import Contribution, ContributionStatus, Grant, Tranche
 from facility.ledger.services import register_check
@@ -216,10 +216,14 @@ def checkout(contribution_id: int):
             success_url=url_for("grants.contribution", contribution_id=contribution.id, checkout="done",
                                 _external=True),
             cancel_url=url_for("grants.contribution", contribution_id=contribution.id, _external=True))
+    except GatewayNotConfigured as error:
+        log.error("checkout for contribution %s: %s", contribution.id, error)
+        flash(_("Card payments are not available at the moment. You can pledge by wire instead."), "error")
+        return redirect(back)
     except GatewayError as error:
+        # Stripe's own wording is English and technical: it goes to the log, the donor gets ours.
         log.warning("checkout for contribution %s: %s", contribution.id, error)
-        flash(_("Card payments cannot be taken right now (%(reason)s). Try again later or pledge by wire.",
-                reason=error.args[0] if error.args else ""), "error")
+        flash(_("Card payments cannot be taken right now. Try again later or pledge by wire."), "error")
         return redirect(back)
     return redirect(session.url, code=303)
 
