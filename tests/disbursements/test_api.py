@@ -346,3 +346,23 @@ def test_money_flow_through_the_api(rail, paying_app, as_user, make_challenge, m
     assert [t["status"] for t in grant["tranches"]] == ["paid", "pending"]
     assert [(x["id"], x["status"]) for x in grant["disbursements"]] == [(d_id, "paid")]
     assert verify_ledger() == []
+
+
+def test_list_query_count_does_not_grow(payable, as_user, make_user, count_queries):
+    manager = as_user(make_user("fund_manager"))
+
+    def request_one():
+        grant, requester, approver, _ = payable()
+        d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        db.session.commit()
+        services.approve_disbursement(disbursement=d, actor=approver)
+        db.session.commit()
+
+    request_one()
+    with count_queries() as few:
+        assert manager.get("/disbursements").json["total"] == 1
+    for _ in range(4):
+        request_one()
+    with count_queries() as many:
+        assert manager.get("/disbursements").json["total"] == 5
+    assert many() == few()
