@@ -11,11 +11,11 @@ from sqlalchemy.orm import joinedload
 
 from facility.accounts.models import Role
 from facility.core.errors import NotFound
-from facility.core.forms import FAILED, attempt, attempt_or_flash
+from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.disbursements import services
 from facility.disbursements.forms import STATUS_LABELS, ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
-from facility.disbursements.stripe_gateway import GatewayError, WebhookRejected, get_gateway
+from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
 from facility.extensions import csrf, db, limiter
 from facility.grants.models import Contribution, ContributionStatus, Grant, Tranche
 from facility.ledger.services import register_check
@@ -108,13 +108,17 @@ def request_payment(tranche_id: int):
     return redirect(url_for("disbursements.show", disbursement_id=disbursement.id))
 
 
-def _button(disbursement_id: int, service, message: str):
+def _button(disbursement_id: int, service, message: str, *, refusal=None):
+    """A state-changing button; `refusal(disbursement)` may return why this fund manager may not press it."""
     disbursement = _load(disbursement_id)
     if not _is_fund_manager():
         abort(403)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    if attempt_or_flash(service, disbursement=disbursement, actor=_me()) is not FAILED:
+    refused = refusal(disbursement) if refusal is not None else None
+    if refused:
+        flash(refused, "error")
+    elif attempt_or_flash(service, disbursement=disbursement, actor=_me()) is not FAILED:
         db.session.commit()
         flash(message, "success")
     return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
@@ -123,7 +127,13 @@ def _button(disbursement_id: int, service, message: str):
 @bp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @login_required
 def approve(disbursement_id: int):
-    return _button(disbursement_id, services.approve_disbursement, _("Approved."))
+    def own_request(disbursement: Disbursement) -> str | None:
+        # Four eyes: the requester is told why on the page, not shown a bare 403 page.
+        if disbursement.requested_by_id == current_user.id:
+            return _("You requested this payment; another fund manager must approve it.")
+        return None
+
+    return _button(disbursement_id, services.approve_disbursement, _("Approved."), refusal=own_request)
 
 
 @bp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
@@ -137,12 +147,25 @@ def _with_form(disbursement_id: int, form_class, prefix: str, service, message: 
     if not _is_fund_manager():
         abort(403)
     form = form_class(prefix=prefix)
-    if form.validate_on_submit() and attempt(
-            form, service, disbursement=disbursement, actor=_me(),
-            **{name: getattr(form, name).data for name in fields}) is not FAILED:
-        db.session.commit()
-        flash(message, "success")
-        return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    refusals: list[str] = []
+
+    def show(shown_on, error) -> None:
+        # Field errors go on the form; a refusal of the state (already paid, cancelled meanwhile) is flashed,
+        # since the page no longer shows the form it came from.
+        if error.errors:
+            apply_errors(shown_on, error)
+        else:
+            refusals.append(error.detail)
+
+    if form.validate_on_submit():
+        if attempt(form, service, show_errors=show, disbursement=disbursement, actor=_me(),
+                   **{name: getattr(form, name).data for name in fields}) is not FAILED:
+            db.session.commit()
+            flash(message, "success")
+            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+        if refusals:
+            flash(refusals[0], "error")
+            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
     disbursement = _load(disbursement_id)  # after a rollback: fresh rows
     return _render(disbursement, status=422, **{fields_key(prefix): form})
 
@@ -193,10 +216,14 @@ def checkout(contribution_id: int):
             success_url=url_for("grants.contribution", contribution_id=contribution.id, checkout="done",
                                 _external=True),
             cancel_url=url_for("grants.contribution", contribution_id=contribution.id, _external=True))
+    except GatewayNotConfigured as error:
+        log.error("checkout for contribution %s: %s", contribution.id, error)
+        flash(_("Card payments are not available at the moment. You can pledge by wire instead."), "error")
+        return redirect(back)
     except GatewayError as error:
+        # Stripe's own wording is English and technical: it goes to the log, the donor gets ours.
         log.warning("checkout for contribution %s: %s", contribution.id, error)
-        flash(_("Card payments cannot be taken right now (%(reason)s). Try again later or pledge by wire.",
-                reason=error.args[0] if error.args else ""), "error")
+        flash(_("Card payments cannot be taken right now. Try again later or pledge by wire."), "error")
         return redirect(back)
     return redirect(session.url, code=303)
 
