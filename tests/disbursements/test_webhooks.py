@@ -266,10 +266,6 @@ def test_transfer_reversed_gives_the_money_back_to_the_commitment(client, paid_b
     assert _fresh(d.id).status is S.FAILED and verify_ledger() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "services._mark_paid posts under the same ledger key `disbursement:<id>` on every payment; after a reversal "
-    "post_transaction returns the original (reversed) posting as an idempotent retry, so the second payment books "
-    "nothing: the disbursement is paid with 0 live postings and the commitment keeps the money"))
 def test_a_reversed_disbursement_is_requeued_and_paid_with_a_new_transfer(client, paid_by_stripe, fake_stripe,
                                                                         run_jobs):
     d, grant, approver, commitment_before = paid_by_stripe
