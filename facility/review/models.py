@@ -210,7 +210,7 @@ class Review(TimestampMixin, db.Model):
     __tablename__ = "reviews"
     __table_args__ = (
         sa.CheckConstraint(
-            "weighted_points IS NULL OR (status = 'submitted' AND weighted_points >= 0 AND weighted_points <= 1000)",
+            "weighted_points IS NULL OR (status = 'submitted' AND weighted_points >= 0)",
             name="weighted_points_when_submitted",
         ),
     )

@@ -17,7 +17,7 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-CHECK = "weighted_points IS NULL OR (status = 'submitted' AND weighted_points >= 0 AND weighted_points <= 1000)"
+CHECK = "weighted_points IS NULL OR (status = 'submitted' AND weighted_points >= 0)"
 
 # One set-based UPDATE ... FROM (PostgreSQL, and SQLite >= 3.33): a review's total counts only
 # when every criterion of its challenge's rubric is scored.
