@@ -921,9 +921,13 @@ def ranking(round_: ReviewRound) -> RankingReport:
         sa.select(Decision).where(Decision.challenge_id == challenge.id).order_by(Decision.id)).scalars()}
     return RankingReport(
         round=round_, criteria=criteria,
-        ranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id)) for s in ranked_stats],
-        unranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id)) for s in unranked_stats],
-        reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats],
+        # The statistics come from their own statement: under READ COMMITTED a proposal (or a
+        # reviewer's account) changed in between is left out rather than failing the page.
+        ranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                for s in ranked_stats if s.proposal_id in proposals],
+        unranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                  for s in unranked_stats if s.proposal_id in proposals],
+        reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats if s.reviewer_id in reviewer_users],
         alpha=alpha, outstanding=outstanding_assignments(challenge),
         pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
     )
