@@ -198,9 +198,22 @@ class ReviewStatus(str, enum.Enum):
 
 
 class Review(TimestampMixin, db.Model):
-    """A reviewer's work on one assignment: rubric scores (or eligibility) and a comment."""
+    """A reviewer's work on one assignment: rubric scores (or eligibility) and a comment.
+
+    `weighted_points` keeps the review's weighted total in hundredths of a point
+    (``sum(score * weight)``, 0..1000, see `review.statistics.weighted_hundredths`), set by
+    `services.save_review` in the same transaction as the scores when a scored review is
+    submitted; NULL for drafts, eligibility reviews and anything incomplete. The ranking reads
+    it instead of the score rows (the rubric is fixed once a challenge leaves draft).
+    """
 
     __tablename__ = "reviews"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "weighted_points IS NULL OR (status = 'submitted' AND weighted_points >= 0)",
+            name="weighted_points_when_submitted",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(
@@ -212,6 +225,7 @@ class Review(TimestampMixin, db.Model):
     eligible: Mapped[bool | None] = mapped_column()  # eligibility rounds: pass (True) / fail (False)
     comment: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
     submitted_at: Mapped[datetime | None] = mapped_column()
+    weighted_points: Mapped[int | None] = mapped_column()  # hundredths of a point; NULL unless submitted and complete
 
     assignment: Mapped[Assignment] = relationship(back_populates="review")
     scores: Mapped[list[Score]] = relationship(

