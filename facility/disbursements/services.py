@@ -557,37 +557,36 @@ def requeue_lost(*, disbursement_id: int, status: str, job_id: str | None) -> st
 # --- invariants for ledger-verify ------------------------------------------------
 
 def check_paid_disbursements_posted_once() -> list[str]:
-    """Every paid disbursement has exactly one posting of its amount; every live posting belongs to a paid one."""
-    problems: list[str] = []
-    postings = db.session.execute(
-        sa.select(LedgerTransaction.id, LedgerTransaction.key).where(LedgerTransaction.kind == "disbursement")
-    ).all()
-    reversed_ids = set(db.session.execute(
-        sa.select(LedgerTransaction.reverses_id).where(LedgerTransaction.reverses_id.is_not(None))).scalars())
-    live_by_disbursement: dict[int, list[int]] = {}
-    for posting_id, key in postings:
-        if posting_id in reversed_ids:
-            continue
-        try:
-            disbursement_id = int(key.split(":")[1])
-        except (IndexError, ValueError):
-            problems.append(f"ledger transaction {posting_id}: disbursement posting with key {key!r}")
-            continue
-        live_by_disbursement.setdefault(disbursement_id, []).append(posting_id)
-    paid = db.session.execute(
-        sa.select(Disbursement.id, Disbursement.ledger_transaction_id).where(Disbursement.status == S.PAID)
-    ).all()
-    paid_ids = set()
-    for disbursement_id, transaction_id in paid:
-        paid_ids.add(disbursement_id)
-        live = live_by_disbursement.get(disbursement_id, [])
-        if len(live) != 1:
-            problems.append(f"disbursement {disbursement_id} is paid with {len(live)} ledger postings")
-        elif transaction_id != live[0]:
-            problems.append(f"disbursement {disbursement_id} points at ledger transaction {transaction_id}, "
-                            f"its posting is {live[0]}")
-    for disbursement_id in sorted(set(live_by_disbursement) - paid_ids):
-        problems.append(f"disbursement {disbursement_id} is not paid but has a live ledger posting")
+    """Every paid disbursement has exactly one posting of its amount; every live posting belongs to a paid one.
+
+    One set-based statement (like the ledger's own checks): live postings are the
+    package's `disbursement:<id>[:<n>]` transactions that were not reversed.
+    """
+    reversal = sa.orm.aliased(LedgerTransaction)
+    live = (sa.select(LedgerTransaction.id, LedgerTransaction.key)
+            .where(LedgerTransaction.kind == "disbursement", LedgerTransaction.key.like("disbursement:%"),
+                   ~sa.exists().where(reversal.reverses_id == LedgerTransaction.id))
+            .subquery())
+    prefix = sa.literal("disbursement:") + sa.cast(Disbursement.id, sa.String)
+    belongs = sa.or_(live.c.key == prefix, live.c.key.like(prefix + sa.literal(":%")))
+    paid = Disbursement.status == S.PAID
+    paid_side = (sa.select(sa.literal("paid"), Disbursement.id, sa.func.count(live.c.id), sa.func.min(live.c.id),
+                           Disbursement.ledger_transaction_id)
+                 .select_from(Disbursement).outerjoin(live, belongs).where(paid)
+                 .group_by(Disbursement.id, Disbursement.ledger_transaction_id)
+                 .having(sa.or_(sa.func.count(live.c.id) != 1,
+                                sa.func.min(live.c.id) != sa.func.coalesce(Disbursement.ledger_transaction_id, -1))))
+    orphan_side = (sa.select(sa.literal("orphan"), live.c.id, sa.literal(0), sa.literal(0), sa.literal(0))
+                   .where(~sa.exists().where(paid, belongs)))
+    problems = []
+    for side, object_id, count, posting_id, pointer in db.session.execute(sa.union_all(paid_side, orphan_side)):
+        if side == "orphan":
+            problems.append(f"ledger transaction {object_id} is a live disbursement posting of no paid disbursement")
+        elif count != 1:
+            problems.append(f"disbursement {object_id} is paid with {count} ledger postings")
+        else:
+            problems.append(f"disbursement {object_id} points at ledger transaction {pointer}, its posting is "
+                            f"{posting_id}")
     return problems
 
 

@@ -280,3 +280,13 @@ def test_ledger_verify_catches_a_paid_disbursement_without_its_posting(payable, 
     db.session.execute(sa.update(Disbursement).where(Disbursement.id == d.id).values(status=S.PAID))
     db.session.commit()
     assert any(f"disbursement {d.id} is paid with 0 ledger postings" in p for p in verify_ledger())
+
+
+def test_ledger_verify_catches_a_disbursement_posting_of_no_paid_disbursement(payable, run_jobs):
+    grant, requester, approver, _ = payable()
+    d = _approved(grant, requester, approver)
+    run_jobs()
+    assert verify_ledger() == []
+    db.session.execute(sa.update(Disbursement).where(Disbursement.id == d.id).values(status=S.FAILED))
+    db.session.commit()
+    assert [p for p in verify_ledger() if "live disbursement posting of no paid disbursement" in p]

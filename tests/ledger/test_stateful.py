@@ -82,7 +82,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _post(self, kind: str, entries: dict[str, int], *, count: bool = True) -> None:
         self.serial += 1
-        key = f"{kind}:{self.serial}"
+        key = f"model-{kind}:{self.serial}"  # not the disbursements package's own keys (it checks those)
         for code in entries:
             self._open(code)
         expected_ok = self._fits(entries)

@@ -1,6 +1,8 @@
 """verify_ledger and `facility ledger-verify` find tampering, and extra checks can be registered."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -125,7 +127,7 @@ def test_cli_passes_on_a_sound_ledger(app, chart, contribute):
     _some_postings(contribute)
     result = app.test_cli_runner().invoke(args=["facility", "ledger-verify"])
     assert result.exit_code == 0, result.output
-    assert "[3/5] Every stored balance equals the sum of its entries … ok" in result.output
+    assert re.search(r"\[3/\d+\] Every stored balance equals the sum of its entries … ok", result.output)
     assert "raised USD 100.00" in result.output and "Ledger sound" in result.output
 
 
