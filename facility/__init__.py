@@ -120,9 +120,11 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from facility.api import api
+    from facility.api import API_PREFIX, api
+    from facility.core import inputs
     from facility.extensions import csrf
 
+    inputs.register(app, checked_elsewhere=API_PREFIX + "/")  # bounded <int:...> ids: before any route
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
         if hasattr(module, "register"):

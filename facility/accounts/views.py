@@ -27,6 +27,7 @@ from facility.accounts.permissions import role_required
 from facility.audit.services import record
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
+from facility.core.inputs import page_arg
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -242,13 +243,13 @@ def organization(org_id: int):
 @bp.route("/admin/users")
 @role_required(Role.ADMIN)
 def admin_users():
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     q = (request.args.get("q") or "").strip()
     query = sa.select(User).options(sa.orm.selectinload(User.organization)).order_by(User.id)
     if q:
         like = f"%{q.lower()}%"
         query = query.where(sa.or_(sa.func.lower(User.email).like(like), sa.func.lower(User.name).like(like)))
-    pagination = db.paginate(query, page=max(page, 1), per_page=50, error_out=False)
+    pagination = db.paginate(query, page=page, per_page=50, error_out=False)
     return render_template("accounts/admin_users.html", pagination=pagination, q=q, role_labels=role_labels())
 
 

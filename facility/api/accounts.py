@@ -8,7 +8,7 @@ from facility.accounts import services
 from facility.accounts.models import ApiToken, OrgType, Role
 from facility.accounts.views import signin_limits
 from facility.api import api_blueprint
-from facility.api.auth import ApiError, require_user
+from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.extensions import db
 
@@ -70,6 +70,7 @@ class UserSchema(ma.Schema):
 
 
 @blp.route("/auth/tokens", methods=["POST"])
+@public
 @signin_limits
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
@@ -106,6 +107,7 @@ def revoke_token(token_id):
 
 
 @blp.route("/users", methods=["POST"])
+@public
 @blp.arguments(SignUpSchema)
 @blp.response(201, UserSchema)
 def sign_up(data):

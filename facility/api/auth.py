@@ -6,11 +6,17 @@ through the (CSRF-exempt) API.
 """
 from __future__ import annotations
 
-from flask import g, request
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, g, request
 from flask_login import current_user
 
 from facility.accounts.models import Role, User
+from facility.core.inputs import refuse_unstorable_text
 from facility.extensions import login_manager
+
+View = TypeVar("View", bound=Callable)
 
 
 class ApiError(Exception):
@@ -23,8 +29,22 @@ class ApiError(Exception):
         self.errors = errors
 
 
+def public(view: View) -> View:
+    """Marks an API endpoint that anonymous callers may use; every other one needs a bearer token.
+
+    Put it right under `@blp.route(...)`, above `@blp.arguments`, so that it marks the view
+    Flask calls.
+    """
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
 def load_bearer_user() -> None:
-    """before_request for API blueprints: set Flask-Login's user from the bearer token."""
+    """before_request for API blueprints: set Flask-Login's user from the bearer token.
+
+    Then, before the body or query is parsed: 401 for an anonymous caller of an endpoint that is
+    not `@public`, and 422 for text the database cannot store (NUL characters).
+    """
     from facility.accounts.services import user_for_api_token
 
     header = request.headers.get("Authorization", "")
@@ -33,6 +53,10 @@ def load_bearer_user() -> None:
         user = user_for_api_token(header[7:].strip())
         g.api_bad_token = user is None
     g._login_user = user if user is not None else login_manager.anonymous_user()
+    view = current_app.view_functions.get(request.endpoint or "")
+    if request.method != "OPTIONS" and not getattr(view, "public", False):
+        require_user()
+    refuse_unstorable_text()
 
 
 def require_user() -> User:

@@ -6,8 +6,8 @@ from flask_login import current_user
 
 from facility.accounts.models import OrgType, Role
 from facility.api import api_blueprint
-from facility.api.auth import require_role, require_user
-from facility.api.schemas import PageArgs, page_of, paginate
+from facility.api.auth import public, require_role, require_user
+from facility.api.schemas import PageArgs, cents_field, id_field, page_of, paginate
 from facility.challenges import sdg, services
 from facility.challenges.models import FocusArea
 from facility.cities.services import get_visible_city
@@ -33,8 +33,8 @@ class ChallengeFieldsSchema(ma.Schema):
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
     sdg_targets = ma.fields.List(ma.fields.String(validate=_SDG_TARGET),
                                  metadata={"description": "SDG target codes, e.g. 11.2, 11.a"})
-    prize_pool_cents = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1))
-    max_award_cents = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1))
+    prize_pool_cents = cents_field()
+    max_award_cents = cents_field()
     opens_at = ma.fields.AwareDateTime()
     closes_at = ma.fields.AwareDateTime()
     eligible_org_types = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])),
@@ -50,7 +50,7 @@ _REQUIRED = ("title", "summary", "description", "focus_area", "sdg_targets", "pr
 
 
 class ChallengeInSchema(ChallengeFieldsSchema):
-    city_id = ma.fields.Integer(required=True, strict=True)
+    city_id = id_field(required=True)
 
     @ma.validates_schema
     def _required(self, data, **kwargs):
@@ -157,6 +157,7 @@ def _current_fields(challenge) -> dict:
 
 
 @blp.route("/challenges", methods=["GET"])
+@public
 @blp.arguments(ChallengeListArgs, location="query")
 @blp.response(200, page_of(ChallengeSchema))
 def list_challenges(args):
@@ -179,6 +180,7 @@ def create_challenge(data):
 
 
 @blp.route("/challenges/<int:challenge_id>", methods=["GET"])
+@public
 @blp.response(200, ChallengeSchema)
 def get_challenge(challenge_id):
     """A challenge (drafts and pending ones only to the city's officials and facility staff)."""
@@ -253,6 +255,7 @@ def extend_deadline(data, challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/clarifications", methods=["GET"])
+@public
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ClarificationSchema))
 def list_clarifications(args, challenge_id):

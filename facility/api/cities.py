@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint
-from facility.api.auth import require_role
+from facility.api.auth import public, require_role
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.cities import services
 from facility.cities.models import City, ClimateRisk
@@ -64,6 +64,7 @@ def create_city(data):
 
 
 @blp.route("/cities", methods=["GET"])
+@public
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(CitySchema))
 def list_cities(args):
@@ -73,6 +74,7 @@ def list_cities(args):
 
 
 @blp.route("/cities/<int:city_id>", methods=["GET"])
+@public
 @blp.response(200, CitySchema)
 def get_city(city_id):
     """A city (unverified ones only to their officials and facility staff)."""

@@ -7,8 +7,8 @@ from sqlalchemy.orm import selectinload
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint
-from facility.api.auth import ApiError, require_role, require_user
-from facility.api.schemas import PageArgs, page_of, paginate
+from facility.api.auth import ApiError, public, require_role, require_user
+from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.challenges.models import Challenge
 from facility.extensions import db
 from facility.grants import services
@@ -35,7 +35,7 @@ def _enum(value):
 # --- schemas -------------------------------------------------------------------
 
 class ContributionInSchema(ma.Schema):
-    amount_cents = ma.fields.Integer(required=True, strict=True, metadata={"description": "US cents"})
+    amount_cents = cents_field(required=True)
     method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
 
 
@@ -73,7 +73,7 @@ class ContributionSchema(ma.Schema):
 
 
 class ConfirmWireSchema(ma.Schema):
-    amount_cents = ma.fields.Integer(required=True, strict=True, metadata={"description": "received, in cents"})
+    amount_cents = cents_field(required=True, metadata={"description": "received, in US cents"})
     received_on = ma.fields.Date(required=True)
     bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
 
@@ -93,13 +93,13 @@ class FacilitySchema(ma.Schema):
 
 class TrancheInSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    amount_cents = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1))
+    amount_cents = cents_field(required=True)
     due_date = ma.fields.Date(allow_none=True, load_default=None)
     deliverable = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
 
 
 class AwardSchema(ma.Schema):
-    amount_cents = ma.fields.Integer(required=True, strict=True)
+    amount_cents = cents_field(required=True)
     tranches = ma.fields.List(ma.fields.Nested(TrancheInSchema), load_default=None,
                               validate=ma.validate.Length(min=1, max=50),
                               metadata={"description": "required when amount_cents differs from the request"})
@@ -267,6 +267,7 @@ def confirm_contribution(data, contribution_id):
 # --- facility ----------------------------------------------------------------------
 
 @blp.route("/facility", methods=["GET"])
+@public
 @blp.response(200, FacilitySchema)
 def facility():
     """The facility's totals in cents (target USD 1 billion) and the results-framework counts."""

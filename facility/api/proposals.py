@@ -11,7 +11,7 @@ from facility.accounts.models import Role
 from facility.api import api_blueprint
 from facility.api.accounts import OrganizationSchema
 from facility.api.auth import ApiError, require_user
-from facility.api.schemas import PageArgs, page_of, paginate
+from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.challenges.models import Challenge
 from facility.core.errors import NotFound
 from facility.extensions import db
@@ -26,14 +26,10 @@ from facility.proposals.models import (
 
 blp = api_blueprint("api_proposals", __name__, "Proposals")
 
-_MAX_CENTS = 10**15
-_cents = ma.validate.Range(min=0, max=_MAX_CENTS)
-
-
 class MilestoneInSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(max=services.TITLE_MAX))
     due_date = ma.fields.Date(allow_none=True, metadata={"description": "ISO 8601 date, after the day of submission"})
-    amount_cents = ma.fields.Integer(strict=True, allow_none=True, validate=_cents)
+    amount_cents = cents_field(minimum=0, allow_none=True)
     deliverable = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
 
 
@@ -45,7 +41,7 @@ class ProposalPatchSchema(ma.Schema):
     approach = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX),
                                 metadata={"description": "Markdown"})
     team = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
-    requested_cents = ma.fields.Integer(strict=True, validate=_cents)
+    requested_cents = cents_field(minimum=0)
     milestones = ma.fields.List(ma.fields.Nested(MilestoneInSchema),
                                 validate=ma.validate.Length(max=services.MAX_MILESTONES))
     beneficiary_groups = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([g.value for g in BeneficiaryGroup])))

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from facility.accounts.models import Role, User
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, require_role, require_user
-from facility.api.schemas import PageArgs, page_of, paginate
+from facility.api.schemas import PageArgs, id_field, page_of, paginate
 from facility.challenges.models import Challenge
 from facility.extensions import db
 from facility.proposals.models import Proposal
@@ -27,7 +27,7 @@ blp = api_blueprint("api_review", __name__, "Evaluation panels and reviews")
 
 
 class PanelMemberInSchema(ma.Schema):
-    user_id = ma.fields.Integer(required=True)
+    user_id = id_field(required=True)
     role = ma.fields.String(load_default=PanelRole.REVIEWER.value,
                             validate=ma.validate.OneOf([r.value for r in PanelRole]),
                             metadata={"description": "reviewer (default) or observer (the city's officials)"})
@@ -219,7 +219,7 @@ class AssignmentSchema(ma.Schema):
 
 
 class DecisionInSchema(ma.Schema):
-    proposal_id = ma.fields.Integer(required=True)
+    proposal_id = id_field(required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in DecisionKind]))
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 

@@ -6,9 +6,22 @@ from functools import cache
 import marshmallow as ma
 from flask import current_app
 
+from facility.core.inputs import MAX_CENTS, MAX_ID, MAX_PAGE
+
+
+def id_field(**kwargs) -> ma.fields.Integer:
+    """An id in a request body: an integer the database can hold (1..MAX_ID)."""
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def cents_field(*, minimum: int = 1, **kwargs) -> ma.fields.Integer:
+    """An amount in US cents: an integer from `minimum` up to MAX_CENTS (USD 10 trillion)."""
+    kwargs.setdefault("metadata", {"description": "US cents"})
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=minimum, max=MAX_CENTS), **kwargs)
+
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
 
 

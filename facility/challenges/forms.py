@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -24,6 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.forms import org_type_choices
 from facility.challenges.models import FocusArea
+from facility.core.forms import parse_usd
 
 CRITERIA_ROWS = 6
 
@@ -41,18 +41,19 @@ def focus_area_choices():
 
 
 def dollars_to_cents(value: str | None) -> int | None:
-    """'1,234.5' -> 123450; None when it is not an amount with at most two decimals."""
+    """'1,234.5' -> 123450; None when it is not an amount above zero with at most two decimals."""
     try:
-        amount = Decimal((value or "").replace(",", "").strip())
-    except InvalidOperation:
+        return parse_usd(value)
+    except ValueError:
         return None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return int(amount * 100)
 
 
 def _amount(form, field):
-    if dollars_to_cents(field.data) is None:
+    try:
+        cents = parse_usd(field.data)
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
+    if cents is None:
         raise ValidationError(_l("Give an amount in US dollars greater than zero, e.g. 250000 or 1250.50."))
 
 

@@ -23,6 +23,7 @@ from facility.challenges.forms import (
 from facility.challenges.models import ChallengeStatus, FocusArea
 from facility.cities.services import city_of_official, valid_country
 from facility.core.forms import FAILED, attempt, attempt_or_flash
+from facility.core.inputs import page_arg
 from facility.extensions import db
 
 bp = Blueprint("challenges", __name__, url_prefix="/challenges")
@@ -65,7 +66,7 @@ def index():
             form.sdg_target.errors = [_("Not an SDG target code; use codes such as 11.2 or 11.a.")]
     if form.q.data and form.q.data.strip():
         filters["q"] = form.q.data.strip()[:200]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     pagination = db.paginate(services.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template("challenges/index.html", form=form, pagination=pagination)
 

@@ -11,6 +11,7 @@ from facility.cities import services
 from facility.cities.forms import ActionForm, CityForm
 from facility.core.errors import PermissionDenied
 from facility.core.forms import FAILED, attempt, attempt_or_flash
+from facility.core.inputs import page_arg
 from facility.extensions import db
 
 bp = Blueprint("cities", __name__, url_prefix="/cities")
@@ -69,7 +70,7 @@ def verification_queue():
     # The score is computed from data files, so the (bounded) queue is sorted after loading.
     cities = db.session.execute(services.verification_queue()).scalars().all()
     cities = sorted(cities, key=lambda c: (-c.priority_score, c.id))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     start = (page - 1) * QUEUE_PAGE_SIZE
     return render_template("cities/verification.html", cities=cities[start:start + QUEUE_PAGE_SIZE],
                            total=len(cities), page=page, pages=max(1, -(-len(cities) // QUEUE_PAGE_SIZE)),

@@ -20,6 +20,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from facility.core.forms import parse_usd
+
 
 def to_cents(value: Decimal | None) -> int | None:
     """USD as Decimal -> integer cents; None stays None."""
@@ -33,21 +35,9 @@ class UsdField(StringField):
 
     def process_formdata(self, valuelist):
         self.data = None
-        raw = (valuelist[0] if valuelist else "").strip().replace(",", "").replace(" ", "")
-        if raw.upper().startswith("USD"):
-            raw = raw[3:]
-        raw = raw.lstrip("$")
-        if not raw:
-            return
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            raise ValueError(_l("Give an amount in US dollars, like 1250.50.")) from None
-        if not value.is_finite() or value.as_tuple().exponent < -2:
-            raise ValueError(_l("Give an amount in US dollars with at most two decimals."))
-        if value <= 0:
-            raise ValueError(_l("Give an amount above zero."))
-        self.data = value
+        cents = parse_usd(valuelist[0] if valuelist else "")  # a ValueError is shown on the field
+        if cents is not None:
+            self.data = Decimal(cents) / 100
 
     def _value(self):
         if self.raw_data:

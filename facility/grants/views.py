@@ -13,6 +13,7 @@ from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge
 from facility.core.forms import FAILED, attempt, attempt_or_flash
+from facility.core.inputs import page_arg
 from facility.core.uploads import upload_path
 from facility.extensions import db
 from facility.grants import services
@@ -56,7 +57,7 @@ def _status(form) -> int:
 
 
 def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 # --- public ------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Proposal forms: the draft with its milestone rows, submit, withdraw and file upload."""
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -11,6 +10,7 @@ from wtforms import DateField, FieldList, Form, FormField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.accounts.forms import MultiCheckboxField
+from facility.core.forms import parse_usd
 from facility.proposals.models import BeneficiaryGroup
 from facility.proposals.services import MAX_MILESTONES, SUMMARY_MAX, TITLE_MAX
 
@@ -29,23 +29,6 @@ def beneficiary_labels() -> dict[str, Any]:
     }
 
 
-def parse_cents(text: str | None) -> int | None:
-    """'1,234.5' (US dollars) -> 123450 cents, exactly (Decimal, never float); None if blank."""
-    text = (text or "").strip().replace(",", "").replace(" ", "")
-    if not text:
-        return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError("not a number") from exc
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("not an amount in dollars and cents")
-    cents = int(amount * 100)
-    if cents > 10**15:
-        raise ValueError("too large")
-    return cents
-
-
 def format_cents(cents: int | None) -> str:
     if cents is None:
         return ""
@@ -60,10 +43,10 @@ class MoneyField(StringField):
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         try:
-            self.cents = parse_cents(self.data)
+            self.cents = parse_usd(self.data, allow_zero=True)
         except ValueError:
             self.cents = None
-            raise ValueError(_l("Enter an amount in US dollars, like 25000 or 25000.50.")) from None
+            raise
 
     def process_data(self, value):
         # Given cents (from the model), shown as dollars.

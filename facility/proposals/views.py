@@ -13,6 +13,7 @@ from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.errors import DomainError, NotFound, ValidationFailed
 from facility.core.forms import FAILED, apply_errors, attempt
+from facility.core.inputs import page_arg
 from facility.core.models import utcnow
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
@@ -258,7 +259,7 @@ def challenge_proposals(challenge_id: int):
     challenge = db.session.get(Challenge, challenge_id)
     if challenge is None or not can_list_proposals(challenge, current_user):
         abort(404)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
              .options(joinedload(Proposal.organization), selectinload(Proposal.milestones))
              .order_by(Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id))

@@ -14,6 +14,7 @@ from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge, render_markdown
 from facility.core.errors import DomainError
 from facility.core.forms import apply_errors
+from facility.core.inputs import id_arg, page_arg
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal
 from facility.review import services
@@ -99,7 +100,7 @@ def _status(form) -> int:
 @role_required(Role.REVIEWER)
 def queue():
     user = _user()
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     pagination = db.paginate(services.queue_query(user), page=page, per_page=25, error_out=False)
     titles = services.blind_titles([a.proposal for a in pagination.items])
     done, total = services.queue_progress(user)
@@ -303,7 +304,7 @@ def invite(challenge_id: int):
 def add_observer(challenge_id: int):
     challenge = _manager_challenge(challenge_id)
     form = ObserverForm()
-    user = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    user = db.session.get(User, id_arg(request.form, "user_id") or 0)
     form.user_id.choices = [(user.id, user.name)] if user else []
     if form.validate_on_submit() and user is not None:
         try:
@@ -407,8 +408,8 @@ def add_assignment(round_id: int):
     round_ = _round_or_404(round_id)
     challenge = _manager_challenge(round_.challenge_id)
     form = ManualAssignForm(prefix=f"r{round_.id}")
-    proposal = db.session.get(Proposal, request.form.get(f"r{round_.id}-proposal_id", type=int) or 0)
-    reviewer = db.session.get(User, request.form.get(f"r{round_.id}-reviewer_id", type=int) or 0)
+    proposal = db.session.get(Proposal, id_arg(request.form, f"r{round_.id}-proposal_id") or 0)
+    reviewer = db.session.get(User, id_arg(request.form, f"r{round_.id}-reviewer_id") or 0)
     form.proposal_id.choices = [(proposal.id, proposal.title)] if proposal else []
     form.reviewer_id.choices = [(reviewer.id, reviewer.name)] if reviewer else []
     if form.validate_on_submit() and proposal is not None and reviewer is not None:

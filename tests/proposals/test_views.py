@@ -75,7 +75,7 @@ def test_form_errors_shown_and_nothing_saved(client, login, challenge, innovator
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "There is a problem" in html and 'aria-invalid="true"' in html
-    assert "Enter an amount in US dollars" in html
+    assert "Give an amount in US dollars" in html
     assert db.session.query(Proposal).count() == 0
 
 

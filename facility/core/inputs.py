@@ -1,0 +1,125 @@
+"""What the database can hold, enforced where input comes in (pages and the API alike).
+
+PostgreSQL refuses what SQLite lets through: ids beyond its `integer` columns, amounts beyond
+`bigint`, NUL characters in text. Each would surface as a 500 deep in a query; here they are
+refused at the door with a clear answer instead:
+
+- `IdConverter` replaces Flask's `int` URL converter: an id the database cannot hold matches
+  no route (404), like any other id that does not exist.
+- `refuse_unstorable_text` refuses NUL characters (and unpaired UTF-16 surrogates from JSON
+  escapes) in the query string, form fields, file names and JSON bodies: 422 with the fields.
+- `page_arg` and `id_arg` read query and form values into bounded integers.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter, Map
+
+from facility.core.errors import ValidationFailed
+
+MAX_ID = 2**31 - 1
+"""Ids are PostgreSQL `integer` columns (serial)."""
+MAX_CENTS = 10**15
+"""USD 10 trillion: far beyond any real amount, and sums of many still fit a `bigint`."""
+MAX_PAGE = 1_000_000
+"""Beyond any real list; keeps OFFSET = (page - 1) * per_page well inside `bigint`."""
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` bounded to the ids the database can hold; larger numbers match no route (404)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def page_arg(name: str = "page") -> int:
+    """The list page asked for in the query string: 1 when missing or not a number, at most MAX_PAGE."""
+    return bounded_int(request.args.get(name), minimum=1, maximum=MAX_PAGE) or 1
+
+
+def id_arg(values: Any, name: str) -> int | None:
+    """An id from a form or query (`request.form`, `request.args`): None unless a storable id."""
+    return bounded_int(values.get(name), minimum=1, maximum=MAX_ID)
+
+
+def bounded_int(text: str | None, *, minimum: int, maximum: int) -> int | None:
+    """`text` as an int within [minimum, maximum], else None (not a number, out of range)."""
+    text = (text or "").strip()
+    if not text or len(text) > len(str(maximum)) + 1 or not text.removeprefix("-").isdecimal():
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
+
+
+# --- text the database cannot store ------------------------------------------------------------
+
+def unstorable(text: str) -> bool:
+    """A NUL character (PostgreSQL text refuses it) or an unpaired surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_json(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if unstorable(value):
+            yield path or "_schema"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and unstorable(key):
+                yield path or "_schema"
+            else:
+                yield from _walk_json(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_json(item, f"{path}.{index}" if path else str(index))
+
+
+def _unstorable_fields() -> list[str]:
+    fields: list[str] = []
+    for source in (request.args, request.form):
+        for key, value in source.items(multi=True):
+            if unstorable(key) or unstorable(value):
+                fields.append(key if not unstorable(key) else "_schema")
+    for key, upload in request.files.items(multi=True):
+        if unstorable(upload.filename or ""):
+            fields.append(key)
+    for key, value in (request.view_args or {}).items():
+        if isinstance(value, str) and unstorable(value):
+            fields.append(key)
+    if request.is_json:
+        fields.extend(_walk_json(request.get_json(silent=True), ""))
+    return list(dict.fromkeys(fields))
+
+
+def refuse_unstorable_text() -> None:
+    """Refuse (422) input with NUL characters or broken Unicode, naming the fields."""
+    fields = _unstorable_fields()
+    if fields:
+        message = _("Contains a NUL character or invalid Unicode, which cannot be stored; remove it.")
+        raise ValidationFailed(_("Some of what you sent cannot be stored: %(fields)s.", fields=", ".join(fields)),
+                               errors={name: [message] for name in fields})
+
+
+def register(app: Flask, *, checked_elsewhere: str) -> None:
+    """Install the bounded `int` converter and the text guard (for paths not under `checked_elsewhere`,
+    whose requests call `refuse_unstorable_text` themselves, after authentication).
+
+    Call before any blueprint is registered: rules are bound to the converter in force then.
+    """
+    app.url_map.converters["int"] = IdConverter
+
+    @app.before_request
+    def _refuse_unstorable_text():
+        if not request.path.startswith(checked_elsewhere):
+            refuse_unstorable_text()

@@ -1,0 +1,146 @@
+"""Property-based fuzzing of the JSON API from its own OpenAPI document (schemathesis).
+
+Every operation of /api/v1/openapi.json gets generated requests, valid and invalid, sent
+in-process (WSGI) to a test app seeded with the demo data, anonymously and with the bearer
+token of a user of several roles. Whatever is sent, the answer is never a 5xx, and every
+error is RFC 9457 problem JSON (with `errors` for 422).
+
+Bounded and derandomized, so a run is reproducible and quick; FUZZ_EXAMPLES raises the
+number of examples per operation and generation mode for a longer local run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import traceback
+
+import pytest
+import schemathesis
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from facility.extensions import db
+
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+
+# Who calls: nobody, then one demo user of each kind (see facility/accounts/demo.py).
+CALLERS = {
+    "anonymous": None,
+    "innovator": "founder@solarkiosk.demo",
+    "city_official": "official@kampala.demo",
+    "fund_manager": "fund.manager@demo.facility",
+    "reviewer": "reviewer1@demo.facility",
+    "donor": "donor@foundation.demo",
+    "admin": "admin@demo.facility",
+}
+# The rest run with -m slow (the roles above with the fewest endpoints of their own).
+FAST_CALLERS = ("anonymous", "innovator", "city_official", "fund_manager")
+
+
+# A failed sign-in is refused (401) and still recorded, on purpose.
+WRITES_WHEN_REFUSED = {"POST /api/v1/auth/tokens"}
+
+
+def _audit_count() -> int:
+    from facility.audit.models import AuditEvent
+
+    db.session.rollback()
+    return db.session.execute(sa.select(sa.func.count(AuditEvent.id))).scalar()
+
+
+@pytest.fixture
+def demo_world(app):
+    from facility import demo
+
+    demo.seed(echo=lambda _msg: None)
+    app.config["RATELIMIT_ENABLED"] = False
+    yield app
+    app.config["RATELIMIT_ENABLED"] = True
+
+
+def _token_headers(email: str | None) -> dict:
+    from facility.accounts.models import User
+    from facility.accounts.services import issue_api_token
+
+    if email is None:
+        return {}
+    user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
+    _, plain = issue_api_token(user=user)
+    db.session.commit()
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def public_operations(app) -> set[tuple[str, str]]:
+    """(METHOD, /openapi/{path}) of the endpoints marked @public; every other one needs a token."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and getattr(app.view_functions[rule.endpoint], "public", False):
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+            found.update((method, path) for method in rule.methods)
+    return found
+
+
+def check_answer(case, response, *, needs_token: bool = False) -> str | None:
+    """What is wrong with the answer, or None."""
+    status = response.status_code
+    if status >= 500:
+        return f"server error {status}"
+    if needs_token and status not in (401, 404, 405):  # 404/405: the generated path or method matches no route
+        return f"{status} to an anonymous caller of an endpoint that needs a token (401 comes first)"
+    if status < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if content_type.split(";")[0] != "application/problem+json":
+        return f"{status} is not problem JSON: {content_type}"
+    body = response.json()
+    if body.get("status") != status or not body.get("title") or not body.get("detail"):
+        return f"{status} problem JSON lacks status/title/detail: {body}"
+    if status == 422 and not body.get("errors") and "errors" in body:
+        return f"422 with an empty errors member: {body}"
+    return None
+
+
+def _fuzz_operation(app, operation, headers: dict, failures: list, *, needs_token: bool) -> None:
+    client = app.test_client()
+    strategy = st.one_of(operation.as_strategy(generation_mode=mode)
+                         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE))
+
+    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None, print_blob=False,
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def run(case):
+        before = _audit_count()
+        try:
+            response = case.call(session=client, headers=headers)
+        except Exception as exc:  # the app raised (TESTING propagates): that is a 500
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            failures.append(f"{operation.label}: {exc.__class__.__name__}: {exc} ({where.filename}:{where.lineno})"
+                            f"\n  {case.as_curl_command()}")
+            db.session.rollback()
+            return
+        problem = check_answer(case, response, needs_token=needs_token)
+        if problem is None and response.status_code >= 400 and _audit_count() != before \
+                and operation.label not in WRITES_WHEN_REFUSED:
+            problem = f"refused with {response.status_code} but wrote to the audit trail"
+        if problem:
+            failures.append(f"{operation.label}: {problem}\n  {case.as_curl_command()}")
+
+    run()
+
+
+@pytest.mark.parametrize("caller", [c if c in FAST_CALLERS else pytest.param(c, marks=pytest.mark.slow)
+                                    for c in CALLERS])
+def test_api_answers_garbage_with_problem_json(demo_world, caller):
+    app = demo_world
+    headers = _token_headers(CALLERS[caller])
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    public = public_operations(app)
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        needs_token = not headers and (operation.method.upper(), operation.path) not in public
+        _fuzz_operation(app, operation, headers, failures, needs_token=needs_token)
+    unique = list(dict.fromkeys(failures))
+    assert not unique, f"{len(unique)} bad answers:\n" + "\n".join(unique[:40])
