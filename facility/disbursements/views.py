@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from facility.accounts.models import Role
 from facility.core.errors import NotFound
 from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
+from facility.core.inputs import page_arg
 from facility.disbursements import services
 from facility.disbursements.forms import STATUS_LABELS, ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
@@ -46,10 +47,6 @@ def _load(disbursement_id: int) -> Disbursement:
     return disbursement
 
 
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
-
-
 # --- the queue and one disbursement ---------------------------------------------------
 
 @bp.route("/disbursements")
@@ -68,7 +65,7 @@ def queue():
         query = query.where(Disbursement.status == DisbursementStatus(wanted))
     else:
         query = query.where(Disbursement.status.in_(NEEDING_ATTENTION))
-    pagination = db.paginate(query, page=_page(), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return render_template("disbursements/queue.html", pagination=pagination, form=form, labels=STATUS_LABELS,
                            status=wanted)
 
