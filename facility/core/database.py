@@ -1,6 +1,8 @@
 """Engine behaviour per database: SQLite pragmas and BEGIN IMMEDIATE, PostgreSQL locks."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -35,3 +37,19 @@ def is_postgresql() -> bool:
     from facility.extensions import db
 
     return db.engine.dialect.name == "postgresql"
+
+
+def lock_row(model: type, object_id: int, *, missing: str) -> Any:
+    """Re-read a row under a row lock (PostgreSQL `FOR UPDATE`; SQLite transactions already hold the
+    write lock), with fresh values; NotFound with the message `missing` when there is no such row."""
+    import sqlalchemy as sa
+
+    from facility.core.errors import NotFound
+    from facility.extensions import db
+
+    row = db.session.execute(
+        sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    return row

@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Role, User, UserRole
 from facility.audit.services import record
+from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from facility.core.mail import send_mail
 from facility.core.models import utcnow
@@ -133,23 +134,11 @@ def load(disbursement_id: int) -> Disbursement:
 
 
 def _locked(disbursement_id: int) -> Disbursement:
-    row = db.session.execute(
-        sa.select(Disbursement).where(Disbursement.id == disbursement_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(_("No disbursement %(id)s.", id=disbursement_id))
-    return row
+    return lock_row(Disbursement, disbursement_id, missing=_("No disbursement %(id)s.", id=disbursement_id))
 
 
 def _locked_tranche(tranche_id: int) -> Tranche:
-    row = db.session.execute(
-        sa.select(Tranche).where(Tranche.id == tranche_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(_("No tranche %(id)s.", id=tranche_id))
-    return row
+    return lock_row(Tranche, tranche_id, missing=_("No tranche %(id)s.", id=tranche_id))
 
 
 # --- people's actions --------------------------------------------------------
@@ -466,14 +455,16 @@ def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: di
     _tell_grantee(disbursement, tranche)
 
 
+def _grantee_innovators(grant_id: int) -> list[User]:
+    organization_id = db.session.execute(sa.select(Grant.organization_id).where(Grant.id == grant_id)).scalar_one()
+    return _users_with_role(Role.INNOVATOR, User.organization_id == organization_id)
+
+
 def _tell_grantee(disbursement: Disbursement, tranche: Tranche) -> None:
-    organization_id = db.session.execute(
-        sa.select(Grant.organization_id).where(Grant.id == tranche.grant_id)).scalar_one()
-    for user in _users_with_role(Role.INNOVATOR, User.organization_id == organization_id):
+    for user in _grantee_innovators(tranche.grant_id):
         send_mail(to=user.email, subject=_("Payment sent: %(amount)s", amount=money(disbursement.amount_cents)),
                   body=_("Tranche %(n)s of your grant has been paid (%(amount)s). The grant page shows the "
-                         "payment's history.", n=tranche.position,
-                         amount=money(disbursement.amount_cents)))
+                         "payment's history.", n=tranche.position, amount=money(disbursement.amount_cents)))
 
 
 def _users_with_role(role: Role, *conditions: Any) -> list[User]:
@@ -516,6 +507,38 @@ def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason:
     _tell_fund_managers(disbursement, _("Disbursement %(id)s was reversed", id=disbursement.id), reason)
     db.session.flush()
     return disbursement
+
+
+def reflect_payout_failure(*, stripe_account_id: str, payout_id: str, reason: str) -> str:
+    """Rule: when Stripe cannot pay a grantee's connected account out to their bank, staff and grantee hear of it.
+
+    The transfer itself stood (the money is in the grantee's Stripe balance), so
+    nothing moves in the ledger: the latest paid Stripe disbursement to that
+    account gets a timeline entry, and fund managers and the grantee an e-mail.
+    """
+    from facility.grants.models import PayoutAccount
+
+    if not stripe_account_id:
+        return "no account"
+    disbursement = db.session.execute(
+        sa.select(Disbursement).join(PayoutAccount, PayoutAccount.id == Disbursement.payout_account_id)
+        .where(PayoutAccount.stripe_account_id == stripe_account_id, Disbursement.status == S.PAID)
+        .order_by(Disbursement.paid_at.desc(), Disbursement.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if disbursement is None:
+        return "no disbursement"
+    note = _("Stripe could not pay the money on to the grantee's bank (payout %(id)s): %(reason)s. The transfer "
+             "stands; the grantee should update their bank account at Stripe.", id=payout_id, reason=reason)
+    db.session.add(DisbursementEvent(disbursement_id=disbursement.id, from_status=S.PAID.value,
+                                     to_status=S.PAID.value, note=note[:MAX_NOTE_CHARS]))
+    record("disbursement.payout_failed", actor=None, obj=disbursement,
+           details={"payout_id": payout_id, "reason": reason, "stripe_account_id": stripe_account_id})
+    subject = _("Payout to the bank failed for disbursement %(id)s", id=disbursement.id)
+    _tell_fund_managers(disbursement, subject, note)
+    for user in _grantee_innovators(disbursement.grant_id):
+        send_mail(to=user.email, subject=subject, body=note)
+    db.session.flush()
+    return "payout failure noted"
 
 
 # --- the sweep ---------------------------------------------------------------
@@ -624,6 +647,11 @@ def handle_stripe_event(*, event: dict[str, Any]) -> str:
                 record_card_contribution(checkout_session_id=str(obj.get("id") or ""), contribution_id=contribution_id,
                                          amount_cents=obj.get("amount_total"))
             return "contribution booked"
+        if event_type == "payout.failed":
+            outcome = reflect_payout_failure(stripe_account_id=str(event.get("account") or ""),
+                                             payout_id=str(obj.get("id") or ""),
+                                             reason=str(obj.get("failure_message") or obj.get("failure_code") or ""))
+            return outcome
         if event_type == "transfer.reversed":
             disbursement_id = _int(metadata.get("disbursement_id"))
             if disbursement_id is None:

@@ -29,6 +29,7 @@ from facility.accounts.models import Role, User
 from facility.audit.services import record
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.cities.models import City
+from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from facility.core.mail import send_mail
 from facility.core.models import utcnow
@@ -97,13 +98,8 @@ def _cents(value: Any, field: str, *, minimum: int = 1, label: str | None = None
 
 
 def _locked(model: type, object_id: int) -> Any:
-    """Re-read a row under a row lock (PostgreSQL; SQLite transactions already hold the write lock)."""
-    row = db.session.execute(
-        sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(_("Not found."))
-    return row
+    """Re-read a row under a row lock (see `facility.core.database.lock_row`)."""
+    return lock_row(model, object_id, missing=_("Not found."))
 
 
 # --- contributions -----------------------------------------------------------

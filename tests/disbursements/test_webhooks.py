@@ -296,3 +296,25 @@ def test_reversal_webhook_for_an_unpaid_disbursement_changes_nothing(client, pay
     assert _send(client, transfer_reversed_event(transfer={**fake, "metadata": {}})).json["outcome"] == \
         "no disbursement"
     assert _fresh(d.id).status is S.REQUESTED and verify_ledger() == []
+
+
+def test_payout_failed_is_noted_on_the_timeline_and_told_without_moving_money(client, paid_by_stripe):
+    from facility.core.mail import OutboundEmail
+    from tests.fakes.stripe_server import payout_failed_event
+
+    d, grant, approver, _ = paid_by_stripe
+    totals = facility_totals()
+    mails_before = db.session.scalar(sa.select(sa.func.count(OutboundEmail.id)))
+    event = payout_failed_event(account="acct_1Grantee01", amount_cents=d.amount_cents,
+                                failure_message="The bank account has been closed.")
+    response = _send(client, event)
+    assert response.status_code == 200 and response.json["outcome"] == "payout failure noted"
+    d = _fresh(d.id)
+    assert d.status is S.PAID and "bank account has been closed" in d.events[-1].note
+    assert facility_totals() == totals and verify_ledger() == []
+    assert db.session.scalar(sa.select(sa.func.count(OutboundEmail.id))) > mails_before
+    # Another account's payout, or the same event again, changes nothing.
+    other = payout_failed_event(account="acct_1Grantee02", amount_cents=1)
+    assert _send(client, other).json["outcome"] == "no disbursement"
+    assert _send(client, event).json["outcome"] == "duplicate"
+    assert len(_fresh(d.id).events) == len(d.events)
