@@ -139,7 +139,11 @@ def requeue(disbursement_id: int):
     return _button(disbursement_id, services.requeue_disbursement, _("Queued for payment again."))
 
 
-def _with_form(disbursement_id: int, form_class, prefix: str, service, message: str, **fields):
+# Which form of the disbursement page each prefix is (to re-render it with its errors).
+_FORM_SLOTS = {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail_form"}
+
+
+def _with_form(disbursement_id: int, form_class, prefix: str, service, message: str, fields: tuple[str, ...]):
     disbursement = _load(disbursement_id)
     if not _is_fund_manager():
         abort(403)
@@ -164,32 +168,28 @@ def _with_form(disbursement_id: int, form_class, prefix: str, service, message: 
             flash(refusals[0], "error")
             return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
     disbursement = _load(disbursement_id)  # after a rollback: fresh rows
-    return _render(disbursement, status=422, **{fields_key(prefix): form})
-
-
-def fields_key(prefix: str) -> str:
-    return {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail_form"}[prefix]
+    return _render(disbursement, status=422, **{_FORM_SLOTS[prefix]: form})
 
 
 @bp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
 @login_required
 def cancel(disbursement_id: int):
     return _with_form(disbursement_id, ReasonForm, "cancel", services.cancel_disbursement, _("Cancelled."),
-                      reason=True)
+                      fields=("reason",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
 @login_required
 def confirm(disbursement_id: int):
     return _with_form(disbursement_id, ConfirmPaymentForm, "confirm", services.confirm_manual_payment,
-                      _("Payment confirmed and booked."), bank_reference=True)
+                      _("Payment confirmed and booked."), fields=("bank_reference",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
 @login_required
 def fail(disbursement_id: int):
     return _with_form(disbursement_id, ReasonForm, "fail", services.fail_manual_payment,
-                      _("Marked as failed."), reason=True)
+                      _("Marked as failed."), fields=("reason",))
 
 
 # --- card contributions: Stripe Checkout ------------------------------------------------
