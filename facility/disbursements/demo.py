@@ -70,7 +70,7 @@ def seed(state: dict) -> None:
     _worker_answers(by_stripe, RailResult(PaymentStatus.PAID, provider_reference="tr_demo_0000000001"))
     retrying = _approved(tranches[6], requester, approver)
     _worker_answers(retrying, RailResult(PaymentStatus.RETRYABLE, message="Stripe did not answer in time (demo).",
-                                         retry_after_seconds=60))
+                                         retry_after_seconds=3600))  # retried within the hour
     processing = _approved(tranches[7], requester, approver)
     services.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
     db.session.flush()

@@ -347,7 +347,10 @@ def claim_disbursement(*, disbursement_id: int, job_id: str | None = None) -> Di
     takeover = sa.and_(Disbursement.status == S.PROCESSING, Disbursement.processing_started_at < now - stale_after())
     if job_id is not None:
         takeover = sa.and_(takeover, Disbursement.job_id == job_id)
-    claimable = sa.or_(Disbursement.status.in_([S.QUEUED, S.RETRYING]), takeover)
+    # A retry waits for its backoff: an early job (the sweep's, or one left from before) finds nothing to do.
+    due_retry = sa.and_(Disbursement.status == S.RETRYING,
+                        sa.or_(Disbursement.next_attempt_at.is_(None), Disbursement.next_attempt_at <= now))
+    claimable = sa.or_(Disbursement.status == S.QUEUED, due_retry, takeover)
     before = db.session.execute(sa.select(Disbursement.status).where(Disbursement.id == disbursement_id)).scalar()
     if before is None:
         return None

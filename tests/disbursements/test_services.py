@@ -193,9 +193,11 @@ def test_server_errors_retry_with_backoff_and_the_sweep_runs_overdue_retries(pay
     d = _fresh(d)
     assert d.status is S.RETRYING and d.attempts == 1 and d.next_attempt_at > utcnow()
     assert fake_stripe.transfers == {}
+    assert services.claim_disbursement(disbursement_id=d.id) is None  # a retry waits for its backoff
+    db.session.rollback()
     with time_machine.travel(utcnow() + timedelta(hours=2)):
         assert jobs.sweep()["requeued"] == 1  # no scheduler runs in tests: the overdue retry is queued now
-    run_jobs()
+        run_jobs()
     assert _fresh(d).status is S.PAID
     assert len(fake_stripe.transfers) == 1
 
@@ -209,7 +211,7 @@ def test_a_lost_answer_is_found_by_the_look_up_not_paid_twice(payable, run_jobs,
     assert len(fake_stripe.transfers) == 1  # Stripe made it; we did not hear
     with time_machine.travel(utcnow() + timedelta(hours=2)):
         jobs.sweep()
-    run_jobs()
+        run_jobs()
     d = _fresh(d)
     assert d.status is S.PAID and len(fake_stripe.transfers) == 1
     assert "earlier try" in d.events[-1].note
