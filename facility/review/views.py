@@ -13,7 +13,7 @@ from facility.accounts.models import Role, User
 from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge, render_markdown
 from facility.core.errors import DomainError
-from facility.core.forms import apply_errors
+from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import id_arg, page_arg
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal
@@ -132,20 +132,12 @@ def declare_conflict(proposal_id: int):
     if proposal is None:
         abort(404)
     form = ConflictForm()
-    if form.validate_on_submit():
-        try:
-            services.declare_conflict(actor=_user(), proposal=proposal, reason=form.reason.data,
-                                      abstain=form.abstain.data)
-        except DomainError as error:
-            db.session.rollback()
-            if error.status == 404:
-                abort(404)
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("Recorded. You will not be assigned this proposal."), "success")
-    else:
+    if not form.validate_on_submit():
         flash(_("Give a reason."), "error")
+    elif attempt_or_flash(services.declare_conflict, actor=_user(), proposal=proposal, reason=form.reason.data,
+                          abstain=form.abstain.data) is not FAILED:
+        db.session.commit()
+        flash(_("Recorded. You will not be assigned this proposal."), "success")
     return redirect(url_for("review.reviewer_panel", challenge_id=proposal.challenge_id))
 
 
@@ -174,13 +166,9 @@ def review(assignment_id: int):
         scores = {c.id: int(getattr(form, f"c_{c.id}").data) for c in criteria
                   if getattr(form, f"c_{c.id}").data not in (None, "", "None")}
         eligible = {"pass": True, "fail": False}.get(form.eligible.data) if not round_.is_scored else None
-        try:
-            services.save_review(actor=user, assignment=assignment, scores=scores, comment=form.comment.data,
-                                 eligible=eligible, submit=submit)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error, {f"scores.{c.id}": f"c_{c.id}" for c in criteria})
-        else:
+        if attempt(form, services.save_review, field_map={f"scores.{c.id}": f"c_{c.id}" for c in criteria},
+                   actor=user, assignment=assignment, scores=scores, comment=form.comment.data, eligible=eligible,
+                   submit=submit) is not FAILED:
             db.session.commit()
             flash(_("Your review is submitted.") if submit else _("Draft saved."), "success")
             if form.save_next.data:
@@ -208,16 +196,11 @@ def accept_invitation(token: str):
         flash(_("Sign out first to accept an invitation for another address."), "info")
         return redirect(url_for("core.dashboard"))
     form = AcceptInvitationForm(data={"name": invitation.name} if request.method == "GET" else None)
-    if form.validate_on_submit():
-        try:
-            services.accept_invitation(invitation=invitation, name=form.name.data, password=form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Your reviewer account is ready. Sign in to see your panel."), "success")
-            return redirect(url_for("accounts.signin"))
+    if form.validate_on_submit() and attempt(form, services.accept_invitation, invitation=invitation,
+                                             name=form.name.data, password=form.password.data) is not FAILED:
+        db.session.commit()
+        flash(_("Your reviewer account is ready. Sign in to see your panel."), "success")
+        return redirect(url_for("accounts.signin"))
     return render_template("review/accept_invitation.html", form=form, invitation=invitation), _status(form)
 
 
@@ -286,13 +269,9 @@ def invite(challenge_id: int):
     challenge = _manager_challenge(challenge_id)
     form = InviteForm()
     if form.validate_on_submit():
-        try:
-            result = services.invite_reviewer(actor=_user(), challenge=challenge, email=form.email.data,
-                                              name=form.name.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        result = attempt(form, services.invite_reviewer, actor=_user(), challenge=challenge, email=form.email.data,
+                         name=form.name.data)
+        if result is not FAILED:
             db.session.commit()
             flash(_("Added to the panel.") if isinstance(result, PanelMember) else _("Invitation sent."), "success")
             return redirect(url_for("review.panel", challenge_id=challenge.id))
@@ -307,12 +286,8 @@ def add_observer(challenge_id: int):
     user = db.session.get(User, id_arg(request.form, "user_id") or 0)
     form.user_id.choices = [(user.id, user.name)] if user else []
     if form.validate_on_submit() and user is not None:
-        try:
-            services.add_panel_member(actor=_user(), challenge=challenge, user=user, role=PanelRole.OBSERVER)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        if attempt(form, services.add_panel_member, actor=_user(), challenge=challenge, user=user,
+                   role=PanelRole.OBSERVER) is not FAILED:
             db.session.commit()
             flash(_("Observer added."), "success")
             return redirect(url_for("review.panel", challenge_id=challenge.id))
@@ -325,15 +300,10 @@ def add_observer(challenge_id: int):
 @role_required(Role.FUND_MANAGER)
 def add_round(challenge_id: int):
     challenge = _manager_challenge(challenge_id)
-    if ActionForm().validate_on_submit():
-        try:
-            services.add_shortlist_round(actor=_user(), challenge=challenge)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("Shortlist round added."), "success")
+    if ActionForm().validate_on_submit() and attempt_or_flash(
+            services.add_shortlist_round, actor=_user(), challenge=challenge) is not FAILED:
+        db.session.commit()
+        flash(_("Shortlist round added."), "success")
     return redirect(url_for("review.panel", challenge_id=challenge.id))
 
 
@@ -346,18 +316,13 @@ def edit_round(round_id: int):
     form = RoundForm(data=None if request.method == "POST" else {
         "opens_at": round_.opens_at.replace(tzinfo=None), "closes_at": round_.closes_at.replace(tzinfo=None),
         "can_review": round_.can_review, "can_see_others": round_.can_see_others})
-    if form.validate_on_submit():
-        try:
-            services.update_round(actor=_user(), round_=round_, opens_at=form.opens_at.data.replace(tzinfo=UTC),
-                                  closes_at=form.closes_at.data.replace(tzinfo=UTC), can_review=form.can_review.data,
-                                  can_see_others=form.can_see_others.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Round saved."), "success")
-            return redirect(url_for("review.panel", challenge_id=round_.challenge_id))
+    if form.validate_on_submit() and attempt(
+            form, services.update_round, actor=_user(), round_=round_, opens_at=form.opens_at.data.replace(tzinfo=UTC),
+            closes_at=form.closes_at.data.replace(tzinfo=UTC), can_review=form.can_review.data,
+            can_see_others=form.can_see_others.data) is not FAILED:
+        db.session.commit()
+        flash(_("Round saved."), "success")
+        return redirect(url_for("review.panel", challenge_id=round_.challenge_id))
     return render_template("review/round.html", round=round_, form=form, action_form=ActionForm()), _status(form)
 
 
@@ -365,15 +330,10 @@ def edit_round(round_id: int):
 @role_required(Role.FUND_MANAGER)
 def close_round(round_id: int):
     round_ = _round_or_404(round_id)
-    if ActionForm().validate_on_submit():
-        try:
-            services.close_round(actor=_user(), round_=round_)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("Round closed."), "success")
+    if ActionForm().validate_on_submit() and attempt_or_flash(
+            services.close_round, actor=_user(), round_=round_) is not FAILED:
+        db.session.commit()
+        flash(_("Round closed."), "success")
     return redirect(url_for("review.panel", challenge_id=round_.challenge_id))
 
 
@@ -387,13 +347,9 @@ def assign(challenge_id: int):
         if round_ is None:
             form.round.errors = [_("This challenge has no such round yet.")]
         else:
-            try:
-                outcome = services.auto_assign(actor=_user(), round_=round_,
-                                               per_proposal=form.reviewers_per_proposal.data)
-            except DomainError as error:
-                db.session.rollback()
-                apply_errors(form, error, {"reviewers_per_proposal": "reviewers_per_proposal"})
-            else:
+            outcome = attempt(form, services.auto_assign, actor=_user(), round_=round_,
+                              per_proposal=form.reviewers_per_proposal.data)
+            if outcome is not FAILED:
                 db.session.commit()
                 flash(outcome.message, "success" if not outcome.shortfalls else "warning")
                 for line in outcome.details:
@@ -413,12 +369,8 @@ def add_assignment(round_id: int):
     form.proposal_id.choices = [(proposal.id, proposal.title)] if proposal else []
     form.reviewer_id.choices = [(reviewer.id, reviewer.name)] if reviewer else []
     if form.validate_on_submit() and proposal is not None and reviewer is not None:
-        try:
-            services.add_assignment(actor=_user(), round_=round_, proposal=proposal, reviewer=reviewer)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        if attempt(form, services.add_assignment, actor=_user(), round_=round_, proposal=proposal,
+                   reviewer=reviewer) is not FAILED:
             db.session.commit()
             flash(_("Assigned."), "success")
             return redirect(url_for("review.panel", challenge_id=challenge.id))
@@ -432,15 +384,10 @@ def add_assignment(round_id: int):
 def remove_assignment(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
     challenge_id = assignment.round.challenge_id
-    if ActionForm().validate_on_submit():
-        try:
-            services.remove_assignment(actor=_user(), assignment=assignment)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("Assignment removed."), "success")
+    if ActionForm().validate_on_submit() and attempt_or_flash(
+            services.remove_assignment, actor=_user(), assignment=assignment) is not FAILED:
+        db.session.commit()
+        flash(_("Assignment removed."), "success")
     return redirect(url_for("review.panel", challenge_id=challenge_id))
 
 
@@ -449,16 +396,11 @@ def remove_assignment(assignment_id: int):
 def waive(assignment_id: int):
     assignment = _assignment_or_404(assignment_id)
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.waive_assignment(actor=_user(), assignment=assignment, reason=form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
-            db.session.commit()
-            flash(_("Review waived."), "success")
-            return redirect(url_for("review.panel", challenge_id=assignment.round.challenge_id))
+    if form.validate_on_submit() and attempt(form, services.waive_assignment, actor=_user(), assignment=assignment,
+                                             reason=form.reason.data) is not FAILED:
+        db.session.commit()
+        flash(_("Review waived."), "success")
+        return redirect(url_for("review.panel", challenge_id=assignment.round.challenge_id))
     return render_template("review/waive.html", assignment=assignment, form=form), _status(form)
 
 
@@ -516,17 +458,12 @@ def prepare_decision(challenge_id: int, proposal_id: int):
     if proposal is None or proposal.challenge_id != challenge.id:
         abort(404)
     form = DecisionForm()
-    if form.validate_on_submit():
-        try:
-            services.prepare_decision(actor=_user(), proposal=proposal, kind=form.kind.data, note=form.note.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-        else:
-            db.session.commit()
-            flash(_("Decision prepared; it stays pending until released."), "success")
-    else:
+    if not form.validate_on_submit():
         flash(_("Choose a decision."), "error")
+    elif attempt_or_flash(services.prepare_decision, actor=_user(), proposal=proposal, kind=form.kind.data,
+                          note=form.note.data) is not FAILED:
+        db.session.commit()
+        flash(_("Decision prepared; it stays pending until released."), "success")
     return redirect(url_for("review.ranking", challenge_id=challenge.id, round=request.args.get("round", "scoring")))
 
 
@@ -535,14 +472,10 @@ def prepare_decision(challenge_id: int, proposal_id: int):
 def release(challenge_id: int):
     challenge = _manager_challenge(challenge_id)
     if ActionForm().validate_on_submit():
-        try:
-            released = services.release_decisions(actor=_user(), challenge=challenge)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.detail, "error")
-            return redirect(url_for("review.ranking", challenge_id=challenge.id))
-        db.session.commit()
-        flash(_("%(n)d decisions released; the applicants are being notified.", n=len(released)), "success")
+        released = attempt_or_flash(services.release_decisions, actor=_user(), challenge=challenge)
+        if released is not FAILED:
+            db.session.commit()
+            flash(_("%(n)d decisions released; the applicants are being notified.", n=len(released)), "success")
     return redirect(url_for("review.ranking", challenge_id=challenge.id))
 
 

@@ -340,3 +340,34 @@ def test_manager_edits_a_round(client, world, login):
     db.session.expire_all()
     r = world.scoring
     assert r.closes_at.isoformat() == "2027-02-01T09:30:00+00:00" and r.can_see_others and r.can_review
+
+
+def test_declare_conflict_refusals(client, world, make_user, login):
+    login(client, world.reviewers[0])
+    token = get_csrf(client, f"/review/challenges/{world.challenge.id}")
+    url = f"/review/proposals/{world.proposals[0].id}/conflict"
+    assert client.post(url, data={"csrf_token": token, "reason": "I advise them"}).status_code == 302
+    again = client.post(url, data={"csrf_token": token, "reason": "Still"}, follow_redirects=True)
+    assert again.status_code == 200 and b"already declared a conflict" in again.get_data()
+    stranger = client.application.test_client()
+    login(stranger, make_user("reviewer"))
+    token = get_csrf(stranger, "/review/")
+    assert stranger.post(url, data={"csrf_token": token, "reason": "Not my panel"}).status_code == 404
+
+
+def test_a_permission_refusal_is_a_403_page_not_a_flash(client, world, login, monkeypatch):
+    """When the service refuses a fund manager (the rule is the services'), the page answers 403 and
+    nothing is written: closing a round, removing or waiving an assignment."""
+    a = assign(world, world.reviewers[0], world.proposals[0])
+    login(client, world.manager)
+    token = get_csrf(client, f"/review/assignments/{a.id}/waive")
+    monkeypatch.setattr(services, "can_manage_panel", lambda *_args: False)
+    monkeypatch.setattr(type(world.scoring), "can_manage", lambda *_args: False)
+    for path, data in ((f"/review/rounds/{world.scoring.id}/close", {}),
+                       (f"/review/assignments/{a.id}/remove", {}),
+                       (f"/review/assignments/{a.id}/waive", {"reason": "Unwell"})):
+        response = client.post(path, data={"csrf_token": token, **data})
+        assert response.status_code == 403, path
+    db.session.expire_all()
+    assert not world.scoring.is_closed
+    assert db.session.get(Assignment, a.id).waived_at is None
