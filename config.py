@@ -112,6 +112,13 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
+    # Every endpoint needs a bearer token unless it says otherwise (`@public` sets `security: []`).
+    API_SPEC_OPTIONS = {
+        "components": {"securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from POST /api/v1/auth/tokens."}}},
+        "security": [{"bearerAuth": []}],
+    }
     API_PER_PAGE_MAX = 100
 
 

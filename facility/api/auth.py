@@ -35,6 +35,9 @@ def public(view: View) -> View:
     Put it right under `@blp.route(...)`, above `@blp.arguments`, so that it marks the view
     Flask calls.
     """
+    from flask_smorest import Blueprint
+
+    view = Blueprint.doc(security=[])(view)  # the OpenAPI document: no token needed here
     view.public = True  # type: ignore[attr-defined]
     return view
 

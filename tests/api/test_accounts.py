@@ -129,6 +129,24 @@ def test_api_has_no_csrf_but_needs_bearer(client, make_user, api_headers):
     assert tokens.status_code == 200
 
 
+def test_openapi_document_says_which_endpoints_need_a_token(client):
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "A token from POST /api/v1/auth/tokens."}
+    assert spec["security"] == [{"bearerAuth": []}]  # the default: a token is needed
+    anonymous = {(path, method) for path, operations in spec["paths"].items()
+                 for method, operation in operations.items()
+                 if isinstance(operation, dict) and operation.get("security") == []}
+    assert {("/api/v1/auth/tokens", "post"), ("/api/v1/users", "post"), ("/api/v1/facility", "get"),
+            ("/api/v1/challenges", "get")} <= anonymous
+    assert ("/api/v1/me", "get") not in anonymous
+    # What the document says is what the API does.
+    for path, method in anonymous:
+        if "{" not in path and method == "get":
+            assert client.get(path).status_code == 200, path
+    assert client.get("/api/v1/me").status_code == 401
+
+
 def test_openapi_schema_names_are_unique(backend_app, redis_url, tmp_path):
     """Two schemas with one name would silently be renamed in the OpenAPI document."""
     import warnings
