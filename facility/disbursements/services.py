@@ -43,7 +43,13 @@ from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus, PayoutRail, Tranche, TrancheStatus
 from facility.grants.services import payout_details_for
 from facility.ledger.models import LedgerTransaction
-from facility.ledger.services import commitment_account, disbursed_account, post_transaction, reverse_transaction
+from facility.ledger.services import (
+    DISBURSED,
+    commitment_code,
+    disbursed_account,
+    post_transaction,
+    reverse_transaction,
+)
 
 S = DisbursementStatus
 # A claimed disbursement whose worker has said nothing for this long is presumed dead (seconds).
@@ -177,6 +183,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     except sa.exc.IntegrityError:
         raise Conflict(_("A disbursement for this tranche is already under way.")) from None
     tranche.status = TrancheStatus.DISBURSING
+    disbursed_account()  # opened with the first request, so that paying needs no look-up
     _transition(disbursement, S.REQUESTED, actor=actor, initial=True,
                 note=_("Requested by %(name)s.", name=actor.name or actor.email),
                 details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
@@ -436,8 +443,10 @@ def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: di
     """Book commitment => disbursed once, mark the tranche paid and the grant completed with its last tranche."""
     transaction = post_transaction(
         key=ledger_key(disbursement.id, _reversals(disbursement)),
-        entries=[(disbursed_account(), disbursement.amount_cents),
-                 (commitment_account(disbursement.grant_id), -disbursement.amount_cents)],
+        # By code: both accounts exist (the commitment since the award, `disbursed` since the request),
+        # and the ledger locks them by code anyway.
+        entries=[(DISBURSED, disbursement.amount_cents), (commitment_code(disbursement.grant_id),
+                                                           -disbursement.amount_cents)],
         actor=actor, kind="disbursement", description=f"Disbursement {disbursement.id}",
         metadata={"disbursement_id": disbursement.id, "grant_id": disbursement.grant_id,
                   "tranche_id": disbursement.tranche_id})
@@ -474,6 +483,7 @@ def _users_with_role(role: Role, *conditions: Any) -> list[User]:
     return list(db.session.execute(
         sa.select(User).join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.role == role, User.active.is_(True), *conditions).order_by(User.id)
+        .options(sa.orm.lazyload(User.role_rows))  # only their addresses are needed
     ).scalars())
 
 
