@@ -94,6 +94,14 @@ def _managed(disbursement_id: int) -> tuple[Disbursement, object]:
     return disbursement, user
 
 
+def _act(disbursement_id: int, service, **kwargs) -> Disbursement:
+    """A fund manager's action on a disbursement: the service, one commit, the fresh disbursement."""
+    disbursement, user = _managed(disbursement_id)
+    service(disbursement=disbursement, actor=user, **kwargs)
+    db.session.commit()
+    return _detail(disbursement)
+
+
 @blp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
 @blp.response(201, DisbursementDetailSchema)
 def request_disbursement(tranche_id):
@@ -134,10 +142,7 @@ def get_disbursement(disbursement_id):
 @blp.response(200, DisbursementDetailSchema)
 def approve(disbursement_id):
     """Another fund manager approves (-> queued once enough approve; 403 for the requester)."""
-    disbursement, user = _managed(disbursement_id)
-    services.approve_disbursement(disbursement=disbursement, actor=user)
-    db.session.commit()
-    return _detail(disbursement)
+    return _act(disbursement_id, services.approve_disbursement)
 
 
 @blp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
@@ -145,10 +150,7 @@ def approve(disbursement_id):
 @blp.response(200, DisbursementDetailSchema)
 def confirm(data, disbursement_id):
     """Manual rail: a fund manager confirms the bank transfer with its reference (-> paid)."""
-    disbursement, user = _managed(disbursement_id)
-    services.confirm_manual_payment(disbursement=disbursement, actor=user, bank_reference=data["bank_reference"])
-    db.session.commit()
-    return _detail(disbursement)
+    return _act(disbursement_id, services.confirm_manual_payment, bank_reference=data["bank_reference"])
 
 
 @blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
@@ -156,10 +158,7 @@ def confirm(data, disbursement_id):
 @blp.response(200, DisbursementDetailSchema)
 def fail(data, disbursement_id):
     """Manual rail: the bank refused the transfer (-> failed, with the reason)."""
-    disbursement, user = _managed(disbursement_id)
-    services.fail_manual_payment(disbursement=disbursement, actor=user, reason=data["reason"])
-    db.session.commit()
-    return _detail(disbursement)
+    return _act(disbursement_id, services.fail_manual_payment, reason=data["reason"])
 
 
 @blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
@@ -167,18 +166,12 @@ def fail(data, disbursement_id):
 @blp.response(200, DisbursementDetailSchema)
 def cancel(data, disbursement_id):
     """Cancel before a worker takes it (requested or queued; 409 later)."""
-    disbursement, user = _managed(disbursement_id)
-    services.cancel_disbursement(disbursement=disbursement, actor=user, reason=data["reason"])
-    db.session.commit()
-    return _detail(disbursement)
+    return _act(disbursement_id, services.cancel_disbursement, reason=data["reason"])
 
 
 @blp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
 @blp.response(200, DisbursementDetailSchema)
 def requeue(disbursement_id):
     """Queue a failed disbursement again (to the grant's current payout account)."""
-    disbursement, user = _managed(disbursement_id)
-    services.requeue_disbursement(disbursement=disbursement, actor=user)
-    db.session.commit()
-    return _detail(disbursement)
+    return _act(disbursement_id, services.requeue_disbursement)
 

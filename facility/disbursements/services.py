@@ -298,14 +298,20 @@ def _requeues(disbursement: Disbursement) -> int:
     ).scalar_one()
 
 
-def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
-    """Rule: a fund manager confirms a manual-rail payment with the bank's reference; it is then paid, once."""
-    _require_fund_manager(actor)
-    bank_reference = _text(bank_reference, "bank_reference", required=True, limit=MAX_REFERENCE_CHARS)
+def _awaiting_confirmation(disbursement: Disbursement) -> Disbursement:
+    """The disbursement, locked, if a bank confirmation is what it waits for (Conflict otherwise)."""
     disbursement = _locked(disbursement.id)
     if disbursement.status != S.AWAITING_CONFIRMATION:
         raise Conflict(_("Disbursement %(id)s is %(status)s, not awaiting a bank confirmation.",
                          id=disbursement.id, status=disbursement.status.value))
+    return disbursement
+
+
+def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
+    """Rule: a fund manager confirms a manual-rail payment with the bank's reference; it is then paid, once."""
+    _require_fund_manager(actor)
+    bank_reference = _text(bank_reference, "bank_reference", required=True, limit=MAX_REFERENCE_CHARS)
+    disbursement = _awaiting_confirmation(disbursement)
     disbursement.bank_reference = bank_reference
     _mark_paid(disbursement, actor=actor, note=_("Bank reference %(ref)s, confirmed by %(name)s.",
                                                   ref=bank_reference, name=actor.name or actor.email),
@@ -318,10 +324,7 @@ def fail_manual_payment(*, disbursement: Disbursement, actor: User, reason: str)
     """Rule: a fund manager marks a manual-rail payment that the bank refused as failed, with the reason."""
     _require_fund_manager(actor)
     reason = _text(reason, "reason", required=True, limit=MAX_NOTE_CHARS)
-    disbursement = _locked(disbursement.id)
-    if disbursement.status != S.AWAITING_CONFIRMATION:
-        raise Conflict(_("Disbursement %(id)s is %(status)s, not awaiting a bank confirmation.",
-                         id=disbursement.id, status=disbursement.status.value))
+    disbursement = _awaiting_confirmation(disbursement)
     disbursement.last_error = reason
     _transition(disbursement, S.FAILED, actor=actor, note=reason, details={"reason": reason})
     _tell_fund_managers(disbursement, _("Disbursement %(id)s failed", id=disbursement.id), reason)

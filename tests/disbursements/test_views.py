@@ -26,18 +26,6 @@ def _count() -> int:
 
 
 @pytest.fixture
-def signed_in(app, login):
-    """A new test client signed in as `user` (each user signs in once: the sign-in limit counts per account)."""
-
-    def _client(user):
-        client = app.test_client()
-        login(client, user)
-        return client
-
-    return _client
-
-
-@pytest.fixture
 def requested(payable):
     """A disbursement of the first tranche, requested by the first fund manager."""
 

@@ -151,16 +151,6 @@ def test_unknown_or_unpaid_contributions_are_not_booked(client, card_pledge, don
 
 # --- card checkout page --------------------------------------------------------------------------
 
-@pytest.fixture
-def signed_in(app, login):
-    def _client(user):
-        client = app.test_client()
-        login(client, user)
-        return client
-
-    return _client
-
-
 def test_checkout_redirects_the_donor_to_stripe_and_the_webhook_books_it(signed_in, card_pledge, donor,
                                                                          fake_stripe, client):
     browser = signed_in(donor)
