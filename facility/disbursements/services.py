@@ -64,21 +64,23 @@ def ledger_key(disbursement_id: int, reversals: int = 0) -> str:
     return f"disbursement:{disbursement_id}" if not reversals else f"disbursement:{disbursement_id}:{reversals}"
 
 
-def _reversals(disbursement: Disbursement) -> int:
-    """How many times this disbursement's payment was reversed (each re-payment is booked under a new key)."""
+def _times(disbursement: Disbursement, from_status: DisbursementStatus, to_status: DisbursementStatus) -> int:
+    """How often the timeline shows this transition: reversals (paid -> failed) give a re-payment a new ledger
+    key, re-queues (failed -> queued) a new attempt at the provider."""
     return db.session.execute(
         sa.select(sa.func.count(DisbursementEvent.id)).where(
             DisbursementEvent.disbursement_id == disbursement.id,
-            DisbursementEvent.from_status == S.PAID.value, DisbursementEvent.to_status == S.FAILED.value)
+            DisbursementEvent.from_status == from_status.value, DisbursementEvent.to_status == to_status.value)
     ).scalar_one()
 
 
-def _is_fund_manager(user: Any) -> bool:
+def is_fund_manager(user: Any) -> bool:
+    """A signed-in fund manager: who may request, approve, confirm, cancel and re-queue payments."""
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(Role.FUND_MANAGER))
 
 
 def _require_fund_manager(actor: Any) -> None:
-    if not _is_fund_manager(actor):
+    if not is_fund_manager(actor):
         raise PermissionDenied(_("Only fund managers may do this."))
 
 
@@ -193,7 +195,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
 
 def can_approve(disbursement: Disbursement, user: Any) -> bool:
     """Another fund manager than the requester, who has not approved it yet, while it is requested."""
-    return (_is_fund_manager(user) and disbursement.status == S.REQUESTED
+    return (is_fund_manager(user) and disbursement.status == S.REQUESTED
             and user.id != disbursement.requested_by_id
             and all(approval.approver_id != user.id for approval in disbursement.approvals))
 
@@ -287,15 +289,6 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
            note=_("Re-queued by %(name)s.", name=actor.name or actor.email))
     db.session.flush()
     return disbursement
-
-
-def _requeues(disbursement: Disbursement) -> int:
-    """How many times a failed disbursement was re-queued (each is a new attempt at the provider)."""
-    return db.session.execute(
-        sa.select(sa.func.count(DisbursementEvent.id)).where(
-            DisbursementEvent.disbursement_id == disbursement.id,
-            DisbursementEvent.from_status == S.FAILED.value, DisbursementEvent.to_status == S.QUEUED.value)
-    ).scalar_one()
 
 
 def _awaiting_confirmation(disbursement: Disbursement) -> Disbursement:
@@ -394,7 +387,7 @@ def payment_request_for(disbursement: Disbursement) -> PaymentRequest:
         account = details.get("iban") or details.get("account_number") or ""
         payee, bank = details.get("account_holder") or grant.organization.name, details.get("bank_name")
     return PaymentRequest(disbursement_id=disbursement.id, amount_cents=disbursement.amount_cents, payee_name=payee,
-                          account=account, reference=reference, attempt=_requeues(disbursement), bank_name=bank,
+                          account=account, reference=reference, attempt=_times(disbursement, S.FAILED, S.QUEUED), bank_name=bank,
                           country=grant.organization.country)
 
 
@@ -445,7 +438,7 @@ def record_payment_result(*, disbursement_id: int, result: RailResult) -> Disbur
 def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: dict) -> None:
     """Book commitment => disbursed once, mark the tranche paid and the grant completed with its last tranche."""
     transaction = post_transaction(
-        key=ledger_key(disbursement.id, _reversals(disbursement)),
+        key=ledger_key(disbursement.id, _times(disbursement, S.PAID, S.FAILED)),
         # By code: both accounts exist (the commitment since the award, `disbursed` since the request),
         # and the ledger locks them by code anyway.
         entries=[(DISBURSED, disbursement.amount_cents), (commitment_code(disbursement.grant_id),

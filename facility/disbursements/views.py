@@ -33,10 +33,6 @@ def _me():
     return current_user._get_current_object()
 
 
-def _is_fund_manager() -> bool:
-    return current_user.is_authenticated and current_user.has_role(Role.FUND_MANAGER)
-
-
 def _load(disbursement_id: int) -> Disbursement:
     try:
         disbursement = services.load(disbursement_id)
@@ -80,7 +76,7 @@ def show(disbursement_id: int):
 def _render(disbursement: Disbursement, *, reason_form=None, confirm_form=None, fail_form=None, status=200):
     return render_template(
         "disbursements/disbursement.html", d=disbursement, labels=STATUS_LABELS,
-        can_approve=services.can_approve(disbursement, current_user), is_manager=_is_fund_manager(),
+        can_approve=services.can_approve(disbursement, current_user), is_manager=services.is_fund_manager(current_user),
         button=ButtonForm(), reason_form=reason_form or ReasonForm(prefix="cancel"),
         confirm_form=confirm_form or ConfirmPaymentForm(prefix="confirm"),
         fail_form=fail_form or ReasonForm(prefix="fail"),
@@ -93,7 +89,7 @@ def request_payment(tranche_id: int):
     tranche = db.session.get(Tranche, tranche_id)
     if tranche is None or not tranche.can_view(current_user):
         abort(404)
-    if not _is_fund_manager():
+    if not services.is_fund_manager(current_user):
         abort(403)
     if not ButtonForm().validate_on_submit():
         abort(400)
@@ -108,7 +104,7 @@ def request_payment(tranche_id: int):
 def _button(disbursement_id: int, service, message: str, *, refusal=None):
     """A state-changing button; `refusal(disbursement)` may return why this fund manager may not press it."""
     disbursement = _load(disbursement_id)
-    if not _is_fund_manager():
+    if not services.is_fund_manager(current_user):
         abort(403)
     if not ButtonForm().validate_on_submit():
         abort(400)
@@ -145,7 +141,7 @@ _FORM_SLOTS = {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail
 
 def _with_form(disbursement_id: int, form_class, prefix: str, service, message: str, fields: tuple[str, ...]):
     disbursement = _load(disbursement_id)
-    if not _is_fund_manager():
+    if not services.is_fund_manager(current_user):
         abort(403)
     form = form_class(prefix=prefix)
     refusals: list[str] = []
