@@ -1,8 +1,15 @@
-"""Jinja filters: money in cents, dates in the viewer's time zone."""
+"""Jinja filters and globals: money in cents, dates in the viewer's time zone, enum labels, policy answers."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Flask
 from flask_babel import format_datetime, format_decimal
+from flask_login import current_user
+
+from facility.core.labels import label, tone
+from facility.core.policy import Answer
+from facility.core.policy import may as ask_policy
 
 
 def money(cents: int | None, currency: str = "USD") -> str:
@@ -14,7 +21,19 @@ def money(cents: int | None, currency: str = "USD") -> str:
     return f"{currency} {sign}{format_decimal(whole, format='#,##0')}.{frac:02d}"
 
 
+def may(name: str, *args: Any) -> Answer:
+    """The one Jinja helper for permissions: `{% set answer = may("grants.accept", grant) %}`.
+
+    Asks the package's policy (`facility.<package>.policy.can_<action>`) for the signed-in
+    viewer; the answer is truthy when allowed, else it carries the reason to show.
+    """
+    return ask_policy(current_user, name, *args)
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.globals["may"] = may
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["tone"] = tone
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else "—"
     app.jinja_env.add_extension("jinja2.ext.i18n")

@@ -31,8 +31,8 @@ from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.cities.models import City
 from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from facility.core.mail import send_mail
 from facility.core.models import utcnow
+from facility.core.notify import notify
 from facility.core.templating import money
 from facility.core.uploads import store_upload, validate_upload
 from facility.extensions import db
@@ -401,14 +401,7 @@ def award_proposal(
     members = db.session.execute(
         sa.select(User).where(User.organization_id == proposal.organization_id, User.active.is_(True))
     ).scalars().all()
-    for member in members:
-        send_mail(
-            to=member.email,
-            subject=f"Your proposal \"{proposal.title}\" has been awarded {money(amount_cents)}",
-            body=(f"Congratulations. The Urban Innovation Facility has awarded {money(amount_cents)} to "
-                  f"\"{proposal.title}\".\n\nRead and accept the grant agreement, then give your payout details:\n"
-                  f"{current_app.config.get('BASE_URL', '')}/grants/{grant.id}\n"),
-        )
+    notify(members, "grants/awarded", grant=grant, proposal=proposal)
     db.session.flush()
     return grant
 
