@@ -42,6 +42,12 @@ from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentSt
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus, PayoutRail, Tranche, TrancheStatus
 from facility.grants.services import payout_details_for
+from facility.grants.tranches import (
+    cancel_tranche_payment,
+    mark_tranche_paid,
+    reopen_paid_tranche,
+    start_tranche_payment,
+)
 from facility.ledger.models import LedgerTransaction
 from facility.ledger.services import (
     DISBURSED,
@@ -184,7 +190,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
             db.session.flush()
     except sa.exc.IntegrityError:
         raise Conflict(_("A disbursement for this tranche is already under way.")) from None
-    tranche.status = TrancheStatus.DISBURSING
+    start_tranche_payment(tranche=tranche)
     disbursed_account()  # opened with the first request, so that paying needs no look-up
     _transition(disbursement, S.REQUESTED, actor=actor, initial=True,
                 note=_("Requested by %(name)s.", name=actor.name or actor.email),
@@ -262,7 +268,7 @@ def cancel_disbursement(*, disbursement: Disbursement, actor: User, reason: str)
                          id=disbursement.id, status=current.value))
     disbursement = _locked(disbursement.id)
     tranche = _locked_tranche(disbursement.tranche_id)
-    tranche.status = TrancheStatus.ACCEPTED
+    cancel_tranche_payment(tranche=tranche)
     _transition(disbursement, S.CANCELLED, actor=actor, note=reason, details={"reason": reason}, from_status=before)
     db.session.flush()
     return disbursement
@@ -452,14 +458,7 @@ def _mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: di
     disbursement.last_error = ""
     _transition(disbursement, S.PAID, actor=actor, note=note, details=details)
     tranche = _locked_tranche(disbursement.tranche_id)
-    tranche.status = TrancheStatus.PAID
-    db.session.flush()
-    unpaid = db.session.execute(sa.select(sa.func.count(Tranche.id)).where(
-        Tranche.grant_id == tranche.grant_id, Tranche.status != TrancheStatus.PAID)).scalar_one()
-    if unpaid == 0:
-        grant = db.session.get(Grant, tranche.grant_id)
-        grant.status = GrantStatus.COMPLETED
-        record("grant.completed", actor=actor, obj=grant, details={"amount_cents": grant.amount_cents})
+    mark_tranche_paid(tranche=tranche, actor=actor)
     _tell_grantee(disbursement, tranche)
 
 
@@ -510,9 +509,7 @@ def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason:
     disbursement.last_error = reason
     _transition(disbursement, S.FAILED, actor=None, note=reason, details={"provider_reference": transfer_id})
     tranche = _locked_tranche(disbursement.tranche_id)
-    tranche.status = TrancheStatus.DISBURSING
-    if tranche.grant.status == GrantStatus.COMPLETED:
-        tranche.grant.status = GrantStatus.ACTIVE
+    reopen_paid_tranche(tranche=tranche)
     _tell_fund_managers(disbursement, _("Disbursement %(id)s was reversed", id=disbursement.id), reason)
     db.session.flush()
     return disbursement

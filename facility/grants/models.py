@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from facility.accounts.models import Organization, Role, User, enum_column
 from facility.challenges.models import Challenge
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.states import Transitions
 from facility.extensions import db
 from facility.proposals.models import Proposal
 
@@ -92,6 +93,14 @@ class GrantStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
+GRANT_TRANSITIONS = Transitions(GrantStatus, {
+    GrantStatus.OFFERED: {GrantStatus.ACTIVE},
+    GrantStatus.ACTIVE: {GrantStatus.COMPLETED},
+    GrantStatus.COMPLETED: {GrantStatus.ACTIVE},  # a paid tranche's transfer was reversed
+    GrantStatus.CANCELLED: set(),
+})
+
+
 class Grant(TimestampMixin, db.Model):
     __tablename__ = "grants"
 
@@ -154,6 +163,16 @@ class TrancheStatus(str, enum.Enum):
     ACCEPTED = "accepted"                      # evidence accepted: may be disbursed
     DISBURSING = "disbursing"                  # a disbursement is under way
     PAID = "paid"
+
+
+TRANCHE_TRANSITIONS = Transitions(TrancheStatus, {
+    TrancheStatus.PENDING: {TrancheStatus.EVIDENCE_SUBMITTED},
+    TrancheStatus.EVIDENCE_SUBMITTED: {TrancheStatus.ACCEPTED, TrancheStatus.PENDING},  # accepted, or returned
+    TrancheStatus.ACCEPTED: {TrancheStatus.DISBURSING},
+    TrancheStatus.DISBURSING: {TrancheStatus.PAID, TrancheStatus.ACCEPTED},  # paid, or its payment cancelled
+    TrancheStatus.PAID: {TrancheStatus.DISBURSING},  # the transfer was reversed; it is paid again
+})
+"""Only `grants` moves a tranche; disbursements call `grants.tranches`."""
 
 
 class Tranche(db.Model):

@@ -63,6 +63,7 @@ from facility.ledger.services import (
     post_transaction,
     unallocated_account,
 )
+from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 
 MIN_CONTRIBUTION_CENTS = 100  # USD 1: below that a card fee eats the gift
@@ -393,7 +394,7 @@ def award_proposal(
         metadata={"proposal_id": proposal.id, "grant_id": grant.id, "challenge_id": challenge.id},
     )
     grant.ledger_transaction_id = transaction.id
-    proposal.status = ProposalStatus.AWARDED
+    set_proposal_status(proposal=proposal, to=ProposalStatus.AWARDED, actor=actor)
     record("grant.awarded", actor=actor, obj=grant, details={
         "proposal_id": proposal.id, "amount_cents": amount_cents,
         "tranches": [[spec.title, spec.amount_cents] for spec in specs],

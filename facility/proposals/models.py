@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from facility.accounts.models import Organization, Role, User, enum_column
 from facility.challenges.models import Challenge, ChallengeStatus, render_markdown
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.states import Transitions
 from facility.extensions import db
 
 
@@ -22,6 +23,19 @@ class ProposalStatus(str, enum.Enum):
     SHORTLISTED = "shortlisted"
     DECLINED = "declined"
     AWARDED = "awarded"
+
+
+PROPOSAL_TRANSITIONS = Transitions(ProposalStatus, {
+    ProposalStatus.DRAFT: {ProposalStatus.SUBMITTED, ProposalStatus.WITHDRAWN},
+    ProposalStatus.SUBMITTED: {ProposalStatus.WITHDRAWN, ProposalStatus.SHORTLISTED, ProposalStatus.DECLINED,
+                               ProposalStatus.AWARDED},
+    # A later round's released decision may change a shortlisted or declined proposal's standing.
+    ProposalStatus.SHORTLISTED: {ProposalStatus.DECLINED, ProposalStatus.AWARDED},
+    ProposalStatus.DECLINED: {ProposalStatus.SHORTLISTED},
+    ProposalStatus.WITHDRAWN: set(),
+    ProposalStatus.AWARDED: set(),
+})
+"""Every move a proposal's status may make; `proposals.lifecycle.set_proposal_status` is the one way to make it."""
 
 
 # Submitted and beyond: in the competition (what a city sees after close, what panels score).

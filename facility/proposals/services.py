@@ -25,6 +25,7 @@ from facility.core.models import utcnow
 from facility.core.templating import money
 from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
+from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import (
     Attachment,
     BeneficiaryGroup,
@@ -312,7 +313,7 @@ def submit_proposal(*, actor: User, proposal: Proposal) -> ProposalSnapshot:
     if problems:
         raise ValidationFailed(_("The proposal cannot be submitted yet; see each problem."), errors=problems)
     now = utcnow()
-    proposal.status = ProposalStatus.SUBMITTED
+    set_proposal_status(proposal=proposal, to=ProposalStatus.SUBMITTED, actor=actor)
     proposal.submitted_at = now
     version = len(proposal.snapshots) + 1
     snapshot = ProposalSnapshot(proposal=proposal, version=version, data=snapshot_data(proposal), created_at=now)
@@ -353,7 +354,7 @@ def withdraw_proposal(*, actor: User, proposal: Proposal) -> Proposal:
     if challenge_closed(proposal.challenge) or proposal.challenge.status != ChallengeStatus.PUBLISHED:
         raise Conflict(_("The deadline has passed; the proposal can no longer be withdrawn."))
     previous = proposal.status
-    proposal.status = ProposalStatus.WITHDRAWN
+    set_proposal_status(proposal=proposal, to=ProposalStatus.WITHDRAWN, actor=actor)
     proposal.withdrawn_at = utcnow()
     db.session.flush()
     record("proposal.withdrawn", actor=actor, obj=proposal, details={"from": previous.value})

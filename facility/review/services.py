@@ -28,6 +28,7 @@ from facility.core.errors import Conflict as ConflictError
 from facility.core.errors import NotFound, PermissionDenied, ValidationFailed
 from facility.core.models import utcnow
 from facility.extensions import db
+from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.review.assignment import REASON_CONFLICTS, assign_reviewers
 from facility.review.models import (
@@ -1049,7 +1050,7 @@ def release_decisions(*, actor: User, challenge: Challenge) -> list[Decision]:
         decision.released_by_id = actor.id
         proposal = decision.proposal
         if decision.kind in _STATUS_AFTER:
-            proposal.status = _STATUS_AFTER[decision.kind]
+            set_proposal_status(proposal=proposal, to=_STATUS_AFTER[decision.kind], actor=actor)
         link = _absolute_url("review.feedback", proposal_id=proposal.id)
         for email in recipients.get(proposal.organization_id, []):
             send_mail(to=email, subject=_("The panel's decision on “%(title)s”", title=proposal.title),
