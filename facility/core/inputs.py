@@ -9,6 +9,8 @@ refused at the door with a clear answer instead:
 - `refuse_unstorable_text` refuses NUL characters (and unpaired UTF-16 surrogates from JSON
   escapes) in the query string, form fields, file names and JSON bodies: 422 with the fields.
 - `page_arg` and `id_arg` read query and form values into bounded integers.
+- `clean_text` and the `*_CHARS` limits: one limit per kind of field, the same in the form, the
+  API schema and the service; longer input is refused with a message, never cut short.
 """
 from __future__ import annotations
 
@@ -27,6 +29,17 @@ MAX_CENTS = 10**15
 """USD 10 trillion: far beyond any real amount, and sums of many still fit a `bigint`."""
 MAX_PAGE = 1_000_000
 """Beyond any real list; keeps OFFSET = (page - 1) * per_page well inside `bigint`."""
+
+# Length limits, in characters, by kind of field. A form's Length validator, the API schema's
+# validate.Length and the service's clean_text all use the same constant.
+NAME_CHARS = 200
+"""Names and titles: a person, an organisation, a city, a challenge, a proposal, a tranche."""
+REFERENCE_CHARS = 120
+"""Bank and provider references."""
+REASON_CHARS = 2000
+"""Reasons, notes and short comments (a cancellation, a decision note, a returned report)."""
+COMMENT_CHARS = 10_000
+"""Longer free text: a review's comment, a milestone report, a clarification."""
 
 
 class IdConverter(IntegerConverter):
@@ -54,6 +67,27 @@ def bounded_int(text: str | None, *, minimum: int, maximum: int) -> int | None:
         return None
     value = int(text)
     return value if minimum <= value <= maximum else None
+
+
+def clean_text(value: Any, field: str, *, limit: int, required: bool = False, multiline: bool = False) -> str:
+    """`value` as text with its white space tidied: runs of spaces folded (and, unless `multiline`,
+    line breaks too), ends stripped.
+
+    ValidationFailed naming `field` when it is required and empty, or longer than `limit`
+    characters: input is refused with a message, never silently truncated.
+    """
+    raw = "" if value is None else str(value)
+    if multiline:
+        text = "\n".join(" ".join(line.split()) for line in raw.strip().splitlines()).strip()
+    else:
+        text = " ".join(raw.split())
+    if required and not text:
+        message = _("This is required.")
+        raise ValidationFailed(message, errors={field: [message]})
+    if len(text) > limit:
+        message = _("At most %(n)s characters; this has %(got)s.", n=f"{limit:,}", got=f"{len(text):,}")
+        raise ValidationFailed(message, errors={field: [message]})
+    return text
 
 
 # --- text the database cannot store ------------------------------------------------------------

@@ -81,3 +81,16 @@ def test_labels_cover_every_member_and_give_tones(app):
     assert label("plain") == "plain"
     with pytest.raises(ValueError, match="missing"):
         labelled({"red": "Red"})(Colour)
+
+
+def test_clean_text_refuses_what_is_too_long_instead_of_cutting_it(app):
+    from facility.core.errors import ValidationFailed
+    from facility.core.inputs import clean_text
+
+    assert clean_text("  a   b \n c ", "note", limit=10) == "a b c"
+    assert clean_text("a  b\n\n  c", "note", limit=10, multiline=True) == "a b\n\nc"
+    with pytest.raises(ValidationFailed) as refused:
+        clean_text("x" * 11, "note", limit=10)
+    assert "note" in refused.value.errors
+    with pytest.raises(ValidationFailed):
+        clean_text("   ", "note", limit=10, required=True)
