@@ -128,11 +128,12 @@ def _agreement_text(proposal: Proposal, amount_cents: int, specs: list[TrancheSp
 
 def _award_amount(proposal: Proposal, amount_cents: Any) -> int:
     """Rule: an award is a positive amount up to the challenge's maximum award."""
-    amount_cents = cents(amount_cents, "amount_cents")
-    if amount_cents > proposal.challenge.max_award_cents:
-        message = _("The challenge's maximum award is %(max)s.", max=money(proposal.challenge.max_award_cents))
+    amount = cents(amount_cents, "amount_cents")
+    maximum: int = proposal.challenge.max_award_cents
+    if amount > maximum:
+        message = _("The challenge's maximum award is %(max)s.", max=money(maximum))
         raise ValidationFailed(message, errors={"amount_cents": [message]})
-    return amount_cents
+    return amount
 
 
 def _new_grant(proposal: Proposal, actor: User, amount_cents: int, specs: list[TrancheSpec]) -> Grant:

@@ -136,16 +136,16 @@ def confirm_wire_contribution(
     return contribution
 
 
-def _card_contribution(contribution_id: int, session_id: str) -> Contribution | None:
-    """The locked card contribution, or None when this session already booked it (the webhook again)."""
+def _card_contribution(contribution_id: int, session_id: str) -> tuple[Contribution, bool]:
+    """The locked card contribution, and whether this session already booked it (the webhook again)."""
     if db.session.get(Contribution, contribution_id) is None:
         raise NotFound(_("No contribution %(id)s.", id=contribution_id))
-    contribution = lock_row(Contribution, contribution_id, missing=_("Not found."))
+    contribution: Contribution = lock_row(Contribution, contribution_id, missing=_("Not found."))
     if contribution.method != ContributionMethod.STRIPE:
         raise Conflict(_("Contribution %(ref)s is a wire pledge, not a card payment.", ref=contribution.reference))
     if contribution.status == ContributionStatus.RECEIVED:
         if contribution.stripe_checkout_session_id == session_id:
-            return None
+            return contribution, True
         raise Conflict(_("Contribution %(ref)s was already paid by another checkout session.",
                          ref=contribution.reference))
     other = db.session.execute(
@@ -154,7 +154,7 @@ def _card_contribution(contribution_id: int, session_id: str) -> Contribution | 
     ).scalar_one_or_none()
     if other is not None:
         raise Conflict(_("Checkout session %(s)s belongs to another contribution.", s=session_id))
-    return contribution
+    return contribution, False
 
 
 def record_card_contribution(*, checkout_session_id: str, contribution_id: int, amount_cents: int) -> Contribution:
@@ -168,9 +168,9 @@ def record_card_contribution(*, checkout_session_id: str, contribution_id: int, 
     if not session_id or len(session_id) > CHECKOUT_SESSION_CHARS:
         raise ValidationFailed(_("A checkout session id is required."),
                                errors={"checkout_session_id": [_("Give the checkout session id.")]})
-    contribution = _card_contribution(contribution_id, session_id)
-    if contribution is None:
-        return db.session.get(Contribution, contribution_id)  # already booked by this session
+    contribution, booked = _card_contribution(contribution_id, session_id)
+    if booked:
+        return contribution
     amount_cents = cents(amount_cents, "amount_cents")
     # Money that arrived is booked even if the pledge had been marked cancelled or failed meanwhile.
     transaction = _book_contribution(contribution, actor=None, amount_cents=amount_cents)

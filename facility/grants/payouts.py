@@ -53,7 +53,7 @@ def mask(value: str, visible: int = 4) -> str:
 
 
 def _password_ok(user: User, password: str | None) -> bool:
-    return bool(password) and verify_password(user, password)
+    return bool(password) and bool(verify_password(user, password or ""))
 
 
 def _stripe_details(account: PayoutAccount, stripe_account_id: str | None, errors: dict[str, list[str]]) -> None:

@@ -7,7 +7,7 @@ not learn that an object exists which it may not see.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -34,8 +34,10 @@ from facility.grants.models import (
 from facility.ledger.services import facility_totals
 from facility.proposals.models import COMPETING_STATUSES, Proposal
 
+T = TypeVar("T")
 
-def _visible(obj: Any, decision: Decision, missing: str) -> Any:
+
+def _visible(obj: T | None, decision: Decision, missing: str) -> T:
     if obj is None:
         raise NotFound(missing)
     if decision is not None:
