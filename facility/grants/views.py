@@ -68,9 +68,10 @@ def facility():
 # --- contributions -------------------------------------------------------------------
 
 @bp.route("/contributions", methods=["GET", "POST"], endpoint="contributions")
-@role_required(Role.DONOR)
+@login_required
 def contributions_page():
     user = _me()
+    require(policy.can_pledge(user))
     form = PledgeForm()
     if form.validate_on_submit():
         contribution = attempt(form, contributions.pledge_contribution, field_map=AMOUNT_FIELD, actor=user,
@@ -104,8 +105,9 @@ def contribution(contribution_id: int):
 
 
 @bp.route("/staff/contributions")
-@role_required(Role.FUND_MANAGER)
+@login_required
 def pending_wires():
+    require(policy.can_see_money_queues(_me()))
     return render_template("grants/pending_wires.html", pagination=_paginate(queries.pending_wires()))
 
 
@@ -241,8 +243,9 @@ def evidence_file(file_id: int):
 
 
 @bp.route("/staff/evidence")
-@role_required(Role.FUND_MANAGER)
+@login_required
 def evidence_queue():
+    require(policy.can_see_money_queues(_me()))
     return render_template("grants/evidence_queue.html", pagination=_paginate(queries.evidence_queue()))
 
 
@@ -274,7 +277,7 @@ def report(report_id: int):
 # --- dashboard panels ----------------------------------------------------------------------
 
 def _donor_panel(user):
-    if not user.has_role(Role.DONOR):
+    if policy.can_pledge(user) is not None:
         return None
     return {"title": _("Your contributions"), "template": "grants/_panel_donor.html",
             "contributions": queries.recent_contributions(user)}
@@ -291,7 +294,7 @@ def _grantee_panel(user):
 
 
 def _fund_manager_panel(user):
-    if not user.has_role(Role.FUND_MANAGER):
+    if policy.can_see_money_queues(user) is not None:
         return None
     return {"title": _("Money to handle"), "template": "grants/_panel_fund_manager.html",
             **queries.money_to_handle()}
