@@ -2,30 +2,19 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
-from facility.challenges.models import Challenge
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
+from facility.core.policy import require
 from facility.extensions import db
-from facility.grants import services
-from facility.grants.models import (
-    Contribution,
-    ContributionMethod,
-    ContributionStatus,
-    Grant,
-    MilestoneReport,
-    PayoutRail,
-    Tranche,
-)
-from facility.proposals.models import Proposal
+from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants.extras import grant_extras
+from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
-
-_NOT_FOUND = "Not found, or not yours to see."
 
 
 def _enum(value):
@@ -64,18 +53,18 @@ class ContributionSchema(ma.Schema):
     def _wire(self, contribution):
         if contribution.method != ContributionMethod.WIRE or contribution.status != ContributionStatus.PLEDGED:
             return None
-        return WireInstructionsSchema().dump(services.wire_instructions(contribution))
+        return WireInstructionsSchema().dump(contributions.wire_instructions(contribution))
 
     def _checkout(self, contribution):
         if contribution.status != ContributionStatus.CHECKOUT_OPEN:
             return None
-        return services.checkout_url(contribution)
+        return contributions.checkout_url(contribution)
 
 
 class ConfirmWireSchema(ma.Schema):
     amount_cents = cents_field(required=True, metadata={"description": "received, in US cents"})
     received_on = ma.fields.Date(required=True)
-    bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REFERENCE_CHARS))
 
 
 class FacilitySchema(ma.Schema):
@@ -92,16 +81,16 @@ class FacilitySchema(ma.Schema):
 
 
 class TrancheInSchema(ma.Schema):
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     amount_cents = cents_field(required=True)
     due_date = ma.fields.Date(allow_none=True, load_default=None)
-    deliverable = ma.fields.String(load_default="", validate=ma.validate.Length(max=5000))
+    deliverable = ma.fields.String(load_default="", validate=ma.validate.Length(max=COMMENT_CHARS))
 
 
 class AwardSchema(ma.Schema):
     amount_cents = cents_field(required=True)
     tranches = ma.fields.List(ma.fields.Nested(TrancheInSchema), load_default=None,
-                              validate=ma.validate.Length(min=1, max=50),
+                              validate=ma.validate.Length(min=1, max=awards.MAX_TRANCHES),
                               metadata={"description": "required when amount_cents differs from the request"})
 
 
@@ -159,52 +148,37 @@ class GrantSchema(GrantSummarySchema):
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
         # Packages that depend on grants (disbursements) add their keys here.
-        data.update(services.grant_extras(grant))
+        data.update(grant_extras(grant))
         return data
 
 
 class PayoutAccountInSchema(ma.Schema):
     rail = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in PayoutRail]))
-    stripe_account_id = ma.fields.String(validate=ma.validate.Length(max=80))
-    account_holder = ma.fields.String(validate=ma.validate.Length(max=200))
-    bank_name = ma.fields.String(validate=ma.validate.Length(max=200))
-    account_number = ma.fields.String(validate=ma.validate.Length(max=60))
-    iban = ma.fields.String(validate=ma.validate.Length(max=60))
-    swift = ma.fields.String(validate=ma.validate.Length(max=20))
-    confirm_password = ma.fields.String(load_only=True, validate=ma.validate.Length(max=1024),
+    stripe_account_id = ma.fields.String(validate=ma.validate.Length(max=payouts.STRIPE_ACCOUNT_CHARS))
+    account_holder = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))
+    bank_name = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))
+    account_number = ma.fields.String(validate=ma.validate.Length(max=payouts.ACCOUNT_NUMBER_CHARS))
+    iban = ma.fields.String(validate=ma.validate.Length(max=payouts.ACCOUNT_NUMBER_CHARS))
+    swift = ma.fields.String(validate=ma.validate.Length(max=payouts.SWIFT_CHARS))
+    confirm_password = ma.fields.String(load_only=True, validate=ma.validate.Length(max=payouts.PASSWORD_CHARS),
                                         metadata={"description": "the caller's password; needed to change an account"})
 
 
 class EvidenceInSchema(ma.Schema):
-    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=services.MAX_REPORT_CHARS))
-    kpi_values = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1, max=100)),
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=milestones.REPORT_CHARS))
+    kpi_values = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1,
+                                                                                 max=milestones.KPI_NAME_CHARS)),
                                 values=ma.fields.Float(allow_nan=False), load_default=dict)
 
 
 class ReturnReportSchema(ma.Schema):
-    comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+    comment = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=milestones.RETURN_COMMENT_CHARS))
 
 
 class PoolReleaseSchema(ma.Schema):
     transaction_id = ma.fields.Integer()
     key = ma.fields.String()
     amount_cents = ma.fields.Integer()
-
-
-# --- loading with permission checks ---------------------------------------------
-
-def _contribution(contribution_id: int, user) -> Contribution:
-    contribution = db.session.get(Contribution, contribution_id)
-    if contribution is None or not contribution.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    return contribution
-
-
-def _grant(grant_id: int, user) -> Grant:
-    grant = db.session.get(Grant, grant_id)
-    if grant is None or not grant.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    return grant
 
 
 # --- contributions ---------------------------------------------------------------
@@ -214,8 +188,10 @@ def _grant(grant_id: int, user) -> Grant:
 @blp.response(201, ContributionSchema)
 def create_contribution(data):
     """Pledge a contribution: a wire (answered with payment instructions) or a card (with `checkout_url`)."""
-    user = require_role(Role.DONOR)
-    contribution = services.pledge_contribution(actor=user, amount_cents=data["amount_cents"], method=data["method"])
+    user = require_user()
+    require(policy.can_pledge(user))
+    contribution = contributions.pledge_contribution(actor=user, amount_cents=data["amount_cents"],
+                                                     method=data["method"])
     db.session.commit()
     return contribution
 
@@ -225,12 +201,7 @@ def create_contribution(data):
 @blp.response(200, page_of(ContributionSchema))
 def list_contributions(args):
     """The caller's contributions (and their organisation's), newest first."""
-    user = require_user()
-    condition = Contribution.pledged_by_id == user.id
-    if user.organization_id is not None:
-        condition = sa.or_(condition, Contribution.donor_organization_id == user.organization_id)
-    query = sa.select(Contribution).where(condition).order_by(Contribution.id.desc())
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    return paginate(queries.contributions_of(require_user()), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/contributions/pending-wires", methods=["GET"])
@@ -238,17 +209,15 @@ def list_contributions(args):
 @blp.response(200, page_of(ContributionSchema))
 def pending_wires(args):
     """Wire pledges waiting for a fund manager to confirm receipt, oldest first."""
-    require_role(Role.FUND_MANAGER)
-    query = sa.select(Contribution).where(Contribution.method == ContributionMethod.WIRE,
-                                          Contribution.status == ContributionStatus.PLEDGED).order_by(Contribution.id)
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    require(policy.can_see_money_queues(require_user()))
+    return paginate(queries.pending_wires(), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/contributions/<int:contribution_id>", methods=["GET"])
 @blp.response(200, ContributionSchema)
 def get_contribution(contribution_id):
     """One contribution: its pledging donor and fund managers."""
-    return _contribution(contribution_id, require_user())
+    return queries.get_visible_contribution(require_user(), contribution_id)
 
 
 @blp.route("/contributions/<int:contribution_id>/confirm", methods=["POST"])
@@ -257,9 +226,10 @@ def get_contribution(contribution_id):
 def confirm_contribution(data, contribution_id):
     """A fund manager confirms a wire received: books it in the ledger (409 if already confirmed)."""
     user = require_role(Role.FUND_MANAGER)
-    contribution = _contribution(contribution_id, user)
-    services.confirm_wire_contribution(contribution=contribution, actor=user, received_cents=data["amount_cents"],
-                                       received_on=data["received_on"], bank_reference=data["bank_reference"])
+    contribution = queries.get_visible_contribution(user, contribution_id)
+    contributions.confirm_wire_contribution(contribution=contribution, actor=user,
+                                            received_cents=data["amount_cents"], received_on=data["received_on"],
+                                            bank_reference=data["bank_reference"])
     db.session.commit()
     return contribution
 
@@ -271,7 +241,7 @@ def confirm_contribution(data, contribution_id):
 @blp.response(200, FacilitySchema)
 def facility():
     """The facility's totals in cents (target USD 1 billion) and the results-framework counts."""
-    return services.facility_figures()
+    return queries.facility_figures()
 
 
 # --- awards and grants ---------------------------------------------------------------
@@ -282,11 +252,9 @@ def facility():
 def award(data, proposal_id):
     """Award a proposal: a grant with tranches from the milestones, or from `tranches` (409 if the pool is short)."""
     user = require_role(Role.FUND_MANAGER)
-    proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None or not proposal.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    grant = services.award_proposal(proposal=proposal, actor=user, amount_cents=data["amount_cents"],
-                                    tranches=data.get("tranches"))
+    proposal = queries.get_proposal_to_award(user, proposal_id)
+    grant = awards.award_proposal(proposal=proposal, actor=user, amount_cents=data["amount_cents"],
+                                  tranches=data.get("tranches"))
     db.session.commit()
     return grant
 
@@ -296,26 +264,14 @@ def award(data, proposal_id):
 @blp.response(200, page_of(GrantSummarySchema))
 def list_grants(args):
     """The caller's organisation's grants; every grant for fund managers and admins."""
-    user = require_user()
-    query = sa.select(Grant).order_by(Grant.id.desc())
-    if not user.has_role(Role.FUND_MANAGER, Role.ADMIN):
-        query = query.where(Grant.organization_id == (user.organization_id or -1))
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    return paginate(queries.visible_grants(require_user()), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
 @blp.response(200, GrantSchema)
 def get_grant(grant_id):
     """A grant with its tranches, reports, masked payout account and disbursements (grantee, fund managers)."""
-    user = require_user()
-    grant = db.session.execute(
-        sa.select(Grant).where(Grant.id == grant_id).options(
-            selectinload(Grant.tranches).selectinload(Tranche.reports).selectinload(MilestoneReport.files),
-            selectinload(Grant.payout_accounts))
-    ).scalar_one_or_none()
-    if grant is None or not grant.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    return grant
+    return queries.get_visible_grant(require_user(), grant_id)
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -323,10 +279,8 @@ def get_grant(grant_id):
 def accept(grant_id):
     """The grantee accepts the grant agreement (offered -> active)."""
     user = require_user()
-    grant = _grant(grant_id, user)
-    if not grant.acts_for_grantee(user):
-        raise ApiError(403, "Only the grantee organisation's innovators accept a grant.")
-    services.accept_grant(grant=grant, actor=user)
+    grant = queries.get_visible_grant(user, grant_id)
+    awards.accept_grant(grant=grant, actor=user)
     db.session.commit()
     return grant
 
@@ -335,7 +289,7 @@ def accept(grant_id):
 @blp.response(200, PayoutAccountSchema)
 def get_payout_account(grant_id):
     """The payout account in force, masked (404 when none is given)."""
-    grant = _grant(grant_id, require_user())
+    grant = queries.get_visible_grant(require_user(), grant_id)
     if grant.payout_account is None:
         raise ApiError(404, "No payout account has been given for this grant.")
     return grant.payout_account
@@ -347,10 +301,8 @@ def get_payout_account(grant_id):
 def put_payout_account(data, grant_id):
     """Give or change where the grant is paid; a change needs `confirm_password`. Answers with masked values."""
     user = require_user()
-    grant = _grant(grant_id, user)
-    if not grant.acts_for_grantee(user):
-        raise ApiError(403, "Only the grantee organisation's innovators give payout details.")
-    account = services.set_payout_account(grant=grant, actor=user, **data)
+    grant = queries.get_visible_grant(user, grant_id)
+    account = payouts.set_payout_account(grant=grant, actor=user, **data)
     db.session.commit()
     return account
 
@@ -360,10 +312,8 @@ def put_payout_account(data, grant_id):
 def release_pool(challenge_id):
     """Return what is left in a finished challenge's prize pool to unallocated funds."""
     user = require_role(Role.FUND_MANAGER)
-    challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not challenge.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    transaction = services.release_unused_pool(challenge=challenge, actor=user)
+    challenge = queries.get_challenge_to_release(user, challenge_id)
+    transaction = awards.release_unused_pool(challenge=challenge, actor=user)
     db.session.commit()
     amount = max(entry.amount_cents for entry in transaction.entries)
     return {"transaction_id": transaction.id, "key": transaction.key, "amount_cents": amount}
@@ -377,21 +327,10 @@ def release_pool(challenge_id):
 def submit_evidence(data, tranche_id):
     """The grantee reports a milestone (files are uploaded on the page); the tranche awaits review."""
     user = require_user()
-    tranche = db.session.get(Tranche, tranche_id)
-    if tranche is None or not tranche.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
-    if not tranche.grant.acts_for_grantee(user):
-        raise ApiError(403, "Only the grantee organisation's innovators report milestones.")
-    report = services.submit_milestone_report(tranche=tranche, actor=user, text=data["text"],
-                                              kpi_values=data.get("kpi_values"))
+    tranche = queries.get_visible_tranche(user, tranche_id)
+    report = milestones.submit_milestone_report(tranche=tranche, actor=user, text=data["text"],
+                                                kpi_values=data.get("kpi_values"))
     db.session.commit()
-    return report
-
-
-def _report(report_id: int, user) -> MilestoneReport:
-    report = db.session.get(MilestoneReport, report_id)
-    if report is None or not report.can_view(user):
-        raise ApiError(404, _NOT_FOUND)
     return report
 
 
@@ -400,8 +339,8 @@ def _report(report_id: int, user) -> MilestoneReport:
 def accept_report(report_id):
     """A fund manager accepts a milestone report; the tranche may then be disbursed."""
     user = require_role(Role.FUND_MANAGER)
-    report = _report(report_id, user)
-    services.accept_milestone_report(report=report, actor=user)
+    report = queries.get_visible_report(user, report_id)
+    milestones.accept_milestone_report(report=report, actor=user)
     db.session.commit()
     return report
 
@@ -412,7 +351,7 @@ def accept_report(report_id):
 def return_report(data, report_id):
     """A fund manager sends a report back with a comment; the milestone is pending again."""
     user = require_role(Role.FUND_MANAGER)
-    report = _report(report_id, user)
-    services.return_milestone_report(report=report, actor=user, comment=data["comment"])
+    report = queries.get_visible_report(user, report_id)
+    milestones.return_milestone_report(report=report, actor=user, comment=data["comment"])
     db.session.commit()
     return report

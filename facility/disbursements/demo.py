@@ -12,7 +12,7 @@ from facility.accounts.models import Role
 from facility.disbursements import services
 from facility.disbursements.rails import PaymentStatus, RailResult
 from facility.extensions import db
-from facility.grants import services as grants
+from facility.grants import milestones, payouts
 from facility.grants.models import GrantStatus, TrancheStatus
 
 
@@ -41,10 +41,10 @@ def seed(state: dict) -> None:
     tranches = grant.tranches
     for tranche in tranches:  # every milestone reported and accepted
         if tranche.status == TrancheStatus.PENDING:
-            grants.submit_milestone_report(tranche=tranche, actor=grantee, text="Delivered as planned (demo).")
+            milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Delivered as planned (demo).")
         for report in tranche.reports:
             if tranche.status == TrancheStatus.EVIDENCE_SUBMITTED:
-                grants.accept_milestone_report(report=report, actor=requester)
+                milestones.accept_milestone_report(report=report, actor=requester)
     db.session.flush()
 
     # Manual rail (bank transfer made by the finance team).
@@ -63,7 +63,7 @@ def seed(state: dict) -> None:
     _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
 
     # The grantee then moves to Stripe Connect; the next payments go there.
-    grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
+    payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
                               confirm_password=state["password"])
     db.session.flush()
     by_stripe = _approved(tranches[5], requester, approver)

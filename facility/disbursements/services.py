@@ -41,7 +41,7 @@ from facility.disbursements.models import (
 from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentStatus, RailResult, RetryPolicy
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus, PayoutRail, Tranche, TrancheStatus
-from facility.grants.services import payout_details_for
+from facility.grants.payouts import payout_details_for
 from facility.grants.tranches import (
     cancel_tranche_payment,
     mark_tranche_paid,
@@ -631,7 +631,7 @@ def handle_stripe_event(*, event: dict[str, Any]) -> str:
     not retried by Stripe forever.
     """
     from facility.disbursements.models import StripeEvent
-    from facility.grants.services import record_card_contribution
+    from facility.grants.contributions import record_card_contribution
 
     event_id, event_type = str(event["id"]), str(event["type"])
     try:

@@ -273,7 +273,7 @@ def _fund_manager_panel(user):
 def register(app) -> None:
     from facility.core.views import register_dashboard_panel
     from facility.disbursements import jobs  # noqa: F401 - registers the periodic sweep
-    from facility.grants.services import register_grant_extra
+    from facility.grants.extras import register_grant_extra
 
     app.register_blueprint(payments_bp)
     register_grant_extra("disbursements", _grant_extra)

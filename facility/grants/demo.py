@@ -5,7 +5,7 @@ seeds only contributions.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -13,7 +13,9 @@ from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import services
+from facility.grants import awards, contributions, milestones, payouts
+from facility.grants.models import Grant
+from facility.grants.policy import AWARDABLE_STATUSES
 from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
 from facility.proposals.models import Proposal
 
@@ -38,21 +40,17 @@ def seed_early(state: dict) -> None:
     db.session.flush()
     today = utcnow().date()
     # Contributions: a large wire received, a wire still pledged, a card payment received.
-    big = services.pledge_contribution(actor=donor, amount_cents=2_500_000_000, method="wire")
-    services.confirm_wire_contribution(contribution=big, actor=manager, received_cents=2_500_000_000,
-                                       received_on=today - timedelta(days=40), bank_reference="DEMO-FT-0001")
-    services.pledge_contribution(actor=donor, amount_cents=500_000_000, method="wire")
-    card = services.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe")
-    services.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id, amount_cents=25_000)
+    big = contributions.pledge_contribution(actor=donor, amount_cents=2_500_000_000, method="wire")
+    contributions.confirm_wire_contribution(contribution=big, actor=manager, received_cents=2_500_000_000,
+                                            received_on=today - timedelta(days=40), bank_reference="DEMO-FT-0001")
+    contributions.pledge_contribution(actor=donor, amount_cents=500_000_000, method="wire")
+    card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe")
+    contributions.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id,
+                                           amount_cents=25_000)
 
 
-def seed(state: dict) -> None:
-    manager = _user(state, "fund.manager@demo.facility", Role.FUND_MANAGER)
-    if manager is None:
-        return
-    today = utcnow().date()
-
-    # Fund the pools of public challenges the earlier seeders made (unless already funded on approval).
+def _fund_pools(manager: User) -> list[Challenge]:
+    """Fund the pools of public challenges the earlier seeders made (unless already funded on approval)."""
     challenges = db.session.execute(
         sa.select(Challenge).where(Challenge.status.in_((ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED)))
         .order_by(Challenge.id)).scalars().all()
@@ -62,49 +60,65 @@ def seed(state: dict) -> None:
                              entries=[(pool_account(challenge.id), challenge.prize_pool_cents),
                                       (unallocated_account(), -challenge.prize_pool_cents)],
                              description=f"Prize pool of challenge {challenge.id} (demo)")
+    return list(challenges)
 
+
+def _demo_tranches(index: int, proposal: Proposal, amount: int, today: date) -> list[dict] | None:
+    if index == 0:
+        # Eight tranches, so the disbursements demo can show a payment in every state.
+        part = amount // DEMO_TRANCHES
+        return [{"title": f"Milestone {n}", "amount_cents": part if n < DEMO_TRANCHES else amount - part * (n - 1),
+                 "due_date": today + timedelta(days=30 * n)} for n in range(1, DEMO_TRANCHES + 1)]
+    if amount != proposal.requested_cents or sum(m.amount_cents for m in proposal.milestones) != amount:
+        first = amount // 2
+        return [{"title": "Pilot delivered", "amount_cents": first, "due_date": today + timedelta(days=90)},
+                {"title": "Results and handover", "amount_cents": amount - first,
+                 "due_date": today + timedelta(days=240)}]
+    return None
+
+
+def _grantee_acts(index: int, grant: Grant, proposal: Proposal, grantee: User, manager: User) -> None:
+    """The first grant is accepted, paid by bank, with one milestone accepted and one under review."""
+    if index != 0:
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee01")
+        return
+    awards.accept_grant(grant=grant, actor=grantee)
+    payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder=proposal.organization.name,
+                               bank_name="Demo Commercial Bank", account_number="0012345678", swift="DEMOKENA")
+    report = milestones.submit_milestone_report(
+        tranche=grant.tranches[0], actor=grantee, text="Pilot running in three neighbourhoods.",
+        kpi_values={"households reached": 420, "women trained": 65})
+    milestones.accept_milestone_report(report=report, actor=manager)
+    if len(grant.tranches) > 1:
+        milestones.submit_milestone_report(tranche=grant.tranches[1], actor=grantee,
+                                           text="Mid-term results attached in the text below.",
+                                           kpi_values={"households reached": 900})
+
+
+def seed(state: dict) -> None:
+    manager = _user(state, "fund.manager@demo.facility", Role.FUND_MANAGER)
+    if manager is None:
+        return
+    today = utcnow().date()
+    challenges = _fund_pools(manager)
     # Awards: up to two proposals awaiting a decision in closed challenges.
     closed_ids = [c.id for c in challenges if c.status == ChallengeStatus.FINISHED or c.phase == Phase.CLOSED]
     proposals = db.session.execute(
         sa.select(Proposal).where(Proposal.challenge_id.in_(closed_ids or [-1]),
-                                  Proposal.status.in_(services.AWARDABLE_STATUSES))
+                                  Proposal.status.in_(AWARDABLE_STATUSES))
         .order_by(Proposal.id).limit(2)).scalars().all()
     for index, proposal in enumerate(proposals):
         amount = min(proposal.requested_cents, proposal.challenge.max_award_cents, balance(pool_code(proposal.challenge_id)))
         if amount <= 0:
             continue
-        tranches = None
-        if index == 0:
-            # Eight tranches, so the disbursements demo can show a payment in every state.
-            part = amount // DEMO_TRANCHES
-            tranches = [{"title": f"Milestone {n}", "amount_cents": part if n < DEMO_TRANCHES else amount - part * (n - 1),
-                         "due_date": today + timedelta(days=30 * n)} for n in range(1, DEMO_TRANCHES + 1)]
-        elif amount != proposal.requested_cents or sum(m.amount_cents for m in proposal.milestones) != amount:
-            first = amount // 2
-            tranches = [{"title": "Pilot delivered", "amount_cents": first, "due_date": today + timedelta(days=90)},
-                        {"title": "Results and handover", "amount_cents": amount - first,
-                         "due_date": today + timedelta(days=240)}]
-        grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=amount, tranches=tranches)
+        grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=amount,
+                                      tranches=_demo_tranches(index, proposal, amount, today))
         grantee = db.session.execute(
             sa.select(User).where(User.organization_id == proposal.organization_id).order_by(User.id)
         ).scalars().first()
         if grantee is None or not grantee.has_role(Role.INNOVATOR):
             continue
-        if index == 0:
-            services.accept_grant(grant=grant, actor=grantee)
-            services.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder=proposal.organization.name,
-                                        bank_name="Demo Commercial Bank", account_number="0012345678",
-                                        swift="DEMOKENA")
-            report = services.submit_milestone_report(
-                tranche=grant.tranches[0], actor=grantee, text="Pilot running in three neighbourhoods.",
-                kpi_values={"households reached": 420, "women trained": 65})
-            services.accept_milestone_report(report=report, actor=manager)
-            if len(grant.tranches) > 1:
-                services.submit_milestone_report(tranche=grant.tranches[1], actor=grantee,
-                                                 text="Mid-term results attached in the text below.",
-                                                 kpi_values={"households reached": 900})
-        else:
-            services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee01")
+        _grantee_acts(index, grant, proposal, grantee, manager)
         state.setdefault("demo_grants", []).append(grant)
     db.session.flush()
     state["grants_seeded"] = len(proposals)

@@ -21,6 +21,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.core.forms import parse_usd
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
+from facility.core.labels import choices
+from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
+from facility.grants.models import PayoutRail
+from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
 
 
 def to_cents(value: Decimal | None) -> int | None:
@@ -63,12 +68,12 @@ class ConfirmWireForm(FlaskForm):
     amount = UsdField(_l("Amount received (US dollars)"), validators=[DataRequired(_l("Give the amount received."))],
                       render_kw={"inputmode": "decimal"})
     received_on = DateField(_l("Date received"), validators=[DataRequired(_l("Give the date the money arrived."))])
-    bank_reference = StringField(_l("Bank reference"), validators=[DataRequired(), Length(max=120)])
+    bank_reference = StringField(_l("Bank reference"), validators=[DataRequired(), Length(max=REFERENCE_CHARS)])
     submit = SubmitField(_l("Confirm receipt"))
 
 
 class TrancheForm(Form):
-    title = StringField(_l("Tranche title"), validators=[Optional(), Length(max=200)])
+    title = StringField(_l("Tranche title"), validators=[Optional(), Length(max=NAME_CHARS)])
     amount = UsdField(_l("Amount (US dollars)"), validators=[Optional()], render_kw={"inputmode": "decimal"})
     due_date = DateField(_l("Due date"), validators=[Optional()])
 
@@ -97,28 +102,27 @@ class ActionForm(FlaskForm):
 
 
 class PayoutForm(FlaskForm):
-    rail = RadioField(_l("How should the grant be paid?"), choices=[
-        ("manual", _l("Bank or mobile-money transfer")),
-        ("stripe", _l("Stripe (a connected Stripe account)")),
-    ], default="manual", validators=[DataRequired()])
-    stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=80)],
+    rail = RadioField(_l("How should the grant be paid?"),
+                      choices=choices(PayoutRail)[::-1],  # the bank first: Stripe reaches few countries
+                      default="manual", validators=[DataRequired()])
+    stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=STRIPE_ACCOUNT_CHARS)],
                                     description=_l("Starts with acct_. Only for Stripe."))
-    account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=200)])
-    bank_name = StringField(_l("Bank or mobile-money provider"), validators=[Optional(), Length(max=200)])
-    account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=60)],
+    account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=NAME_CHARS)])
+    bank_name = StringField(_l("Bank or mobile-money provider"), validators=[Optional(), Length(max=NAME_CHARS)])
+    account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)],
                                  description=_l("Or give an IBAN instead."), render_kw={"autocomplete": "off"})
-    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=60)], render_kw={"autocomplete": "off"})
-    swift = StringField(_l("SWIFT/BIC code"), validators=[Optional(), Length(max=20)])
-    current_password = PasswordField(_l("Your current password"), validators=[Optional(), Length(max=1024)],
+    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)], render_kw={"autocomplete": "off"})
+    swift = StringField(_l("SWIFT/BIC code"), validators=[Optional(), Length(max=SWIFT_CHARS)])
+    current_password = PasswordField(_l("Your current password"), validators=[Optional(), Length(max=PASSWORD_CHARS)],
                                      description=_l("Needed to change payout details that were already given."),
                                      render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Save payout details"))
 
 
 class EvidenceForm(FlaskForm):
-    text = TextAreaField(_l("What was delivered"), validators=[DataRequired(), Length(max=20000)],
+    text = TextAreaField(_l("What was delivered"), validators=[DataRequired(), Length(max=REPORT_CHARS)],
                          render_kw={"rows": 8})
-    kpis = TextAreaField(_l("Indicator values (optional)"), validators=[Optional(), Length(max=5000)],
+    kpis = TextAreaField(_l("Indicator values (optional)"), validators=[Optional(), Length(max=COMMENT_CHARS)],
                          description=_l("One per line: name = number, e.g. households connected = 120"),
                          render_kw={"rows": 4})
     files = MultipleFileField(_l("Evidence files (PDF, images or plain text)"))
@@ -149,6 +153,6 @@ def parse_kpis(text: str) -> dict:
 
 
 class ReturnReportForm(FlaskForm):
-    comment = TextAreaField(_l("What should the grantee change?"), validators=[DataRequired(), Length(max=5000)],
+    comment = TextAreaField(_l("What should the grantee change?"), validators=[DataRequired(), Length(max=RETURN_COMMENT_CHARS)],
                             render_kw={"rows": 4})
     submit = SubmitField(_l("Send back"))

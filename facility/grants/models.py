@@ -10,35 +10,46 @@ import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import Organization, Role, User, enum_column
+from facility.accounts.models import Organization, User, enum_column
+from facility.accounts.policy import is_member_of, is_signed_in, is_staff
 from facility.challenges.models import Challenge
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
 from facility.core.states import Transitions
 from facility.extensions import db
 from facility.proposals.models import Proposal
 
 
-def _signed_in(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
-def _is_staff(user) -> bool:
-    return _signed_in(user) and user.has_role(Role.FUND_MANAGER, Role.ADMIN)
-
-
+@labelled({"stripe": _l("Card"), "wire": _l("Wire")})
 class ContributionMethod(str, enum.Enum):
     STRIPE = "stripe"
     WIRE = "wire"
 
 
+@labelled({"pledged": _l("Pledged, waiting for the transfer"), "checkout_open": _l("Waiting for card payment"),
+           "received": _l("Received"), "cancelled": _l("Cancelled"), "failed": _l("Failed")},
+          tones={"pledged": "waiting", "checkout_open": "waiting", "received": "good", "failed": "bad"})
 class ContributionStatus(str, enum.Enum):
     PLEDGED = "pledged"            # wire: instructions shown, waiting for the money
     CHECKOUT_OPEN = "checkout_open"  # card: a Stripe Checkout Session is open
     RECEIVED = "received"          # money booked in the ledger
     CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+CONTRIBUTION_TRANSITIONS = Transitions(ContributionStatus, {
+    ContributionStatus.PLEDGED: {ContributionStatus.RECEIVED, ContributionStatus.CANCELLED},  # a wire confirmed
+    ContributionStatus.CHECKOUT_OPEN: {ContributionStatus.RECEIVED, ContributionStatus.CANCELLED,
+                                       ContributionStatus.FAILED},  # a card paid (webhook), or not
+    # Card money that arrives is booked even if the pledge was marked cancelled or failed meanwhile.
+    ContributionStatus.CANCELLED: {ContributionStatus.RECEIVED},
+    ContributionStatus.FAILED: {ContributionStatus.RECEIVED},
+    ContributionStatus.RECEIVED: set(),
+})
+"""A contribution is born pledged (wire) or checkout_open (card); money is booked once, on the move to received."""
 
 
 class Contribution(TimestampMixin, db.Model):
@@ -72,20 +83,14 @@ class Contribution(TimestampMixin, db.Model):
     )
 
     def can_view(self, user) -> bool:
-        """The pledging donor (and their organisation) and staff."""
-        if _is_staff(user):
-            return True
-        if not _signed_in(user):
-            return False
-        if user.id == self.pledged_by_id:
-            return True
-        return self.donor_organization_id is not None and user.organization_id == self.donor_organization_id
-
-    def can_confirm(self, user) -> bool:
-        """Fund managers confirm a wire's receipt."""
-        return _signed_in(user) and user.has_role(Role.FUND_MANAGER)
+        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_contribution`."""
+        return is_staff(user) or (is_signed_in(user) and user.id == self.pledged_by_id) \
+            or is_member_of(user, self.donor_organization_id)
 
 
+@labelled({"offered": _l("Offered: agreement to accept"), "active": _l("Active"), "completed": _l("Completed"),
+           "cancelled": _l("Cancelled")},
+          tones={"offered": "waiting", "active": "good", "completed": "good", "cancelled": "bad"})
 class GrantStatus(str, enum.Enum):
     OFFERED = "offered"      # awarded; the grantee has not yet accepted the agreement
     ACTIVE = "active"        # agreement accepted; tranches can be disbursed
@@ -134,29 +139,14 @@ class Grant(TimestampMixin, db.Model):
         current = [account for account in self.payout_accounts if account.superseded_at is None]
         return current[-1] if current else None
 
-    def is_grantee(self, user) -> bool:
-        return _signed_in(user) and user.organization_id == self.organization_id
-
     def can_view(self, user) -> bool:
-        """The grantee organisation and staff (public summaries go through the open-data exports)."""
-        return self.is_grantee(user) or _is_staff(user)
-
-    def can_manage(self, user) -> bool:
-        return _signed_in(user) and user.has_role(Role.FUND_MANAGER)
-
-    def acts_for_grantee(self, user) -> bool:
-        """An innovator of the grantee organisation: may accept, give payout details, report."""
-        return self.is_grantee(user) and user.has_role(Role.INNOVATOR)
-
-    def can_accept(self, user) -> bool:
-        """The grantee's innovators accept an offered grant's agreement."""
-        return self.acts_for_grantee(user) and self.status == GrantStatus.OFFERED
-
-    def can_set_payout(self, user) -> bool:
-        """The grantee's innovators give payout details while the grant is offered or active."""
-        return self.acts_for_grantee(user) and self.status in (GrantStatus.OFFERED, GrantStatus.ACTIVE)
+        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_grant` (the same rule)."""
+        return is_staff(user) or is_member_of(user, self.organization_id)
 
 
+@labelled({"pending": _l("Milestone to report"), "evidence_submitted": _l("Report under review"),
+           "accepted": _l("Accepted, to be paid"), "disbursing": _l("Being paid"), "paid": _l("Paid")},
+          tones={"evidence_submitted": "waiting", "accepted": "waiting", "disbursing": "waiting", "paid": "good"})
 class TrancheStatus(str, enum.Enum):
     PENDING = "pending"                        # milestone not yet reported
     EVIDENCE_SUBMITTED = "evidence_submitted"  # the grantee reported; a fund manager reviews
@@ -195,12 +185,8 @@ class Tranche(db.Model):
         back_populates="tranche", order_by="MilestoneReport.id", cascade="all, delete-orphan")
 
     def can_view(self, user) -> bool:
+        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_tranche` (the same rule)."""
         return self.grant.can_view(user)
-
-    def can_report(self, user) -> bool:
-        """The grantee's innovators report a pending milestone of an active grant."""
-        return (self.grant.acts_for_grantee(user) and self.grant.status == GrantStatus.ACTIVE
-                and self.status == TrancheStatus.PENDING)
 
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
@@ -208,6 +194,7 @@ class Tranche(db.Model):
     )
 
 
+@labelled({"stripe": _l("Stripe (a connected Stripe account)"), "manual": _l("Bank or mobile-money transfer")})
 class PayoutRail(str, enum.Enum):
     STRIPE = "stripe"
     MANUAL = "manual"
@@ -238,10 +225,20 @@ class PayoutAccount(db.Model):
     grant: Mapped[Grant] = relationship(back_populates="payout_accounts")
 
 
+@labelled({"submitted": _l("Under review"), "accepted": _l("Accepted"), "returned": _l("Sent back")},
+          tones={"submitted": "waiting", "accepted": "good", "returned": "bad"})
 class ReportStatus(str, enum.Enum):
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     RETURNED = "returned"  # sent back to the grantee with a comment
+
+
+REPORT_TRANSITIONS = Transitions(ReportStatus, {
+    ReportStatus.SUBMITTED: {ReportStatus.ACCEPTED, ReportStatus.RETURNED},
+    ReportStatus.ACCEPTED: set(),
+    ReportStatus.RETURNED: set(),  # the grantee sends a new report instead
+})
+"""A report is born submitted; a fund manager accepts it or sends it back, once."""
 
 
 class MilestoneReport(db.Model):
@@ -264,15 +261,6 @@ class MilestoneReport(db.Model):
     files: Mapped[list[EvidenceFile]] = relationship(
         back_populates="report", order_by="EvidenceFile.id", cascade="all, delete-orphan")
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
-
-    def can_view(self, user) -> bool:
-        return self.tranche.grant.can_view(user)
-
-    def can_review(self, user) -> bool:
-        """Fund managers accept or return a submitted report."""
-        return (_signed_in(user) and user.has_role(Role.FUND_MANAGER)
-                and self.status == ReportStatus.SUBMITTED
-                and self.tranche.status == TrancheStatus.EVIDENCE_SUBMITTED)
 
 
 class EvidenceFile(db.Model):

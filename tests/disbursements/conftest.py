@@ -90,7 +90,7 @@ def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa
 
     Returns (grant, requester, approver, grantee): two fund managers and an innovator of the grantee.
     """
-    from facility.grants import services as grants
+    from facility.grants import awards, milestones, payouts
 
     managers: list = []
 
@@ -103,17 +103,17 @@ def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa
                              make_user("fund_manager", name="Ben Approver")])
         requester, approver = managers
         grantee = make_user("innovator", organization=proposal.organization)
-        grant = grants.award_proposal(proposal=proposal, actor=requester, amount_cents=sum(amounts))
-        grants.accept_grant(grant=grant, actor=grantee)
+        grant = awards.award_proposal(proposal=proposal, actor=requester, amount_cents=sum(amounts))
+        awards.accept_grant(grant=grant, actor=grantee)
         if rail == "stripe":
-            grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
+            payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
         else:
-            grants.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder="WaterWatch",
+            payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder="WaterWatch",
                                       bank_name="Dutch-Bangla Bank", iban="GB82WEST12345698765432", swift="DBBLBDDH")
         for position in accept:
             tranche = grant.tranches[position - 1]
-            report = grants.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.")
-            grants.accept_milestone_report(report=report, actor=requester)
+            report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.")
+            milestones.accept_milestone_report(report=report, actor=requester)
         db.session.commit()
         return grant, requester, approver, grantee
 

@@ -25,7 +25,7 @@ from facility.core.models import utcnow
 from facility.disbursements import services
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
-from facility.grants import services as grants
+from facility.grants import awards, payouts
 from facility.grants.models import Grant, Tranche, TrancheStatus
 from facility.ledger.services import contributions_account, pool_account, post_transaction, unallocated_account
 from facility.proposals.models import Proposal, ProposalStatus
@@ -68,10 +68,10 @@ def payable_grant(n: int, *, amount_cents: int = 1_000, stripe_account: str = "a
                      entries=[(unallocated_account(), total), (contributions_account(None), -total)])
     post_transaction(key=f"bulk-pool-{tag}", kind="pool", actor=None,
                      entries=[(pool_account(challenge.id), total), (unallocated_account(), -total)])
-    grant = grants.award_proposal(proposal=proposal, actor=requester, amount_cents=total, tranches=[
+    grant = awards.award_proposal(proposal=proposal, actor=requester, amount_cents=total, tranches=[
         {"title": f"Tranche {i}", "amount_cents": amount_cents} for i in range(1, n + 1)])
-    grants.accept_grant(grant=grant, actor=grantee)
-    grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
+    awards.accept_grant(grant=grant, actor=grantee)
+    payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
     db.session.execute(sa.update(Tranche).where(Tranche.grant_id == grant.id).values(status=TrancheStatus.ACCEPTED))
     db.session.commit()
     return grant, requester, approver

@@ -164,7 +164,7 @@ def test_cancel_before_processing_frees_the_tranche_and_later_is_refused(payable
 
 
 def test_a_decline_fails_with_stripes_reason_and_a_requeue_pays(payable, run_jobs, fake_stripe, make_user):
-    from facility.grants import services as grants
+    from facility.grants import payouts
     from tests.conftest import PASSWORD
 
     grant, requester, approver, grantee = payable(stripe_account="acct_1Declined00")
@@ -173,7 +173,7 @@ def test_a_decline_fails_with_stripes_reason_and_a_requeue_pays(payable, run_job
     d = _fresh(d)
     assert d.status is S.FAILED and "capabilities" in d.last_error
     assert fake_stripe.transfers == {}
-    grants.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1Grantee02",
+    payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1Grantee02",
                               confirm_password=PASSWORD)
     db.session.commit()
     services.requeue_disbursement(disbursement=d, actor=approver)

@@ -8,7 +8,7 @@ from facility.accounts.models import OrgKind
 from facility.disbursements import services
 from facility.disbursements.models import Disbursement, DisbursementApproval, DisbursementStatus
 from facility.extensions import db
-from facility.grants import services as grants
+from facility.grants import payouts
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
 from facility.queue import get_queue
 from tests.conftest import PASSWORD, get_csrf
@@ -213,7 +213,7 @@ def test_a_declined_transfer_is_requeued_from_its_page(requested, signed_in, run
     page = _html(ana.get(f"/disbursements/{d.id}"))
     assert "Last problem" in page and "capabilities" in page
     assert f'action="/disbursements/{d.id}/requeue"' in page
-    grants.set_payout_account(grant=db.session.get(Grant, grant.id), actor=grantee, rail="stripe",
+    payouts.set_payout_account(grant=db.session.get(Grant, grant.id), actor=grantee, rail="stripe",
                               stripe_account_id="acct_1Grantee02", confirm_password=PASSWORD)
     db.session.commit()
     token = get_csrf(ana, f"/disbursements/{d.id}")

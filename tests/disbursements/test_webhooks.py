@@ -12,7 +12,7 @@ from facility.accounts.models import OrgKind
 from facility.disbursements import services
 from facility.disbursements.models import Disbursement, DisbursementStatus, StripeEvent
 from facility.extensions import db
-from facility.grants import services as grants
+from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus, TrancheStatus
 from facility.ledger.services import balance, commitment_code, facility_totals, verify_ledger
 from tests.disbursements.conftest import WEBHOOK_SECRET
@@ -53,7 +53,7 @@ def donor(make_user, make_org):
 
 @pytest.fixture
 def card_pledge(paying_app, donor):
-    contribution = grants.pledge_contribution(actor=donor, amount_cents=250_000, method="stripe")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=250_000, method="stripe")
     db.session.commit()
     return contribution
 
@@ -139,7 +139,7 @@ def test_unknown_or_unpaid_contributions_are_not_booked(client, card_pledge, don
     unpaid = checkout_session_completed_event(contribution_id=card_pledge.id, amount_cents=250_000)
     unpaid["data"]["object"]["payment_status"] = "unpaid"
     assert _send(client, unpaid).json["outcome"] == "not paid yet"
-    wire = grants.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
+    wire = contributions.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
     db.session.commit()
     refused = _send(client, checkout_session_completed_event(contribution_id=wire.id, amount_cents=100_000))
     assert refused.status_code == 200 and refused.json["outcome"].startswith("refused")

@@ -9,7 +9,7 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
-from facility.grants import services
+from facility.grants import awards, extras
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
 from facility.ledger.services import UNALLOCATED, balance, commitment_code, facility_totals, pool_code, verify_ledger
 from facility.proposals.models import ProposalStatus
@@ -31,7 +31,7 @@ def _count(model):
 
 def test_award_at_requested_amount_uses_milestones(app, setup):
     challenge, proposal, manager, grantee = setup
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     assert grant.status == GrantStatus.OFFERED
     assert [(t.title, t.amount_cents, t.due_date) for t in grant.tranches] == [
@@ -53,14 +53,14 @@ def test_award_with_own_tranches_must_sum(app, setup):
     tranches = [{"title": "Pilot", "amount_cents": 1_000_000, "due_date": date(2027, 3, 1)},
                 {"title": "Scale", "amount_cents": 500_000}]
     with pytest.raises(ValidationFailed) as caught:
-        services.award_proposal(proposal=proposal, actor=manager, amount_cents=2_000_000, tranches=tranches)
+        awards.award_proposal(proposal=proposal, actor=manager, amount_cents=2_000_000, tranches=tranches)
     assert "tranches" in caught.value.errors
     db.session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000)
+        awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000)
     assert "tranches" in caught.value.errors
     db.session.rollback()
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000, tranches=tranches)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_500_000, tranches=tranches)
     db.session.commit()
     assert [t.amount_cents for t in grant.tranches] == [1_000_000, 500_000]
     assert [t.milestone_id for t in grant.tranches] == [None, None]
@@ -69,14 +69,14 @@ def test_award_with_own_tranches_must_sum(app, setup):
 def test_award_limits_write_nothing(app, setup, make_challenge, make_proposal):
     challenge, proposal, manager, _ = setup
     with pytest.raises(ValidationFailed) as caught:
-        services.award_proposal(proposal=proposal, actor=manager, amount_cents=5_000_001,
+        awards.award_proposal(proposal=proposal, actor=manager, amount_cents=5_000_001,
                                 tranches=[{"title": "All", "amount_cents": 5_000_001}])
     assert "amount_cents" in caught.value.errors
     db.session.rollback()
     poor = make_challenge()
     poor_proposal = make_proposal(poor)
     with pytest.raises(Conflict, match="pool"):
-        services.award_proposal(proposal=poor_proposal, actor=manager, amount_cents=3_000_000)
+        awards.award_proposal(proposal=poor_proposal, actor=manager, amount_cents=3_000_000)
     db.session.rollback()
     assert _count(Grant) == 0
     assert poor_proposal.status == ProposalStatus.SUBMITTED
@@ -86,21 +86,21 @@ def test_award_limits_write_nothing(app, setup, make_challenge, make_proposal):
 def test_award_states_and_roles(app, setup, make_challenge, make_proposal, make_user):
     challenge, proposal, manager, grantee = setup
     with pytest.raises(PermissionDenied):
-        services.award_proposal(proposal=proposal, actor=grantee, amount_cents=3_000_000)
+        awards.award_proposal(proposal=proposal, actor=grantee, amount_cents=3_000_000)
     with pytest.raises(PermissionDenied):
-        services.award_proposal(proposal=proposal, actor=make_user("admin"), amount_cents=3_000_000)
+        awards.award_proposal(proposal=proposal, actor=make_user("admin"), amount_cents=3_000_000)
     draft = make_proposal(challenge, status=ProposalStatus.DRAFT)
     with pytest.raises(Conflict):
-        services.award_proposal(proposal=draft, actor=manager, amount_cents=3_000_000)
+        awards.award_proposal(proposal=draft, actor=manager, amount_cents=3_000_000)
     open_challenge = make_challenge(closed=False)
     early = make_proposal(open_challenge)
     with pytest.raises(Conflict, match="closes"):
-        services.award_proposal(proposal=early, actor=manager, amount_cents=3_000_000)
+        awards.award_proposal(proposal=early, actor=manager, amount_cents=3_000_000)
     db.session.rollback()
-    services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     with pytest.raises(Conflict, match="already"):
-        services.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000)
+        awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000)
     db.session.rollback()
     assert _count(Grant) == 1 and balance(pool_code(challenge.id)) == 2_000_000
 
@@ -108,54 +108,54 @@ def test_award_states_and_roles(app, setup, make_challenge, make_proposal, make_
 def test_shortlisted_proposal_can_be_awarded(app, setup, make_proposal):
     challenge, _, manager, _ = setup
     shortlisted = make_proposal(challenge, status=ProposalStatus.SHORTLISTED)
-    assert services.award_proposal(proposal=shortlisted, actor=manager, amount_cents=3_000_000).id
+    assert awards.award_proposal(proposal=shortlisted, actor=manager, amount_cents=3_000_000).id
 
 
 def test_grantee_accepts_once(app, setup, make_user, make_org):
     _, proposal, manager, grantee = setup
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     with pytest.raises(PermissionDenied):
-        services.accept_grant(grant=grant, actor=make_user("innovator", organization=make_org(name="Else")))
+        awards.accept_grant(grant=grant, actor=make_user("innovator", organization=make_org(name="Else")))
     with pytest.raises(PermissionDenied):
-        services.accept_grant(grant=grant, actor=manager)
-    services.accept_grant(grant=grant, actor=grantee)
+        awards.accept_grant(grant=grant, actor=manager)
+    awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     assert grant.status == GrantStatus.ACTIVE and grant.accepted_by_id == grantee.id
     with pytest.raises(Conflict):
-        services.accept_grant(grant=grant, actor=grantee)
+        awards.accept_grant(grant=grant, actor=grantee)
 
 
 def test_release_unused_pool(app, setup, make_proposal):
     challenge, proposal, manager, grantee = setup
-    services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     pending = make_proposal(challenge)
     db.session.commit()
     with pytest.raises(Conflict, match="await"):
-        services.release_unused_pool(challenge=challenge, actor=manager)
+        awards.release_unused_pool(challenge=challenge, actor=manager)
     with pytest.raises(PermissionDenied):
-        services.release_unused_pool(challenge=challenge, actor=grantee)
+        awards.release_unused_pool(challenge=challenge, actor=grantee)
     pending.status = ProposalStatus.DECLINED
     db.session.commit()
     before = facility_totals()
-    tx = services.release_unused_pool(challenge=challenge, actor=manager)
+    tx = awards.release_unused_pool(challenge=challenge, actor=manager)
     db.session.commit()
     assert tx.key == f"release-pool:{challenge.id}"
     assert balance(pool_code(challenge.id)) == 0
     assert balance(UNALLOCATED) == before["unallocated"] + 2_000_000
     assert facility_totals()["raised"] == before["raised"]
     with pytest.raises(Conflict):
-        services.release_unused_pool(challenge=challenge, actor=manager)
+        awards.release_unused_pool(challenge=challenge, actor=manager)
 
 
 def test_release_refused_while_open(app, make_challenge, make_user, fund):
     challenge = make_challenge(closed=False)
     fund(challenge=challenge, pool=1_000)
     with pytest.raises(Conflict):
-        services.release_unused_pool(challenge=challenge, actor=make_user("fund_manager"))
+        awards.release_unused_pool(challenge=challenge, actor=make_user("fund_manager"))
     challenge.status = ChallengeStatus.FINISHED
     db.session.commit()
-    assert services.release_unused_pool(challenge=challenge, actor=make_user("fund_manager")).id
+    assert awards.release_unused_pool(challenge=challenge, actor=make_user("fund_manager")).id
 
 
 # --- API -------------------------------------------------------------------------
@@ -187,13 +187,17 @@ def test_api_award_and_grant(client, app, setup, api_headers, make_user, make_or
 
 def test_api_grant_extras_hook(client, setup, api_headers):
     _, proposal, manager, _ = setup
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
-    services.register_grant_extra("disbursements", lambda g: [{"id": 1, "grant": g.id}])
+    before = extras.unregister_grant_extra("disbursements")
+    extras.register_grant_extra("disbursements", lambda g: [{"id": 1, "grant": g.id}])
     try:
         body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).json
     finally:
-        services.unregister_grant_extra("disbursements")
+        # Put back what the app registered, so later tests (disbursements) see their own extra.
+        extras.unregister_grant_extra("disbursements")
+        if before is not None:
+            extras.register_grant_extra("disbursements", before)
     assert body["disbursements"] == [{"id": 1, "grant": grant.id}]
 
 
@@ -233,5 +237,5 @@ def test_api_release_pool(client, setup, api_headers):
 
 def test_tranches_start_pending(app, setup):
     _, proposal, manager, _ = setup
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     assert {t.status for t in grant.tranches} == {TrancheStatus.PENDING}

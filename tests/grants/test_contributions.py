@@ -8,7 +8,7 @@ from facility.accounts.models import OrgKind
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.extensions import db
-from facility.grants import services
+from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus
 from facility.ledger.models import LedgerTransaction
 from facility.ledger.services import UNALLOCATED, balance, facility_totals, verify_ledger
@@ -24,22 +24,22 @@ def _actions():
 
 
 def test_wire_pledge_gets_reference_and_books_nothing(app, donor):
-    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
     db.session.commit()
     assert contribution.status == ContributionStatus.PLEDGED
     assert contribution.reference == f"UIF-C-{contribution.id:06d}"
     assert contribution.donor_organization_id == donor.organization_id
     assert facility_totals()["raised"] == 0
-    info = services.wire_instructions(contribution)
+    info = contributions.wire_instructions(contribution)
     assert info["reference"] == contribution.reference and info["bank"] and info["iban"]
     assert "contribution.pledged" in _actions()
 
 
 def test_confirming_a_wire_books_it_once(app, donor, make_user):
     manager = make_user("fund_manager")
-    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
     db.session.commit()
-    services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
+    contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
                                        received_on=date.today(), bank_reference="FT-123")
     db.session.commit()
     assert contribution.status == ContributionStatus.RECEIVED
@@ -53,7 +53,7 @@ def test_confirming_a_wire_books_it_once(app, donor, make_user):
     assert "contribution.confirmed" in _actions()
 
     with pytest.raises(Conflict):
-        services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
+        contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
                                            received_on=date.today(), bank_reference="FT-123")
     db.session.rollback()
     assert balance(UNALLOCATED) == 499_000
@@ -61,19 +61,19 @@ def test_confirming_a_wire_books_it_once(app, donor, make_user):
 
 
 def test_only_fund_managers_confirm(app, donor):
-    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
     db.session.commit()
     with pytest.raises(PermissionDenied):
-        services.confirm_wire_contribution(contribution=contribution, actor=donor, received_cents=1,
+        contributions.confirm_wire_contribution(contribution=contribution, actor=donor, received_cents=1,
                                            received_on=date.today(), bank_reference="x")
 
 
 def test_confirmation_fields_are_checked(app, donor, make_user):
     manager = make_user("fund_manager")
-    contribution = services.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
-        services.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=0,
+        contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=0,
                                            received_on=date.today() + timedelta(days=2), bank_reference=" ")
     assert set(caught.value.errors) == {"amount_cents", "received_on", "bank_reference"}
     db.session.rollback()
@@ -82,23 +82,23 @@ def test_confirmation_fields_are_checked(app, donor, make_user):
 
 def test_pledge_rules(app, donor, make_user):
     with pytest.raises(PermissionDenied):
-        services.pledge_contribution(actor=make_user("innovator"), amount_cents=500_000, method="wire")
+        contributions.pledge_contribution(actor=make_user("innovator"), amount_cents=500_000, method="wire")
     with pytest.raises(ValidationFailed) as caught:
-        services.pledge_contribution(actor=donor, amount_cents=50, method="wire")
+        contributions.pledge_contribution(actor=donor, amount_cents=50, method="wire")
     assert "amount_cents" in caught.value.errors
     with pytest.raises(ValidationFailed) as caught:
-        services.pledge_contribution(actor=donor, amount_cents=500, method="cheque")
+        contributions.pledge_contribution(actor=donor, amount_cents=500, method="cheque")
     assert "method" in caught.value.errors
 
 
 def test_card_webhook_books_once(app, donor):
-    contribution = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
     db.session.commit()
     assert contribution.status == ContributionStatus.CHECKOUT_OPEN
-    services.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
+    contributions.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
                                       amount_cents=2_500)
     db.session.commit()
-    again = services.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
+    again = contributions.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=contribution.id,
                                               amount_cents=2_500)
     db.session.commit()
     assert again.id == contribution.id and again.status == ContributionStatus.RECEIVED
@@ -106,21 +106,21 @@ def test_card_webhook_books_once(app, donor):
     assert db.session.execute(sa.select(sa.func.count(LedgerTransaction.id))).scalar_one() == 1
     assert _actions().count("contribution.card_received") == 1
     with pytest.raises(Conflict):
-        services.record_card_contribution(checkout_session_id="cs_test_other", contribution_id=contribution.id,
+        contributions.record_card_contribution(checkout_session_id="cs_test_other", contribution_id=contribution.id,
                                           amount_cents=2_500)
 
 
 def test_card_webhook_refuses_wire_and_reused_sessions(app, donor):
-    wire = services.pledge_contribution(actor=donor, amount_cents=2_500, method="wire")
-    card1 = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
-    card2 = services.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    wire = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="wire")
+    card1 = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
+    card2 = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
     db.session.commit()
     with pytest.raises(Conflict):
-        services.record_card_contribution(checkout_session_id="cs_1", contribution_id=wire.id, amount_cents=2_500)
-    services.record_card_contribution(checkout_session_id="cs_1", contribution_id=card1.id, amount_cents=2_500)
+        contributions.record_card_contribution(checkout_session_id="cs_1", contribution_id=wire.id, amount_cents=2_500)
+    contributions.record_card_contribution(checkout_session_id="cs_1", contribution_id=card1.id, amount_cents=2_500)
     db.session.commit()
     with pytest.raises(Conflict):
-        services.record_card_contribution(checkout_session_id="cs_1", contribution_id=card2.id, amount_cents=2_500)
+        contributions.record_card_contribution(checkout_session_id="cs_1", contribution_id=card2.id, amount_cents=2_500)
     db.session.rollback()
     assert db.session.get(Contribution, card2.id).status == ContributionStatus.CHECKOUT_OPEN
     assert balance(UNALLOCATED) == 2_500

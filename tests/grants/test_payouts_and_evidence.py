@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.extensions import db
-from facility.grants import crypto, services
+from facility.grants import awards, crypto, milestones, payouts
 from facility.grants.models import MilestoneReport, PayoutAccount, ReportStatus, TrancheStatus
 from tests.conftest import PASSWORD
 
@@ -20,7 +20,7 @@ def grant_setup(make_challenge, make_proposal, make_user, fund):
     fund(challenge=challenge, pool=5_000_000)
     manager = make_user("fund_manager")
     grantee = make_user("innovator", organization=proposal.organization)
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     return grant, manager, grantee
 
@@ -29,7 +29,7 @@ def _manual(grant, grantee, **extra):
     data = dict(rail="manual", account_holder="WaterWatch Collective", bank_name="Dutch-Bangla Bank",
                 iban=ACCOUNT, swift="DBBLBDDH")
     data.update(extra)
-    return services.set_payout_account(grant=grant, actor=grantee, **data)
+    return payouts.set_payout_account(grant=grant, actor=grantee, **data)
 
 
 def test_bank_details_encrypted_at_rest_and_masked(app, grant_setup):
@@ -52,10 +52,10 @@ def payload_of(account):
 def test_payout_details_for_is_the_decrypting_path(app, grant_setup):
     grant, _, grantee = grant_setup
     with pytest.raises(Conflict):
-        services.payout_details_for(grant)
+        payouts.payout_details_for(grant)
     account = _manual(grant, grantee, iban=None, account_number="0123-4567-89", swift=None)
     db.session.commit()
-    assert services.payout_details_for(grant) == {
+    assert payouts.payout_details_for(grant) == {
         "rail": "manual", "payout_account_id": account.id, "account_holder": "WaterWatch Collective",
         "bank_name": "Dutch-Bangla Bank", "account_number": "0123456789", "swift": None}
 
@@ -65,20 +65,20 @@ def test_changing_needs_password_and_supersedes(app, grant_setup):
     first = _manual(grant, grantee)
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
-        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh")
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh")
     assert "confirm_password" in caught.value.errors
     db.session.rollback()
     with pytest.raises(ValidationFailed):
-        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh",
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1AbCdEfGh",
                                     confirm_password="wrong-password-123")
     db.session.rollback()
-    second = services.set_payout_account(grant=grant, actor=grantee, rail="stripe",
+    second = payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe",
                                          stripe_account_id="acct_1AbCdEfGh", confirm_password=PASSWORD)
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(PayoutAccount, first.id).superseded_at is not None
     assert grant.payout_account.id == second.id
-    assert services.payout_details_for(grant)["stripe_account_id"] == "acct_1AbCdEfGh"
+    assert payouts.payout_details_for(grant)["stripe_account_id"] == "acct_1AbCdEfGh"
     actions = db.session.execute(sa.select(AuditEvent.action)).scalars().all()
     assert "payout_account.changed" in actions
 
@@ -90,7 +90,7 @@ def test_payout_validation_and_permissions(app, grant_setup, make_user, make_org
     assert {"account_holder", "iban", "swift"} <= set(caught.value.errors)
     db.session.rollback()
     with pytest.raises(ValidationFailed) as caught:
-        services.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="nope")
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="nope")
     assert "stripe_account_id" in caught.value.errors
     db.session.rollback()
     with pytest.raises(PermissionDenied):
@@ -149,41 +149,41 @@ def test_evidence_flow(app, grant_setup):
     grant, manager, grantee = grant_setup
     tranche = grant.tranches[0]
     with pytest.raises(Conflict, match="Accept"):
-        services.submit_milestone_report(tranche=tranche, actor=grantee, text="Done")
-    services.accept_grant(grant=grant, actor=grantee)
-    report = services.submit_milestone_report(tranche=tranche, actor=grantee, text="Pilot running in 3 wards",
+        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done")
+    awards.accept_grant(grant=grant, actor=grantee)
+    report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Pilot running in 3 wards",
                                               kpi_values={"households": 120}, files=[("report.pdf", b"%PDF-1.4 x")])
     db.session.commit()
     assert tranche.status == TrancheStatus.EVIDENCE_SUBMITTED
     assert report.files[0].content_type == "application/pdf" and len(report.files[0].sha256) == 64
     with pytest.raises(Conflict):
-        services.submit_milestone_report(tranche=tranche, actor=grantee, text="Again")
+        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Again")
     db.session.rollback()
     with pytest.raises(ValidationFailed):
-        services.return_milestone_report(report=report, actor=manager, comment=" ")
+        milestones.return_milestone_report(report=report, actor=manager, comment=" ")
     db.session.rollback()
-    services.return_milestone_report(report=report, actor=manager, comment="Add the ward-level data.")
+    milestones.return_milestone_report(report=report, actor=manager, comment="Add the ward-level data.")
     db.session.commit()
     assert tranche.status == TrancheStatus.PENDING and report.status == ReportStatus.RETURNED
-    second = services.submit_milestone_report(tranche=tranche, actor=grantee, text="With ward data")
+    second = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="With ward data")
     db.session.commit()
     with pytest.raises(PermissionDenied):
-        services.accept_milestone_report(report=second, actor=grantee)
-    services.accept_milestone_report(report=second, actor=manager)
+        milestones.accept_milestone_report(report=second, actor=grantee)
+    milestones.accept_milestone_report(report=second, actor=manager)
     db.session.commit()
     assert tranche.status == TrancheStatus.ACCEPTED and second.status == ReportStatus.ACCEPTED
     with pytest.raises(Conflict):
-        services.accept_milestone_report(report=second, actor=manager)
+        milestones.accept_milestone_report(report=second, actor=manager)
     actions = db.session.execute(sa.select(AuditEvent.action)).scalars().all()
     assert {"milestone.reported", "milestone.returned", "milestone.accepted"} <= set(actions)
 
 
 def test_evidence_validation(app, grant_setup):
     grant, _, grantee = grant_setup
-    services.accept_grant(grant=grant, actor=grantee)
+    awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
-        services.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="",
+        milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="",
                                          kpi_values={"x": "many"}, files=[("evil.exe", b"MZ\x90\x00\x03")])
     assert {"text", "kpi_values", "files"} <= set(caught.value.errors)
     db.session.rollback()
@@ -192,7 +192,7 @@ def test_evidence_validation(app, grant_setup):
 
 def test_api_evidence(client, grant_setup, api_headers, make_user, make_org):
     grant, manager, grantee = grant_setup
-    services.accept_grant(grant=grant, actor=grantee)
+    awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     url = f"/api/v1/tranches/{grant.tranches[0].id}/evidence"
     body = {"text": "Delivered", "kpi_values": {"households": 42}}

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
 from facility.extensions import db
-from facility.grants import services
+from facility.grants import awards, contributions, milestones
 from facility.grants.models import (
     Contribution,
     ContributionStatus,
@@ -35,7 +35,7 @@ def awarded(make_challenge, make_proposal, make_user, fund):
     fund(challenge=challenge, pool=5_000_000)
     manager = make_user("fund_manager")
     grantee = make_user("innovator", organization=proposal.organization)
-    grant = services.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     return grant, manager, grantee
 
@@ -80,7 +80,7 @@ def test_card_pledge_without_checkout_route_keeps_pledge(client, login, donor):
 
 
 def test_fund_manager_confirms_wire(client, login, donor, make_user):
-    contribution = services.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
     db.session.commit()
     login(client, make_user("fund_manager"))
     queue = client.get("/staff/contributions").get_data(as_text=True)
@@ -101,7 +101,7 @@ def test_fund_manager_confirms_wire(client, login, donor, make_user):
 
 
 def test_contribution_pages_refuse_others(client, login, donor, make_user, make_org):
-    contribution = services.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
+    contribution = contributions.pledge_contribution(actor=donor, amount_cents=100_000, method="wire")
     db.session.commit()
     assert client.get("/contributions").status_code == 302
     assert client.get("/staff/contributions").status_code == 302
@@ -177,7 +177,7 @@ def test_grantee_accepts_gives_payout_and_reports(client, login, awarded):
 
 def test_evidence_form_errors(client, login, awarded):
     grant, _, grantee = awarded
-    services.accept_grant(grant=grant, actor=grantee)
+    awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     login(client, grantee)
     token = get_csrf(client, f"/grants/{grant.id}")
@@ -193,8 +193,8 @@ def test_evidence_form_errors(client, login, awarded):
 
 def test_fund_manager_reviews_evidence(client, login, awarded):
     grant, manager, grantee = awarded
-    services.accept_grant(grant=grant, actor=grantee)
-    report = services.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="Done")
+    awards.accept_grant(grant=grant, actor=grantee)
+    report = milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="Done")
     db.session.commit()
     login(client, manager)
     assert "Done" not in client.get("/staff/evidence").get_data(as_text=True)
@@ -243,14 +243,14 @@ def test_dashboard_panels(client, login, awarded, donor):
 
 def test_list_pages_query_count_flat(client, login, donor, make_user, count_queries):
     for _ in range(2):
-        services.pledge_contribution(actor=make_user("donor", organization=donor.organization),
+        contributions.pledge_contribution(actor=make_user("donor", organization=donor.organization),
                                      amount_cents=10_000, method="wire")
     db.session.commit()
     login(client, make_user("fund_manager"))
     with count_queries() as few:
         assert client.get("/staff/contributions").status_code == 200
     for _ in range(8):
-        services.pledge_contribution(actor=make_user("donor"), amount_cents=10_000, method="wire")
+        contributions.pledge_contribution(actor=make_user("donor"), amount_cents=10_000, method="wire")
     db.session.commit()
     with count_queries() as many:
         assert client.get("/staff/contributions").status_code == 200
@@ -263,7 +263,7 @@ def test_grant_list_query_count_flat(client, login, make_challenge, make_proposa
     fund(challenge=challenge, pool=100_000_000)
 
     def award_one():
-        services.award_proposal(proposal=make_proposal(challenge), actor=manager, amount_cents=3_000_000)
+        awards.award_proposal(proposal=make_proposal(challenge), actor=manager, amount_cents=3_000_000)
         db.session.commit()
 
     award_one()

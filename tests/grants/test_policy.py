@@ -1,0 +1,151 @@
+"""grants.policy: for every action, the right person is allowed; the wrong role, the wrong organisation
+and an anonymous caller are refused; and the right person is refused (409) when the object's state
+does not allow the action yet or any more."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from flask_login import AnonymousUserMixin
+
+from facility.accounts.models import OrgKind
+from facility.challenges.models import ChallengeStatus
+from facility.core.errors import Conflict, NotFound, PermissionDenied
+from facility.core.models import utcnow
+from facility.extensions import db
+from facility.grants import awards, contributions, milestones, policy
+from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
+from facility.proposals.models import ProposalStatus
+
+
+@pytest.fixture
+def w(app, make_challenge, make_proposal, make_user, make_org, fund):
+    """One of everything grants decides about, and the people who ask."""
+    donor_org = make_org(name="Foundation", kind=OrgKind.DONOR, country="NOR")
+    other_donor_org = make_org(name="Other foundation", kind=OrgKind.DONOR, country="SWE")
+    challenge = make_challenge()
+    proposal = make_proposal(challenge)
+    grantee_org = proposal.organization
+    to_award = make_proposal(challenge)
+    fund(challenge=challenge, pool=10_000_000)
+    finished = make_challenge(status=ChallengeStatus.FINISHED)
+    people = SimpleNamespace(
+        manager=make_user("fund_manager"),
+        admin=make_user("admin"),
+        donor=make_user("donor", organization=donor_org),
+        donor_colleague=make_user("donor", organization=donor_org),
+        other_donor=make_user("donor", organization=other_donor_org),
+        grantee=make_user("innovator", organization=grantee_org),
+        grantee_donor=make_user("donor", organization=grantee_org),  # the grantee's organisation, not an innovator
+        other_innovator=make_user("innovator", organization=make_org(name="Another startup")),
+        official=make_user("city_official"),
+        anonymous=AnonymousUserMixin(),
+    )
+    contribution = contributions.pledge_contribution(actor=people.donor, amount_cents=10_000, method="wire")
+    offered = awards.award_proposal(proposal=proposal, actor=people.manager, amount_cents=3_000_000)
+    db.session.commit()
+    active = offered  # accepted below; `offered_again` stays offered for can_accept
+    awards.accept_grant(grant=active, actor=people.grantee)
+    report = milestones.submit_milestone_report(tranche=active.tranches[0], actor=people.grantee, text="Done")
+    evidence = EvidenceFile(report=report, original_filename="a.pdf", content_type="application/pdf",
+                            size_bytes=1, sha256="0" * 64, storage_key="k-policy")
+    db.session.add(evidence)
+    # A second grant of the same grantee, still offered.
+    other_proposal = make_proposal(make_challenge(), org=grantee_org)
+    fund(challenge=other_proposal.challenge, pool=5_000_000)
+    offered_again = awards.award_proposal(proposal=other_proposal, actor=people.manager, amount_cents=3_000_000)
+    db.session.commit()
+    objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
+                              offered=offered_again, pending_tranche=active.tranches[1], report=report,
+                              evidence=evidence)
+    return SimpleNamespace(people=people, objects=objects)
+
+
+# (policy function, object, who is allowed, the wrong role, the wrong organisation)
+CASES = {
+    "can_pledge": (lambda o: None, "donor", "grantee", "official"),
+    "can_view_contribution": (lambda o: o.contribution, "donor_colleague", "grantee", "other_donor"),
+    "can_confirm_contribution": (lambda o: o.contribution, "manager", "donor", "other_donor"),
+    "can_see_money_queues": (lambda o: None, "manager", "donor", "other_innovator"),
+    "can_award": (lambda o: o.to_award, "manager", "official", "other_innovator"),
+    "can_release_pool": (lambda o: o.finished, "manager", "official", "other_innovator"),
+    "can_view_grant": (lambda o: o.active, "grantee_donor", "official", "other_innovator"),
+    "can_accept": (lambda o: o.offered, "grantee", "grantee_donor", "other_innovator"),
+    "can_set_payout": (lambda o: o.active, "grantee", "grantee_donor", "other_innovator"),
+    "can_view_tranche": (lambda o: o.pending_tranche, "grantee", "official", "other_innovator"),
+    "can_report": (lambda o: o.pending_tranche, "grantee", "grantee_donor", "other_innovator"),
+    "can_view_report": (lambda o: o.report, "admin", "official", "other_innovator"),
+    "can_view_evidence": (lambda o: o.evidence, "manager", "donor", "other_innovator"),
+    "can_review": (lambda o: o.report, "manager", "grantee", "other_innovator"),
+}
+
+
+def test_every_policy_function_is_covered():
+    actions = {name for name in dir(policy) if name.startswith("can_") and callable(getattr(policy, name))}
+    assert actions == set(CASES)
+
+
+def _ask(w, name, who):
+    obj_of, *_ = CASES[name]
+    return getattr(policy, name)(getattr(w.people, who), obj_of(w.objects))
+
+
+def _refused(refusal) -> bool:
+    return refusal is not None and refusal.error in (PermissionDenied, NotFound) and bool(refusal.reason)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_right_person_allowed_wrong_role_wrong_organisation_and_anonymous_refused(w, name):
+    _, allowed, wrong_role, wrong_organisation = CASES[name]
+    assert _ask(w, name, allowed) is None, f"{allowed} should be allowed"
+    assert _refused(_ask(w, name, wrong_role)), f"{wrong_role} (the wrong role) should be refused"
+    assert _refused(_ask(w, name, wrong_organisation)), f"{wrong_organisation} (the wrong organisation) should be refused"
+    assert _refused(_ask(w, name, "anonymous")), "an anonymous caller should be refused"
+
+
+def test_who_may_not_know_a_grant_exists_gets_not_found(w):
+    refusal = policy.can_view_grant(w.people.other_innovator, w.objects.active)
+    assert refusal.error is NotFound
+    assert policy.can_view_contribution(w.people.other_donor, w.objects.contribution).error is NotFound
+
+
+# --- the right person at the wrong moment: a state refusal (409), explained on the page --------------
+
+def test_state_refusals(w):
+    p, o = w.people, w.objects
+    assert policy.can_accept(p.grantee, o.active).error is Conflict  # already active
+    assert policy.can_report(p.grantee, o.offered.tranches[0]).error is Conflict  # agreement not accepted
+    assert policy.can_report(p.grantee, o.active.tranches[0]).error is Conflict  # already reported
+    o.contribution.status = ContributionStatus.RECEIVED
+    assert policy.can_confirm_contribution(p.manager, o.contribution).error is Conflict
+    o.active.status = GrantStatus.COMPLETED
+    assert policy.can_set_payout(p.grantee, o.active).error is Conflict
+    o.report.tranche.status = TrancheStatus.ACCEPTED
+    assert policy.can_review(p.manager, o.report).error is Conflict
+    o.to_award.status = ProposalStatus.AWARDED
+    assert "already" in policy.can_award(p.manager, o.to_award).reason
+    o.to_award.status = ProposalStatus.DRAFT
+    assert policy.can_award(p.manager, o.to_award).error is Conflict
+    open_challenge = o.finished
+    open_challenge.status = ChallengeStatus.PUBLISHED
+    open_challenge.closes_at = utcnow() + timedelta(days=3)
+    assert policy.can_release_pool(p.manager, open_challenge).error is Conflict
+    for refusal in (policy.can_accept(p.grantee, o.active), policy.can_release_pool(p.manager, open_challenge)):
+        assert refusal.is_state and refusal.reason
+
+
+def test_a_closed_challenge_with_proposals_awaiting_a_decision_keeps_its_pool(w):
+    challenge = w.objects.to_award.challenge
+    refusal = policy.can_release_pool(w.people.manager, challenge)
+    assert refusal.error is Conflict and "await" in refusal.reason
+
+
+def test_templates_ask_the_same_policy(w, client, login):
+    login(client, w.people.grantee)
+    page = client.get(f"/grants/{w.objects.offered.id}").get_data(as_text=True)
+    assert "I accept this agreement" in page and "Offered: agreement to accept" in page
+    page = client.get(f"/grants/{w.objects.active.id}").get_data(as_text=True)
+    assert "I accept this agreement" not in page and "Report milestone 2" in page
+    page = client.get(f"/tranches/{w.objects.offered.tranches[0].id}/evidence").get_data(as_text=True)
+    assert "Accept the grant agreement before reporting milestones." in page
