@@ -16,7 +16,7 @@ from facility.core.errors import Conflict, NotFound
 from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS, clean_text
 from facility.core.labels import label
 from facility.core.policy import require
-from facility.disbursements import lifecycle
+from facility.disbursements import lifecycle, policy
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.lifecycle import locked, locked_tranche, transition
 from facility.disbursements.models import (
@@ -24,14 +24,6 @@ from facility.disbursements.models import (
     Disbursement,
     DisbursementApproval,
     DisbursementStatus,
-)
-from facility.disbursements.policy import (
-    can_approve,
-    can_cancel,
-    can_confirm,
-    can_fail,
-    can_request,
-    can_requeue,
 )
 from facility.extensions import db
 from facility.grants.models import Tranche
@@ -58,7 +50,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     approvals; neither may be the requester's.
     """
     tranche = locked_tranche(tranche.id)
-    require(can_request(actor, tranche))
+    require(policy.can_request(actor, tranche))
     grant = tranche.grant
     account = grant.payout_account
     live = db.session.execute(
@@ -91,7 +83,7 @@ def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
     The payment job is enqueued only after the commit.
     """
     disbursement = locked(disbursement.id)
-    require(can_approve(actor, disbursement))
+    require(policy.can_approve(actor, disbursement))
     disbursement.approvals.append(DisbursementApproval(approver_id=actor.id))
     db.session.flush()
     got, needed = len(disbursement.approvals), disbursement.required_approvals
@@ -117,7 +109,7 @@ def cancel_disbursement(*, disbursement: Disbursement, actor: User, reason: str)
     the money may be on its way.
     """
     current = _fresh(disbursement.id)
-    require(can_cancel(actor, current))
+    require(policy.can_cancel(actor, current))
     reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True)
     replaced = DISBURSEMENT_TRANSITIONS.move_if(Disbursement, current.id, S.CANCELLED,
                                                 values={"live_tranche_id": None, "job_id": None})
@@ -149,7 +141,7 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
     looks for an earlier transfer before making one, so a re-queue never pays twice.
     """
     disbursement = locked(disbursement.id)
-    require(can_requeue(actor, disbursement))
+    require(policy.can_requeue(actor, disbursement))
     account = disbursement.grant.payout_account
     disbursement.rail, disbursement.payout_account_id = account.rail, account.id
     disbursement.attempts = 0
@@ -164,7 +156,7 @@ def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_refe
     """Rule: `policy.can_confirm`: a fund manager confirms a manual-rail payment with the bank's reference; it is
     then paid, once."""
     disbursement = locked(disbursement.id)
-    require(can_confirm(actor, disbursement))
+    require(policy.can_confirm(actor, disbursement))
     bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)
     disbursement.bank_reference = bank_reference
     lifecycle.mark_paid(disbursement, actor=actor, details={"bank_reference": bank_reference},
@@ -178,7 +170,7 @@ def fail_manual_payment(*, disbursement: Disbursement, actor: User, reason: str)
     """Rule: `policy.can_fail`: a fund manager marks a manual-rail payment that the bank refused as failed, with
     the reason."""
     disbursement = locked(disbursement.id)
-    require(can_fail(actor, disbursement))
+    require(policy.can_fail(actor, disbursement))
     reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True)
     disbursement.last_error = reason
     transition(disbursement, S.FAILED, actor=actor, note=reason, details={"reason": reason})

@@ -292,3 +292,28 @@ def test_ledger_verify_catches_a_disbursement_posting_of_no_paid_disbursement(pa
     db.session.execute(sa.update(Disbursement).where(Disbursement.id == d.id).values(status=S.FAILED))
     db.session.commit()
     assert [p for p in verify_ledger() if "live disbursement posting of no paid disbursement" in p]
+
+
+def test_emails_come_from_their_templates_with_links(payable, run_jobs, fake_stripe):
+    from facility.core.mail import OutboundEmail
+
+    grant, requester, approver, grantee = payable(stripe_account="acct_1Declined00")
+    d = _approved(grant, requester, approver)
+    run_jobs()
+    mails = db.session.execute(sa.select(OutboundEmail).order_by(OutboundEmail.id)).scalars().all()
+    failed = [m for m in mails if m.subject == f"Disbursement {d.id} failed"]
+    assert {m.to_address for m in failed} == {requester.email, approver.email}
+    assert "capabilities" in failed[0].body and f"/disbursements/{d.id}" in failed[0].body
+    assert not [m for m in mails if m.to_address == grantee.email and m.subject.startswith("Payment sent")]
+
+
+def test_the_grantee_hears_of_a_payment_with_a_link_to_the_grant(payable, run_jobs):
+    from facility.core.mail import OutboundEmail
+
+    grant, requester, approver, grantee = payable()
+    _approved(grant, requester, approver)
+    run_jobs()
+    [mail] = db.session.execute(sa.select(OutboundEmail).where(OutboundEmail.to_address == grantee.email,
+                                                               OutboundEmail.subject.like("Payment sent%"))).scalars()
+    assert mail.subject == "Payment sent: USD 10,000.00"
+    assert "Tranche 1 of your grant has been paid (USD 10,000.00)" in mail.body and f"/grants/{grant.id}" in mail.body
