@@ -50,7 +50,7 @@ def _act(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], ser
 
 @blp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
 @blp.response(201, DisbursementDetailSchema)
-def request_disbursement(tranche_id):
+def request_disbursement(tranche_id: int) -> Disbursement:
     """A fund manager asks to pay a tranche whose evidence was accepted (-> requested; 409 if not payable)."""
     user = require_user()
     tranche = queries.get_visible_tranche(user, tranche_id)
@@ -63,7 +63,7 @@ def request_disbursement(tranche_id):
 @blp.route("/disbursements", methods=["GET"])
 @blp.arguments(DisbursementListArgs, location="query")
 @blp.response(200, page_of(DisbursementSchema))
-def list_disbursements(args):
+def list_disbursements(args: dict[str, Any]) -> dict[str, Any]:
     """Every disbursement, newest first, optionally of one `status` (fund managers and admins)."""
     require(policy.can_view_queue(require_user()))
     per_page = min(args["per_page"], current_app.config.get("API_PER_PAGE_MAX", 100))
@@ -74,14 +74,14 @@ def list_disbursements(args):
 
 @blp.route("/disbursements/<int:disbursement_id>", methods=["GET"])
 @blp.response(200, DisbursementDetailSchema)
-def get_disbursement(disbursement_id):
+def get_disbursement(disbursement_id: int) -> Disbursement:
     """Status and history of a disbursement (grantee organisation, fund managers)."""
     return queries.get_visible_disbursement(require_user(), disbursement_id)
 
 
 @blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @blp.response(200, DisbursementDetailSchema)
-def approve(disbursement_id):
+def approve(disbursement_id: int) -> Disbursement:
     """Another fund manager approves (-> queued once enough approve; 403 for the requester)."""
     return _act(disbursement_id, policy.can_approve, requests.approve_disbursement)
 
@@ -89,7 +89,7 @@ def approve(disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
 @blp.arguments(ConfirmPaymentSchema)
 @blp.response(200, DisbursementDetailSchema)
-def confirm(data, disbursement_id):
+def confirm(data: dict[str, Any], disbursement_id: int) -> Disbursement:
     """Manual rail: a fund manager confirms the bank transfer with its reference (-> paid)."""
     return _act(disbursement_id, policy.can_confirm, requests.confirm_manual_payment,
                 bank_reference=data["bank_reference"])
@@ -98,7 +98,7 @@ def confirm(data, disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
-def fail(data, disbursement_id):
+def fail(data: dict[str, Any], disbursement_id: int) -> Disbursement:
     """Manual rail: the bank refused the transfer (-> failed, with the reason)."""
     return _act(disbursement_id, policy.can_fail, requests.fail_manual_payment, reason=data["reason"])
 
@@ -106,13 +106,13 @@ def fail(data, disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
-def cancel(data, disbursement_id):
+def cancel(data: dict[str, Any], disbursement_id: int) -> Disbursement:
     """Cancel before a worker takes it (requested or queued; 409 later)."""
     return _act(disbursement_id, policy.can_cancel, requests.cancel_disbursement, reason=data["reason"])
 
 
 @blp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
 @blp.response(200, DisbursementDetailSchema)
-def requeue(disbursement_id):
+def requeue(disbursement_id: int) -> Disbursement:
     """Queue a failed disbursement again (to the grant's current payout account)."""
     return _act(disbursement_id, policy.can_requeue, requests.requeue_disbursement)

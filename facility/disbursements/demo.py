@@ -8,28 +8,31 @@ with a clear message, as it would in a deployment without Stripe).
 """
 from __future__ import annotations
 
-from facility.accounts.models import Role
+from typing import Any
+
+from facility.accounts.models import Role, User
 from facility.disbursements import payments, requests
 from facility.disbursements.jobs import enqueue_after_commit
+from facility.disbursements.models import Disbursement
 from facility.disbursements.rails import ManualRail, PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import services as grants
-from facility.grants.models import GrantStatus, TrancheStatus
+from facility.grants.models import GrantStatus, Tranche, TrancheStatus
 
 
-def _approved(tranche, requester, approver):
+def _approved(tranche: Tranche, requester: User, approver: User) -> Disbursement:
     disbursement = requests.request_disbursement(tranche=tranche, actor=requester)
     requests.approve_disbursement(disbursement=disbursement, actor=approver)
     return disbursement
 
 
-def _worker_answers(disbursement, result: RailResult):
+def _worker_answers(disbursement: Disbursement, result: RailResult) -> None:
     """What the payment job does, with the provider's answer given."""
-    claimed = payments.claim_disbursement(disbursement_id=disbursement.id)
-    payments.record_payment_result(disbursement_id=claimed.id, result=result, enqueue=enqueue_after_commit)
+    payments.claim_disbursement(disbursement_id=disbursement.id)
+    payments.record_payment_result(disbursement_id=disbursement.id, result=result, enqueue=enqueue_after_commit)
 
 
-def seed(state: dict) -> None:
+def seed(state: dict[str, Any]) -> None:
     users = state.get("users") or {}
     requester, approver = users.get("fund.manager@demo.facility"), users.get("fund.manager2@demo.facility")
     grant = next((g for g in state.get("demo_grants", []) if g.status == GrantStatus.ACTIVE), None)
@@ -77,5 +80,5 @@ def seed(state: dict) -> None:
     db.session.flush()
 
 
-def _manual_instruction(disbursement) -> RailResult:
+def _manual_instruction(disbursement: Disbursement) -> RailResult:
     return ManualRail().pay(payments.payment_request_for(disbursement))

@@ -56,7 +56,7 @@ def pay_disbursement(disbursement_id: int) -> str:
 
 def enqueue_after_commit(disbursement_id: int, *, job_id: str, delay_seconds: float = 0) -> None:
     """Enqueue `pay_disbursement` under `job_id` once the current transaction commits (later, if delayed)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def _enqueue() -> None:
         with app.app_context():

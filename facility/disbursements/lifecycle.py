@@ -45,11 +45,13 @@ class Enqueue(Protocol):
 
 def locked(disbursement_id: int) -> Disbursement:
     """The disbursement's row, locked and fresh (the services' first read)."""
-    return lock_row(Disbursement, disbursement_id, missing=_("No disbursement %(id)s.", id=disbursement_id))
+    row: Disbursement = lock_row(Disbursement, disbursement_id, missing=_("No disbursement %(id)s.", id=disbursement_id))
+    return row
 
 
 def locked_tranche(tranche_id: int) -> Tranche:
-    return lock_row(Tranche, tranche_id, missing=_("No tranche %(id)s.", id=tranche_id))
+    row: Tranche = lock_row(Tranche, tranche_id, missing=_("No tranche %(id)s.", id=tranche_id))
+    return row
 
 
 def new_job_id(disbursement_id: int) -> str:

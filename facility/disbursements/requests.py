@@ -53,6 +53,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     require(policy.can_request(actor, tranche))
     grant = tranche.grant
     account = grant.payout_account
+    assert account is not None  # can_request refuses a grant without payout details
     live = db.session.execute(
         sa.select(Disbursement.id).where(Disbursement.live_tranche_id == tranche.id)).scalar_one_or_none()
     if live is not None:
@@ -143,6 +144,7 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
     disbursement = locked(disbursement.id)
     require(policy.can_requeue(actor, disbursement))
     account = disbursement.grant.payout_account
+    assert account is not None  # can_requeue refuses a grant without payout details
     disbursement.rail, disbursement.payout_account_id = account.rail, account.id
     disbursement.attempts = 0
     disbursement.last_error = ""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -44,7 +45,7 @@ def _me() -> Any:
 
 @bp.route("/disbursements")
 @login_required
-def queue():
+def queue() -> ResponseReturnValue:
     require(policy.can_view_queue(_me()))
     form = FilterForm(request.args)
     wanted = form.status.data if form.validate() else ""
@@ -55,11 +56,12 @@ def queue():
 
 @bp.route("/disbursements/<int:disbursement_id>")
 @login_required
-def show(disbursement_id: int):
+def show(disbursement_id: int) -> ResponseReturnValue:
     return _render(queries.get_visible_disbursement(_me(), disbursement_id))
 
 
-def _render(disbursement: Disbursement, *, reason_form=None, confirm_form=None, fail_form=None, status=200):
+def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form: Any = None, fail_form: Any = None,
+            status: int = 200) -> ResponseReturnValue:
     return render_template(
         "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
         reason_form=reason_form or ReasonForm(prefix="cancel"),
@@ -70,7 +72,7 @@ def _render(disbursement: Disbursement, *, reason_form=None, confirm_form=None, 
 
 @bp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
 @login_required
-def request_payment(tranche_id: int):
+def request_payment(tranche_id: int) -> ResponseReturnValue:
     tranche = queries.get_visible_tranche(_me(), tranche_id)
     require(policy.can_manage(_me()))
     if not ButtonForm().validate_on_submit():
@@ -96,7 +98,7 @@ def _allowed(disbursement_id: int, can: Callable[[Any, Disbursement], Decision])
 
 
 def _button(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], service: Callable[..., Any],
-            message: str):
+            message: str) -> ResponseReturnValue:
     """A state-changing button: a refusal (the requester approving, the wrong status) is flashed on the page."""
     disbursement, refusal = _allowed(disbursement_id, can)
     if not ButtonForm().validate_on_submit():
@@ -111,13 +113,13 @@ def _button(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], 
 
 @bp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @login_required
-def approve(disbursement_id: int):
+def approve(disbursement_id: int) -> ResponseReturnValue:
     return _button(disbursement_id, policy.can_approve, requests.approve_disbursement, _("Approved."))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
 @login_required
-def requeue(disbursement_id: int):
+def requeue(disbursement_id: int) -> ResponseReturnValue:
     return _button(disbursement_id, policy.can_requeue, requests.requeue_disbursement, _("Queued for payment again."))
 
 
@@ -126,7 +128,7 @@ _FORM_SLOTS = {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail
 
 
 def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], form_class: type, prefix: str,
-               service: Callable[..., Any], message: str, fields: tuple[str, ...]):
+               service: Callable[..., Any], message: str, fields: tuple[str, ...]) -> ResponseReturnValue:
     disbursement, refusal = _allowed(disbursement_id, can)
     back = redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
     if refusal is not None:  # the page no longer shows the form it came from: say why
@@ -135,7 +137,7 @@ def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision
     form = form_class(prefix=prefix)
     refusals: list[str] = []
 
-    def show(shown_on, error) -> None:
+    def show(shown_on: Any, error: Any) -> None:
         # Field errors go on the form; a refusal of the state (cancelled meanwhile) is flashed.
         if error.errors:
             apply_errors(shown_on, error)
@@ -157,21 +159,21 @@ def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision
 
 @bp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
 @login_required
-def cancel(disbursement_id: int):
+def cancel(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_cancel, ReasonForm, "cancel", requests.cancel_disbursement,
                       _("Cancelled."), fields=("reason",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
 @login_required
-def confirm(disbursement_id: int):
+def confirm(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_confirm, ConfirmPaymentForm, "confirm",
                       requests.confirm_manual_payment, _("Payment confirmed and booked."), fields=("bank_reference",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
 @login_required
-def fail(disbursement_id: int):
+def fail(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_fail, ReasonForm, "fail", requests.fail_manual_payment,
                       _("Marked as failed."), fields=("reason",))
 
@@ -180,7 +182,7 @@ def fail(disbursement_id: int):
 
 @payments_bp.route("/contributions/<int:contribution_id>/checkout")
 @login_required
-def checkout(contribution_id: int):
+def checkout(contribution_id: int) -> ResponseReturnValue:
     """Send the donor to Stripe's payment page for a card pledge (the webhook books the money)."""
     contribution = db.session.get(Contribution, contribution_id)
     if contribution is None or not contribution.can_view(current_user):
@@ -214,7 +216,7 @@ def checkout(contribution_id: int):
 @payments_bp.route("/webhooks/stripe", methods=["POST"])
 @csrf.exempt
 @limiter.exempt
-def stripe_webhook():
+def stripe_webhook() -> ResponseReturnValue:
     """Stripe's events: verified by signature and timestamp, acted on once per event id."""
     payload = request.get_data(cache=False, as_text=False)
     try:

@@ -86,7 +86,8 @@ def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason:
     disbursement = locked(disbursement_id)
     if disbursement.status != S.PAID or disbursement.provider_reference != transfer_id:
         return disbursement
-    original = db.session.get(LedgerTransaction, disbursement.ledger_transaction_id)
+    original = db.session.execute(sa.select(LedgerTransaction).where(
+        LedgerTransaction.id == disbursement.ledger_transaction_id)).scalar_one()  # a paid one has its posting
     reverse_transaction(transaction=original, actor=None, key=f"{original.key}:reversal:{transfer_id}", reason=reason)
     disbursement.ledger_transaction_id = None
     disbursement.paid_at = None
