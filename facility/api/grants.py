@@ -10,6 +10,7 @@ from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.challenges.models import Challenge
+from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import services
 from facility.grants.models import (
@@ -154,11 +155,12 @@ class GrantSchema(GrantSummarySchema):
     tranches = ma.fields.List(ma.fields.Nested(TrancheSchema))
     payout_account = ma.fields.Nested(PayoutAccountSchema, allow_none=True)
     disbursements = ma.fields.List(ma.fields.Dict(), dump_only=True,
-                                   metadata={"description": "added by the disbursements package"})
+                                   metadata={"description": "the grant's payments (disbursements), newest first"})
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
-        # Packages that depend on grants (disbursements) add their keys here.
+        # The API sits above disbursements, so it asks that package directly (no registry to fill per app).
+        data["disbursements"] = grant_disbursements_data(grant)
         data.update(services.grant_extras(grant))
         return data
 

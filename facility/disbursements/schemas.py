@@ -1,7 +1,7 @@
 """A disbursement as JSON: the API's schemas, and the grant's payments as its API shows them.
 
-They live here, below the API, because the grant's API representation includes its payments
-(`grant_disbursements_data`, wired into `grants.extras` by the app).
+They live here, in the package, so that every reader shares them: the disbursement API, and the
+grant API, which includes a grant's payments (`grant_disbursements_data`).
 """
 from __future__ import annotations
 

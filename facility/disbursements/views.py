@@ -22,12 +22,10 @@ from facility.core.views import register_dashboard_panel
 from facility.disbursements import jobs, payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement
-from facility.disbursements.schemas import grant_disbursements_data
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
 from facility.disbursements.webhooks import handle_stripe_event
 from facility.extensions import csrf, db, limiter
 from facility.grants.models import Contribution, ContributionStatus
-from facility.grants.services import register_grant_extra
 from facility.ledger.services import register_check
 from facility.queue import register_periodic
 
@@ -240,12 +238,11 @@ def dashboard_panel(user: Any) -> dict[str, Any] | None:
 
 def register(app: Flask) -> None:
     """Wire disbursements into the app, in one place: the payments blueprint (card checkout, Stripe webhooks),
-    the fund managers' dashboard panel, the grant page's payments (its section and its API key), the
+    the fund managers' dashboard panel, the grant page's payments section, the
     ledger-verify check and the workers' periodic sweep."""
     app.register_blueprint(payments_bp)
     register_dashboard_panel(app, dashboard_panel)
     app.jinja_env.globals["grant_disbursements"] = queries.grant_disbursements
-    register_grant_extra("disbursements", grant_disbursements_data)
     register_check(payments.check_paid_disbursements_posted_once)
     register_periodic("disbursements.sweep", jobs.periodic_sweep, config_key="SWEEP_INTERVAL_SECONDS",
                       default_seconds=60)
