@@ -21,6 +21,7 @@ from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.lifecycle import locked, locked_tranche, transition
 from facility.disbursements.models import (
     DISBURSEMENT_TRANSITIONS,
+    INITIAL_STATUS,
     Disbursement,
     DisbursementApproval,
     DisbursementStatus,
@@ -60,7 +61,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
         raise Conflict(_("Disbursement %(id)s for this tranche is already under way.", id=live))
     disbursement = Disbursement(
         tranche_id=tranche.id, live_tranche_id=tranche.id, grant_id=grant.id, amount_cents=tranche.amount_cents,
-        rail=account.rail, payout_account_id=account.id, status=S.REQUESTED, requested_by_id=actor.id,
+        rail=account.rail, payout_account_id=account.id, status=INITIAL_STATUS, requested_by_id=actor.id,
         required_approvals=2 if tranche.amount_cents > two_approvals_above_cents() else 1,
     )
     db.session.add(disbursement)
