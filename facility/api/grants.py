@@ -9,9 +9,9 @@ from facility.api.auth import ApiError, public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
+from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts, policy, queries
-from facility.grants.extras import grant_extras
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
@@ -143,12 +143,12 @@ class GrantSchema(GrantSummarySchema):
     tranches = ma.fields.List(ma.fields.Nested(TrancheSchema))
     payout_account = ma.fields.Nested(PayoutAccountSchema, allow_none=True)
     disbursements = ma.fields.List(ma.fields.Dict(), dump_only=True,
-                                   metadata={"description": "added by the disbursements package"})
+                                   metadata={"description": "the grant's payments (disbursements), newest first"})
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
-        # Packages that depend on grants (disbursements) add their keys here.
-        data.update(grant_extras(grant))
+        # The API sits above disbursements, so it asks that package directly (no registry to fill per app).
+        data["disbursements"] = grant_disbursements_data(grant)
         return data
 
 

@@ -8,27 +8,31 @@ with a clear message, as it would in a deployment without Stripe).
 """
 from __future__ import annotations
 
-from facility.accounts.models import Role
-from facility.disbursements import services
-from facility.disbursements.rails import PaymentStatus, RailResult
+from typing import Any
+
+from facility.accounts.models import Role, User
+from facility.disbursements import payments, requests
+from facility.disbursements.jobs import enqueue_after_commit
+from facility.disbursements.models import Disbursement
+from facility.disbursements.rails import ManualRail, PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import milestones, payouts
-from facility.grants.models import GrantStatus, TrancheStatus
+from facility.grants.models import GrantStatus, Tranche, TrancheStatus
 
 
-def _approved(tranche, requester, approver):
-    disbursement = services.request_disbursement(tranche=tranche, actor=requester)
-    services.approve_disbursement(disbursement=disbursement, actor=approver)
+def _approved(tranche: Tranche, requester: User, approver: User) -> Disbursement:
+    disbursement = requests.request_disbursement(tranche=tranche, actor=requester)
+    requests.approve_disbursement(disbursement=disbursement, actor=approver)
     return disbursement
 
 
-def _worker_answers(disbursement, result: RailResult):
+def _worker_answers(disbursement: Disbursement, result: RailResult) -> None:
     """What the payment job does, with the provider's answer given."""
-    claimed = services.claim_disbursement(disbursement_id=disbursement.id)
-    services.record_payment_result(disbursement_id=claimed.id, result=result)
+    payments.claim_disbursement(disbursement_id=disbursement.id)
+    payments.record_payment_result(disbursement_id=disbursement.id, result=result, enqueue=enqueue_after_commit)
 
 
-def seed(state: dict) -> None:
+def seed(state: dict[str, Any]) -> None:
     users = state.get("users") or {}
     requester, approver = users.get("fund.manager@demo.facility"), users.get("fund.manager2@demo.facility")
     grant = next((g for g in state.get("demo_grants", []) if g.status == GrantStatus.ACTIVE), None)
@@ -50,16 +54,16 @@ def seed(state: dict) -> None:
     # Manual rail (bank transfer made by the finance team).
     paid = _approved(tranches[0], requester, approver)
     _worker_answers(paid, _manual_instruction(paid))
-    services.confirm_manual_payment(disbursement=paid, actor=approver, bank_reference="DEMO-BANK-20261101")
+    requests.confirm_manual_payment(disbursement=paid, actor=approver, bank_reference="DEMO-BANK-20261101")
     waiting = _approved(tranches[1], requester, approver)
     _worker_answers(waiting, _manual_instruction(waiting))
     refused = _approved(tranches[2], requester, approver)
     _worker_answers(refused, _manual_instruction(refused))
-    services.fail_manual_payment(disbursement=refused, actor=approver,
+    requests.fail_manual_payment(disbursement=refused, actor=approver,
                                  reason="The bank returned the transfer: account name does not match (demo).")
-    cancelled = services.request_disbursement(tranche=tranches[3], actor=requester)
-    services.cancel_disbursement(disbursement=cancelled, actor=approver, reason="Requested twice by mistake (demo).")
-    services.request_disbursement(tranche=tranches[3], actor=requester)  # awaiting a second fund manager
+    cancelled = requests.request_disbursement(tranche=tranches[3], actor=requester)
+    requests.cancel_disbursement(disbursement=cancelled, actor=approver, reason="Requested twice by mistake (demo).")
+    requests.request_disbursement(tranche=tranches[3], actor=requester)  # awaiting a second fund manager
     _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
 
     # The grantee then moves to Stripe Connect; the next payments go there.
@@ -72,11 +76,9 @@ def seed(state: dict) -> None:
     _worker_answers(retrying, RailResult(PaymentStatus.RETRYABLE, message="Stripe did not answer in time (demo).",
                                          retry_after_seconds=3600))  # retried within the hour
     processing = _approved(tranches[7], requester, approver)
-    services.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
+    payments.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
     db.session.flush()
 
 
-def _manual_instruction(disbursement) -> RailResult:
-    from facility.disbursements.rails import ManualRail
-
-    return ManualRail().pay(services.payment_request_for(disbursement))
+def _manual_instruction(disbursement: Disbursement) -> RailResult:
+    return ManualRail().pay(payments.payment_request_for(disbursement))

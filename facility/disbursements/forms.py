@@ -1,4 +1,7 @@
-"""Forms for disbursements: the buttons (CSRF only) and the few that take a reason or a bank reference."""
+"""Forms for disbursements: the buttons (CSRF only) and the few that take a reason or a bank reference.
+
+Their length limits are `core.inputs`' constants, the same as the API schemas' and the services'.
+"""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -6,6 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS
+from facility.core.labels import choices
 from facility.disbursements.models import DisbursementStatus
 
 
@@ -16,33 +21,23 @@ class ButtonForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why.")), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why.")), Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Confirm"))
 
 
 class ConfirmPaymentForm(FlaskForm):
     bank_reference = StringField(_l("Bank reference of the transfer"),
-                                 validators=[DataRequired(_l("Give the bank's reference.")), Length(max=120)])
+                                 validators=[DataRequired(_l("Give the bank's reference.")),
+                                             Length(max=REFERENCE_CHARS)])
     submit = SubmitField(_l("Confirm payment"))
 
 
-STATUS_LABELS = {
-    DisbursementStatus.REQUESTED: _l("Awaiting approval"),
-    DisbursementStatus.QUEUED: _l("Queued for payment"),
-    DisbursementStatus.PROCESSING: _l("Being paid"),
-    DisbursementStatus.AWAITING_CONFIRMATION: _l("Awaiting bank confirmation"),
-    DisbursementStatus.RETRYING: _l("Retrying"),
-    DisbursementStatus.PAID: _l("Paid"),
-    DisbursementStatus.FAILED: _l("Failed"),
-    DisbursementStatus.CANCELLED: _l("Cancelled"),
-}
-
-
 class FilterForm(FlaskForm):
+    """The queue's filter: "" is what needs attention, "all" everything, else one status."""
+
     class Meta:
         csrf = False
 
     status = SelectField(_l("Status"), validators=[Optional()],
-                         choices=[("", _l("Needing attention"))] + [(s.value, label) for s, label in STATUS_LABELS.items()]
-                         + [("all", _l("All"))])
+                         choices=[("", _l("Needing attention"))] + choices(DisbursementStatus) + [("all", _l("All"))])
     submit = SubmitField(_l("Show"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
@@ -18,11 +19,11 @@ from rq.job import Job, JobStatus
 
 from facility.core.errors import DomainError
 from facility.core.hooks import after_commit
-from facility.disbursements import services
+from facility.disbursements import payments
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
 from facility.extensions import db
-from facility.queue import get_queue, get_redis, job, register_periodic
+from facility.queue import get_queue, get_redis, job
 
 log = logging.getLogger(__name__)
 JOB_TIMEOUT = 180  # seconds: the Stripe client gives up after STRIPE_TIMEOUT_SECONDS per call
@@ -34,28 +35,28 @@ LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFE
 def pay_disbursement(disbursement_id: int) -> str:
     """Claim the disbursement, call its rail, record the outcome with its ledger posting. Safe to run twice."""
     current = get_current_job()
-    disbursement = services.claim_disbursement(disbursement_id=disbursement_id,
+    disbursement = payments.claim_disbursement(disbursement_id=disbursement_id,
                                                job_id=current.id if current is not None else None)
     if disbursement is None:
         db.session.rollback()
         return "skipped"
     rail_name = disbursement.rail.value
     try:
-        request = services.payment_request_for(disbursement)
+        request = payments.payment_request_for(disbursement)
     except DomainError as error:  # no payout details any more: nothing to pay into
         request, refusal = None, RailResult(PaymentStatus.FAILED, message=error.detail, code="no_payout_account")
     # `processing` is committed before the provider is called, so a crash leaves a state the sweep sees;
     # nothing is read from the database until the answer is recorded (no transaction is open meanwhile).
     db.session.commit()
     result = rail_for(rail_name).pay(request) if request is not None else refusal
-    services.record_payment_result(disbursement_id=disbursement_id, result=result)
+    payments.record_payment_result(disbursement_id=disbursement_id, result=result, enqueue=enqueue_after_commit)
     db.session.commit()
     return result.status.value
 
 
 def enqueue_after_commit(disbursement_id: int, *, job_id: str, delay_seconds: float = 0) -> None:
     """Enqueue `pay_disbursement` under `job_id` once the current transaction commits (later, if delayed)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def _enqueue() -> None:
         with app.app_context():
@@ -95,11 +96,11 @@ def sweep(*, grace_seconds: float = 30) -> dict[str, int]:
     Commits each re-queue before enqueueing. Returns counts for the report.
     """
     counts = {"checked": 0, "requeued": 0}
-    for disbursement_id, status, job_id in services.due_for_sweep(grace_seconds=grace_seconds):
+    for disbursement_id, status, job_id in payments.due_for_sweep(grace_seconds=grace_seconds):
         counts["checked"] += 1
         if _job_is_live(job_id, status):
             continue
-        new_job_id = services.requeue_lost(disbursement_id=disbursement_id, status=status, job_id=job_id)
+        new_job_id = payments.requeue_lost(disbursement_id=disbursement_id, status=status, job_id=job_id)
         db.session.commit()
         if new_job_id is not None:
             _enqueue_now(disbursement_id, job_id=new_job_id)
@@ -112,8 +113,6 @@ def sweep(*, grace_seconds: float = 30) -> dict[str, int]:
 
 def unfinished_count() -> int:
     """Disbursements a worker still has to move on (queued, retrying, processing)."""
-    import sqlalchemy as sa
-
     count = db.session.execute(sa.select(sa.func.count(Disbursement.id)).where(Disbursement.status.in_([
         DisbursementStatus.QUEUED, DisbursementStatus.RETRYING, DisbursementStatus.PROCESSING]))).scalar_one()
     db.session.rollback()
@@ -121,7 +120,10 @@ def unfinished_count() -> int:
 
 
 def periodic_sweep() -> None:
-    """The sweep as the workers run it: one worker at a time (a Redis lock), errors logged, never raised."""
+    """The sweep as the workers run it: one worker at a time (a Redis lock), errors logged, never raised.
+
+    Registered with the workers by `disbursements.views.register` (`queue.register_periodic`).
+    """
     connection = get_redis()
     interval = int(current_app.config.get("SWEEP_INTERVAL_SECONDS", 60))
     try:
@@ -133,6 +135,3 @@ def periodic_sweep() -> None:
     except Exception:  # a sweep failure (Redis or database down) must not stop the worker
         db.session.rollback()
         log.exception("periodic sweep failed")
-
-
-register_periodic("disbursements.sweep", periodic_sweep, config_key="SWEEP_INTERVAL_SECONDS", default_seconds=60)

@@ -6,7 +6,9 @@
     processing --provider error--> retrying (backoff) ... --> failed (can be re-queued)
     any state before processing --> cancelled
 
-The database is the source of truth; Redis only carries the job.
+`DISBURSEMENT_TRANSITIONS` below is that diagram as a table; `lifecycle.transition` is the one
+way to move a disbursement and checks every move against it. The database is the source of
+truth; Redis only carries the job.
 """
 from __future__ import annotations
 
@@ -14,14 +16,28 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import User, enum_column
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.states import Transitions
 from facility.extensions import db
 from facility.grants.models import Grant, PayoutRail, Tranche
 
 
+@labelled({
+    "requested": _l("Awaiting approval"),
+    "queued": _l("Queued for payment"),
+    "processing": _l("Being paid"),
+    "awaiting_confirmation": _l("Awaiting bank confirmation"),
+    "retrying": _l("Retrying"),
+    "paid": _l("Paid"),
+    "failed": _l("Failed"),
+    "cancelled": _l("Cancelled"),
+}, tones={"requested": "waiting", "queued": "waiting", "processing": "waiting", "awaiting_confirmation": "waiting",
+          "retrying": "waiting", "paid": "good", "failed": "bad", "cancelled": "neutral"})
 class DisbursementStatus(str, enum.Enum):
     REQUESTED = "requested"
     QUEUED = "queued"
@@ -33,8 +49,32 @@ class DisbursementStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-CANCELLABLE = {DisbursementStatus.REQUESTED, DisbursementStatus.QUEUED}
-FINAL = {DisbursementStatus.PAID, DisbursementStatus.CANCELLED}
+_S = DisbursementStatus
+DISBURSEMENT_TRANSITIONS = Transitions(DisbursementStatus, {
+    # Approved by enough fund managers, or cancelled before a worker takes it.
+    _S.REQUESTED: {_S.QUEUED, _S.CANCELLED},
+    # A worker claims it; a fund manager may still cancel; the sweep gives it a new job (queued -> queued).
+    _S.QUEUED: {_S.PROCESSING, _S.CANCELLED, _S.QUEUED},
+    # The rail's answer: paid (Stripe), awaiting the bank reference (manual rail), retrying with backoff
+    # (queued when no backoff is configured), or failed. A worker presumed dead is taken over by the
+    # sweep's job (processing -> processing).
+    _S.PROCESSING: {_S.PAID, _S.AWAITING_CONFIRMATION, _S.RETRYING, _S.QUEUED, _S.FAILED, _S.PROCESSING},
+    # A worker claims it once its backoff is over; the sweep gives an overdue one a new job.
+    _S.RETRYING: {_S.PROCESSING, _S.RETRYING},
+    # A fund manager confirms the bank transfer with its reference, or records the bank's refusal.
+    _S.AWAITING_CONFIRMATION: {_S.PAID, _S.FAILED},
+    # Stripe reversed the transfer: the money is back in the grant's commitment.
+    _S.PAID: {_S.FAILED},
+    # A fund manager re-queues it (after the grantee fixed their payout account, say).
+    _S.FAILED: {_S.QUEUED},
+    _S.CANCELLED: set(),
+})
+"""Every move a disbursement's status may make; `disbursements.lifecycle.transition` is the one way to make it.
+A new disbursement starts `requested` (`INITIAL_STATUS`)."""
+
+INITIAL_STATUS = DisbursementStatus.REQUESTED
+SHOWS_PROBLEM = frozenset({DisbursementStatus.FAILED, DisbursementStatus.RETRYING})
+"""Statuses whose page shows the last problem (the provider's or the bank's reason)."""
 
 
 class Disbursement(TimestampMixin, db.Model):
@@ -78,8 +118,15 @@ class Disbursement(TimestampMixin, db.Model):
         sa.CheckConstraint("required_approvals >= 1", name="approvals_positive"),
     )
 
-    def can_view(self, user) -> bool:
-        return self.grant.can_view(user)
+    @property
+    def problem(self) -> str:
+        """The last problem, while it matters (failed or retrying); empty otherwise."""
+        return self.last_error if self.status in SHOWS_PROBLEM else ""
+
+    @property
+    def next_try(self) -> datetime | None:
+        """When a retrying disbursement is tried again."""
+        return self.next_attempt_at if self.status is DisbursementStatus.RETRYING else None
 
 
 class DisbursementApproval(db.Model):
@@ -113,6 +160,15 @@ class DisbursementEvent(db.Model):
 
     disbursement: Mapped[Disbursement] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+    @property
+    def changed(self) -> bool:
+        """False for notes that leave the status as it was (an approval of several, a payout failure)."""
+        return self.from_status != self.to_status
+
+    @property
+    def new_status(self) -> DisbursementStatus:
+        return DisbursementStatus(self.to_status)
 
 
 class StripeEvent(db.Model):

@@ -36,10 +36,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from flask_babel import lazy_gettext as _l
+
+from facility.core.labels import labelled
 from facility.disbursements import stripe_gateway
 from facility.disbursements.stripe_gateway import StripeGateway, TransferStatus
 
 
+@labelled({"paid": _l("Paid"), "awaiting_confirmation": _l("Awaiting bank confirmation"),
+           "retryable": _l("To be tried again"), "failed": _l("Failed")},
+          tones={"paid": "good", "awaiting_confirmation": "waiting", "retryable": "waiting", "failed": "bad"})
 class PaymentStatus(StrEnum):
     PAID = "paid"
     AWAITING_CONFIRMATION = "awaiting_confirmation"

@@ -34,6 +34,9 @@ from typing import Any, NamedTuple
 
 import stripe
 from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
+
+from facility.core.labels import labelled
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ IN_PROGRESS_RETRY_AFTER = 10.0
 CHECKOUT_PRODUCT_NAME = "Contribution to the Urban Innovation Facility"
 
 
+@labelled({"paid": _l("Transfer made"), "retryable": _l("Outcome unknown; to be looked up and tried again"),
+           "failed": _l("Refused by Stripe")}, tones={"paid": "good", "retryable": "waiting", "failed": "bad"})
 class TransferStatus(StrEnum):
     PAID = "paid"            # the transfer exists at Stripe (transfer_id)
     RETRYABLE = "retryable"  # outcome unknown or temporary trouble: look up, then try again later

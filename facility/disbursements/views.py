@@ -1,83 +1,69 @@
-"""Pages: the disbursement queue and page (request, approve, confirm, cancel, re-queue), card checkout, Stripe webhooks."""
+"""Pages: the disbursement queue and page (request, approve, confirm, cancel, re-queue), card checkout, Stripe webhooks.
+
+Each action asks `disbursements.policy` (the same function its service asks): a person who may
+not act at all gets a 403 page; one who may act, but not now, is told why.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
 
-from facility.accounts.models import Role
-from facility.core.errors import NotFound
+from facility.core.errors import PermissionDenied
 from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
-from facility.disbursements import services
-from facility.disbursements.forms import STATUS_LABELS, ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
-from facility.disbursements.models import Disbursement, DisbursementStatus
+from facility.core.policy import Decision, require
+from facility.core.views import register_dashboard_panel
+from facility.disbursements import jobs, payments, policy, queries, requests
+from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
+from facility.disbursements.models import Disbursement
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
+from facility.disbursements.webhooks import handle_stripe_event
 from facility.extensions import csrf, db, limiter
-from facility.grants.models import Contribution, ContributionStatus, Grant, Tranche
+from facility.grants import queries as grant_queries
+from facility.grants.models import ContributionStatus
 from facility.ledger.services import register_check
+from facility.queue import register_periodic
 
 log = logging.getLogger(__name__)
 bp = Blueprint("disbursements", __name__)
 payments_bp = Blueprint("payments", __name__)
 PER_PAGE = 25
-NEEDING_ATTENTION = (DisbursementStatus.REQUESTED, DisbursementStatus.AWAITING_CONFIRMATION,
-                     DisbursementStatus.FAILED, DisbursementStatus.RETRYING)
 
 
-def _me():
+def _me() -> Any:
     return current_user._get_current_object()
-
-
-def _load(disbursement_id: int) -> Disbursement:
-    try:
-        disbursement = services.load(disbursement_id)
-    except NotFound:
-        abort(404)
-    if not disbursement.can_view(current_user):
-        abort(404)
-    return disbursement
 
 
 # --- the queue and one disbursement ---------------------------------------------------
 
 @bp.route("/disbursements")
 @login_required
-def queue():
-    if not current_user.has_role(Role.FUND_MANAGER, Role.ADMIN):
-        abort(403)
+def queue() -> ResponseReturnValue:
+    require(policy.can_view_queue(_me()))
     form = FilterForm(request.args)
     wanted = form.status.data if form.validate() else ""
-    query = (sa.select(Disbursement).options(
-        joinedload(Disbursement.grant).joinedload(Grant.organization), joinedload(Disbursement.tranche),
-        joinedload(Disbursement.requested_by)).order_by(Disbursement.id.desc()))
-    if wanted == "all":
-        pass
-    elif wanted:
-        query = query.where(Disbursement.status == DisbursementStatus(wanted))
-    else:
-        query = query.where(Disbursement.status.in_(NEEDING_ATTENTION))
-    pagination = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
-    return render_template("disbursements/queue.html", pagination=pagination, form=form, labels=STATUS_LABELS,
-                           status=wanted)
+    pagination = queries.disbursement_queue(statuses=queries.queue_statuses(wanted), page=page_arg(),
+                                            per_page=PER_PAGE)
+    return render_template("disbursements/queue.html", pagination=pagination, form=form, status=wanted)
 
 
 @bp.route("/disbursements/<int:disbursement_id>")
 @login_required
-def show(disbursement_id: int):
-    disbursement = _load(disbursement_id)
-    return _render(disbursement)
+def show(disbursement_id: int) -> ResponseReturnValue:
+    return _render(queries.get_visible_disbursement(_me(), disbursement_id))
 
 
-def _render(disbursement: Disbursement, *, reason_form=None, confirm_form=None, fail_form=None, status=200):
+def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form: Any = None, fail_form: Any = None,
+            status: int = 200) -> ResponseReturnValue:
     return render_template(
-        "disbursements/disbursement.html", d=disbursement, labels=STATUS_LABELS,
-        can_approve=services.can_approve(disbursement, current_user), is_manager=services.is_fund_manager(current_user),
-        button=ButtonForm(), reason_form=reason_form or ReasonForm(prefix="cancel"),
+        "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
+        reason_form=reason_form or ReasonForm(prefix="cancel"),
         confirm_form=confirm_form or ConfirmPaymentForm(prefix="confirm"),
         fail_form=fail_form or ReasonForm(prefix="fail"),
     ), status
@@ -85,32 +71,39 @@ def _render(disbursement: Disbursement, *, reason_form=None, confirm_form=None, 
 
 @bp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
 @login_required
-def request_payment(tranche_id: int):
-    tranche = db.session.get(Tranche, tranche_id)
-    if tranche is None or not tranche.can_view(current_user):
-        abort(404)
-    if not services.is_fund_manager(current_user):
-        abort(403)
+def request_payment(tranche_id: int) -> ResponseReturnValue:
+    tranche = grant_queries.get_visible_tranche(_me(), tranche_id)
+    require(policy.can_manage(_me()))
     if not ButtonForm().validate_on_submit():
         abort(400)
-    disbursement = attempt_or_flash(services.request_disbursement, tranche=tranche, actor=_me())
+    back = redirect(url_for("grants.grant", grant_id=tranche.grant_id))
+    refusal = policy.can_request(_me(), tranche)
+    if refusal is not None:
+        flash(refusal.reason, "error")
+        return back
+    disbursement = attempt_or_flash(requests.request_disbursement, tranche=tranche, actor=_me())
     if disbursement is FAILED:
-        return redirect(url_for("grants.grant", grant_id=tranche.grant_id))
+        return back
     db.session.commit()
     flash(_("Payment requested. Another fund manager must approve it."), "success")
     return redirect(url_for("disbursements.show", disbursement_id=disbursement.id))
 
 
-def _button(disbursement_id: int, service, message: str, *, refusal=None):
-    """A state-changing button; `refusal(disbursement)` may return why this fund manager may not press it."""
-    disbursement = _load(disbursement_id)
-    if not services.is_fund_manager(current_user):
-        abort(403)
+def _allowed(disbursement_id: int, can: Callable[[Any, Disbursement], Decision]) -> tuple[Disbursement, Decision]:
+    """The disbursement (404 if not visible; 403 unless a fund manager) and why `can` refuses now, if it does."""
+    disbursement = queries.get_visible_disbursement(_me(), disbursement_id)
+    require(policy.can_manage(_me(), disbursement))
+    return disbursement, can(_me(), disbursement)
+
+
+def _button(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], service: Callable[..., Any],
+            message: str) -> ResponseReturnValue:
+    """A state-changing button: a refusal (the requester approving, the wrong status) is flashed on the page."""
+    disbursement, refusal = _allowed(disbursement_id, can)
     if not ButtonForm().validate_on_submit():
         abort(400)
-    refused = refusal(disbursement) if refusal is not None else None
-    if refused:
-        flash(refused, "error")
+    if refusal is not None:
+        flash(refusal.reason, "error")
     elif attempt_or_flash(service, disbursement=disbursement, actor=_me()) is not FAILED:
         db.session.commit()
         flash(message, "success")
@@ -119,36 +112,32 @@ def _button(disbursement_id: int, service, message: str, *, refusal=None):
 
 @bp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
 @login_required
-def approve(disbursement_id: int):
-    def own_request(disbursement: Disbursement) -> str | None:
-        # Four eyes: the requester is told why on the page, not shown a bare 403 page.
-        if disbursement.requested_by_id == current_user.id:
-            return _("You requested this payment; another fund manager must approve it.")
-        return None
-
-    return _button(disbursement_id, services.approve_disbursement, _("Approved."), refusal=own_request)
+def approve(disbursement_id: int) -> ResponseReturnValue:
+    return _button(disbursement_id, policy.can_approve, requests.approve_disbursement, _("Approved."))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
 @login_required
-def requeue(disbursement_id: int):
-    return _button(disbursement_id, services.requeue_disbursement, _("Queued for payment again."))
+def requeue(disbursement_id: int) -> ResponseReturnValue:
+    return _button(disbursement_id, policy.can_requeue, requests.requeue_disbursement, _("Queued for payment again."))
 
 
 # Which form of the disbursement page each prefix is (to re-render it with its errors).
 _FORM_SLOTS = {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail_form"}
 
 
-def _with_form(disbursement_id: int, form_class, prefix: str, service, message: str, fields: tuple[str, ...]):
-    disbursement = _load(disbursement_id)
-    if not services.is_fund_manager(current_user):
-        abort(403)
+def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], form_class: type, prefix: str,
+               service: Callable[..., Any], message: str, fields: tuple[str, ...]) -> ResponseReturnValue:
+    disbursement, refusal = _allowed(disbursement_id, can)
+    back = redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    if refusal is not None:  # the page no longer shows the form it came from: say why
+        flash(refusal.reason, "error")
+        return back
     form = form_class(prefix=prefix)
     refusals: list[str] = []
 
-    def show(shown_on, error) -> None:
-        # Field errors go on the form; a refusal of the state (already paid, cancelled meanwhile) is flashed,
-        # since the page no longer shows the form it came from.
+    def show(shown_on: Any, error: Any) -> None:
+        # Field errors go on the form; a refusal of the state (cancelled meanwhile) is flashed.
         if error.errors:
             apply_errors(shown_on, error)
         else:
@@ -159,32 +148,32 @@ def _with_form(disbursement_id: int, form_class, prefix: str, service, message: 
                    **{name: getattr(form, name).data for name in fields}) is not FAILED:
             db.session.commit()
             flash(message, "success")
-            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+            return back
         if refusals:
             flash(refusals[0], "error")
-            return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
-    disbursement = _load(disbursement_id)  # after a rollback: fresh rows
+            return back
+    disbursement = queries.get_visible_disbursement(_me(), disbursement_id)  # after a rollback: fresh rows
     return _render(disbursement, status=422, **{_FORM_SLOTS[prefix]: form})
 
 
 @bp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
 @login_required
-def cancel(disbursement_id: int):
-    return _with_form(disbursement_id, ReasonForm, "cancel", services.cancel_disbursement, _("Cancelled."),
-                      fields=("reason",))
+def cancel(disbursement_id: int) -> ResponseReturnValue:
+    return _with_form(disbursement_id, policy.can_cancel, ReasonForm, "cancel", requests.cancel_disbursement,
+                      _("Cancelled."), fields=("reason",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
 @login_required
-def confirm(disbursement_id: int):
-    return _with_form(disbursement_id, ConfirmPaymentForm, "confirm", services.confirm_manual_payment,
-                      _("Payment confirmed and booked."), fields=("bank_reference",))
+def confirm(disbursement_id: int) -> ResponseReturnValue:
+    return _with_form(disbursement_id, policy.can_confirm, ConfirmPaymentForm, "confirm",
+                      requests.confirm_manual_payment, _("Payment confirmed and booked."), fields=("bank_reference",))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
 @login_required
-def fail(disbursement_id: int):
-    return _with_form(disbursement_id, ReasonForm, "fail", services.fail_manual_payment,
+def fail(disbursement_id: int) -> ResponseReturnValue:
+    return _with_form(disbursement_id, policy.can_fail, ReasonForm, "fail", requests.fail_manual_payment,
                       _("Marked as failed."), fields=("reason",))
 
 
@@ -192,14 +181,12 @@ def fail(disbursement_id: int):
 
 @payments_bp.route("/contributions/<int:contribution_id>/checkout")
 @login_required
-def checkout(contribution_id: int):
+def checkout(contribution_id: int) -> ResponseReturnValue:
     """Send the donor to Stripe's payment page for a card pledge (the webhook books the money)."""
-    contribution = db.session.get(Contribution, contribution_id)
-    if contribution is None or not contribution.can_view(current_user):
-        abort(404)
+    contribution = grant_queries.get_visible_contribution(current_user, contribution_id)
     back = url_for("grants.contribution", contribution_id=contribution.id)
     if contribution.pledged_by_id != current_user.id:
-        abort(403)
+        raise PermissionDenied(_("Only the donor who pledged it pays a contribution by card."))
     if contribution.status != ContributionStatus.CHECKOUT_OPEN:
         flash(_("This contribution is not waiting for a card payment."), "info")
         return redirect(back)
@@ -226,58 +213,35 @@ def checkout(contribution_id: int):
 @payments_bp.route("/webhooks/stripe", methods=["POST"])
 @csrf.exempt
 @limiter.exempt
-def stripe_webhook():
+def stripe_webhook() -> ResponseReturnValue:
     """Stripe's events: verified by signature and timestamp, acted on once per event id."""
     payload = request.get_data(cache=False, as_text=False)
     try:
         event = get_gateway().verify_webhook(payload, request.headers.get("Stripe-Signature"))
     except WebhookRejected as rejected:
         return jsonify({"error": rejected.reason, "message": rejected.message}), 400
-    outcome = services.handle_stripe_event(event=event.to_dict())
+    outcome = handle_stripe_event(event=event.to_dict())
     db.session.commit()
     return jsonify({"received": True, "outcome": outcome}), 200
 
 
-# --- hooks into the grant page, the API and ledger-verify ---------------------------------
+# --- what the package adds to the rest of the app ---------------------------------------
 
-def grant_disbursements(grant: Grant) -> list[Disbursement]:
-    """A grant's disbursements with their timelines, newest first (two queries)."""
-    from sqlalchemy.orm import selectinload
-
-    from facility.disbursements.models import DisbursementEvent
-
-    return list(db.session.execute(
-        sa.select(Disbursement).where(Disbursement.grant_id == grant.id)
-        .options(selectinload(Disbursement.events).joinedload(DisbursementEvent.actor))
-        .order_by(Disbursement.id.desc())
-    ).scalars())
-
-
-def _grant_extra(grant: Grant) -> list[dict]:
-    from facility.api.disbursements import DisbursementSchema
-
-    return DisbursementSchema(many=True).dump(grant_disbursements(grant))
-
-
-def _fund_manager_panel(user):
-    if not user.has_role(Role.FUND_MANAGER):
+def dashboard_panel(user: Any) -> dict[str, Any] | None:
+    """The fund managers' dashboard panel: how many disbursements need attention, by status."""
+    if policy.can_manage(user) is not None:
         return None
-    rows = db.session.execute(
-        sa.select(Disbursement.status, sa.func.count(Disbursement.id))
-        .where(Disbursement.status.in_(NEEDING_ATTENTION)).group_by(Disbursement.status)).all()
-    counts = {status: count for status, count in rows}
-    return {"title": _("Disbursements"), "template": "disbursements/_panel.html", "counts": counts,
-            "labels": STATUS_LABELS, "order": NEEDING_ATTENTION}
+    return {"title": _("Disbursements"), "template": "disbursements/_panel.html",
+            "counts": queries.attention_counts(), "order": queries.NEEDING_ATTENTION}
 
 
-def register(app) -> None:
-    from facility.core.views import register_dashboard_panel
-    from facility.disbursements import jobs  # noqa: F401 - registers the periodic sweep
-    from facility.grants.extras import register_grant_extra
-
+def register(app: Flask) -> None:
+    """Wire disbursements into the app, in one place: the payments blueprint (card checkout, Stripe webhooks),
+    the fund managers' dashboard panel, the grant page's payments section, the
+    ledger-verify check and the workers' periodic sweep."""
     app.register_blueprint(payments_bp)
-    register_grant_extra("disbursements", _grant_extra)
-    register_check(services.check_paid_disbursements_posted_once)
-    register_dashboard_panel(app, _fund_manager_panel)
-    app.jinja_env.globals.update(grant_disbursements=grant_disbursements, disbursement_labels=STATUS_LABELS,
-                                 disbursement_button=ButtonForm)
+    register_dashboard_panel(app, dashboard_panel)
+    app.jinja_env.globals["grant_disbursements"] = queries.grant_disbursements
+    register_check(payments.check_paid_disbursements_posted_once)
+    register_periodic("disbursements.sweep", jobs.periodic_sweep, config_key="SWEEP_INTERVAL_SECONDS",
+                      default_seconds=60)

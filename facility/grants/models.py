@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import Organization, User, enum_column
-from facility.accounts.policy import is_member_of, is_signed_in, is_staff
 from facility.challenges.models import Challenge
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
@@ -82,11 +81,6 @@ class Contribution(TimestampMixin, db.Model):
         sa.CheckConstraint("received_cents IS NULL OR received_cents > 0", name="received_positive"),
     )
 
-    def can_view(self, user) -> bool:
-        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_contribution`."""
-        return is_staff(user) or (is_signed_in(user) and user.id == self.pledged_by_id) \
-            or is_member_of(user, self.donor_organization_id)
-
 
 @labelled({"offered": _l("Offered: agreement to accept"), "active": _l("Active"), "completed": _l("Completed"),
            "cancelled": _l("Cancelled")},
@@ -139,10 +133,6 @@ class Grant(TimestampMixin, db.Model):
         current = [account for account in self.payout_accounts if account.superseded_at is None]
         return current[-1] if current else None
 
-    def can_view(self, user) -> bool:
-        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_grant` (the same rule)."""
-        return is_staff(user) or is_member_of(user, self.organization_id)
-
 
 @labelled({"pending": _l("Milestone to report"), "evidence_submitted": _l("Report under review"),
            "accepted": _l("Accepted, to be paid"), "disbursing": _l("Being paid"), "paid": _l("Paid")},
@@ -183,10 +173,6 @@ class Tranche(db.Model):
     grant: Mapped[Grant] = relationship(back_populates="tranches")
     reports: Mapped[list[MilestoneReport]] = relationship(
         back_populates="tranche", order_by="MilestoneReport.id", cascade="all, delete-orphan")
-
-    def can_view(self, user) -> bool:
-        """Deprecated: for `disbursements` until it asks `grants.policy.can_view_tranche` (the same rule)."""
-        return self.grant.can_view(user)
 
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),

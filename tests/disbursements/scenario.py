@@ -22,7 +22,7 @@ from facility.accounts.services import hash_password
 from facility.challenges.models import Challenge, ChallengeStatus, FocusArea
 from facility.cities.models import City, ClimateRisk
 from facility.core.models import utcnow
-from facility.disbursements import services
+from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants import awards, payouts
@@ -91,8 +91,8 @@ def request_and_approve(grant: Grant, requester: User, approver: User, *, batch:
     for start in range(0, len(tranche_ids), batch):
         for tranche_id in tranche_ids[start:start + batch]:
             tranche = db.session.get(Tranche, tranche_id)
-            disbursement = services.request_disbursement(tranche=tranche, actor=requester)
-            services.approve_disbursement(disbursement=disbursement, actor=approver)
+            disbursement = requests.request_disbursement(tranche=tranche, actor=requester)
+            requests.approve_disbursement(disbursement=disbursement, actor=approver)
             ids.append(disbursement.id)
         if not enqueue:
             db.session.info.pop(hooks._KEY, None)

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
-from facility.disbursements import services
+from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.ledger.services import verify_ledger
@@ -97,9 +97,9 @@ def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_us
 def awaiting(payable, run_jobs):
     """A manual-rail disbursement waiting for its bank reference."""
     grant, requester, approver, grantee = payable(rail="manual")
-    d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
-    services.approve_disbursement(disbursement=d, actor=approver)
+    requests.approve_disbursement(disbursement=d, actor=approver)
     db.session.commit()
     run_jobs()
     assert _fresh(d.id).status is S.AWAITING_CONFIRMATION
@@ -353,9 +353,9 @@ def test_list_query_count_does_not_grow(payable, as_user, make_user, count_queri
 
     def request_one():
         grant, requester, approver, _ = payable()
-        d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
         db.session.commit()
-        services.approve_disbursement(disbursement=d, actor=approver)
+        requests.approve_disbursement(disbursement=d, actor=approver)
         db.session.commit()
 
     request_one()

@@ -9,7 +9,7 @@ import time_machine
 
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.models import utcnow
-from facility.disbursements import jobs, services
+from facility.disbursements import jobs, payments, requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants.models import GrantStatus, TrancheStatus
@@ -25,9 +25,9 @@ def _fresh(disbursement) -> Disbursement:
 
 
 def _approved(grant, requester, approver, position=1):
-    d = services.request_disbursement(tranche=grant.tranches[position - 1], actor=requester)
+    d = requests.request_disbursement(tranche=grant.tranches[position - 1], actor=requester)
     db.session.commit()
-    services.approve_disbursement(disbursement=d, actor=approver)
+    requests.approve_disbursement(disbursement=d, actor=approver)
     db.session.commit()
     return d
 
@@ -35,18 +35,18 @@ def _approved(grant, requester, approver, position=1):
 def test_stripe_rail_pays_once_after_a_second_fund_manager_approves(payable, run_jobs, fake_stripe):
     grant, requester, approver, grantee = payable()
     commitment_before = balance(commitment_code(grant.id))
-    d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
     assert d.status is S.REQUESTED and d.tranche.status is TrancheStatus.DISBURSING
     with pytest.raises(PermissionDenied):
-        services.approve_disbursement(disbursement=d, actor=requester)
+        requests.approve_disbursement(disbursement=d, actor=requester)
     db.session.rollback()
     with pytest.raises(PermissionDenied):
-        services.approve_disbursement(disbursement=d, actor=grantee)
+        requests.approve_disbursement(disbursement=d, actor=grantee)
     db.session.rollback()
     assert len(get_queue("payments")) == 0
 
-    services.approve_disbursement(disbursement=d, actor=approver)
+    requests.approve_disbursement(disbursement=d, actor=approver)
     assert len(get_queue("payments")) == 0  # not before the commit
     db.session.commit()
     assert _fresh(d).status is S.QUEUED and len(get_queue("payments")) == 1
@@ -75,33 +75,33 @@ def test_the_last_tranche_completes_the_grant(payable, run_jobs):
 def test_a_tranche_without_accepted_evidence_cannot_be_requested(payable):
     grant, requester, _, _ = payable(accept=())
     with pytest.raises(Conflict, match="evidence"):
-        services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Disbursement.id))) == 0
 
 
 def test_one_live_disbursement_per_tranche(payable):
     grant, requester, _, _ = payable()
-    services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
     with pytest.raises(Conflict):
-        services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
 
 
 def test_large_amounts_need_two_approvals_and_one_person_approves_once(payable, make_user, paying_app):
     paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
     try:
         grant, requester, approver, _ = payable()
-        d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
         db.session.commit()
         assert d.required_approvals == 2
-        services.approve_disbursement(disbursement=d, actor=approver)
+        requests.approve_disbursement(disbursement=d, actor=approver)
         db.session.commit()
         assert _fresh(d).status is S.REQUESTED
         with pytest.raises(Conflict, match="already approved"):
-            services.approve_disbursement(disbursement=d, actor=approver)
+            requests.approve_disbursement(disbursement=d, actor=approver)
         db.session.rollback()
-        services.approve_disbursement(disbursement=d, actor=make_user("fund_manager"))
+        requests.approve_disbursement(disbursement=d, actor=make_user("fund_manager"))
         db.session.commit()
         assert _fresh(d).status is S.QUEUED
     finally:
@@ -119,14 +119,14 @@ def test_manual_rail_waits_for_the_bank_reference(payable, run_jobs, fake_stripe
     assert "GB82WEST12345698765432" not in str(d.payment_instruction)
     assert fake_stripe.transfers == {}
     with pytest.raises(ValidationFailed):
-        services.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="  ")
+        requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="  ")
     db.session.rollback()
-    services.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="FT2611230042")
+    requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="FT2611230042")
     db.session.commit()
     d = _fresh(d)
     assert (d.status, d.bank_reference) == (S.PAID, "FT2611230042")
     with pytest.raises(Conflict):
-        services.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="again")
+        requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="again")
     db.session.rollback()
     assert verify_ledger() == []
 
@@ -135,10 +135,10 @@ def test_manual_payment_refused_by_the_bank_can_be_requeued(payable, run_jobs):
     grant, requester, approver, _ = payable(rail="manual")
     d = _approved(grant, requester, approver)
     run_jobs()
-    services.fail_manual_payment(disbursement=_fresh(d), actor=approver, reason="Account closed")
+    requests.fail_manual_payment(disbursement=_fresh(d), actor=approver, reason="Account closed")
     db.session.commit()
     assert _fresh(d).status is S.FAILED and _fresh(d).last_error == "Account closed"
-    services.requeue_disbursement(disbursement=_fresh(d), actor=approver)
+    requests.requeue_disbursement(disbursement=_fresh(d), actor=approver)
     db.session.commit()
     run_jobs()
     assert _fresh(d).status is S.AWAITING_CONFIRMATION
@@ -148,9 +148,9 @@ def test_cancel_before_processing_frees_the_tranche_and_later_is_refused(payable
     grant, requester, approver, _ = payable()
     d = _approved(grant, requester, approver)
     with pytest.raises(ValidationFailed):
-        services.cancel_disbursement(disbursement=d, actor=requester, reason="")
+        requests.cancel_disbursement(disbursement=d, actor=requester, reason="")
     db.session.rollback()
-    services.cancel_disbursement(disbursement=d, actor=requester, reason="Wrong account")
+    requests.cancel_disbursement(disbursement=d, actor=requester, reason="Wrong account")
     db.session.commit()
     d = _fresh(d)
     assert d.status is S.CANCELLED and d.live_tranche_id is None and d.tranche.status is TrancheStatus.ACCEPTED
@@ -160,7 +160,7 @@ def test_cancel_before_processing_frees_the_tranche_and_later_is_refused(payable
     run_jobs()
     assert _fresh(again).status is S.PAID
     with pytest.raises(Conflict):
-        services.cancel_disbursement(disbursement=again, actor=requester, reason="Too late")
+        requests.cancel_disbursement(disbursement=again, actor=requester, reason="Too late")
 
 
 def test_a_decline_fails_with_stripes_reason_and_a_requeue_pays(payable, run_jobs, fake_stripe, make_user):
@@ -176,7 +176,7 @@ def test_a_decline_fails_with_stripes_reason_and_a_requeue_pays(payable, run_job
     payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1Grantee02",
                               confirm_password=PASSWORD)
     db.session.commit()
-    services.requeue_disbursement(disbursement=d, actor=approver)
+    requests.requeue_disbursement(disbursement=d, actor=approver)
     db.session.commit()
     run_jobs()
     d = _fresh(d)
@@ -193,7 +193,7 @@ def test_server_errors_retry_with_backoff_and_the_sweep_runs_overdue_retries(pay
     d = _fresh(d)
     assert d.status is S.RETRYING and d.attempts == 1 and d.next_attempt_at > utcnow()
     assert fake_stripe.transfers == {}
-    assert services.claim_disbursement(disbursement_id=d.id) is None  # a retry waits for its backoff
+    assert payments.claim_disbursement(disbursement_id=d.id) is None  # a retry waits for its backoff
     db.session.rollback()
     with time_machine.travel(utcnow() + timedelta(hours=2)):
         assert jobs.sweep()["requeued"] == 1  # no scheduler runs in tests: the overdue retry is queued now
@@ -250,14 +250,14 @@ def test_sweep_takes_over_a_processing_disbursement_whose_worker_died(payable, r
     grant, requester, approver, _ = payable()
     d = _approved(grant, requester, approver)
     # A worker claimed it, paid at Stripe, and died before recording anything.
-    assert services.claim_disbursement(disbursement_id=d.id) is not None
+    assert payments.claim_disbursement(disbursement_id=d.id) is not None
     db.session.commit()
     get_queue("payments").empty()
     from facility.disbursements.stripe_gateway import transfer_for_disbursement
 
     assert transfer_for_disbursement(disbursement_id=d.id, amount_cents=1_000_000, destination="acct_1Grantee01",
                                      grant_reference="x").paid
-    assert services.claim_disbursement(disbursement_id=d.id) is None  # not stale yet: nobody else takes it
+    assert payments.claim_disbursement(disbursement_id=d.id) is None  # not stale yet: nobody else takes it
     db.session.rollback()
     with time_machine.travel(utcnow() + timedelta(minutes=10)):
         assert jobs.sweep()["requeued"] == 1
@@ -271,7 +271,7 @@ def test_only_fund_managers_act(payable, make_user):
     grant, requester, approver, grantee = payable()
     for outsider in (grantee, make_user("city_official"), make_user("admin")):
         with pytest.raises(PermissionDenied):
-            services.request_disbursement(tranche=grant.tranches[0], actor=outsider)
+            requests.request_disbursement(tranche=grant.tranches[0], actor=outsider)
         db.session.rollback()
 
 
@@ -292,3 +292,28 @@ def test_ledger_verify_catches_a_disbursement_posting_of_no_paid_disbursement(pa
     db.session.execute(sa.update(Disbursement).where(Disbursement.id == d.id).values(status=S.FAILED))
     db.session.commit()
     assert [p for p in verify_ledger() if "live disbursement posting of no paid disbursement" in p]
+
+
+def test_emails_come_from_their_templates_with_links(payable, run_jobs, fake_stripe):
+    from facility.core.mail import OutboundEmail
+
+    grant, requester, approver, grantee = payable(stripe_account="acct_1Declined00")
+    d = _approved(grant, requester, approver)
+    run_jobs()
+    mails = db.session.execute(sa.select(OutboundEmail).order_by(OutboundEmail.id)).scalars().all()
+    failed = [m for m in mails if m.subject == f"Disbursement {d.id} failed"]
+    assert {m.to_address for m in failed} == {requester.email, approver.email}
+    assert "capabilities" in failed[0].body and f"/disbursements/{d.id}" in failed[0].body
+    assert not [m for m in mails if m.to_address == grantee.email and m.subject.startswith("Payment sent")]
+
+
+def test_the_grantee_hears_of_a_payment_with_a_link_to_the_grant(payable, run_jobs):
+    from facility.core.mail import OutboundEmail
+
+    grant, requester, approver, grantee = payable()
+    _approved(grant, requester, approver)
+    run_jobs()
+    [mail] = db.session.execute(sa.select(OutboundEmail).where(OutboundEmail.to_address == grantee.email,
+                                                               OutboundEmail.subject.like("Payment sent%"))).scalars()
+    assert mail.subject == "Payment sent: USD 10,000.00"
+    assert "Tranche 1 of your grant has been paid (USD 10,000.00)" in mail.body and f"/grants/{grant.id}" in mail.body

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
-from facility.disbursements import services
+from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementApproval, DisbursementStatus
 from facility.extensions import db
 from facility.grants import payouts
@@ -31,7 +31,7 @@ def requested(payable):
 
     def _make(**options):
         grant, requester, approver, grantee = payable(**options)
-        d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+        d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
         db.session.commit()
         return d, grant, requester, approver, grantee
 
@@ -39,7 +39,7 @@ def requested(payable):
 
 
 def _approve(d, approver):
-    services.approve_disbursement(disbursement=_fresh(d.id), actor=approver)
+    requests.approve_disbursement(disbursement=_fresh(d.id), actor=approver)
     db.session.commit()
 
 
@@ -258,7 +258,7 @@ def test_queue_filters_and_pages(requested, signed_in, monkeypatch, run_jobs):
     second = requested()[0]
     third = requested()[0]
     _approve(second, approver)  # queued: not "needing attention"
-    services.cancel_disbursement(disbursement=_fresh(third.id), actor=approver, reason="No")
+    requests.cancel_disbursement(disbursement=_fresh(third.id), actor=approver, reason="No")
     db.session.commit()
     client = signed_in(requester)
 
@@ -298,13 +298,13 @@ def test_queue_query_count_does_not_grow(requested, signed_in, count_queries):
 
 def test_grant_page_query_count_does_not_grow_with_disbursements(payable, signed_in, count_queries):
     grant, requester, approver, _ = payable(amounts=(100_000,) * 6, accept=(1, 2, 3, 4, 5, 6))
-    services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
     client = signed_in(requester)
     with count_queries() as few:
         assert client.get(f"/grants/{grant.id}").status_code == 200
     for tranche in grant.tranches[1:]:
-        d = services.request_disbursement(tranche=tranche, actor=requester)
+        d = requests.request_disbursement(tranche=tranche, actor=requester)
         db.session.commit()
         _approve(d, approver)
     with count_queries() as many:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import stripe
 
 from facility.accounts.models import OrgKind
-from facility.disbursements import services
+from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus, StripeEvent
 from facility.extensions import db
 from facility.grants import contributions
@@ -216,9 +216,9 @@ def test_checkout_when_stripe_fails_says_so_and_redirects(signed_in, card_pledge
 def paid_by_stripe(payable, run_jobs, fake_stripe):
     grant, requester, approver, grantee = payable()
     commitment_before = balance(commitment_code(grant.id))
-    d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
-    services.approve_disbursement(disbursement=d, actor=approver)
+    requests.approve_disbursement(disbursement=d, actor=approver)
     db.session.commit()
     run_jobs()
     d = _fresh(d.id)
@@ -262,7 +262,7 @@ def test_a_reversed_disbursement_is_requeued_and_paid_with_a_new_transfer(client
     old = d.provider_reference
     transfer = _reverse_at_stripe(fake_stripe, old)
     assert _send(client, transfer_reversed_event(transfer=transfer)).json["outcome"] == "reversal reflected"
-    services.requeue_disbursement(disbursement=_fresh(d.id), actor=approver)
+    requests.requeue_disbursement(disbursement=_fresh(d.id), actor=approver)
     db.session.commit()
     run_jobs()
     d = _fresh(d.id)
@@ -278,7 +278,7 @@ def test_a_reversed_disbursement_is_requeued_and_paid_with_a_new_transfer(client
 
 def test_reversal_webhook_for_an_unpaid_disbursement_changes_nothing(client, payable, fake_stripe):
     grant, requester, _, _ = payable()
-    d = services.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
     db.session.commit()
     fake = {"id": "tr_1", "object": "transfer", "amount": 1_000_000, "currency": "usd",
             "metadata": {"disbursement_id": str(d.id)}, "reversed": False, "amount_reversed": 0}

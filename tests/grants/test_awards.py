@@ -9,7 +9,7 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
-from facility.grants import awards, extras
+from facility.grants import awards
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
 from facility.ledger.services import UNALLOCATED, balance, commitment_code, facility_totals, pool_code, verify_ledger
 from facility.proposals.models import ProposalStatus
@@ -185,20 +185,13 @@ def test_api_award_and_grant(client, app, setup, api_headers, make_user, make_or
     assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee)).status_code == 409
 
 
-def test_api_grant_extras_hook(client, setup, api_headers):
+def test_api_grant_lists_its_disbursements(client, setup, api_headers):
+    """The grant's API view carries its payments (none yet), asked of disbursements directly."""
     _, proposal, manager, _ = setup
     grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
-    before = extras.unregister_grant_extra("disbursements")
-    extras.register_grant_extra("disbursements", lambda g: [{"id": 1, "grant": g.id}])
-    try:
-        body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).json
-    finally:
-        # Put back what the app registered, so later tests (disbursements) see their own extra.
-        extras.unregister_grant_extra("disbursements")
-        if before is not None:
-            extras.register_grant_extra("disbursements", before)
-    assert body["disbursements"] == [{"id": 1, "grant": grant.id}]
+    body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).json
+    assert body["disbursements"] == []
 
 
 def test_api_award_refusals(client, setup, api_headers, make_challenge, make_proposal):

@@ -1,0 +1,135 @@
+"""Who may do what with disbursements, and when: one function per action, role and state.
+
+Each `can_<action>(user, obj)` returns None when allowed or a `Refusal` saying why not (403 for
+the wrong person, 409 for the wrong moment). The pages, the API handlers and the services
+(`disbursements.requests`) all ask the same function; templates ask `may("disbursements.<action>", d)`.
+
+Visibility is the loader's business (`queries.get_visible_disbursement` uses `can_view`: 404 for
+those who may not know the disbursement exists), so the functions below assume a visible object.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from facility.accounts.policy import is_staff, require_fund_manager
+from facility.core.labels import label
+from facility.core.policy import Decision, conflict, first, forbidden, hidden
+from facility.disbursements.models import DISBURSEMENT_TRANSITIONS, Disbursement, DisbursementStatus
+from facility.grants.models import GrantStatus, Tranche, TrancheStatus
+from facility.grants.policy import can_view_grant
+
+S = DisbursementStatus
+
+
+def can_view(user: Any, disbursement: Disbursement) -> Decision:
+    """Who sees a disbursement and its timeline: whoever sees its grant's full record (grantee, staff)."""
+    if can_view_grant(user, disbursement.grant) is None:
+        return None
+    return hidden(_("No disbursement %(id)s.", id=disbursement.id))
+
+
+def can_view_queue(user: Any) -> Decision:
+    """The queue of every disbursement: fund managers and admins."""
+    return None if is_staff(user) else forbidden(_("Only fund managers and administrators see the payment queue."))
+
+
+def can_manage(user: Any, disbursement: Disbursement | None = None) -> Decision:
+    """Fund managers act on payments and see who approved and the finance team's instruction.
+
+    Every action below starts with this check; each adds its own rule about the person and the state.
+    """
+    return require_fund_manager(user)
+
+
+def can_request(user: Any, tranche: Tranche) -> Decision:
+    """A fund manager asks to pay a tranche of an active grant whose milestone evidence was accepted,
+    once the grantee has given payout details."""
+    grant = tranche.grant
+
+    def grant_active() -> Decision:
+        if grant.status is not GrantStatus.ACTIVE:
+            return conflict(_("Only tranches of an active grant (agreement accepted) can be paid."))
+        return None
+
+    def evidence_accepted() -> Decision:
+        if tranche.status is not TrancheStatus.ACCEPTED:
+            return conflict(_("This tranche cannot be paid now: its milestone evidence must be accepted first, "
+                              "and it must not be paid or being paid already."))
+        return None
+
+    def payout_details() -> Decision:
+        return None if grant.payout_account is not None else conflict(
+            _("The grantee has not given payout details yet."))
+
+    return first(lambda: can_manage(user), grant_active, evidence_accepted, payout_details)
+
+
+def can_approve(user: Any, disbursement: Disbursement) -> Decision:
+    """Four eyes: a fund manager other than the requester approves a requested disbursement, once.
+
+    With `required_approvals` approvals it is queued for payment (two above
+    `DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS`); the requester never counts.
+    """
+    def not_the_requester() -> Decision:
+        if user.id == disbursement.requested_by_id:
+            return forbidden(_("You requested this payment; another fund manager must approve it."))
+        return None
+
+    def awaiting_approval() -> Decision:
+        if disbursement.status is not S.REQUESTED:
+            return conflict(_("Disbursement %(id)s is %(status)s, not awaiting approval.", id=disbursement.id,
+                              status=label(disbursement.status)))
+        return None
+
+    def not_approved_yet() -> Decision:
+        if any(approval.approver_id == user.id for approval in disbursement.approvals):
+            return conflict(_("You have already approved this disbursement; another fund manager must approve "
+                              "it too."))
+        return None
+
+    return first(lambda: can_manage(user, disbursement), awaiting_approval, not_the_requester, not_approved_yet)
+
+
+def can_cancel(user: Any, disbursement: Disbursement) -> Decision:
+    """A fund manager cancels a disbursement before a worker takes it (requested or queued, as the table says)."""
+    def before_processing() -> Decision:
+        if not DISBURSEMENT_TRANSITIONS.allows(disbursement.status, S.CANCELLED):
+            return conflict(_("Disbursement %(id)s is %(status)s and can no longer be cancelled.",
+                              id=disbursement.id, status=label(disbursement.status)))
+        return None
+
+    return first(lambda: can_manage(user, disbursement), before_processing)
+
+
+def can_requeue(user: Any, disbursement: Disbursement) -> Decision:
+    """A fund manager queues a failed disbursement again, to the grant's current payout account."""
+    def failed() -> Decision:
+        if disbursement.status is not S.FAILED:
+            return conflict(_("Only a failed disbursement can be re-queued; this one is %(status)s.",
+                              status=label(disbursement.status)))
+        return None
+
+    def payout_details() -> Decision:
+        return None if disbursement.grant.payout_account is not None else conflict(
+            _("The grantee has not given payout details yet."))
+
+    return first(lambda: can_manage(user, disbursement), failed, payout_details)
+
+
+def _awaiting_confirmation(disbursement: Disbursement) -> Decision:
+    if disbursement.status is not S.AWAITING_CONFIRMATION:
+        return conflict(_("Disbursement %(id)s is %(status)s, not awaiting a bank confirmation.",
+                          id=disbursement.id, status=label(disbursement.status)))
+    return None
+
+
+def can_confirm(user: Any, disbursement: Disbursement) -> Decision:
+    """Manual rail: a fund manager confirms the bank transfer with its reference while it awaits confirmation."""
+    return first(lambda: can_manage(user, disbursement), lambda: _awaiting_confirmation(disbursement))
+
+
+def can_fail(user: Any, disbursement: Disbursement) -> Decision:
+    """Manual rail: a fund manager records that the bank refused the transfer, while it awaits confirmation."""
+    return first(lambda: can_manage(user, disbursement), lambda: _awaiting_confirmation(disbursement))

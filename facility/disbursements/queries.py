@@ -1,0 +1,82 @@
+"""Every read the disbursement pages and API need: one function each, the same for both."""
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy.orm import joinedload, selectinload
+
+from facility.core.errors import NotFound
+from facility.core.policy import require
+from facility.disbursements.models import Disbursement, DisbursementApproval, DisbursementEvent, DisbursementStatus
+from facility.disbursements.policy import can_view
+from facility.extensions import db
+from facility.grants.models import Grant
+
+S = DisbursementStatus
+NEEDING_ATTENTION = (S.REQUESTED, S.AWAITING_CONFIRMATION, S.FAILED, S.RETRYING)
+"""What a fund manager has to act on (or watch): the queue's default and the dashboard panel."""
+
+
+def get_visible_disbursement(user: Any, disbursement_id: int) -> Disbursement:
+    """A disbursement `user` may see, with what its page and API show, in a fixed number of queries.
+
+    NotFound when there is none or `user` may not see it (a 404 either way).
+    """
+    disbursement = db.session.execute(
+        sa.select(Disbursement).where(Disbursement.id == disbursement_id).options(
+            joinedload(Disbursement.grant).joinedload(Grant.organization),
+            joinedload(Disbursement.grant).joinedload(Grant.proposal),
+            joinedload(Disbursement.tranche),
+            joinedload(Disbursement.requested_by),
+            selectinload(Disbursement.approvals).joinedload(DisbursementApproval.approver),
+            selectinload(Disbursement.events).joinedload(DisbursementEvent.actor),
+        ).execution_options(populate_existing=True)
+    ).unique().scalar_one_or_none()
+    if disbursement is None:
+        raise NotFound(_("No disbursement %(id)s.", id=disbursement_id))
+    require(can_view(user, disbursement))
+    return disbursement
+
+
+def queue_statuses(wanted: str | None) -> Collection[DisbursementStatus] | None:
+    """The page's filter value as statuses: "" needs attention, "all" is everything (None), else one status."""
+    if wanted == "all":
+        return None
+    if wanted:
+        return (DisbursementStatus(wanted),)
+    return NEEDING_ATTENTION
+
+
+def disbursement_queue(*, statuses: Collection[DisbursementStatus] | None, page: int, per_page: int) -> Pagination:
+    """Disbursements newest first, of `statuses` (None: all), one page, with what the queue and the API list show.
+
+    A fixed number of queries whatever the page size (rows, count, timelines).
+    """
+    query = (sa.select(Disbursement).options(
+        joinedload(Disbursement.grant).joinedload(Grant.organization), joinedload(Disbursement.tranche),
+        joinedload(Disbursement.requested_by), selectinload(Disbursement.events))
+        .order_by(Disbursement.id.desc()))
+    if statuses is not None:
+        query = query.where(Disbursement.status.in_(list(statuses)))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def grant_disbursements(grant: Grant) -> list[Disbursement]:
+    """A grant's disbursements with their timelines, newest first (two queries): the grant page and its API."""
+    return list(db.session.execute(
+        sa.select(Disbursement).where(Disbursement.grant_id == grant.id)
+        .options(selectinload(Disbursement.events).joinedload(DisbursementEvent.actor))
+        .order_by(Disbursement.id.desc())
+    ).scalars())
+
+
+def attention_counts() -> dict[DisbursementStatus, int]:
+    """How many disbursements are in each status needing attention (the fund managers' dashboard panel)."""
+    rows = db.session.execute(
+        sa.select(Disbursement.status, sa.func.count(Disbursement.id))
+        .where(Disbursement.status.in_(NEEDING_ATTENTION)).group_by(Disbursement.status)).all()
+    return {status: count for status, count in rows}

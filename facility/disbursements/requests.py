@@ -1,0 +1,182 @@
+"""People's actions on disbursements: request, approve (four eyes), cancel, re-queue, confirm or fail a bank transfer.
+
+Every function enforces one rule (its docstring says which): it asks `disbursements.policy`
+first, on the locked row, takes the acting user as `actor=`, flushes and never commits.
+Pages, API handlers and commands commit once; payment jobs are enqueued after the commit.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from facility.accounts.models import User
+from facility.audit.services import record
+from facility.core.errors import Conflict, NotFound
+from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS, clean_text
+from facility.core.labels import label
+from facility.core.policy import require
+from facility.disbursements import lifecycle, policy
+from facility.disbursements.jobs import enqueue_after_commit
+from facility.disbursements.lifecycle import locked, locked_tranche, transition
+from facility.disbursements.models import (
+    DISBURSEMENT_TRANSITIONS,
+    INITIAL_STATUS,
+    Disbursement,
+    DisbursementApproval,
+    DisbursementStatus,
+)
+from facility.extensions import db
+from facility.grants.models import Tranche
+from facility.grants.tranches import cancel_tranche_payment, start_tranche_payment
+from facility.ledger.services import disbursed_account
+
+S = DisbursementStatus
+DEFAULT_TWO_APPROVALS_ABOVE_CENTS = 5_000_000  # USD 50,000
+
+
+def two_approvals_above_cents() -> int:
+    return int(current_app.config.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", DEFAULT_TWO_APPROVALS_ABOVE_CENTS))
+
+
+def _name(user: User) -> str:
+    return user.name or user.email
+
+
+def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
+    """Rule: `policy.can_request`: a fund manager asks to pay an accepted tranche of an active grant with payout details.
+
+    One live disbursement per tranche (a unique column backs this up under
+    races). Amounts above `DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS` need two
+    approvals; neither may be the requester's.
+    """
+    tranche = locked_tranche(tranche.id)
+    require(policy.can_request(actor, tranche))
+    grant = tranche.grant
+    account = grant.payout_account
+    assert account is not None  # can_request refuses a grant without payout details
+    live = db.session.execute(
+        sa.select(Disbursement.id).where(Disbursement.live_tranche_id == tranche.id)).scalar_one_or_none()
+    if live is not None:
+        raise Conflict(_("Disbursement %(id)s for this tranche is already under way.", id=live))
+    disbursement = Disbursement(
+        tranche_id=tranche.id, live_tranche_id=tranche.id, grant_id=grant.id, amount_cents=tranche.amount_cents,
+        rail=account.rail, payout_account_id=account.id, status=INITIAL_STATUS, requested_by_id=actor.id,
+        required_approvals=2 if tranche.amount_cents > two_approvals_above_cents() else 1,
+    )
+    db.session.add(disbursement)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(_("A disbursement for this tranche is already under way.")) from None
+    start_tranche_payment(tranche=tranche)
+    disbursed_account()  # opened with the first request, so that paying needs no look-up
+    lifecycle.start(disbursement, actor=actor, note=_("Requested by %(name)s.", name=_name(actor)),
+                    details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
+    db.session.flush()
+    return disbursement
+
+
+def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
+    """Rule: `policy.can_approve`: a fund manager other than the requester approves, once; with enough
+    approvals it is queued for payment.
+
+    The payment job is enqueued only after the commit.
+    """
+    disbursement = locked(disbursement.id)
+    require(policy.can_approve(actor, disbursement))
+    disbursement.approvals.append(DisbursementApproval(approver_id=actor.id))
+    db.session.flush()
+    got, needed = len(disbursement.approvals), disbursement.required_approvals
+    record("disbursement.approved", actor=actor, obj=disbursement,
+           details={"approvals": got, "needed": needed})
+    if got >= needed:
+        lifecycle.queue_for_payment(disbursement, actor=actor, enqueue=enqueue_after_commit,
+                                    note=_("Approved by %(name)s; queued for payment.", name=_name(actor)))
+    else:
+        lifecycle.note(disbursement.id, disbursement.status, actor=actor,
+                       text=_("Approved by %(name)s (%(got)s of %(needed)s approvals).", name=_name(actor), got=got,
+                              needed=needed))
+    db.session.flush()
+    return disbursement
+
+
+def cancel_disbursement(*, disbursement: Disbursement, actor: User, reason: str) -> Disbursement:
+    """Rule: `policy.can_cancel`: a fund manager cancels a disbursement before a worker takes it, with a reason.
+
+    The tranche can then be requested again. A worker may claim it meanwhile, so
+    the cancellation is a conditional update from the states the table lets
+    move to `cancelled`: once processing has begun it is too late (Conflict),
+    the money may be on its way.
+    """
+    current = _fresh(disbursement.id)
+    require(policy.can_cancel(actor, current))
+    reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True)
+    replaced = DISBURSEMENT_TRANSITIONS.move_if(Disbursement, current.id, S.CANCELLED,
+                                                values={"live_tranche_id": None, "job_id": None})
+    if replaced is None:  # a worker took it meanwhile
+        current = locked(current.id)
+        raise Conflict(_("Disbursement %(id)s is %(status)s and can no longer be cancelled.",
+                         id=current.id, status=label(current.status)))
+    disbursement = locked(current.id)
+    cancel_tranche_payment(tranche=locked_tranche(disbursement.tranche_id))
+    transition(disbursement, S.CANCELLED, actor=actor, note=reason, details={"reason": reason}, replaced=replaced)
+    db.session.flush()
+    return disbursement
+
+
+def _fresh(disbursement_id: int) -> Disbursement:
+    """The disbursement as the database has it now (not locked: the conditional update decides)."""
+    disbursement = db.session.execute(
+        sa.select(Disbursement).where(Disbursement.id == disbursement_id)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if disbursement is None:
+        raise NotFound(_("No disbursement %(id)s.", id=disbursement_id))
+    return disbursement
+
+
+def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
+    """Rule: `policy.can_requeue`: a fund manager re-queues a failed disbursement (after fixing the payout account, say).
+
+    It is paid to the grant's current payout account; the Stripe rail still
+    looks for an earlier transfer before making one, so a re-queue never pays twice.
+    """
+    disbursement = locked(disbursement.id)
+    require(policy.can_requeue(actor, disbursement))
+    account = disbursement.grant.payout_account
+    assert account is not None  # can_requeue refuses a grant without payout details
+    disbursement.rail, disbursement.payout_account_id = account.rail, account.id
+    disbursement.attempts = 0
+    disbursement.last_error = ""
+    lifecycle.queue_for_payment(disbursement, actor=actor, enqueue=enqueue_after_commit,
+                                note=_("Re-queued by %(name)s.", name=_name(actor)))
+    db.session.flush()
+    return disbursement
+
+
+def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
+    """Rule: `policy.can_confirm`: a fund manager confirms a manual-rail payment with the bank's reference; it is
+    then paid, once."""
+    disbursement = locked(disbursement.id)
+    require(policy.can_confirm(actor, disbursement))
+    bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)
+    disbursement.bank_reference = bank_reference
+    lifecycle.mark_paid(disbursement, actor=actor, details={"bank_reference": bank_reference},
+                        note=_("Bank reference %(ref)s, confirmed by %(name)s.", ref=bank_reference,
+                               name=_name(actor)))
+    db.session.flush()
+    return disbursement
+
+
+def fail_manual_payment(*, disbursement: Disbursement, actor: User, reason: str) -> Disbursement:
+    """Rule: `policy.can_fail`: a fund manager marks a manual-rail payment that the bank refused as failed, with
+    the reason."""
+    disbursement = locked(disbursement.id)
+    require(policy.can_fail(actor, disbursement))
+    reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True)
+    disbursement.last_error = reason
+    transition(disbursement, S.FAILED, actor=actor, note=reason, details={"reason": reason})
+    lifecycle.tell_failed(disbursement, reason)
+    db.session.flush()
+    return disbursement

@@ -1,0 +1,59 @@
+"""A disbursement as JSON: the API's schemas, and the grant's payments as its API shows them.
+
+They live here, in the package, so that every reader shares them: the disbursement API, and the
+grant API, which includes a grant's payments (`grant_disbursements_data`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from facility.disbursements.queries import grant_disbursements
+from facility.grants.models import Grant
+
+
+class DisbursementEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String()
+    note = ma.fields.String()
+    at = ma.fields.AwareDateTime(attribute="created_at")
+    by_staff = ma.fields.Function(lambda e: e.actor_id is not None,
+                                  metadata={"description": "false when the system (worker, webhook) acted"})
+
+
+class DisbursementApprovalSchema(ma.Schema):
+    approver_id = ma.fields.Integer()
+    at = ma.fields.AwareDateTime(attribute="created_at")
+
+
+class DisbursementSchema(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.Function(lambda d: d.status.value)
+    grant_id = ma.fields.Integer()
+    tranche_id = ma.fields.Integer()
+    amount_cents = ma.fields.Integer()
+    rail = ma.fields.Function(lambda d: d.rail.value)
+    attempts = ma.fields.Integer()
+    required_approvals = ma.fields.Integer()
+    provider_reference = ma.fields.String(allow_none=True)
+    bank_reference = ma.fields.String(allow_none=True)
+    last_error = ma.fields.String()
+    next_attempt_at = ma.fields.AwareDateTime(allow_none=True)
+    paid_at = ma.fields.AwareDateTime(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    history = ma.fields.List(ma.fields.Nested(DisbursementEventSchema), attribute="events")
+
+
+class DisbursementDetailSchema(DisbursementSchema):
+    requested_by_id = ma.fields.Integer()
+    approvals = ma.fields.List(ma.fields.Nested(DisbursementApprovalSchema))
+    payment_instruction = ma.fields.Dict(allow_none=True, metadata={
+        "description": "manual rail: what the finance team pays (account masked)"})
+
+
+def grant_disbursements_data(grant: Grant) -> list[dict[str, Any]]:
+    """The `disbursements` key of `GET /api/v1/grants/{id}`: the grant's payments, newest first."""
+    data: list[dict[str, Any]] = DisbursementSchema(many=True).dump(grant_disbursements(grant))
+    return data
