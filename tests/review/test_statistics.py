@@ -10,20 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facility.extensions import db
-from facility.review.statistics import (
-    ProposalStats,
+from facility.review.statistics import ProposalStats, rank_arrays, round6, weighted_hundredths
+from tests.review.oracles import (
     ReviewScores,
     icc_one_way,
     krippendorff_alpha_interval,
-    rank_arrays,
     rank_proposals,
     rank_proposals_baseline,
     ranking_from_rows,
     ranking_sql,
     reviews_alpha,
-    round6,
     validate_weights,
-    weighted_hundredths,
     weighted_score,
 )
 
