@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import Organization, User
+from facility.core.labels import is_labelled, label
 from facility.extensions import db
-from facility.proposals.models import Proposal
+from facility.proposals.models import BeneficiaryGroup, Proposal
 
 _EMAIL = re.compile(r"[^@\s<>()\[\]]+@[^@\s<>()\[\]]+\.[A-Za-z]{2,}")
 REDACTED = "[…]"
@@ -55,6 +56,19 @@ def blind_titles(proposals: Iterable[Proposal]) -> dict[int, str]:
     proposals = list(proposals)
     redact = redactors(proposals)
     return {p.id: redact[p.id](p.title) for p in proposals}
+
+
+def beneficiary_labels(values: Iterable[str]) -> list[str]:
+    """The beneficiary groups of a blind view as people read them (never the raw codes)."""
+    known = {g.value: g for g in BeneficiaryGroup}
+    shown = []
+    for value in values:
+        group = known.get(value)
+        if group is not None and is_labelled(BeneficiaryGroup):
+            shown.append(str(label(group)))
+        else:  # until proposals labels the enum (or an old snapshot's code): readable all the same
+            shown.append(str(value).replace("_", " ").capitalize())
+    return shown
 
 
 def _human_size(size: int) -> str:

@@ -22,6 +22,7 @@ from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 from facility.proposals.models import Proposal
 from facility.review import assignments, conflicts, decisions, panels, policy, queries, ranking, reviews
+from facility.review.blind import beneficiary_labels
 from facility.review.forms import (
     AcceptInvitationForm,
     ActionForm,
@@ -148,6 +149,7 @@ def review(assignment_id: int):
     return render_template("review/review.html", assignment=page.assignment, round=page.round,
                            criteria=page.criteria, proposal=page.proposal,
                            approach_html=render_markdown(page.proposal["approach"]), form=form,
+                           beneficiaries=beneficiary_labels(page.proposal["beneficiary_groups"]),
                            others=page.others, review=page.review), _status(form)
 
 
