@@ -254,7 +254,7 @@ def _round(challenge: Any, kind: str) -> ReviewRound:
 @blp.route("/challenges/<int:challenge_id>/reviewers", methods=["POST"])
 @blp.arguments(PanelMemberInSchema)
 @blp.response(201, PanelMemberSchema)
-def add_reviewer(data, challenge_id):
+def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
     """Add a panel member: a reviewer account, or one of the city's officials as observer (fund manager)."""
     actor = require_role(Role.FUND_MANAGER)
     challenge = queries.get_visible_challenge(actor, challenge_id)
@@ -270,7 +270,7 @@ def add_reviewer(data, challenge_id):
 @blp.route("/proposals/<int:proposal_id>/conflicts", methods=["POST"])
 @blp.arguments(ConflictInSchema)
 @blp.response(201, ConflictSchema)
-def declare_conflict(data, proposal_id):
+def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
     """Declare a conflict of interest (or abstain) on a proposal of a panel the caller sits on."""
     actor = require_role(Role.REVIEWER)
     conflict = conflicts.declare_conflict(actor=actor, proposal=queries.get_proposal(proposal_id), reason=data["reason"],
@@ -285,7 +285,7 @@ def declare_conflict(data, proposal_id):
 @blp.route("/challenges/<int:challenge_id>/assignments", methods=["POST"])
 @blp.arguments(AssignInSchema)
 @blp.response(200, AssignmentOutcomeSchema)
-def assign(data, challenge_id):
+def assign(data: dict[str, Any], challenge_id: int) -> Any:
     """Assign every proposal of a round (default: scoring) N reviewers: balanced, never conflicted;
     the answer gives the loads and says honestly where N cannot be met (fund manager)."""
     actor = require_role(Role.FUND_MANAGER)
@@ -299,7 +299,7 @@ def assign(data, challenge_id):
 @blp.route("/assignments/<int:assignment_id>/waive", methods=["POST"])
 @blp.arguments(WaiveInSchema)
 @blp.response(200, AssignmentSchema)
-def waive(data, assignment_id):
+def waive(data: dict[str, Any], assignment_id: int) -> Any:
     """Waive an outstanding review, with a reason (fund manager; audited)."""
     actor = require_role(Role.FUND_MANAGER)
     assignment = queries.get_assignment(assignment_id)
@@ -311,7 +311,7 @@ def waive(data, assignment_id):
 @blp.route("/me/assignments", methods=["GET"])
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(MyAssignmentSchema))
-def my_assignments(args):
+def my_assignments(args: dict[str, Any]) -> Any:
     """The caller's review queue (reviewer): blind titles, rounds, progress."""
     actor = require_role(Role.REVIEWER)
     result = paginate(queries.queue_query(actor), page=args["page"], per_page=args["per_page"])
@@ -324,7 +324,7 @@ def my_assignments(args):
 # --- reviews -------------------------------------------------------------------------------------------
 
 
-def _review_page(assignment: Assignment, user: User) -> dict:
+def _review_page(assignment: Assignment, user: User) -> dict[str, Any]:
     page = queries.review_page(user, assignment)
     others = page.others
     return {
@@ -342,7 +342,7 @@ def _review_page(assignment: Assignment, user: User) -> dict:
 @blp.route("/proposals/<int:proposal_id>/review", methods=["GET"])
 @blp.arguments(ReviewInSchema(only=("round",)), location="query")
 @blp.response(200, ReviewPageSchema)
-def get_review(args, proposal_id):
+def get_review(args: dict[str, Any], proposal_id: int) -> Any:
     """The blind proposal, the rubric and the caller's review (assigned, non-conflicted reviewer)."""
     actor = require_role(Role.REVIEWER)
     return _review_page(queries.my_assignment_on(actor, queries.get_proposal(proposal_id), args.get("round")), actor)
@@ -351,7 +351,7 @@ def get_review(args, proposal_id):
 @blp.route("/proposals/<int:proposal_id>/review", methods=["PUT"])
 @blp.arguments(ReviewInSchema)
 @blp.response(200, ReviewPageSchema)
-def put_review(data, proposal_id):
+def put_review(data: dict[str, Any], proposal_id: int) -> Any:
     """Save the caller's review as a draft, or submit it (`submit: true`; then final)."""
     actor = require_role(Role.REVIEWER)
     assignment = queries.my_assignment_on(actor, queries.get_proposal(proposal_id), data.get("round"))
@@ -373,7 +373,7 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 @blp.route("/challenges/<int:challenge_id>/ranking", methods=["GET"])
 @blp.arguments(RankingArgs, location="query")
 @blp.response(200, RankingSchema)
-def get_ranking(args, challenge_id):
+def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
     """The round's ranking: raw, normalised and weighted scores, spread, disagreement, ties and
     reliability (fund managers; the city's officials once the round has closed)."""
     actor = require_user()
@@ -390,7 +390,7 @@ def get_ranking(args, challenge_id):
 @blp.route("/challenges/<int:challenge_id>/decisions", methods=["POST"])
 @blp.arguments(DecisionInSchema)
 @blp.response(201, DecisionSchema)
-def prepare_decision(data, challenge_id):
+def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
     """Prepare a pending decision on one proposal: shortlist, award_recommendation or decline (fund manager)."""
     actor = require_role(Role.FUND_MANAGER)
     challenge = queries.get_visible_challenge(actor, challenge_id)
@@ -405,7 +405,7 @@ def prepare_decision(data, challenge_id):
 @blp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
 @blp.response(200, DecisionReleaseSchema)
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
-def release(challenge_id):
+def release(challenge_id: int) -> Any:
     """Release every pending decision together; 409 until every assigned review is in or waived."""
     actor = require_role(Role.FUND_MANAGER)
     released = decisions.release_decisions(actor=actor, challenge=queries.get_visible_challenge(actor, challenge_id))

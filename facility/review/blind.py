@@ -44,9 +44,10 @@ def redactors(proposals: Iterable[Proposal]) -> dict[int, Redactor]:
         for org_id, name in db.session.execute(
                 sa.select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))):
             words[org_id].add(name)
-        for org_id, name, email in db.session.execute(
+        for member_org, name, email in db.session.execute(
                 sa.select(User.organization_id, User.name, User.email).where(User.organization_id.in_(org_ids))):
-            words[org_id].update((name, email))
+            if member_org is not None:
+                words[member_org].update((name, email))
     by_org = {org_id: _redactor(w) for org_id, w in words.items()}
     return {p.id: by_org[p.organization_id] for p in proposals}
 

@@ -58,7 +58,8 @@ def _applicants(org_ids: set[int]) -> dict[int, list[User]]:
     members: dict[int, list[User]] = {}
     for user in db.session.execute(sa.select(User).where(User.organization_id.in_(org_ids), User.active)
                                    .order_by(User.id)).scalars():
-        members.setdefault(user.organization_id, []).append(user)
+        if user.organization_id is not None:
+            members.setdefault(user.organization_id, []).append(user)
     return members
 
 

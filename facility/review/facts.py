@@ -81,7 +81,7 @@ def _member_domains(org_ids: set[int]) -> dict[int, dict[str, set[str]]]:
         sa.select(User.organization_id, User.email).where(User.organization_id.in_(org_ids))).all()
     for org_id, email in members:
         domain = email_domain(email)
-        if domain and domain not in PUBLIC_MAIL_DOMAINS:
+        if org_id is not None and domain and domain not in PUBLIC_MAIL_DOMAINS:
             domains.setdefault(org_id, {}).setdefault(domain, set()).add(email)
     return domains
 

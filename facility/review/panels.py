@@ -90,7 +90,8 @@ def invite_reviewer(*, actor: User, challenge: Challenge, email: str, name: str 
     invitation = PanelInvitation(challenge=challenge, email=email, name=name, invited_by_id=actor.id)
     db.session.add(invitation)
     db.session.flush()
-    notify([Address(email, actor.locale)], "review/invitation", challenge=challenge,
+    # core.notify.Recipient declares `email` settable, which the frozen Address is not (reported to infra).
+    notify([Address(email, actor.locale)], "review/invitation", challenge=challenge,  # type: ignore[list-item]
            token=invitation_token(invitation))
     record("review.reviewer_invited", actor=actor, obj=challenge, details={"invitation_id": invitation.id})
     return invitation

@@ -139,7 +139,7 @@ def _seated() -> Any:
                    PanelMember.user_id == Assignment.reviewer_id, PanelMember.role == PanelRole.REVIEWER)
 
 
-def queue_query(user: User, round_id: int | None = None) -> sa.Select:
+def queue_query(user: User, round_id: int | None = None) -> sa.Select[Any]:
     """The reviewer's assignments (not waived), rounds and reviews loaded with them."""
     query = (sa.select(Assignment)
              .join(ReviewRound, ReviewRound.id == Assignment.round_id)
@@ -173,6 +173,7 @@ def with_blind_titles(assignments: list[Assignment]) -> dict[int, str]:
 
 def next_assignment(assignment: Assignment) -> Assignment | None:
     """The reviewer's next unfinished assignment after this one (for "save and next")."""
+    candidate: Assignment
     for candidate in db.session.execute(queue_query(assignment.reviewer)).unique().scalars():
         if candidate.id != assignment.id and not (candidate.review and candidate.review.is_submitted) \
                 and candidate.round.is_open:

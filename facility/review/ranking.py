@@ -56,7 +56,7 @@ def ranking_memory(connection: Any) -> None:
         connection.execute(sa.select(sa.func.set_config("work_mem", RANKING_WORK_MEM, True)))
 
 
-def round_points_query(round_: ReviewRound) -> sa.Select:
+def round_points_query(round_: ReviewRound) -> sa.Select[int, str]:
     """The round's stored review totals, packed into one row: (number of entries, text
     "proposal,reviewer,points,proposal,reviewer,points,..."), one entry per proposal the round
     reviews and per non-waived assignment of it in the round; reviewer -1 for a proposal without

@@ -41,7 +41,7 @@ all of them agree and the benchmark (`benchmarks/ranking.py`) measures them.
 from __future__ import annotations
 
 import gc
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -60,7 +60,7 @@ _SCALE = 10.0**DECIMALS
 # --- weighted scores ---------------------------------------------------------------------
 
 
-def weighted_hundredths(scores: Mapping[Hashable, int] | None, weights: Mapping[Hashable, int]) -> int | None:
+def weighted_hundredths(scores: Mapping[Any, int] | None, weights: Mapping[Any, int]) -> int | None:
     """Exact weighted score in hundredths of a point (0..1000), or None when the
     review does not score every criterion. Scores must be integers 0..10 and
     name only criteria of the rubric."""
@@ -212,12 +212,13 @@ def rank_arrays(
     group = np.cumsum(new_group) - 1
     tied = (np.bincount(group)[group] > 1) if order.size else new_group
 
-    def lines(idx: np.ndarray, ranks: list, tied_flags: list) -> tuple[ProposalStats, ...]:
+    def lines(idx: np.ndarray, ranks: list[Any], tied_flags: list[Any]) -> tuple[ProposalStats, ...]:
         # Build the named tuples column-wise; None where a statistic does not exist.
         present = has[idx]
 
-        def optional(values: np.ndarray, where: np.ndarray = present) -> list:
-            return np.where(where, values[idx], None).tolist()
+        def optional(values: np.ndarray, where: np.ndarray = present) -> list[Any]:
+            column: list[Any] = np.asarray(np.where(where, values[idx], None)).tolist()
+            return column
 
         # `_make` builds each tuple in C; calling the class runs a Python __new__ (several times slower).
         return tuple(map(ProposalStats._make, zip(

@@ -9,6 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -67,7 +68,7 @@ def _status(form: Any) -> int:
 
 @bp.route("/")
 @role_required(Role.REVIEWER)
-def queue():
+def queue() -> ResponseReturnValue:
     user = _user()
     pagination = db.paginate(queries.queue_query(user), page=page_arg(), per_page=25, error_out=False)
     done, total = queries.queue_progress(user)
@@ -78,7 +79,7 @@ def queue():
 
 @bp.route("/challenges/<int:challenge_id>")
 @role_required(Role.REVIEWER)
-def reviewer_panel(challenge_id: int):
+def reviewer_panel(challenge_id: int) -> ResponseReturnValue:
     """The proposals of a panel the reviewer sits on (blind titles), to declare conflicts."""
     user = _user()
     page = queries.reviewer_panel(user, queries.get_visible_challenge(user, challenge_id))
@@ -88,7 +89,7 @@ def reviewer_panel(challenge_id: int):
 
 @bp.route("/proposals/<int:proposal_id>/conflict", methods=["POST"])
 @role_required(Role.REVIEWER)
-def declare_conflict(proposal_id: int):
+def declare_conflict(proposal_id: int) -> ResponseReturnValue:
     proposal = queries.get_proposal(proposal_id)
     form = ConflictForm()
     if not form.validate_on_submit():
@@ -113,7 +114,7 @@ def _review_form(page: queries.ReviewPage) -> Any:
     return form_class(data=data)
 
 
-def _save_review(form: Any, page: queries.ReviewPage, user: User) -> Any:
+def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseReturnValue | None:
     """Save or submit from the form; the redirect on success, None when refused."""
     criteria, assignment = page.criteria, page.assignment
     submit = bool(form.submit_review.data)
@@ -136,7 +137,7 @@ def _save_review(form: Any, page: queries.ReviewPage, user: User) -> Any:
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
 @role_required(Role.REVIEWER)
-def review(assignment_id: int):
+def review(assignment_id: int) -> ResponseReturnValue:
     """The blind proposal and the scoring form: draft, submit, or save and go to the next."""
     user = _user()
     page = queries.review_page(user, queries.get_visible_assignment(user, assignment_id))
@@ -157,7 +158,7 @@ def review(assignment_id: int):
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
-def accept_invitation(token: str):
+def accept_invitation(token: str) -> ResponseReturnValue:
     invitation = panels.invitation_for_token(token)
     if invitation is None:
         return render_template("review/invitation_invalid.html"), 404
@@ -177,7 +178,7 @@ def accept_invitation(token: str):
 # --- fund managers (and observers): the panel ---------------------------------------------------------
 
 
-def _panel_page(challenge_id: int, status: int = 200, **forms: Any):
+def _panel_page(challenge_id: int, status: int = 200, **forms: Any) -> ResponseReturnValue:
     page = queries.panel_page(_user(), queries.get_visible_challenge(_user(), challenge_id))
     observer_form = forms.get("observer_form") or ObserverForm()
     observer_form.user_id.choices = [(u.id, u.name) for u in page.officials]
@@ -206,13 +207,13 @@ def _managed_challenge(challenge_id: int) -> Any:
 
 @bp.route("/challenges/<int:challenge_id>/panel")
 @login_required
-def panel(challenge_id: int):
+def panel(challenge_id: int) -> ResponseReturnValue:
     return _panel_page(challenge_id)
 
 
 @bp.route("/challenges/<int:challenge_id>/panel/invite", methods=["POST"])
 @login_required
-def invite(challenge_id: int):
+def invite(challenge_id: int) -> ResponseReturnValue:
     challenge = _managed_challenge(challenge_id)
     form = InviteForm()
     if form.validate_on_submit():
@@ -227,7 +228,7 @@ def invite(challenge_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/panel/observers", methods=["POST"])
 @login_required
-def add_observer(challenge_id: int):
+def add_observer(challenge_id: int) -> ResponseReturnValue:
     challenge = _managed_challenge(challenge_id)
     form = ObserverForm()
     user = db.session.get(User, id_arg(request.form, "user_id") or 0)
@@ -245,7 +246,7 @@ def add_observer(challenge_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/rounds", methods=["POST"])
 @login_required
-def add_round(challenge_id: int):
+def add_round(challenge_id: int) -> ResponseReturnValue:
     challenge = queries.get_visible_challenge(_user(), challenge_id)
     require(policy.can_manage_rounds(_user(), challenge))
     if ActionForm().validate_on_submit() and attempt_or_flash(
@@ -257,7 +258,7 @@ def add_round(challenge_id: int):
 
 @bp.route("/rounds/<int:round_id>", methods=["GET", "POST"])
 @login_required
-def edit_round(round_id: int):
+def edit_round(round_id: int) -> ResponseReturnValue:
     round_ = queries.get_round(round_id)
     require(policy.can_edit_round(_user(), round_))
     form = RoundForm(data=None if request.method == "POST" else {
@@ -275,7 +276,7 @@ def edit_round(round_id: int):
 
 @bp.route("/rounds/<int:round_id>/close", methods=["POST"])
 @login_required
-def close_round(round_id: int):
+def close_round(round_id: int) -> ResponseReturnValue:
     round_ = queries.get_round(round_id)
     refusal = policy.can_close_round(_user(), round_)
     if refusal is not None and not refusal.is_state:
@@ -289,7 +290,7 @@ def close_round(round_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/assign", methods=["POST"])
 @login_required
-def assign(challenge_id: int):
+def assign(challenge_id: int) -> ResponseReturnValue:
     challenge = _managed_challenge(challenge_id)
     form = AssignForm()
     if form.validate_on_submit():
@@ -310,7 +311,7 @@ def assign(challenge_id: int):
 
 @bp.route("/rounds/<int:round_id>/assignments", methods=["POST"])
 @login_required
-def add_assignment(round_id: int):
+def add_assignment(round_id: int) -> ResponseReturnValue:
     round_ = queries.get_round(round_id)
     require(policy.can_assign(_user(), round_))
     form = ManualAssignForm(prefix=f"r{round_.id}")
@@ -338,7 +339,7 @@ def _managed_assignment(assignment_id: int) -> Assignment:
 
 @bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
 @login_required
-def remove_assignment(assignment_id: int):
+def remove_assignment(assignment_id: int) -> ResponseReturnValue:
     assignment = _managed_assignment(assignment_id)
     challenge_id = assignment.round.challenge_id
     if ActionForm().validate_on_submit() and attempt_or_flash(
@@ -350,7 +351,7 @@ def remove_assignment(assignment_id: int):
 
 @bp.route("/assignments/<int:assignment_id>/waive", methods=["GET", "POST"])
 @login_required
-def waive(assignment_id: int):
+def waive(assignment_id: int) -> ResponseReturnValue:
     assignment = queries.get_assignment(assignment_id)
     refusal = policy.can_waive(_user(), assignment)
     if refusal is not None and not refusal.is_state:
@@ -374,7 +375,7 @@ def _ranking_round(challenge_id: int) -> Any:
 
 @bp.route("/challenges/<int:challenge_id>/ranking", endpoint="ranking")
 @login_required
-def ranking_page(challenge_id: int):
+def ranking_page(challenge_id: int) -> ResponseReturnValue:
     round_ = _ranking_round(challenge_id)
     challenge = round_.challenge
     return render_template("review/ranking.html", challenge=challenge, report=ranking.ranking(round_), round=round_,
@@ -384,7 +385,7 @@ def ranking_page(challenge_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/ranking.csv")
 @login_required
-def ranking_csv(challenge_id: int):
+def ranking_csv(challenge_id: int) -> ResponseReturnValue:
     round_ = _ranking_round(challenge_id)
     body = ranking.ranking_csv(ranking.ranking(round_))
     filename = f"ranking-challenge-{round_.challenge_id}-{round_.kind.value}.csv"
@@ -394,7 +395,7 @@ def ranking_csv(challenge_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/decisions/<int:proposal_id>", methods=["POST"])
 @login_required
-def prepare_decision(challenge_id: int, proposal_id: int):
+def prepare_decision(challenge_id: int, proposal_id: int) -> ResponseReturnValue:
     challenge = _managed_challenge(challenge_id)
     proposal = queries.get_proposal(proposal_id, challenge=challenge)
     form = DecisionForm()
@@ -409,7 +410,7 @@ def prepare_decision(challenge_id: int, proposal_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
 @login_required
-def release(challenge_id: int):
+def release(challenge_id: int) -> ResponseReturnValue:
     challenge = _managed_challenge(challenge_id)
     if ActionForm().validate_on_submit():
         released = attempt_or_flash(decisions.release_decisions, actor=_user(), challenge=challenge)
@@ -424,7 +425,7 @@ def release(challenge_id: int):
 
 @bp.route("/proposals/<int:proposal_id>/feedback")
 @login_required
-def feedback(proposal_id: int):
+def feedback(proposal_id: int) -> ResponseReturnValue:
     """The released decision and the reviewers' comments, without their names (applicant's members)."""
     proposal = queries.get_proposal(proposal_id)
     return render_template("review/feedback.html", proposal=proposal, feedback=decisions.feedback(proposal, _user()))
