@@ -5,9 +5,9 @@ from typing import Any
 
 import marshmallow as ma
 
-from facility.accounts.models import Role, User
+from facility.accounts.models import User
 from facility.api import api_blueprint
-from facility.api.auth import ApiError, require_role, require_user
+from facility.api.auth import ApiError, require_user
 from facility.api.schemas import PageArgs, id_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, REASON_CHARS
 from facility.core.policy import require
@@ -256,7 +256,7 @@ def _round(challenge: Any, kind: str) -> ReviewRound:
 @blp.response(201, PanelMemberSchema)
 def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
     """Add a panel member: a reviewer account, or one of the city's officials as observer (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
+    actor = require_user()
     challenge = queries.get_visible_challenge(actor, challenge_id)
     require(policy.can_manage_panel(actor, challenge))
     user = db.session.get(User, data["user_id"])
@@ -272,9 +272,11 @@ def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
 @blp.response(201, ConflictSchema)
 def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
     """Declare a conflict of interest (or abstain) on a proposal of a panel the caller sits on."""
-    actor = require_role(Role.REVIEWER)
-    conflict = conflicts.declare_conflict(actor=actor, proposal=queries.get_proposal(proposal_id), reason=data["reason"],
-                                         abstain=data["abstain"])
+    actor = require_user()
+    proposal = queries.get_proposal(proposal_id)
+    require(policy.can_declare_conflict(actor, proposal))
+    conflict = conflicts.declare_conflict(actor=actor, proposal=proposal, reason=data["reason"],
+                                          abstain=data["abstain"])
     db.session.commit()
     return conflict
 
@@ -288,10 +290,11 @@ def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
 def assign(data: dict[str, Any], challenge_id: int) -> Any:
     """Assign every proposal of a round (default: scoring) N reviewers: balanced, never conflicted;
     the answer gives the loads and says honestly where N cannot be met (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
+    actor = require_user()
     challenge = queries.get_visible_challenge(actor, challenge_id)
+    require(policy.can_manage_panel(actor, challenge))
     outcome = assignments.auto_assign(actor=actor, round_=_round(challenge, data["round"]),
-                                   per_proposal=data["reviewers_per_proposal"])
+                                      per_proposal=data["reviewers_per_proposal"])
     db.session.commit()
     return outcome
 
@@ -301,7 +304,7 @@ def assign(data: dict[str, Any], challenge_id: int) -> Any:
 @blp.response(200, AssignmentSchema)
 def waive(data: dict[str, Any], assignment_id: int) -> Any:
     """Waive an outstanding review, with a reason (fund manager; audited)."""
-    actor = require_role(Role.FUND_MANAGER)
+    actor = require_user()
     assignment = queries.get_assignment(assignment_id)
     assignments.waive_assignment(actor=actor, assignment=assignment, reason=data["reason"])
     db.session.commit()
@@ -313,7 +316,8 @@ def waive(data: dict[str, Any], assignment_id: int) -> Any:
 @blp.response(200, page_of(MyAssignmentSchema))
 def my_assignments(args: dict[str, Any]) -> Any:
     """The caller's review queue (reviewer): blind titles, rounds, progress."""
-    actor = require_role(Role.REVIEWER)
+    actor = require_user()
+    require(policy.can_see_queue(actor))
     result = paginate(queries.queue_query(actor), page=args["page"], per_page=args["per_page"])
     titles = queries.with_blind_titles(result["items"])
     for a in result["items"]:
@@ -344,7 +348,8 @@ def _review_page(assignment: Assignment, user: User) -> dict[str, Any]:
 @blp.response(200, ReviewPageSchema)
 def get_review(args: dict[str, Any], proposal_id: int) -> Any:
     """The blind proposal, the rubric and the caller's review (assigned, non-conflicted reviewer)."""
-    actor = require_role(Role.REVIEWER)
+    actor = require_user()
+    require(policy.can_see_queue(actor))
     return _review_page(queries.my_assignment_on(actor, queries.get_proposal(proposal_id), args.get("round")), actor)
 
 
@@ -353,10 +358,11 @@ def get_review(args: dict[str, Any], proposal_id: int) -> Any:
 @blp.response(200, ReviewPageSchema)
 def put_review(data: dict[str, Any], proposal_id: int) -> Any:
     """Save the caller's review as a draft, or submit it (`submit: true`; then final)."""
-    actor = require_role(Role.REVIEWER)
+    actor = require_user()
+    require(policy.can_see_queue(actor))
     assignment = queries.my_assignment_on(actor, queries.get_proposal(proposal_id), data.get("round"))
     reviews.save_review(actor=actor, assignment=assignment, scores=data["scores"], comment=data["comment"],
-                         eligible=data["eligible"], submit=data["submit"])
+                        eligible=data["eligible"], submit=data["submit"])
     db.session.commit()
     return _review_page(assignment, actor)
 
@@ -392,8 +398,9 @@ def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
 @blp.response(201, DecisionSchema)
 def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
     """Prepare a pending decision on one proposal: shortlist, award_recommendation or decline (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
+    actor = require_user()
     challenge = queries.get_visible_challenge(actor, challenge_id)
+    require(policy.can_manage_panel(actor, challenge))
     proposal = db.session.get(Proposal, data["proposal_id"])
     if proposal is None or proposal.challenge_id != challenge.id:
         raise ApiError(422, "Some fields need your attention.", {"proposal_id": ["Not a proposal of this challenge."]})
@@ -407,7 +414,7 @@ def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
 def release(challenge_id: int) -> Any:
     """Release every pending decision together; 409 until every assigned review is in or waived."""
-    actor = require_role(Role.FUND_MANAGER)
+    actor = require_user()
     released = decisions.release_decisions(actor=actor, challenge=queries.get_visible_challenge(actor, challenge_id))
     db.session.commit()
     return {"released": len(released)}

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from facility.accounts.models import Role
 from facility.accounts.policy import has_role, is_fund_manager, is_signed_in, require_signed_in
 from facility.challenges.models import Challenge
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -42,7 +43,7 @@ def can_follow_panel(user: Any, challenge: Challenge) -> Decision:
     is not told the page exists (404)."""
     if is_fund_manager(user) or facts.is_panel_observer(challenge, user):
         return None
-    if has_role(user, "fund_manager", "city_official"):
+    if has_role(user, Role.FUND_MANAGER, Role.CITY_OFFICIAL):
         return forbidden(_("Only fund managers and the panel's observers follow this panel."))
     return hidden(_("No such panel."))
 
@@ -100,9 +101,25 @@ def can_waive(user: Any, assignment: Assignment) -> Decision:
 # --- the reviewer's side -------------------------------------------------------------------------------
 
 
+def _reviewer(user: Any) -> Decision:
+    return None if has_role(user, Role.REVIEWER) else forbidden(_("Only reviewers review proposals."))
+
+
+def can_see_queue(user: Any, _obj: Any = None) -> Decision:
+    """Reviewers have a review queue (what they are assigned, and the panels they sit on)."""
+    return _reviewer(user)
+
+
+def can_see_reviewer_panel(user: Any, challenge: Challenge) -> Decision:
+    """A reviewer sees the (blind) proposals of a panel they sit on, to declare conflicts; other
+    reviewers are not told the panel exists."""
+    return first(lambda: _reviewer(user),
+                 lambda: None if facts.is_panel_reviewer(challenge, user) else hidden(_("No such panel.")))
+
+
 def can_declare_conflict(user: Any, proposal: Proposal) -> Decision:
     """A reviewer on the proposal's panel declares a conflict (or abstains) on a competing
-    proposal, once. Anyone else is not told the proposal exists."""
+    proposal, once. Other reviewers are not told the proposal exists."""
 
     def seat() -> Decision:
         if not facts.is_panel_reviewer(proposal.challenge, user) or proposal.status not in COMPETING_STATUSES:
@@ -114,16 +131,20 @@ def can_declare_conflict(user: Any, proposal: Proposal) -> Decision:
             return conflict(_("You have already declared a conflict on this proposal."))
         return None
 
-    return first(seat, once)
+    return first(lambda: _reviewer(user), seat, once)
 
 
 def can_open_assignment(user: Any, assignment: Assignment) -> Decision:
     """The assigned reviewer, still on the panel, not waived, and not conflicted with the proposal.
-    Anyone else is not told the assignment exists."""
-    allowed = (is_signed_in(user) and user.id == assignment.reviewer_id and not assignment.is_waived
-               and facts.is_panel_reviewer(assignment.round.challenge, user)
-               and not facts.is_conflicted(assignment.proposal, user))
-    return None if allowed else hidden(_("No such assignment."))
+    Other reviewers are not told the assignment exists."""
+
+    def theirs() -> Decision:
+        allowed = (user.id == assignment.reviewer_id and not assignment.is_waived
+                   and facts.is_panel_reviewer(assignment.round.challenge, user)
+                   and not facts.is_conflicted(assignment.proposal, user))
+        return None if allowed else hidden(_("No such assignment."))
+
+    return first(lambda: _reviewer(user), theirs)
 
 
 def can_edit_review(user: Any, assignment: Assignment) -> Decision:

@@ -140,7 +140,8 @@ def _seated() -> Any:
 
 
 def queue_query(user: User, round_id: int | None = None) -> sa.Select[Any]:
-    """The reviewer's assignments (not waived), rounds and reviews loaded with them."""
+    """The reviewer's assignments (not waived), rounds and reviews loaded with them (callers ask
+    `policy.can_see_queue` first)."""
     query = (sa.select(Assignment)
              .join(ReviewRound, ReviewRound.id == Assignment.round_id)
              .join(PanelMember, _seated())
@@ -216,9 +217,8 @@ class ReviewerPanel:
 
 
 def reviewer_panel(user: Any, challenge: Challenge) -> ReviewerPanel:
-    """The competing proposals of a panel the reviewer sits on (404 for anyone else)."""
-    if not facts.is_panel_reviewer(challenge, user):
-        raise NotFound(_("No such panel."))
+    """The competing proposals of a panel the reviewer sits on (`policy.can_see_reviewer_panel`)."""
+    require(policy.can_see_reviewer_panel(user, challenge))
     proposals = list(db.session.execute(
         sa.select(Proposal).where(Proposal.challenge_id == challenge.id, Proposal.status.in_(COMPETING_STATUSES))
         .order_by(Proposal.id)).scalars())

@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from facility.accounts.models import Role, User
-from facility.accounts.permissions import role_required
 from facility.challenges.models import render_markdown
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import id_arg, page_arg
@@ -67,9 +66,10 @@ def _status(form: Any) -> int:
 
 
 @bp.route("/")
-@role_required(Role.REVIEWER)
+@login_required
 def queue() -> ResponseReturnValue:
     user = _user()
+    require(policy.can_see_queue(user))
     pagination = db.paginate(queries.queue_query(user), page=page_arg(), per_page=25, error_out=False)
     done, total = queries.queue_progress(user)
     return render_template("review/queue.html", pagination=pagination,
@@ -78,7 +78,7 @@ def queue() -> ResponseReturnValue:
 
 
 @bp.route("/challenges/<int:challenge_id>")
-@role_required(Role.REVIEWER)
+@login_required
 def reviewer_panel(challenge_id: int) -> ResponseReturnValue:
     """The proposals of a panel the reviewer sits on (blind titles), to declare conflicts."""
     user = _user()
@@ -88,7 +88,7 @@ def reviewer_panel(challenge_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/proposals/<int:proposal_id>/conflict", methods=["POST"])
-@role_required(Role.REVIEWER)
+@login_required
 def declare_conflict(proposal_id: int) -> ResponseReturnValue:
     proposal = queries.get_proposal(proposal_id)
     form = ConflictForm()
@@ -136,7 +136,7 @@ def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseRet
 
 
 @bp.route("/assignments/<int:assignment_id>", methods=["GET", "POST"])
-@role_required(Role.REVIEWER)
+@login_required
 def review(assignment_id: int) -> ResponseReturnValue:
     """The blind proposal and the scoring form: draft, submit, or save and go to the next."""
     user = _user()

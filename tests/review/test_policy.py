@@ -149,11 +149,23 @@ def test_seeing_the_ranking(world, people):
 # --- the reviewer's side ------------------------------------------------------------------------------------------------
 
 
+REVIEWERS = {"reviewer", "other_reviewer", "stranger_reviewer"}
+
+
+def test_the_queue_is_for_reviewers(world, people):
+    _only(people, REVIEWERS, policy.can_see_queue)
+
+
+def test_a_reviewer_sees_only_the_panels_they_sit_on(world, people):
+    """Not a reviewer: 403; a reviewer on another panel is not told this one exists (404)."""
+    _only(people, {"reviewer", "other_reviewer"}, lambda user: policy.can_see_reviewer_panel(user, world.challenge),
+          hidden={"stranger_reviewer"})
+
+
 def test_declaring_a_conflict(world, people):
     proposal = world.proposals[0]
     check = lambda user: policy.can_declare_conflict(user, proposal)  # noqa: E731
-    everyone_else = set(people) - {"reviewer", "other_reviewer"}
-    _only(people, {"reviewer", "other_reviewer"}, check, hidden=everyone_else)
+    _only(people, {"reviewer", "other_reviewer"}, check, hidden={"stranger_reviewer"})
     conflicts.declare_conflict(actor=world.reviewers[0], proposal=proposal, reason="I advised them")
     db.session.commit()
     assert refused(check(world.reviewers[0]), Conflict)  # once
@@ -164,7 +176,8 @@ def test_declaring_a_conflict(world, people):
 def test_opening_and_editing_an_assignment(world, people):
     a = assign(world, world.reviewers[0], world.proposals[0])
     for action in (policy.can_open_assignment, policy.can_edit_review):
-        _only(people, {"reviewer"}, lambda user, action=action: action(user, a), hidden=set(people) - {"reviewer"})
+        _only(people, {"reviewer"}, lambda user, action=action: action(user, a),
+              hidden={"other_reviewer", "stranger_reviewer"})
     # Rounds open when submissions close: before that (and after the round closes) no review is written.
     round_ = world.scoring
     opens = round_.opens_at
