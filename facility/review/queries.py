@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Organization, Role, User
-from facility.accounts.policy import is_fund_manager
 from facility.challenges.models import Challenge, Criterion
 from facility.core.errors import NotFound, PermissionDenied
 from facility.core.policy import require
@@ -115,8 +114,8 @@ def get_ranking_round(user: Any, challenge: Challenge, kind: str) -> ReviewRound
     if kind not in (RoundKind.SCORING.value, RoundKind.SHORTLIST.value):
         raise NotFound(_("This challenge has no such round yet."))
     round_ = round_of(challenge, RoundKind(kind))
-    if round_ is None:
-        if is_fund_manager(user):
+    if round_ is None:  # those who run the panel learn it does not exist yet; others are refused
+        if policy.can_manage_panel(user, challenge) is None:
             raise NotFound(_("This challenge has no such round yet."))
         raise PermissionDenied(
             _("The ranking is for fund managers, and for the city's officials after the round closes."))
