@@ -22,7 +22,14 @@ from facility.proposals.models import Proposal
 from facility.review import facts
 from facility.review.models import Assignment, Decision, Review, ReviewRound
 from facility.review.queries import criteria_of, round_proposals
-from facility.review.statistics import ProposalStats, Ranking, ReviewerStats, alpha_arrays, rank_arrays
+from facility.review.statistics import (
+    WEIGHT_TOTAL,
+    ProposalStats,
+    Ranking,
+    ReviewerStats,
+    alpha_arrays,
+    rank_arrays,
+)
 
 
 @dataclass
@@ -116,7 +123,7 @@ def ranking(round_: ReviewRound) -> RankingReport:
     challenge = round_.challenge
     criteria = criteria_of(challenge)
     proposals = {p.id: p for p in round_proposals(round_)}
-    if sum(c.weight for c in criteria) == 100:
+    if sum(c.weight for c in criteria) == WEIGHT_TOTAL:
         result, alpha = round_statistics(round_)
         ranked_stats, unranked_stats, reviewer_stats = result.ranked, result.unranked, result.reviewers
     else:  # a rubric that does not add up cannot be ranked; everything is listed unranked

@@ -26,7 +26,7 @@ Definitions (the contract every implementation here follows, and the SQL too):
   points or more on the 0..10 scale (e.g. 3.0 and 7.0).
 * **Ranking**: proposals with at least one review and none missing are
   ranked by normalised score, then raw mean, both descending, both rounded to
-  6 decimals first (``round6``: round-half-even of x * 10^6, then / 10^6).
+  6 decimals first (round-half-even of x * 10^6, then / 10^6).
   Equal rounded pairs are ties and share a rank, competition style
   ("1, 2, 2, 4"); within a tie, rows are listed by proposal id. Everything
   else is *unranked* and listed by proposal id with the count missing.
@@ -78,12 +78,6 @@ def weighted_hundredths(scores: Mapping[Any, int] | None, weights: Mapping[Any, 
             raise ValueError(f"score for criterion {criterion!r} must be an integer from {SCORE_MIN} to {SCORE_MAX}")
         total += score * weight
     return total
-
-
-def round6(x: float) -> float:
-    """Round to 6 decimals the way numpy's rint and PostgreSQL's round(float8) do:
-    half-even on x * 10^6. Ranking ties are decided on these values."""
-    return round(x * _SCALE) / _SCALE
 
 
 # --- results ---------------------------------------------------------------------------
@@ -244,7 +238,8 @@ def rank_arrays(
 
 
 def _round6_array(values: np.ndarray) -> np.ndarray:
-    """`round6` for arrays; + 0.0 turns -0.0 into 0.0 as Python's round does."""
+    """Round to 6 decimals the way PostgreSQL's round(float8) does: half-even on x * 10^6 (numpy's
+    rint); + 0.0 turns -0.0 into 0.0 as Python's round does. Ranking ties are decided on these values."""
     return np.rint(values * _SCALE) / _SCALE + 0.0
 
 

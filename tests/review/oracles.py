@@ -35,11 +35,16 @@ from facility.review.statistics import (
     ReviewerStats,
     gc_paused,
     rank_arrays,
-    round6,
     weighted_hundredths,
 )
 
 # --- weighted scores and review rows ---------------------------------------------------
+
+
+def round6(x: float) -> float:
+    """Round to 6 decimals the way numpy's rint and PostgreSQL's round(float8) do:
+    half-even on x * 10^6. Ranking ties are decided on these values."""
+    return round(x * _SCALE) / _SCALE
 
 
 def validate_weights(weights: Mapping[Hashable, int]) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facility.extensions import db
-from facility.review.statistics import ProposalStats, rank_arrays, round6, weighted_hundredths
+from facility.review.statistics import ProposalStats, rank_arrays, weighted_hundredths
 from tests.review.oracles import (
     ReviewScores,
     icc_one_way,
@@ -20,6 +20,7 @@ from tests.review.oracles import (
     ranking_from_rows,
     ranking_sql,
     reviews_alpha,
+    round6,
     validate_weights,
     weighted_score,
 )
