@@ -3,10 +3,10 @@
 100,000 proposals x 3 reviews x 5 criteria (1.5 million scores) in the product's own schema
 (the Alembic migrations are run into a throw-away database, which is then filled with
 generate_series; the stored review totals are filled by migration 0007's backfill). In one run:
-  (a) product: `services.round_statistics()` - what the ranking page, its CSV and the API call
-      (`services.ranking`): one query reads each review's stored weighted total
+  (a) product: `review.ranking.round_statistics()` - what the ranking page, its CSV and the API call
+      (`review.ranking.ranking`): one query reads each review's stored weighted total
       (`reviews.weighted_points`), numpy ranks, with reviewer statistics and Krippendorff's alpha;
-  (b) product, in SQL: `services.ranking_in_sql()` - `ranking_sql()` over the same stored totals,
+  (b) in SQL: `ranking_in_sql()` - `ranking_sql()` over the same stored totals,
       the whole ranking computed by PostgreSQL and fetched;
   (c) baseline: the raw score rows of the round are fetched and the ranking computed row by row in
       pure Python (`rank_proposals_baseline`), recomputing every weighted total.
@@ -35,11 +35,12 @@ from psycopg.conninfo import make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from facility.review import services  # noqa: E402 - after the path tweak
+from facility.review import ranking as review_ranking  # noqa: E402 - after the path tweak
 from facility.review.models import ReviewRound, RoundKind  # noqa: E402
-from facility.review.statistics import (  # noqa: E402
+from tests.review.oracles import (  # noqa: E402 - the other implementations live beside the tests
     ReviewScores,
     rank_proposals_baseline,
+    ranking_in_sql,
     reviews_alpha,
 )
 
@@ -137,13 +138,13 @@ ROUND = ReviewRound(id=1, challenge_id=1, kind=RoundKind.SCORING)
 
 
 def product_path(conn: sa.Connection):
-    ranking, alpha = services.round_statistics(ROUND, connection=conn)
+    ranking, alpha = review_ranking.round_statistics(ROUND, connection=conn)
     conn.rollback()  # end the read transaction, as a request does
     return ranking, alpha
 
 
 def product_sql_path(conn: sa.Connection):
-    result = services.ranking_in_sql(ROUND, connection=conn)
+    result = ranking_in_sql(ROUND, connection=conn)
     conn.rollback()
     return result
 
@@ -220,7 +221,7 @@ def main() -> int:
     base_time = statistics.median(base_times)
     (ranking, alpha) = product
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work slows every path); "
-          f"work_mem {services.RANKING_WORK_MEM} as the product sets it for its ranking transaction, "
+          f"work_mem {review_ranking.RANKING_WORK_MEM} as the product sets it for its ranking transaction, "
           f"other PostgreSQL settings as the server has them")
     print(f"ranked {len(ranking.ranked):,}, unranked {len(ranking.unranked):,}, "
           f"tied {sum(p.tied for p in ranking.ranked):,}, reviewers {len(ranking.reviewers):,}, alpha {alpha:.4f}")

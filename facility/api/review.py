@@ -1,17 +1,19 @@
 """API: evaluation panels, conflicts, assignment, blind reviews, the ranking and decisions."""
 from __future__ import annotations
 
-import marshmallow as ma
-import sqlalchemy as sa
+from typing import Any
 
-from facility.accounts.models import Role, User
+import marshmallow as ma
+
+from facility.accounts.models import User
 from facility.api import api_blueprint
-from facility.api.auth import ApiError, require_role, require_user
+from facility.api.auth import ApiError, require_user
 from facility.api.schemas import PageArgs, id_field, page_of, paginate
-from facility.challenges.models import Challenge
+from facility.core.inputs import COMMENT_CHARS, REASON_CHARS
+from facility.core.policy import require
 from facility.extensions import db
 from facility.proposals.models import Proposal
-from facility.review import services
+from facility.review import assignments, conflicts, decisions, panels, policy, queries, ranking, reviews
 from facility.review.models import (
     Assignment,
     DecisionKind,
@@ -42,7 +44,7 @@ class PanelMemberSchema(ma.Schema):
 
 
 class ConflictInSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REASON_CHARS))
     abstain = ma.fields.Boolean(load_default=False, metadata={"description": "abstain rather than declare a conflict"})
 
 
@@ -111,7 +113,7 @@ class MyAssignmentSchema(ma.Schema):
 class ReviewInSchema(ma.Schema):
     scores = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(allow_none=True), load_default=dict,
                             metadata={"description": "criterion id -> 0..10"})
-    comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=10000))
+    comment = ma.fields.String(load_default="", validate=ma.validate.Length(max=COMMENT_CHARS))
     eligible = ma.fields.Boolean(load_default=None, allow_none=True,
                                  metadata={"description": "eligibility rounds: pass (true) or fail (false)"})
     submit = ma.fields.Boolean(load_default=False)
@@ -206,7 +208,7 @@ class RankingSchema(page_of(RankedProposalSchema)):
 
 
 class WaiveInSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REASON_CHARS))
 
 
 class AssignmentSchema(ma.Schema):
@@ -221,7 +223,7 @@ class AssignmentSchema(ma.Schema):
 class DecisionInSchema(ma.Schema):
     proposal_id = id_field(required=True)
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in DecisionKind]))
-    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=REASON_CHARS))
 
 
 class DecisionSchema(ma.Schema):
@@ -239,39 +241,11 @@ class DecisionReleaseSchema(ma.Schema):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _challenge(challenge_id: int, user: User) -> Challenge:
-    challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not challenge.can_view(user):
-        raise ApiError(404, "No such challenge.")
-    return challenge
-
-
-def _proposal(proposal_id: int) -> Proposal:
-    proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None:
-        raise ApiError(404, "No such proposal.")
-    return proposal
-
-
-def _round(challenge: Challenge, kind: str) -> ReviewRound:
-    round_ = services.round_of(challenge, RoundKind(kind))
+def _round(challenge: Any, kind: str) -> ReviewRound:
+    round_ = queries.round_of(challenge, RoundKind(kind))
     if round_ is None:
         raise ApiError(409, f"This challenge has no {kind} round yet; add reviewers to its panel first.")
     return round_
-
-
-def _my_assignment(proposal: Proposal, user: User, kind: str | None) -> Assignment:
-    """The caller's assignment on the proposal: in the round asked for, else the open one."""
-    query = (sa.select(Assignment).join(ReviewRound, ReviewRound.id == Assignment.round_id)
-             .where(Assignment.proposal_id == proposal.id, Assignment.reviewer_id == user.id))
-    if kind:
-        query = query.where(ReviewRound.kind == RoundKind(kind))
-    candidates = list(db.session.execute(query.order_by(Assignment.id)).scalars())
-    candidates = [a for a in candidates if services.can_open_assignment(a, user)]
-    if not candidates:
-        raise ApiError(404, "No such proposal among your assignments.")
-    open_ones = [a for a in candidates if a.round.is_open]
-    return (open_ones or candidates)[-1]
 
 
 # --- panels and conflicts --------------------------------------------------------------------------
@@ -280,14 +254,15 @@ def _my_assignment(proposal: Proposal, user: User, kind: str | None) -> Assignme
 @blp.route("/challenges/<int:challenge_id>/reviewers", methods=["POST"])
 @blp.arguments(PanelMemberInSchema)
 @blp.response(201, PanelMemberSchema)
-def add_reviewer(data, challenge_id):
+def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
     """Add a panel member: a reviewer account, or one of the city's officials as observer (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
-    challenge = _challenge(challenge_id, actor)
+    actor = require_user()
+    challenge = queries.get_visible_challenge(actor, challenge_id)
+    require(policy.can_manage_panel(actor, challenge))
     user = db.session.get(User, data["user_id"])
     if user is None:
         raise ApiError(422, "Some fields need your attention.", {"user_id": ["No such user."]})
-    member = services.add_panel_member(actor=actor, challenge=challenge, user=user, role=PanelRole(data["role"]))
+    member = panels.add_panel_member(actor=actor, challenge=challenge, user=user, role=PanelRole(data["role"]))
     db.session.commit()
     return member
 
@@ -295,11 +270,13 @@ def add_reviewer(data, challenge_id):
 @blp.route("/proposals/<int:proposal_id>/conflicts", methods=["POST"])
 @blp.arguments(ConflictInSchema)
 @blp.response(201, ConflictSchema)
-def declare_conflict(data, proposal_id):
+def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
     """Declare a conflict of interest (or abstain) on a proposal of a panel the caller sits on."""
-    actor = require_role(Role.REVIEWER)
-    conflict = services.declare_conflict(actor=actor, proposal=_proposal(proposal_id), reason=data["reason"],
-                                         abstain=data["abstain"])
+    actor = require_user()
+    proposal = queries.get_proposal(proposal_id)
+    require(policy.can_declare_conflict(actor, proposal))
+    conflict = conflicts.declare_conflict(actor=actor, proposal=proposal, reason=data["reason"],
+                                          abstain=data["abstain"])
     db.session.commit()
     return conflict
 
@@ -310,13 +287,14 @@ def declare_conflict(data, proposal_id):
 @blp.route("/challenges/<int:challenge_id>/assignments", methods=["POST"])
 @blp.arguments(AssignInSchema)
 @blp.response(200, AssignmentOutcomeSchema)
-def assign(data, challenge_id):
+def assign(data: dict[str, Any], challenge_id: int) -> Any:
     """Assign every proposal of a round (default: scoring) N reviewers: balanced, never conflicted;
     the answer gives the loads and says honestly where N cannot be met (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
-    challenge = _challenge(challenge_id, actor)
-    outcome = services.auto_assign(actor=actor, round_=_round(challenge, data["round"]),
-                                   per_proposal=data["reviewers_per_proposal"])
+    actor = require_user()
+    challenge = queries.get_visible_challenge(actor, challenge_id)
+    require(policy.can_manage_panel(actor, challenge))
+    outcome = assignments.auto_assign(actor=actor, round_=_round(challenge, data["round"]),
+                                      per_proposal=data["reviewers_per_proposal"])
     db.session.commit()
     return outcome
 
@@ -324,13 +302,11 @@ def assign(data, challenge_id):
 @blp.route("/assignments/<int:assignment_id>/waive", methods=["POST"])
 @blp.arguments(WaiveInSchema)
 @blp.response(200, AssignmentSchema)
-def waive(data, assignment_id):
+def waive(data: dict[str, Any], assignment_id: int) -> Any:
     """Waive an outstanding review, with a reason (fund manager; audited)."""
-    actor = require_role(Role.FUND_MANAGER)
-    assignment = db.session.get(Assignment, assignment_id)
-    if assignment is None:
-        raise ApiError(404, "No such assignment.")
-    services.waive_assignment(actor=actor, assignment=assignment, reason=data["reason"])
+    actor = require_user()
+    assignment = queries.get_assignment(assignment_id)
+    assignments.waive_assignment(actor=actor, assignment=assignment, reason=data["reason"])
     db.session.commit()
     return assignment
 
@@ -338,11 +314,12 @@ def waive(data, assignment_id):
 @blp.route("/me/assignments", methods=["GET"])
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(MyAssignmentSchema))
-def my_assignments(args):
+def my_assignments(args: dict[str, Any]) -> Any:
     """The caller's review queue (reviewer): blind titles, rounds, progress."""
-    actor = require_role(Role.REVIEWER)
-    result = paginate(services.queue_query(actor), page=args["page"], per_page=args["per_page"])
-    titles = services.blind_titles([a.proposal for a in result["items"]])
+    actor = require_user()
+    require(policy.can_see_queue(actor))
+    result = paginate(queries.queue_query(actor), page=args["page"], per_page=args["per_page"])
+    titles = queries.with_blind_titles(result["items"])
     for a in result["items"]:
         a.blind_title = titles[a.proposal_id]
     return result
@@ -351,14 +328,15 @@ def my_assignments(args):
 # --- reviews -------------------------------------------------------------------------------------------
 
 
-def _review_page(assignment: Assignment, user: User) -> dict:
-    others = services.others_reviews(assignment, user)
+def _review_page(assignment: Assignment, user: User) -> dict[str, Any]:
+    page = queries.review_page(user, assignment)
+    others = page.others
     return {
         "assignment_id": assignment.id,
-        "round": assignment.round,
-        "proposal": services.blind_view(assignment.proposal),
+        "round": page.round,
+        "proposal": page.proposal,
         "criteria": list(assignment.round.challenge.criteria),
-        "review": assignment.review,
+        "review": page.review,
         "others": None if others is None else [
             {"label": f"Reviewer {chr(ord('A') + i % 26)}", "scores": {str(k): v for k, v in r.score_map.items()},
              "eligible": r.eligible, "comment": r.comment} for i, r in enumerate(others)],
@@ -368,21 +346,23 @@ def _review_page(assignment: Assignment, user: User) -> dict:
 @blp.route("/proposals/<int:proposal_id>/review", methods=["GET"])
 @blp.arguments(ReviewInSchema(only=("round",)), location="query")
 @blp.response(200, ReviewPageSchema)
-def get_review(args, proposal_id):
+def get_review(args: dict[str, Any], proposal_id: int) -> Any:
     """The blind proposal, the rubric and the caller's review (assigned, non-conflicted reviewer)."""
-    actor = require_role(Role.REVIEWER)
-    return _review_page(_my_assignment(_proposal(proposal_id), actor, args.get("round")), actor)
+    actor = require_user()
+    require(policy.can_see_queue(actor))
+    return _review_page(queries.my_assignment_on(actor, queries.get_proposal(proposal_id), args.get("round")), actor)
 
 
 @blp.route("/proposals/<int:proposal_id>/review", methods=["PUT"])
 @blp.arguments(ReviewInSchema)
 @blp.response(200, ReviewPageSchema)
-def put_review(data, proposal_id):
+def put_review(data: dict[str, Any], proposal_id: int) -> Any:
     """Save the caller's review as a draft, or submit it (`submit: true`; then final)."""
-    actor = require_role(Role.REVIEWER)
-    assignment = _my_assignment(_proposal(proposal_id), actor, data.get("round"))
-    services.save_review(actor=actor, assignment=assignment, scores=data["scores"], comment=data["comment"],
-                         eligible=data["eligible"], submit=data["submit"])
+    actor = require_user()
+    require(policy.can_see_queue(actor))
+    assignment = queries.my_assignment_on(actor, queries.get_proposal(proposal_id), data.get("round"))
+    reviews.save_review(actor=actor, assignment=assignment, scores=data["scores"], comment=data["comment"],
+                        eligible=data["eligible"], submit=data["submit"])
     db.session.commit()
     return _review_page(assignment, actor)
 
@@ -399,27 +379,16 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 @blp.route("/challenges/<int:challenge_id>/ranking", methods=["GET"])
 @blp.arguments(RankingArgs, location="query")
 @blp.response(200, RankingSchema)
-def get_ranking(args, challenge_id):
+def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
     """The round's ranking: raw, normalised and weighted scores, spread, disagreement, ties and
     reliability (fund managers; the city's officials once the round has closed)."""
     actor = require_user()
-    challenge = _challenge(challenge_id, actor)
-    round_ = services.round_of(challenge, RoundKind(args["round"]))
-    if round_ is None or not services.can_see_ranking(round_, actor):
-        if actor.has_role(Role.FUND_MANAGER):
-            raise ApiError(404, "This challenge has no such round yet.")
-        raise ApiError(403, "The ranking is for fund managers, and for the city's officials after the round closes.")
-    report = services.ranking(round_)
-    rows = report.ranked + report.unranked
+    challenge = queries.get_visible_challenge(actor, challenge_id)
+    round_ = queries.get_ranking_round(actor, challenge, args["round"])
+    report = ranking.ranking(round_)
+    rows = ranking.ranking_items(report)
     page, per_page = args["page"], args["per_page"]
-    items = [{
-        "proposal_id": r.proposal.id, "title": r.proposal.title, "status": r.proposal.status.value,
-        "rank": r.stats.rank, "tied": r.stats.tied, "normalised": r.stats.normalised, "raw_mean": r.stats.raw_mean,
-        "sd": r.stats.sd, "min_score": r.stats.min_score, "max_score": r.stats.max_score,
-        "reviews": r.stats.reviews, "missing": r.stats.missing, "disagreement": r.stats.disagreement,
-        "decision": r.decision.kind.value if r.decision else None,
-        "decision_released": bool(r.decision and r.decision.is_released),
-    } for r in rows[(page - 1) * per_page: page * per_page]]
+    items = rows[(page - 1) * per_page: page * per_page]
     return {"items": items, "page": page, "per_page": per_page, "total": len(rows), "round_id": round_.id,
             "alpha": report.alpha, "outstanding_reviews": report.outstanding, "method": METHOD}
 
@@ -427,14 +396,15 @@ def get_ranking(args, challenge_id):
 @blp.route("/challenges/<int:challenge_id>/decisions", methods=["POST"])
 @blp.arguments(DecisionInSchema)
 @blp.response(201, DecisionSchema)
-def prepare_decision(data, challenge_id):
+def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
     """Prepare a pending decision on one proposal: shortlist, award_recommendation or decline (fund manager)."""
-    actor = require_role(Role.FUND_MANAGER)
-    challenge = _challenge(challenge_id, actor)
+    actor = require_user()
+    challenge = queries.get_visible_challenge(actor, challenge_id)
+    require(policy.can_manage_panel(actor, challenge))
     proposal = db.session.get(Proposal, data["proposal_id"])
     if proposal is None or proposal.challenge_id != challenge.id:
         raise ApiError(422, "Some fields need your attention.", {"proposal_id": ["Not a proposal of this challenge."]})
-    decision = services.prepare_decision(actor=actor, proposal=proposal, kind=data["kind"], note=data["note"])
+    decision = decisions.prepare_decision(actor=actor, proposal=proposal, kind=data["kind"], note=data["note"])
     db.session.commit()
     return decision
 
@@ -442,9 +412,9 @@ def prepare_decision(data, challenge_id):
 @blp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
 @blp.response(200, DecisionReleaseSchema)
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
-def release(challenge_id):
+def release(challenge_id: int) -> Any:
     """Release every pending decision together; 409 until every assigned review is in or waived."""
-    actor = require_role(Role.FUND_MANAGER)
-    released = services.release_decisions(actor=actor, challenge=_challenge(challenge_id, actor))
+    actor = require_user()
+    released = decisions.release_decisions(actor=actor, challenge=queries.get_visible_challenge(actor, challenge_id))
     db.session.commit()
     return {"released": len(released)}

@@ -3,6 +3,7 @@ finished, some drafts, some not started, so the ranking is alive. Does nothing w
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,7 +12,7 @@ from facility.challenges.models import Challenge
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal
-from facility.review import services
+from facility.review import assignments, facts, panels, queries, reviews
 from facility.review.models import Assignment, RoundKind
 
 DEMO_REVIEWERS = ["reviewer1@demo.facility", "reviewer2@demo.facility", "reviewer3@demo.facility"]
@@ -23,14 +24,14 @@ COMMENTS = [
 ]
 
 
-def _user(state: dict, email: str) -> User | None:
+def _user(state: dict[str, Any], email: str) -> User | None:
     user = (state.get("users") or {}).get(email)
     if user is None:
         user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
     return user
 
 
-def seed(state: dict) -> None:
+def seed(state: dict[str, Any]) -> None:
     manager = _user(state, MANAGER)
     reviewers = [u for u in (_user(state, e) for e in DEMO_REVIEWERS) if u is not None]
     if manager is None or not reviewers:
@@ -43,22 +44,24 @@ def seed(state: dict) -> None:
     now = utcnow()
     for index, challenge in enumerate(challenges):
         for reviewer in reviewers:
-            if services.panel_membership(challenge, reviewer) is None:
-                services.add_panel_member(actor=manager, challenge=challenge, user=reviewer)
-        scoring = services.round_of(challenge, RoundKind.SCORING)
+            if facts.panel_membership(challenge, reviewer) is None:
+                panels.add_panel_member(actor=manager, challenge=challenge, user=reviewer)
+        scoring = queries.round_of(challenge, RoundKind.SCORING)
+        if scoring is None:  # every panel has one once a member joins (panels.ensure_rounds)
+            continue
         # Demo only: the scoring round is running now, whatever the challenge's dates, so reviews show.
         scoring.opens_at = min(scoring.opens_at, now - timedelta(days=1))
         scoring.closes_at = max(scoring.closes_at, now + timedelta(days=30))
         scoring.can_see_others = True
-        outcome = services.auto_assign(actor=manager, round_=scoring, per_proposal=min(2, len(reviewers)))
+        outcome = assignments.auto_assign(actor=manager, round_=scoring, per_proposal=min(2, len(reviewers)))
         state.setdefault("review_messages", []).append(outcome.message)
-        assignments = db.session.execute(sa.select(Assignment).where(Assignment.round_id == scoring.id)
-                                         .order_by(Assignment.id)).scalars().all()
+        assigned = db.session.execute(sa.select(Assignment).where(Assignment.round_id == scoring.id)
+                                      .order_by(Assignment.id)).scalars().all()
         criteria = list(challenge.criteria)
-        for n, assignment in enumerate(assignments):
+        for n, assignment in enumerate(assigned):
             if index == 0 and n % 4 == 3:
                 continue  # left to do in the first challenge: its ranking shows missing reviews
             scores = {c.id: (3 + (n * 7 + c.position * 3 + assignment.reviewer_id) % 8) for c in criteria}
-            services.save_review(actor=assignment.reviewer, assignment=assignment, scores=scores,
+            reviews.save_review(actor=assignment.reviewer, assignment=assignment, scores=scores,
                                  comment=COMMENTS[n % len(COMMENTS)], submit=not (index == 0 and n % 4 == 2))
     db.session.flush()

@@ -17,6 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
+from facility.challenges.models import Criterion
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS
+from facility.core.labels import choices
 from facility.review.models import DecisionKind, RoundKind
 
 
@@ -35,7 +38,7 @@ class ActionForm(FlaskForm):
 class InviteForm(FlaskForm):
     email = EmailField(_l("Reviewer's e-mail address"), validators=[DataRequired(), Email(), Length(max=320)],
                        description=_l("An existing reviewer account is added at once; anyone else gets an invitation."))
-    name = StringField(_l("Name (for the invitation)"), validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Name (for the invitation)"), validators=[Optional(), Length(max=NAME_CHARS)])
     submit = SubmitField(_l("Add or invite"))
 
 
@@ -53,10 +56,7 @@ class RoundForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    round = SelectField(_l("Round"), choices=[(RoundKind.ELIGIBILITY.value, _l("Eligibility screening")),
-                                              (RoundKind.SCORING.value, _l("Scoring")),
-                                              (RoundKind.SHORTLIST.value, _l("Shortlist"))],
-                        default=RoundKind.SCORING.value)
+    round = SelectField(_l("Round"), choices=choices(RoundKind), default=RoundKind.SCORING.value)
     reviewers_per_proposal = IntegerField(_l("Reviewers per proposal"), default=3,
                                           validators=[InputRequired(), NumberRange(min=1, max=20)])
     submit = SubmitField(_l("Assign automatically"))
@@ -69,12 +69,12 @@ class ManualAssignForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Waive this review"))
 
 
 class ConflictForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=REASON_CHARS)],
                            description=_l("Only fund managers read it."))
     abstain = BooleanField(_l("I abstain (no conflict, but I will not review this proposal)"))
     submit = SubmitField(_l("Declare"))
@@ -84,12 +84,12 @@ class DecisionForm(FlaskForm):
     kind = SelectField(_l("Decision"), choices=[(DecisionKind.SHORTLIST.value, _l("Shortlist")),
                                                 (DecisionKind.AWARD_RECOMMENDATION.value, _l("Recommend an award")),
                                                 (DecisionKind.DECLINE.value, _l("Decline"))])
-    note = StringField(_l("Note (internal)"), validators=[Optional(), Length(max=2000)])
+    note = StringField(_l("Note (internal)"), validators=[Optional(), Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Prepare"))
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)],
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=NAME_CHARS)],
                        render_kw={"autocomplete": "name"})
     password = PasswordField(_l("Password"), validators=[DataRequired()],
                              description=_l("At least 12 characters."),
@@ -100,11 +100,11 @@ class AcceptInvitationForm(FlaskForm):
     submit = SubmitField(_l("Create my reviewer account"))
 
 
-def review_form_class(criteria, eligibility: bool) -> type[FlaskForm]:
+def review_form_class(criteria: list[Criterion], eligibility: bool) -> type[FlaskForm]:
     """The scoring form of one rubric: a radio group 0..10 per criterion (or pass/fail), a comment."""
 
     class ReviewForm(FlaskForm):
-        comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=10000)],
+        comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=COMMENT_CHARS)],
                                 description=_l("Required to submit. Applicants read it without your name."))
         save = SubmitField(_l("Save draft"))
         save_next = SubmitField(_l("Save and next"))

@@ -1,6 +1,7 @@
 """Evaluation panels: members, invitations, conflicts, rounds, assignments, reviews, decisions.
 
-Permission rules live here, on the objects, and are used by pages and the API alike.
+Each enum carries its labels (`core.labels`); the review status has its transition table
+beside it (`REVIEW_TRANSITIONS`). Who may do what lives in `review.policy`.
 """
 from __future__ import annotations
 
@@ -8,23 +9,19 @@ import enum
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import Organization, Role, User, enum_column
+from facility.accounts.models import Organization, User, enum_column
 from facility.challenges.models import Challenge, Criterion
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.states import Transitions
 from facility.extensions import db
 from facility.proposals.models import Proposal
 
 
-def _authenticated(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
-def is_fund_manager(user) -> bool:
-    return _authenticated(user) and user.has_role(Role.FUND_MANAGER)
-
-
+@labelled({"reviewer": _l("Reviewer"), "observer": _l("Observer")})
 class PanelRole(str, enum.Enum):
     REVIEWER = "reviewer"
     OBSERVER = "observer"  # one of the city's officials: follows progress, never scores
@@ -68,9 +65,27 @@ class PanelInvitation(db.Model):
     challenge: Mapped[Challenge] = relationship()
 
 
+@labelled({"declared": _l("declared a conflict of interest"), "abstained": _l("abstained")})
 class ConflictKind(str, enum.Enum):
     DECLARED = "declared"  # the reviewer declared a conflict of interest
     ABSTAINED = "abstained"  # the reviewer abstains without a conflict
+
+
+@labelled({
+    "declared": _l("declared a conflict of interest"),
+    "abstained": _l("abstained"),
+    "member": _l("belongs to the applicant organisation"),
+    "domain": _l("same e-mail domain as the applicant's members"),
+    "previous": _l("declared a conflict with this organisation before"),
+})
+class ConflictReason(str, enum.Enum):
+    """Why a reviewer and a proposal are conflicted: declared, or found automatically."""
+
+    DECLARED = "declared"
+    ABSTAINED = "abstained"
+    MEMBER = "member"  # the reviewer belongs to the applicant organisation
+    DOMAIN = "domain"  # same (non-webmail) e-mail domain as one of the applicant's members
+    PREVIOUS = "previous"  # declared a conflict with the same organisation before
 
 
 class Conflict(db.Model):
@@ -102,6 +117,7 @@ class Conflict(db.Model):
     organization: Mapped[Organization | None] = relationship()
 
 
+@labelled({"eligibility": _l("Eligibility screening"), "scoring": _l("Scoring"), "shortlist": _l("Shortlist")})
 class RoundKind(str, enum.Enum):
     ELIGIBILITY = "eligibility"  # pass/fail with a reason
     SCORING = "scoring"  # rubric scores and a comment
@@ -146,9 +162,6 @@ class ReviewRound(db.Model):
         """Reviews may be written: allowed, between the dates, not closed early."""
         return self.can_review and self.opens_at <= utcnow() and not self.is_closed
 
-    def can_manage(self, user) -> bool:
-        return is_fund_manager(user)
-
 
 class Assignment(db.Model):
     """A reviewer assigned one proposal in one round; a fund manager may waive it (with a reason)."""
@@ -188,13 +201,19 @@ class Assignment(db.Model):
         """In (submitted) or explicitly waived: no longer holds up the decisions."""
         return self.is_waived or (self.review is not None and self.review.is_submitted)
 
-    def is_reviewer(self, user) -> bool:
-        return _authenticated(user) and user.id == self.reviewer_id
 
-
+@labelled({"draft": _l("Draft"), "submitted": _l("Submitted")}, tones={"draft": "waiting", "submitted": "good"})
 class ReviewStatus(str, enum.Enum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
+
+
+# A review is written as a draft (saved as often as the reviewer likes, while its round is open)
+# and submitted once; a submitted review is final.
+REVIEW_TRANSITIONS = Transitions(ReviewStatus, {
+    ReviewStatus.DRAFT: {ReviewStatus.SUBMITTED},
+    ReviewStatus.SUBMITTED: set(),
+})
 
 
 class Review(TimestampMixin, db.Model):
@@ -202,7 +221,7 @@ class Review(TimestampMixin, db.Model):
 
     `weighted_points` keeps the review's weighted total in hundredths of a point
     (``sum(score * weight)``, 0..1000, see `review.statistics.weighted_hundredths`), set by
-    `services.save_review` in the same transaction as the scores when a scored review is
+    `reviews.save_review` in the same transaction as the scores when a scored review is
     submitted; NULL for drafts, eligibility reviews and anything incomplete. The ranking reads
     it instead of the score rows (the rubric is fixed once a challenge leaves draft).
     """
@@ -257,6 +276,10 @@ class Score(db.Model):
     criterion: Mapped[Criterion] = relationship()
 
 
+# The texts read in sentences ("Your proposal was shortlisted on ...") and in the e-mail.
+@labelled({"shortlist": _l("shortlisted"), "award_recommendation": _l("recommended for an award"),
+           "decline": _l("declined")},
+          tones={"shortlist": "good", "award_recommendation": "good", "decline": "bad"})
 class DecisionKind(str, enum.Enum):
     SHORTLIST = "shortlist"
     AWARD_RECOMMENDATION = "award_recommendation"

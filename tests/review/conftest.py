@@ -14,8 +14,8 @@ from facility.cities.models import City, ClimateRisk
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import Attachment, Proposal, ProposalSnapshot, ProposalStatus
-from facility.review import services
-from facility.review.models import ReviewRound
+from facility.review import assignments, panels, queries, reviews
+from facility.review.models import ReviewRound, RoundKind
 
 
 @dataclass
@@ -32,11 +32,11 @@ class World:
 
     @property
     def scoring(self) -> ReviewRound:
-        return services.round_of(self.challenge, services.RoundKind.SCORING)
+        return queries.round_of(self.challenge, RoundKind.SCORING)
 
     @property
     def eligibility(self) -> ReviewRound:
-        return services.round_of(self.challenge, services.RoundKind.ELIGIBILITY)
+        return queries.round_of(self.challenge, RoundKind.ELIGIBILITY)
 
 
 def snapshot_data(proposal: Proposal, org: Organization) -> dict:
@@ -104,7 +104,7 @@ def build_world(make_user, make_org, *, n_proposals: int = 3, n_reviewers: int =
                  for i in range(n_reviewers)]
     if panel:
         for reviewer in reviewers:
-            services.add_panel_member(actor=manager, challenge=challenge, user=reviewer)
+            panels.add_panel_member(actor=manager, challenge=challenge, user=reviewer)
         db.session.commit()
     return World(challenge=challenge, criteria=criteria, manager=manager, official=official, reviewers=reviewers,
                  proposals=proposals, orgs=orgs, applicants=applicants, secrets=secrets)
@@ -124,14 +124,14 @@ def make_world(app, make_user, make_org):
 
 
 def assign(world: World, reviewer: User, proposal: Proposal, round_: ReviewRound | None = None):
-    a = services.add_assignment(actor=world.manager, round_=round_ or world.scoring, proposal=proposal,
+    a = assignments.add_assignment(actor=world.manager, round_=round_ or world.scoring, proposal=proposal,
                                 reviewer=reviewer)
     db.session.commit()
     return a
 
 
 def submit(world: World, assignment, scores: list[int], comment: str = "Solid work.", submit: bool = True):
-    review = services.save_review(actor=assignment.reviewer, assignment=assignment,
+    review = reviews.save_review(actor=assignment.reviewer, assignment=assignment,
                                   scores={c.id: s for c, s in zip(world.criteria, scores, strict=True)},
                                   comment=comment, submit=submit)
     db.session.commit()

@@ -5,7 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.extensions import db
-from facility.review import services
+from facility.review import conflicts, panels
 from facility.review.models import Assignment, PanelMember
 from tests.review.conftest import assign, submit
 
@@ -65,7 +65,7 @@ def test_assign_through_the_api(client, world, api_headers):
     manager = api_headers(world.manager)
     bad = client.post(url, json={"reviewers_per_proposal": 0}, headers=manager)
     assert bad.status_code == 422 and "reviewers_per_proposal" in bad.json["errors"]
-    services.declare_conflict(actor=world.reviewers[2], proposal=world.proposals[0], reason="friend")
+    conflicts.declare_conflict(actor=world.reviewers[2], proposal=world.proposals[0], reason="friend")
     db.session.commit()
     response = client.post(url, json={"reviewers_per_proposal": 3}, headers=manager)
     assert response.status_code == 200, response.json
@@ -187,7 +187,7 @@ def test_ranking_permissions_and_content(client, world, make_user, make_org, api
     assert body["total"] == 3 and "z-scores" in body["method"]
     assert [(i["proposal_id"], i["rank"]) for i in body["items"]] == [
         (world.proposals[0].id, 1), (world.proposals[1].id, 2), (world.proposals[2].id, None)]
-    services.close_round(actor=world.manager, round_=world.scoring)
+    panels.close_round(actor=world.manager, round_=world.scoring)
     db.session.commit()
     assert client.get(url, headers=api_headers(world.official)).status_code == 200
     from facility.accounts.models import OrgKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from facility.extensions import db
-from facility.review import demo, services
+from facility.review import demo, ranking
 from facility.review.models import Assignment, PanelMember, Review, ReviewStatus
 
 
@@ -18,7 +18,7 @@ def test_seed_builds_panels_with_finished_and_unfinished_reviews(make_world, mak
     assert db.session.scalar(sa.select(sa.func.count(Assignment.id))) == 8
     statuses = db.session.execute(sa.select(Review.status)).scalars().all()
     assert ReviewStatus.SUBMITTED in statuses and ReviewStatus.DRAFT in statuses and len(statuses) < 8
-    report = services.ranking(world.scoring)
+    report = ranking.ranking(world.scoring)
     assert report.ranked and report.unranked and report.outstanding > 0
 
 

@@ -5,10 +5,11 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.proposals.models import ProposalStatus
-from facility.review import services
+from facility.review import assignments, ranking
 from facility.review.models import Assignment
-from facility.review.statistics import ReviewScores, rank_proposals_baseline
+from tests.review import oracles
 from tests.review.conftest import assign, submit
+from tests.review.oracles import ReviewScores, rank_proposals_baseline
 
 
 def test_sql_ranking_agrees_with_the_service(make_world):
@@ -20,8 +21,8 @@ def test_sql_ranking_agrees_with_the_service(make_world):
             submit(world, assign(world, reviewer, p), scores[n % len(scores)])
             n += 1
     assign(world, world.reviewers[0], world.proposals[4])  # outstanding: unranked with one missing
-    report = services.ranking(world.scoring)
-    ranked, unranked = services.ranking_in_sql(world.scoring)
+    report = ranking.ranking(world.scoring)
+    ranked, unranked = oracles.ranking_in_sql(world.scoring)
     assert [r.stats for r in report.ranked] == list(ranked)
     assert [r.stats for r in report.unranked] == list(unranked)
     assert unranked[0].missing == 1 and len(ranked) == 4
@@ -39,7 +40,7 @@ def test_sql_ranking_from_stored_totals_agrees_with_the_python_ranking_of_score_
             n += 1
     submit(world, assign(world, world.reviewers[3], world.proposals[5]), [1, 2, 3], submit=False)  # a draft
     waived = assign(world, world.reviewers[0], world.proposals[5])
-    services.waive_assignment(actor=world.manager, assignment=waived, reason="Travelling")
+    assignments.waive_assignment(actor=world.manager, assignment=waived, reason="Travelling")
     submit(world, assign(world, world.reviewers[2], world.proposals[6]), [10, 10, 10])
     world.proposals[6].status = ProposalStatus.WITHDRAWN
     db.session.commit()
@@ -51,9 +52,9 @@ def test_sql_ranking_from_stored_totals_agrees_with_the_python_ranking_of_score_
             rows.append(ReviewScores(a.proposal_id, a.reviewer_id,
                                      a.review.score_map if a.review and a.review.is_submitted else None))
     oracle = rank_proposals_baseline(rows, weights)
-    ranked, unranked = services.ranking_in_sql(world.scoring)
+    ranked, unranked = oracles.ranking_in_sql(world.scoring)
     assert (ranked, unranked) == (oracle.ranked, oracle.unranked)
-    report = services.ranking(world.scoring)
+    report = ranking.ranking(world.scoring)
     assert tuple(r.stats for r in report.ranked) == oracle.ranked
     assert tuple(r.stats for r in report.unranked) == oracle.unranked
     assert [s.missing for s in unranked] == [1]

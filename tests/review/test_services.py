@@ -17,8 +17,16 @@ from facility.core.mail import OutboundEmail
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import ProposalStatus
-from facility.review import services
-from facility.review.models import Assignment, ConflictKind, DecisionKind, PanelInvitation, PanelRole, Review
+from facility.review import assignments, conflicts, decisions, facts, panels, policy, queries, ranking, reviews
+from facility.review.models import (
+    Assignment,
+    ConflictKind,
+    ConflictReason,
+    DecisionKind,
+    PanelInvitation,
+    PanelRole,
+    Review,
+)
 from tests.review.conftest import assign, submit
 
 
@@ -31,28 +39,28 @@ def _actions(prefix: str) -> list[str]:
 
 def test_member_of_applicant_org_is_conflicted(world, make_user):
     insider = make_user("reviewer", email="insider@elsewhere.example", organization=world.orgs[0])
-    found = services.detect_conflicts(world.proposals, [insider])
-    assert found == {(world.proposals[0].id, insider.id): [services.AUTO_MEMBER]}
+    found = facts.detect_conflicts(world.proposals, [insider])
+    assert found == {(world.proposals[0].id, insider.id): [ConflictReason.MEMBER]}
 
 
 def test_same_email_domain_is_conflicted_but_webmail_is_not(world, make_user):
     colleague = make_user("reviewer", email="someone@zebracorp1.example")
-    assert services.conflict_reasons(world.proposals[1], colleague) == [services.AUTO_DOMAIN]
-    assert services.conflict_reasons(world.proposals[0], colleague) == []
+    assert facts.conflict_reasons(world.proposals[1], colleague) == [ConflictReason.DOMAIN]
+    assert facts.conflict_reasons(world.proposals[0], colleague) == []
     # Applicant and reviewer both on gmail.com: no conflict from the domain alone.
     make_user("innovator", email="cofounder@gmail.com", organization=world.orgs[2])
     gmail_reviewer = make_user("reviewer", email="reviewer@gmail.com")
-    assert services.conflict_reasons(world.proposals[2], gmail_reviewer) == []
+    assert facts.conflict_reasons(world.proposals[2], gmail_reviewer) == []
 
 
 def test_previous_declared_conflict_with_the_organisation_carries_over(world, make_user):
     reviewer = world.reviewers[0]
-    services.declare_conflict(actor=reviewer, proposal=world.proposals[0], reason="I advised them last year")
+    conflicts.declare_conflict(actor=reviewer, proposal=world.proposals[0], reason="I advised them last year")
     db.session.commit()
     # The same organisation applies again, to another challenge's panel the reviewer sits on.
     other = _second_challenge_proposal(world, world.orgs[0])
-    assert services.conflict_reasons(other, reviewer) == [services.AUTO_PREVIOUS]
-    assert services.conflict_reasons(other, world.reviewers[1]) == []
+    assert facts.conflict_reasons(other, reviewer) == [ConflictReason.PREVIOUS]
+    assert facts.conflict_reasons(other, world.reviewers[1]) == []
 
 
 def _second_challenge_proposal(world, org):
@@ -75,8 +83,8 @@ def test_declare_conflict_removes_assignment_and_blocks_opening(world):
     reviewer, proposal = world.reviewers[0], world.proposals[0]
     a = assign(world, reviewer, proposal)
     submit(world, a, [5, 5], submit=False)
-    assert services.can_open_assignment(a, reviewer)
-    conflict = services.declare_conflict(actor=reviewer, proposal=proposal, reason="My cousin runs it")
+    assert policy.can_open_assignment(reviewer, a) is None
+    conflict = conflicts.declare_conflict(actor=reviewer, proposal=proposal, reason="My cousin runs it")
     db.session.commit()
     assert conflict.kind == ConflictKind.DECLARED and conflict.organization_id == world.orgs[0].id
     assert db.session.execute(sa.select(Assignment).where(Assignment.reviewer_id == reviewer.id)).first() is None
@@ -88,16 +96,16 @@ def test_declare_conflict_removes_assignment_and_blocks_opening(world):
 
 def test_abstain_and_declaring_rules(world, make_user):
     reviewer = world.reviewers[1]
-    services.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="Too close", abstain=True)
-    assert services.conflict_reasons(world.proposals[1], reviewer) == ["abstained"]
+    conflicts.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="Too close", abstain=True)
+    assert facts.conflict_reasons(world.proposals[1], reviewer) == ["abstained"]
     with pytest.raises(ConflictError):
-        services.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="again")
+        conflicts.declare_conflict(actor=reviewer, proposal=world.proposals[1], reason="again")
     with pytest.raises(ValidationFailed) as info:
-        services.declare_conflict(actor=reviewer, proposal=world.proposals[2], reason="   ")
+        conflicts.declare_conflict(actor=reviewer, proposal=world.proposals[2], reason="   ")
     assert "reason" in info.value.errors
     outsider = make_user("reviewer")  # not on the panel: as if the proposal did not exist
     with pytest.raises(NotFound):
-        services.declare_conflict(actor=outsider, proposal=world.proposals[0], reason="x")
+        conflicts.declare_conflict(actor=outsider, proposal=world.proposals[0], reason="x")
 
 
 # --- assignment ----------------------------------------------------------------------------------------
@@ -107,9 +115,9 @@ def test_auto_assign_gives_n_reviewers_without_conflicted_pairs(make_world, make
     world = make_world(n_proposals=6, n_reviewers=4)
     insider = world.reviewers[0]
     insider.organization = world.orgs[0]
-    services.declare_conflict(actor=world.reviewers[1], proposal=world.proposals[1], reason="advisor")
+    conflicts.declare_conflict(actor=world.reviewers[1], proposal=world.proposals[1], reason="advisor")
     db.session.commit()
-    outcome = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    outcome = assignments.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
     db.session.commit()
     rows = db.session.execute(sa.select(Assignment.proposal_id, Assignment.reviewer_id)).all()
     pairs = set(rows)
@@ -125,22 +133,22 @@ def test_auto_assign_gives_n_reviewers_without_conflicted_pairs(make_world, make
 
 
 def test_auto_assign_says_honestly_when_n_cannot_be_met(world):
-    services.declare_conflict(actor=world.reviewers[0], proposal=world.proposals[2], reason="friend")
-    outcome = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    conflicts.declare_conflict(actor=world.reviewers[0], proposal=world.proposals[2], reason="friend")
+    outcome = assignments.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
     db.session.commit()
     assert outcome.shortfalls == {world.proposals[2].id: 1}
     assert "1 of 3 proposals cannot reach 3 reviewers" in outcome.message
     assert any("only 2 non-conflicted reviewers for 3 places" in line for line in outcome.details)
     # Running again keeps what exists and adds nothing.
-    again = services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
+    again = assignments.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=3)
     assert again.added == 0
 
 
 def test_auto_assign_rules(world, make_user):
     with pytest.raises(PermissionDenied):
-        services.auto_assign(actor=world.reviewers[0], round_=world.scoring, per_proposal=2)
+        assignments.auto_assign(actor=world.reviewers[0], round_=world.scoring, per_proposal=2)
     with pytest.raises(ValidationFailed):
-        services.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=0)
+        assignments.auto_assign(actor=world.manager, round_=world.scoring, per_proposal=0)
 
 
 def test_manual_assignment_refuses_conflicts_duplicates_and_strangers(world, make_user):
@@ -150,7 +158,7 @@ def test_manual_assignment_refuses_conflicts_duplicates_and_strangers(world, mak
     stranger = make_user("reviewer")
     with pytest.raises(ValidationFailed):
         assign(world, stranger, world.proposals[0])
-    services.remove_assignment(actor=world.manager, assignment=a)
+    assignments.remove_assignment(actor=world.manager, assignment=a)
     db.session.commit()
     assert db.session.get(Assignment, a.id) is None
 
@@ -161,19 +169,19 @@ def test_manual_assignment_refuses_conflicts_duplicates_and_strangers(world, mak
 def test_draft_then_submit_with_required_comment_and_all_criteria(world):
     a = assign(world, world.reviewers[0], world.proposals[0])
     c1, c2 = world.criteria
-    review = services.save_review(actor=world.reviewers[0], assignment=a, scores={str(c1.id): 7}, comment="")
+    review = reviews.save_review(actor=world.reviewers[0], assignment=a, scores={str(c1.id): 7}, comment="")
     assert review.status.value == "draft" and review.score_map == {c1.id: 7}
     with pytest.raises(ValidationFailed) as info:
-        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7}, comment="", submit=True)
+        reviews.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7}, comment="", submit=True)
     assert set(info.value.errors) == {"comment", f"scores.{c2.id}"}
     with pytest.raises(ValidationFailed) as info:
-        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 11, "999": 3}, comment="x")
+        reviews.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 11, "999": 3}, comment="x")
     assert set(info.value.errors) == {f"scores.{c1.id}", "scores.999"}
-    services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7, c2.id: 3}, comment="Good",
+    reviews.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 7, c2.id: 3}, comment="Good",
                          submit=True)
     db.session.commit()
     with pytest.raises(ConflictError):
-        services.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 1, c2.id: 1}, comment="Edit")
+        reviews.save_review(actor=world.reviewers[0], assignment=a, scores={c1.id: 1, c2.id: 1}, comment="Edit")
     db.session.refresh(a.review)
     assert a.review.score_map == {c1.id: 7, c2.id: 3}
 
@@ -181,17 +189,17 @@ def test_draft_then_submit_with_required_comment_and_all_criteria(world):
 def test_review_only_by_the_assigned_reviewer_while_the_round_is_open(world):
     a = assign(world, world.reviewers[0], world.proposals[0])
     with pytest.raises(NotFound):
-        services.save_review(actor=world.reviewers[1], assignment=a, scores={}, comment="x")
+        reviews.save_review(actor=world.reviewers[1], assignment=a, scores={}, comment="x")
     with time_machine.travel(world.scoring.closes_at + timedelta(minutes=1), tick=False), pytest.raises(ConflictError):
-        services.save_review(actor=world.reviewers[0], assignment=a, scores={}, comment="x")
+        reviews.save_review(actor=world.reviewers[0], assignment=a, scores={}, comment="x")
 
 
 def test_eligibility_round_is_pass_or_fail_with_a_reason(world):
     a = assign(world, world.reviewers[0], world.proposals[0], round_=world.eligibility)
     with pytest.raises(ValidationFailed) as info:
-        services.save_review(actor=world.reviewers[0], assignment=a, comment="Fine", submit=True)
+        reviews.save_review(actor=world.reviewers[0], assignment=a, comment="Fine", submit=True)
     assert "eligible" in info.value.errors
-    review = services.save_review(actor=world.reviewers[0], assignment=a, comment="Outside the city", eligible=False,
+    review = reviews.save_review(actor=world.reviewers[0], assignment=a, comment="Outside the city", eligible=False,
                                   submit=True)
     assert review.eligible is False and review.is_submitted
 
@@ -200,14 +208,14 @@ def test_others_hidden_until_own_review_is_submitted_and_round_allows(world):
     a0 = assign(world, world.reviewers[0], world.proposals[0])
     a1 = assign(world, world.reviewers[1], world.proposals[0])
     submit(world, a1, [9, 9], comment="Excellent")
-    assert services.others_reviews(a0, world.reviewers[0]) is None  # round does not allow it
+    assert queries.others_reviews(a0, world.reviewers[0]) is None  # round does not allow it
     world.scoring.can_see_others = True
     db.session.commit()
-    assert services.others_reviews(a0, world.reviewers[0]) is None  # own review not in
+    assert queries.others_reviews(a0, world.reviewers[0]) is None  # own review not in
     submit(world, a0, [4, 4], submit=False)
-    assert services.others_reviews(a0, world.reviewers[0]) is None  # a draft is not enough
+    assert queries.others_reviews(a0, world.reviewers[0]) is None  # a draft is not enough
     submit(world, a0, [4, 4])
-    others = services.others_reviews(a0, world.reviewers[0])
+    others = queries.others_reviews(a0, world.reviewers[0])
     assert [r.comment for r in others] == ["Excellent"]
 
 
@@ -225,7 +233,7 @@ def test_ranking_matches_hand_computed_example(make_world):
     for reviewer, scores in ((r0, {p0: [8, 6], p1: [5, 5], p2: [2, 4]}), (r1, {p0: [10, 10], p1: [9, 9], p2: [10, 5]})):
         for proposal, s in scores.items():
             submit(world, assign(world, reviewer, proposal), s)
-    report = services.ranking(world.scoring)
+    report = ranking.ranking(world.scoring)
     rows = {row.proposal.id: row.stats for row in report.ranked}
     assert [row.proposal.id for row in report.ranked] == [p0.id, p1.id, p2.id]
     assert [rows[p.id].rank for p in (p0, p1, p2)] == [1, 2, 3]
@@ -254,7 +262,7 @@ def test_ranking_shows_ties_and_missing_reviews(make_world):
     for proposal, s in ((p0, [5, 5]), (p1, [5, 5]), (p2, [2, 4])):
         submit(world, assign(world, r0, proposal), s)
     assign(world, r1, p2)  # assigned, not in yet
-    report = services.ranking(world.scoring)
+    report = ranking.ranking(world.scoring)
     assert [(row.proposal.id, row.stats.rank, row.stats.tied) for row in report.ranked] == [
         (p0.id, 1, True), (p1.id, 1, True)]
     assert [(row.proposal.id, row.stats.reviews, row.stats.missing) for row in report.unranked] == [(p2.id, 1, 1)]
@@ -266,12 +274,12 @@ def test_csv_has_a_header_and_defuses_formulas(world):
     world.proposals[1].title = "@SUM(A1)"
     db.session.commit()
     submit(world, assign(world, world.reviewers[0], world.proposals[0]), [6, 6])
-    rows = list(csv.reader(io.StringIO(services.ranking_csv(services.ranking(world.scoring)))))
-    assert rows[0] == services.CSV_HEADER
+    rows = list(csv.reader(io.StringIO(ranking.ranking_csv(ranking.ranking(world.scoring)))))
+    assert rows[0] == ranking.CSV_HEADER
     titles = {r[2]: r[3] for r in rows[1:]}
     assert titles[str(world.proposals[0].id)] == "'=HYPERLINK(\"http://evil\")"
     assert titles[str(world.proposals[1].id)] == "'@SUM(A1)"
-    assert services.csv_safe("-1") == "'-1" and services.csv_safe("+1") == "'+1" and services.csv_safe(5) == 5
+    assert ranking.csv_safe("-1") == "'-1" and ranking.csv_safe("+1") == "'+1" and ranking.csv_safe(5) == 5
 
 
 # --- decisions and the release gate -------------------------------------------------------------------------
@@ -282,19 +290,19 @@ def test_release_waits_for_every_review_or_waiver(world):
     a = assign(world, world.reviewers[0], p0)
     b = assign(world, world.reviewers[1], p1)
     submit(world, a, [8, 8], comment="Convincing pilot plan")
-    services.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
-    services.prepare_decision(actor=world.manager, proposal=p1, kind=DecisionKind.DECLINE)
-    services.prepare_decision(actor=world.manager, proposal=p2, kind="award_recommendation")
+    decisions.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
+    decisions.prepare_decision(actor=world.manager, proposal=p1, kind=DecisionKind.DECLINE)
+    decisions.prepare_decision(actor=world.manager, proposal=p2, kind="award_recommendation")
     db.session.commit()
     with pytest.raises(ConflictError) as info:
-        services.release_decisions(actor=world.manager, challenge=world.challenge)
+        decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     assert "1 assigned reviews" in info.value.detail
     db.session.rollback()
     assert p0.status == ProposalStatus.SUBMITTED
     with pytest.raises(ValidationFailed):
-        services.waive_assignment(actor=world.manager, assignment=b, reason=" ")
-    services.waive_assignment(actor=world.manager, assignment=b, reason="Reviewer fell ill")
-    released = services.release_decisions(actor=world.manager, challenge=world.challenge)
+        assignments.waive_assignment(actor=world.manager, assignment=b, reason=" ")
+    assignments.waive_assignment(actor=world.manager, assignment=b, reason="Reviewer fell ill")
+    released = decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     db.session.commit()
     assert len(released) == 3
     assert (p0.status, p1.status, p2.status) == (ProposalStatus.SHORTLISTED, ProposalStatus.DECLINED,
@@ -303,31 +311,31 @@ def test_release_waits_for_every_review_or_waiver(world):
     assert sorted(mails) == sorted(u.email for u in world.applicants)
     assert {"review.assignment_waived", "review.decision_released"} <= set(_actions("review."))
     with pytest.raises(ConflictError):  # nothing pending any more
-        services.release_decisions(actor=world.manager, challenge=world.challenge)
+        decisions.release_decisions(actor=world.manager, challenge=world.challenge)
 
 
 def test_feedback_shows_comments_without_names_only_after_release(world, make_user):
     p0 = world.proposals[0]
     submit(world, assign(world, world.reviewers[0], p0), [8, 8], comment="Convincing pilot plan")
-    services.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
+    decisions.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
     db.session.commit()
     with pytest.raises(NotFound):
-        services.feedback(p0, world.applicants[0])
-    services.release_decisions(actor=world.manager, challenge=world.challenge)
+        decisions.feedback(p0, world.applicants[0])
+    decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     db.session.commit()
-    fb = services.feedback(p0, world.applicants[0])
+    fb = decisions.feedback(p0, world.applicants[0])
     assert fb.comments == [("Reviewer 1", "Convincing pilot plan")]
     with pytest.raises(NotFound):
-        services.feedback(p0, world.applicants[1])
+        decisions.feedback(p0, world.applicants[1])
 
 
 def test_only_fund_managers_prepare_and_release(world):
     with pytest.raises(PermissionDenied):
-        services.prepare_decision(actor=world.reviewers[0], proposal=world.proposals[0], kind="shortlist")
+        decisions.prepare_decision(actor=world.reviewers[0], proposal=world.proposals[0], kind="shortlist")
     with pytest.raises(PermissionDenied):
-        services.release_decisions(actor=world.official, challenge=world.challenge)
+        decisions.release_decisions(actor=world.official, challenge=world.challenge)
     with pytest.raises(ValidationFailed):
-        services.prepare_decision(actor=world.manager, proposal=world.proposals[0], kind="crown")
+        decisions.prepare_decision(actor=world.manager, proposal=world.proposals[0], kind="crown")
 
 
 # --- panels, observers, invitations, rounds ----------------------------------------------------------------
@@ -336,64 +344,66 @@ def test_only_fund_managers_prepare_and_release(world):
 def test_panel_membership_rules(world, make_user):
     innovator = make_user("innovator")
     with pytest.raises(ValidationFailed):
-        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=innovator)
+        panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=innovator)
     with pytest.raises(ConflictError):
-        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.reviewers[0])
+        panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.reviewers[0])
     with pytest.raises(PermissionDenied):
-        services.add_panel_member(actor=world.reviewers[0], challenge=world.challenge, user=make_user("reviewer"))
-    member = services.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.official,
+        panels.add_panel_member(actor=world.reviewers[0], challenge=world.challenge, user=make_user("reviewer"))
+    member = panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.official,
                                        role=PanelRole.OBSERVER)
     assert member.role == PanelRole.OBSERVER
     other_official = make_user("city_official", organization=Organization(name="Elsewhere", kind=OrgKind.CITY))
     with pytest.raises(ValidationFailed):
-        services.add_panel_member(actor=world.manager, challenge=world.challenge, user=other_official,
+        panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=other_official,
                                   role=PanelRole.OBSERVER)
-    assert services.challenges_of_reviewer(world.reviewers[0]) == [world.challenge]
-    assert services.challenges_of_reviewer(make_user("reviewer")) == []
+    assert queries.challenges_of_reviewer(world.reviewers[0]) == [world.challenge]
+    assert queries.challenges_of_reviewer(make_user("reviewer")) == []
 
 
 def test_invitation_creates_a_reviewer_on_the_panel(world, app):
-    invitation = services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="New.Person@Uni.example",
-                                          name="New Person")
-    db.session.commit()
-    assert isinstance(invitation, PanelInvitation) and invitation.email == "new.person@uni.example"
-    mail = db.session.execute(sa.select(OutboundEmail)).scalar_one()
-    token = services.invitation_token(invitation)
-    assert token in mail.body
+    # The clock stands still so the token signed for the e-mail and the one signed here share a timestamp.
+    with time_machine.travel(utcnow(), tick=False):
+        invitation = panels.invite_reviewer(actor=world.manager, challenge=world.challenge,
+                                            email="New.Person@Uni.example", name="New Person")
+        db.session.commit()
+        assert isinstance(invitation, PanelInvitation) and invitation.email == "new.person@uni.example"
+        mail = db.session.execute(sa.select(OutboundEmail)).scalar_one()
+        token = panels.invitation_token(invitation)
+        assert token in mail.body
     with pytest.raises(ConflictError):
-        services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new.person@uni.example")
+        panels.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new.person@uni.example")
     db.session.rollback()
-    assert services.invitation_for_token(token + "x") is None
+    assert panels.invitation_for_token(token + "x") is None
     with pytest.raises(ValidationFailed):
-        services.accept_invitation(invitation=invitation, name="New Person", password="short")
+        panels.accept_invitation(invitation=invitation, name="New Person", password="short")
     db.session.rollback()
-    user = services.accept_invitation(invitation=invitation, name="New Person", password="a-long-password-for-review")
+    user = panels.accept_invitation(invitation=invitation, name="New Person", password="a-long-password-for-review")
     db.session.commit()
-    assert user.roles == ["reviewer"] and services.is_panel_reviewer(world.challenge, user)
-    assert services.invitation_for_token(token) is None  # single use
+    assert user.roles == ["reviewer"] and facts.is_panel_reviewer(world.challenge, user)
+    assert panels.invitation_for_token(token) is None  # single use
     with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
-        assert services.invitation_for_token(services.invitation_token(invitation)) is None
+        assert panels.invitation_for_token(panels.invitation_token(invitation)) is None
 
 
 def test_existing_reviewer_is_added_not_invited(world, make_user):
     reviewer = make_user("reviewer", email="known@panel.example")
-    result = services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="known@panel.example")
+    result = panels.invite_reviewer(actor=world.manager, challenge=world.challenge, email="known@panel.example")
     assert result.user_id == reviewer.id
 
 
 def test_rounds_default_dates_shortlist_and_updates(world):
-    rounds = services.rounds_of(world.challenge)
+    rounds = queries.rounds_of(world.challenge)
     assert [r.kind.value for r in rounds] == ["eligibility", "scoring"]
     assert all(r.opens_at == world.challenge.closes_at for r in rounds)
-    shortlist = services.add_shortlist_round(actor=world.manager, challenge=world.challenge)
+    shortlist = panels.add_shortlist_round(actor=world.manager, challenge=world.challenge)
     assert shortlist.opens_at == world.scoring.closes_at
     with pytest.raises(ConflictError):
-        services.add_shortlist_round(actor=world.manager, challenge=world.challenge)
+        panels.add_shortlist_round(actor=world.manager, challenge=world.challenge)
     with pytest.raises(ValidationFailed):
-        services.update_round(actor=world.manager, round_=shortlist, opens_at=shortlist.closes_at,
+        panels.update_round(actor=world.manager, round_=shortlist, opens_at=shortlist.closes_at,
                               closes_at=shortlist.opens_at, can_review=True, can_see_others=True)
-    services.close_round(actor=world.manager, round_=world.scoring)
+    panels.close_round(actor=world.manager, round_=world.scoring)
     assert world.scoring.is_closed and not world.scoring.is_open
     # The shortlist round reviews only shortlisted proposals.
     world.proposals[0].status = ProposalStatus.SHORTLISTED
-    assert services.round_proposals(shortlist) == [world.proposals[0]]
+    assert queries.round_proposals(shortlist) == [world.proposals[0]]

@@ -10,12 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facility.extensions import db
-from facility.review.statistics import (
-    ProposalStats,
+from facility.review.statistics import ProposalStats, rank_arrays, weighted_hundredths
+from tests.review.oracles import (
     ReviewScores,
     icc_one_way,
     krippendorff_alpha_interval,
-    rank_arrays,
     rank_proposals,
     rank_proposals_baseline,
     ranking_from_rows,
@@ -23,7 +22,6 @@ from facility.review.statistics import (
     reviews_alpha,
     round6,
     validate_weights,
-    weighted_hundredths,
     weighted_score,
 )
 

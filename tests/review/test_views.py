@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from facility.accounts.models import OrgKind
 from facility.extensions import db
 from facility.proposals.models import Proposal, ProposalStatus
-from facility.review import services
-from facility.review.models import Assignment, PanelInvitation, PanelMember
+from facility.review import decisions, panels, policy, ranking
+from facility.review.models import Assignment, PanelInvitation, PanelMember, PanelRole
 from tests.conftest import csrf_token_from, get_csrf
 from tests.review.conftest import assign, submit
 from tests.review.test_api import assert_blind
@@ -184,8 +184,8 @@ def test_manager_invites_assigns_and_sees_errors(client, world, make_user, login
 
 
 def test_observer_follows_the_panel(client, world, make_user, login):
-    services.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.official,
-                              role=services.PanelRole.OBSERVER)
+    panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=world.official,
+                              role=PanelRole.OBSERVER)
     db.session.commit()
     login(client, world.official)
     page = client.get(f"/review/challenges/{world.challenge.id}/panel")
@@ -193,10 +193,10 @@ def test_observer_follows_the_panel(client, world, make_user, login):
 
 
 def test_invitation_page_creates_the_account(client, world):
-    invitation = services.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new@uni.example")
+    invitation = panels.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new@uni.example")
     db.session.commit()
     assert client.get("/review/invitations/not-a-token").status_code == 404
-    url = f"/review/invitations/{services.invitation_token(invitation)}"
+    url = f"/review/invitations/{panels.invitation_token(invitation)}"
     token = get_csrf(client, url)
     short = client.post(url, data={"csrf_token": token, "name": "New", "password": "short", "confirm": "short"})
     assert short.status_code == 422
@@ -225,7 +225,7 @@ def test_ranking_page_documents_the_method_and_exports_csv(client, world, login)
     response = client.get(f"/review/challenges/{world.challenge.id}/ranking.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == services.CSV_HEADER
+    assert rows[0] == ranking.CSV_HEADER
     assert rows[1][:3] == ["1", "", str(world.proposals[0].id)] and rows[1][11] == "yes"  # 7.2 vs 3.0
     assert any(r[3] == "'=cmd|' /C calc'!A0" for r in rows[1:])
 
@@ -233,7 +233,7 @@ def test_ranking_page_documents_the_method_and_exports_csv(client, world, login)
 def test_release_from_the_page_and_feedback(client, world, login, run_jobs):
     p0 = world.proposals[0]
     a = assign(world, world.reviewers[0], p0)
-    services.prepare_decision(actor=world.manager, proposal=p0, kind="decline")
+    decisions.prepare_decision(actor=world.manager, proposal=p0, kind="decline")
     db.session.commit()
     login(client, world.manager)
     token = get_csrf(client, f"/review/challenges/{world.challenge.id}/ranking")
@@ -301,7 +301,7 @@ def test_ranking_page_queries_do_not_grow(client, world, login):
     for i, p in enumerate(world.proposals[1:] + _add_proposals(world, 6)):
         for reviewer in world.reviewers[:2]:
             submit(world, assign(world, reviewer, p), [i % 10, (i * 3) % 10])
-        services.prepare_decision(actor=world.manager, proposal=p, kind="decline")
+        decisions.prepare_decision(actor=world.manager, proposal=p, kind="decline")
     db.session.commit()
     with count_queries() as many:
         assert client.get(url).status_code == 200
@@ -356,13 +356,12 @@ def test_declare_conflict_refusals(client, world, make_user, login):
 
 
 def test_a_permission_refusal_is_a_403_page_not_a_flash(client, world, login, monkeypatch):
-    """When the service refuses a fund manager (the rule is the services'), the page answers 403 and
+    """When the policy refuses a fund manager (pages and services ask the same rule), the page answers 403 and
     nothing is written: closing a round, removing or waiving an assignment."""
     a = assign(world, world.reviewers[0], world.proposals[0])
     login(client, world.manager)
     token = get_csrf(client, f"/review/assignments/{a.id}/waive")
-    monkeypatch.setattr(services, "can_manage_panel", lambda *_args: False)
-    monkeypatch.setattr(type(world.scoring), "can_manage", lambda *_args: False)
+    monkeypatch.setattr(policy, "is_fund_manager", lambda *_args: False)  # the one rule, refusing
     for path, data in ((f"/review/rounds/{world.scoring.id}/close", {}),
                        (f"/review/assignments/{a.id}/remove", {}),
                        (f"/review/assignments/{a.id}/waive", {"reason": "Unwell"})):

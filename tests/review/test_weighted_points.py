@@ -10,10 +10,11 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.proposals.models import ProposalStatus
-from facility.review import services
-from facility.review.models import Review
-from facility.review.statistics import ReviewScores, rank_proposals_baseline, reviews_alpha, weighted_hundredths
+from facility.review import assignments, queries, ranking, reviews
+from facility.review.models import Assignment, Review
+from facility.review.statistics import weighted_hundredths
 from tests.review.conftest import assign, submit
+from tests.review.oracles import ReviewScores, rank_proposals_baseline, reviews_alpha
 
 MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0007_review_weighted_points.py"
 
@@ -40,7 +41,7 @@ def test_a_draft_has_no_total_and_the_edit_before_submitting_counts(world):
     a = assign(world, world.reviewers[0], world.proposals[0])
     draft = submit(world, a, [9, 9], submit=False)
     assert draft.weighted_points is None
-    partial = services.save_review(actor=a.reviewer, assignment=a, scores={world.criteria[0].id: 3}, comment="x")
+    partial = reviews.save_review(actor=a.reviewer, assignment=a, scores={world.criteria[0].id: 3}, comment="x")
     db.session.commit()
     assert partial.weighted_points is None
     review = submit(world, a, [2, 10])  # edited, then submitted: 0.6 * 2 + 0.4 * 10 = 5.2
@@ -49,7 +50,7 @@ def test_a_draft_has_no_total_and_the_edit_before_submitting_counts(world):
 
 def test_eligibility_reviews_have_no_total(world):
     a = assign(world, world.reviewers[0], world.proposals[0], round_=world.eligibility)
-    review = services.save_review(actor=a.reviewer, assignment=a, comment="Fine", eligible=True, submit=True)
+    review = reviews.save_review(actor=a.reviewer, assignment=a, comment="Fine", eligible=True, submit=True)
     db.session.commit()
     assert review.is_submitted and review.weighted_points is None
 
@@ -82,10 +83,10 @@ def test_migration_backfill_matches_the_service(make_world):
 def _score_rows(world, round_) -> list[ReviewScores]:
     """The round's raw score rows as the row-by-row oracle takes them (submitted reviews only)."""
     rows = []
-    for p in services.round_proposals(round_):
-        for a in db.session.execute(sa.select(services.Assignment).where(
-                services.Assignment.round_id == round_.id, services.Assignment.proposal_id == p.id,
-                services.Assignment.waived_at.is_(None))).scalars():
+    for p in queries.round_proposals(round_):
+        for a in db.session.execute(sa.select(Assignment).where(
+                Assignment.round_id == round_.id, Assignment.proposal_id == p.id,
+                Assignment.waived_at.is_(None))).scalars():
             rows.append(ReviewScores(a.proposal_id, a.reviewer_id,
                                      a.review.score_map if a.review is not None and a.review.is_submitted else None))
     return rows
@@ -101,19 +102,19 @@ def test_ranking_from_stored_totals_equals_the_baseline_over_score_rows(make_wor
             n += 1
     assign(world, world.reviewers[3], world.proposals[5])  # outstanding
     waived = assign(world, world.reviewers[0], world.proposals[5])
-    services.waive_assignment(actor=world.manager, assignment=waived, reason="Away")
+    assignments.waive_assignment(actor=world.manager, assignment=waived, reason="Away")
     submit(world, assign(world, world.reviewers[1], world.proposals[7]), [10, 10])
     world.proposals[7].status = ProposalStatus.WITHDRAWN  # no longer reviewed: its scores take no part
     db.session.commit()
     rows = _score_rows(world, world.scoring)
     oracle = rank_proposals_baseline(rows, _weights(world),
-                                     proposal_ids=[p.id for p in services.round_proposals(world.scoring)])
-    result, alpha = services.round_statistics(world.scoring)
+                                     proposal_ids=[p.id for p in queries.round_proposals(world.scoring)])
+    result, alpha = ranking.round_statistics(world.scoring)
     assert result == oracle
     assert world.proposals[6].id in [s.proposal_id for s in result.unranked]
     assert world.proposals[7].id not in [s.proposal_id for s in result.ranked + result.unranked]
     assert alpha == pytest.approx(reviews_alpha(rows, _weights(world)), rel=1e-12, abs=1e-12)
-    report = services.ranking(world.scoring)
+    report = ranking.ranking(world.scoring)
     assert tuple(r.stats for r in report.ranked) == oracle.ranked
     assert tuple(r.stats for r in report.unranked) == oracle.unranked
     assert tuple(s for _, s in report.reviewers) == oracle.reviewers

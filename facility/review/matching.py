@@ -175,7 +175,7 @@ def _shortest_augmenting_path(
     load: Mapping[ReviewerId, int],
     has_room: Callable[[ReviewerId], bool],
     panel: list[ReviewerId],
-) -> tuple[dict, dict, ReviewerId] | None:
+) -> tuple[dict[Any, Any], dict[Any, Any], ReviewerId] | None:
     """BFS over alternating paths from the proposals that still need reviewers.
 
     Returns the predecessor maps and the least-loaded reachable reviewer with

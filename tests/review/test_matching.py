@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facility.review.assignment import REASON_CAPACITY, REASON_CONFLICTS, assign_reviewers
+from facility.review.matching import REASON_CAPACITY, REASON_CONFLICTS, assign_reviewers
 
 # -- an independent oracle: plain Ford-Fulkerson max flow ---------------------------------
 

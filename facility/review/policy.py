@@ -1,0 +1,226 @@
+"""Who may do what in an evaluation, and when: one function per action.
+
+Each `can_<action>(user, obj)` returns None when allowed, or a `Refusal` saying why not (role
+first, then the object's state). Services call it first (`require(...)`), pages and the API
+call the same function to decide what to show, and templates ask `may("review.<action>", obj)`.
+
+Roles: fund managers form panels, run rounds and assignment, waive, decide and release; a
+panel's reviewers declare conflicts and write their reviews; the challenge city's officials
+observe their panel and see a round's ranking once it has closed; the applicant's members read
+the feedback once a decision is released.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from facility.accounts.models import Role
+from facility.accounts.policy import has_role, is_fund_manager, is_signed_in, require_signed_in
+from facility.challenges.models import Challenge
+from facility.core.policy import Decision, conflict, first, forbidden, hidden
+from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
+from facility.review import facts
+from facility.review.models import Assignment, PanelInvitation, ReviewRound
+
+
+def _fund_manager(user: Any, message: str) -> Decision:
+    return None if is_fund_manager(user) else forbidden(message)
+
+
+# --- panels and rounds -------------------------------------------------------------------------------
+
+
+def can_manage_panel(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers form a challenge's panel: add reviewers and observers, invite by e-mail."""
+    return _fund_manager(user, _("Only fund managers form evaluation panels."))
+
+
+def can_follow_panel(user: Any, challenge: Challenge) -> Decision:
+    """The panel's progress page: fund managers, and the panel's observers (the city's officials).
+
+    Other fund managers' and city officials' roles are told they may not (403); everyone else
+    is not told the page exists (404)."""
+    if is_fund_manager(user) or facts.is_panel_observer(challenge, user):
+        return None
+    if has_role(user, Role.FUND_MANAGER, Role.CITY_OFFICIAL):
+        return forbidden(_("Only fund managers and the panel's observers follow this panel."))
+    return hidden(_("No such panel."))
+
+
+def can_manage_rounds(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers add a challenge's shortlist round."""
+    return _fund_manager(user, _("Only fund managers manage review rounds."))
+
+
+def can_edit_round(user: Any, round_: ReviewRound) -> Decision:
+    """Fund managers set a round's dates and permissions, closed or not (new dates reopen it)."""
+    return _fund_manager(user, _("Only fund managers manage review rounds."))
+
+
+def can_close_round(user: Any, round_: ReviewRound) -> Decision:
+    """Fund managers close a round early, while it is still open."""
+    return first(lambda: _fund_manager(user, _("Only fund managers manage review rounds.")),
+                 lambda: conflict(_("This round is already closed.")) if round_.is_closed else None)
+
+
+# --- assignment ----------------------------------------------------------------------------------------
+
+
+def can_assign(user: Any, round_: ReviewRound) -> Decision:
+    """Fund managers assign a round's proposals to reviewers, by hand or automatically."""
+    return _fund_manager(user, _("Only fund managers assign reviewers."))
+
+
+def can_assign_automatically(user: Any, round_: ReviewRound) -> Decision:
+    """Automatic assignment: a fund manager, while the round is not closed."""
+    return first(lambda: can_assign(user, round_),
+                 lambda: conflict(_("This round is closed.")) if round_.is_closed else None)
+
+
+def can_remove_assignment(user: Any, assignment: Assignment) -> Decision:
+    """A fund manager removes an assignment whose review is not submitted (a submitted one is waived)."""
+    submitted = assignment.review is not None and assignment.review.is_submitted
+    return first(lambda: can_assign(user, assignment.round),
+                 lambda: conflict(_("The review is submitted; waive it instead of removing it.")) if submitted else None)
+
+
+def can_waive(user: Any, assignment: Assignment) -> Decision:
+    """A fund manager waives an outstanding assignment: not already waived, its review not in."""
+
+    def state() -> Decision:
+        if assignment.is_waived:
+            return conflict(_("This assignment is already waived."))
+        if assignment.review is not None and assignment.review.is_submitted:
+            return conflict(_("This review is already in."))
+        return None
+
+    return first(lambda: _fund_manager(user, _("Only fund managers waive reviews.")), state)
+
+
+# --- the reviewer's side -------------------------------------------------------------------------------
+
+
+def _reviewer(user: Any) -> Decision:
+    return None if has_role(user, Role.REVIEWER) else forbidden(_("Only reviewers review proposals."))
+
+
+def can_see_queue(user: Any, _obj: Any = None) -> Decision:
+    """Reviewers have a review queue (what they are assigned, and the panels they sit on)."""
+    return _reviewer(user)
+
+
+def can_see_reviewer_panel(user: Any, challenge: Challenge) -> Decision:
+    """A reviewer sees the (blind) proposals of a panel they sit on, to declare conflicts; other
+    reviewers are not told the panel exists."""
+    return first(lambda: _reviewer(user),
+                 lambda: None if facts.is_panel_reviewer(challenge, user) else hidden(_("No such panel.")))
+
+
+def can_declare_conflict(user: Any, proposal: Proposal) -> Decision:
+    """A reviewer on the proposal's panel declares a conflict (or abstains) on a competing
+    proposal, once. Other reviewers are not told the proposal exists."""
+
+    def seat() -> Decision:
+        if not facts.is_panel_reviewer(proposal.challenge, user) or proposal.status not in COMPETING_STATUSES:
+            return hidden(_("No such proposal."))
+        return None
+
+    def once() -> Decision:
+        if facts.declared_conflict(proposal, user) is not None:
+            return conflict(_("You have already declared a conflict on this proposal."))
+        return None
+
+    return first(lambda: _reviewer(user), seat, once)
+
+
+def can_open_assignment(user: Any, assignment: Assignment) -> Decision:
+    """The assigned reviewer, still on the panel, not waived, and not conflicted with the proposal.
+    Other reviewers are not told the assignment exists."""
+
+    def theirs() -> Decision:
+        allowed = (user.id == assignment.reviewer_id and not assignment.is_waived
+                   and facts.is_panel_reviewer(assignment.round.challenge, user)
+                   and not facts.is_conflicted(assignment.proposal, user))
+        return None if allowed else hidden(_("No such assignment."))
+
+    return first(lambda: _reviewer(user), theirs)
+
+
+def can_edit_review(user: Any, assignment: Assignment) -> Decision:
+    """Whoever may open the assignment writes (and submits) its review while the round is open
+    (rounds open when submissions close) and until the review is submitted: then it is final."""
+
+    def state() -> Decision:
+        if not assignment.round.is_open:
+            return conflict(_("This review round is not open for reviews."))
+        if assignment.review is not None and assignment.review.is_submitted:
+            return conflict(_("This review is already submitted and can no longer change."))
+        return None
+
+    return first(lambda: can_open_assignment(user, assignment), state)
+
+
+def can_accept_invitation(user: Any, invitation: PanelInvitation) -> Decision:
+    """Someone signed out accepts a pending invitation (accepting creates their reviewer account)."""
+
+    def state() -> Decision:
+        if invitation.accepted_at is not None:
+            return conflict(_("This invitation has already been used."))
+        return None
+
+    def signed_out() -> Decision:
+        if is_signed_in(user):
+            return forbidden(_("Sign out first to accept an invitation for another address."))
+        return None
+
+    return first(signed_out, state)
+
+
+# --- ranking, decisions, feedback -----------------------------------------------------------------------
+
+
+def can_see_ranking(user: Any, round_: ReviewRound) -> Decision:
+    """Fund managers always; the challenge city's officials once the round has closed."""
+    if is_fund_manager(user):
+        return None
+    return first(
+        lambda: require_signed_in(user),
+        lambda: None if round_.challenge.is_city_official(user) else forbidden(
+            _("The ranking is for fund managers, and for the city's officials after the round closes.")),
+        lambda: None if round_.is_closed else forbidden(
+            _("The ranking is for fund managers, and for the city's officials after the round closes.")),
+    )
+
+
+def can_prepare_decision(user: Any, proposal: Proposal) -> Decision:
+    """A fund manager prepares the panel's decision on a competing proposal not yet awarded."""
+    decidable = proposal.status in COMPETING_STATUSES and proposal.status != ProposalStatus.AWARDED
+    return first(lambda: _fund_manager(user, _("Only fund managers decide.")),
+                 lambda: None if decidable else conflict(_("Only submitted proposals get a panel decision.")))
+
+
+def can_release_decisions(user: Any, challenge: Challenge) -> Decision:
+    """A fund manager releases a challenge's pending decisions together, once every assigned
+    review is in or explicitly waived."""
+
+    def state() -> Decision:
+        outstanding = facts.outstanding_assignments(challenge)
+        if outstanding:
+            return conflict(_("%(n)d assigned reviews are neither in nor waived; decisions cannot be released yet.",
+                              n=outstanding))
+        if not facts.pending_decisions(challenge):
+            return conflict(_("There are no pending decisions to release."))
+        return None
+
+    return first(lambda: _fund_manager(user, _("Only fund managers release decisions.")), state)
+
+
+def can_see_feedback(user: Any, proposal: Proposal) -> Decision:
+    """The applicant organisation's members and fund managers, once a decision is released.
+    Everyone else, and everyone before the release, is not told there is any (404)."""
+    if not (proposal.is_member(user) or is_fund_manager(user)):
+        return hidden(_("No such proposal."))
+    if facts.latest_released_decision(proposal) is None:
+        return hidden(_("No decision has been released yet."))
+    return None

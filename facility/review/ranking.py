@@ -1,0 +1,191 @@
+"""The ranking of a scored round: statistics from the stored review totals, and its CSV export.
+
+The statistics themselves (reviewer normalisation, ties, Krippendorff's alpha) are the pure
+functions of `review.statistics`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from facility.accounts.models import User
+from facility.challenges.models import Criterion
+from facility.core.errors import Conflict as ConflictError
+from facility.extensions import db
+from facility.proposals.models import Proposal
+from facility.review import facts
+from facility.review.models import Assignment, Decision, Review, ReviewRound
+from facility.review.queries import criteria_of, round_proposals
+from facility.review.statistics import (
+    WEIGHT_TOTAL,
+    ProposalStats,
+    Ranking,
+    ReviewerStats,
+    alpha_arrays,
+    rank_arrays,
+)
+
+
+@dataclass
+class RankingRow:
+    proposal: Proposal
+    stats: ProposalStats
+    decision: Decision | None
+
+
+@dataclass
+class RankingReport:
+    round: ReviewRound
+    criteria: list[Criterion]
+    ranked: list[RankingRow]
+    unranked: list[RankingRow]
+    reviewers: list[tuple[User, ReviewerStats]]
+    alpha: float | None
+    outstanding: int  # assignments neither submitted nor waived, across the challenge's rounds
+    pending_decisions: int
+
+
+RANKING_WORK_MEM = "64MB"
+
+
+def ranking_memory(connection: Any) -> None:
+    """On PostgreSQL, give this transaction's ranking query the memory for its hash tables and
+    sorts of a whole round (300,000 reviews: the 4 MB default spills them to disk). SET LOCAL:
+    it ends with the transaction (the request)."""
+    dialect = connection.dialect if isinstance(connection, sa.Connection) else connection.get_bind().dialect
+    if dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.set_config("work_mem", RANKING_WORK_MEM, True)))
+
+
+def round_points_query(round_: ReviewRound) -> sa.Select[int, str]:
+    """The round's stored review totals, packed into one row: (number of entries, text
+    "proposal,reviewer,points,proposal,reviewer,points,..."), one entry per proposal the round
+    reviews and per non-waived assignment of it in the round; reviewer -1 for a proposal without
+    any assignment, points -1 while the review is missing (no review, a draft) - otherwise the
+    review's `weighted_points` in hundredths. Never reads the score rows.
+
+    One text value instead of one result row per review: with 300,000 reviews, building the
+    result rows costs more than the query (string_agg on PostgreSQL, group_concat on SQLite).
+    """
+    entry = (sa.cast(Proposal.id, sa.String) + ","
+             + sa.cast(sa.func.coalesce(Assignment.reviewer_id, -1), sa.String) + ","
+             + sa.cast(sa.func.coalesce(Review.weighted_points, -1), sa.String))
+    return (
+        sa.select(sa.func.count(), sa.func.aggregate_strings(entry, ","))
+        .select_from(Proposal)
+        .outerjoin(Assignment, sa.and_(Assignment.proposal_id == Proposal.id, Assignment.round_id == round_.id,
+                                       Assignment.waived_at.is_(None)))
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
+        .where(Proposal.challenge_id == round_.challenge_id, Proposal.status.in_(facts.round_statuses(round_)))
+    )
+
+
+def round_statistics(round_: ReviewRound, *, connection: Any = None) -> tuple[Ranking, float | None]:
+    """The round's ranking and Krippendorff's alpha from the stored review totals: one query
+    (`round_points_query`), then `statistics.rank_arrays` and `alpha_arrays` (numpy). Gives
+    exactly what the row-by-row oracle gives over the score rows. `connection` (a SQLAlchemy
+    connection or session) defaults to the app's session."""
+    connection = connection if connection is not None else db.session
+    ranking_memory(connection)
+    count, packed = connection.execute(round_points_query(round_)).one()
+    if not count:
+        return Ranking((), (), ()), None
+    values = np.fromstring(packed, dtype=np.int64, sep=",")
+    if values.size != 3 * count:
+        raise RuntimeError("unexpected packed review totals")
+    pids, reviewer_ids, points = values[0::3], values[1::3], values[2::3]
+    assigned = reviewer_ids != -1
+    pids, reviewer_ids, points, unassigned = pids[assigned], reviewer_ids[assigned], points[assigned], pids[~assigned]
+    complete = points >= 0
+    ranking = rank_arrays(pids, reviewer_ids, np.where(complete, points, 0), complete,
+                          proposal_ids=np.unique(unassigned).tolist())
+    return ranking, alpha_arrays(pids, points, complete)
+
+
+def _unrankable(proposals: dict[int, Proposal]) -> tuple[ProposalStats, ...]:
+    return tuple(ProposalStats(pid, None, None, None, None, None, None, 0, 0, False, False) for pid in proposals)
+
+
+def ranking(round_: ReviewRound) -> RankingReport:
+    """The round's ranking (see `review.statistics`): weighted raw scores, per-reviewer z-scores,
+    mean, spread, disagreement, ties, unranked proposals with the reviews they still lack, and
+    Krippendorff's alpha. A fixed number of queries, whatever the number of rows; the scores
+    come from each review's stored weighted total (`round_statistics`). Pages and the API call
+    it after `queries.get_ranking_round` (which asks `policy.can_see_ranking`)."""
+    if not round_.is_scored:
+        raise ConflictError(_("Only scoring rounds are ranked."))
+    challenge = round_.challenge
+    criteria = criteria_of(challenge)
+    proposals = {p.id: p for p in round_proposals(round_)}
+    if sum(c.weight for c in criteria) == WEIGHT_TOTAL:
+        result, alpha = round_statistics(round_)
+        ranked_stats, unranked_stats, reviewer_stats = result.ranked, result.unranked, result.reviewers
+    else:  # a rubric that does not add up cannot be ranked; everything is listed unranked
+        ranked_stats, reviewer_stats, alpha = (), (), None
+        unranked_stats = _unrankable(proposals)
+    reviewer_users = {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_([s.reviewer_id for s in reviewer_stats]))).scalars()} \
+        if reviewer_stats else {}
+    decisions = {d.proposal_id: d for d in db.session.execute(
+        sa.select(Decision).where(Decision.challenge_id == challenge.id).order_by(Decision.id)).scalars()}
+    return RankingReport(
+        round=round_, criteria=criteria,
+        # The statistics come from their own statement: under READ COMMITTED a proposal (or a
+        # reviewer's account) changed in between is left out rather than failing the page.
+        ranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                for s in ranked_stats if s.proposal_id in proposals],
+        unranked=[RankingRow(proposals[s.proposal_id], s, decisions.get(s.proposal_id))
+                  for s in unranked_stats if s.proposal_id in proposals],
+        reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats if s.reviewer_id in reviewer_users],
+        alpha=alpha, outstanding=facts.outstanding_assignments(challenge),
+        pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
+    )
+
+
+def ranking_items(report: RankingReport) -> list[dict[str, Any]]:
+    """The report's rows (ranked, then unranked) as plain values, for the API."""
+    return [{
+        "proposal_id": r.proposal.id, "title": r.proposal.title, "status": r.proposal.status.value,
+        "rank": r.stats.rank, "tied": r.stats.tied, "normalised": r.stats.normalised, "raw_mean": r.stats.raw_mean,
+        "sd": r.stats.sd, "min_score": r.stats.min_score, "max_score": r.stats.max_score,
+        "reviews": r.stats.reviews, "missing": r.stats.missing, "disagreement": r.stats.disagreement,
+        "decision": r.decision.kind.value if r.decision else None,
+        "decision_released": bool(r.decision and r.decision.is_released),
+    } for r in report.ranked + report.unranked]
+
+
+CSV_HEADER = ["rank", "tied", "proposal_id", "title", "normalised_score", "raw_mean", "sd", "min", "max",
+              "reviews", "missing_reviews", "disagreement", "decision"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """Guard against CSV formula injection: text starting with = + - @ (or tab/CR) gets a quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _optional(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def ranking_csv(report: RankingReport) -> str:
+    """The ranking as CSV (machine-readable values: the decision kind's code, not its label)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in report.ranked + report.unranked:
+        s = row.stats
+        writer.writerow([csv_safe(v) for v in (
+            "" if s.rank is None else s.rank, "yes" if s.tied else "", row.proposal.id, row.proposal.title,
+            _optional(s.normalised, ".3f"), _optional(s.raw_mean, ".2f"), _optional(s.sd, ".2f"),
+            _optional(s.min_score, ".2f"), _optional(s.max_score, ".2f"), s.reviews, s.missing,
+            "yes" if s.disagreement else "", row.decision.kind.value if row.decision else "")])
+    return out.getvalue()
