@@ -45,6 +45,7 @@ def create_app(config: Any = None, **overrides: Any) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_templating(app)
+    _wire_hooks(app)
     from facility import errors, security
 
     errors.register(app)
@@ -127,12 +128,33 @@ def _register_blueprints(app: Flask) -> None:
     inputs.register(app, checked_elsewhere=API_PREFIX + "/")  # bounded <int:...> ids: before any route
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
-        if hasattr(module, "register"):
-            module.register(app)
     for name in API_MODULES:
         module = importlib.import_module(f"facility.api.{name}")
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
+
+
+def _wire_hooks(app: Flask) -> None:
+    """Every cross-package hook and registry, connected in this one place.
+
+    A lower package offers a hook (`core.views.register_dashboard_panel`, `ledger.services.on_posted`,
+    ...) and never imports the packages that use it; this is where they are connected, so that
+    "who is told when X happens?" has one answer to read.
+    """
+    from functools import partial
+
+    from facility.audit.services import record
+    from facility.core import context
+    from facility.ledger.services import on_posted
+
+    context.register(app)  # services ask core.context for the request's client, never Flask's `request`
+    on_posted(app, partial(record, "ledger.posted"))  # every posting is in the audit trail, same transaction
+
+    # The packages' own `views.register(app)`: dashboard panels, ledger checks, grant extras, ...
+    # Until each of those registrations is listed above, they are called from here, in package order.
+    for module in package_modules("views"):
+        if hasattr(module, "register"):
+            module.register(app)
 
 
 def _select_locale() -> str | None:

@@ -28,11 +28,13 @@ from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
 
 from facility.core.hooks import after_commit
+from facility.extensions import db
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("payments", "default", "emails", "reports")  # listen order: money first
 _embedded: dict[str, Any] = {}
+_worker: dict[str, Flask] = {}  # "app": the application `run_worker` serves
 _lock = threading.Lock()
 
 
@@ -51,9 +53,7 @@ def start_embedded_redis(instance_path: str) -> str:
 
 def stop_embedded_redis() -> None:
     with _lock:
-        for key, server in list(_embedded.items()):
-            if key == "worker_app":
-                continue
+        for server in list(_embedded.values()):
             pid = getattr(server, "pid", None)
             try:
                 server.shutdown(nosave=True)
@@ -102,12 +102,15 @@ def all_queues(app: Flask | None = None) -> list[Queue]:
 
 
 def _worker_app() -> Flask:
-    from facility import create_app
+    """The app a job runs in when the worker has no app context of its own.
 
-    app = _embedded.get("worker_app")
+    `run_worker(app)` (started by `flask --app wsgi facility worker`) sets it: the app layer builds
+    the application, this module only carries work. A job run outside any worker and app context
+    is a mistake, and says how to start a worker.
+    """
+    app = _worker.get("app")
     if app is None:
-        app = create_app()
-        _embedded["worker_app"] = app
+        raise RuntimeError("Jobs run inside the application: start workers with `flask --app wsgi facility worker`.")
     return app
 
 
@@ -124,8 +127,6 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from facility.extensions import db
-
             # A fresh app context per job: its own session and `g`, removed afterwards.
             app = current_app._get_current_object() if has_app_context() else _worker_app()
             with app.app_context():
@@ -189,7 +190,8 @@ def worker_class(app: Flask | None = None):
 
 
 def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = None) -> bool:
-    """Run an RQ worker for the facility's queues inside `app`'s context."""
+    """Run an RQ worker for the facility's queues inside `app`'s context (and its jobs in `app`)."""
+    _worker["app"] = app
     with app.app_context():
         names = queues or list(QUEUE_NAMES)
         qs = [get_queue(name, app) for name in names]

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from facility.extensions import db
+from facility.queue import get_redis
 
 bp = Blueprint("core", __name__)
 
@@ -53,8 +54,6 @@ def set_language():
 @bp.route("/healthz")
 def healthz():
     """Database and Redis reachability; 503 when either is down."""
-    from facility.queue import get_redis
-
     checks = {}
     try:
         db.session.execute(sa.text("SELECT 1"))

@@ -50,9 +50,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 from flask_babel import gettext as _
 
-from facility.audit.services import _AUDIT_LOCK_KEY, record
+from facility.core.database import lock_audit_chain
 from facility.core.errors import Conflict, ValidationFailed
 from facility.core.models import utcnow
 from facility.core.templating import money
@@ -212,7 +213,7 @@ def _post(
         raise ValidationFailed(_("A posting needs a kind of 1 to 60 characters."),
                                errors={"kind": [_("Give a kind of 1 to 60 characters.")]})
     amounts = _validated_amounts(entries)
-    _serialise_with_audit()
+    lock_audit_chain()  # before the account locks: every posting is audited (see core.database)
     accounts = _lock_accounts(amounts)
     wanted = {accounts[ref].id: amount for ref, amount in amounts.items()}
 
@@ -252,11 +253,27 @@ def _post(
         # Fresh under the lock: the plain assignment cannot lose a concurrent update.
         locked[account_id].balance_cents = locked[account_id].balance_cents + wanted[account_id]
     db.session.flush()
-    record("ledger.posted", actor=actor, obj=transaction, details={
+    _announce_posted(actor=actor, transaction=transaction, details={
         "key": key, "kind": kind, "reverses": transaction.reverses_id,
         "entries": [[locked[account_id].code, wanted[account_id]] for account_id in sorted(wanted)],
     })
     return transaction
+
+
+# What to do with every transaction booked, in its database transaction: `create_app` wires the
+# audit trail here (`audit.record("ledger.posted", actor=, obj=, details=)`); the ledger needs only core.
+PostingListener = Callable[..., Any]
+_LISTENERS = "facility_ledger_posted"
+
+
+def on_posted(app: Flask, listener: PostingListener) -> None:
+    """Have `listener(actor=, obj=transaction, details=)` called for every transaction `app` books."""
+    app.extensions.setdefault(_LISTENERS, []).append(listener)
+
+
+def _announce_posted(*, actor: Any, transaction: LedgerTransaction, details: dict[str, Any]) -> None:
+    for listener in current_app.extensions.get(_LISTENERS, ()):
+        listener(actor=actor, obj=transaction, details=details)
 
 
 def _validated_amounts(entries: Sequence[EntrySpec]) -> dict[str, int]:
@@ -292,18 +309,6 @@ def _validated_amounts(entries: Sequence[EntrySpec]) -> dict[str, int]:
     if sum(amounts.values()) != 0:
         raise refuse(_("The entries must sum to zero; they sum to %(sum)s.", sum=money(sum(amounts.values()))))
     return amounts
-
-
-def _serialise_with_audit() -> None:
-    """PostgreSQL: take the audit chain's lock before any account lock.
-
-    Every posting also appends to the audit chain, whose lock is held until
-    commit. Callers often audit their own action first; taking that lock here
-    first as well gives every transaction the same lock order (audit, then
-    accounts by id), so they queue instead of deadlocking.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
 
 
 def _lock_accounts(amounts: dict[str, int]) -> dict[str, LedgerAccount]:
