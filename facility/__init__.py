@@ -165,16 +165,16 @@ def _select_locale() -> str | None:
         return None  # jobs and commands: the default locale
     languages = list(_languages())
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
-        return current_user.locale
+        return str(current_user.locale)
     if session.get("lang") in languages:
-        return session["lang"]
+        return str(session["lang"])
     return request.accept_languages.best_match(languages) or "en"
 
 
-def _languages() -> dict:
+def _languages() -> dict[str, str]:
     from flask import current_app
 
-    return current_app.config["LANGUAGES"]
+    return dict(current_app.config["LANGUAGES"])
 
 
 def _select_timezone() -> str | None:
@@ -182,7 +182,7 @@ def _select_timezone() -> str | None:
     from flask_login import current_user
 
     if has_request_context() and current_user and getattr(current_user, "is_authenticated", False):
-        return current_user.timezone
+        return str(current_user.timezone)
     return None
 
 
@@ -192,7 +192,7 @@ def _register_templating(app: Flask) -> None:
     templating.register(app)
 
     @app.context_processor
-    def _layout_context():
+    def _layout_context() -> dict[str, Any]:
         locale = str(get_locale() or "en")
         return {
             "languages": app.config["LANGUAGES"],

@@ -52,6 +52,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
 
 from facility.core.database import lock_audit_chain
 from facility.core.errors import Conflict, ValidationFailed
@@ -104,22 +105,19 @@ def get_or_create_account(*, code: str, name: str, kind: AccountKind | str, guar
     account = _account_by_code(code)
     if account is None:
         _insert_account(code=code, name=name, kind=kind, guarded=guarded)
-        account = _account_by_code(code)
+        account = db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one()
     if account.kind != kind or account.guarded != guarded:
         raise Conflict(_("Ledger account %(code)s already exists with a different kind or guard.", code=code))
     return account
 
 
 def _insert_account(*, code: str, name: str, kind: AccountKind, guarded: bool) -> None:
+    values = {"code": code, "name": name, "kind": kind, "guarded": guarded, "balance_cents": 0, "created_at": utcnow()}
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        statement: Any = postgresql.insert(LedgerAccount).values(**values)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(
-        insert(LedgerAccount)
-        .values(code=code, name=name, kind=kind, guarded=guarded, balance_cents=0, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["code"])
-    )
+        statement = sqlite.insert(LedgerAccount).values(**values)
+    db.session.execute(statement.on_conflict_do_nothing(index_elements=["code"]))
 
 
 def _account_by_code(code: str) -> LedgerAccount | None:
