@@ -43,6 +43,10 @@ Concurrency
 (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction is
 ``BEGIN IMMEDIATE`` and already holds the write lock), then reads fresh
 balances, so racing postings can never take a guarded account below zero.
+Before those it takes the audit chain's lock (`core.database.lock_audit_chain`),
+since every posting is audited in its transaction: the ledger announces each
+booked transaction to the listeners `create_app` wires (`on_posted`), and needs
+nothing but core.
 """
 from __future__ import annotations
 
