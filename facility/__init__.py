@@ -165,9 +165,11 @@ def _select_locale() -> str | None:
         return None  # jobs and commands: the default locale
     languages = list(_languages())
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
-        return str(current_user.locale)
+        locale: str = current_user.locale
+        return locale
     if session.get("lang") in languages:
-        return str(session["lang"])
+        chosen: str = session["lang"]
+        return chosen
     return request.accept_languages.best_match(languages) or "en"
 
 
@@ -182,7 +184,8 @@ def _select_timezone() -> str | None:
     from flask_login import current_user
 
     if has_request_context() and current_user and getattr(current_user, "is_authenticated", False):
-        return str(current_user.timezone)
+        zone: str | None = current_user.timezone
+        return zone
     return None
 
 
