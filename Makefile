@@ -27,10 +27,19 @@ run: $(VENV)/.runtime
 	$(FLASK) facility seed-demo
 	$(FLASK) facility serve --host 127.0.0.1 --port 5000
 
-## make test: install, lint, run the whole suite
+## make test: install, lint, type-check, run the whole suite
+# Most of the suite runs in parallel (pytest-xdist): each worker builds its own databases and its own
+# embedded Redis (tests/conftest.py), and on a shared Redis its own key prefixes. The slow fault runs
+# (worker processes killed on a clock) and the browser tests then run alone, as before.
+# `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/mypy
+	$(PYTEST) -n $(TEST_WORKERS) -m "not slow and not browser"
+	$(PYTEST) -m "slow or browser"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -40,7 +49,7 @@ bench: $(VENV)/.dev
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache
 
 ## make translations: re-extract strings, update the catalogues, compile them
 translations: $(VENV)/.runtime

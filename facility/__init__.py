@@ -45,6 +45,7 @@ def create_app(config: Any = None, **overrides: Any) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_templating(app)
+    _wire_hooks(app)
     from facility import errors, security
 
     errors.register(app)
@@ -127,12 +128,33 @@ def _register_blueprints(app: Flask) -> None:
     inputs.register(app, checked_elsewhere=API_PREFIX + "/")  # bounded <int:...> ids: before any route
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
-        if hasattr(module, "register"):
-            module.register(app)
     for name in API_MODULES:
         module = importlib.import_module(f"facility.api.{name}")
         api.register_blueprint(module.blp)
         csrf.exempt(module.blp)
+
+
+def _wire_hooks(app: Flask) -> None:
+    """Every cross-package hook and registry, connected in this one place.
+
+    A lower package offers a hook (`core.views.register_dashboard_panel`, `ledger.services.on_posted`,
+    ...) and never imports the packages that use it; this is where they are connected, so that
+    "who is told when X happens?" has one answer to read.
+    """
+    from functools import partial
+
+    from facility.audit.services import record
+    from facility.core import context
+    from facility.ledger.services import on_posted
+
+    context.register(app)  # services ask core.context for the request's client, never Flask's `request`
+    on_posted(app, partial(record, "ledger.posted"))  # every posting is in the audit trail, same transaction
+
+    # The packages' own `views.register(app)`: dashboard panels, ledger checks, grant extras, ...
+    # Until each of those registrations is listed above, they are called from here, in package order.
+    for module in package_modules("views"):
+        if hasattr(module, "register"):
+            module.register(app)
 
 
 def _select_locale() -> str | None:
@@ -143,16 +165,18 @@ def _select_locale() -> str | None:
         return None  # jobs and commands: the default locale
     languages = list(_languages())
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
-        return current_user.locale
+        locale: str = current_user.locale
+        return locale
     if session.get("lang") in languages:
-        return session["lang"]
+        chosen: str = session["lang"]
+        return chosen
     return request.accept_languages.best_match(languages) or "en"
 
 
-def _languages() -> dict:
+def _languages() -> dict[str, str]:
     from flask import current_app
 
-    return current_app.config["LANGUAGES"]
+    return dict(current_app.config["LANGUAGES"])
 
 
 def _select_timezone() -> str | None:
@@ -160,7 +184,8 @@ def _select_timezone() -> str | None:
     from flask_login import current_user
 
     if has_request_context() and current_user and getattr(current_user, "is_authenticated", False):
-        return current_user.timezone
+        zone: str | None = current_user.timezone
+        return zone
     return None
 
 
@@ -170,7 +195,7 @@ def _register_templating(app: Flask) -> None:
     templating.register(app)
 
     @app.context_processor
-    def _layout_context():
+    def _layout_context() -> dict[str, Any]:
         locale = str(get_locale() or "en")
         return {
             "languages": app.config["LANGUAGES"],

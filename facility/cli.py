@@ -29,7 +29,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from facility.queue import redis_url, stop_embedded_redis
 
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app behind the proxy
     url = redis_url(app)  # starts the embedded Redis when REDIS_URL is unset
     env = dict(os.environ, REDIS_URL=url)
     worker = subprocess.Popen(
@@ -39,7 +39,7 @@ def serve(host: str, port: int, threads: int) -> None:
     server = make_server(host, port, app, threaded=True)
     click.echo(f"Serving on http://{host}:{port} (worker pid {worker.pid}, Redis {url}). Ctrl-C stops.")
 
-    def _stop(*_):
+    def _stop(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
@@ -66,7 +66,8 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """An RQ worker for the facility's queues (payments first)."""
     from facility.queue import run_worker
 
-    run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app behind the proxy
+    run_worker(app, burst=burst, queues=list(queues) or None)
 
 
 @facility_cli.command("create-user")

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from facility import package_modules
+from facility.accounts.demo import DEMO_USERS, demo_users_exist
 from facility.extensions import db
 
 DEMO_PASSWORD = "demo-facility-2026"
 
 
 def seed(echo: Callable[[str], None] = print) -> dict:
-    from facility.accounts.demo import DEMO_USERS, demo_users_exist
-
     logins = {"password": DEMO_PASSWORD, "users": [(email, label) for email, label, *_ in DEMO_USERS]}
     if demo_users_exist():
         echo("Demo data already loaded.")

@@ -21,18 +21,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, cast
 
 import redis
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
+from rq.job import Job
+from rq.worker import Worker
 
 from facility.core.hooks import after_commit
+from facility.extensions import db
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAMES = ("payments", "default", "emails", "reports")  # listen order: money first
 _embedded: dict[str, Any] = {}
+_worker: dict[str, Flask] = {}  # "app": the application `run_worker` serves
 _lock = threading.Lock()
 
 
@@ -51,9 +55,7 @@ def start_embedded_redis(instance_path: str) -> str:
 
 def stop_embedded_redis() -> None:
     with _lock:
-        for key, server in list(_embedded.items()):
-            if key == "worker_app":
-                continue
+        for server in list(_embedded.values()):
             pid = getattr(server, "pid", None)
             try:
                 server.shutdown(nosave=True)
@@ -102,16 +104,36 @@ def all_queues(app: Flask | None = None) -> list[Queue]:
 
 
 def _worker_app() -> Flask:
-    from facility import create_app
+    """The app a job runs in when the worker has no app context of its own.
 
-    app = _embedded.get("worker_app")
+    `run_worker(app)` (started by `flask --app wsgi facility worker`) sets it: the app layer builds
+    the application, this module only carries work. A job run outside any worker and app context
+    is a mistake, and says how to start a worker.
+    """
+    app = _worker.get("app")
     if app is None:
-        app = create_app()
-        _embedded["worker_app"] = app
+        raise RuntimeError("Jobs run inside the application: start workers with `flask --app wsgi facility worker`.")
     return app
 
 
-def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = None) -> Callable:
+class JobFunction(Protocol):
+    """What `@job` makes of a function: still callable, plus the two ways to enqueue it."""
+
+    queue_name: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def delay(self, *args: Any, job_id: str | None = None, **kwargs: Any) -> None: ...
+
+    def enqueue_now(self, *args: Any, job_id: str | None = None, **kwargs: Any) -> Job: ...
+
+
+def _current_app() -> Flask:
+    return current_app._get_current_object()  # type: ignore[attr-defined, no-any-return]  # the app behind the proxy
+
+
+def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = None
+        ) -> Callable[[Callable[..., Any]], JobFunction]:
     """Make a function an RQ job on `queue`, run inside an app context.
 
     The wrapped function gains `.delay(*ids)`, which enqueues after the current
@@ -121,26 +143,24 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     if queue not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {queue!r}")
 
-    def decorator(fn: Callable) -> Callable:
+    def decorator(fn: Callable[..., Any]) -> JobFunction:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from facility.extensions import db
-
             # A fresh app context per job: its own session and `g`, removed afterwards.
-            app = current_app._get_current_object() if has_app_context() else _worker_app()
+            app = _current_app() if has_app_context() else _worker_app()
             with app.app_context():
                 try:
                     return fn(*args, **kwargs)
                 finally:
                     db.session.remove()
 
-        def enqueue_now(*args: Any, job_id: str | None = None, **kwargs: Any):
+        def enqueue_now(*args: Any, job_id: str | None = None, **kwargs: Any) -> Job:
             return get_queue(queue).enqueue(
                 wrapper, *args, job_id=job_id, job_timeout=timeout, retry=retry, **kwargs
             )
 
         def delay(*args: Any, job_id: str | None = None, **kwargs: Any) -> None:
-            app = current_app._get_current_object()
+            app = _current_app()
 
             def _enqueue() -> None:
                 with app.app_context():
@@ -148,10 +168,11 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
 
             after_commit(_enqueue)
 
-        wrapper.queue_name = queue
-        wrapper.delay = delay
-        wrapper.enqueue_now = enqueue_now
-        return wrapper
+        made = cast(JobFunction, wrapper)
+        made.queue_name = queue
+        made.delay = delay  # type: ignore[method-assign]
+        made.enqueue_now = enqueue_now  # type: ignore[method-assign]
+        return made
 
     return decorator
 
@@ -181,15 +202,16 @@ def _run_periodic(app: Flask, stop: threading.Event) -> None:
                     log.exception("periodic task %s failed", name)
 
 
-def worker_class(app: Flask | None = None):
+def worker_class(app: Flask | None = None) -> type[Worker]:
     app = app or current_app
     module_name, _, class_name = app.config["WORKER_CLASS"].rpartition(".")
     module = __import__(module_name, fromlist=[class_name])
-    return getattr(module, class_name)
+    return cast(type[Worker], getattr(module, class_name))
 
 
 def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = None) -> bool:
-    """Run an RQ worker for the facility's queues inside `app`'s context."""
+    """Run an RQ worker for the facility's queues inside `app`'s context (and its jobs in `app`)."""
+    _worker["app"] = app
     with app.app_context():
         names = queues or list(QUEUE_NAMES)
         qs = [get_queue(name, app) for name in names]
@@ -199,6 +221,6 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
         if not burst:
             threading.Thread(target=_run_periodic, args=(app, stop), name="periodic", daemon=True).start()
         try:
-            return worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO")
+            return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO"))
         finally:
             stop.set()

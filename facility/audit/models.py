@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -37,10 +38,10 @@ class AuditEvent(db.Model):
 
 
 @event.listens_for(AuditEvent, "before_update")
-def _refuse_update(*_):
+def _refuse_update(*_: Any) -> None:
     raise RuntimeError("audit events are append-only")
 
 
 @event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(*_):
+def _refuse_delete(*_: Any) -> None:
     raise RuntimeError("audit events are append-only")

@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 
 from facility.audit.models import AuditEvent
+from facility.core.context import current_client
+from facility.core.database import lock_audit_chain
 from facility.core.models import utcnow
 from facility.extensions import db
 
 GENESIS = "0" * 64
-# Any constant works; it names the lock that serialises appends on PostgreSQL.
-_AUDIT_LOCK_KEY = 7_310_001
 
 
 def _canonical(event: AuditEvent) -> str:
@@ -37,11 +36,8 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
 
 
 def _last_hash() -> str:
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        # Held to the end of the transaction: concurrent appends queue up instead of forking.
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-    last = session.execute(
+    lock_audit_chain()  # held to the end of the transaction: concurrent appends queue up instead of forking
+    last = db.session.execute(
         sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).scalar_one_or_none()
     return last or GENESIS
@@ -54,15 +50,18 @@ def record(
     obj: Any = None,
     object_type: str = "",
     object_id: Any = "",
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
+    ip_address: str | None = None,
 ) -> AuditEvent:
-    """Append one audit record in the caller's transaction (flushed, not committed)."""
+    """Append one audit record in the caller's transaction (flushed, not committed).
+
+    `ip_address` defaults to the address of the request being served (`core.context`), "" in a
+    job or a command.
+    """
     if obj is not None:
         object_type = object_type or obj.__class__.__name__
         object_id = object_id or getattr(obj, "id", "")
-    ip = ""
-    if has_request_context():
-        ip = request.remote_addr or ""
+    ip = current_client().address if ip_address is None else ip_address
     actor_id = getattr(actor, "id", None)
     event = AuditEvent(
         occurred_at=utcnow().replace(microsecond=0),

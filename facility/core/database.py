@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from facility.core.errors import NotFound
+from facility.extensions import db
+
+# Any constant works; it names the PostgreSQL advisory lock that serialises appends to the audit chain.
+AUDIT_CHAIN_LOCK_KEY = 7_310_001
 
 
 def configure_engine(engine: Engine) -> None:
@@ -19,7 +26,7 @@ def configure_engine(engine: Engine) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -29,24 +36,29 @@ def configure_engine(engine: Engine) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):
+    def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgresql() -> bool:
-    from facility.extensions import db
-
-    return db.engine.dialect.name == "postgresql"
+    return bool(db.engine.dialect.name == "postgresql")
 
 
-def lock_row(model: type, object_id: int, *, missing: str) -> Any:
+def lock_audit_chain() -> None:
+    """PostgreSQL: hold the audit chain's lock until the end of the transaction (SQLite: a no-op).
+
+    Appends to the audit chain take it, so concurrent appends queue up instead of forking the
+    chain. The ledger takes it too, before its account locks: a posting is audited, and callers
+    often audit their own action first, so every transaction takes the locks in the same order
+    (audit chain, then accounts by id) and they queue instead of deadlocking.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK_KEY})
+
+
+def lock_row(model: Any, object_id: int, *, missing: str) -> Any:
     """Re-read a row under a row lock (PostgreSQL `FOR UPDATE`; SQLite transactions already hold the
     write lock), with fresh values; NotFound with the message `missing` when there is no such row."""
-    import sqlalchemy as sa
-
-    from facility.core.errors import NotFound
-    from facility.extensions import db
-
     row = db.session.execute(
         sa.select(model).where(model.id == object_id).with_for_update().execution_options(populate_existing=True)
     ).scalar_one_or_none()

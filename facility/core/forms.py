@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 
 from facility.core.errors import DomainError, NotFound, PermissionDenied
 from facility.core.inputs import MAX_CENTS
+from facility.extensions import db
 
 
 def parse_usd(text: str | None, *, allow_zero: bool = False) -> int | None:
@@ -62,8 +63,6 @@ ErrorView = Callable[[FlaskForm, DomainError], None]
 
 def _refusable(service: Callable[..., Any], kwargs: dict[str, Any], show: Callable[[DomainError], None]) -> Any:
     """Call `service`; on a refusal roll back, then re-raise 403/404 or hand the error to `show`."""
-    from facility.extensions import db  # not at import time: extensions imports the models
-
     try:
         return service(**kwargs)
     except DomainError as error:

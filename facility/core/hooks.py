@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from facility.extensions import db
+
 log = logging.getLogger(__name__)
 _KEY = "facility_after_commit"
 
 
 def after_commit(callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Call `callback(*args, **kwargs)` after the current session commits."""
-    from facility.extensions import db
-
     session = db.session()
     if not session.in_transaction():
         session.begin()  # so that a rollback, even before any SQL, drops the callback

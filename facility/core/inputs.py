@@ -154,6 +154,6 @@ def register(app: Flask, *, checked_elsewhere: str) -> None:
     app.url_map.converters["int"] = IdConverter
 
     @app.before_request
-    def _refuse_unstorable_text():
+    def _refuse_unstorable_text() -> None:
         if not request.path.startswith(checked_elsewhere):
             refuse_unstorable_text()

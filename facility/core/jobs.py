@@ -9,6 +9,7 @@ from flask import current_app
 from rq import Retry
 
 from facility.core.models import utcnow
+from facility.core.outbox import OutboundEmail
 from facility.extensions import db
 from facility.queue import job
 
@@ -18,8 +19,6 @@ log = logging.getLogger("facility.mail")
 @job("emails", retry=Retry(max=5, interval=[10, 60, 300, 900, 3600]))
 def deliver_email(email_id: int) -> None:
     """Send one stored e-mail, once; printed to the log when no MAIL_SERVER is set."""
-    from facility.core.mail import OutboundEmail
-
     message = db.session.get(OutboundEmail, email_id)
     if message is None or message.sent_at is not None:
         return

@@ -1,7 +1,9 @@
 """Database base: metadata naming convention, UTC timestamps."""
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -31,14 +33,14 @@ class UTCDateTime(sa.types.TypeDecorator):
     impl = sa.DateTime
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use an aware datetime in UTC")
         return value.astimezone(UTC).replace(tzinfo=None)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -46,11 +48,11 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
 
-def _enum_values(enum_cls) -> list[str]:
+def _enum_values(enum_cls: type[enum.Enum]) -> list[str]:
     return [member.value for member in enum_cls]
 
 
-def enum_column(enum_cls, length: int = 40) -> sa.Enum:
+def enum_column(enum_cls: type[enum.Enum], length: int = 40) -> sa.Enum:
     """A portable enum column stored as its string value (VARCHAR + CHECK)."""
     return sa.Enum(
         enum_cls,

@@ -45,7 +45,7 @@ def external_url(endpoint: str, **values: Any) -> str:
 def _language(recipient: Any) -> str:
     languages = current_app.config["LANGUAGES"]
     locale = getattr(recipient, "locale", None)
-    return locale if locale in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    return str(locale if locale in languages else current_app.config.get("BABEL_DEFAULT_LOCALE", "en"))
 
 
 def render_email(name: str, recipient: Any, **context: Any) -> tuple[str, str]:

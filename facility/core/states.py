@@ -114,4 +114,4 @@ class Transitions(Generic[E]):
 
 
 def _refused(enum_class: type[enum.Enum], from_status: enum.Enum, to_status: enum.Enum) -> str:
-    return _("This cannot move from “%(before)s” to “%(after)s”.", before=label(from_status), after=label(to_status))
+    return str(_("This cannot move from “%(before)s” to “%(after)s”.", before=label(from_status), after=label(to_status)))

@@ -1,27 +1,36 @@
 """Home, dashboard, language switch and health check."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from facility.extensions import db
+from facility.queue import get_redis
 
 bp = Blueprint("core", __name__)
 
 
 @bp.route("/")
-def home():
+def home() -> str:
     return render_template("core/home.html")
 
 
 @bp.route("/dashboard")
 @login_required
-def dashboard():
+def dashboard() -> str:
     return render_template("core/dashboard.html", panels=dashboard_panels(current_user))
 
 
-def dashboard_panels(user) -> list:
+# A package's panel for the dashboard: what this user sees first (a dict for the template), or None.
+PanelProvider = Callable[[Any], Any]
+
+
+def dashboard_panels(user: Any) -> list[Any]:
     """Each package adds what a role sees first; see `register_dashboard_panel`."""
     panels = []
     for provider in current_app.extensions.get("facility_dashboard", []):
@@ -31,12 +40,13 @@ def dashboard_panels(user) -> list:
     return panels
 
 
-def register_dashboard_panel(app, provider) -> None:
+def register_dashboard_panel(app: Flask, provider: PanelProvider) -> None:
+    """Add `provider(user)` to `app`'s dashboard (wired in create_app)."""
     app.extensions.setdefault("facility_dashboard", []).append(provider)
 
 
 @bp.route("/language", methods=["POST"])
-def set_language():
+def set_language() -> Response:
     """Language switch: a plain form, works without JavaScript."""
     code = request.form.get("lang", "")
     if code in current_app.config["LANGUAGES"]:
@@ -51,10 +61,8 @@ def set_language():
 
 
 @bp.route("/healthz")
-def healthz():
+def healthz() -> tuple[Response, int]:
     """Database and Redis reachability; 503 when either is down."""
-    from facility.queue import get_redis
-
     checks = {}
     try:
         db.session.execute(sa.text("SELECT 1"))

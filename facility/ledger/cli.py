@@ -6,6 +6,10 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from facility.core.templating import money
+from facility.extensions import db
+from facility.ledger.services import facility_totals, ledger_checks
+
 SHOWN_PER_CHECK = 50
 
 
@@ -13,10 +17,6 @@ SHOWN_PER_CHECK = 50
 @with_appcontext
 def ledger_verify() -> None:
     """Check the ledger: balanced transactions, stored balances, guards, reversals (exit 1 on a problem)."""
-    from facility.core.templating import money
-    from facility.extensions import db
-    from facility.ledger.services import facility_totals, ledger_checks
-
     checks = ledger_checks()
     failed = 0
     started = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -117,7 +118,7 @@ class LedgerEntry(db.Model):
     )
 
 
-def _refuse(*_):
+def _refuse(*_: Any) -> None:
     raise RuntimeError("ledger transactions and entries are immutable; post a reversing transaction")
 
 

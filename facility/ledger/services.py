@@ -43,6 +43,10 @@ Concurrency
 (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every transaction is
 ``BEGIN IMMEDIATE`` and already holds the write lock), then reads fresh
 balances, so racing postings can never take a guarded account below zero.
+Before those it takes the audit chain's lock (`core.database.lock_audit_chain`),
+since every posting is audited in its transaction: the ledger announces each
+booked transaction to the listeners `create_app` wires (`on_posted`), and needs
+nothing but core.
 """
 from __future__ import annotations
 
@@ -50,9 +54,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
 
-from facility.audit.services import _AUDIT_LOCK_KEY, record
+from facility.core.database import lock_audit_chain
 from facility.core.errors import Conflict, ValidationFailed
 from facility.core.models import utcnow
 from facility.core.templating import money
@@ -103,22 +109,19 @@ def get_or_create_account(*, code: str, name: str, kind: AccountKind | str, guar
     account = _account_by_code(code)
     if account is None:
         _insert_account(code=code, name=name, kind=kind, guarded=guarded)
-        account = _account_by_code(code)
+        account = db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one()
     if account.kind != kind or account.guarded != guarded:
         raise Conflict(_("Ledger account %(code)s already exists with a different kind or guard.", code=code))
     return account
 
 
 def _insert_account(*, code: str, name: str, kind: AccountKind, guarded: bool) -> None:
+    values = {"code": code, "name": name, "kind": kind, "guarded": guarded, "balance_cents": 0, "created_at": utcnow()}
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        statement: Any = postgresql.insert(LedgerAccount).values(**values)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(
-        insert(LedgerAccount)
-        .values(code=code, name=name, kind=kind, guarded=guarded, balance_cents=0, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["code"])
-    )
+        statement = sqlite.insert(LedgerAccount).values(**values)
+    db.session.execute(statement.on_conflict_do_nothing(index_elements=["code"]))
 
 
 def _account_by_code(code: str) -> LedgerAccount | None:
@@ -212,7 +215,7 @@ def _post(
         raise ValidationFailed(_("A posting needs a kind of 1 to 60 characters."),
                                errors={"kind": [_("Give a kind of 1 to 60 characters.")]})
     amounts = _validated_amounts(entries)
-    _serialise_with_audit()
+    lock_audit_chain()  # before the account locks: every posting is audited (see core.database)
     accounts = _lock_accounts(amounts)
     wanted = {accounts[ref].id: amount for ref, amount in amounts.items()}
 
@@ -252,11 +255,27 @@ def _post(
         # Fresh under the lock: the plain assignment cannot lose a concurrent update.
         locked[account_id].balance_cents = locked[account_id].balance_cents + wanted[account_id]
     db.session.flush()
-    record("ledger.posted", actor=actor, obj=transaction, details={
+    _announce_posted(actor=actor, transaction=transaction, details={
         "key": key, "kind": kind, "reverses": transaction.reverses_id,
         "entries": [[locked[account_id].code, wanted[account_id]] for account_id in sorted(wanted)],
     })
     return transaction
+
+
+# What to do with every transaction booked, in its database transaction: `create_app` wires the
+# audit trail here (`audit.record("ledger.posted", actor=, obj=, details=)`); the ledger needs only core.
+PostingListener = Callable[..., Any]
+_LISTENERS = "facility_ledger_posted"
+
+
+def on_posted(app: Flask, listener: PostingListener) -> None:
+    """Have `listener(actor=, obj=transaction, details=)` called for every transaction `app` books."""
+    app.extensions.setdefault(_LISTENERS, []).append(listener)
+
+
+def _announce_posted(*, actor: Any, transaction: LedgerTransaction, details: dict[str, Any]) -> None:
+    for listener in current_app.extensions.get(_LISTENERS, ()):
+        listener(actor=actor, obj=transaction, details=details)
 
 
 def _validated_amounts(entries: Sequence[EntrySpec]) -> dict[str, int]:
@@ -292,18 +311,6 @@ def _validated_amounts(entries: Sequence[EntrySpec]) -> dict[str, int]:
     if sum(amounts.values()) != 0:
         raise refuse(_("The entries must sum to zero; they sum to %(sum)s.", sum=money(sum(amounts.values()))))
     return amounts
-
-
-def _serialise_with_audit() -> None:
-    """PostgreSQL: take the audit chain's lock before any account lock.
-
-    Every posting also appends to the audit chain, whose lock is held until
-    commit. Callers often audit their own action first; taking that lock here
-    first as well gives every transaction the same lock order (audit, then
-    accounts by id), so they queue instead of deadlocking.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
 
 
 def _lock_accounts(amounts: dict[str, int]) -> dict[str, LedgerAccount]:

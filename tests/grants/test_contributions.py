@@ -1,5 +1,5 @@
 """Contributions: wire pledges confirmed by fund managers, card payments booked once by the webhook."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from facility.accounts.models import OrgKind
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
+from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus
@@ -40,7 +41,7 @@ def test_confirming_a_wire_books_it_once(app, donor, make_user):
     contribution = contributions.pledge_contribution(actor=donor, amount_cents=500_000, method="wire")
     db.session.commit()
     contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
-                                       received_on=date.today(), bank_reference="FT-123")
+                                       received_on=utcnow().date(), bank_reference="FT-123")
     db.session.commit()
     assert contribution.status == ContributionStatus.RECEIVED
     assert contribution.received_cents == 499_000 and contribution.confirmed_by_id == manager.id
@@ -54,7 +55,7 @@ def test_confirming_a_wire_books_it_once(app, donor, make_user):
 
     with pytest.raises(Conflict):
         contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=499_000,
-                                           received_on=date.today(), bank_reference="FT-123")
+                                           received_on=utcnow().date(), bank_reference="FT-123")
     db.session.rollback()
     assert balance(UNALLOCATED) == 499_000
     assert verify_ledger() == []
@@ -65,7 +66,7 @@ def test_only_fund_managers_confirm(app, donor):
     db.session.commit()
     with pytest.raises(PermissionDenied):
         contributions.confirm_wire_contribution(contribution=contribution, actor=donor, received_cents=1,
-                                           received_on=date.today(), bank_reference="x")
+                                           received_on=utcnow().date(), bank_reference="x")
 
 
 def test_confirmation_fields_are_checked(app, donor, make_user):
@@ -74,7 +75,7 @@ def test_confirmation_fields_are_checked(app, donor, make_user):
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
         contributions.confirm_wire_contribution(contribution=contribution, actor=manager, received_cents=0,
-                                           received_on=date.today() + timedelta(days=2), bank_reference=" ")
+                                           received_on=utcnow().date() + timedelta(days=2), bank_reference=" ")
     assert set(caught.value.errors) == {"amount_cents", "received_on", "bank_reference"}
     db.session.rollback()
     assert balance(UNALLOCATED) == 0
@@ -141,7 +142,7 @@ def test_api_wire_pledge_and_confirm(client, app, donor, make_user, api_headers)
     headers = api_headers(manager)
     listing = client.get("/api/v1/contributions/pending-wires", headers=headers).json
     assert [item["id"] for item in listing["items"]] == [body["id"]]
-    confirm = {"amount_cents": 1_000_000, "received_on": date.today().isoformat(), "bank_reference": "FT-9"}
+    confirm = {"amount_cents": 1_000_000, "received_on": utcnow().date().isoformat(), "bank_reference": "FT-9"}
     response = client.post(f"/api/v1/contributions/{body['id']}/confirm", json=confirm, headers=headers)
     assert response.status_code == 200 and response.json["status"] == "received"
     response = client.post(f"/api/v1/contributions/{body['id']}/confirm", json=confirm, headers=headers)
@@ -184,7 +185,7 @@ def test_api_contribution_permissions(client, donor, make_user, make_org, api_he
     assert client.get(f"/api/v1/contributions/{created['id']}", headers=api_headers(donor)).status_code == 200
     assert client.get(f"/api/v1/contributions/{created['id']}").status_code == 401
     assert client.get("/api/v1/contributions", headers=api_headers(other_donor)).json["total"] == 0
-    confirm = {"amount_cents": 1_000, "received_on": date.today().isoformat(), "bank_reference": "FT"}
+    confirm = {"amount_cents": 1_000, "received_on": utcnow().date().isoformat(), "bank_reference": "FT"}
     assert client.post(f"/api/v1/contributions/{created['id']}/confirm", json=confirm,
                        headers=api_headers(donor)).status_code == 403
     assert client.post(f"/api/v1/contributions/{created['id']}/confirm", json=confirm).status_code == 401

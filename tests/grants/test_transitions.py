@@ -2,13 +2,13 @@
 that makes it in production), and a move outside them is refused with a Conflict (409 in the API)."""
 from __future__ import annotations
 
-from datetime import date
 from types import SimpleNamespace
 
 import pytest
 
 from facility.accounts.models import OrgKind
 from facility.core.errors import Conflict
+from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, tranches
 from facility.grants.models import (
@@ -73,7 +73,7 @@ def test_contribution_moves_through_the_services(app, donor, make_user):
     manager = make_user("fund_manager")
     wire = contributions.pledge_contribution(actor=donor, amount_cents=10_000, method="wire")
     contributions.confirm_wire_contribution(contribution=wire, actor=manager, received_cents=10_000,
-                                            received_on=date.today(), bank_reference="FT-1")
+                                            received_on=utcnow().date(), bank_reference="FT-1")
     assert wire.status is ContributionStatus.RECEIVED  # pledged -> received
     for before in (ContributionStatus.CHECKOUT_OPEN, ContributionStatus.CANCELLED, ContributionStatus.FAILED):
         card = contributions.pledge_contribution(actor=donor, amount_cents=5_000, method="stripe")
@@ -84,7 +84,7 @@ def test_contribution_moves_through_the_services(app, donor, make_user):
         assert card.status is ContributionStatus.RECEIVED  # checkout_open/cancelled/failed -> received
     with pytest.raises(Conflict):  # received -> received: a wire is confirmed once
         contributions.confirm_wire_contribution(contribution=wire, actor=manager, received_cents=10_000,
-                                                received_on=date.today(), bank_reference="FT-1")
+                                                received_on=utcnow().date(), bank_reference="FT-1")
 
 
 @pytest.fixture

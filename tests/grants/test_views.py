@@ -1,11 +1,11 @@
 """Pages: facility figures, pledges, wire confirmation, awards, agreements, payout details, evidence, queues."""
 import io
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
+from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones
 from facility.grants.models import (
@@ -90,12 +90,12 @@ def test_fund_manager_confirms_wire(client, login, donor, make_user):
                       data={"amount": "1000", "received_on": "2999-01-01", "bank_reference": "FT1", "csrf_token": token})
     assert bad.status_code == 422 and "future" in bad.get_data(as_text=True)
     ok = client.post(f"/contributions/{contribution.id}/confirm", data={
-        "amount": "1000", "received_on": date.today().isoformat(), "bank_reference": "FT1", "csrf_token": token})
+        "amount": "1000", "received_on": utcnow().date().isoformat(), "bank_reference": "FT1", "csrf_token": token})
     assert ok.status_code == 302
     db.session.expire_all()
     assert facility_totals()["raised"] == 100_000
     again = client.post(f"/contributions/{contribution.id}/confirm", data={
-        "amount": "1000", "received_on": date.today().isoformat(), "bank_reference": "FT1", "csrf_token": token})
+        "amount": "1000", "received_on": utcnow().date().isoformat(), "bank_reference": "FT1", "csrf_token": token})
     assert again.status_code == 422 and "already" in again.get_data(as_text=True)
     assert facility_totals()["raised"] == 100_000
 
