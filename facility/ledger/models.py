@@ -17,12 +17,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from facility.core.labels import labelled
 from facility.core.models import enum_column, utcnow
 from facility.extensions import db
 
 
+@labelled({"asset": _l("Asset"), "liability": _l("Liability"), "equity": _l("Equity"), "income": _l("Income"),
+           "expense": _l("Expense")})
 class AccountKind(str, enum.Enum):
     """Debit-normal kinds (asset, expense) hold positive balances in normal use; the others negative."""
 
