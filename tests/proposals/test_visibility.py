@@ -1,21 +1,9 @@
 """Who sees a proposal, on pages and in the API, before and after the deadline."""
 from __future__ import annotations
 
-import pytest
-
 from facility.extensions import db
 from facility.proposals import policy
 from tests.proposals.conftest import AFTER_CLOSE
-
-
-@pytest.fixture
-def people(make_user, innovator, other_innovator, official, other_official, fund_manager, reviewer):
-    colleague = make_user("innovator", organization=innovator.organization, email="colleague.solarkiosk@example.org")
-    admin = make_user("admin", email="admin.facility@example.org")
-    donor = make_user("donor", email="donor.example@example.org")
-    return {"owner": innovator, "colleague": colleague, "other_innovator": other_innovator,
-            "official": official, "other_official": other_official, "fund_manager": fund_manager,
-            "admin": admin, "reviewer": reviewer, "donor": donor, "anonymous": None}
 
 
 def _sees(client, proposal, user, api_headers, login) -> tuple[int, int]:
