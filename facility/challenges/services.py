@@ -29,6 +29,7 @@ from facility.cities.queries import officials_of
 from facility.cities.services import valid_country
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, clean_text
+from facility.core.labels import label
 from facility.core.models import utcnow
 from facility.core.notify import Address, notify
 from facility.core.policy import require
@@ -183,7 +184,8 @@ def clean_challenge_fields(data: dict[str, Any], *, now: datetime | None = None)
     try:
         clean["focus_area"] = FocusArea(data.get("focus_area"))
     except ValueError:
-        errors["focus_area"] = [_("Choose inclusive_innovation or public_interest_tech.")]
+        errors["focus_area"] = [_("Choose a focus area: %(areas)s.",
+                                   areas=", ".join(f"{area.value} ({label(area)})" for area in FocusArea))]
     targets = _code_list(data.get("sdg_targets"), "sdg_targets", errors, _sdg,
                          _("These are not SDG targets (use codes like 11.2 or 11.a):"))
     if not targets and "sdg_targets" not in errors:

@@ -21,6 +21,7 @@ from facility.challenges.models import Challenge
 from facility.core.errors import Conflict, ValidationFailed
 from facility.core.hooks import after_commit
 from facility.core.inputs import NAME_CHARS, clean_text
+from facility.core.labels import label
 from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.core.policy import require
@@ -200,7 +201,7 @@ def submission_problems(proposal: Proposal, *, today: date | None = None) -> dic
 
     if challenge.eligible_org_types and (org.org_type is None or org.org_type.value not in challenge.eligible_org_types):
         add("organization.org_type", _("This challenge is open to these kinds of organisation only: %(types)s.",
-                                       types=", ".join(challenge.eligible_org_types)))
+                                       types=", ".join(str(label(t)) for t in challenge.eligible_types)))
     if challenge.eligible_countries and org.country not in challenge.eligible_countries:
         add("organization.country", _("This challenge is open to organisations from these countries only: "
                                       "%(countries)s.", countries=", ".join(challenge.eligible_countries)))
