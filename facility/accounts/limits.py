@@ -31,5 +31,5 @@ def _per_address() -> str:
 
 def signin_limits(view: View) -> View:
     """Sign-in attempts are limited per account and per address (POST only)."""
-    view = limiter.limit(_per_account, key_func=_account_key, methods=["POST"], scope="signin-account")(view)
-    return limiter.limit(_per_address, methods=["POST"], scope="signin-address")(view)
+    limited = limiter.limit(_per_account, key_func=_account_key, methods=["POST"], scope="signin-account")(view)
+    return limiter.limit(_per_address, methods=["POST"], scope="signin-address")(limited)  # type: ignore[return-value]

@@ -117,13 +117,13 @@ def email_problem(email: str | None) -> str | None:
     """
     address = normalise_email(email or "")
     if not address:
-        return _("Enter a valid e-mail address.")
+        return str(_("Enter a valid e-mail address."))
     if len(address) > EMAIL_CHARS:
-        return _("At most %(n)s characters; this has %(got)s.", n=EMAIL_CHARS, got=len(address))
+        return str(_("At most %(n)s characters; this has %(got)s.", n=EMAIL_CHARS, got=len(address)))
     try:
         validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
-        return _("Enter a valid e-mail address.")
+        return str(_("Enter a valid e-mail address."))
     return None
 
 
@@ -144,7 +144,7 @@ def register_user(
     password: str,
     name: str,
     role: str,
-    organization: dict | None = None,
+    organization: dict[str, Any] | None = None,
     actor: User | None = None,
 ) -> User:
     """Create an account. Self sign-up only as innovator, city official or donor.
@@ -202,6 +202,7 @@ def register_user(
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
 
+    assert role_value is not None  # an unknown role was refused above
     user = User(email=email, name=name, password_hash=hash_password(password), organization=org)
     user.add_role(role_value)
     db.session.add(user)
@@ -253,7 +254,7 @@ def start_session(*, user: User) -> str:
     agent = (request.user_agent.string or "")[:300] if has_request_context() else ""
     db.session.add(UserSession(user_id=user.id, token_hash=hash_token(token), ip_address=ip, user_agent=agent))
     user.last_sign_in_at = utcnow()
-    user._session_token = token
+    user._session_token = token  # type: ignore[misc]  # per instance: this sign-in's token
     record("user.signed_in", actor=user, obj=user)
     db.session.flush()
     return token
@@ -269,7 +270,7 @@ def load_session_user(token: str) -> User | None:
     lifetime = current_app.permanent_session_lifetime
     if row.last_seen_at < utcnow() - lifetime:
         return None
-    row.user._session_token = token
+    row.user._session_token = token  # type: ignore[misc]  # per instance: this request's token
     return row.user
 
 

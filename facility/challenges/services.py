@@ -79,7 +79,7 @@ def _extension_audience(challenge: Challenge) -> list[Any]:
 
 
 # --- validation -------------------------------------------------------------------------------
-def _text(value: Any, field: str, errors: dict, *, max_len: int, required: bool = True,
+def _text(value: Any, field: str, errors: dict[str, list[str]], *, max_len: int, required: bool = True,
           multiline: bool = True, markdown: bool = False) -> str:
     """`core.inputs.clean_text`, its refusal collected into `errors` so that every field is reported at once.
 
@@ -103,21 +103,22 @@ def _text(value: Any, field: str, errors: dict, *, max_len: int, required: bool 
     return text
 
 
-def _cents(value: Any, field: str, errors: dict) -> int | None:
+def _cents(value: Any, field: str, errors: dict[str, list[str]]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_PRIZE_POOL_CENTS:
         errors[field] = [_("Give a whole number of US cents greater than zero.")]
         return None
     return value
 
 
-def _aware(value: Any, field: str, errors: dict) -> datetime | None:
+def _aware(value: Any, field: str, errors: dict[str, list[str]]) -> datetime | None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         errors[field] = [_("Give a date and time with its time zone offset.")]
         return None
     return value
 
 
-def _code_list(value: Any, field: str, errors: dict, check: Callable[[str], str | None], message: str) -> list[str]:
+def _code_list(value: Any, field: str, errors: dict[str, list[str]], check: Callable[[str], str | None],
+               message: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
@@ -145,14 +146,14 @@ def _org_type(value: str) -> str | None:
     return value if value in {t.value for t in OrgType} else None
 
 
-def _criteria(value: Any, errors: dict) -> list[dict]:
+def _criteria(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
     if not isinstance(value, list | tuple) or not value:
         errors["criteria"] = [_("Give at least one scoring criterion.")]
         return []
     if len(value) > MAX_CRITERIA:
         errors["criteria"] = [_("Use at most %(n)d criteria.", n=MAX_CRITERIA)]
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     for index, item in enumerate(value):
         item = item if isinstance(item, dict) else {}
         sub: dict[str, list[str]] = {}
@@ -323,7 +324,7 @@ def _fund_prize_pool(*, challenge: Challenge, actor: User) -> None:
 
 def _pool_name(challenge: Challenge) -> str:
     """The pool account's name; a long title is shortened with an ellipsis to fit the account's name column."""
-    name = _("Prize pool: %(title)s", title=challenge.title)
+    name = str(_("Prize pool: %(title)s", title=challenge.title))
     return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
 
 

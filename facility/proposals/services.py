@@ -144,15 +144,16 @@ def create_proposal(*, actor: User, challenge: Challenge, data: dict[str, Any]) 
     require(policy.can_create(actor, challenge))
     # Serialise drafts of one organisation (row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
     # already serialises writers) so two at once cannot both pass the one-per-challenge check.
-    db.session.execute(sa.select(Organization.id).where(Organization.id == actor.organization_id)
-                       .with_for_update())
-    if org_proposal(challenge, actor.organization_id) is not None:
+    organization_id = actor.organization_id
+    assert organization_id is not None  # policy.can_create: an innovator organisation's member
+    db.session.execute(sa.select(Organization.id).where(Organization.id == organization_id).with_for_update())
+    if org_proposal(challenge, organization_id) is not None:
         raise Conflict(_("Your organisation already has a proposal for this challenge; edit that one."))
     errors: dict[str, list[str]] = {}
     clean = _clean_fields({"title": "", **data}, errors)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
-    proposal = Proposal(challenge=challenge, organization_id=actor.organization_id, created_by_id=actor.id,
+    proposal = Proposal(challenge=challenge, organization_id=organization_id, created_by_id=actor.id,
                         status=ProposalStatus.DRAFT, title=clean["title"])
     db.session.add(proposal)
     _apply(proposal, clean)
