@@ -24,11 +24,6 @@ def is_city_official(user: Any, challenge: Challenge) -> bool:
     return is_official(user, challenge.city)
 
 
-def is_open_for_submissions(challenge: Challenge, now: datetime | None = None) -> bool:
-    """Published, and between opens_at (inclusive) and closes_at (exclusive)."""
-    return challenge.phase_at(now or utcnow()) == Phase.OPEN
-
-
 def is_before_deadline(challenge: Challenge, now: datetime | None = None) -> bool:
     """Published and its deadline not yet passed (open or upcoming): questions and extensions."""
     return challenge.status == ChallengeStatus.PUBLISHED and challenge.phase_at(now or utcnow()) != Phase.CLOSED

@@ -1,6 +1,7 @@
 """Every read of challenges and clarifications that a page or the API needs."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,6 +44,11 @@ def visible_clarifications(user: Any, challenge: Challenge) -> list[Clarificatio
     return [c for c in challenge.clarifications if policy.can_view_clarification(user, c) is None]
 
 
+def is_open_at(now: datetime) -> sa.ColumnElement[bool]:
+    """SQL for `Challenge.phase_at(now) == Phase.OPEN`: published, opened, deadline ahead."""
+    return sa.and_(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now, Challenge.closes_at > now)
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -54,7 +60,7 @@ def public_challenges(*, status: str | None = None, country: str | None = None, 
     published = Challenge.status == ChallengeStatus.PUBLISHED
     by_status = {
         "upcoming": sa.and_(published, Challenge.opens_at > now),
-        "open": sa.and_(published, Challenge.opens_at <= now, Challenge.closes_at > now),
+        "open": is_open_at(now),
         "closed": sa.and_(published, Challenge.closes_at <= now),
         "finished": Challenge.status == ChallengeStatus.FINISHED,
         "published": published,
@@ -78,9 +84,7 @@ def public_challenges(*, status: str | None = None, country: str | None = None, 
 
 def open_challenges(*, excluding: sa.Select[Any] | None = None, limit: int = 5) -> list[Challenge]:
     """Challenges open for proposals now (by deadline), optionally without the ids `excluding` selects."""
-    now = utcnow()
-    query = sa.select(Challenge).where(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now,
-                                       Challenge.closes_at > now)
+    query = sa.select(Challenge).where(is_open_at(utcnow()))
     if excluding is not None:
         query = query.where(Challenge.id.not_in(excluding))
     return list(db.session.execute(query.order_by(Challenge.closes_at).limit(limit)).scalars())

@@ -68,7 +68,10 @@ def index():
         else:
             form.sdg_target.errors = [_("Not an SDG target code; use codes such as 11.2 or 11.a.")]
     if form.q.data and form.q.data.strip():
-        filters["q"] = form.q.data.strip()[:NAME_CHARS]  # a search, not a record: a longer one finds nothing more
+        if len(form.q.data.strip()) <= NAME_CHARS:
+            filters["q"] = form.q.data.strip()
+        else:  # as the API refuses it; the list still answers, unfiltered
+            form.q.errors = [_("At most %(n)s characters; this has %(got)s.", n=NAME_CHARS, got=len(form.q.data.strip()))]
     page = page_arg()
     pagination = db.paginate(queries.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template("challenges/index.html", form=form, pagination=pagination)
