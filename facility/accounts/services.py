@@ -154,7 +154,7 @@ def register_user(
     """
     errors: dict[str, list[str]] = {}
     email = normalise_email(email)
-    name = (name or "").strip()
+    name = _collect(errors, name, "name", limit=NAME_CHARS)
     try:
         role_value = Role(role)
     except ValueError:
@@ -170,7 +170,7 @@ def register_user(
         errors.setdefault("email", []).append(problem)
     elif find_user_by_email(email) is not None:
         errors.setdefault("email", []).append(_("An account with this e-mail address already exists."))
-    if not name:
+    if not name and "name" not in errors:
         errors.setdefault("name", []).append(_("Enter your name."))
     problems = password_problems(password or "", email=email)
     if problems:
@@ -180,10 +180,10 @@ def register_user(
     if role_value == Role.INNOVATOR and not organization:
         errors.setdefault("organization", []).append(_("An innovator registers an organisation."))
     if organization and role_value in (Role.INNOVATOR, Role.DONOR):
-        org_name = (organization.get("name") or "").strip()
+        org_name = _collect(errors, organization.get("name"), "organization.name", limit=NAME_CHARS)
         country = _check_country(organization.get("country"))
         org_type = organization.get("org_type")
-        if not org_name:
+        if not org_name and "organization.name" not in errors:
             errors.setdefault("organization.name", []).append(_("Enter the organisation's name."))
         if country is None:
             errors.setdefault("organization.country", []).append(_("Choose a country (ISO 3166-1 alpha-3 code)."))
@@ -226,6 +226,7 @@ def create_user(*, email: str, password: str, name: str, roles: list[str], actor
     bad_roles = [r for r in roles if r not in {role.value for role in Role}]
     if bad_roles:
         errors["role"] = [_("Unknown role: %(r)s", r=", ".join(bad_roles))]
+    name = _collect(errors, name, "name", limit=NAME_CHARS)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
     user = User(email=email, name=name or email.split("@")[0], password_hash=hash_password(password))
