@@ -111,7 +111,7 @@ def can_ask(user: Any, challenge: Challenge) -> Decision:
     return None
 
 
-def can_see_unanswered(user: Any, challenge: Challenge) -> bool:
+def sees_unanswered(user: Any, challenge: Challenge) -> bool:
     """Unanswered questions: the city's officials and facility staff (askers see their own)."""
     return is_city_official(user, challenge) or is_staff(user)
 
@@ -123,7 +123,7 @@ def can_view_clarification(user: Any, clarification: Clarification) -> Decision:
         return refusal
     if clarification.is_answered or (is_signed_in(user) and user.id == clarification.asked_by_id):
         return None
-    if can_see_unanswered(user, clarification.challenge):
+    if sees_unanswered(user, clarification.challenge):
         return None
     return hidden(_("There is no such question."))
 

@@ -127,6 +127,6 @@ def sees_every_status(user: Any, challenge: Challenge) -> bool:
     return is_staff(user)
 
 
-def can_see_own(user: Any, challenge: Challenge) -> bool:
-    """An innovator in an organisation: the challenge page links to the organisation's proposal."""
+def is_innovator_with_organisation(user: Any, challenge: Challenge) -> bool:
+    """An innovator in an organisation: the challenge page links to the organisation's proposal (or offers one)."""
     return is_signed_in(user) and user.organization_id is not None and has_role(user, Role.INNOVATOR)

@@ -246,7 +246,7 @@ def challenge_links(challenge: Challenge) -> dict:
     """What the viewer can do about proposals on a challenge's page (for `_challenge_actions.html`)."""
     user = current_user
     links: dict = {}
-    if policy.can_see_own(user, challenge):
+    if policy.is_innovator_with_organisation(user, challenge):
         existing = queries.org_proposal(challenge, user.organization_id)
         if existing is not None:
             links["own"] = existing

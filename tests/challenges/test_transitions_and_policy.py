@@ -191,3 +191,16 @@ def test_city_actions(people, make_user):
     assert city_policy.can_create(make_user("city_official")) is None
     for who in ("innovator", "fund_manager", "anonymous"):
         assert _refusal(create, p[who], None) is PermissionDenied
+
+
+def test_every_can_function_answers_with_a_decision():
+    """`may("<pkg>.<action>", obj)` needs each `can_<action>` to return a Refusal or None, never a bool."""
+    import inspect
+
+    from facility.accounts import policy as accounts_policy
+    from facility.proposals import policy as proposals_policy
+
+    for module in (accounts_policy, city_policy, policy, proposals_policy):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("can_") and function.__module__ == module.__name__:
+                assert "Decision" in str(inspect.signature(function).return_annotation), f"{module.__name__}.{name}"
