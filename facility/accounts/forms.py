@@ -3,33 +3,26 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.models import OrgType, Role
+from facility.accounts.services import WEBSITE_CHARS, email_problem
+from facility.core.inputs import NAME_CHARS, REASON_CHARS
+from facility.core.labels import choices
+
+
+class EmailAddress:
+    """The one e-mail rule (`accounts.services.email_problem`), as the API and the CLI apply it."""
+
+    def __call__(self, form, field) -> None:
+        problem = email_problem(field.data)
+        if problem is not None:
+            raise ValidationError(problem)
 
 
 def org_type_choices():
-    return [
-        ("", _l("Choose…")),
-        (OrgType.STARTUP.value, _l("Start-up")),
-        (OrgType.SME.value, _l("Small or medium-sized enterprise")),
-        (OrgType.COMMUNITY_ORGANIZATION.value, _l("Community organisation")),
-        (OrgType.NGO.value, _l("Non-governmental organisation")),
-        (OrgType.UNIVERSITY.value, _l("University or research institute")),
-        (OrgType.PUBLIC_AGENCY.value, _l("Public agency")),
-    ]
-
-
-def role_labels():
-    return {
-        Role.ADMIN.value: _l("Administrator"),
-        Role.FUND_MANAGER.value: _l("Fund manager"),
-        Role.CITY_OFFICIAL.value: _l("City official"),
-        Role.INNOVATOR.value: _l("Innovator"),
-        Role.REVIEWER.value: _l("Reviewer"),
-        Role.DONOR.value: _l("Donor or investor"),
-    }
+    return [("", _l("Choose…")), *choices(OrgType)]
 
 
 def country_choices():
@@ -49,8 +42,8 @@ class SignUpForm(FlaskForm):
         ],
         validators=[DataRequired()],
     )
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)], render_kw={"autocomplete": "name"})
-    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(), Length(max=320)],
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=NAME_CHARS)], render_kw={"autocomplete": "name"})
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), EmailAddress()],
                        render_kw={"autocomplete": "email"})
     password = PasswordField(
         _l("Password"),
@@ -58,7 +51,7 @@ class SignUpForm(FlaskForm):
         description=_l("At least 12 characters. A few random words are easy to remember and hard to guess."),
         render_kw={"autocomplete": "new-password", "minlength": 12},
     )
-    org_name = StringField(_l("Organisation name"), validators=[Optional(), Length(max=200)],
+    org_name = StringField(_l("Organisation name"), validators=[Optional(), Length(max=NAME_CHARS)],
                            description=_l("Innovators: required. Donors: optional."))
     org_country = SelectField(_l("Organisation's country"), validators=[Optional()], choices=[])
     org_type = SelectField(_l("Type of organisation"), validators=[Optional()], choices=[])
@@ -71,7 +64,8 @@ class SignUpForm(FlaskForm):
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), EmailAddress()],
+                       render_kw={"autocomplete": "email"})
     password = PasswordField(_l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Sign in"))
 
@@ -81,7 +75,8 @@ class SignOutForm(FlaskForm):
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email()], render_kw={"autocomplete": "email"})
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(), EmailAddress()],
+                       render_kw={"autocomplete": "email"})
     submit = SubmitField(_l("E-mail me a reset link"))
 
 
@@ -96,7 +91,7 @@ class ResetPasswordForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=NAME_CHARS)])
     locale = SelectField(_l("Language"), choices=[], validators=[Optional()])
     timezone = SelectField(_l("Time zone"), choices=[], validators=[DataRequired()],
                            description=_l("Deadlines are shown in this time zone."))
@@ -121,9 +116,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class OrganizationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    website = StringField(_l("Website"), validators=[Optional(), Length(max=300)])
-    description = StringField(_l("Short description"), validators=[Optional(), Length(max=2000)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_CHARS)])
+    website = StringField(_l("Website"), validators=[Optional(), Length(max=WEBSITE_CHARS)])
+    description = StringField(_l("Short description"), validators=[Optional(), Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Save organisation"))
 
 
@@ -138,7 +133,7 @@ class RolesForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.roles.choices = list(role_labels().items())
+        self.roles.choices = choices(Role)
 
 
 class RevokeTokenForm(FlaskForm):

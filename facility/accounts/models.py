@@ -6,13 +6,17 @@ from datetime import datetime
 from typing import ClassVar
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, enum_column, utcnow  # noqa: F401 (enum_column re-exported)
 from facility.extensions import db
 
 
+@labelled({"admin": _l("Administrator"), "fund_manager": _l("Fund manager"), "city_official": _l("City official"),
+           "innovator": _l("Innovator"), "reviewer": _l("Reviewer"), "donor": _l("Donor or investor")})
 class Role(str, enum.Enum):
     ADMIN = "admin"
     FUND_MANAGER = "fund_manager"
@@ -26,6 +30,8 @@ class Role(str, enum.Enum):
 SELF_SIGNUP_ROLES = (Role.INNOVATOR, Role.CITY_OFFICIAL, Role.DONOR)
 
 
+@labelled({"city": _l("City"), "innovator": _l("Innovator"), "donor": _l("Donor or investor"),
+           "facility": _l("The facility")})
 class OrgKind(str, enum.Enum):
     CITY = "city"
     INNOVATOR = "innovator"
@@ -33,6 +39,9 @@ class OrgKind(str, enum.Enum):
     FACILITY = "facility"
 
 
+@labelled({"startup": _l("Start-up"), "sme": _l("Small or medium-sized enterprise"),
+           "community_organization": _l("Community organisation"), "ngo": _l("Non-governmental organisation"),
+           "university": _l("University or research institute"), "public_agency": _l("Public agency")})
 class OrgType(str, enum.Enum):
     STARTUP = "startup"
     SME = "sme"
@@ -54,13 +63,6 @@ class Organization(TimestampMixin, db.Model):
     description: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
 
     members: Mapped[list[User]] = relationship(back_populates="organization")
-
-    def is_member(self, user) -> bool:
-        return bool(user and getattr(user, "is_authenticated", False) and user.organization_id == self.id)
-
-    def can_edit(self, user) -> bool:
-        """Members edit their own organisation; admins edit any."""
-        return self.is_member(user) or bool(user and getattr(user, "is_authenticated", False) and user.has_role(Role.ADMIN))
 
 
 class UserRole(db.Model):
@@ -101,6 +103,11 @@ class User(UserMixin, TimestampMixin, db.Model):
     def roles(self) -> list[str]:
         return [row.role.value for row in self.role_rows]
 
+    @property
+    def role_list(self) -> list[Role]:
+        """The roles as enum members (pages show their labels)."""
+        return [row.role for row in self.role_rows]
+
     def has_role(self, *roles: Role | str) -> bool:
         wanted = {Role(r).value for r in roles}
         return any(row.role.value in wanted for row in self.role_rows)
@@ -120,9 +127,6 @@ class User(UserMixin, TimestampMixin, db.Model):
         if not self._session_token:
             raise RuntimeError("sign in through accounts.services.start_session")
         return self._session_token
-
-    def can_view(self, user) -> bool:
-        return bool(user and getattr(user, "is_authenticated", False) and (user.id == self.id or user.has_role(Role.ADMIN)))
 
 
 def hash_token(token: str) -> str:
@@ -167,6 +171,3 @@ class ApiToken(db.Model):
     def is_usable(self) -> bool:
         now = utcnow()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-    def can_revoke(self, user) -> bool:
-        return bool(user and getattr(user, "is_authenticated", False) and (user.id == self.user_id or user.has_role(Role.ADMIN)))

@@ -1,4 +1,5 @@
-"""Page-side permission helpers. Object rules live on the objects (`x.can_edit(user)`)."""
+"""Page-side permission helpers. Object rules live in each package's `policy.py` (`can_<action>(user, obj)`);
+`role_required` only turns away, before the page loads anything, people whose role the policy refuses anyway."""
 from __future__ import annotations
 
 import functools

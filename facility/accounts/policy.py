@@ -6,7 +6,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.core.policy import Decision, forbidden
+from facility.core.policy import Decision, conflict, forbidden, hidden
 
 
 def is_signed_in(user: Any) -> bool:
@@ -45,3 +45,46 @@ def require_fund_manager(user: Any) -> Decision:
 
 def require_signed_in(user: Any) -> Decision:
     return None if is_signed_in(user) else forbidden(_("Please sign in first."))
+
+
+# --- account actions ------------------------------------------------------------------------------
+
+def can_edit_organization(user: Any, organization: Any) -> Decision:
+    """Members edit their own organisation; admins edit any. Others may not know it exists."""
+    if is_member_of(user, organization.id) or is_admin(user):
+        return None
+    return hidden(_("There is no such organisation."))
+
+
+def can_edit_profile(user: Any, person: Any) -> Decision:
+    """A person edits their own profile; admins edit anyone's."""
+    if is_signed_in(user) and (user.id == person.id or is_admin(user)):
+        return None
+    return forbidden(_("You may only edit your own profile."))
+
+
+def can_list_users(user: Any) -> Decision:
+    """Admins list and search every account."""
+    return None if is_admin(user) else forbidden(_("Only administrators see the list of users."))
+
+
+def can_manage_roles(user: Any, person: Any) -> Decision:
+    """Admins change anyone's roles (that they cannot drop their own admin role is `can_set_roles`)."""
+    return None if is_admin(user) else forbidden(_("Only administrators change roles."))
+
+
+def can_set_roles(user: Any, person: Any, roles: set[Role]) -> Decision:
+    """`can_manage_roles`, and an admin cannot remove their own administrator role (no lock-out)."""
+    refusal = can_manage_roles(user, person)
+    if refusal is not None:
+        return refusal
+    if user.id == person.id and Role.ADMIN not in roles:
+        return conflict(_("You cannot remove your own administrator role."))
+    return None
+
+
+def can_revoke_token(user: Any, token: Any) -> Decision:
+    """The token's owner or an admin revokes it; others may not know it exists."""
+    if is_signed_in(user) and (user.id == token.user_id or is_admin(user)):
+        return None
+    return hidden(_("No such token."))

@@ -9,14 +9,19 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from zoneinfo import available_timezones
 
 import pycountry
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from facility.accounts import policy
 from facility.accounts.models import (
     SELF_SIGNUP_ROLES,
     ApiToken,
@@ -29,8 +34,11 @@ from facility.accounts.models import (
     hash_token,
 )
 from facility.audit.services import record
-from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.errors import NotFound, ValidationFailed
+from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.models import utcnow
+from facility.core.notify import notify
+from facility.core.policy import require
 from facility.extensions import db
 
 MIN_PASSWORD_LENGTH = 12
@@ -45,8 +53,6 @@ def common_passwords() -> frozenset[str]:
 
 def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
     """Why a password is refused (empty when it is acceptable)."""
-    from flask_babel import gettext as _
-
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
@@ -90,8 +96,35 @@ def verify_password(user: User | None, password: str) -> bool:
     return True
 
 
+EMAIL_CHARS = 320
+"""The longest e-mail address (RFC 3696 with its errata): the form, the API schema and the services agree."""
+WEBSITE_CHARS = 300
+TOKEN_NAME_CHARS = 100
+
+
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+def email_problem(email: str | None) -> str | None:
+    """Why `email` is not an e-mail address we accept, or None: the one rule for the sign-up page,
+    the API and the command line.
+
+    The syntax is checked (email-validator); whether the domain receives mail is not (no DNS
+    look-up), and the names reserved for testing (`.test`) are accepted like any other domain,
+    as the API and the CLI always did. Other special-use names (`localhost`, `.local`,
+    `.invalid`) are refused: no mail reaches them.
+    """
+    address = normalise_email(email or "")
+    if not address:
+        return str(_("Enter a valid e-mail address."))
+    if len(address) > EMAIL_CHARS:
+        return str(_("At most %(n)s characters; this has %(got)s.", n=EMAIL_CHARS, got=len(address)))
+    try:
+        validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return str(_("Enter a valid e-mail address."))
+    return None
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -111,7 +144,7 @@ def register_user(
     password: str,
     name: str,
     role: str,
-    organization: dict | None = None,
+    organization: dict[str, Any] | None = None,
     actor: User | None = None,
 ) -> User:
     """Create an account. Self sign-up only as innovator, city official or donor.
@@ -119,11 +152,9 @@ def register_user(
     An innovator brings an organisation (`name`, `country` ISO alpha-3,
     `org_type`); a donor may bring one. Every problem is reported at once.
     """
-    from flask_babel import gettext as _
-
     errors: dict[str, list[str]] = {}
     email = normalise_email(email)
-    name = (name or "").strip()
+    name = _collect(errors, name, "name", limit=NAME_CHARS)
     try:
         role_value = Role(role)
     except ValueError:
@@ -134,11 +165,12 @@ def register_user(
         errors.setdefault("role", []).append(
             _("You cannot sign yourself up as %(role)s; the facility grants that role.", role=role_value.value)
         )
-    if not email or "@" not in email:
-        errors.setdefault("email", []).append(_("Enter a valid e-mail address."))
+    problem = email_problem(email)
+    if problem is not None:
+        errors.setdefault("email", []).append(problem)
     elif find_user_by_email(email) is not None:
         errors.setdefault("email", []).append(_("An account with this e-mail address already exists."))
-    if not name:
+    if not name and "name" not in errors:
         errors.setdefault("name", []).append(_("Enter your name."))
     problems = password_problems(password or "", email=email)
     if problems:
@@ -148,10 +180,10 @@ def register_user(
     if role_value == Role.INNOVATOR and not organization:
         errors.setdefault("organization", []).append(_("An innovator registers an organisation."))
     if organization and role_value in (Role.INNOVATOR, Role.DONOR):
-        org_name = (organization.get("name") or "").strip()
+        org_name = _collect(errors, organization.get("name"), "organization.name", limit=NAME_CHARS)
         country = _check_country(organization.get("country"))
         org_type = organization.get("org_type")
-        if not org_name:
+        if not org_name and "organization.name" not in errors:
             errors.setdefault("organization.name", []).append(_("Enter the organisation's name."))
         if country is None:
             errors.setdefault("organization.country", []).append(_("Choose a country (ISO 3166-1 alpha-3 code)."))
@@ -170,6 +202,7 @@ def register_user(
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
 
+    assert role_value is not None  # an unknown role was refused above
     user = User(email=email, name=name, password_hash=hash_password(password), organization=org)
     user.add_role(role_value)
     db.session.add(user)
@@ -180,11 +213,12 @@ def register_user(
 
 def create_user(*, email: str, password: str, name: str, roles: list[str], actor: User | None = None) -> User:
     """Create an account with any roles (commands and admins). The password rules still apply."""
-    from flask_babel import gettext as _
-
     email = normalise_email(email)
     errors: dict[str, list[str]] = {}
-    if find_user_by_email(email) is not None:
+    problem = email_problem(email)
+    if problem is not None:
+        errors["email"] = [problem]
+    elif find_user_by_email(email) is not None:
         errors["email"] = [_("An account with this e-mail address already exists.")]
     problems = password_problems(password, email=email)
     if problems:
@@ -192,6 +226,7 @@ def create_user(*, email: str, password: str, name: str, roles: list[str], actor
     bad_roles = [r for r in roles if r not in {role.value for role in Role}]
     if bad_roles:
         errors["role"] = [_("Unknown role: %(r)s", r=", ".join(bad_roles))]
+    name = _collect(errors, name, "name", limit=NAME_CHARS)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
     user = User(email=email, name=name or email.split("@")[0], password_hash=hash_password(password))
@@ -220,7 +255,7 @@ def start_session(*, user: User) -> str:
     agent = (request.user_agent.string or "")[:300] if has_request_context() else ""
     db.session.add(UserSession(user_id=user.id, token_hash=hash_token(token), ip_address=ip, user_agent=agent))
     user.last_sign_in_at = utcnow()
-    user._session_token = token
+    user._session_token = token  # type: ignore[misc]  # per instance: this sign-in's token
     record("user.signed_in", actor=user, obj=user)
     db.session.flush()
     return token
@@ -236,7 +271,7 @@ def load_session_user(token: str) -> User | None:
     lifetime = current_app.permanent_session_lifetime
     if row.last_seen_at < utcnow() - lifetime:
         return None
-    row.user._session_token = token
+    row.user._session_token = token  # type: ignore[misc]  # per instance: this request's token
     return row.user
 
 
@@ -260,7 +295,7 @@ def issue_api_token(*, user: User, name: str = "", days: int | None = 90) -> tup
     plain = "ufi_" + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
-        name=name[:100],
+        name=clean_text(name, "name", limit=TOKEN_NAME_CHARS),
         token_hash=hash_token(plain),
         prefix=plain[:12],
         expires_at=utcnow() + timedelta(days=days) if days else None,
@@ -285,10 +320,11 @@ def user_for_api_token(plain: str) -> User | None:
 
 
 def revoke_api_token(*, token_id: int, actor: User) -> ApiToken:
-    """Revoke a token: the owner or an admin; others get 404, as if it did not exist."""
+    """Rule `policy.can_revoke_token`: the owner or an admin; others get 404, as if it did not exist."""
     token = db.session.get(ApiToken, token_id)
-    if token is None or not token.can_revoke(actor):
-        raise NotFound("No such token.")
+    if token is None:
+        raise NotFound(_("No such token."))
+    require(policy.can_revoke_token(actor, token))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record("api_token.revoked", actor=actor, obj=token)
@@ -317,34 +353,15 @@ def user_for_reset_token(token: str) -> User | None:
 
 def request_password_reset(*, email: str) -> None:
     """E-mail a reset link when the account exists; say nothing either way (no account probing)."""
-    from flask import url_for
-    from flask_babel import gettext as _
-
-    from facility.core.mail import send_mail
-
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
-        "accounts.reset_password", token=password_reset_token(user)
-    )
-    send_mail(
-        to=user.email,
-        subject=_("Reset your password"),
-        body=_(
-            "Someone asked to reset the password of your Urban Innovation Facility account.\n\n"
-            "Open this link within an hour to choose a new password:\n%(link)s\n\n"
-            "If it was not you, ignore this message; your password stays as it is.",
-            link=link,
-        ),
-    )
+    notify([user], "accounts/password_reset", token=password_reset_token(user))
     record("user.password_reset_requested", actor=user, obj=user)
 
 
 def change_password(*, user: User, new_password: str, actor: User | None = None) -> None:
     """Set a new password (rules apply) and end every session and API token of the user."""
-    from flask_babel import gettext as _
-
     problems = password_problems(new_password, email=user.email)
     if problems:
         raise ValidationFailed(_("Choose another password."), errors={"password": problems})
@@ -354,37 +371,30 @@ def change_password(*, user: User, new_password: str, actor: User | None = None)
 
 
 def update_profile(*, user: User, actor: User, name: str, locale: str | None, timezone_name: str) -> User:
-    """A person edits their own profile (admins may edit anyone's)."""
-    from flask_babel import gettext as _
-
-    if not user.can_view(actor):
-        raise PermissionDenied(_("You may only edit your own profile."))
+    """Rule `policy.can_edit_profile`: a person edits their own profile (admins may edit anyone's)."""
+    require(policy.can_edit_profile(actor, user))
     errors: dict[str, list[str]] = {}
-    if not (name or "").strip():
+    name = _collect(errors, name, "name", limit=NAME_CHARS)
+    if not name and "name" not in errors:
         errors["name"] = [_("Enter your name.")]
     if locale and locale not in current_app.config["LANGUAGES"]:
         errors["locale"] = [_("Choose one of the offered languages.")]
-    from zoneinfo import available_timezones
-
     if timezone_name not in available_timezones() and timezone_name != "UTC":
         errors["timezone"] = [_("Choose a time zone from the list.")]
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
-    user.name = name.strip()
+    user.name = name
     user.locale = locale or None
     user.timezone = timezone_name
     return user
 
 
 def set_roles(*, user: User, roles: list[str], actor: User) -> User:
-    """Only admins change roles; an admin cannot remove their own admin role (no lock-out)."""
-    from flask_babel import gettext as _
-
-    if not actor.has_role(Role.ADMIN):
-        raise PermissionDenied(_("Only administrators change roles."))
+    """Rule `policy.can_set_roles`: only admins change roles; an admin cannot remove their own admin
+    role (no lock-out)."""
+    require(policy.can_manage_roles(actor, user))
     wanted = {Role(r) for r in roles}
-    if user.id == actor.id and Role.ADMIN not in wanted:
-        raise Conflict(_("You cannot remove your own administrator role."))
+    require(policy.can_set_roles(actor, user, wanted))
     before = sorted(user.roles)
     for role in list(Role):
         if role in wanted:
@@ -393,3 +403,31 @@ def set_roles(*, user: User, roles: list[str], actor: User) -> User:
             user.remove_role(role)
     record("user.roles_changed", actor=actor, obj=user, details={"before": before, "after": sorted(r.value for r in wanted)})
     return user
+
+
+def _collect(errors: dict[str, list[str]], value: Any, field: str, *, limit: int, multiline: bool = False) -> str:
+    """`core.inputs.clean_text`, its refusal collected into `errors` (every field is reported at once)."""
+    try:
+        return clean_text(value, field, limit=limit, multiline=multiline)
+    except ValidationFailed as error:
+        errors.setdefault(field, []).extend(error.errors[field])
+        return ""
+
+
+def update_organization(*, organization: Organization, actor: User, name: str, website: str | None,
+                        description: str | None) -> Organization:
+    """Rule `policy.can_edit_organization`: members edit their own organisation, admins any."""
+    require(policy.can_edit_organization(actor, organization))
+    errors: dict[str, list[str]] = {}
+    clean_name = _collect(errors, name, "name", limit=NAME_CHARS)
+    if not clean_name and "name" not in errors:
+        errors["name"] = [_("Enter the organisation's name.")]
+    clean_website = _collect(errors, website, "website", limit=WEBSITE_CHARS)
+    clean_description = _collect(errors, description, "description", limit=REASON_CHARS, multiline=True)
+    if errors:
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    organization.name = clean_name
+    organization.website = clean_website or None
+    organization.description = clean_description
+    record("organization.updated", actor=actor, obj=organization)
+    return organization

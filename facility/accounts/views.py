@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from facility.accounts import services
+from facility.accounts import queries, services
 from facility.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -20,40 +19,16 @@ from facility.accounts.forms import (
     SignInForm,
     SignOutForm,
     SignUpForm,
-    role_labels,
 )
-from facility.accounts.models import ApiToken, Organization, Role, User
+from facility.accounts.limits import signin_limits
+from facility.accounts.models import Role, User
 from facility.accounts.permissions import role_required
-from facility.audit.services import record
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
 from facility.core.inputs import page_arg
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
-
-
-def _account_key() -> str:
-    """Rate-limit key per account: the e-mail being signed in to, from a form or JSON body."""
-    email = request.form.get("email")
-    if email is None and request.is_json:
-        body = request.get_json(silent=True)
-        email = body.get("email") if isinstance(body, dict) else None
-    return "account:" + services.normalise_email(str(email or ""))
-
-
-def _per_account() -> str:
-    return current_app.config["SIGNIN_LIMIT_PER_ACCOUNT"]
-
-
-def _per_address() -> str:
-    return current_app.config["SIGNIN_LIMIT_PER_ADDRESS"]
-
-
-def signin_limits(view):
-    """Sign-in attempts are limited per account and per address (POST only)."""
-    view = limiter.limit(_per_account, key_func=_account_key, methods=["POST"], scope="signin-account")(view)
-    return limiter.limit(_per_address, methods=["POST"], scope="signin-address")(view)
 
 
 @login_manager.user_loader
@@ -200,9 +175,7 @@ def change_password():
 @bp.route("/profile/tokens")
 @login_required
 def tokens():
-    rows = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc()).limit(100)
-    ).scalars().all()
+    rows = db.session.execute(queries.tokens_of(current_user).limit(queries.TOKENS_SHOWN)).scalars().all()
     return render_template("accounts/tokens.html", tokens=rows, revoke_form=RevokeTokenForm())
 
 
@@ -224,41 +197,30 @@ def revoke_token(token_id: int):
 @bp.route("/organizations/<int:org_id>", methods=["GET", "POST"])
 @login_required
 def organization(org_id: int):
-    org = db.session.get(Organization, org_id)
-    if org is None or not org.can_edit(current_user):
-        abort(404)
+    user = current_user._get_current_object()
+    org = queries.get_visible_organization(user, org_id)
     form = OrganizationForm(obj=org)
-    if form.validate_on_submit():
-        org.name = form.name.data.strip()
-        org.website = form.website.data or None
-        org.description = form.description.data or ""
-        record("organization.updated", actor=current_user._get_current_object(), obj=org)
+    if form.validate_on_submit() and attempt(form, services.update_organization, organization=org, actor=user,
+                                             name=form.name.data, website=form.website.data,
+                                             description=form.description.data) is not FAILED:
         db.session.commit()
         flash(_("Organisation saved."), "success")
         return redirect(url_for("accounts.organization", org_id=org.id))
-    members = db.session.execute(sa.select(User).where(User.organization_id == org.id).order_by(User.name)).scalars().all()
-    return render_template("accounts/organization.html", org=org, form=form, members=members)
+    return render_template("accounts/organization.html", org=org, form=form, members=queries.members_of(org))
 
 
 @bp.route("/admin/users")
 @role_required(Role.ADMIN)
 def admin_users():
-    page = page_arg()
     q = (request.args.get("q") or "").strip()
-    query = sa.select(User).options(sa.orm.selectinload(User.organization)).order_by(User.id)
-    if q:
-        like = f"%{q.lower()}%"
-        query = query.where(sa.or_(sa.func.lower(User.email).like(like), sa.func.lower(User.name).like(like)))
-    pagination = db.paginate(query, page=page, per_page=50, error_out=False)
-    return render_template("accounts/admin_users.html", pagination=pagination, q=q, role_labels=role_labels())
+    pagination = db.paginate(queries.users(search=q), page=page_arg(), per_page=50, error_out=False)
+    return render_template("accounts/admin_users.html", pagination=pagination, q=q)
 
 
 @bp.route("/admin/users/<int:user_id>/roles", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def admin_user_roles(user_id: int):
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
+    user = queries.get_manageable_user(current_user, user_id)
     form = RolesForm(data={"roles": user.roles})
     if form.validate_on_submit():
         saved = attempt(form, services.set_roles, user=user, roles=form.roles.data,
@@ -268,9 +230,3 @@ def admin_user_roles(user_id: int):
             flash(_("Roles saved for %(email)s.", email=user.email), "success")
             return redirect(url_for("accounts.admin_users"))
     return render_template("accounts/admin_roles.html", form=form, user=user)
-
-
-def register(app) -> None:
-    @app.context_processor
-    def _role_labels():
-        return {"role_labels": role_labels()}

@@ -2,23 +2,34 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
 
-from facility.accounts import services
-from facility.accounts.models import ApiToken, OrgType, Role
-from facility.accounts.views import signin_limits
+from facility.accounts import queries, services
+from facility.accounts.limits import signin_limits
+from facility.accounts.models import OrgType, Role
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
+from facility.core.inputs import NAME_CHARS
 from facility.extensions import db
 
 blp = api_blueprint("api_accounts", __name__, "Accounts and tokens")
 
 
+def _email(value: str) -> None:
+    """The one e-mail rule (`accounts.services.email_problem`), as the sign-up page and the CLI apply it."""
+    problem = services.email_problem(value)
+    if problem is not None:
+        raise ma.ValidationError(problem)
+
+
+def email_field(**kwargs) -> ma.fields.String:
+    return ma.fields.String(validate=_email, metadata={"format": "email"}, **kwargs)
+
+
 class TokenRequestSchema(ma.Schema):
-    email = ma.fields.Email(required=True)
+    email = email_field(required=True)
     password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
-    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=100))
+    name = ma.fields.String(load_default="", validate=ma.validate.Length(max=services.TOKEN_NAME_CHARS))
 
 
 class TokenSchema(ma.Schema):
@@ -36,16 +47,16 @@ class NewTokenSchema(TokenSchema):
 
 
 class OrganizationInSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     country = ma.fields.String(required=True, validate=ma.validate.Length(equal=3),
                                metadata={"description": "ISO 3166-1 alpha-3"})
     org_type = ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType]))
 
 
 class SignUpSchema(ma.Schema):
-    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=320))
+    email = email_field(required=True)
     password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in Role]))
     organization = ma.fields.Nested(OrganizationInSchema)
 
@@ -93,8 +104,7 @@ def create_token(data):
 def list_tokens(args):
     """The caller's API tokens (without their values)."""
     user = require_user()
-    query = sa.select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    return paginate(queries.tokens_of(user), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/auth/tokens/<int:token_id>", methods=["DELETE"])

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from flask_login import current_user
 
 from facility.accounts.models import Role, User
+from facility.accounts.services import user_for_api_token
 from facility.core.inputs import refuse_unstorable_text
 from facility.extensions import login_manager
 
@@ -48,8 +49,6 @@ def load_bearer_user() -> None:
     Then, before the body or query is parsed: 401 for an anonymous caller of an endpoint that is
     not `@public`, and 422 for text the database cannot store (NUL characters).
     """
-    from facility.accounts.services import user_for_api_token
-
     header = request.headers.get("Authorization", "")
     user = None
     if header[:7].lower() == "bearer ":

@@ -8,27 +8,27 @@ from facility.accounts.models import OrgType, Role
 from facility.api import api_blueprint
 from facility.api.auth import public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, id_field, page_of, paginate
-from facility.challenges import sdg, services
+from facility.challenges import queries, sdg, services
 from facility.challenges.models import FocusArea
-from facility.cities.services import get_visible_city
+from facility.cities.queries import get_visible_city
+from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.extensions import db
 
 blp = api_blueprint("api_challenges", __name__, "Challenges, rubric, deadlines and clarifications")
 
-_STATUS_FILTERS = ("published", "upcoming", "open", "closed", "finished")
 _SDG_TARGET = ma.validate.OneOf(sdg.SDG_TARGETS, error="Not an SDG target code; use codes such as 11.2 or 11.a.")
 
 
 class CriterionInSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=REASON_CHARS))
     weight = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 100))
 
 
 class ChallengeFieldsSchema(ma.Schema):
-    title = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
-    summary = ma.fields.String(validate=ma.validate.Length(min=1, max=1000))
-    description = ma.fields.String(validate=ma.validate.Length(min=1, max=50_000),
+    title = ma.fields.String(validate=ma.validate.Length(min=1, max=NAME_CHARS))
+    summary = ma.fields.String(validate=ma.validate.Length(min=1, max=services.SUMMARY_CHARS))
+    description = ma.fields.String(validate=ma.validate.Length(min=1, max=services.DESCRIPTION_CHARS),
                                    metadata={"description": "Markdown; raw HTML is not rendered"})
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
     sdg_targets = ma.fields.List(ma.fields.String(validate=_SDG_TARGET),
@@ -105,15 +105,15 @@ class ChallengeSchema(ma.Schema):
 
 
 class ChallengeListArgs(PageArgs):
-    status = ma.fields.String(validate=ma.validate.OneOf(_STATUS_FILTERS))
+    status = ma.fields.String(validate=ma.validate.OneOf(queries.STATUS_FILTERS))
     country = ma.fields.String(validate=ma.validate.Length(equal=3))
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
     sdg_target = ma.fields.String(validate=_SDG_TARGET)
-    q = ma.fields.String(validate=ma.validate.Length(max=200))
+    q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))
 
 
 class ReasonSchema(ma.Schema):
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=2000))
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REASON_CHARS))
 
 
 class ExtensionInSchema(ReasonSchema):
@@ -130,11 +130,11 @@ class ExtensionSchema(ma.Schema):
 
 
 class QuestionInSchema(ma.Schema):
-    question = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=4000))
+    question = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=services.QUESTION_CHARS))
 
 
 class AnswerInSchema(ma.Schema):
-    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=8000))
+    answer = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=services.ANSWER_CHARS))
 
 
 class ClarificationSchema(ma.Schema):
@@ -164,7 +164,7 @@ def list_challenges(args):
     """Published and finished challenges; filter by status (published, upcoming, open, closed, finished),
     country, focus_area, sdg_target and free text q (title and summary)."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(services.public_challenges(**args), page=page, per_page=per_page)
+    return paginate(queries.public_challenges(**args), page=page, per_page=per_page)
 
 
 @blp.route("/challenges", methods=["POST"])
@@ -173,7 +173,7 @@ def list_challenges(args):
 def create_challenge(data):
     """An official of a verified city drafts a challenge (weights sum to 100)."""
     user = require_role(Role.CITY_OFFICIAL)
-    city = get_visible_city(data.pop("city_id"), user)
+    city = get_visible_city(user, data.pop("city_id"))
     challenge = services.create_challenge(actor=user, city=city, **data)
     db.session.commit()
     return challenge
@@ -184,7 +184,7 @@ def create_challenge(data):
 @blp.response(200, ChallengeSchema)
 def get_challenge(challenge_id):
     """A challenge (drafts and pending ones only to the city's officials and facility staff)."""
-    return services.get_visible_challenge(challenge_id, current_user)
+    return queries.get_visible_challenge(current_user, challenge_id)
 
 
 @blp.route("/challenges/<int:challenge_id>", methods=["PATCH"])
@@ -193,7 +193,7 @@ def get_challenge(challenge_id):
 def update_challenge(data, challenge_id):
     """The city's officials change a draft; fields not sent stay as they are."""
     user = require_user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     fields = _current_fields(challenge)
     fields.update(data)
     services.update_challenge(challenge=challenge, actor=user, **fields)
@@ -203,7 +203,7 @@ def update_challenge(data, challenge_id):
 
 def _action(challenge_id: int, action) -> object:
     user = require_user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     action(challenge=challenge, actor=user)
     db.session.commit()
     return challenge
@@ -247,7 +247,7 @@ def finish_challenge(challenge_id):
 def extend_deadline(data, challenge_id):
     """A fund manager or the city's official moves the deadline later (audited; applicants are e-mailed)."""
     user = require_user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     extension = services.extend_deadline(challenge=challenge, actor=user, new_closes_at=data["new_closes_at"],
                                          reason=data["reason"])
     db.session.commit()
@@ -260,8 +260,8 @@ def extend_deadline(data, challenge_id):
 @blp.response(200, page_of(ClarificationSchema))
 def list_clarifications(args, challenge_id):
     """Answered questions; unanswered ones too for the asker, the city and fund managers."""
-    challenge = services.get_visible_challenge(challenge_id, current_user)
-    items = services.visible_clarifications(challenge, current_user)
+    challenge = queries.get_visible_challenge(current_user, challenge_id)
+    items = queries.visible_clarifications(current_user, challenge)
     start = (args["page"] - 1) * args["per_page"]
     return {"items": items[start:start + args["per_page"]], "page": args["page"], "per_page": args["per_page"],
             "total": len(items)}
@@ -273,7 +273,7 @@ def list_clarifications(args, challenge_id):
 def ask_clarification(data, challenge_id):
     """Any signed-in user asks a question about a published challenge."""
     user = require_user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     clarification = services.ask_clarification(challenge=challenge, actor=user, question=data["question"])
     db.session.commit()
     return clarification
@@ -285,7 +285,7 @@ def ask_clarification(data, challenge_id):
 def answer_clarification(data, clarification_id):
     """The city's official answers a question; the answer becomes public."""
     user = require_user()
-    clarification = services.get_clarification(clarification_id, user)
+    clarification = queries.get_visible_clarification(user, clarification_id)
     services.answer_clarification(clarification=clarification, actor=user, answer=data["answer"])
     db.session.commit()
     return clarification

@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
 from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint
 from facility.api.auth import public, require_role
 from facility.api.schemas import PageArgs, page_of, paginate
-from facility.cities import services
-from facility.cities.models import City, ClimateRisk
+from facility.cities import queries, services
+from facility.cities.models import ClimateRisk
+from facility.core.inputs import NAME_CHARS
 from facility.extensions import db
 
 blp = api_blueprint("api_cities", __name__, "Cities: profiles, country groups, priority and verification")
 
 
 class CityInSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     country = ma.fields.String(required=True, validate=ma.validate.Length(equal=3),
                                metadata={"description": "ISO 3166-1 alpha-3, e.g. UGA"})
     population = ma.fields.Integer(required=True, strict=True,
@@ -69,8 +69,7 @@ def create_city(data):
 @blp.response(200, page_of(CitySchema))
 def list_cities(args):
     """Verified cities, by name."""
-    query = sa.select(City).where(City.verified_at.is_not(None)).order_by(City.name, City.id)
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    return paginate(queries.verified_cities(), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/cities/<int:city_id>", methods=["GET"])
@@ -78,7 +77,7 @@ def list_cities(args):
 @blp.response(200, CitySchema)
 def get_city(city_id):
     """A city (unverified ones only to their officials and facility staff)."""
-    return services.get_visible_city(city_id, current_user)
+    return queries.get_visible_city(current_user, city_id)
 
 
 @blp.route("/cities/<int:city_id>/verify", methods=["POST"])
@@ -86,7 +85,7 @@ def get_city(city_id):
 def verify_city(city_id):
     """A fund manager verifies a city (409 when already verified)."""
     user = require_role(Role.FUND_MANAGER)
-    city = services.get_visible_city(city_id, user)
+    city = queries.get_visible_city(user, city_id)
     services.verify_city(city=city, actor=user)
     db.session.commit()
     return city

@@ -2,35 +2,27 @@
 from __future__ import annotations
 
 import marshmallow as ma
-import sqlalchemy as sa
 from flask import url_for
 from flask_smorest.fields import Upload
-from sqlalchemy.orm import joinedload, selectinload
 
-from facility.accounts.models import Role
 from facility.api import api_blueprint
 from facility.api.accounts import OrganizationSchema
-from facility.api.auth import ApiError, require_user
+from facility.api.auth import require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
-from facility.challenges.models import Challenge
-from facility.core.errors import NotFound
+from facility.challenges.queries import get_visible_challenge
 from facility.extensions import db
-from facility.proposals import services
-from facility.proposals.models import (
-    COMPETING_STATUSES,
-    Attachment,
-    BeneficiaryGroup,
-    Proposal,
-    can_list_proposals,
-)
+from facility.proposals import queries, services
+from facility.proposals.downloads import send_attachment
+from facility.proposals.models import BeneficiaryGroup
 
 blp = api_blueprint("api_proposals", __name__, "Proposals")
+
 
 class MilestoneInSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(max=services.TITLE_MAX))
     due_date = ma.fields.Date(allow_none=True, metadata={"description": "ISO 8601 date, after the day of submission"})
     amount_cents = cents_field(minimum=0, allow_none=True)
-    deliverable = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
+    deliverable = ma.fields.String(validate=ma.validate.Length(max=services.LIMITS["milestones.deliverable"]))
 
 
 class ProposalPatchSchema(ma.Schema):
@@ -104,27 +96,13 @@ class UploadSchema(ma.Schema):
     file = Upload(required=True, metadata={"description": "PDF, PNG, JPEG or WebP (judged by content)"})
 
 
-def _proposal(proposal_id: int, user) -> Proposal:
-    try:
-        return services.get_visible_proposal(proposal_id, user)
-    except NotFound:
-        raise ApiError(404, "There is no such proposal.") from None
-
-
-def _challenge(challenge_id: int, user) -> Challenge:
-    challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not challenge.can_view(user):
-        raise ApiError(404, "There is no such challenge.")
-    return challenge
-
-
 @blp.route("/challenges/<int:challenge_id>/proposals", methods=["POST"])
 @blp.arguments(ProposalCreateSchema)
 @blp.response(201, ProposalSchema)
 def create_proposal(data, challenge_id):
     """Draft a proposal to an open challenge (innovators; one per organisation and challenge)."""
     user = require_user()
-    challenge = _challenge(challenge_id, user)
+    challenge = get_visible_challenge(user, challenge_id)
     proposal = services.create_proposal(actor=user, challenge=challenge, data=data)
     db.session.commit()
     return proposal
@@ -136,14 +114,8 @@ def create_proposal(data, challenge_id):
 def list_proposals(args, challenge_id):
     """A challenge's proposals: fund managers (all), the city's officials after the deadline (submitted ones)."""
     user = require_user()
-    challenge = _challenge(challenge_id, user)
-    if not can_list_proposals(challenge, user):
-        raise ApiError(404, "There is no such challenge.")
-    query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
-             .options(joinedload(Proposal.organization)).order_by(Proposal.id))
-    if not user.has_role(Role.FUND_MANAGER, Role.ADMIN):
-        query = query.where(Proposal.status.in_(COMPETING_STATUSES))
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    challenge = queries.get_listable_challenge(user, challenge_id)
+    return paginate(queries.challenge_proposals(user, challenge), page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/proposals/<int:proposal_id>", methods=["GET"])
@@ -151,12 +123,7 @@ def list_proposals(args, challenge_id):
 def get_proposal(proposal_id):
     """A proposal, for whoever may see it (404 for everyone else)."""
     user = require_user()
-    proposal = _proposal(proposal_id, user)
-    # Load the lists in one go each rather than on first touch.
-    db.session.execute(sa.select(Proposal).where(Proposal.id == proposal.id)
-                       .options(selectinload(Proposal.milestones), selectinload(Proposal.attachments),
-                                selectinload(Proposal.snapshots))).scalar_one()
-    return proposal
+    return queries.get_visible_proposal(user, proposal_id, full=True)
 
 
 @blp.route("/proposals/<int:proposal_id>", methods=["PATCH"])
@@ -165,7 +132,7 @@ def get_proposal(proposal_id):
 def patch_proposal(data, proposal_id):
     """Change a draft (the applicant's innovators; 409 once submitted or after the deadline)."""
     user = require_user()
-    proposal = _proposal(proposal_id, user)
+    proposal = queries.get_visible_proposal(user, proposal_id)
     services.update_proposal(actor=user, proposal=proposal, data=data)
     db.session.commit()
     return proposal
@@ -178,7 +145,7 @@ def patch_proposal(data, proposal_id):
 def submit_proposal(proposal_id):
     """Submit a draft: deadline, eligibility and completeness are checked, a snapshot is frozen."""
     user = require_user()
-    proposal = _proposal(proposal_id, user)
+    proposal = queries.get_visible_proposal(user, proposal_id)
     services.submit_proposal(actor=user, proposal=proposal)
     db.session.commit()
     return proposal
@@ -189,7 +156,7 @@ def submit_proposal(proposal_id):
 def withdraw_proposal(proposal_id):
     """Withdraw a draft or submitted proposal before the deadline (the applicant's innovators)."""
     user = require_user()
-    proposal = _proposal(proposal_id, user)
+    proposal = queries.get_visible_proposal(user, proposal_id)
     services.withdraw_proposal(actor=user, proposal=proposal)
     db.session.commit()
     return proposal
@@ -201,7 +168,7 @@ def withdraw_proposal(proposal_id):
 def upload_attachment(files, proposal_id):
     """Attach a file to a draft (multipart field `file`)."""
     user = require_user()
-    proposal = _proposal(proposal_id, user)
+    proposal = queries.get_visible_proposal(user, proposal_id)
     upload = files["file"]
     attachment = services.add_attachment(actor=user, proposal=proposal, filename=upload.filename or "",
                                          stream=upload.stream)
@@ -209,22 +176,11 @@ def upload_attachment(files, proposal_id):
     return attachment
 
 
-def _attachment(proposal_id: int, attachment_id: int, user) -> Attachment:
-    proposal = _proposal(proposal_id, user)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.proposal_id != proposal.id:
-        raise ApiError(404, "There is no such file.")
-    return attachment
-
-
 @blp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>", methods=["GET"])
 @blp.response(200, description="the file, as a download")
 def download_attachment(proposal_id, attachment_id):
     """Download a file of a proposal the caller may see."""
-    from facility.proposals.views import send_attachment
-
-    user = require_user()
-    return send_attachment(_attachment(proposal_id, attachment_id, user))
+    return send_attachment(queries.get_visible_attachment(require_user(), proposal_id, attachment_id))
 
 
 @blp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>", methods=["DELETE"])
@@ -232,5 +188,5 @@ def download_attachment(proposal_id, attachment_id):
 def delete_attachment(proposal_id, attachment_id):
     """Remove a file from a draft (the applicant's innovators)."""
     user = require_user()
-    services.delete_attachment(actor=user, attachment=_attachment(proposal_id, attachment_id, user))
+    services.delete_attachment(actor=user, attachment=queries.get_visible_attachment(user, proposal_id, attachment_id))
     db.session.commit()

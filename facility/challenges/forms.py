@@ -23,7 +23,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.forms import org_type_choices
 from facility.challenges.models import FocusArea
+from facility.challenges.services import ANSWER_CHARS, DESCRIPTION_CHARS, QUESTION_CHARS, SUMMARY_CHARS
 from facility.core.forms import parse_usd
+from facility.core.inputs import NAME_CHARS, REASON_CHARS
+from facility.core.labels import choices
 
 CRITERIA_ROWS = 6
 
@@ -31,13 +34,6 @@ CRITERIA_ROWS = 6
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
-
-
-def focus_area_choices():
-    return [
-        (FocusArea.INCLUSIVE_INNOVATION.value, _l("Inclusive innovation")),
-        (FocusArea.PUBLIC_INTEREST_TECH.value, _l("Public-interest technology")),
-    ]
 
 
 def dollars_to_cents(value: str | None) -> int | None:
@@ -63,16 +59,16 @@ def codes(text: str | None) -> list[str]:
 
 
 class CriterionForm(Form):
-    name = StringField(_l("Criterion"), validators=[Optional(), Length(max=200)])
-    description = StringField(_l("What it means"), validators=[Optional(), Length(max=2000)])
+    name = StringField(_l("Criterion"), validators=[Optional(), Length(max=NAME_CHARS)])
+    description = StringField(_l("What it means"), validators=[Optional(), Length(max=REASON_CHARS)])
     weight = IntegerField(_l("Weight"), validators=[Optional(), NumberRange(min=1, max=100)])
 
 
 class ChallengeForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    summary = TextAreaField(_l("Summary"), validators=[DataRequired(), Length(max=1000)],
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=NAME_CHARS)])
+    summary = TextAreaField(_l("Summary"), validators=[DataRequired(), Length(max=SUMMARY_CHARS)],
                             description=_l("One or two sentences shown in lists."))
-    description = TextAreaField(_l("Description"), validators=[DataRequired(), Length(max=50_000)],
+    description = TextAreaField(_l("Description"), validators=[DataRequired(), Length(max=DESCRIPTION_CHARS)],
                                 description=_l("Markdown: **bold**, lists, links. HTML is not allowed."),
                                 render_kw={"rows": 12})
     focus_area = SelectField(_l("Focus area"), validators=[DataRequired()], choices=[])
@@ -85,7 +81,7 @@ class ChallengeForm(FlaskForm):
     closes_at = DateTimeLocalField(_l("Deadline"), validators=[InputRequired()], format="%Y-%m-%dT%H:%M",
                                    description=_l("In your time zone (see your profile)."))
     eligible_org_types = MultiCheckboxField(_l("Who may apply (none ticked: every type)"), choices=[])
-    eligible_countries = StringField(_l("Eligible countries"), validators=[Optional(), Length(max=2000)],
+    eligible_countries = StringField(_l("Eligible countries"), validators=[Optional(), Length(max=REASON_CHARS)],
                                      description=_l("ISO alpha-3 codes separated by commas, e.g. UGA, KEN. "
                                                     "Empty: every country."))
     criteria = FieldList(FormField(CriterionForm), min_entries=CRITERIA_ROWS, max_entries=CRITERIA_ROWS)
@@ -93,7 +89,7 @@ class ChallengeForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.focus_area.choices = focus_area_choices()
+        self.focus_area.choices = choices(FocusArea)
         self.eligible_org_types.choices = [c for c in org_type_choices() if c[0]]
 
     def data_for_service(self, timezone: str) -> dict:
@@ -141,12 +137,12 @@ FIELD_MAP = {"prize_pool_cents": "prize_pool", "max_award_cents": "max_award"}
 
 
 class QuestionForm(FlaskForm):
-    question = TextAreaField(_l("Your question"), validators=[DataRequired(), Length(max=4000)])
+    question = TextAreaField(_l("Your question"), validators=[DataRequired(), Length(max=QUESTION_CHARS)])
     submit = SubmitField(_l("Ask the city"))
 
 
 class AnswerForm(FlaskForm):
-    answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=8000)],
+    answer = TextAreaField(_l("Answer"), validators=[DataRequired(), Length(max=ANSWER_CHARS)],
                            description=_l("Answers are public."))
     submit = SubmitField(_l("Publish answer"))
 
@@ -154,13 +150,13 @@ class AnswerForm(FlaskForm):
 class ExtendDeadlineForm(FlaskForm):
     new_closes_at = DateTimeLocalField(_l("New deadline"), validators=[InputRequired()], format="%Y-%m-%dT%H:%M",
                                        description=_l("In your time zone; only later than the current deadline."))
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=REASON_CHARS)],
                            description=_l("Applicants receive it by e-mail."))
     submit = SubmitField(_l("Extend the deadline"))
 
 
 class ReturnForm(FlaskForm):
-    reason = TextAreaField(_l("What should the city change?"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(_l("What should the city change?"), validators=[DataRequired(), Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Send back to the city"))
 
 
@@ -174,7 +170,7 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search"), validators=[Optional(), Length(max=200)])
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=NAME_CHARS)])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[])
     country = StringField(_l("Country (alpha-3)"), validators=[Optional(), Length(max=3)])
     focus_area = SelectField(_l("Focus area"), validators=[Optional()], choices=[])
@@ -185,4 +181,4 @@ class FilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.status.choices = [("", _l("Published (any)")), ("open", _l("Open now")), ("upcoming", _l("Upcoming")),
                                ("closed", _l("Closed")), ("finished", _l("Finished"))]
-        self.focus_area.choices = [("", _l("Any"))] + focus_area_choices()
+        self.focus_area.choices = [("", _l("Any")), *choices(FocusArea)]

@@ -6,20 +6,30 @@ from datetime import datetime
 
 import nh3
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import Role, User, enum_column
+from facility.accounts.models import OrgType, User, enum_column
 from facility.cities.models import City
+from facility.cities.policy import is_official
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.policy import may
+from facility.core.states import Transitions
 from facility.extensions import db
 
 
+@labelled({"inclusive_innovation": _l("Inclusive innovation"),
+           "public_interest_tech": _l("Public-interest technology")})
 class FocusArea(str, enum.Enum):
     INCLUSIVE_INNOVATION = "inclusive_innovation"
     PUBLIC_INTEREST_TECH = "public_interest_tech"
 
 
+@labelled({"draft": _l("Draft"), "pending_approval": _l("Waiting for the facility's approval"),
+           "published": _l("Published"), "cancelled": _l("Cancelled"), "finished": _l("Finished")},
+          tones={"pending_approval": "waiting", "published": "good", "cancelled": "bad"})
 class ChallengeStatus(str, enum.Enum):
     DRAFT = "draft"
     PENDING_APPROVAL = "pending_approval"
@@ -28,6 +38,20 @@ class ChallengeStatus(str, enum.Enum):
     FINISHED = "finished"
 
 
+CHALLENGE_TRANSITIONS = Transitions(ChallengeStatus, {
+    ChallengeStatus.DRAFT: {ChallengeStatus.PENDING_APPROVAL},
+    # Approved (funded and published), or sent back to the city with a reason.
+    ChallengeStatus.PENDING_APPROVAL: {ChallengeStatus.PUBLISHED, ChallengeStatus.DRAFT},
+    ChallengeStatus.PUBLISHED: {ChallengeStatus.FINISHED},
+    ChallengeStatus.FINISHED: set(),
+    # Kept for the records it may hold; nothing moves a challenge here today.
+    ChallengeStatus.CANCELLED: set(),
+})
+"""Every move a challenge's status may make; the services in `challenges.services` make them with `.move`."""
+
+
+@labelled({"upcoming": _l("Opens soon"), "open": _l("Open for proposals"), "closed": _l("Closed")},
+          tones={"upcoming": "waiting", "open": "good", "closed": "neutral"})
 class Phase(str, enum.Enum):
     """Where a published challenge is by the clock."""
 
@@ -50,14 +74,6 @@ def render_markdown(source: str) -> str:
     html = _markdown.render(source or "")
     return nh3.clean(html, tags=_ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"}, link_rel="nofollow noopener noreferrer")
-
-
-def _authenticated(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
-def _has_role(user, *roles: Role) -> bool:
-    return _authenticated(user) and user.has_role(*roles)
 
 
 class Challenge(TimestampMixin, db.Model):
@@ -103,12 +119,10 @@ class Challenge(TimestampMixin, db.Model):
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
 
     # --- clock and content ---------------------------------------------------------
-    @property
-    def phase(self) -> Phase | None:
-        """By the clock, for published challenges only (None otherwise)."""
+    def phase_at(self, now: datetime) -> Phase | None:
+        """Where a published challenge is at `now` (None for other statuses)."""
         if self.status != ChallengeStatus.PUBLISHED:
             return None
-        now = utcnow()
         if now < self.opens_at:
             return Phase.UPCOMING
         if now >= self.closes_at:
@@ -116,47 +130,37 @@ class Challenge(TimestampMixin, db.Model):
         return Phase.OPEN
 
     @property
+    def phase(self) -> Phase | None:
+        """By the clock now, for published challenges only (None otherwise)."""
+        return self.phase_at(utcnow())
+
+    @property
     def is_open(self) -> bool:
-        """Published and between opens_at (inclusive) and closes_at (exclusive)."""
+        """Published and between opens_at (inclusive) and closes_at (exclusive): proposals are taken."""
         return self.phase == Phase.OPEN
+
+    @property
+    def submissions_closed(self) -> bool:
+        """The submission window is over: a published challenge past closes_at, or a finished one."""
+        return self.status == ChallengeStatus.FINISHED or self.phase == Phase.CLOSED
+
+    @property
+    def eligible_types(self) -> list[OrgType]:
+        """The organisation types that may apply (empty: every type), as enum members for their labels."""
+        return [OrgType(value) for value in self.eligible_org_types]
 
     @property
     def description_html(self) -> str:
         return render_markdown(self.description)
 
-    # --- permissions ---------------------------------------------------------------
+    # --- kept for other packages (review, grants) until they ask challenges.policy -------------
     def is_city_official(self, user) -> bool:
-        return self.city.is_official(user)
+        """The rule is `cities.policy.is_official` on this challenge's city."""
+        return is_official(user, self.city)
 
     def can_view(self, user) -> bool:
-        """Published and finished: anyone. Others (draft, pending, cancelled): the city's
-        officials, fund managers and admins."""
-        if self.status in PUBLIC_STATUSES:
-            return True
-        return self.is_city_official(user) or _has_role(user, Role.FUND_MANAGER, Role.ADMIN)
-
-    def can_edit(self, user) -> bool:
-        """The city's officials edit a draft; after submission the rubric and deadline are fixed."""
-        return self.status == ChallengeStatus.DRAFT and self.is_city_official(user)
-
-    def can_submit(self, user) -> bool:
-        return self.can_edit(user)
-
-    def can_approve(self, user) -> bool:
-        """Fund managers approve challenges."""
-        return _has_role(user, Role.FUND_MANAGER)
-
-    def can_extend_deadline(self, user) -> bool:
-        """Fund managers and the city's officials may extend a published challenge's deadline."""
-        return self.is_city_official(user) or _has_role(user, Role.FUND_MANAGER)
-
-    def can_answer(self, user) -> bool:
-        """The city's officials answer clarification questions."""
-        return self.is_city_official(user)
-
-    def can_see_unanswered(self, user) -> bool:
-        """Unanswered questions: the city's officials and fund managers (askers see their own)."""
-        return self.is_city_official(user) or _has_role(user, Role.FUND_MANAGER, Role.ADMIN)
+        """The answer of `challenges.policy.can_view`."""
+        return bool(may(user, "challenges.view", self))
 
 
 class Criterion(db.Model):
@@ -202,19 +206,6 @@ class Clarification(db.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
-
-    def can_view(self, user) -> bool:
-        """Answered: whoever sees the challenge. Unanswered: the asker, the city, fund managers."""
-        if not self.challenge.can_view(user):
-            return False
-        if self.is_answered:
-            return True
-        if _authenticated(user) and user.id == self.asked_by_id:
-            return True
-        return self.challenge.can_see_unanswered(user)
-
-    def can_answer(self, user) -> bool:
-        return self.challenge.can_answer(user)
 
 
 class DeadlineExtension(db.Model):

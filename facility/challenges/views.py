@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
-from facility.challenges import sdg, services
+from facility.challenges import policy, queries, sdg, services
 from facility.challenges.forms import (
     FIELD_MAP,
     ActionForm,
@@ -20,10 +20,13 @@ from facility.challenges.forms import (
     QuestionForm,
     ReturnForm,
 )
-from facility.challenges.models import ChallengeStatus, FocusArea
-from facility.cities.services import city_of_official, valid_country
+from facility.challenges.models import FocusArea
+from facility.cities.queries import city_of_official
+from facility.cities.services import valid_country
 from facility.core.forms import FAILED, attempt, attempt_or_flash
-from facility.core.inputs import page_arg
+from facility.core.inputs import NAME_CHARS, page_arg
+from facility.core.policy import require
+from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 
 bp = Blueprint("challenges", __name__, url_prefix="/challenges")
@@ -44,7 +47,7 @@ def index():
     form = FilterForm(request.args)
     filters: dict[str, str] = {}
     # Bad filter values are shown as errors and ignored; the list still answers (no 500).
-    if form.status.data in {"upcoming", "open", "closed", "finished"}:
+    if form.status.data in set(queries.STATUS_FILTERS) - {"published"}:
         filters["status"] = form.status.data
     elif form.status.data:
         form.status.errors = [_("Unknown status.")]
@@ -65,9 +68,12 @@ def index():
         else:
             form.sdg_target.errors = [_("Not an SDG target code; use codes such as 11.2 or 11.a.")]
     if form.q.data and form.q.data.strip():
-        filters["q"] = form.q.data.strip()[:200]
+        if len(form.q.data.strip()) <= NAME_CHARS:
+            filters["q"] = form.q.data.strip()
+        else:  # as the API refuses it; the list still answers, unfiltered
+            form.q.errors = [_("At most %(n)s characters; this has %(got)s.", n=NAME_CHARS, got=len(form.q.data.strip()))]
     page = page_arg()
-    pagination = db.paginate(services.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
+    pagination = db.paginate(queries.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template("challenges/index.html", form=form, pagination=pagination)
 
 
@@ -78,13 +84,13 @@ def mine():
     if city is None:
         flash(_("Create your city's profile first."), "info")
         return redirect(url_for("cities.new_city"))
-    return render_template("challenges/mine.html", city=city, challenges=services.challenges_of_city(city))
+    return render_template("challenges/mine.html", city=city, challenges=queries.challenges_of_city(city))
 
 
 @bp.route("/approvals")
 @role_required(Role.FUND_MANAGER)
 def approvals():
-    return render_template("challenges/approvals.html", challenges=services.approval_queue())
+    return render_template("challenges/approvals.html", challenges=queries.approval_queue())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -114,9 +120,8 @@ def new():
 @role_required(Role.CITY_OFFICIAL)
 def edit(challenge_id: int):
     user = _user()
-    challenge = services.get_visible_challenge(challenge_id, user)
-    if not challenge.can_edit(user):
-        abort(403)
+    challenge = queries.get_visible_challenge(user, challenge_id)
+    require(policy.can_edit(user, challenge))
     form = ChallengeForm()
     if request.method == "GET":
         form.fill_from(challenge, _timezone())
@@ -131,9 +136,9 @@ def edit(challenge_id: int):
 
 def _render_show(challenge, status: int = 200, **forms):
     user = _user()
-    clarifications = services.visible_clarifications(challenge, user)
+    clarifications = queries.visible_clarifications(user, challenge)
     answer_forms = {c.id: forms.get(f"answer_{c.id}") or AnswerForm(prefix=f"a{c.id}")
-                    for c in clarifications if not c.is_answered and c.can_answer(user)}
+                    for c in clarifications if policy.can_answer(user, c) is None}
     return render_template(
         "challenges/show.html",
         challenge=challenge,
@@ -143,20 +148,19 @@ def _render_show(challenge, status: int = 200, **forms):
         extend_form=forms.get("extend") or ExtendDeadlineForm(),
         return_form=forms.get("return_") or ReturnForm(),
         action_form=ActionForm(),
-        can_ask=bool(user) and challenge.status == ChallengeStatus.PUBLISHED and challenge.phase != "closed",
-        can_extend=challenge.status == ChallengeStatus.PUBLISHED and challenge.phase != "closed"
-        and challenge.can_extend_deadline(user),
+        can_ask=policy.can_ask(user, challenge) is None,
+        can_extend=policy.can_extend_deadline(user, challenge) is None,
     ), status
 
 
 @bp.route("/<int:challenge_id>")
 def show(challenge_id: int):
-    return _render_show(services.get_visible_challenge(challenge_id, _user()))
+    return _render_show(queries.get_visible_challenge(_user(), challenge_id))
 
 
 def _lifecycle(challenge_id: int, action, message: str):
     user = _user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     form = ActionForm()
     if form.validate_on_submit() and attempt_or_flash(action, challenge=challenge, actor=user) is not FAILED:
         db.session.commit()
@@ -186,7 +190,7 @@ def finish(challenge_id: int):
 @role_required(Role.FUND_MANAGER)
 def return_to_draft(challenge_id: int):
     user = _user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     form = ReturnForm()
     if form.validate_on_submit() and attempt(form, services.return_to_draft, challenge=challenge, actor=user,
                                              reason=form.reason.data) is not FAILED:
@@ -200,9 +204,10 @@ def return_to_draft(challenge_id: int):
 @role_required(Role.FUND_MANAGER, Role.CITY_OFFICIAL)
 def extend(challenge_id: int):
     user = _user()
-    challenge = services.get_visible_challenge(challenge_id, user)
-    if not challenge.can_extend_deadline(user):
-        abort(403)
+    challenge = queries.get_visible_challenge(user, challenge_id)
+    refusal = policy.can_extend_deadline(user, challenge)
+    if refusal is not None and not refusal.is_state:
+        refusal.raise_()  # the wrong person: 403 before the form; a closed challenge is explained with the form
     form = ExtendDeadlineForm()
     if form.validate_on_submit():
         new_closes_at = form.new_closes_at.data.replace(tzinfo=ZoneInfo(_timezone()))
@@ -218,7 +223,7 @@ def extend(challenge_id: int):
 @login_required
 def ask(challenge_id: int):
     user = _user()
-    challenge = services.get_visible_challenge(challenge_id, user)
+    challenge = queries.get_visible_challenge(user, challenge_id)
     form = QuestionForm()
     if form.validate_on_submit() and attempt(form, services.ask_clarification, challenge=challenge, actor=user,
                                              question=form.question.data) is not FAILED:
@@ -232,9 +237,7 @@ def ask(challenge_id: int):
 @role_required(Role.CITY_OFFICIAL)
 def answer(challenge_id: int, clarification_id: int):
     user = _user()
-    clarification = services.get_clarification(clarification_id, user)
-    if clarification.challenge_id != challenge_id:
-        abort(404)
+    clarification = queries.get_visible_clarification(user, clarification_id, challenge_id=challenge_id)
     form = AnswerForm(prefix=f"a{clarification.id}")
     if form.validate_on_submit() and attempt(form, services.answer_clarification, clarification=clarification,
                                              actor=user, answer=form.answer.data) is not FAILED:
@@ -263,6 +266,4 @@ def _dashboard_panel(user) -> dict | None:
 
 
 def register(app) -> None:
-    from facility.core.views import register_dashboard_panel
-
     register_dashboard_panel(app, _dashboard_panel)

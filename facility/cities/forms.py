@@ -8,18 +8,12 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from facility.accounts.forms import country_choices
 from facility.cities.models import ClimateRisk
 from facility.cities.services import MAX_POPULATION
-
-
-def climate_risk_choices():
-    return [
-        (ClimateRisk.LOW.value, _l("Low")),
-        (ClimateRisk.MEDIUM.value, _l("Medium")),
-        (ClimateRisk.HIGH.value, _l("High")),
-    ]
+from facility.core.inputs import NAME_CHARS
+from facility.core.labels import choices
 
 
 class CityForm(FlaskForm):
-    name = StringField(_l("City name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("City name"), validators=[DataRequired(), Length(max=NAME_CHARS)])
     country = SelectField(_l("Country"), validators=[DataRequired()], choices=[])
     population = IntegerField(_l("Population"), validators=[InputRequired(), NumberRange(min=1, max=MAX_POPULATION)],
                               description=_l("People living in the city (a whole number)."))
@@ -32,7 +26,7 @@ class CityForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
-        self.climate_risk.choices = climate_risk_choices()
+        self.climate_risk.choices = choices(ClimateRisk)
 
     def data_for_service(self) -> dict:
         return {name: getattr(self, name).data for name in

@@ -4,22 +4,30 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import Organization, Role, User, enum_column
+from facility.accounts.models import Organization, User, enum_column
 from facility.cities import countries
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin
 from facility.extensions import db
 
 
+@labelled({"low": _l("Low"), "medium": _l("Medium"), "high": _l("High")},
+          tones={"low": "good", "high": "bad"})
 class ClimateRisk(str, enum.Enum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
 
 
+@labelled({"small": _l("Small city (under 500,000)"), "medium": _l("Medium-sized city (500,000 to 1 million)"),
+           "large": _l("Large city (1 to 5 million)"), "very_large": _l("Very large city (5 to 10 million)"),
+           "megacity": _l("Megacity (10 million or more)")})
 class SizeClass(str, enum.Enum):
     """UN World Urbanization Prospects size classes."""
 
@@ -64,7 +72,8 @@ class ScoreComponent:
     key: str
     points: int
     maximum: int
-    reason: str  # untranslated fact, e.g. "small", "37%", "LDC, LLDC"
+    reason: str  # untranslated fact, e.g. "small", "37%", "LDC, LLDC" (the API's)
+    fact: Any = None  # what a page shows instead, when the fact is an enum member or a yes/no
 
 
 class City(TimestampMixin, db.Model):
@@ -117,12 +126,12 @@ class City(TimestampMixin, db.Model):
         share = self.informal_settlement_share_pct
         groups = self.country_groups
         return [
-            ScoreComponent("size", SIZE_POINTS[size], max(SIZE_POINTS.values()), size.value),
+            ScoreComponent("size", SIZE_POINTS[size], max(SIZE_POINTS.values()), size.value, size),
             ScoreComponent("informal_settlements", (share * INFORMAL_MAX + 50) // 100, INFORMAL_MAX, f"{share}%"),
             ScoreComponent("climate_risk", CLIMATE_POINTS[self.climate_risk], max(CLIMATE_POINTS.values()),
-                           self.climate_risk.value),
+                           self.climate_risk.value, self.climate_risk),
             ScoreComponent("global_south", GLOBAL_SOUTH_POINTS if self.global_south else 0, GLOBAL_SOUTH_POINTS,
-                           "yes" if self.global_south else "no"),
+                           "yes" if self.global_south else "no", self.global_south),
             ScoreComponent("country_groups", min(GROUP_MAX, sum(GROUP_POINTS[g] for g in groups)), GROUP_MAX,
                            ", ".join(groups) or "-"),
         ]
@@ -131,27 +140,3 @@ class City(TimestampMixin, db.Model):
     def priority_score(self) -> int:
         """0..100: the sum of `priority_components()`, capped at 100."""
         return min(100, sum(c.points for c in self.priority_components()))
-
-    # --- permissions ---------------------------------------------------------------
-    def is_official(self, user) -> bool:
-        """A city official whose organisation is this city's."""
-        return bool(
-            user is not None and getattr(user, "is_authenticated", False)
-            and user.has_role(Role.CITY_OFFICIAL) and user.organization_id == self.organization_id
-        )
-
-    def can_edit(self, user) -> bool:
-        """The city's officials and admins edit the profile."""
-        return self.is_official(user) or _has_role(user, Role.ADMIN)
-
-    def can_view(self, user) -> bool:
-        """Verified cities are public; unverified ones only to their officials and facility staff."""
-        return self.is_verified or self.is_official(user) or _has_role(user, Role.FUND_MANAGER, Role.ADMIN)
-
-    def can_verify(self, user) -> bool:
-        """Fund managers verify cities."""
-        return _has_role(user, Role.FUND_MANAGER)
-
-
-def _has_role(user, *roles: Role) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(*roles))

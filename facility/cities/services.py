@@ -10,11 +10,14 @@ import pycountry
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from facility.accounts.models import Organization, OrgKind, OrgType, Role, User
+from facility.accounts.models import Organization, OrgKind, OrgType, User
 from facility.audit.services import record
+from facility.cities import policy
 from facility.cities.models import City, ClimateRisk
-from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.errors import ValidationFailed
+from facility.core.inputs import NAME_CHARS, clean_text
 from facility.core.models import utcnow
+from facility.core.policy import require
 from facility.extensions import db
 
 MAX_POPULATION = 100_000_000  # well above the largest urban agglomeration; catches typing slips
@@ -32,11 +35,14 @@ def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validate the profile fields; raise ValidationFailed listing every problem."""
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
-    name = (data.get("name") or "").strip() if isinstance(data.get("name"), str) else ""
-    if not name:
-        errors["name"] = [_("Give the city's name.")]
-    elif len(name) > 200:
-        errors["name"] = [_("Use at most 200 characters.")]
+    name = ""
+    try:
+        name = clean_text(data.get("name") if isinstance(data.get("name"), str) else "", "name", limit=NAME_CHARS)
+    except ValidationFailed as error:
+        errors.update(error.errors)
+    else:
+        if not name:
+            errors["name"] = [_("Give the city's name.")]
     clean["name"] = name
     country = valid_country(data.get("country"))
     if country is None:
@@ -63,10 +69,7 @@ def create_city(*, actor: User, name: str, country: str, population: int, inform
                 climate_risk: str) -> City:
     """A city official creates their city's profile; this creates the city's organisation and puts the
     official in it. An official who already belongs to an organisation is refused."""
-    if not actor.has_role(Role.CITY_OFFICIAL):
-        raise PermissionDenied(_("Only city officials create city profiles."))
-    if actor.organization_id is not None:
-        raise Conflict(_("You already belong to an organisation; a city official represents one city."))
+    require(policy.can_create(actor))
     clean = _clean_fields(dict(name=name, country=country, population=population,
                                informal_settlement_share_pct=informal_settlement_share_pct, climate_risk=climate_risk))
     org = Organization(name=clean["name"], kind=OrgKind.CITY, org_type=OrgType.PUBLIC_AGENCY, country=clean["country"])
@@ -83,8 +86,7 @@ def update_city(*, city: City, actor: User, name: str, country: str, population:
                 informal_settlement_share_pct: int, climate_risk: str) -> City:
     """The city's officials (or an admin) edit the profile; the change is audited because it moves the
     city's priority score."""
-    if not city.can_edit(actor):
-        raise PermissionDenied(_("Only the city's officials edit its profile."))
+    require(policy.can_edit(actor, city))
     clean = _clean_fields(dict(name=name, country=country, population=population,
                                informal_settlement_share_pct=informal_settlement_share_pct, climate_risk=climate_risk))
     before = {key: getattr(city, key) for key in clean}
@@ -99,48 +101,23 @@ def update_city(*, city: City, actor: User, name: str, country: str, population:
     return city
 
 
+def _lock(city: City) -> City:
+    """Re-read the city under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
+    return db.session.execute(
+        sa.select(City).where(City.id == city.id).with_for_update(of=City).execution_options(populate_existing=True)
+    ).scalar_one()
+
+
 def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
 
 
 def verify_city(*, city: City, actor: User) -> City:
     """A fund manager verifies a city once; only verified cities may draft challenges."""
-    if not city.can_verify(actor):
-        raise PermissionDenied(_("Only fund managers verify cities."))
-    if city.is_verified:
-        raise Conflict(_("This city is already verified."))
+    city = _lock(city)
+    require(policy.can_verify(actor, city))
     city.verified_at = utcnow()
     city.verified_by_id = actor.id
     db.session.flush()
     record("city.verified", actor=actor, obj=city, details={"priority_score": city.priority_score})
     return city
-
-
-def get_visible_city(city_id: int, user) -> City:
-    """The city, or NotFound when it does not exist or the caller may not see it."""
-    city = db.session.get(City, city_id)
-    if city is None or not city.can_view(user):
-        raise NotFound(_("There is no such city."))
-    return city
-
-
-def city_of_official(user) -> City | None:
-    """The city whose organisation the user belongs to, if any."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.organization_id is None:
-        return None
-    return db.session.execute(sa.select(City).where(City.organization_id == user.organization_id)).scalar_one_or_none()
-
-
-def officials_of(city: City) -> list[User]:
-    """The city's officials (users of its organisation with the city_official role)."""
-    from facility.accounts.models import UserRole
-
-    return list(db.session.execute(
-        sa.select(User).join(UserRole).where(User.organization_id == city.organization_id, User.active.is_(True),
-                                             UserRole.role == Role.CITY_OFFICIAL).order_by(User.id)
-    ).scalars())
-
-
-def verification_queue() -> sa.Select:
-    """Unverified cities; callers sort by priority_score (a Python property) after loading."""
-    return sa.select(City).where(City.verified_at.is_(None)).order_by(City.id)

@@ -7,11 +7,11 @@ from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
-from facility.cities import services
+from facility.cities import policy, queries, services
 from facility.cities.forms import ActionForm, CityForm
-from facility.core.errors import PermissionDenied
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
+from facility.core.policy import require
 from facility.extensions import db
 
 bp = Blueprint("cities", __name__, url_prefix="/cities")
@@ -23,7 +23,7 @@ QUEUE_PAGE_SIZE = 50
 @role_required(Role.CITY_OFFICIAL)
 def new_city():
     user = current_user._get_current_object()
-    existing = services.city_of_official(user)
+    existing = queries.city_of_official(user)
     if existing is not None:
         return redirect(url_for("cities.show", city_id=existing.id))
     form = CityForm()
@@ -40,18 +40,18 @@ def new_city():
 
 @bp.route("/<int:city_id>")
 def show(city_id: int):
-    city = services.get_visible_city(city_id, current_user)
+    city = queries.get_visible_city(current_user, city_id)
     return render_template("cities/show.html", city=city, action_form=ActionForm(),
-                           can_verify=city.can_verify(current_user) and not city.is_verified)
+                           can_verify=policy.can_verify(current_user, city) is None,
+                           is_official=policy.is_official(current_user, city))
 
 
 @bp.route("/<int:city_id>/edit", methods=["GET", "POST"])
 @role_required(Role.CITY_OFFICIAL, Role.ADMIN)
 def edit(city_id: int):
     user = current_user._get_current_object()
-    city = services.get_visible_city(city_id, user)
-    if not city.can_edit(user):
-        raise PermissionDenied(_("Only the city's officials edit its profile."))
+    city = queries.get_visible_city(user, city_id)
+    require(policy.can_edit(user, city))
     form = CityForm(obj=city)
     if request.method == "GET":
         form.climate_risk.data = city.climate_risk.value
@@ -67,9 +67,7 @@ def edit(city_id: int):
 @bp.route("/verification")
 @role_required(Role.FUND_MANAGER)
 def verification_queue():
-    # The score is computed from data files, so the (bounded) queue is sorted after loading.
-    cities = db.session.execute(services.verification_queue()).scalars().all()
-    cities = sorted(cities, key=lambda c: (-c.priority_score, c.id))
+    cities = queries.verification_queue()
     page = page_arg()
     start = (page - 1) * QUEUE_PAGE_SIZE
     return render_template("cities/verification.html", cities=cities[start:start + QUEUE_PAGE_SIZE],
@@ -81,7 +79,7 @@ def verification_queue():
 @role_required(Role.FUND_MANAGER)
 def verify(city_id: int):
     user = current_user._get_current_object()
-    city = services.get_visible_city(city_id, user)
+    city = queries.get_visible_city(user, city_id)
     form = ActionForm()
     if form.validate_on_submit() and attempt_or_flash(services.verify_city, city=city, actor=user) is not FAILED:
         db.session.commit()

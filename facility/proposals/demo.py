@@ -12,7 +12,7 @@ from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals import services
-from facility.proposals.models import Milestone, Proposal, ProposalSnapshot, ProposalStatus
+from facility.proposals.models import PROPOSAL_TRANSITIONS, Milestone, Proposal, ProposalSnapshot, ProposalStatus
 
 # An extra applicant so that lists and panels have more than two rows.
 EXTRA_ORG = dict(name="Kibera Mapping Collective", kind=OrgKind.INNOVATOR,
@@ -75,12 +75,12 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
     db.session.flush()
     if status in (ProposalStatus.SUBMITTED, ProposalStatus.WITHDRAWN):
         submitted_at = min(utcnow(), challenge.closes_at - timedelta(days=1))
-        proposal.status = ProposalStatus.SUBMITTED
+        PROPOSAL_TRANSITIONS.move(proposal, ProposalStatus.SUBMITTED)
         proposal.submitted_at = submitted_at
         db.session.add(ProposalSnapshot(proposal=proposal, version=1, data=services.snapshot_data(proposal),
                                         created_at=submitted_at))
     if status == ProposalStatus.WITHDRAWN:
-        proposal.status = ProposalStatus.WITHDRAWN
+        PROPOSAL_TRANSITIONS.move(proposal, ProposalStatus.WITHDRAWN)
         proposal.withdrawn_at = proposal.submitted_at + timedelta(hours=6)
     return proposal
 

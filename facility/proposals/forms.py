@@ -11,22 +11,11 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.accounts.forms import MultiCheckboxField
 from facility.core.forms import parse_usd
+from facility.core.labels import choices
 from facility.proposals.models import BeneficiaryGroup
-from facility.proposals.services import MAX_MILESTONES, SUMMARY_MAX, TITLE_MAX
+from facility.proposals.services import LIMITS, MAX_MILESTONES, SUMMARY_MAX, TEXT_MAX, TITLE_MAX
 
 MILESTONE_ROWS = 3  # rows shown on a new draft; "Add another milestone" adds one more
-
-
-def beneficiary_labels() -> dict[str, Any]:
-    return {
-        BeneficiaryGroup.URBAN_POOR.value: _l("The urban poor"),
-        BeneficiaryGroup.WOMEN.value: _l("Women"),
-        BeneficiaryGroup.YOUTH.value: _l("Youth"),
-        BeneficiaryGroup.CHILDREN.value: _l("Children"),
-        BeneficiaryGroup.OLDER_PEOPLE.value: _l("Older people"),
-        BeneficiaryGroup.PERSONS_WITH_DISABILITIES.value: _l("Persons with disabilities"),
-        BeneficiaryGroup.MIGRANTS.value: _l("Migrants"),
-    }
 
 
 def format_cents(cents: int | None) -> str:
@@ -61,7 +50,7 @@ class MilestoneForm(Form):
     title = StringField(_l("Milestone"), validators=[Optional(), Length(max=TITLE_MAX)])
     due_date = DateField(_l("Due date"), validators=[Optional()], description=_l("For example 2027-06-30."))
     amount = MoneyField(_l("Amount (USD)"), validators=[Optional()])
-    deliverable = TextAreaField(_l("Deliverable"), validators=[Optional(), Length(max=5000)],
+    deliverable = TextAreaField(_l("Deliverable"), validators=[Optional(), Length(max=LIMITS["milestones.deliverable"])],
                                 render_kw={"rows": 2})
 
     def is_blank(self) -> bool:
@@ -73,17 +62,17 @@ class ProposalForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=TITLE_MAX)])
     summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=SUMMARY_MAX)],
                             description=_l("A few sentences anyone can understand."), render_kw={"rows": 3})
-    approach = TextAreaField(_l("Approach"), validators=[Optional()],
+    approach = TextAreaField(_l("Approach"), validators=[Optional(), Length(max=TEXT_MAX)],
                              description=_l("How you will solve the problem. Markdown is allowed."),
                              render_kw={"rows": 10})
-    team = TextAreaField(_l("Team"), validators=[Optional()],
+    team = TextAreaField(_l("Team"), validators=[Optional(), Length(max=TEXT_MAX)],
                          description=_l("Who will do the work and what they have done before."),
                          render_kw={"rows": 4})
     requested = MoneyField(_l("Amount requested (USD)"), validators=[Optional()],
                            description=_l("The milestones must add up to exactly this amount."))
     beneficiary_groups = MultiCheckboxField(_l("Who benefits"), choices=[], validators=[Optional()])
     privacy_impact = TextAreaField(
-        _l("Privacy and human-rights impact"), validators=[Optional()],
+        _l("Privacy and human-rights impact"), validators=[Optional(), Length(max=TEXT_MAX)],
         description=_l("What personal data you use, how you protect it, and how the people affected "
                        "keep their rights."), render_kw={"rows": 5})
     milestones = FieldList(FormField(MilestoneForm), min_entries=MILESTONE_ROWS, max_entries=MAX_MILESTONES)
@@ -92,10 +81,10 @@ class ProposalForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.beneficiary_groups.choices = list(beneficiary_labels().items())
+        self.beneficiary_groups.choices = choices(BeneficiaryGroup)
 
     def validate_beneficiary_groups(self, field):
-        allowed = set(beneficiary_labels())
+        allowed = {group.value for group in BeneficiaryGroup}
         if any(value not in allowed for value in field.data or []):
             raise ValidationError(_l("Choose from the list."))
 

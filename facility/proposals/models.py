@@ -2,19 +2,26 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import Organization, Role, User, enum_column
-from facility.challenges.models import Challenge, ChallengeStatus, render_markdown
+from facility.accounts.models import Organization, User, enum_column
+from facility.accounts.policy import is_member_of
+from facility.challenges.models import Challenge, render_markdown
+from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
+from facility.core.policy import may
 from facility.core.states import Transitions
 from facility.extensions import db
 
 
+@labelled({"draft": _l("Draft"), "submitted": _l("Submitted"), "withdrawn": _l("Withdrawn"),
+           "shortlisted": _l("Shortlisted"), "declined": _l("Declined"), "awarded": _l("Awarded")},
+          tones={"draft": "waiting", "submitted": "neutral", "withdrawn": "neutral", "shortlisted": "good",
+                 "declined": "bad", "awarded": "good"})
 class ProposalStatus(str, enum.Enum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -43,6 +50,9 @@ COMPETING_STATUSES = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED,
                       ProposalStatus.DECLINED, ProposalStatus.AWARDED)
 
 
+@labelled({"urban_poor": _l("The urban poor"), "women": _l("Women"), "youth": _l("Youth"),
+           "children": _l("Children"), "older_people": _l("Older people"),
+           "persons_with_disabilities": _l("Persons with disabilities"), "migrants": _l("Migrants")})
 class BeneficiaryGroup(str, enum.Enum):
     URBAN_POOR = "urban_poor"
     WOMEN = "women"
@@ -51,46 +61,6 @@ class BeneficiaryGroup(str, enum.Enum):
     OLDER_PEOPLE = "older_people"
     PERSONS_WITH_DISABILITIES = "persons_with_disabilities"
     MIGRANTS = "migrants"
-
-
-# Other packages (review) add who else may see a proposal: fn(proposal, user) -> bool.
-ViewRule = Callable[["Proposal", object], bool]
-_view_rules: list[ViewRule] = []
-
-
-def register_view_rule(rule: ViewRule) -> ViewRule:
-    """Let `rule(proposal, user)` grant sight of a proposal (e.g. assigned reviewers)."""
-    if rule not in _view_rules:
-        _view_rules.append(rule)
-    return rule
-
-
-def unregister_view_rule(rule: ViewRule) -> None:
-    if rule in _view_rules:
-        _view_rules.remove(rule)
-
-
-def _authenticated(user) -> bool:
-    return bool(user is not None and getattr(user, "is_authenticated", False))
-
-
-def _has_role(user, *roles: Role) -> bool:
-    return _authenticated(user) and user.has_role(*roles)
-
-
-def challenge_closed(challenge: Challenge) -> bool:
-    """The submission window is over: a published challenge past closes_at, or a finished one."""
-    if challenge.status == ChallengeStatus.FINISHED:
-        return True
-    return challenge.status == ChallengeStatus.PUBLISHED and utcnow() >= challenge.closes_at
-
-
-def can_list_proposals(challenge: Challenge, user) -> bool:
-    """A challenge's proposals: fund managers and admins always (all statuses); the city's
-    officials once the challenge has closed (proposals in the competition only)."""
-    if _has_role(user, Role.FUND_MANAGER, Role.ADMIN):
-        return True
-    return challenge_closed(challenge) and challenge.is_city_official(user)
 
 
 class Proposal(TimestampMixin, db.Model):
@@ -153,41 +123,19 @@ class Proposal(TimestampMixin, db.Model):
     def latest_snapshot(self) -> ProposalSnapshot | None:
         return self.snapshots[-1] if self.snapshots else None
 
-    # --- permissions ---------------------------------------------------------------
-    def is_member(self, user) -> bool:
-        """A member of the applicant organisation."""
-        return _authenticated(user) and user.organization_id == self.organization_id
+    @property
+    def beneficiaries(self) -> list[BeneficiaryGroup]:
+        """The groups that benefit, as enum members (for their labels)."""
+        return [BeneficiaryGroup(value) for value in self.beneficiary_groups]
 
-    def is_owner(self, user) -> bool:
-        """An innovator of the applicant organisation: may act on the proposal."""
-        return self.is_member(user) and user.has_role(Role.INNOVATOR)
+    # --- kept for other packages (review, grants) until they ask proposals.policy -------------
+    def is_member(self, user) -> bool:
+        """A member of the applicant organisation (`proposals.policy.is_member`)."""
+        return is_member_of(user, self.organization_id)
 
     def can_view(self, user) -> bool:
-        """The applicant organisation's members, fund managers and admins always; the
-        challenge city's officials once the challenge has closed, and only proposals in
-        the competition (not drafts or withdrawn ones); whoever a registered view rule
-        admits (reviewers). Everyone else gets a 404."""
-        if self.is_member(user) or _has_role(user, Role.FUND_MANAGER, Role.ADMIN):
-            return True
-        if (self.status in COMPETING_STATUSES and challenge_closed(self.challenge)
-                and self.challenge.is_city_official(user)):
-            return True
-        return _authenticated(user) and any(rule(self, user) for rule in _view_rules)
-
-    def can_edit(self, user) -> bool:
-        """The applicant's innovators edit a draft while the challenge is open."""
-        return self.is_owner(user) and self.status == ProposalStatus.DRAFT and self.challenge.is_open
-
-    def can_submit(self, user) -> bool:
-        """Same as editing: the applicant's innovators, a draft, an open challenge."""
-        return self.can_edit(user)
-
-    def can_withdraw(self, user) -> bool:
-        """The applicant's innovators withdraw a draft or a submitted proposal before the deadline."""
-        return (self.is_owner(user)
-                and self.status in (ProposalStatus.DRAFT, ProposalStatus.SUBMITTED)
-                and not challenge_closed(self.challenge)
-                and self.challenge.status == ChallengeStatus.PUBLISHED)
+        """The answer of `proposals.policy.can_view`."""
+        return bool(may(user, "proposals.view", self))
 
 
 class Milestone(db.Model):
@@ -232,13 +180,6 @@ class Attachment(db.Model):
 
     proposal: Mapped[Proposal] = relationship(back_populates="attachments")
     uploaded_by: Mapped[User | None] = relationship()
-
-    def can_view(self, user) -> bool:
-        return self.proposal.can_view(user)
-
-    def can_delete(self, user) -> bool:
-        """The applicant's innovators remove files from a draft they may still edit."""
-        return self.proposal.can_edit(user)
 
 
 class ProposalSnapshot(db.Model):

@@ -13,18 +13,22 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from facility.accounts.models import Organization, OrgKind, Role, User
+from facility.accounts.models import Organization, User
 from facility.audit.services import record
-from facility.challenges.models import Challenge, ChallengeStatus
-from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.challenges.models import Challenge
+from facility.core.errors import Conflict, ValidationFailed
 from facility.core.hooks import after_commit
+from facility.core.inputs import NAME_CHARS, clean_text
+from facility.core.labels import label
 from facility.core.models import utcnow
+from facility.core.notify import notify
+from facility.core.policy import require
 from facility.core.templating import money
 from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
+from facility.proposals import policy
 from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import (
     Attachment,
@@ -33,11 +37,11 @@ from facility.proposals.models import (
     Proposal,
     ProposalSnapshot,
     ProposalStatus,
-    challenge_closed,
 )
+from facility.proposals.queries import org_proposal
 
 MAX_MILESTONES = 20
-TITLE_MAX = 200
+TITLE_MAX = NAME_CHARS
 SUMMARY_MAX = 1000
 TEXT_MAX = 50_000
 DEFAULT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
@@ -49,50 +53,37 @@ EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jp
 TEXT_FIELDS = ("title", "summary", "approach", "team", "privacy_impact")
 
 
-# --- reading -------------------------------------------------------------------------
-
-def get_visible_proposal(proposal_id: int, user) -> Proposal:
-    """The proposal if `user` may see it; NotFound otherwise (also when it exists)."""
-    proposal = db.session.get(Proposal, proposal_id)
-    if proposal is None or not proposal.can_view(user):
-        raise NotFound(_("There is no such proposal."))
-    return proposal
-
-
-def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
-    """The organisation's live (not withdrawn) proposal to the challenge, if any."""
-    return db.session.execute(
-        sa.select(Proposal).where(
-            Proposal.challenge_id == challenge.id,
-            Proposal.organization_id == organization_id,
-            Proposal.status != ProposalStatus.WITHDRAWN,
-        ).limit(1)
-    ).scalar_one_or_none()
-
-
-def can_propose(challenge: Challenge, user) -> bool:
-    """An innovator in an innovator organisation, and the challenge is open."""
-    return bool(
-        user is not None and getattr(user, "is_authenticated", False) and user.has_role(Role.INNOVATOR)
-        and user.organization is not None and user.organization.kind == OrgKind.INNOVATOR
-        and challenge.is_open
-    )
-
-
 # --- input checks ----------------------------------------------------------------------
+
+LIMITS = {"title": TITLE_MAX, "summary": SUMMARY_MAX, "approach": TEXT_MAX, "team": TEXT_MAX,
+          "privacy_impact": TEXT_MAX, "milestones.title": TITLE_MAX, "milestones.deliverable": TEXT_MAX}
+"""Characters per field: the form, the API schema and these services use the same numbers."""
+SINGLE_LINE = {"title", "milestones.title"}
+MARKDOWN = {"approach"}  # white space is meaning in Markdown (indented lists, code): only the ends are stripped
+
+
+def _text(value: Any, kind: str, field: str, errors: dict[str, list[str]]) -> str:
+    """`core.inputs.clean_text` with the limit of `kind`; its refusal is collected into `errors`."""
+    limit = LIMITS[kind]
+    try:
+        if kind in MARKDOWN:
+            text = (value or "").strip()
+            if len(text) > limit:
+                message = _("At most %(n)s characters; this has %(got)s.", n=f"{limit:,}", got=f"{len(text):,}")
+                raise ValidationFailed(message, errors={field: [message]})
+            return text
+        return clean_text(value, field, limit=limit, multiline=kind not in SINGLE_LINE)
+    except ValidationFailed as error:
+        errors.setdefault(field, []).extend(error.errors[field])
+        return ""
+
 
 def _clean_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[str, Any]:
     """Check the shape and limits of the editable fields present in `data` (drafts may be partial)."""
     clean: dict[str, Any] = {}
-    limits = {"title": TITLE_MAX, "summary": SUMMARY_MAX, "approach": TEXT_MAX,
-              "team": TEXT_MAX, "privacy_impact": TEXT_MAX}
     for name in TEXT_FIELDS:
-        if name not in data:
-            continue
-        value = (data[name] or "").strip()
-        if len(value) > limits[name]:
-            errors.setdefault(name, []).append(_("Use at most %(n)d characters.", n=limits[name]))
-        clean[name] = value
+        if name in data:
+            clean[name] = _text(data[name], name, name, errors)
     if "title" in clean and not clean["title"]:
         errors.setdefault("title", []).append(_("Give the proposal a title."))
     if "requested_cents" in data:
@@ -117,17 +108,12 @@ def _clean_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
             errors.setdefault("milestones", []).append(_("Use at most %(n)d milestones.", n=MAX_MILESTONES))
         milestones = []
         for index, row in enumerate(rows[:MAX_MILESTONES]):
-            title = (row.get("title") or "").strip()
-            deliverable = (row.get("deliverable") or "").strip()
+            prefix = f"milestones.{index}"
+            title = _text(row.get("title"), "milestones.title", f"{prefix}.title", errors)
+            deliverable = _text(row.get("deliverable"), "milestones.deliverable", f"{prefix}.deliverable", errors)
             amount = row.get("amount_cents")
             amount = 0 if amount is None else amount
             due = row.get("due_date")
-            prefix = f"milestones.{index}"
-            if len(title) > TITLE_MAX:
-                errors.setdefault(f"{prefix}.title", []).append(_("Use at most %(n)d characters.", n=TITLE_MAX))
-            if len(deliverable) > TEXT_MAX:
-                errors.setdefault(f"{prefix}.deliverable", []).append(
-                    _("Use at most %(n)d characters.", n=TEXT_MAX))
             if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
                 errors.setdefault(f"{prefix}.amount_cents", []).append(_("Enter an amount of zero or more."))
             if due is not None and not isinstance(due, date):
@@ -153,26 +139,21 @@ def _apply(proposal: Proposal, clean: dict[str, Any]) -> None:
 # --- drafting --------------------------------------------------------------------------
 
 def create_proposal(*, actor: User, challenge: Challenge, data: dict[str, Any]) -> Proposal:
-    """An innovator of an innovator organisation drafts a proposal to an open challenge;
-    one live (not withdrawn) proposal per organisation per challenge."""
-    if not challenge.can_view(actor):
-        raise NotFound(_("There is no such challenge."))
-    if not actor.has_role(Role.INNOVATOR) or actor.organization is None \
-            or actor.organization.kind != OrgKind.INNOVATOR:
-        raise PermissionDenied(_("Only innovators of an innovator organisation may propose."))
-    if not challenge.is_open:
-        raise Conflict(_("This challenge is not open for proposals."))
+    """Rule `policy.can_create`: an innovator of an innovator organisation drafts a proposal to an
+    open challenge; one live (not withdrawn) proposal per organisation per challenge."""
+    require(policy.can_create(actor, challenge))
     # Serialise drafts of one organisation (row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
     # already serialises writers) so two at once cannot both pass the one-per-challenge check.
-    db.session.execute(sa.select(Organization.id).where(Organization.id == actor.organization_id)
-                       .with_for_update())
-    if org_proposal(challenge, actor.organization_id) is not None:
+    organization_id = actor.organization_id
+    assert organization_id is not None  # policy.can_create: an innovator organisation's member
+    db.session.execute(sa.select(Organization.id).where(Organization.id == organization_id).with_for_update())
+    if org_proposal(challenge, organization_id) is not None:
         raise Conflict(_("Your organisation already has a proposal for this challenge; edit that one."))
     errors: dict[str, list[str]] = {}
     clean = _clean_fields({"title": "", **data}, errors)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
-    proposal = Proposal(challenge=challenge, organization_id=actor.organization_id, created_by_id=actor.id,
+    proposal = Proposal(challenge=challenge, organization_id=organization_id, created_by_id=actor.id,
                         status=ProposalStatus.DRAFT, title=clean["title"])
     db.session.add(proposal)
     _apply(proposal, clean)
@@ -189,17 +170,12 @@ def _lock(proposal: Proposal) -> None:
 
 def _require_editable(actor: User, proposal: Proposal) -> None:
     _lock(proposal)
-    if not proposal.is_owner(actor):
-        raise PermissionDenied(_("Only the applicant organisation's innovators may change this proposal."))
-    if proposal.status != ProposalStatus.DRAFT:
-        raise Conflict(_("This proposal is %(status)s and can no longer be changed.", status=proposal.status.value))
-    if not proposal.challenge.is_open:
-        raise Conflict(_("The challenge is not open; the proposal can no longer be changed."))
+    require(policy.can_edit(actor, proposal))
 
 
 def update_proposal(*, actor: User, proposal: Proposal, data: dict[str, Any]) -> Proposal:
-    """The applicant's innovators change a draft while the challenge is open (fields given
-    are replaced; milestones, when given, replace the whole list)."""
+    """Rule `policy.can_edit`: the applicant's innovators change a draft while the challenge is open
+    (fields given are replaced; milestones, when given, replace the whole list)."""
     _require_editable(actor, proposal)
     errors: dict[str, list[str]] = {}
     clean = _clean_fields(data, errors)
@@ -226,7 +202,7 @@ def submission_problems(proposal: Proposal, *, today: date | None = None) -> dic
 
     if challenge.eligible_org_types and (org.org_type is None or org.org_type.value not in challenge.eligible_org_types):
         add("organization.org_type", _("This challenge is open to these kinds of organisation only: %(types)s.",
-                                       types=", ".join(challenge.eligible_org_types)))
+                                       types=", ".join(str(label(t)) for t in challenge.eligible_types)))
     if challenge.eligible_countries and org.country not in challenge.eligible_countries:
         add("organization.country", _("This challenge is open to organisations from these countries only: "
                                       "%(countries)s.", countries=", ".join(challenge.eligible_countries)))
@@ -295,20 +271,11 @@ def snapshot_data(proposal: Proposal) -> dict[str, Any]:
 
 
 def submit_proposal(*, actor: User, proposal: Proposal) -> ProposalSnapshot:
-    """The applicant's innovators submit a draft before the deadline, when it is eligible and
-    complete (every problem reported at once); a snapshot is frozen and a confirmation e-mailed."""
+    """Rule `policy.can_submit`: the applicant's innovators submit a draft before the deadline, when it
+    is eligible and complete (every problem reported at once); a snapshot is frozen and a
+    confirmation e-mailed."""
     _lock(proposal)
-    if not proposal.is_owner(actor):
-        raise PermissionDenied(_("Only the applicant organisation's innovators may submit this proposal."))
-    if proposal.status != ProposalStatus.DRAFT:
-        raise Conflict(_("This proposal is %(status)s, not a draft.", status=proposal.status.value))
-    challenge = proposal.challenge
-    if not challenge.is_open:
-        if challenge.status != ChallengeStatus.PUBLISHED:
-            raise Conflict(_("This challenge no longer accepts proposals."))
-        if utcnow() < challenge.opens_at:
-            raise Conflict(_("The challenge does not accept proposals yet."))
-        raise Conflict(_("The deadline has passed; proposals can no longer be submitted."))
+    require(policy.can_submit(actor, proposal))
     problems = submission_problems(proposal)
     if problems:
         raise ValidationFailed(_("The proposal cannot be submitted yet; see each problem."), errors=problems)
@@ -326,33 +293,14 @@ def submit_proposal(*, actor: User, proposal: Proposal) -> ProposalSnapshot:
 
 
 def _confirm_by_mail(actor: User, proposal: Proposal) -> None:
-    from facility.core.mail import send_mail
-
-    # Built by hand: submissions also happen outside requests (commands, demo data).
-    link = f"{current_app.config['BASE_URL'].rstrip('/')}/proposals/{proposal.id}"
-    with force_locale(actor.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "en")):
-        send_mail(
-            to=actor.email,
-            subject=_("Proposal submitted: %(title)s", title=proposal.title),
-            body=_(
-                "Your organisation's proposal \"%(title)s\" to the challenge \"%(challenge)s\" was submitted "
-                "on %(when)s (UTC).\n\nThe panel will review exactly what you submitted. You can see it here:\n"
-                "%(link)s\n\nYou may withdraw it until the deadline.",
-                title=proposal.title, challenge=proposal.challenge.title,
-                when=proposal.submitted_at.strftime("%Y-%m-%d %H:%M"), link=link,
-            ),
-        )
+    notify([actor], "proposals/submitted", proposal=proposal)
 
 
 def withdraw_proposal(*, actor: User, proposal: Proposal) -> Proposal:
-    """The applicant's innovators withdraw a draft or submitted proposal before the deadline."""
+    """Rule `policy.can_withdraw`: the applicant's innovators withdraw a draft or submitted proposal
+    before the deadline."""
     _lock(proposal)
-    if not proposal.is_owner(actor):
-        raise PermissionDenied(_("Only the applicant organisation's innovators may withdraw this proposal."))
-    if proposal.status not in (ProposalStatus.DRAFT, ProposalStatus.SUBMITTED):
-        raise Conflict(_("This proposal is %(status)s and cannot be withdrawn.", status=proposal.status.value))
-    if challenge_closed(proposal.challenge) or proposal.challenge.status != ChallengeStatus.PUBLISHED:
-        raise Conflict(_("The deadline has passed; the proposal can no longer be withdrawn."))
+    require(policy.can_withdraw(actor, proposal))
     previous = proposal.status
     set_proposal_status(proposal=proposal, to=ProposalStatus.WITHDRAWN, actor=actor)
     proposal.withdrawn_at = utcnow()
@@ -409,8 +357,10 @@ def add_attachment(*, actor: User, proposal: Proposal, filename: str, stream: IO
 
 
 def delete_attachment(*, actor: User, attachment: Attachment) -> None:
-    """The applicant's innovators remove a file from a draft; the file goes once the change commits."""
-    _require_editable(actor, attachment.proposal)
+    """Rule `policy.can_delete_attachment`: the applicant's innovators remove a file from a draft;
+    the file goes once the change commits."""
+    _lock(attachment.proposal)
+    require(policy.can_delete_attachment(actor, attachment))
     path = attachment_path(attachment)
     record("proposal.attachment_deleted", actor=actor, obj=attachment.proposal,
            details={"attachment_id": attachment.id, "sha256": attachment.sha256})
@@ -424,18 +374,3 @@ def _remove_file(path: str) -> None:
         os.remove(path)
     except FileNotFoundError:
         pass
-
-
-# --- lists for other packages ------------------------------------------------------------
-
-def applicant_emails(challenge: Challenge) -> set[str]:
-    """E-mail addresses of the innovators of every organisation with a live proposal to the
-    challenge (for deadline-extension notices)."""
-    rows = db.session.execute(
-        sa.select(User.email).join(Organization, User.organization_id == Organization.id)
-        .join(Proposal, Proposal.organization_id == Organization.id)
-        .where(Proposal.challenge_id == challenge.id,
-               Proposal.status.in_([ProposalStatus.DRAFT, ProposalStatus.SUBMITTED]),
-               User.active.is_(True))
-    ).scalars()
-    return set(rows)

@@ -2,30 +2,25 @@
 the innovator's dashboard panel."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
-from facility.challenges.models import Challenge, ChallengeStatus
-from facility.core.errors import DomainError, NotFound, ValidationFailed
+from facility.challenges.models import Challenge
+from facility.challenges.queries import get_visible_challenge
+from facility.challenges.services import register_extension_recipients
+from facility.core.errors import DomainError, ValidationFailed
 from facility.core.forms import FAILED, apply_errors, attempt
 from facility.core.inputs import page_arg
-from facility.core.models import utcnow
+from facility.core.policy import require
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.proposals import services
-from facility.proposals.forms import MILESTONE_ROWS, ActionForm, ProposalForm, UploadForm, beneficiary_labels
-from facility.proposals.models import (
-    COMPETING_STATUSES,
-    Attachment,
-    Proposal,
-    ProposalStatus,
-    can_list_proposals,
-)
+from facility.proposals import policy, queries, services
+from facility.proposals.downloads import send_attachment
+from facility.proposals.forms import MILESTONE_ROWS, ActionForm, ProposalForm, UploadForm
+from facility.proposals.models import Proposal
 
 bp = Blueprint("proposals", __name__)
 LIST_PER_PAGE = 50
@@ -36,10 +31,7 @@ def _user():
 
 
 def _visible_proposal(proposal_id: int) -> Proposal:
-    try:
-        return services.get_visible_proposal(proposal_id, current_user)
-    except NotFound:
-        abort(404)
+    return queries.get_visible_proposal(current_user, proposal_id)
 
 
 def _apply_proposal_errors(form: ProposalForm, error: DomainError) -> None:
@@ -91,15 +83,13 @@ def _status_code(form) -> int:
 @bp.route("/challenges/<int:challenge_id>/proposals/new", methods=["GET", "POST"])
 @role_required(Role.INNOVATOR)
 def new(challenge_id: int):
-    challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not challenge.can_view(current_user):
-        abort(404)
-    existing = services.org_proposal(challenge, current_user.organization_id) if current_user.organization_id else None
+    challenge = get_visible_challenge(current_user, challenge_id)
+    existing = queries.org_proposal(challenge, current_user.organization_id) if current_user.organization_id else None
     if existing is not None:
         flash(_("Your organisation already has a proposal for this challenge."), "info")
         return redirect(url_for("proposals.show", proposal_id=existing.id))
-    if not services.can_propose(challenge, current_user):
-        abort(403)
+    if policy.can_create(current_user, challenge) is not None:
+        abort(403)  # a closed challenge too: the page offers no form to fill in
     form = ProposalForm()
     if form.add_milestone.data and request.method == "POST":
         form.milestones.append_entry()
@@ -117,11 +107,11 @@ def new(challenge_id: int):
 @login_required
 def edit(proposal_id: int):
     proposal = _visible_proposal(proposal_id)
-    if not proposal.can_edit(current_user):
-        if proposal.is_owner(current_user):
-            flash(_("This proposal can no longer be changed."), "error")
-            return redirect(url_for("proposals.show", proposal_id=proposal.id))
-        abort(403)
+    refusal = policy.can_edit(current_user, proposal)
+    if refusal is not None and refusal.is_state:
+        flash(_("This proposal can no longer be changed."), "error")
+        return redirect(url_for("proposals.show", proposal_id=proposal.id))
+    require(refusal)
     if request.method == "GET":
         form = _form_from(proposal)
     else:
@@ -141,13 +131,13 @@ def edit(proposal_id: int):
 def show(proposal_id: int, submit_errors: dict | None = None, upload_form: UploadForm | None = None):
     proposal = _visible_proposal(proposal_id)
     problems = None
-    if proposal.can_submit(current_user) and submit_errors is None:
+    if policy.can_submit(current_user, proposal) is None and submit_errors is None:
         problems = services.submission_problems(proposal)  # a checklist before submitting
     status = 422 if submit_errors or (upload_form is not None and upload_form.errors) else 200
     return render_template(
         "proposals/show.html", proposal=proposal, challenge=proposal.challenge,
         action_form=ActionForm(), upload_form=upload_form or UploadForm(), submit_errors=submit_errors,
-        problems=problems, labels=beneficiary_labels(), field_labels=_field_labels(),
+        problems=problems, field_labels=_field_labels(),
     ), status
 
 
@@ -213,36 +203,15 @@ def upload(proposal_id: int):
     return show(proposal_id, upload_form=form)
 
 
-def _attachment(proposal_id: int, attachment_id: int) -> Attachment:
-    proposal = _visible_proposal(proposal_id)
-    attachment = db.session.get(Attachment, attachment_id)
-    if attachment is None or attachment.proposal_id != proposal.id:
-        abort(404)
-    return attachment
-
-
-def send_attachment(attachment: Attachment):
-    """The stored file as a download: sniffed type, never rendered inline, never sniffed by the browser."""
-    path = services.attachment_path(attachment)
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=attachment.content_type, as_attachment=True,
-                         download_name=attachment.original_filename, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
 @bp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>")
 def download(proposal_id: int, attachment_id: int):
-    return send_attachment(_attachment(proposal_id, attachment_id))
+    return send_attachment(queries.get_visible_attachment(current_user, proposal_id, attachment_id))
 
 
 @bp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
 @login_required
 def delete_attachment(proposal_id: int, attachment_id: int):
-    attachment = _attachment(proposal_id, attachment_id)
+    attachment = queries.get_visible_attachment(current_user, proposal_id, attachment_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     services.delete_attachment(actor=_user(), attachment=attachment)
@@ -256,16 +225,9 @@ def delete_attachment(proposal_id: int, attachment_id: int):
 @bp.route("/challenges/<int:challenge_id>/proposals")
 @login_required
 def challenge_proposals(challenge_id: int):
-    challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not can_list_proposals(challenge, current_user):
-        abort(404)
-    page = page_arg()
-    query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
-             .options(joinedload(Proposal.organization), selectinload(Proposal.milestones))
-             .order_by(Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id))
-    if not current_user.has_role(Role.FUND_MANAGER, Role.ADMIN):
-        query = query.where(Proposal.status.in_(COMPETING_STATUSES))
-    pagination = db.paginate(query, page=page, per_page=LIST_PER_PAGE, error_out=False)
+    challenge = queries.get_listable_challenge(current_user, challenge_id)
+    pagination = db.paginate(queries.challenge_proposals(current_user, challenge), page=page_arg(),
+                             per_page=LIST_PER_PAGE, error_out=False)
     return render_template("proposals/challenge_proposals.html", challenge=challenge, pagination=pagination)
 
 
@@ -275,34 +237,22 @@ def innovator_panel(user) -> dict | None:
     """Drafts, submissions and deadlines of the innovator's organisation, and open challenges."""
     if not user.has_role(Role.INNOVATOR) or user.organization_id is None:
         return None
-    proposals = db.session.execute(
-        sa.select(Proposal).where(Proposal.organization_id == user.organization_id)
-        .options(joinedload(Proposal.challenge))
-        .order_by(Proposal.updated_at.desc()).limit(20)
-    ).scalars().all()
-    now = utcnow()
-    taken = sa.select(Proposal.challenge_id).where(
-        Proposal.organization_id == user.organization_id, Proposal.status != ProposalStatus.WITHDRAWN)
-    open_challenges = db.session.execute(
-        sa.select(Challenge).where(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now,
-                                   Challenge.closes_at > now, Challenge.id.not_in(taken))
-        .order_by(Challenge.closes_at).limit(5)
-    ).scalars().all()
     return {"title": _("Your proposals"), "template": "proposals/_dashboard_panel.html",
-            "proposals": proposals, "open_challenges": open_challenges}
+            "proposals": queries.organization_proposals(user.organization_id),
+            "open_challenges": queries.open_challenges_without_proposal(user.organization_id)}
 
 
 def challenge_links(challenge: Challenge) -> dict:
     """What the viewer can do about proposals on a challenge's page (for `_challenge_actions.html`)."""
     user = current_user
     links: dict = {}
-    if user.is_authenticated and user.organization_id and user.has_role(Role.INNOVATOR):
-        existing = services.org_proposal(challenge, user.organization_id)
+    if policy.is_innovator_with_organisation(user, challenge):
+        existing = queries.org_proposal(challenge, user.organization_id)
         if existing is not None:
             links["own"] = existing
-        elif services.can_propose(challenge, user):
+        elif policy.can_create(user, challenge) is None:
             links["new"] = url_for("proposals.new", challenge_id=challenge.id)
-    if can_list_proposals(challenge, user):
+    if policy.can_list(user, challenge) is None:
         links["list"] = url_for("proposals.challenge_proposals", challenge_id=challenge.id)
     return links
 
@@ -312,14 +262,5 @@ def register(app) -> None:
     app.config.setdefault("ATTACHMENT_MAX_BYTES", services.DEFAULT_ATTACHMENT_MAX_BYTES)
     app.config.setdefault("ATTACHMENT_MAX_COUNT", services.DEFAULT_ATTACHMENT_MAX_COUNT)
     register_dashboard_panel(app, innovator_panel)
-    _wire_extension_recipients()
-
-
-def _wire_extension_recipients() -> None:
-    """Applicants hear about deadline extensions, once the challenges package offers the registry
-    (its services are built on another branch; until they are merged there is nothing to wire)."""
-    try:
-        from facility.challenges.services import register_extension_recipients
-    except ImportError:
-        return
-    register_extension_recipients(services.applicant_emails)
+    # Applicants hear about deadline extensions (challenges cannot import proposals: a hook).
+    register_extension_recipients(queries.applicant_emails)

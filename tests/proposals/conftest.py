@@ -1,6 +1,6 @@
 """Fixtures: a verified city with a published challenge, innovators, proposals, a frozen clock.
 
-Challenges are built as model objects (the challenge services live on another branch).
+Challenges are built as model objects, so a test can put one in any state or window directly.
 The clock stands at NOW, inside the challenge's window (OPENS .. CLOSES).
 """
 from __future__ import annotations
@@ -111,6 +111,16 @@ def fund_manager(make_user):
 @pytest.fixture
 def reviewer(make_user):
     return make_user("reviewer", email="reviewer.facility@example.org")
+
+
+@pytest.fixture
+def people(make_user, innovator, other_innovator, official, other_official, fund_manager, reviewer):
+    colleague = make_user("innovator", organization=innovator.organization, email="colleague.solarkiosk@example.org")
+    admin = make_user("admin", email="admin.facility@example.org")
+    donor = make_user("donor", email="donor.example@example.org")
+    return {"owner": innovator, "colleague": colleague, "other_innovator": other_innovator,
+            "official": official, "other_official": other_official, "fund_manager": fund_manager,
+            "admin": admin, "reviewer": reviewer, "donor": donor, "anonymous": None}
 
 
 def complete_data(**overrides) -> dict:

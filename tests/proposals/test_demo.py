@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from facility.extensions import db
 from facility.proposals import demo
 from facility.proposals.models import Proposal, ProposalStatus
@@ -46,10 +44,7 @@ def test_proposals_in_every_state(app, make_challenge):
 
 
 def test_applicants_hear_of_extensions_once_wired(app):
-    try:
-        from facility.challenges import services as challenge_services
-    except ImportError:
-        pytest.skip("the challenges services (deadline-extension registry) arrive with the marketplace branch")
-    from facility.proposals.services import applicant_emails
+    from facility.challenges import services as challenge_services
+    from facility.proposals.queries import applicant_emails
 
     assert applicant_emails in challenge_services._extension_recipient_providers

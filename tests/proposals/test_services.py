@@ -12,7 +12,7 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
-from facility.proposals import services
+from facility.proposals import queries, services
 from facility.proposals.models import Proposal, ProposalSnapshot, ProposalStatus
 from tests.proposals.conftest import AFTER_CLOSE, BEFORE_OPEN, CLOSES, MAX_AWARD, NOW, complete_data, service_data
 
@@ -275,4 +275,4 @@ def test_applicant_emails(challenge, innovator, other_innovator, make_proposal, 
     withdrawn = make_proposal(challenge, user=other_innovator)
     services.withdraw_proposal(actor=other_innovator, proposal=withdrawn)
     db.session.commit()
-    assert services.applicant_emails(challenge) == {innovator.email}
+    assert queries.applicant_emails(challenge) == {innovator.email}

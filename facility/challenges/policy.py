@@ -1,0 +1,144 @@
+"""Who may do what to a challenge or a clarification question, and when.
+
+One `can_<action>(user, obj)` per action, covering the role and the challenge's state. The
+services call them first (on the locked row), the pages and the API ask the same functions,
+and templates ask through `may("challenges.<action>", challenge)`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import gettext as _
+
+from facility.accounts.policy import is_fund_manager, is_signed_in, is_staff
+from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, Phase
+from facility.cities.policy import is_official
+from facility.core.labels import label
+from facility.core.models import utcnow
+from facility.core.policy import Decision, conflict, forbidden, hidden
+
+
+def is_city_official(user: Any, challenge: Challenge) -> bool:
+    """An official of the challenge's city."""
+    return is_official(user, challenge.city)
+
+
+def is_before_deadline(challenge: Challenge, now: datetime | None = None) -> bool:
+    """Published and its deadline not yet passed (open or upcoming): questions and extensions."""
+    return challenge.status == ChallengeStatus.PUBLISHED and challenge.phase_at(now or utcnow()) != Phase.CLOSED
+
+
+def can_view(user: Any, challenge: Challenge) -> Decision:
+    """Published and finished: anyone. Others (draft, pending, cancelled): the city's officials and
+    facility staff; everyone else may not know the challenge exists."""
+    if challenge.status in PUBLIC_STATUSES or is_city_official(user, challenge) or is_staff(user):
+        return None
+    return hidden(_("There is no such challenge."))
+
+
+def can_edit(user: Any, challenge: Challenge) -> Decision:
+    """The city's officials edit a draft; after submission the rubric and deadline are fixed."""
+    if not is_city_official(user, challenge):
+        return forbidden(_("Only the city's officials edit its challenges."))
+    if challenge.status != ChallengeStatus.DRAFT:
+        return conflict(_("Only drafts can be edited; this challenge is %(status)s.",
+                          status=_status(challenge)))
+    return None
+
+
+def can_submit(user: Any, challenge: Challenge) -> Decision:
+    """The city's officials send a draft whose deadline is still ahead to the facility."""
+    if not is_city_official(user, challenge):
+        return forbidden(_("Only the city's officials submit its challenges."))
+    if challenge.status != ChallengeStatus.DRAFT:
+        return conflict(_("Only drafts can be submitted; this challenge is %(status)s.", status=_status(challenge)))
+    if challenge.closes_at <= utcnow():
+        return conflict(_("The deadline has passed; set a new one before submitting."))
+    return None
+
+
+def can_approve(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers approve (fund and publish) a pending challenge whose deadline is ahead."""
+    if not is_fund_manager(user):
+        return forbidden(_("Only fund managers approve challenges."))
+    if challenge.status != ChallengeStatus.PENDING_APPROVAL:
+        return conflict(_("Only challenges waiting for approval can be approved; this one is %(status)s.",
+                          status=_status(challenge)))
+    if challenge.closes_at <= utcnow():
+        return conflict(_("The deadline has already passed; send the challenge back to the city."))
+    return None
+
+
+def can_return(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers send a pending challenge back to the city as a draft."""
+    if not is_fund_manager(user):
+        return forbidden(_("Only fund managers review challenges."))
+    if challenge.status != ChallengeStatus.PENDING_APPROVAL:
+        return conflict(_("Only challenges waiting for approval can be sent back."))
+    return None
+
+
+def can_finish(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers mark a published challenge finished once its deadline has passed."""
+    if not is_fund_manager(user):
+        return forbidden(_("Only fund managers finish challenges."))
+    if challenge.phase != Phase.CLOSED:
+        return conflict(_("Only published challenges whose deadline has passed can be finished."))
+    return None
+
+
+def can_extend_deadline(user: Any, challenge: Challenge) -> Decision:
+    """Fund managers and the city's officials move a published challenge's deadline later, before it passes."""
+    if not (is_city_official(user, challenge) or is_fund_manager(user)):
+        return forbidden(_("Only fund managers and the city's officials extend deadlines."))
+    if challenge.status != ChallengeStatus.PUBLISHED:
+        return conflict(_("Only published challenges have deadlines to extend."))
+    if challenge.phase == Phase.CLOSED:
+        return conflict(_("The deadline has already passed; a closed challenge cannot be reopened."))
+    return None
+
+
+def can_ask(user: Any, challenge: Challenge) -> Decision:
+    """Anyone signed in who sees the challenge asks about it while it is published and before its deadline."""
+    if not is_signed_in(user):
+        return forbidden(_("Sign in to ask a question."))
+    refusal = can_view(user, challenge)
+    if refusal is not None:
+        return refusal
+    if not is_before_deadline(challenge):
+        return conflict(_("Questions can be asked only while the challenge is published and before its deadline."))
+    return None
+
+
+def sees_unanswered(user: Any, challenge: Challenge) -> bool:
+    """Unanswered questions: the city's officials and facility staff (askers see their own)."""
+    return is_city_official(user, challenge) or is_staff(user)
+
+
+def can_view_clarification(user: Any, clarification: Clarification) -> Decision:
+    """Answered: whoever sees the challenge. Unanswered: the asker, the city's officials, facility staff."""
+    refusal = can_view(user, clarification.challenge)
+    if refusal is not None:
+        return refusal
+    if clarification.is_answered or (is_signed_in(user) and user.id == clarification.asked_by_id):
+        return None
+    if sees_unanswered(user, clarification.challenge):
+        return None
+    return hidden(_("There is no such question."))
+
+
+def can_answer(user: Any, clarification: Clarification) -> Decision:
+    """The city's officials answer a question they can see, once."""
+    refusal = can_view_clarification(user, clarification)
+    if refusal is not None:
+        return hidden(_("There is no such question."))
+    if not is_city_official(user, clarification.challenge):
+        return forbidden(_("Only the city's officials answer questions."))
+    if clarification.is_answered:
+        return conflict(_("This question is already answered."))
+    return None
+
+
+def _status(challenge: Challenge) -> str:
+    return str(label(challenge.status))

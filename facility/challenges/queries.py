@@ -1,0 +1,105 @@
+"""Every read of challenges and clarifications that a page or the API needs."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from facility.challenges import policy
+from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, FocusArea
+from facility.cities.models import City
+from facility.core.errors import NotFound
+from facility.core.models import utcnow
+from facility.extensions import db
+
+STATUS_FILTERS = ("published", "upcoming", "open", "closed", "finished")
+"""What the public list filters by: a status, or a published challenge's phase by the clock."""
+
+
+def get_visible_challenge(user: Any, challenge_id: int) -> Challenge:
+    """The challenge, or NotFound when it does not exist or `user` may not see it: published and
+    finished challenges are public; drafts, pending and cancelled ones only to the city's officials
+    and facility staff (`policy.can_view`)."""
+    challenge = db.session.get(Challenge, challenge_id, options=[selectinload(Challenge.criteria)])
+    if challenge is None or policy.can_view(user, challenge) is not None:
+        raise NotFound(_("There is no such challenge."))
+    return challenge
+
+
+def get_visible_clarification(user: Any, clarification_id: int, *, challenge_id: int | None = None) -> Clarification:
+    """The question, or NotFound when it does not exist, belongs to another challenge than
+    `challenge_id` (when given), or `user` may not see it (`policy.can_view_clarification`)."""
+    clarification = db.session.get(Clarification, clarification_id)
+    if (clarification is None or (challenge_id is not None and clarification.challenge_id != challenge_id)
+            or policy.can_view_clarification(user, clarification) is not None):
+        raise NotFound(_("There is no such question."))
+    return clarification
+
+
+def visible_clarifications(user: Any, challenge: Challenge) -> list[Clarification]:
+    """Answered questions for everyone; unanswered ones for the asker, the city and facility staff."""
+    return [c for c in challenge.clarifications if policy.can_view_clarification(user, c) is None]
+
+
+def is_open_at(now: datetime) -> sa.ColumnElement[bool]:
+    """SQL for `Challenge.phase_at(now) == Phase.OPEN`: published, opened, deadline ahead."""
+    return sa.and_(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now, Challenge.closes_at > now)
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def public_challenges(*, status: str | None = None, country: str | None = None, focus_area: str | None = None,
+                      sdg_target: str | None = None, q: str | None = None) -> sa.Select[tuple[Challenge]]:
+    """Published (and finished) challenges filtered; `status` is one of STATUS_FILTERS."""
+    now = utcnow()
+    published = Challenge.status == ChallengeStatus.PUBLISHED
+    by_status = {
+        "upcoming": sa.and_(published, Challenge.opens_at > now),
+        "open": is_open_at(now),
+        "closed": sa.and_(published, Challenge.closes_at <= now),
+        "finished": Challenge.status == ChallengeStatus.FINISHED,
+        "published": published,
+    }
+    query = (sa.select(Challenge).join(Challenge.city)
+             .options(selectinload(Challenge.criteria))
+             .where(by_status.get(status or "", Challenge.status.in_(PUBLIC_STATUSES)))
+             .order_by(Challenge.closes_at.asc(), Challenge.id.asc()))
+    if country:
+        query = query.where(City.country == country.upper())
+    if focus_area:
+        query = query.where(Challenge.focus_area == FocusArea(focus_area))
+    if sdg_target:
+        # JSON lists are stored as text on SQLite and json on PostgreSQL; match the quoted code.
+        query = query.where(sa.cast(Challenge.sdg_targets, sa.Text).contains(f"\"{sdg_target}\"", autoescape=True))
+    if q:
+        query = query.where(sa.or_(Challenge.title.ilike(_like(q), escape="\\"),
+                                   Challenge.summary.ilike(_like(q), escape="\\")))
+    return query
+
+
+def open_challenges(*, excluding: sa.Select[Any] | None = None, limit: int = 5) -> list[Challenge]:
+    """Challenges open for proposals now (by deadline), optionally without the ids `excluding` selects."""
+    query = sa.select(Challenge).where(is_open_at(utcnow()))
+    if excluding is not None:
+        query = query.where(Challenge.id.not_in(excluding))
+    return list(db.session.execute(query.order_by(Challenge.closes_at).limit(limit)).scalars())
+
+
+def approval_queue() -> list[Challenge]:
+    """Challenges waiting for approval, the highest city priority first."""
+    pending = db.session.execute(
+        sa.select(Challenge).where(Challenge.status == ChallengeStatus.PENDING_APPROVAL).order_by(Challenge.id)
+    ).scalars().all()
+    return sorted(pending, key=lambda c: (-c.city.priority_score, c.submitted_at or c.created_at))
+
+
+def challenges_of_city(city: City) -> list[Challenge]:
+    """Every challenge of the city, newest first (its officials' list)."""
+    return list(db.session.execute(
+        sa.select(Challenge).where(Challenge.city_id == city.id).order_by(Challenge.id.desc())
+    ).scalars())

@@ -1,0 +1,98 @@
+"""Every read of proposals that a page or the API needs."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
+
+from facility.accounts.models import Organization, User
+from facility.challenges.models import Challenge
+from facility.challenges.queries import get_visible_challenge, open_challenges
+from facility.core.errors import NotFound
+from facility.extensions import db
+from facility.proposals import policy
+from facility.proposals.models import COMPETING_STATUSES, Attachment, Proposal, ProposalStatus
+
+
+def get_visible_proposal(user: Any, proposal_id: int, *, full: bool = False) -> Proposal:
+    """The proposal if `user` may see it (`policy.can_view`); NotFound otherwise (also when it exists).
+
+    `full` loads its milestones, files and snapshots in one statement each (the API's whole proposal).
+    """
+    options = [selectinload(Proposal.milestones), selectinload(Proposal.attachments),
+               selectinload(Proposal.snapshots)] if full else []
+    proposal = db.session.get(Proposal, proposal_id, options=options)
+    if proposal is None or policy.can_view(user, proposal) is not None:
+        raise NotFound(_("There is no such proposal."))
+    return proposal
+
+
+def get_visible_attachment(user: Any, proposal_id: int, attachment_id: int) -> Attachment:
+    """A file of a proposal `user` may see (`policy.can_see_attachments`); NotFound otherwise."""
+    proposal = get_visible_proposal(user, proposal_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if (attachment is None or attachment.proposal_id != proposal.id
+            or policy.can_see_attachments(user, proposal) is not None):
+        raise NotFound(_("There is no such file."))
+    return attachment
+
+
+def get_listable_challenge(user: Any, challenge_id: int) -> Challenge:
+    """The challenge whose proposals `user` may list (`policy.can_list`); NotFound otherwise."""
+    challenge = get_visible_challenge(user, challenge_id)
+    if policy.can_list(user, challenge) is not None:
+        raise NotFound(_("There is no such challenge."))
+    return challenge
+
+
+def challenge_proposals(user: Any, challenge: Challenge) -> sa.Select[tuple[Proposal]]:
+    """A challenge's proposals as `user` may list them: every status for staff, the competing ones
+    for the city; submitted first, in order of submission."""
+    query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
+             .options(joinedload(Proposal.organization), selectinload(Proposal.milestones))
+             .order_by(Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id))
+    if not policy.sees_every_status(user, challenge):
+        query = query.where(Proposal.status.in_(COMPETING_STATUSES))
+    return query
+
+
+def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
+    """The organisation's live (not withdrawn) proposal to the challenge, if any."""
+    return db.session.execute(
+        sa.select(Proposal).where(
+            Proposal.challenge_id == challenge.id,
+            Proposal.organization_id == organization_id,
+            Proposal.status != ProposalStatus.WITHDRAWN,
+        ).limit(1)
+    ).scalar_one_or_none()
+
+
+def organization_proposals(organization_id: int, *, limit: int = 20) -> list[Proposal]:
+    """The organisation's proposals, the latest changed first (the innovator's dashboard)."""
+    return list(db.session.execute(
+        sa.select(Proposal).where(Proposal.organization_id == organization_id)
+        .options(joinedload(Proposal.challenge))
+        .order_by(Proposal.updated_at.desc()).limit(limit)
+    ).scalars())
+
+
+def open_challenges_without_proposal(organization_id: int, *, limit: int = 5) -> list[Challenge]:
+    """Open challenges the organisation has no live proposal to yet."""
+    taken = sa.select(Proposal.challenge_id).where(
+        Proposal.organization_id == organization_id, Proposal.status != ProposalStatus.WITHDRAWN)
+    return open_challenges(excluding=taken, limit=limit)
+
+
+def applicant_emails(challenge: Challenge) -> set[str]:
+    """E-mail addresses of the active users of every organisation with a live (draft or submitted)
+    proposal to the challenge (for deadline-extension notices)."""
+    rows = db.session.execute(
+        sa.select(User.email).join(Organization, User.organization_id == Organization.id)
+        .join(Proposal, Proposal.organization_id == Organization.id)
+        .where(Proposal.challenge_id == challenge.id,
+               Proposal.status.in_([ProposalStatus.DRAFT, ProposalStatus.SUBMITTED]),
+               User.active.is_(True))
+    ).scalars()
+    return set(rows)
