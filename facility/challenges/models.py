@@ -12,10 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import OrgType, User, enum_column
 from facility.cities.models import City
-from facility.cities.policy import is_official
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
-from facility.core.policy import may
 from facility.core.states import Transitions
 from facility.extensions import db
 
@@ -154,14 +152,6 @@ class Challenge(TimestampMixin, db.Model):
         return render_markdown(self.description)
 
     # --- kept for other packages (review, grants) until they ask challenges.policy -------------
-    def is_city_official(self, user) -> bool:
-        """The rule is `cities.policy.is_official` on this challenge's city."""
-        return is_official(user, self.city)
-
-    def can_view(self, user) -> bool:
-        """The answer of `challenges.policy.can_view`."""
-        return bool(may(user, "challenges.view", self))
-
 
 class Criterion(db.Model):
     """One line of the scoring rubric; a challenge's weights sum to 100."""

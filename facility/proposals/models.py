@@ -9,11 +9,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import Organization, User, enum_column
-from facility.accounts.policy import is_member_of
 from facility.challenges.models import Challenge, render_markdown
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
-from facility.core.policy import may
 from facility.core.states import Transitions
 from facility.extensions import db
 
@@ -129,14 +127,6 @@ class Proposal(TimestampMixin, db.Model):
         return [BeneficiaryGroup(value) for value in self.beneficiary_groups]
 
     # --- kept for other packages (review, grants) until they ask proposals.policy -------------
-    def is_member(self, user) -> bool:
-        """A member of the applicant organisation (`proposals.policy.is_member`)."""
-        return is_member_of(user, self.organization_id)
-
-    def can_view(self, user) -> bool:
-        """The answer of `proposals.policy.can_view`."""
-        return bool(may(user, "proposals.view", self))
-
 
 class Milestone(db.Model):
     """A deliverable with its due date and the tranche paid for it."""

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from facility.accounts.models import Role, User
 from facility.accounts.policy import is_signed_in
 from facility.challenges.models import Challenge
+from facility.cities.policy import is_official
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.review.models import (
@@ -55,7 +56,7 @@ def is_panel_reviewer(challenge: Challenge, user: Any) -> bool:
 def is_panel_observer(challenge: Challenge, user: Any) -> bool:
     """One of the challenge city's officials seated on its panel as an observer."""
     member = panel_membership(challenge, user)
-    return bool(member and member.role == PanelRole.OBSERVER and challenge.is_city_official(user))
+    return bool(member and member.role == PanelRole.OBSERVER and is_official(user, challenge.city))
 
 
 def panel_reviewers(challenge: Challenge) -> list[User]:

@@ -17,6 +17,7 @@ from facility.accounts.models import Role, User
 from facility.accounts.services import create_user, find_user_by_email, normalise_email
 from facility.audit.services import record
 from facility.challenges.models import Challenge
+from facility.cities.policy import is_official
 from facility.core.errors import Conflict as ConflictError
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import NAME_CHARS, clean_text
@@ -56,7 +57,7 @@ def add_panel_member(*, actor: User, challenge: Challenge, user: User,
     if role == PanelRole.REVIEWER and not user.has_role(Role.REVIEWER):
         raise ValidationFailed(_("That account is not a reviewer."),
                                errors={"user_id": [_("That account is not a reviewer; an admin can grant the role.")]})
-    if role == PanelRole.OBSERVER and not challenge.is_city_official(user):
+    if role == PanelRole.OBSERVER and not is_official(user, challenge.city):
         raise ValidationFailed(_("Observers are the city's officials."),
                                errors={"user_id": [_("Only the challenge city's officials can observe its panel.")]})
     if facts.panel_membership(challenge, user) is not None:

@@ -18,8 +18,10 @@ from flask_babel import gettext as _
 from facility.accounts.models import Role
 from facility.accounts.policy import has_role, is_fund_manager, is_signed_in, require_signed_in
 from facility.challenges.models import Challenge
+from facility.cities.policy import is_official
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
+from facility.proposals.policy import is_member as is_applicant_member
 from facility.review import facts
 from facility.review.models import Assignment, PanelInvitation, ReviewRound
 
@@ -186,7 +188,7 @@ def can_see_ranking(user: Any, round_: ReviewRound) -> Decision:
         return None
     return first(
         lambda: require_signed_in(user),
-        lambda: None if round_.challenge.is_city_official(user) else forbidden(
+        lambda: None if is_official(user, round_.challenge.city) else forbidden(
             _("The ranking is for fund managers, and for the city's officials after the round closes.")),
         lambda: None if round_.is_closed else forbidden(
             _("The ranking is for fund managers, and for the city's officials after the round closes.")),
@@ -219,7 +221,7 @@ def can_release_decisions(user: Any, challenge: Challenge) -> Decision:
 def can_see_feedback(user: Any, proposal: Proposal) -> Decision:
     """The applicant organisation's members and fund managers, once a decision is released.
     Everyone else, and everyone before the release, is not told there is any (404)."""
-    if not (proposal.is_member(user) or is_fund_manager(user)):
+    if not (is_applicant_member(user, proposal) or is_fund_manager(user)):
         return hidden(_("No such proposal."))
     if facts.latest_released_decision(proposal) is None:
         return hidden(_("No decision has been released yet."))
