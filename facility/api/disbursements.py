@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from facility.accounts.models import Role
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, require_role, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.core.errors import NotFound
@@ -82,6 +82,13 @@ def _disbursement(disbursement_id: int, user) -> Disbursement:
     return disbursement
 
 
+def _tranche(tranche_id: int, user) -> Tranche:
+    tranche = db.session.get(Tranche, tranche_id)
+    if tranche is None or not tranche.can_view(user):
+        raise ApiError(404, _NOT_FOUND)
+    return tranche
+
+
 def _detail(disbursement: Disbursement) -> Disbursement:
     return services.load(disbursement.id)  # fresh, with its history and approvals
 
@@ -103,6 +110,7 @@ def _act(disbursement_id: int, service, **kwargs) -> Disbursement:
 
 
 @blp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_tranche)
 @blp.response(201, DisbursementDetailSchema)
 def request_disbursement(tranche_id):
     """A fund manager asks to pay a tranche whose evidence was accepted (-> requested; 409 if not payable)."""
@@ -118,6 +126,7 @@ def request_disbursement(tranche_id):
 
 
 @blp.route("/disbursements", methods=["GET"])
+@requires(Role.FUND_MANAGER, Role.ADMIN)
 @blp.arguments(DisbursementListArgs, location="query")
 @blp.response(200, page_of(DisbursementSchema))
 def list_disbursements(args):
@@ -139,6 +148,7 @@ def get_disbursement(disbursement_id):
 
 
 @blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_disbursement)
 @blp.response(200, DisbursementDetailSchema)
 def approve(disbursement_id):
     """Another fund manager approves (-> queued once enough approve; 403 for the requester)."""
@@ -146,6 +156,7 @@ def approve(disbursement_id):
 
 
 @blp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_disbursement)
 @blp.arguments(ConfirmPaymentSchema)
 @blp.response(200, DisbursementDetailSchema)
 def confirm(data, disbursement_id):
@@ -154,6 +165,7 @@ def confirm(data, disbursement_id):
 
 
 @blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_disbursement)
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
 def fail(data, disbursement_id):
@@ -162,6 +174,7 @@ def fail(data, disbursement_id):
 
 
 @blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_disbursement)
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
 def cancel(data, disbursement_id):
@@ -170,6 +183,7 @@ def cancel(data, disbursement_id):
 
 
 @blp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=_disbursement)
 @blp.response(200, DisbursementDetailSchema)
 def requeue(disbursement_id):
     """Queue a failed disbursement again (to the grant's current payout account)."""

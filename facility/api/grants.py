@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from facility.accounts.models import Role
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.challenges.models import Challenge
@@ -210,6 +210,7 @@ def _grant(grant_id: int, user) -> Grant:
 # --- contributions ---------------------------------------------------------------
 
 @blp.route("/contributions", methods=["POST"])
+@requires(Role.DONOR)
 @blp.arguments(ContributionInSchema)
 @blp.response(201, ContributionSchema)
 def create_contribution(data):
@@ -234,6 +235,7 @@ def list_contributions(args):
 
 
 @blp.route("/contributions/pending-wires", methods=["GET"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ContributionSchema))
 def pending_wires(args):
@@ -252,6 +254,7 @@ def get_contribution(contribution_id):
 
 
 @blp.route("/contributions/<int:contribution_id>/confirm", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(ConfirmWireSchema)
 @blp.response(200, ContributionSchema)
 def confirm_contribution(data, contribution_id):
@@ -277,6 +280,7 @@ def facility():
 # --- awards and grants ---------------------------------------------------------------
 
 @blp.route("/proposals/<int:proposal_id>/award", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(AwardSchema)
 @blp.response(201, GrantSchema)
 def award(data, proposal_id):
@@ -319,6 +323,7 @@ def get_grant(grant_id):
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=_grant)
 @blp.response(200, GrantSchema)
 def accept(grant_id):
     """The grantee accepts the grant agreement (offered -> active)."""
@@ -342,6 +347,7 @@ def get_payout_account(grant_id):
 
 
 @blp.route("/grants/<int:grant_id>/payout-account", methods=["PUT"])
+@requires(Role.INNOVATOR, hidden=_grant)
 @blp.arguments(PayoutAccountInSchema)
 @blp.response(200, PayoutAccountSchema)
 def put_payout_account(data, grant_id):
@@ -356,6 +362,7 @@ def put_payout_account(data, grant_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, PoolReleaseSchema)
 def release_pool(challenge_id):
     """Return what is left in a finished challenge's prize pool to unallocated funds."""
@@ -369,9 +376,17 @@ def release_pool(challenge_id):
     return {"transaction_id": transaction.id, "key": transaction.key, "amount_cents": amount}
 
 
+def _tranche(tranche_id: int, user) -> Tranche:
+    tranche = db.session.get(Tranche, tranche_id)
+    if tranche is None or not tranche.can_view(user):
+        raise ApiError(404, _NOT_FOUND)
+    return tranche
+
+
 # --- milestone evidence ---------------------------------------------------------------
 
 @blp.route("/tranches/<int:tranche_id>/evidence", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=_tranche)
 @blp.arguments(EvidenceInSchema)
 @blp.response(201, ReportSchema)
 def submit_evidence(data, tranche_id):
@@ -396,6 +411,7 @@ def _report(report_id: int, user) -> MilestoneReport:
 
 
 @blp.route("/milestone-reports/<int:report_id>/accept", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, ReportSchema)
 def accept_report(report_id):
     """A fund manager accepts a milestone report; the tranche may then be disbursed."""
@@ -407,6 +423,7 @@ def accept_report(report_id):
 
 
 @blp.route("/milestone-reports/<int:report_id>/return", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(ReturnReportSchema)
 @blp.response(200, ReportSchema)
 def return_report(data, report_id):

@@ -5,7 +5,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from facility.accounts.models import Role, User
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, require_role, require_user
 from facility.api.schemas import PageArgs, id_field, page_of, paginate
 from facility.challenges.models import Challenge
@@ -278,6 +278,7 @@ def _my_assignment(proposal: Proposal, user: User, kind: str | None) -> Assignme
 
 
 @blp.route("/challenges/<int:challenge_id>/reviewers", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(PanelMemberInSchema)
 @blp.response(201, PanelMemberSchema)
 def add_reviewer(data, challenge_id):
@@ -293,6 +294,7 @@ def add_reviewer(data, challenge_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/conflicts", methods=["POST"])
+@requires(Role.REVIEWER)
 @blp.arguments(ConflictInSchema)
 @blp.response(201, ConflictSchema)
 def declare_conflict(data, proposal_id):
@@ -308,6 +310,7 @@ def declare_conflict(data, proposal_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/assignments", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(AssignInSchema)
 @blp.response(200, AssignmentOutcomeSchema)
 def assign(data, challenge_id):
@@ -322,6 +325,7 @@ def assign(data, challenge_id):
 
 
 @blp.route("/assignments/<int:assignment_id>/waive", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(WaiveInSchema)
 @blp.response(200, AssignmentSchema)
 def waive(data, assignment_id):
@@ -336,6 +340,7 @@ def waive(data, assignment_id):
 
 
 @blp.route("/me/assignments", methods=["GET"])
+@requires(Role.REVIEWER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(MyAssignmentSchema))
 def my_assignments(args):
@@ -366,6 +371,7 @@ def _review_page(assignment: Assignment, user: User) -> dict:
 
 
 @blp.route("/proposals/<int:proposal_id>/review", methods=["GET"])
+@requires(Role.REVIEWER)
 @blp.arguments(ReviewInSchema(only=("round",)), location="query")
 @blp.response(200, ReviewPageSchema)
 def get_review(args, proposal_id):
@@ -375,6 +381,7 @@ def get_review(args, proposal_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/review", methods=["PUT"])
+@requires(Role.REVIEWER)
 @blp.arguments(ReviewInSchema)
 @blp.response(200, ReviewPageSchema)
 def put_review(data, proposal_id):
@@ -397,6 +404,7 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 
 
 @blp.route("/challenges/<int:challenge_id>/ranking", methods=["GET"])
+@requires(Role.FUND_MANAGER, Role.CITY_OFFICIAL, hidden=_challenge)
 @blp.arguments(RankingArgs, location="query")
 @blp.response(200, RankingSchema)
 def get_ranking(args, challenge_id):
@@ -425,6 +433,7 @@ def get_ranking(args, challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/decisions", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(DecisionInSchema)
 @blp.response(201, DecisionSchema)
 def prepare_decision(data, challenge_id):
@@ -440,6 +449,7 @@ def prepare_decision(data, challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, DecisionReleaseSchema)
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
 def release(challenge_id):
