@@ -5,7 +5,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from facility.accounts import services
-from facility.accounts.models import ApiToken, OrgType, Role
+from facility.accounts.models import SELF_SIGNUP_ROLES, ApiToken, OrgType
 from facility.accounts.views import signin_limits
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
@@ -46,7 +46,8 @@ class SignUpSchema(ma.Schema):
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=320))
     password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in Role]))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        [r.value for r in SELF_SIGNUP_ROLES], error="Sign up as one of {choices}; the facility grants the other roles."))
     organization = ma.fields.Nested(OrganizationInSchema)
 
 
