@@ -22,9 +22,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-import marshmallow as ma
 from apispec import BasePlugin
 from flask import Flask
+from flask_limiter.util import get_qualified_name
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 
@@ -136,7 +136,7 @@ class ProblemResponsesPlugin(BasePlugin):
         if write:
             add(409, http.HTTPStatus.CONFLICT.name)
             add(422, http.HTTPStatus.UNPROCESSABLE_ENTITY.name)
-        if view is not None and _is_rate_limited(view):
+        if view is not None and _is_rate_limited(self.app, view):
             add(429, http.HTTPStatus.TOO_MANY_REQUESTS.name)
         for code, response in list(responses.items()):
             # Error responses declared with a description only: the body is a problem all the same.
@@ -145,22 +145,9 @@ class ProblemResponsesPlugin(BasePlugin):
                 response["content"] = {PROBLEM_CONTENT_TYPE: {"schema": PROBLEM_SCHEMA}}
 
 
-def _dict_keys_to_property_names(self: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
-    """A Dict field's key rules (length, choices) in the document, as JSON Schema `propertyNames`.
-
-    Without it the document promises any key and a caller sending an empty key would be refused
-    against the document's word. (An apispec attribute function: `self` is the field converter.)
-    """
-    if not isinstance(field, ma.fields.Dict) or field.key_field is None:
-        return {}
-    names = {key: value for key, value in self.field2property(field.key_field).items()
-             if key in {"minLength", "maxLength", "pattern", "enum", "format"}}
-    return {"propertyNames": names} if names else {}
-
-
-def _is_rate_limited(view: Callable[..., Any]) -> bool:
-    name = f"{view.__module__}.{view.__qualname__}"
-    return bool(limiter.limit_manager.decorated_limits(name))
+def _is_rate_limited(app: Flask, view: Callable[..., Any]) -> bool:
+    with app.app_context():  # limits given as functions read the app's configuration
+        return bool(limiter.limit_manager.decorated_limits(get_qualified_name(view)))
 
 
 class FacilityApi(Api):
@@ -174,9 +161,6 @@ class FacilityApi(Api):
     def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
         plugins = [*(extra_plugins or ()), ProblemResponsesPlugin(self._app)]
         super()._init_spec(extra_plugins=plugins, **options)
-        converter = self.ma_plugin.converter
-        if self.spec.openapi_version.major >= 3 and self.spec.openapi_version.minor >= 1:
-            converter.add_attribute_function(_dict_keys_to_property_names)
 
     def _register_responses(self) -> None:
         """The shared responses, one per HTTP status: every error one is problem JSON."""
