@@ -11,7 +11,8 @@ One judgement is stated here rather than hidden: a schema-valid request may be a
 when it breaks a rule the document cannot state as JSON Schema (criteria weights summing to 100,
 an innovator registering an organisation, an id in the body naming a user that exists, KPI names
 after trimming). Those answers are documented (every write declares 422 with the Problem schema);
-`positive_data_acceptance` therefore also expects 422, and nothing else is relaxed.
+`positive_data_acceptance` therefore also expects 422 from writes (a schema-valid read must never
+get one), and nothing else is relaxed.
 
 Bounded and derandomized, so a run is reproducible and quick; FUZZ_EXAMPLES raises the
 number of examples per operation and generation mode for a longer local run.
@@ -127,6 +128,9 @@ def _answer_problem(case, response, headers: dict, client, *, needs_token: bool)
     problem = check_answer(case, response, needs_token=needs_token)
     if problem is not None:
         return problem
+    if response.status_code == 422 and case.method.upper() == "GET" and case.meta is not None \
+            and case.meta.generation.mode.is_positive:
+        return f"422 to a schema-valid read (only writes have rules beyond the document): {response.text[:300]}"
     try:
         case.validate_response(response, checks=ALL_CHECKS, headers=headers,
                                transport_kwargs={"session": client, "headers": headers})
