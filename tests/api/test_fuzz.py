@@ -14,8 +14,14 @@ after trimming). Those answers are documented (every write declares 422 with the
 `positive_data_acceptance` therefore also expects 422 from writes (a schema-valid read must never
 get one), and nothing else is relaxed.
 
-Bounded and derandomized, so a run is reproducible and quick; FUZZ_EXAMPLES raises the
-number of examples per operation and generation mode for a longer local run.
+Two of the checks act only on coverage-phase cases (a missing required header, an undeclared
+method): each operation also gets schemathesis's coverage phase, at most FUZZ_COVERAGE cases of it.
+Three act only across calls (use after free, resource availability, object-level authorisation):
+`test_api_workflows_keep_their_word` runs the stateful phase (FUZZ_STATEFUL scenarios) for them.
+
+Bounded and derandomized, so a run is reproducible and quick; FUZZ_EXAMPLES (default 8) and
+FUZZ_COVERAGE (default 20) raise the number of examples per operation for a longer local run
+(measured on 2 shared cores: about 25 s per caller on SQLite, 55 s on PostgreSQL).
 """
 from __future__ import annotations
 
@@ -38,8 +44,8 @@ from schemathesis.generation.overrides import Override
 
 from facility.extensions import db
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
-COVERAGE_CASES = int(os.environ.get("FUZZ_COVERAGE", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+COVERAGE_CASES = int(os.environ.get("FUZZ_COVERAGE", "20"))
 load_all_checks()
 ALL_CHECKS = list(CHECKS.get_all())
 # Rules between fields and against stored data answer 422 to schema-valid input (see above).
@@ -204,5 +210,49 @@ def test_api_answers_garbage_with_problem_json(demo_world, caller):
         operation = result.ok()
         needs_token = not headers and (operation.method.upper(), operation.path) not in public
         _fuzz_operation(app, schema, operation, headers, failures, needs_token=needs_token)
+    unique = list(dict.fromkeys(failures))
+    assert not unique, f"{len(unique)} bad answers:\n" + "\n".join(unique[:40])
+
+
+STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL", "10"))
+
+
+@pytest.mark.parametrize("caller", [c if c in FAST_CALLERS else pytest.param(c, marks=pytest.mark.slow)
+                                    for c in CALLERS])
+def test_api_workflows_keep_their_word(demo_world, caller):
+    """Schemathesis's stateful phase: chains of calls following the links it infers from the document
+    (create, then read, change, delete what was created), with every check, the stateful ones too
+    (a deleted object stays gone, a created one can be read, another caller cannot reach it)."""
+    app = demo_world
+    headers = _token_headers(CALLERS[caller])
+    client = app.test_client()
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    schema.config.checks.positive_data_acceptance.expected_statuses = POSITIVE_ALSO_422
+    public = public_operations(app)
+    failures: list[str] = []
+    calls: list[str] = []
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            calls.append(case.operation.label)
+            return {"session": client, "headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            needs_token = not headers and (case.operation.method.upper(), case.operation.path) not in public
+            problem = check_answer(case, response, needs_token=needs_token)
+            if problem is None:
+                try:
+                    case.validate_response(response, checks=ALL_CHECKS, headers=headers,
+                                           transport_kwargs=kwargs, recorder=self.recorder)
+                except FailureGroup as exc:
+                    titles = sorted({f"{type(failure).__name__} ({failure.title})" for failure in exc.exceptions})
+                    problem = f"{response.status_code} fails {', '.join(titles)}: {response.text[:300]}"
+            if problem:
+                failures.append(f"{case.operation.label}: {problem}\n  {case.as_curl_command()}")
+
+    Workflow.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=5, derandomize=True,
+                                   database=None, deadline=None, print_blob=False,
+                                   suppress_health_check=list(HealthCheck)))
+    assert len(set(calls)) > 5, calls  # the workflows ran
     unique = list(dict.fromkeys(failures))
     assert not unique, f"{len(unique)} bad answers:\n" + "\n".join(unique[:40])
