@@ -21,7 +21,8 @@ Three act only across calls (use after free, resource availability, object-level
 
 Bounded and derandomized, so a run is reproducible and quick; FUZZ_EXAMPLES (default 8) and
 FUZZ_COVERAGE (default 20) raise the number of examples per operation for a longer local run
-(measured on 2 shared cores: about 25 s per caller on SQLite, 55 s on PostgreSQL).
+(measured on 2 shared cores: 14-15 s per caller on SQLite, 17-27 s on PostgreSQL, about twice that
+when the machine is busy; the stateful test adds 2-3 s per caller).
 """
 from __future__ import annotations
 
