@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from facility.accounts import queries, services
 from facility.accounts.limits import signin_limits
-from facility.accounts.models import OrgType, Role
+from facility.accounts.models import SELF_SIGNUP_ROLES, OrgType
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
@@ -57,7 +57,8 @@ class SignUpSchema(ma.Schema):
     email = email_field(required=True)
     password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
-    role = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in Role]))
+    role = ma.fields.String(required=True, validate=ma.validate.OneOf(
+        [r.value for r in SELF_SIGNUP_ROLES], error="Sign up as one of {choices}; the facility grants the other roles."))
     organization = ma.fields.Nested(OrganizationInSchema)
 
 

@@ -5,9 +5,9 @@ import marshmallow as ma
 from flask_login import current_user
 
 from facility.accounts.models import OrgType, Role
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role, require_user
-from facility.api.schemas import PageArgs, cents_field, id_field, page_of, paginate
+from facility.api.schemas import NullableList, PageArgs, cents_field, id_field, page_of, paginate
 from facility.challenges import queries, sdg, services
 from facility.challenges.models import FocusArea
 from facility.cities.queries import get_visible_city
@@ -31,17 +31,17 @@ class ChallengeFieldsSchema(ma.Schema):
     description = ma.fields.String(validate=ma.validate.Length(min=1, max=services.DESCRIPTION_CHARS),
                                    metadata={"description": "Markdown; raw HTML is not rendered"})
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
-    sdg_targets = ma.fields.List(ma.fields.String(validate=_SDG_TARGET),
+    sdg_targets = NullableList(ma.fields.String(validate=_SDG_TARGET),
                                  metadata={"description": "SDG target codes, e.g. 11.2, 11.a"})
     prize_pool_cents = cents_field()
     max_award_cents = cents_field()
     opens_at = ma.fields.AwareDateTime()
     closes_at = ma.fields.AwareDateTime()
-    eligible_org_types = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])),
+    eligible_org_types = NullableList(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])),
                                         load_default=list, metadata={"description": "empty: every type"})
-    eligible_countries = ma.fields.List(ma.fields.String(validate=ma.validate.Length(equal=3)), load_default=list,
+    eligible_countries = NullableList(ma.fields.String(validate=ma.validate.Length(equal=3)), load_default=list,
                                         metadata={"description": "ISO 3166-1 alpha-3; empty: every country"})
-    criteria = ma.fields.List(ma.fields.Nested(CriterionInSchema),
+    criteria = NullableList(ma.fields.Nested(CriterionInSchema),
                               metadata={"description": "the rubric; weights sum to 100"})
 
 
@@ -60,8 +60,8 @@ class ChallengeInSchema(ChallengeFieldsSchema):
 
 
 class ChallengePatchSchema(ChallengeFieldsSchema):
-    eligible_org_types = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])))
-    eligible_countries = ma.fields.List(ma.fields.String(validate=ma.validate.Length(equal=3)))
+    eligible_org_types = NullableList(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])))
+    eligible_countries = NullableList(ma.fields.String(validate=ma.validate.Length(equal=3)))
 
 
 class CriterionSchema(ma.Schema):
@@ -168,6 +168,7 @@ def list_challenges(args):
 
 
 @blp.route("/challenges", methods=["POST"])
+@requires(Role.CITY_OFFICIAL)
 @blp.arguments(ChallengeInSchema)
 @blp.response(201, ChallengeSchema)
 def create_challenge(data):
@@ -188,6 +189,7 @@ def get_challenge(challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>", methods=["PATCH"])
+@requires(Role.CITY_OFFICIAL, hidden=queries.get_visible_challenge)
 @blp.arguments(ChallengePatchSchema)
 @blp.response(200, ChallengeSchema)
 def update_challenge(data, challenge_id):
@@ -210,6 +212,7 @@ def _action(challenge_id: int, action) -> object:
 
 
 @blp.route("/challenges/<int:challenge_id>/submit", methods=["POST"])
+@requires(Role.CITY_OFFICIAL, hidden=queries.get_visible_challenge)
 @blp.response(200, ChallengeSchema)
 def submit_challenge(challenge_id):
     """The city's official submits a draft for approval (draft -> pending_approval)."""
@@ -217,6 +220,7 @@ def submit_challenge(challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/approve", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, ChallengeSchema)
 def approve_challenge(challenge_id):
     """A fund manager approves and publishes a pending challenge."""
@@ -225,6 +229,7 @@ def approve_challenge(challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/return", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(ReasonSchema)
 @blp.response(200, ChallengeSchema)
 def return_challenge(data, challenge_id):
@@ -234,6 +239,7 @@ def return_challenge(data, challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/finish", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, ChallengeSchema)
 def finish_challenge(challenge_id):
     """A fund manager marks a closed challenge finished."""
@@ -242,6 +248,7 @@ def finish_challenge(challenge_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/deadline-extensions", methods=["POST"])
+@requires(Role.FUND_MANAGER, Role.CITY_OFFICIAL, hidden=queries.get_visible_challenge)
 @blp.arguments(ExtensionInSchema)
 @blp.response(201, ExtensionSchema)
 def extend_deadline(data, challenge_id):
@@ -280,6 +287,7 @@ def ask_clarification(data, challenge_id):
 
 
 @blp.route("/clarifications/<int:clarification_id>/answer", methods=["POST"])
+@requires(Role.CITY_OFFICIAL, hidden=queries.get_visible_clarification)
 @blp.arguments(AnswerInSchema)
 @blp.response(200, ClarificationSchema)
 def answer_clarification(data, clarification_id):

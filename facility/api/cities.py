@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask_login import current_user
 
 from facility.accounts.models import Role
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.cities import queries, services
@@ -53,6 +53,7 @@ class CitySchema(ma.Schema):
 
 
 @blp.route("/cities", methods=["POST"])
+@requires(Role.CITY_OFFICIAL)
 @blp.arguments(CityInSchema)
 @blp.response(201, CitySchema)
 def create_city(data):
@@ -81,6 +82,7 @@ def get_city(city_id):
 
 
 @blp.route("/cities/<int:city_id>/verify", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, CitySchema)
 def verify_city(city_id):
     """A fund manager verifies a city (409 when already verified)."""

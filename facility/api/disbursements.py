@@ -12,7 +12,8 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 
-from facility.api import api_blueprint
+from facility.accounts.models import Role
+from facility.api import api_blueprint, requires
 from facility.api.auth import require_user
 from facility.api.schemas import PageArgs, page_of
 from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS
@@ -50,6 +51,7 @@ def _act(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], ser
 
 
 @blp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=grant_queries.get_visible_tranche)
 @blp.response(201, DisbursementDetailSchema)
 def request_disbursement(tranche_id: int) -> Disbursement:
     """A fund manager asks to pay a tranche whose evidence was accepted (-> requested; 409 if not payable)."""
@@ -62,6 +64,7 @@ def request_disbursement(tranche_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements", methods=["GET"])
+@requires(Role.FUND_MANAGER, Role.ADMIN)
 @blp.arguments(DisbursementListArgs, location="query")
 @blp.response(200, page_of(DisbursementSchema))
 def list_disbursements(args: dict[str, Any]) -> dict[str, Any]:
@@ -81,6 +84,7 @@ def get_disbursement(disbursement_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.response(200, DisbursementDetailSchema)
 def approve(disbursement_id: int) -> Disbursement:
     """Another fund manager approves (-> queued once enough approve; 403 for the requester)."""
@@ -88,6 +92,7 @@ def approve(disbursement_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.arguments(ConfirmPaymentSchema)
 @blp.response(200, DisbursementDetailSchema)
 def confirm(data: dict[str, Any], disbursement_id: int) -> Disbursement:
@@ -97,6 +102,7 @@ def confirm(data: dict[str, Any], disbursement_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
 def fail(data: dict[str, Any], disbursement_id: int) -> Disbursement:
@@ -105,6 +111,7 @@ def fail(data: dict[str, Any], disbursement_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.arguments(DisbursementReasonSchema)
 @blp.response(200, DisbursementDetailSchema)
 def cancel(data: dict[str, Any], disbursement_id: int) -> Disbursement:
@@ -113,6 +120,7 @@ def cancel(data: dict[str, Any], disbursement_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements/<int:disbursement_id>/requeue", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.response(200, DisbursementDetailSchema)
 def requeue(disbursement_id: int) -> Disbursement:
     """Queue a failed disbursement again (to the grant's current payout account)."""

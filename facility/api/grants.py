@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from facility.accounts.models import Role
-from facility.api import api_blueprint
+from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, public, require_role, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
@@ -184,6 +184,7 @@ class PoolReleaseSchema(ma.Schema):
 # --- contributions ---------------------------------------------------------------
 
 @blp.route("/contributions", methods=["POST"])
+@requires(Role.DONOR)
 @blp.arguments(ContributionInSchema)
 @blp.response(201, ContributionSchema)
 def create_contribution(data):
@@ -205,6 +206,7 @@ def list_contributions(args):
 
 
 @blp.route("/contributions/pending-wires", methods=["GET"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ContributionSchema))
 def pending_wires(args):
@@ -221,6 +223,7 @@ def get_contribution(contribution_id):
 
 
 @blp.route("/contributions/<int:contribution_id>/confirm", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(ConfirmWireSchema)
 @blp.response(200, ContributionSchema)
 def confirm_contribution(data, contribution_id):
@@ -247,6 +250,7 @@ def facility():
 # --- awards and grants ---------------------------------------------------------------
 
 @blp.route("/proposals/<int:proposal_id>/award", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(AwardSchema)
 @blp.response(201, GrantSchema)
 def award(data, proposal_id):
@@ -275,6 +279,7 @@ def get_grant(grant_id):
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_grant)
 @blp.response(200, GrantSchema)
 def accept(grant_id):
     """The grantee accepts the grant agreement (offered -> active)."""
@@ -296,6 +301,7 @@ def get_payout_account(grant_id):
 
 
 @blp.route("/grants/<int:grant_id>/payout-account", methods=["PUT"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_grant)
 @blp.arguments(PayoutAccountInSchema)
 @blp.response(200, PayoutAccountSchema)
 def put_payout_account(data, grant_id):
@@ -308,6 +314,7 @@ def put_payout_account(data, grant_id):
 
 
 @blp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, PoolReleaseSchema)
 def release_pool(challenge_id):
     """Return what is left in a finished challenge's prize pool to unallocated funds."""
@@ -322,6 +329,7 @@ def release_pool(challenge_id):
 # --- milestone evidence ---------------------------------------------------------------
 
 @blp.route("/tranches/<int:tranche_id>/evidence", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_tranche)
 @blp.arguments(EvidenceInSchema)
 @blp.response(201, ReportSchema)
 def submit_evidence(data, tranche_id):
@@ -335,6 +343,7 @@ def submit_evidence(data, tranche_id):
 
 
 @blp.route("/milestone-reports/<int:report_id>/accept", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, ReportSchema)
 def accept_report(report_id):
     """A fund manager accepts a milestone report; the tranche may then be disbursed."""
@@ -346,6 +355,7 @@ def accept_report(report_id):
 
 
 @blp.route("/milestone-reports/<int:report_id>/return", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(ReturnReportSchema)
 @blp.response(200, ReportSchema)
 def return_report(data, report_id):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from facility.api import API_PREFIX
 
@@ -82,6 +82,8 @@ def problem_from_http_exception(error: HTTPException) -> Response:
         elif status == 422:
             detail = "Some fields are invalid; see errors."
     headers = dict(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        headers.setdefault("Allow", ", ".join(error.valid_methods))  # RFC 9110: a 405 lists what is allowed
     if status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="facility"')
     if status == 429:

@@ -5,10 +5,11 @@ import marshmallow as ma
 from flask import url_for
 from flask_smorest.fields import Upload
 
-from facility.api import api_blueprint
+from facility.accounts.models import Role
+from facility.api import api_blueprint, requires
 from facility.api.accounts import OrganizationSchema
 from facility.api.auth import require_user
-from facility.api.schemas import PageArgs, cents_field, page_of, paginate
+from facility.api.schemas import NullableList, PageArgs, cents_field, page_of, paginate
 from facility.challenges.queries import get_visible_challenge
 from facility.extensions import db
 from facility.proposals import queries, services
@@ -34,9 +35,9 @@ class ProposalPatchSchema(ma.Schema):
                                 metadata={"description": "Markdown"})
     team = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX))
     requested_cents = cents_field(minimum=0)
-    milestones = ma.fields.List(ma.fields.Nested(MilestoneInSchema),
+    milestones = NullableList(ma.fields.Nested(MilestoneInSchema),
                                 validate=ma.validate.Length(max=services.MAX_MILESTONES))
-    beneficiary_groups = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf([g.value for g in BeneficiaryGroup])))
+    beneficiary_groups = NullableList(ma.fields.String(validate=ma.validate.OneOf([g.value for g in BeneficiaryGroup])))
     privacy_impact = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX),
                                       metadata={"description": "privacy and human-rights impact statement"})
 
@@ -97,6 +98,7 @@ class UploadSchema(ma.Schema):
 
 
 @blp.route("/challenges/<int:challenge_id>/proposals", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=get_visible_challenge)
 @blp.arguments(ProposalCreateSchema)
 @blp.response(201, ProposalSchema)
 def create_proposal(data, challenge_id):
@@ -127,6 +129,7 @@ def get_proposal(proposal_id):
 
 
 @blp.route("/proposals/<int:proposal_id>", methods=["PATCH"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_proposal)
 @blp.arguments(ProposalPatchSchema)
 @blp.response(200, ProposalSchema)
 def patch_proposal(data, proposal_id):
@@ -139,6 +142,7 @@ def patch_proposal(data, proposal_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/submit", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_proposal)
 @blp.response(200, ProposalSchema)
 @blp.alt_response(409, description="not a draft, or outside the submission window")
 @blp.alt_response(422, description="ineligible or incomplete; `errors` lists every problem")
@@ -152,6 +156,7 @@ def submit_proposal(proposal_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_proposal)
 @blp.response(200, ProposalSchema)
 def withdraw_proposal(proposal_id):
     """Withdraw a draft or submitted proposal before the deadline (the applicant's innovators)."""
@@ -163,6 +168,7 @@ def withdraw_proposal(proposal_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/attachments", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_proposal)
 @blp.arguments(UploadSchema, location="files")
 @blp.response(201, AttachmentSchema)
 def upload_attachment(files, proposal_id):
@@ -184,6 +190,7 @@ def download_attachment(proposal_id, attachment_id):
 
 
 @blp.route("/proposals/<int:proposal_id>/attachments/<int:attachment_id>", methods=["DELETE"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_attachment)
 @blp.response(204)
 def delete_attachment(proposal_id, attachment_id):
     """Remove a file from a draft (the applicant's innovators)."""

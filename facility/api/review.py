@@ -5,8 +5,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from facility.accounts.models import User
-from facility.api import api_blueprint
+from facility.accounts.models import Role, User
+from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, require_user
 from facility.api.schemas import PageArgs, id_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, REASON_CHARS
@@ -252,6 +252,7 @@ def _round(challenge: Any, kind: str) -> ReviewRound:
 
 
 @blp.route("/challenges/<int:challenge_id>/reviewers", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(PanelMemberInSchema)
 @blp.response(201, PanelMemberSchema)
 def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
@@ -268,6 +269,7 @@ def add_reviewer(data: dict[str, Any], challenge_id: int) -> Any:
 
 
 @blp.route("/proposals/<int:proposal_id>/conflicts", methods=["POST"])
+@requires(Role.REVIEWER)
 @blp.arguments(ConflictInSchema)
 @blp.response(201, ConflictSchema)
 def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
@@ -285,6 +287,7 @@ def declare_conflict(data: dict[str, Any], proposal_id: int) -> Any:
 
 
 @blp.route("/challenges/<int:challenge_id>/assignments", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(AssignInSchema)
 @blp.response(200, AssignmentOutcomeSchema)
 def assign(data: dict[str, Any], challenge_id: int) -> Any:
@@ -300,6 +303,7 @@ def assign(data: dict[str, Any], challenge_id: int) -> Any:
 
 
 @blp.route("/assignments/<int:assignment_id>/waive", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(WaiveInSchema)
 @blp.response(200, AssignmentSchema)
 def waive(data: dict[str, Any], assignment_id: int) -> Any:
@@ -312,6 +316,7 @@ def waive(data: dict[str, Any], assignment_id: int) -> Any:
 
 
 @blp.route("/me/assignments", methods=["GET"])
+@requires(Role.REVIEWER)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(MyAssignmentSchema))
 def my_assignments(args: dict[str, Any]) -> Any:
@@ -344,6 +349,7 @@ def _review_page(assignment: Assignment, user: User) -> dict[str, Any]:
 
 
 @blp.route("/proposals/<int:proposal_id>/review", methods=["GET"])
+@requires(Role.REVIEWER)
 @blp.arguments(ReviewInSchema(only=("round",)), location="query")
 @blp.response(200, ReviewPageSchema)
 def get_review(args: dict[str, Any], proposal_id: int) -> Any:
@@ -354,6 +360,7 @@ def get_review(args: dict[str, Any], proposal_id: int) -> Any:
 
 
 @blp.route("/proposals/<int:proposal_id>/review", methods=["PUT"])
+@requires(Role.REVIEWER)
 @blp.arguments(ReviewInSchema)
 @blp.response(200, ReviewPageSchema)
 def put_review(data: dict[str, Any], proposal_id: int) -> Any:
@@ -377,6 +384,7 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 
 
 @blp.route("/challenges/<int:challenge_id>/ranking", methods=["GET"])
+@requires(Role.FUND_MANAGER, Role.CITY_OFFICIAL, hidden=queries.get_visible_challenge)
 @blp.arguments(RankingArgs, location="query")
 @blp.response(200, RankingSchema)
 def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
@@ -394,6 +402,7 @@ def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
 
 
 @blp.route("/challenges/<int:challenge_id>/decisions", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.arguments(DecisionInSchema)
 @blp.response(201, DecisionSchema)
 def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
@@ -410,6 +419,7 @@ def prepare_decision(data: dict[str, Any], challenge_id: int) -> Any:
 
 
 @blp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
+@requires(Role.FUND_MANAGER)
 @blp.response(200, DecisionReleaseSchema)
 @blp.alt_response(409, description="reviews still outstanding, or nothing pending")
 def release(challenge_id: int) -> Any:
