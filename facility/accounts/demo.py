@@ -1,6 +1,8 @@
 """Demo users and organisations for every role."""
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from facility.accounts.models import Organization, OrgKind, OrgType, Role, User
@@ -23,7 +25,7 @@ DEMO_USERS = [
     ("donor@foundation.demo", "Donor", [Role.DONOR], "foundation"),
 ]
 
-DEMO_ORGS = {
+DEMO_ORGS: dict[str, dict[str, Any]] = {
     "facility": dict(name="Urban Innovation Facility", kind=OrgKind.FACILITY, country=None),
     "solarkiosk": dict(name="SolarKiosk Labs", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN"),
     "waterwatch": dict(name="WaterWatch Collective", kind=OrgKind.INNOVATOR,
@@ -42,7 +44,7 @@ def seed(state: dict) -> None:
     db.session.add_all(orgs.values())
     users = {}
     for email, label, roles, org_key in DEMO_USERS:
-        user = User(email=email, name=label, password_hash=password_hash, organization=orgs.get(org_key))
+        user = User(email=email, name=label, password_hash=password_hash, organization=orgs[org_key] if org_key else None)
         for role in roles:
             user.add_role(role)
         db.session.add(user)

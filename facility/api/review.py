@@ -64,7 +64,7 @@ class AssignInSchema(ma.Schema):
 
 class LoadSchema(ma.Schema):
     reviewer_id = ma.fields.Integer()
-    load = ma.fields.Integer()
+    reviewer_load = ma.fields.Integer(data_key="load", attribute="load")  # `load` would hide Schema.load
 
 
 class ShortfallSchema(ma.Schema):
@@ -76,8 +76,9 @@ class AssignmentOutcomeSchema(ma.Schema):
     round_id = ma.fields.Function(lambda o: o.round.id)
     reviewers_per_proposal = ma.fields.Integer(attribute="per_proposal")
     added = ma.fields.Integer()
-    loads = ma.fields.Function(lambda o: [{"reviewer_id": r, "load": n} for r, n in o.loads.items()],
-                               metadata={"description": "proposals per reviewer in the round"})
+    # Named apart from Schema.loads, which a field called `loads` would hide.
+    reviewer_loads = ma.fields.Function(lambda o: [{"reviewer_id": r, "load": n} for r, n in o.loads.items()],
+                                        data_key="loads", metadata={"description": "proposals per reviewer in the round"})
     shortfalls = ma.fields.Function(lambda o: [{"proposal_id": p, "missing": n} for p, n in o.shortfalls.items()])
     message = ma.fields.String()
     details = ma.fields.List(ma.fields.String())
@@ -200,7 +201,7 @@ class RankedProposalSchema(ma.Schema):
     decision_released = ma.fields.Boolean()
 
 
-class RankingSchema(page_of(RankedProposalSchema)):
+class RankingSchema(page_of(RankedProposalSchema)):  # type: ignore[misc]  # a schema class made by page_of
     round_id = ma.fields.Integer()
     alpha = ma.fields.Float(allow_none=True, metadata={"description": "Krippendorff's alpha (interval) of the round"})
     outstanding_reviews = ma.fields.Integer()

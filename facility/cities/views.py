@@ -84,5 +84,5 @@ def verify(city_id: int):
     if form.validate_on_submit() and attempt_or_flash(services.verify_city, city=city, actor=user) is not FAILED:
         db.session.commit()
         flash(_("%(name)s is verified.", name=city.name), "success")
-    return redirect(request.form.get("next") if request.form.get("next") == url_for("cities.verification_queue")
-                    else url_for("cities.show", city_id=city.id))
+    queue = url_for("cities.verification_queue")
+    return redirect(queue if request.form.get("next") == queue else url_for("cities.show", city_id=city.id))

@@ -331,8 +331,8 @@ class StripeGateway:
 
 def _classify(exc: stripe.StripeError) -> TransferResult:
     """Sort Stripe's errors into retryable (temporary or unknown outcome) and failed (Stripe said no)."""
-    body = exc.json_body if isinstance(exc.json_body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    body: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
+    error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
     code = getattr(exc, "code", None) or error.get("code")
     status = exc.http_status
     request_id = exc.request_id

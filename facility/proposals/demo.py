@@ -81,6 +81,7 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
                                         created_at=submitted_at))
     if status == ProposalStatus.WITHDRAWN:
         PROPOSAL_TRANSITIONS.move(proposal, ProposalStatus.WITHDRAWN)
+        assert proposal.submitted_at is not None  # set above for every status past draft
         proposal.withdrawn_at = proposal.submitted_at + timedelta(hours=6)
     return proposal
 
