@@ -5,7 +5,7 @@ import marshmallow as ma
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
-from facility.api.auth import ApiError, public, require_role, require_user
+from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
@@ -228,7 +228,7 @@ def get_contribution(contribution_id):
 @blp.response(200, ContributionSchema)
 def confirm_contribution(data, contribution_id):
     """A fund manager confirms a wire received: books it in the ledger (409 if already confirmed)."""
-    user = require_role(Role.FUND_MANAGER)
+    user = require_user()
     contribution = queries.get_visible_contribution(user, contribution_id)
     contributions.confirm_wire_contribution(contribution=contribution, actor=user,
                                             received_cents=data["amount_cents"], received_on=data["received_on"],
@@ -255,7 +255,7 @@ def facility():
 @blp.response(201, GrantSchema)
 def award(data, proposal_id):
     """Award a proposal: a grant with tranches from the milestones, or from `tranches` (409 if the pool is short)."""
-    user = require_role(Role.FUND_MANAGER)
+    user = require_user()
     proposal = queries.get_proposal_to_award(user, proposal_id)
     grant = awards.award_proposal(proposal=proposal, actor=user, amount_cents=data["amount_cents"],
                                   tranches=data.get("tranches"))
@@ -318,7 +318,7 @@ def put_payout_account(data, grant_id):
 @blp.response(200, PoolReleaseSchema)
 def release_pool(challenge_id):
     """Return what is left in a finished challenge's prize pool to unallocated funds."""
-    user = require_role(Role.FUND_MANAGER)
+    user = require_user()
     challenge = queries.get_challenge_to_release(user, challenge_id)
     transaction = awards.release_unused_pool(challenge=challenge, actor=user)
     db.session.commit()
@@ -347,7 +347,7 @@ def submit_evidence(data, tranche_id):
 @blp.response(200, ReportSchema)
 def accept_report(report_id):
     """A fund manager accepts a milestone report; the tranche may then be disbursed."""
-    user = require_role(Role.FUND_MANAGER)
+    user = require_user()
     report = queries.get_visible_report(user, report_id)
     milestones.accept_milestone_report(report=report, actor=user)
     db.session.commit()
@@ -360,7 +360,7 @@ def accept_report(report_id):
 @blp.response(200, ReportSchema)
 def return_report(data, report_id):
     """A fund manager sends a report back with a comment; the milestone is pending again."""
-    user = require_role(Role.FUND_MANAGER)
+    user = require_user()
     report = queries.get_visible_report(user, report_id)
     milestones.return_milestone_report(report=report, actor=user, comment=data["comment"])
     db.session.commit()

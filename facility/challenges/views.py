@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
+from facility.accounts.policy import is_fund_manager
 from facility.challenges import policy, queries, sdg, services
 from facility.challenges.forms import (
     FIELD_MAP,
@@ -257,7 +258,7 @@ def _dashboard_panel(user) -> dict | None:
         else:
             links.append((url_for("cities.show", city_id=city.id), _("Your city: %(name)s", name=city.name)))
             links.append((url_for("challenges.mine"), _("Your city's challenges")))
-    if user.has_role(Role.FUND_MANAGER):
+    if is_fund_manager(user):
         links.append((url_for("cities.verification_queue"), _("Cities to verify")))
         links.append((url_for("challenges.approvals"), _("Challenges to approve")))
     if not links:
