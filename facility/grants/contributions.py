@@ -43,8 +43,12 @@ def wire_instructions(contribution: Contribution) -> dict[str, str]:
 
 
 def checkout_url(contribution: Contribution) -> str | None:
-    """The Stripe Checkout redirect for a card pledge, when the payments blueprint is installed."""
-    if contribution.method != ContributionMethod.STRIPE or CHECKOUT_ENDPOINT not in current_app.view_functions:
+    """The page that sends a card pledge's donor to Stripe Checkout (None for a wire).
+
+    `disbursements` serves it (only that package talks to payment providers); grants sits below
+    it, so it names the endpoint instead of importing the view. create_app always registers it.
+    """
+    if contribution.method != ContributionMethod.STRIPE:
         return None
     return url_for(CHECKOUT_ENDPOINT, contribution_id=contribution.id)
 
