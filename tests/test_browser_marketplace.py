@@ -63,7 +63,9 @@ def test_city_fund_manager_and_innovator_walk(app, backend, make_user, make_org)
             page.fill("#criteria-1-weight", "40")
             page.click("button:has-text('Save draft'), input[value='Save draft']")
             page.click("button:has-text('Submit for approval')")
-            assert "pending_approval" in page.inner_text("main")
+            main = page.inner_text("main")
+            # The status is shown by its label, never by its code.
+            assert "Waiting for the facility's approval" in main and "pending_approval" not in main
             challenge_url = page.url
 
             # A fund manager approves it from the approval queue.
@@ -72,7 +74,7 @@ def test_city_fund_manager_and_innovator_walk(app, backend, make_user, make_org)
             page.goto(base + "/challenges/approvals")
             page.click("text=Safer boda-boda stages")
             page.click("button:has-text('Approve')")
-            assert "published" in page.inner_text("main")
+            assert "Published" in page.inner_text("main")
 
             # Once it opens, the innovator finds it through the filters and proposes.
             clock.move_to(opens + timedelta(hours=1))
