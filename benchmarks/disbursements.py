@@ -120,8 +120,8 @@ def main() -> None:
                          STRIPE_TIMEOUT_SECONDS=10)
         with app.app_context():
             upgrade()
-            grant, requester, approver = scenario.payable_grant(args.jobs)
-            ids = scenario.request_and_approve(grant, requester, approver, enqueue=False)
+            grants, requester, approver = scenario.payable_grants(args.jobs)
+            ids = scenario.request_and_approve(grants, requester, approver, enqueue=False)
             env = scenario.worker_env(app, SWEEP_INTERVAL_SECONDS="100000", INSTANCE_PATH=instance)
             log = Path(instance) / "workers.log"
             for _ in range(args.workers):

@@ -1,7 +1,8 @@
 """Many disbursements at once, for the fault tests and `benchmarks/disbursements.py`.
 
-`payable_grant(n)` builds one active grant with `n` tranches whose evidence is
-accepted (the evidence step is a bulk UPDATE: it is not what is under test),
+`payable_grants(n)` builds active grants with `n` tranches in all whose evidence is
+accepted (the evidence step is a bulk UPDATE: it is not what is under test; an award
+has at most `awards.MAX_TRANCHES` tranches, so a large `n` takes several grants),
 `request_and_approve()` runs the real request and approval services for each
 tranche, and `worker_env()` / `start_worker()` run real RQ worker processes
 (`flask --app wsgi facility worker`) against the same database, Redis and fake Stripe.
@@ -41,10 +42,21 @@ def _user(email: str, role: str, organization: Organization | None = None) -> Us
     return user
 
 
-def payable_grant(n: int, *, amount_cents: int = 1_000, stripe_account: str = "acct_1Grantee01",
-                  tag: str | None = None) -> tuple[Grant, User, User]:
-    """An active grant paid over Stripe with `n` accepted tranches; returns (grant, requester, approver)."""
+def payable_grants(n: int, *, amount_cents: int = 1_000, stripe_account: str = "acct_1Grantee01",
+                   tag: str | None = None) -> tuple[list[Grant], User, User]:
+    """Active grants paid over Stripe with `n` accepted tranches in all; returns (grants, requester, approver)."""
     tag = tag or uuid.uuid4().hex[:8]
+    requester = _user(f"requester-{tag}@example.org", "fund_manager")
+    approver = _user(f"approver-{tag}@example.org", "fund_manager")
+    sizes = [min(awards.MAX_TRANCHES, n - start) for start in range(0, n, awards.MAX_TRANCHES)]
+    grants = [_payable_grant(size, amount_cents=amount_cents, stripe_account=stripe_account, tag=f"{tag}-{index}",
+                             requester=requester) for index, size in enumerate(sizes)]
+    db.session.commit()
+    return grants, requester, approver
+
+
+def _payable_grant(n: int, *, amount_cents: int, stripe_account: str, tag: str, requester: User) -> Grant:
+    """One active grant with `n` (at most MAX_TRANCHES) accepted tranches, awarded by `requester`."""
     total = n * amount_cents
     city_org = Organization(name=f"City {tag}", kind=OrgKind.CITY, country="UGA")
     innovator_org = Organization(name=f"Innovator {tag}", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP,
@@ -60,8 +72,6 @@ def payable_grant(n: int, *, amount_cents: int = 1_000, stripe_account: str = "a
     proposal = Proposal(challenge=challenge, organization=innovator_org, title=f"Proposal {tag}", summary="s",
                         approach="a", requested_cents=total, status=ProposalStatus.SUBMITTED, submitted_at=now)
     db.session.add_all([city, challenge, proposal])
-    requester = _user(f"requester-{tag}@example.org", "fund_manager")
-    approver = _user(f"approver-{tag}@example.org", "fund_manager")
     grantee = _user(f"grantee-{tag}@example.org", "innovator", innovator_org)
     db.session.flush()
     post_transaction(key=f"bulk-contribution-{tag}", kind="contribution", actor=None,
@@ -73,20 +83,20 @@ def payable_grant(n: int, *, amount_cents: int = 1_000, stripe_account: str = "a
     awards.accept_grant(grant=grant, actor=grantee)
     payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
     db.session.execute(sa.update(Tranche).where(Tranche.grant_id == grant.id).values(status=TrancheStatus.ACCEPTED))
-    db.session.commit()
-    return grant, requester, approver
+    return grant
 
 
-def request_and_approve(grant: Grant, requester: User, approver: User, *, batch: int = 100,
+def request_and_approve(grants: list[Grant], requester: User, approver: User, *, batch: int = 100,
                         enqueue: bool = True) -> list[int]:
-    """Request and approve a disbursement for every tranche (the real services); returns their ids.
+    """Request and approve a disbursement for every tranche of `grants` (the real services); returns their ids.
 
     With `enqueue=False` the jobs are not sent (the caller enqueues them, e.g. to time the workers alone).
     """
     from facility.core import hooks
 
     tranche_ids = db.session.execute(
-        sa.select(Tranche.id).where(Tranche.grant_id == grant.id).order_by(Tranche.position)).scalars().all()
+        sa.select(Tranche.id).where(Tranche.grant_id.in_([grant.id for grant in grants]))
+        .order_by(Tranche.grant_id, Tranche.position)).scalars().all()
     ids: list[int] = []
     for start in range(0, len(tranche_ids), batch):
         for tranche_id in tranche_ids[start:start + batch]:

@@ -99,8 +99,8 @@ def _assert_ledger_sound() -> None:
 
 
 def _setup(n: int) -> list[int]:
-    grant, requester, approver = scenario.payable_grant(n)
-    return scenario.request_and_approve(grant, requester, approver, enqueue=False)
+    grants, requester, approver = scenario.payable_grants(n)
+    return scenario.request_and_approve(grants, requester, approver, enqueue=False)
 
 
 def _enqueue_all(ids: list[int]) -> None:
