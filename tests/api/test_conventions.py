@@ -21,8 +21,10 @@ from facility.api import PROBLEM_CONTENT_TYPE, openapi_path, required_roles
 from facility.api.schemas import NullableList
 from facility.challenges.models import Challenge
 from facility.extensions import db
-from tests.challenges.factories import NOW, challenge_json, make_challenge, make_city
 from tests.conftest import fund_facility
+from tests.factories import NOW
+from tests.factories.challenges import challenge_json, make_challenge
+from tests.factories.cities import make_city
 
 PREFIX = "/api/v1"
 WRITES = {"post", "put", "patch", "delete"}
@@ -123,7 +125,7 @@ def test_every_optional_list_field_accepts_null(app, client, spec, make_user, ap
 def test_eligible_countries_null_means_every_country(app, client, make_user, api_headers):
     with time_machine.travel(NOW, tick=False):
         fund_manager = make_user("fund_manager")
-        city, official = make_city(make_user, fund_manager=fund_manager)
+        city, official = make_city(fund_manager=fund_manager)
         body = challenge_json(city.id, eligible_countries=None, eligible_org_types=None)
         response = client.post(f"{PREFIX}/challenges", json=body, headers=api_headers(official))
         assert response.status_code == 201, response.get_json()
@@ -198,7 +200,7 @@ def test_a_caller_without_the_role_gets_403_on_objects_they_can_see(app, client,
     with time_machine.travel(NOW, tick=False):
         fund_facility()
         fund_manager = make_user("fund_manager")
-        city, official = make_city(make_user, fund_manager=fund_manager)
+        city, official = make_city(fund_manager=fund_manager)
         challenge = make_challenge(city, official, state="published", fund_manager=fund_manager)
         headers = api_headers(make_user("innovator"))
         for method, suffix in (("patch", ""), ("post", "/deadline-extensions"), ("post", "/approve")):

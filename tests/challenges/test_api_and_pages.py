@@ -4,25 +4,20 @@ from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from facility.challenges.models import Challenge, ChallengeStatus, Clarification
 from facility.extensions import db
-from tests.challenges.factories import NOW, challenge_fields, challenge_json, make_challenge, make_city
 from tests.conftest import get_csrf
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+from tests.factories import NOW
+from tests.factories.challenges import challenge_fields, challenge_json, make_challenge
+from tests.factories.cities import make_city
 
 
 @pytest.fixture
 def world(app, make_user, clock):
     fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
-    _, other_official = make_city(make_user, name="Suva", country="FJI", fund_manager=fund_manager)
+    city, official = make_city(fund_manager=fund_manager)
+    _, other_official = make_city(name="Suva", country="FJI", fund_manager=fund_manager)
     return {"fund_manager": fund_manager, "city": city, "official": official, "other_official": other_official,
             "innovator": make_user("innovator")}
 
@@ -72,7 +67,7 @@ def test_create_refusals(world, client, api_headers, make_user):
     # Another verified city's official: may see the city, may not draft for it.
     assert client.post("/api/v1/challenges", json=payload,
                        headers=api_headers(world["other_official"])).status_code == 403
-    unverified, unverified_official = make_city(make_user, name="Recife", country="BRA", verified=False)
+    unverified, unverified_official = make_city(name="Recife", country="BRA", verified=False)
     assert client.post("/api/v1/challenges", json=challenge_json(unverified.id),
                        headers=api_headers(unverified_official)).status_code == 409
     assert client.post("/api/v1/challenges", json=challenge_json(unverified.id),
@@ -181,7 +176,7 @@ def test_list_filters(world, client, make_user, clock):
     open_now = make_challenge(city, official, state="published", fund_manager=fm, title="Clean water",
                               opens_at=NOW - timedelta(hours=1) + timedelta(minutes=30),
                               focus_area="public_interest_tech")
-    suva, suva_official = make_city(make_user, name="Nadi", country="FJI", fund_manager=fm)
+    suva, suva_official = make_city(name="Nadi", country="FJI", fund_manager=fm)
     make_challenge(suva, suva_official)  # a draft never shows
     clock.move_to(NOW + timedelta(hours=1))
 

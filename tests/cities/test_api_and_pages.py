@@ -6,8 +6,8 @@ from facility.audit.models import AuditEvent
 from facility.cities.models import City
 from facility.cities.policy import is_official
 from facility.extensions import db
-from tests.challenges.factories import make_city
 from tests.conftest import get_csrf
+from tests.factories.cities import make_city
 
 KAMPALA = {"name": "Kampala", "country": "UGA", "population": 1_700_000, "informal_settlement_share_pct": 60,
            "climate_risk": "high"}
@@ -47,7 +47,7 @@ def test_city_creation_refusals(client, make_user, api_headers):
     assert client.post("/api/v1/cities", json=KAMPALA).status_code == 401
     innovator = make_user("innovator")
     assert client.post("/api/v1/cities", json=KAMPALA, headers=api_headers(innovator)).status_code == 403
-    _, official = make_city(make_user)
+    _, official = make_city()
     # An official already in a city organisation cannot create a second city.
     response = client.post("/api/v1/cities", json=dict(KAMPALA, name="Entebbe"), headers=api_headers(official))
     assert response.status_code == 409
@@ -55,8 +55,8 @@ def test_city_creation_refusals(client, make_user, api_headers):
 
 
 def test_verification_by_fund_manager_only(client, make_user, api_headers):
-    city, official = make_city(make_user, verified=False)
-    other_city, other_official = make_city(make_user, name="Suva", country="FJI")
+    city, official = make_city(verified=False)
+    other_city, other_official = make_city(name="Suva", country="FJI")
     fund_manager = make_user("fund_manager")
     assert client.post(f"/api/v1/cities/{city.id}/verify").status_code == 401
     assert client.post(f"/api/v1/cities/{city.id}/verify", headers=api_headers(official)).status_code == 403
@@ -69,8 +69,8 @@ def test_verification_by_fund_manager_only(client, make_user, api_headers):
 
 
 def test_unverified_city_is_hidden_from_others(client, make_user, api_headers):
-    city, official = make_city(make_user, verified=False)
-    _, other_official = make_city(make_user, name="Suva", country="FJI")
+    city, official = make_city(verified=False)
+    _, other_official = make_city(name="Suva", country="FJI")
     assert client.get(f"/api/v1/cities/{city.id}").status_code == 404
     assert client.get(f"/api/v1/cities/{city.id}", headers=api_headers(other_official)).status_code == 404
     assert client.get(f"/api/v1/cities/{city.id}", headers=api_headers(official)).status_code == 200
@@ -79,7 +79,7 @@ def test_unverified_city_is_hidden_from_others(client, make_user, api_headers):
 
 
 def test_city_page_explains_the_priority_score(client, make_user):
-    city, _ = make_city(make_user)
+    city, _ = make_city()
     html = client.get(f"/cities/{city.id}").get_data(as_text=True)
     assert "Why this city ranks here" in html
     assert "67" in html and "LDC, LLDC" in html
@@ -98,8 +98,8 @@ def test_city_profile_page_create(client, make_user, login):
 
 
 def test_city_pages_refuse_wrong_people(client, make_user, login):
-    city, official = make_city(make_user, verified=False)
-    _, other_official = make_city(make_user, name="Suva", country="FJI")
+    city, official = make_city(verified=False)
+    _, other_official = make_city(name="Suva", country="FJI")
     assert client.get("/cities/new").status_code == 302  # anonymous: sign in
     assert client.get("/cities/verification").status_code == 302
     login(client, make_user("innovator"))
@@ -113,10 +113,10 @@ def test_city_pages_refuse_wrong_people(client, make_user, login):
 
 
 def test_verification_queue_sorted_by_priority(client, make_user, login):
-    lyon, _ = make_city(make_user, name="Lyon", country="FRA", population=1_430_000, share=2, risk="medium",
+    lyon, _ = make_city(name="Lyon", country="FRA", population=1_430_000, share=2, risk="medium",
                         verified=False)
-    suva, _ = make_city(make_user, name="Suva", country="FJI", population=94_000, share=25, verified=False)
-    kampala, _ = make_city(make_user, verified=False)
+    suva, _ = make_city(name="Suva", country="FJI", population=94_000, share=25, verified=False)
+    kampala, _ = make_city(verified=False)
     login(client, make_user("fund_manager"))
     html = client.get("/cities/verification").get_data(as_text=True)
     assert html.index("Suva") < html.index("Kampala") < html.index("Lyon")
@@ -128,7 +128,7 @@ def test_verification_queue_sorted_by_priority(client, make_user, login):
 
 
 def test_official_edits_own_city(client, make_user, login):
-    city, official = make_city(make_user)
+    city, official = make_city()
     login(client, official)
     token = get_csrf(client, f"/cities/{city.id}/edit")
     data = dict(KAMPALA, population="400000", csrf_token=token)
