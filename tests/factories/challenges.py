@@ -7,7 +7,7 @@ import time_machine
 
 from facility.accounts.models import User
 from facility.challenges import services as challenge_services
-from facility.challenges.models import Challenge, ChallengeStatus, Criterion
+from facility.challenges.models import Challenge, ChallengeStatus, Criterion, FocusArea
 from facility.cities.models import City
 from facility.extensions import db
 from tests.factories import NOW
@@ -64,6 +64,7 @@ def make_challenge(city: City | None = None, official: User | None = None, *, st
     if via == "models":
         fields = challenge_fields(**overrides)
         criteria = fields.pop("criteria")
+        fields["focus_area"] = FocusArea(fields["focus_area"])
         fields["eligible_org_types"] = list(fields["eligible_org_types"])
         fields["eligible_countries"] = list(fields["eligible_countries"])
         challenge = Challenge(city=city or make_city(via="models")[0], status=state, **fields)

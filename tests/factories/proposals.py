@@ -41,7 +41,7 @@ def service_data(data: dict) -> dict:
 
 
 def make_proposal(challenge: Challenge, user: User | None = None, *, submit: bool = False, via: str = "services",
-                  org: Organization | None = None, title: str = "Proposal", amounts: Sequence[int] = (1_000_000, 2_000_000),
+                  org: Organization | None = None, title: str | None = None, amounts: Sequence[int] = (1_000_000, 2_000_000),
                   status: ProposalStatus = ProposalStatus.SUBMITTED, **overrides) -> Proposal:
     """A proposal to `challenge`.
 
@@ -51,6 +51,7 @@ def make_proposal(challenge: Challenge, user: User | None = None, *, submit: boo
     with one milestone per amount in `amounts`, inserted directly (for a challenge already closed).
     """
     if via == "models":
+        title = title or "Proposal"
         org = org or make_org(name=f"Innovator of {title}", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP)
         proposal = Proposal(challenge_id=challenge.id, organization_id=org.id, title=title, summary="s",
                             approach="a", requested_cents=sum(amounts), status=status, submitted_at=utcnow())
@@ -61,6 +62,8 @@ def make_proposal(challenge: Challenge, user: User | None = None, *, submit: boo
         db.session.add(proposal)
         db.session.commit()
         return proposal
+    if title is not None:
+        overrides["title"] = title
     proposal = proposal_services.create_proposal(actor=user, challenge=challenge,
                                                  data=service_data(complete_data(**overrides)))
     if submit:
