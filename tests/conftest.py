@@ -213,6 +213,14 @@ def clock():
         yield Clock(traveller)
 
 
+@pytest.fixture
+def world(app, clock) -> factories.world.World:
+    """A small facility built through the services, the clock standing at NOW: a verified city and its
+    official, a funded published challenge open for 30 days, an innovator organisation with a submitted
+    proposal, two fund managers, a reviewer and a donor (see tests/factories/world.py)."""
+    return factories.world.build_world()
+
+
 # --- factories and helpers: thin wrappers over tests/factories ---------------------------
 
 @pytest.fixture(autouse=True)

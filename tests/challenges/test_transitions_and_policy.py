@@ -19,14 +19,12 @@ from tests.factories.cities import make_city
 S = ChallengeStatus
 
 
-
 @pytest.fixture
-def people(app, make_user, clock):
-    fund_manager = make_user("fund_manager")
-    city, official = make_city(fund_manager=fund_manager)
-    _, other_official = make_city(name="Suva", country="FJI", fund_manager=fund_manager)
-    return {"fund_manager": fund_manager, "city": city, "official": official, "other_official": other_official,
-            "innovator": make_user("innovator"), "admin": make_user("admin"), "anonymous": None}
+def people(world, make_user):
+    _, other_official = make_city(name="Suva", country="FJI", fund_manager=world.fund_manager)
+    return {"fund_manager": world.fund_manager, "city": world.city, "official": world.official,
+            "other_official": other_official, "innovator": world.innovator, "admin": make_user("admin"),
+            "anonymous": None}
 
 
 def test_every_move_of_the_table_is_made(people, clock):

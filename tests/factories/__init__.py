@@ -16,6 +16,6 @@ from datetime import UTC, datetime
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "a-long-test-password-42"
 
-from tests.factories import accounts, challenges, cities, disbursements, grants, ledger, proposals  # noqa: E402
+from tests.factories import accounts, challenges, cities, disbursements, grants, ledger, proposals, world  # noqa: E402
 
-__all__ = ["NOW", "PASSWORD", "accounts", "challenges", "cities", "disbursements", "grants", "ledger", "proposals"]
+__all__ = ["NOW", "PASSWORD", "accounts", "challenges", "cities", "disbursements", "grants", "ledger", "proposals", "world"]
