@@ -86,3 +86,12 @@ def make_challenge(city: City | None = None, official: User | None = None, *, st
             challenge_services.finish_challenge(challenge=challenge, actor=fund_manager)
     db.session.commit()
     return challenge
+
+
+def two_cities() -> dict:
+    """A fund manager who verified two cities (Kampala and Suva), their officials, and an innovator."""
+    fund_manager = make_user("fund_manager")
+    city, official = make_city(fund_manager=fund_manager)
+    _, other_official = make_city(name="Suva", country="FJI", fund_manager=fund_manager)
+    return {"fund_manager": fund_manager, "city": city, "official": official, "other_official": other_official,
+            "innovator": make_user("innovator")}

@@ -10,6 +10,10 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from tests.factories.accounts import make_org, make_user
 
+# A city profile as the API and the form take it.
+KAMPALA = {"name": "Kampala", "country": "UGA", "population": 1_700_000, "informal_settlement_share_pct": 60,
+           "climate_risk": "high"}
+
 
 def make_city(*, name: str = "Kampala", country: str = "UGA", population: int = 1_700_000, share: int = 60,
               risk: str = "high", verified: bool = True, fund_manager: User | None = None, via: str = "services",

@@ -123,6 +123,12 @@ def make_world(app, make_user, make_org):
     return _make
 
 
+def assert_blind(world, response) -> None:
+    raw = response.get_data().lower()
+    for secret in world.secrets:
+        assert secret.lower().encode() not in raw, f"{secret!r} leaked to a reviewer"
+
+
 def assign(world: World, reviewer: User, proposal: Proposal, round_: ReviewRound | None = None):
     a = assignments.add_assignment(actor=world.manager, round_=round_ or world.scoring, proposal=proposal,
                                 reviewer=reviewer)
