@@ -69,7 +69,8 @@ def make_challenge(city: City | None = None, official: User | None = None, *, st
         fields["eligible_countries"] = list(fields["eligible_countries"])
         challenge = Challenge(city=city or make_city(via="models")[0], status=state, **fields)
         challenge.criteria = [Criterion(name=c["name"], description=c.get("description", ""), weight=c["weight"],
-                                        position=position) for position, c in enumerate(criteria, start=1)]
+                                        position=c.get("position", position))
+                              for position, c in enumerate(criteria, start=1)]
         db.session.add(challenge)
         db.session.commit()
         return challenge
