@@ -12,19 +12,23 @@ import re
 import shutil
 import sqlite3
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import has_app_context
 from flask.testing import FlaskClient
 
 from facility import create_app
 from facility.extensions import db, limiter
+from tests import factories
+from tests.factories import NOW, PASSWORD
+from tests.factories.ledger import fund_facility  # noqa: F401 - imported from here by tests
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
-PASSWORD = "a-long-test-password-42"
 
 
 def _pg_url(url: str) -> str:
@@ -183,45 +187,56 @@ def backend(app) -> str:
     return app.config["TEST_BACKEND"]
 
 
-# --- factories and helpers -------------------------------------------------
+# --- time -------------------------------------------------------------------------------
+
+class Clock:
+    """A frozen clock a test can move: `clock.move_to(when)`, `clock.shift(days=1)`, `clock.now`."""
+
+    def __init__(self, traveller):
+        self._traveller = traveller
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def move_to(self, destination) -> None:
+        self._traveller.move_to(destination)
+
+    def shift(self, delta: timedelta | float | None = None, **kwargs) -> None:
+        self._traveller.shift(delta if delta is not None else timedelta(**kwargs))
+
+
+@pytest.fixture
+def clock():
+    """Time stands still at NOW (2027-03-01 12:00 UTC) until the test moves it."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield Clock(traveller)
+
+
+@pytest.fixture
+def world(app, clock) -> factories.world.World:
+    """A small facility built through the services, the clock standing at NOW: a verified city and its
+    official, a funded published challenge open for 30 days, an innovator organisation with a submitted
+    proposal, two fund managers, a reviewer and a donor (see tests/factories/world.py)."""
+    return factories.world.build_world()
+
+
+# --- factories and helpers: thin wrappers over tests/factories ---------------------------
+
+@pytest.fixture(autouse=True)
+def _number_users_per_test():
+    """Users are numbered from 1 in each test (user1-innovator@example.org, ...)."""
+    factories.accounts.reset_numbers()
+
 
 @pytest.fixture
 def make_org():
-    from facility.accounts.models import Organization, OrgKind, OrgType
-
-    def _make(name="Test Org", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN"):
-        org = Organization(name=name, kind=kind, org_type=org_type if kind == OrgKind.INNOVATOR else None,
-                           country=country)
-        db.session.add(org)
-        db.session.commit()
-        return org
-
-    return _make
+    return factories.accounts.make_org
 
 
 @pytest.fixture
 def make_user(app):
-    from facility.accounts.models import User
-    from facility.accounts.services import hash_password
-
-    counter = {"n": 0}
-
-    def _make(*roles, email=None, name=None, organization=None, password=PASSWORD):
-        counter["n"] += 1
-        roles = roles or ("innovator",)
-        user = User(
-            email=email or f"user{counter['n']}-{roles[0]}@example.org",
-            name=name or f"Test {roles[0]} {counter['n']}",
-            password_hash=hash_password(password),
-            organization=organization,
-        )
-        for role in roles:
-            user.add_role(role)
-        db.session.add(user)
-        db.session.commit()
-        return user
-
-    return _make
+    return factories.accounts.make_user
 
 
 def csrf_token_from(html: str) -> str:
@@ -277,12 +292,3 @@ def run_jobs(app):
         worker.work(burst=True, with_scheduler=False)
 
     return _run
-
-
-def fund_facility(cents: int = 100_000_000_00, key: str = "test:funding") -> None:
-    """Book a contribution straight into the ledger so that challenges can be funded, and commit."""
-    from facility.ledger.services import contributions_account, post_transaction, unallocated_account
-
-    post_transaction(key=key, entries=[(unallocated_account(), cents), (contributions_account(None), -cents)],
-                     actor=None, kind="contribution", description="test funding")
-    db.session.commit()

@@ -14,15 +14,14 @@ import re
 
 import marshmallow as ma
 import pytest
-import time_machine
 
 from facility.accounts.models import Role
 from facility.api import PROBLEM_CONTENT_TYPE, openapi_path, required_roles
 from facility.api.schemas import NullableList
 from facility.challenges.models import Challenge
 from facility.extensions import db
-from tests.challenges.factories import NOW, challenge_json, make_challenge, make_city
-from tests.conftest import fund_facility
+from tests.factories.challenges import challenge_json, make_challenge
+from tests.factories.cities import make_city
 
 PREFIX = "/api/v1"
 WRITES = {"post", "put", "patch", "delete"}
@@ -120,24 +119,23 @@ def test_every_optional_list_field_accepts_null(app, client, spec, make_user, ap
     assert checked >= 8
 
 
-def test_eligible_countries_null_means_every_country(app, client, make_user, api_headers):
-    with time_machine.travel(NOW, tick=False):
-        fund_manager = make_user("fund_manager")
-        city, official = make_city(make_user, fund_manager=fund_manager)
-        body = challenge_json(city.id, eligible_countries=None, eligible_org_types=None)
-        response = client.post(f"{PREFIX}/challenges", json=body, headers=api_headers(official))
-        assert response.status_code == 201, response.get_json()
-        assert response.get_json()["eligible_countries"] == [] and response.get_json()["eligible_org_types"] == []
-        challenge = make_challenge(city, official)
-        challenge.eligible_countries = ["UGA"]
-        db.session.commit()
-        patched = client.patch(f"{PREFIX}/challenges/{challenge.id}", json={"eligible_countries": None},
-                               headers=api_headers(official))
-        assert patched.status_code == 200, patched.get_json()
-        assert db.session.get(Challenge, challenge.id).eligible_countries == []
-        unchanged = client.patch(f"{PREFIX}/challenges/{challenge.id}", json={"title": "Renamed"},
-                                 headers=api_headers(official))
-        assert unchanged.status_code == 200 and unchanged.get_json()["eligible_countries"] == []
+def test_eligible_countries_null_means_every_country(app, clock, client, make_user, api_headers):
+    fund_manager = make_user("fund_manager")
+    city, official = make_city(fund_manager=fund_manager)
+    body = challenge_json(city.id, eligible_countries=None, eligible_org_types=None)
+    response = client.post(f"{PREFIX}/challenges", json=body, headers=api_headers(official))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["eligible_countries"] == [] and response.get_json()["eligible_org_types"] == []
+    challenge = make_challenge(city, official)
+    challenge.eligible_countries = ["UGA"]
+    db.session.commit()
+    patched = client.patch(f"{PREFIX}/challenges/{challenge.id}", json={"eligible_countries": None},
+                           headers=api_headers(official))
+    assert patched.status_code == 200, patched.get_json()
+    assert db.session.get(Challenge, challenge.id).eligible_countries == []
+    unchanged = client.patch(f"{PREFIX}/challenges/{challenge.id}", json={"title": "Renamed"},
+                             headers=api_headers(official))
+    assert unchanged.status_code == 200 and unchanged.get_json()["eligible_countries"] == []
 
 
 # --- who may call, before what is sent -------------------------------------------------------------
@@ -192,22 +190,18 @@ def test_a_caller_without_the_role_gets_403_before_the_body_is_read(app, client,
     assert checked >= 40
 
 
-def test_a_caller_without_the_role_gets_403_on_objects_they_can_see(app, client, make_user, api_headers):
+def test_a_caller_without_the_role_gets_403_on_objects_they_can_see(world, client, api_headers):
     """A published challenge is visible to everyone: an innovator editing it, extending its deadline
     or answering on it with an invalid body is told 403 (not 404, not 422), and nothing changes."""
-    with time_machine.travel(NOW, tick=False):
-        fund_facility()
-        fund_manager = make_user("fund_manager")
-        city, official = make_city(make_user, fund_manager=fund_manager)
-        challenge = make_challenge(city, official, state="published", fund_manager=fund_manager)
-        headers = api_headers(make_user("innovator"))
-        for method, suffix in (("patch", ""), ("post", "/deadline-extensions"), ("post", "/approve")):
-            response = getattr(client, method)(f"{PREFIX}/challenges/{challenge.id}{suffix}", json=INVALID_BODY,
-                                               headers=headers)
-            assert response.status_code == 403, (suffix, response.get_json())
-            assert "errors" not in response.get_json()
-        db.session.expire_all()
-        assert db.session.get(Challenge, challenge.id).title == "Safer walking routes to school"
+    challenge = world.challenge
+    headers = api_headers(world.innovator)
+    for method, suffix in (("patch", ""), ("post", "/deadline-extensions"), ("post", "/approve")):
+        response = getattr(client, method)(f"{PREFIX}/challenges/{challenge.id}{suffix}", json=INVALID_BODY,
+                                           headers=headers)
+        assert response.status_code == 403, (suffix, response.get_json())
+        assert "errors" not in response.get_json()
+    db.session.expire_all()
+    assert db.session.get(Challenge, challenge.id).title == "Safer walking routes to school"
 
 
 def test_every_write_with_a_body_declares_its_roles_or_is_open_to_every_signed_in_user(app):

@@ -3,28 +3,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from facility.challenges import services
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.errors import Conflict
 from facility.extensions import db
 from facility.ledger.services import balance, facility_totals, pool_code, verify_ledger
-from tests.challenges.factories import NOW, make_challenge, make_city
 from tests.conftest import fund_facility
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+from tests.factories.challenges import make_challenge
+from tests.factories.cities import make_city
 
 
 @pytest.mark.unfunded
 def test_approval_moves_the_prize_pool_from_unallocated(app, make_user, clock):
     fund_facility(1_000_000_00)
     fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
+    city, official = make_city(fund_manager=fund_manager)
     challenge = make_challenge(city, official, state="published", fund_manager=fund_manager,
                                prize_pool_cents=300_000_00, max_award_cents=100_000_00)
     assert balance(pool_code(challenge.id)) == 300_000_00
@@ -37,7 +31,7 @@ def test_approval_moves_the_prize_pool_from_unallocated(app, make_user, clock):
 def test_short_of_money_is_409_and_nothing_changes(app, make_user, client, api_headers, clock):
     fund_facility(100_00)
     fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
+    city, official = make_city(fund_manager=fund_manager)
     challenge = make_challenge(city, official, state="pending_approval", prize_pool_cents=500_00,
                                max_award_cents=100_00)
     response = client.post(f"/api/v1/challenges/{challenge.id}/approve", headers=api_headers(fund_manager))
@@ -55,7 +49,7 @@ def test_200_concurrent_approvals_against_money_for_100(app, make_user, clock):
     """Exactly as many challenges are published as the facility can fund, whatever the race."""
     fund_facility(100 * 1_000_00)
     fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
+    city, official = make_city(fund_manager=fund_manager)
     ids = []
     for n in range(200):
         challenge = services.create_challenge(actor=official, city=city, **_fields(n))
@@ -89,7 +83,7 @@ def test_200_concurrent_approvals_against_money_for_100(app, make_user, clock):
 
 
 def _fields(n: int) -> dict:
-    from tests.challenges.factories import challenge_fields
+    from tests.factories.challenges import challenge_fields
 
     return challenge_fields(title=f"Challenge {n}", prize_pool_cents=1_000_00, max_award_cents=1_000_00)
 

@@ -3,7 +3,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from facility.audit.models import AuditEvent
 from facility.challenges import policy, queries, services
@@ -11,19 +10,15 @@ from facility.challenges.models import ChallengeStatus, Phase
 from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
-from tests.challenges.factories import NOW, challenge_fields, make_challenge, make_city
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+from tests.factories import NOW
+from tests.factories.challenges import challenge_fields, make_challenge
+from tests.factories.cities import make_city
 
 
 @pytest.fixture
 def world(app, make_user, clock):
     fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
+    city, official = make_city(fund_manager=fund_manager)
     return fund_manager, city, official
 
 
@@ -63,14 +58,14 @@ def test_draft_submit_approve(world):
 
 
 def test_unverified_city_cannot_draft(app, make_user, clock):
-    city, official = make_city(make_user, verified=False)
+    city, official = make_city(verified=False)
     with pytest.raises(Conflict):
         services.create_challenge(actor=official, city=city, **challenge_fields())
 
 
 def test_official_of_another_city_cannot_draft(world, make_user):
     _, city, _ = world
-    _, other_official = make_city(make_user, name="Suva", country="FJI")
+    _, other_official = make_city(name="Suva", country="FJI")
     with pytest.raises(PermissionDenied):
         services.create_challenge(actor=other_official, city=city, **challenge_fields())
 
@@ -144,7 +139,7 @@ def test_extend_deadline_rules(world, make_user, clock):
     with pytest.raises(PermissionDenied):
         services.extend_deadline(challenge=challenge, actor=make_user("innovator"),
                                  new_closes_at=old + timedelta(days=1), reason="x")
-    _, other_official = make_city(make_user, name="Suva", country="FJI")
+    _, other_official = make_city(name="Suva", country="FJI")
     with pytest.raises(PermissionDenied):
         services.extend_deadline(challenge=challenge, actor=other_official,
                                  new_closes_at=old + timedelta(days=1), reason="x")
@@ -230,9 +225,9 @@ def test_finish_only_after_close(world, clock):
 
 def test_approval_queue_by_city_priority(app, make_user, clock):
     fund_manager = make_user("fund_manager")
-    lyon, lyon_official = make_city(make_user, name="Lyon", country="FRA", share=2, risk="medium",
+    lyon, lyon_official = make_city(name="Lyon", country="FRA", share=2, risk="medium",
                                     fund_manager=fund_manager)
-    suva, suva_official = make_city(make_user, name="Suva", country="FJI", population=94_000, share=25,
+    suva, suva_official = make_city(name="Suva", country="FJI", population=94_000, share=25,
                                     fund_manager=fund_manager)
     first = make_challenge(lyon, lyon_official, state="pending_approval")
     second = make_challenge(suva, suva_official, state="pending_approval")

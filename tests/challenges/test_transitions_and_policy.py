@@ -6,31 +6,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import time_machine
 
 from facility.challenges import policy, services
 from facility.challenges.models import CHALLENGE_TRANSITIONS, ChallengeStatus
 from facility.cities import policy as city_policy
 from facility.core.errors import Conflict, NotFound, PermissionDenied
 from facility.extensions import db
-from tests.challenges.factories import NOW, make_challenge, make_city
+from tests.factories import NOW
+from tests.factories.challenges import make_challenge
+from tests.factories.cities import make_city
 
 S = ChallengeStatus
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def people(app, make_user, clock):
-    fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
-    _, other_official = make_city(make_user, name="Suva", country="FJI", fund_manager=fund_manager)
-    return {"fund_manager": fund_manager, "city": city, "official": official, "other_official": other_official,
-            "innovator": make_user("innovator"), "admin": make_user("admin"), "anonymous": None}
+def people(world, make_user):
+    _, other_official = make_city(name="Suva", country="FJI", fund_manager=world.fund_manager)
+    return {"fund_manager": world.fund_manager, "city": world.city, "official": world.official,
+            "other_official": other_official, "innovator": world.innovator, "admin": make_user("admin"),
+            "anonymous": None}
 
 
 def test_every_move_of_the_table_is_made(people, clock):
@@ -174,7 +168,7 @@ def test_city_actions(people, make_user):
     for who in ("other_official", "fund_manager", "innovator", "anonymous"):
         assert _refusal(city_policy.can_edit, p[who], city) is PermissionDenied
     assert _refusal(city_policy.can_verify, p["fund_manager"], city) is Conflict  # already verified
-    unverified, unverified_official = make_city(make_user, name="Recife", country="BRA", verified=False)
+    unverified, unverified_official = make_city(name="Recife", country="BRA", verified=False)
     assert city_policy.can_verify(p["fund_manager"], unverified) is None
     for who in ("official", "other_official", "innovator", "admin", "anonymous"):
         assert _refusal(city_policy.can_verify, p[who], unverified) is PermissionDenied

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from facility.extensions import db
+from tests import factories
 from tests.conftest import make_test_app
 from tests.fakes.stripe_server import FakeStripe
 
@@ -90,8 +90,6 @@ def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa
 
     Returns (grant, requester, approver, grantee): two fund managers and an innovator of the grantee.
     """
-    from facility.grants import awards, milestones, payouts
-
     managers: list = []
 
     def _make(*, rail="stripe", amounts=(1_000_000, 2_000_000), stripe_account="acct_1Grantee01", accept=(1,)):
@@ -103,18 +101,8 @@ def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa
                              make_user("fund_manager", name="Ben Approver")])
         requester, approver = managers
         grantee = make_user("innovator", organization=proposal.organization)
-        grant = awards.award_proposal(proposal=proposal, actor=requester, amount_cents=sum(amounts))
-        awards.accept_grant(grant=grant, actor=grantee)
-        if rail == "stripe":
-            payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
-        else:
-            payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder="WaterWatch",
-                                      bank_name="Dutch-Bangla Bank", iban="GB82WEST12345698765432", swift="DBBLBDDH")
-        for position in accept:
-            tranche = grant.tranches[position - 1]
-            report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.")
-            milestones.accept_milestone_report(report=report, actor=requester)
-        db.session.commit()
+        grant = factories.grants.make_grant(proposal, requester, grantee, amount_cents=sum(amounts), rail=rail,
+                                            stripe_account=stripe_account, accepted_reports=accept)
         return grant, requester, approver, grantee
 
     return _make

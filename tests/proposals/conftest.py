@@ -1,22 +1,21 @@
 """Fixtures: a verified city with a published challenge, innovators, proposals, a frozen clock.
 
-Challenges are built as model objects, so a test can put one in any state or window directly.
+Challenges are built as rows (tests/factories, via="models"), so a test can put one in any state or window directly.
 The clock stands at NOW, inside the challenge's window (OPENS .. CLOSES).
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-import time_machine
 
 from facility.accounts.models import OrgKind, OrgType
-from facility.challenges.models import Challenge, ChallengeStatus, Criterion, FocusArea
-from facility.cities.models import City, ClimateRisk
-from facility.extensions import db
+from facility.challenges.models import ChallengeStatus
+from tests import factories
+from tests.factories import NOW  # noqa: F401 - the clock stands here; imported from here by tests
+from tests.factories.proposals import complete_data, service_data  # noqa: F401 - imported from here by tests
 
 OPENS = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
-NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 CLOSES = datetime(2027, 4, 1, 12, 0, tzinfo=UTC)
 BEFORE_OPEN = OPENS - timedelta(days=3)
 AFTER_CLOSE = CLOSES + timedelta(hours=1)
@@ -24,23 +23,20 @@ MAX_AWARD = 50_000_00
 
 
 @pytest.fixture(autouse=True)
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def _frozen(clock):
+    """Every proposals test runs with the shared clock standing at NOW."""
 
 
 @pytest.fixture
-def make_city(app, make_org):
+def make_city(app):
+    """`make_city(name, country)`: a city verified a month before the window opens, built as rows."""
     counter = {"n": 0}
 
     def _make(name="Kampala", country="UGA"):
         counter["n"] += 1
-        org = make_org(name=f"City of {name} {counter['n']}", kind=OrgKind.CITY, country=country)
-        city = City(organization_id=org.id, name=name, country=country, population=1_500_000,
-                    informal_settlement_share_pct=40, climate_risk=ClimateRisk.HIGH,
-                    verified_at=OPENS - timedelta(days=30))
-        db.session.add(city)
-        db.session.commit()
+        city, _ = factories.cities.make_city(via="models", name=name, country=country,
+                                             org_name=f"City of {name} {counter['n']}", population=1_500_000,
+                                             share=40, risk="high", verified_at=OPENS - timedelta(days=30))
         return city
 
     return _make
@@ -48,20 +44,15 @@ def make_city(app, make_org):
 
 @pytest.fixture
 def make_challenge(make_city):
+    """`make_challenge(city, status=..., opens_at=..., ...)`: a challenge in any status and window, built as rows."""
     def _make(city=None, *, status=ChallengeStatus.PUBLISHED, opens_at=OPENS, closes_at=CLOSES,
               max_award_cents=MAX_AWARD, eligible_org_types=(), eligible_countries=(), title="Clean water kiosks"):
-        city = city or make_city()
-        challenge = Challenge(
-            city=city, title=title, summary="Safe water for informal settlements.", description="Details.",
-            focus_area=FocusArea.INCLUSIVE_INNOVATION, sdg_targets=["11.1"], prize_pool_cents=max_award_cents * 4,
-            max_award_cents=max_award_cents, opens_at=opens_at, closes_at=closes_at,
-            eligible_org_types=list(eligible_org_types), eligible_countries=list(eligible_countries), status=status,
-        )
-        challenge.criteria = [Criterion(name="Impact", description="", weight=60, position=1),
-                              Criterion(name="Feasibility", description="", weight=40, position=2)]
-        db.session.add(challenge)
-        db.session.commit()
-        return challenge
+        return factories.challenges.make_challenge(
+            city or make_city(), via="models", state=status, title=title,
+            summary="Safe water for informal settlements.", description="Details.", sdg_targets=["11.1"],
+            prize_pool_cents=max_award_cents * 4, max_award_cents=max_award_cents, opens_at=opens_at,
+            closes_at=closes_at, eligible_org_types=eligible_org_types, eligible_countries=eligible_countries,
+            criteria=[{"name": "Impact", "weight": 60}, {"name": "Feasibility", "weight": 40}])
 
     return _make
 
@@ -123,44 +114,10 @@ def people(make_user, innovator, other_innovator, official, other_official, fund
             "admin": admin, "reviewer": reviewer, "donor": donor, "anonymous": None}
 
 
-def complete_data(**overrides) -> dict:
-    """A proposal that may be submitted as it stands (API shapes: dates as ISO strings)."""
-    data = {
-        "title": "Solar water kiosks",
-        "summary": "Pay-as-you-go clean water.",
-        "approach": "We *install* kiosks.",
-        "team": "Amina (engineer), Tom (operations)",
-        "requested_cents": 30_000_00,
-        "beneficiary_groups": ["urban_poor", "women"],
-        "privacy_impact": "No personal data beyond phone numbers, deleted after 90 days.",
-        "milestones": [
-            {"title": "Pilot", "due_date": "2027-06-30", "amount_cents": 10_000_00, "deliverable": "Two kiosks"},
-            {"title": "Scale", "due_date": "2027-12-31", "amount_cents": 20_000_00, "deliverable": "Ten kiosks"},
-        ],
-    }
-    data.update(overrides)
-    return data
-
-
-def service_data(data: dict) -> dict:
-    """API-shaped data with real dates, as the API schema hands it to the service."""
-    out = dict(data)
-    out["milestones"] = [dict(m, due_date=date.fromisoformat(m["due_date"]) if m.get("due_date") else None)
-                         for m in data.get("milestones", [])]
-    return out
-
-
 @pytest.fixture
 def make_proposal(innovator):
-    from facility.proposals import services
-
+    """`make_proposal(challenge, user=innovator, submit=False, **data)`: through the services."""
     def _make(challenge, *, user=None, submit=False, **overrides):
-        user = user or innovator
-        proposal = services.create_proposal(actor=user, challenge=challenge,
-                                            data=service_data(complete_data(**overrides)))
-        if submit:
-            services.submit_proposal(actor=user, proposal=proposal)
-        db.session.commit()
-        return proposal
+        return factories.proposals.make_proposal(challenge, user or innovator, submit=submit, **overrides)
 
     return _make

@@ -1,6 +1,7 @@
-"""A small competition built from model objects: a closed challenge with a rubric, applicants
-with distinctive names (so blindness can be checked on raw bytes), submitted proposals with
-snapshots, a fund manager and a panel of reviewers."""
+"""A small competition built from model objects (the city and challenge by tests/factories,
+via="models"): a closed challenge with a rubric, applicants with distinctive names (so blindness
+can be checked on raw bytes), submitted proposals with snapshots, a fund manager and a panel of
+reviewers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,13 +10,13 @@ from datetime import timedelta
 import pytest
 
 from facility.accounts.models import Organization, OrgKind, OrgType, User
-from facility.challenges.models import Challenge, ChallengeStatus, Criterion, FocusArea
-from facility.cities.models import City, ClimateRisk
+from facility.challenges.models import Challenge, Criterion
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import Attachment, Proposal, ProposalSnapshot, ProposalStatus
 from facility.review import assignments, panels, queries, reviews
 from facility.review.models import ReviewRound, RoundKind
+from tests import factories
 
 
 @dataclass
@@ -57,20 +58,15 @@ def snapshot_data(proposal: Proposal, org: Organization) -> dict:
 
 def build_world(make_user, make_org, *, n_proposals: int = 3, n_reviewers: int = 3, panel: bool = True,
                 weights=(60, 40)) -> World:
-    city_org = make_org(name="Kampala Capital City Authority", kind=OrgKind.CITY, country="UGA")
-    city = City(organization_id=city_org.id, name="Kampala", country="UGA", population=1_700_000,
-                informal_settlement_share_pct=60, climate_risk=ClimateRisk.HIGH, verified_at=utcnow())
-    db.session.add(city)
+    city, _ = factories.cities.make_city(via="models", org_name="Kampala Capital City Authority")
+    city_org = city.organization
     now = utcnow()
-    challenge = Challenge(city=city, title="Clean water kiosks", summary="Water for all", description="Describe",
-                          focus_area=FocusArea.INCLUSIVE_INNOVATION, prize_pool_cents=10_000_000,
-                          max_award_cents=1_000_000, opens_at=now - timedelta(days=60),
-                          closes_at=now - timedelta(days=1), status=ChallengeStatus.PUBLISHED)
-    db.session.add(challenge)
-    criteria = [Criterion(challenge=challenge, name=f"Criterion {i + 1}", description="", weight=w, position=i)
-                for i, w in enumerate(weights)]
-    db.session.add_all(criteria)
-    db.session.commit()
+    challenge = factories.challenges.make_challenge(
+        city, via="models", state="published", title="Clean water kiosks", summary="Water for all",
+        description="Describe", sdg_targets=[], prize_pool_cents=10_000_000, max_award_cents=1_000_000,
+        opens_at=now - timedelta(days=60), closes_at=now - timedelta(days=1),
+        criteria=[{"name": f"Criterion {i + 1}", "weight": w, "position": i} for i, w in enumerate(weights)])
+    criteria = sorted(challenge.criteria, key=lambda c: c.position)
     manager = make_user("fund_manager", email="manager@facility.example", name="Fiona Manager")
     official = make_user("city_official", email="official@kcca.example", name="Olivia Official",
                          organization=city_org)
@@ -121,6 +117,12 @@ def make_world(app, make_user, make_org):
         return build_world(make_user, make_org, **kwargs)
 
     return _make
+
+
+def assert_blind(world, response) -> None:
+    raw = response.get_data().lower()
+    for secret in world.secrets:
+        assert secret.lower().encode() not in raw, f"{secret!r} leaked to a reviewer"
 
 
 def assign(world: World, reviewer: User, proposal: Proposal, round_: ReviewRound | None = None):

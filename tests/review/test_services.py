@@ -7,14 +7,12 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from facility.accounts.models import Organization, OrgKind
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict as ConflictError
 from facility.core.errors import NotFound, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
-from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import ProposalStatus
 from facility.review import assignments, conflicts, decisions, facts, panels, policy, queries, ranking, reviews
@@ -186,11 +184,12 @@ def test_draft_then_submit_with_required_comment_and_all_criteria(world):
     assert a.review.score_map == {c1.id: 7, c2.id: 3}
 
 
-def test_review_only_by_the_assigned_reviewer_while_the_round_is_open(world):
+def test_review_only_by_the_assigned_reviewer_while_the_round_is_open(clock, world):
     a = assign(world, world.reviewers[0], world.proposals[0])
     with pytest.raises(NotFound):
         reviews.save_review(actor=world.reviewers[1], assignment=a, scores={}, comment="x")
-    with time_machine.travel(world.scoring.closes_at + timedelta(minutes=1), tick=False), pytest.raises(ConflictError):
+    clock.move_to(world.scoring.closes_at + timedelta(minutes=1))
+    with pytest.raises(ConflictError):
         reviews.save_review(actor=world.reviewers[0], assignment=a, scores={}, comment="x")
 
 
@@ -360,16 +359,15 @@ def test_panel_membership_rules(world, make_user):
     assert queries.challenges_of_reviewer(make_user("reviewer")) == []
 
 
-def test_invitation_creates_a_reviewer_on_the_panel(world, app):
+def test_invitation_creates_a_reviewer_on_the_panel(clock, world, app):
     # The clock stands still so the token signed for the e-mail and the one signed here share a timestamp.
-    with time_machine.travel(utcnow(), tick=False):
-        invitation = panels.invite_reviewer(actor=world.manager, challenge=world.challenge,
-                                            email="New.Person@Uni.example", name="New Person")
-        db.session.commit()
-        assert isinstance(invitation, PanelInvitation) and invitation.email == "new.person@uni.example"
-        mail = db.session.execute(sa.select(OutboundEmail)).scalar_one()
-        token = panels.invitation_token(invitation)
-        assert token in mail.body
+    invitation = panels.invite_reviewer(actor=world.manager, challenge=world.challenge,
+                                        email="New.Person@Uni.example", name="New Person")
+    db.session.commit()
+    assert isinstance(invitation, PanelInvitation) and invitation.email == "new.person@uni.example"
+    mail = db.session.execute(sa.select(OutboundEmail)).scalar_one()
+    token = panels.invitation_token(invitation)
+    assert token in mail.body
     with pytest.raises(ConflictError):
         panels.invite_reviewer(actor=world.manager, challenge=world.challenge, email="new.person@uni.example")
     db.session.rollback()
@@ -381,8 +379,8 @@ def test_invitation_creates_a_reviewer_on_the_panel(world, app):
     db.session.commit()
     assert user.roles == ["reviewer"] and facts.is_panel_reviewer(world.challenge, user)
     assert panels.invitation_for_token(token) is None  # single use
-    with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
-        assert panels.invitation_for_token(panels.invitation_token(invitation)) is None
+    clock.shift(days=15)
+    assert panels.invitation_for_token(panels.invitation_token(invitation)) is None
 
 
 def test_existing_reviewer_is_added_not_invited(world, make_user):

@@ -14,8 +14,7 @@ from facility.proposals.models import Proposal, ProposalStatus
 from facility.review import decisions, panels, policy, ranking
 from facility.review.models import Assignment, PanelInvitation, PanelMember, PanelRole
 from tests.conftest import csrf_token_from, get_csrf
-from tests.review.conftest import assign, submit
-from tests.review.test_api import assert_blind
+from tests.review.conftest import assert_blind, assign, submit
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """The proposals API: drafting, PATCH, submit, withdraw, problem JSON and refusals."""
+# ruff: noqa: F811 - test arguments name the fixtures imported below from the package's conftest
 from __future__ import annotations
 
 import pytest
@@ -7,7 +8,27 @@ import sqlalchemy as sa
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.proposals.models import Proposal, ProposalStatus
-from tests.proposals.conftest import AFTER_CLOSE, CLOSES, complete_data
+
+# The proposals fixtures (a published challenge, its people, the clock at NOW), for this module only.
+from tests.proposals.conftest import (  # noqa: F401
+    AFTER_CLOSE,
+    CLOSES,
+    _frozen,
+    challenge,
+    city,
+    complete_data,
+    fund_manager,
+    innovator,
+    innovator_org,
+    make_challenge,
+    make_city,
+    make_proposal,
+    official,
+    other_innovator,
+    other_official,
+    people,
+    reviewer,
+)
 
 
 def _create(client, headers, challenge, data=None):

@@ -1,30 +1,22 @@
-"""Challenges through the API and pages: visibility, permissions, validation, injection, query counts."""
+"""Challenge pages, and the API beside them: visibility, list filters, injection, page flows, query counts
+(the API alone: tests/api/test_challenges.py)."""
 from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
 from facility.challenges.models import Challenge, ChallengeStatus, Clarification
 from facility.extensions import db
-from tests.challenges.factories import NOW, challenge_fields, challenge_json, make_challenge, make_city
 from tests.conftest import get_csrf
+from tests.factories import NOW
+from tests.factories.challenges import challenge_fields, make_challenge, two_cities
+from tests.factories.cities import make_city
 
 
 @pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def world(app, make_user, clock):
-    fund_manager = make_user("fund_manager")
-    city, official = make_city(make_user, fund_manager=fund_manager)
-    _, other_official = make_city(make_user, name="Suva", country="FJI", fund_manager=fund_manager)
-    return {"fund_manager": fund_manager, "city": city, "official": official, "other_official": other_official,
-            "innovator": make_user("innovator")}
+def world(app, clock):
+    return two_cities()
 
 
 def _headers(api_headers, user):
@@ -52,127 +44,6 @@ def test_visibility_matrix(world, client, api_headers, login, who, draft_visible
     assert listed == [published.id]
 
 
-# --- creation and validation ---------------------------------------------------------------------
-def test_create_through_the_api(world, client, api_headers):
-    response = client.post("/api/v1/challenges", json=challenge_json(world["city"].id),
-                           headers=api_headers(world["official"]))
-    assert response.status_code == 201, response.get_json()
-    body = response.get_json()
-    assert body["status"] == "draft" and body["phase"] is None
-    assert body["closes_at"].endswith("+00:00")
-    assert [c["weight"] for c in body["criteria"]] == [50, 30, 20]
-
-
-def test_create_refusals(world, client, api_headers, make_user):
-    payload = challenge_json(world["city"].id)
-    assert client.post("/api/v1/challenges", json=payload).status_code == 401
-    assert client.post("/api/v1/challenges", json=payload, headers=api_headers(world["innovator"])).status_code == 403
-    assert client.post("/api/v1/challenges", json=payload,
-                       headers=api_headers(world["fund_manager"])).status_code == 403
-    # Another verified city's official: may see the city, may not draft for it.
-    assert client.post("/api/v1/challenges", json=payload,
-                       headers=api_headers(world["other_official"])).status_code == 403
-    unverified, unverified_official = make_city(make_user, name="Recife", country="BRA", verified=False)
-    assert client.post("/api/v1/challenges", json=challenge_json(unverified.id),
-                       headers=api_headers(unverified_official)).status_code == 409
-    assert client.post("/api/v1/challenges", json=challenge_json(unverified.id),
-                       headers=api_headers(world["official"])).status_code == 404
-    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 0
-
-
-@pytest.mark.parametrize(("overrides", "field"), [
-    (dict(criteria=[{"name": "A", "weight": 60}]), "criteria"),
-    (dict(criteria=[{"name": "A", "weight": "heavy"}]), "criteria.0.weight"),
-    (dict(max_award_cents=10**12), "max_award_cents"),
-    (dict(prize_pool_cents="lots"), "prize_pool_cents"),
-    (dict(closes_at="2027-05-01T12:00:00"), "closes_at"),
-    (dict(closes_at="tomorrow"), "closes_at"),
-    (dict(opens_at=(NOW + timedelta(days=70)).isoformat()), "closes_at"),
-    (dict(sdg_targets=["11.9"]), "sdg_targets.0"),
-    (dict(eligible_org_types=["cartel"]), "eligible_org_types.0"),
-    (dict(eligible_countries=["XXX"]), "eligible_countries"),
-    (dict(focus_area="space"), "focus_area"),
-    (dict(title=None), "title"),
-])
-def test_api_validation_is_422_per_field(world, client, api_headers, overrides, field):
-    response = client.post("/api/v1/challenges", json=challenge_json(world["city"].id, **overrides),
-                           headers=api_headers(world["official"]))
-    assert response.status_code == 422, response.get_json()
-    assert response.mimetype == "application/problem+json"
-    assert field in response.get_json()["errors"]
-    assert db.session.scalar(sa.select(sa.func.count(Challenge.id))) == 0
-
-
-def test_missing_fields_are_listed(world, client, api_headers):
-    response = client.post("/api/v1/challenges", json={"city_id": world["city"].id},
-                           headers=api_headers(world["official"]))
-    assert response.status_code == 422
-    assert {"title", "criteria", "closes_at"} <= set(response.get_json()["errors"])
-
-
-def test_patch_submit_approve_over_the_api(world, client, api_headers):
-    official, fund_manager = world["official"], world["fund_manager"]
-    challenge = make_challenge(world["city"], official)
-    path = f"/api/v1/challenges/{challenge.id}"
-    assert client.patch(path, json={"title": "New"}, headers=api_headers(world["other_official"])).status_code == 404
-    assert client.patch(path, json={"title": "New"}, headers=api_headers(fund_manager)).status_code == 403
-    response = client.patch(path, json={"title": "New title"}, headers=api_headers(official))
-    assert response.status_code == 200 and response.get_json()["title"] == "New title"
-    assert len(response.get_json()["criteria"]) == 3
-    assert client.post(f"{path}/submit").status_code == 401
-    assert client.post(f"{path}/submit", headers=api_headers(world["other_official"])).status_code == 404
-    assert client.post(f"{path}/submit", headers=api_headers(official)).status_code == 200
-    assert client.post(f"{path}/submit", headers=api_headers(official)).status_code == 409
-    assert client.patch(path, json={"title": "Later"}, headers=api_headers(official)).status_code == 409
-    assert client.post(f"{path}/approve", headers=api_headers(official)).status_code == 403
-    assert client.post(f"{path}/approve", headers=api_headers(world["innovator"])).status_code == 403
-    response = client.post(f"{path}/approve", headers=api_headers(fund_manager))
-    assert response.status_code == 200 and response.get_json()["status"] == "published"
-    assert client.post(f"{path}/approve", headers=api_headers(fund_manager)).status_code == 409
-
-
-def test_deadline_extension_over_the_api(world, client, api_headers, run_jobs):
-    challenge = make_challenge(world["city"], world["official"], state="published",
-                               fund_manager=world["fund_manager"])
-    path = f"/api/v1/challenges/{challenge.id}/deadline-extensions"
-    later = (challenge.closes_at + timedelta(days=7)).isoformat()
-    body = {"new_closes_at": later, "reason": "Public holidays"}
-    assert client.post(path, json=body).status_code == 401
-    assert client.post(path, json=body, headers=api_headers(world["innovator"])).status_code == 403
-    assert client.post(path, json=body, headers=api_headers(world["other_official"])).status_code == 403
-    earlier = {"new_closes_at": (challenge.closes_at - timedelta(days=1)).isoformat(), "reason": "x"}
-    response = client.post(path, json=earlier, headers=api_headers(world["official"]))
-    assert response.status_code == 422 and "new_closes_at" in response.get_json()["errors"]
-    response = client.post(path, json=body, headers=api_headers(world["official"]))
-    assert response.status_code == 201, response.get_json()
-    assert response.get_json()["new_closes_at"] == later
-    db.session.expire_all()
-    assert db.session.get(Challenge, challenge.id).closes_at.isoformat() == later
-
-
-def test_clarifications_over_the_api(world, client, api_headers):
-    challenge = make_challenge(world["city"], world["official"], state="published",
-                               fund_manager=world["fund_manager"])
-    path = f"/api/v1/challenges/{challenge.id}/clarifications"
-    assert client.post(path, json={"question": "Hi?"}).status_code == 401
-    assert client.post(path, json={"question": ""}, headers=api_headers(world["innovator"])).status_code == 422
-    response = client.post(path, json={"question": "SMS only?"}, headers=api_headers(world["innovator"]))
-    assert response.status_code == 201 and response.get_json()["status"] == "open"
-    qid = response.get_json()["id"]
-    assert client.get(path).get_json()["total"] == 0  # unanswered: not public
-    assert client.get(path, headers=api_headers(world["innovator"])).get_json()["total"] == 1
-    assert client.get(path, headers=api_headers(world["fund_manager"])).get_json()["total"] == 1
-    answer = f"/api/v1/clarifications/{qid}/answer"
-    assert client.post(answer, json={"answer": "Yes"}).status_code == 401
-    assert client.post(answer, json={"answer": "Yes"}, headers=api_headers(world["other_official"])).status_code == 404
-    assert client.post(answer, json={"answer": "Yes"}, headers=api_headers(world["fund_manager"])).status_code == 403
-    response = client.post(answer, json={"answer": "Yes."}, headers=api_headers(world["official"]))
-    assert response.status_code == 200 and response.get_json()["status"] == "answered"
-    public = client.get(path).get_json()
-    assert public["total"] == 1 and public["items"][0]["answer"] == "Yes."
-    assert "SMS only?" in client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
-
-
 # --- list filters ------------------------------------------------------------------------------------
 def test_list_filters(world, client, make_user, clock):
     fm, city, official = world["fund_manager"], world["city"], world["official"]
@@ -181,7 +52,7 @@ def test_list_filters(world, client, make_user, clock):
     open_now = make_challenge(city, official, state="published", fund_manager=fm, title="Clean water",
                               opens_at=NOW - timedelta(hours=1) + timedelta(minutes=30),
                               focus_area="public_interest_tech")
-    suva, suva_official = make_city(make_user, name="Nadi", country="FJI", fund_manager=fm)
+    suva, suva_official = make_city(name="Nadi", country="FJI", fund_manager=fm)
     make_challenge(suva, suva_official)  # a draft never shows
     clock.move_to(NOW + timedelta(hours=1))
 

@@ -1,4 +1,5 @@
 """The disbursement API: request, approve (four eyes), confirm, fail, cancel, re-queue, read; the money flow end to end."""
+# ruff: noqa: F811 - test arguments name the fixtures imported below from the package's conftest
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,10 @@ from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.ledger.services import verify_ledger
+
+# The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
+from tests.disbursements.conftest import fake_stripe, fake_stripe_server, payable, paying_app, signed_in  # noqa: F401
+from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: F401
 
 S = DisbursementStatus
 PROBLEM = "application/problem+json"

@@ -1,4 +1,5 @@
 """Review API: the permission matrix, blindness on raw bytes, assignment, reviews, ranking, release gate."""
+# ruff: noqa: F811 - test arguments name the fixtures imported below from the package's conftest
 from __future__ import annotations
 
 import pytest
@@ -7,14 +8,9 @@ import sqlalchemy as sa
 from facility.extensions import db
 from facility.review import conflicts, panels
 from facility.review.models import Assignment, PanelMember
-from tests.review.conftest import assign, submit
 
-
-def assert_blind(world, response) -> None:
-    raw = response.get_data().lower()
-    for secret in world.secrets:
-        assert secret.lower().encode() not in raw, f"{secret!r} leaked to a reviewer"
-
+# The review fixtures (a closed challenge with a panel: `world` here is review's), for this module only.
+from tests.review.conftest import assert_blind, assign, make_world, submit, world  # noqa: F401
 
 # --- panel members -----------------------------------------------------------------------------------
 
