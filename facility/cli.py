@@ -42,7 +42,10 @@ def serve(host: str, port: int, threads: int) -> None:
     def _stop(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Both signals explicitly: a process started with SIGINT ignored (by a parent that ignores it, such
+    # as a test runner or a service manager) inherits that, and Ctrl-C would never stop the server.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -76,8 +76,10 @@ def test_serve_starts_web_and_worker_with_embedded_redis_and_stops_cleanly(tmp_p
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(INSTANCE_PATH=str(tmp_path), FACILITY_ENV="development")
+    # Started with SIGINT ignored, as a child of a runner that ignores it would be: Ctrl-C must still stop it.
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "facility", "serve", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 60
         body = None
