@@ -29,8 +29,8 @@ run: $(VENV)/.runtime
 
 ## make test: install, lint, type-check, run the whole suite
 # Most of the suite runs in parallel (pytest-xdist): each worker builds its own databases and its own
-# embedded Redis (tests/conftest.py), and on a shared Redis its own key prefixes. The slow fault runs
-# (worker processes killed on a clock) and the browser tests then run alone, as before.
+# embedded Redis (tests/conftest.py), and on a shared Redis its own key prefixes. Tests marked `serial`
+# (the fault runs, whose worker processes are killed on a clock; the browser walks; `serve`) then run alone.
 # `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
@@ -38,8 +38,8 @@ PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(PYTEST) -n $(TEST_WORKERS) -m "not slow and not browser"
-	$(PYTEST) -m "slow or browser"
+	$(PYTEST) -n $(TEST_WORKERS) -m "not serial"
+	$(PYTEST) -m "serial"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ from facility.accounts.models import User
 from facility.extensions import db
 from tests.browser import browser_page, live_server, require_chromium
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
 
 
 def test_sign_up_sign_out_sign_in(app, backend):

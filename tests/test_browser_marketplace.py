@@ -12,7 +12,7 @@ from facility.extensions import db
 from tests.browser import browser_page, live_server, require_chromium
 from tests.conftest import PASSWORD, fund_facility
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
 
 START = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)
 XSS = '<img src=x onerror="window.__pwned=1">'

@@ -71,6 +71,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_serve_starts_web_and_worker_with_embedded_redis_and_stops_cleanly(tmp_path):
     """`serve` with no REDIS_URL: site and /healthz answer, Ctrl-C stops the server, worker and Redis."""
     port = _free_port()

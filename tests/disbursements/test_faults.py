@@ -27,7 +27,7 @@ from facility.extensions import db
 from facility.ledger.services import verify_ledger
 from tests.disbursements import scenario
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 FAULT_N = int(os.environ.get("FAULT_N", 200))
 DEADLINE_SECONDS = float(os.environ.get("FAULT_DEADLINE", 600))
