@@ -1,5 +1,6 @@
 """Fixtures for the grants tests (wrappers over tests/factories): a closed challenge, a proposal with
-milestones, a funded pool."""
+milestones, a funded pool, and the scenes the grants and grants-API tests share (`setup`, `grant_setup`,
+`active_grant`, `donor`)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,6 +12,8 @@ from facility.accounts.models import OrgKind, OrgType
 from facility.challenges.models import ChallengeStatus
 from facility.core.models import utcnow
 from facility.extensions import db
+from facility.grants import awards
+from facility.grants.models import GrantStatus
 from facility.proposals.models import ProposalStatus
 from tests import factories
 
@@ -85,3 +88,45 @@ def count_queries(app):
             sa.event.remove(engine, "before_cursor_execute", listener)
 
     return _count
+
+
+@pytest.fixture
+def setup(make_challenge, make_proposal, make_user, fund):
+    challenge = make_challenge()
+    proposal = make_proposal(challenge)
+    fund(unallocated=1_000_000, challenge=challenge, pool=5_000_000)
+    manager = make_user("fund_manager")
+    grantee = make_user("innovator", organization=proposal.organization)
+    return challenge, proposal, manager, grantee
+
+
+@pytest.fixture
+def donor(make_user, make_org):
+    return make_user("donor", organization=make_org(name="Open Cities Foundation", kind=OrgKind.DONOR, country="NOR"))
+
+
+@pytest.fixture
+def grant_setup(make_challenge, make_proposal, make_user, fund):
+    challenge = make_challenge()
+    proposal = make_proposal(challenge)
+    fund(challenge=challenge, pool=5_000_000)
+    manager = make_user("fund_manager")
+    grantee = make_user("innovator", organization=proposal.organization)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
+    db.session.commit()
+    return grant, manager, grantee
+
+
+@pytest.fixture
+def active_grant(make_challenge, make_proposal, make_user, fund):
+    challenge = make_challenge()
+    proposal = make_proposal(challenge, amounts=(1_000_000,))
+    fund(challenge=challenge, pool=5_000_000)
+    manager = make_user("fund_manager")
+    grantee = make_user("innovator", organization=proposal.organization)
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000)
+    assert grant.status is GrantStatus.OFFERED
+    awards.accept_grant(grant=grant, actor=grantee)
+    assert grant.status is GrantStatus.ACTIVE  # offered -> active
+    db.session.commit()
+    return grant, manager, grantee

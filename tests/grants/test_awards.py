@@ -15,16 +15,6 @@ from facility.ledger.services import UNALLOCATED, balance, commitment_code, faci
 from facility.proposals.models import ProposalStatus
 
 
-@pytest.fixture
-def setup(make_challenge, make_proposal, make_user, fund):
-    challenge = make_challenge()
-    proposal = make_proposal(challenge)
-    fund(unallocated=1_000_000, challenge=challenge, pool=5_000_000)
-    manager = make_user("fund_manager")
-    grantee = make_user("innovator", organization=proposal.organization)
-    return challenge, proposal, manager, grantee
-
-
 def _count(model):
     return db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
 
@@ -159,73 +149,6 @@ def test_release_refused_while_open(app, make_challenge, make_user, fund):
 
 
 # --- API -------------------------------------------------------------------------
-
-def test_api_award_and_grant(client, app, setup, api_headers, make_user, make_org):
-    challenge, proposal, manager, grantee = setup
-    response = client.post(f"/api/v1/proposals/{proposal.id}/award", json={"amount_cents": 3_000_000},
-                           headers=api_headers(manager))
-    assert response.status_code == 201, response.json
-    grant = response.json
-    assert grant["status"] == "offered" and [t["amount_cents"] for t in grant["tranches"]] == [1_000_000, 2_000_000]
-    assert grant["tranches"][0]["status"] == "pending"
-
-    stranger = make_user("innovator", organization=make_org(name="Stranger"))
-    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(stranger)).status_code == 404
-    assert client.get(f"/api/v1/grants/{grant['id']}").status_code == 401
-    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(make_user("donor"))).status_code == 404
-    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(manager)).status_code == 200
-    mine = client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(grantee))
-    assert mine.status_code == 200 and mine.json["payout_account"] is None
-    assert client.get("/api/v1/grants", headers=api_headers(grantee)).json["total"] == 1
-    assert client.get("/api/v1/grants", headers=api_headers(stranger)).json["total"] == 0
-
-    assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(manager)).status_code == 403
-    accepted = client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee))
-    assert accepted.status_code == 200 and accepted.json["status"] == "active"
-    assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee)).status_code == 409
-
-
-def test_api_grant_lists_its_disbursements(client, setup, api_headers):
-    """The grant's API view carries its payments (none yet), asked of disbursements directly."""
-    _, proposal, manager, _ = setup
-    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
-    db.session.commit()
-    body = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(manager)).json
-    assert body["disbursements"] == []
-
-
-def test_api_award_refusals(client, setup, api_headers, make_challenge, make_proposal):
-    challenge, proposal, manager, grantee = setup
-    url = f"/api/v1/proposals/{proposal.id}/award"
-    assert client.post(url, json={"amount_cents": 3_000_000}).status_code == 401
-    assert client.post(url, json={"amount_cents": 3_000_000}, headers=api_headers(grantee)).status_code == 403
-    response = client.post(url, json={"amount_cents": 2_000_000, "tranches": [{"title": "A", "amount_cents": 1}]},
-                           headers=api_headers(manager))
-    assert response.status_code == 422 and "tranches" in response.json["errors"]
-    response = client.post(url, json={"amount_cents": 2_000_000, "tranches": [{"title": "", "amount_cents": -1}]},
-                           headers=api_headers(manager))
-    assert response.status_code == 422
-    assert {"tranches.0.title", "tranches.0.amount_cents"} <= set(response.json["errors"])
-    poor = make_proposal(make_challenge())
-    response = client.post(f"/api/v1/proposals/{poor.id}/award", json={"amount_cents": 3_000_000},
-                           headers=api_headers(manager))
-    assert response.status_code == 409 and "pool" in response.json["detail"]
-    assert client.post("/api/v1/proposals/999999/award", json={"amount_cents": 1},
-                       headers=api_headers(manager)).status_code == 404
-    db.session.expire_all()
-    assert _count(Grant) == 0
-
-
-def test_api_release_pool(client, setup, api_headers):
-    challenge, proposal, manager, grantee = setup
-    proposal.status = ProposalStatus.DECLINED
-    db.session.commit()
-    url = f"/api/v1/challenges/{challenge.id}/release-pool"
-    assert client.post(url).status_code == 401
-    assert client.post(url, headers=api_headers(grantee)).status_code == 403
-    response = client.post(url, headers=api_headers(manager))
-    assert response.status_code == 200 and response.json["amount_cents"] == 5_000_000
-    assert client.post(url, headers=api_headers(manager)).status_code == 409
 
 
 def test_tranches_start_pending(app, setup):

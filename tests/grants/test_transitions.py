@@ -10,7 +10,7 @@ from facility.accounts.models import OrgKind
 from facility.core.errors import Conflict
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, tranches
+from facility.grants import contributions, milestones, tranches
 from facility.grants.models import (
     CONTRIBUTION_TRANSITIONS,
     GRANT_TRANSITIONS,
@@ -87,21 +87,6 @@ def test_contribution_moves_through_the_services(app, donor, make_user):
                                                 received_on=utcnow().date(), bank_reference="FT-1")
 
 
-@pytest.fixture
-def active_grant(make_challenge, make_proposal, make_user, fund):
-    challenge = make_challenge()
-    proposal = make_proposal(challenge, amounts=(1_000_000,))
-    fund(challenge=challenge, pool=5_000_000)
-    manager = make_user("fund_manager")
-    grantee = make_user("innovator", organization=proposal.organization)
-    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000)
-    assert grant.status is GrantStatus.OFFERED
-    awards.accept_grant(grant=grant, actor=grantee)
-    assert grant.status is GrantStatus.ACTIVE  # offered -> active
-    db.session.commit()
-    return grant, manager, grantee
-
-
 def test_report_and_tranche_moves_through_the_services(app, active_grant):
     grant, manager, grantee = active_grant
     tranche = grant.tranches[0]
@@ -133,14 +118,3 @@ def test_report_and_tranche_moves_through_the_services(app, active_grant):
         tranches.cancel_tranche_payment(tranche=tranche)
 
 
-def test_a_refused_move_is_a_409_in_the_api(client, active_grant, api_headers):
-    grant, manager, grantee = active_grant
-    response = client.post(f"/api/v1/grants/{grant.id}/accept", headers=api_headers(grantee))  # active -> active
-    assert response.status_code == 409
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    response = client.post(f"/api/v1/tranches/{grant.tranches[0].id}/evidence", json={"text": "x"},
-                           headers=api_headers(grantee))
-    report_id = response.json["id"]
-    assert client.post(f"/api/v1/milestone-reports/{report_id}/accept", headers=api_headers(manager)).status_code == 200
-    again = client.post(f"/api/v1/milestone-reports/{report_id}/accept", headers=api_headers(manager))
-    assert again.status_code == 409  # accepted -> accepted
