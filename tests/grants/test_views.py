@@ -23,23 +23,6 @@ from tests.conftest import PASSWORD, get_csrf
 IBAN = "GB82WEST12345698765432"
 
 
-@pytest.fixture
-def donor(make_user, make_org):
-    return make_user("donor", organization=make_org(name="Foundation", kind=OrgKind.DONOR, country="NOR"))
-
-
-@pytest.fixture
-def awarded(make_challenge, make_proposal, make_user, fund):
-    challenge = make_challenge()
-    proposal = make_proposal(challenge)
-    fund(challenge=challenge, pool=5_000_000)
-    manager = make_user("fund_manager")
-    grantee = make_user("innovator", organization=proposal.organization)
-    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
-    db.session.commit()
-    return grant, manager, grantee
-
-
 def test_facility_page_is_public(client, fund):
     fund(unallocated=250_000_000)
     page = client.get("/facility")
@@ -139,8 +122,8 @@ def test_award_page(client, login, make_challenge, make_proposal, make_user, fun
     assert [(t.title, t.amount_cents) for t in grant.tranches] == [("Pilot", 1_500_000), ("Report", 500_000)]
 
 
-def test_grantee_accepts_gives_payout_and_reports(client, login, awarded):
-    grant, manager, grantee = awarded
+def test_grantee_accepts_gives_payout_and_reports(client, login, grant_setup):
+    grant, manager, grantee = grant_setup
     login(client, grantee)
     page = client.get(f"/grants/{grant.id}").get_data(as_text=True)
     assert "I accept this agreement" in page
@@ -175,8 +158,8 @@ def test_grantee_accepts_gives_payout_and_reports(client, login, awarded):
     assert "attachment" in download.headers["Content-Disposition"]
 
 
-def test_evidence_form_errors(client, login, awarded):
-    grant, _, grantee = awarded
+def test_evidence_form_errors(client, login, grant_setup):
+    grant, _, grantee = grant_setup
     awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     login(client, grantee)
@@ -191,8 +174,8 @@ def test_evidence_form_errors(client, login, awarded):
     assert db.session.execute(sa.select(sa.func.count(MilestoneReport.id))).scalar_one() == 0
 
 
-def test_fund_manager_reviews_evidence(client, login, awarded):
-    grant, manager, grantee = awarded
+def test_fund_manager_reviews_evidence(client, login, grant_setup):
+    grant, manager, grantee = grant_setup
     awards.accept_grant(grant=grant, actor=grantee)
     report = milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="Done")
     db.session.commit()
@@ -210,8 +193,8 @@ def test_fund_manager_reviews_evidence(client, login, awarded):
     assert grant.tranches[0].status == TrancheStatus.PENDING
 
 
-def test_grant_pages_refuse_others(client, login, awarded, make_user, make_org):
-    grant, manager, grantee = awarded
+def test_grant_pages_refuse_others(client, login, grant_setup, make_user, make_org):
+    grant, manager, grantee = grant_setup
     report_tranche = grant.tranches[0]
     paths = [f"/grants/{grant.id}", f"/grants/{grant.id}/payout", f"/tranches/{report_tranche.id}/evidence"]
     for path in paths + ["/grants", "/staff/evidence"]:
@@ -232,8 +215,8 @@ def test_grant_pages_refuse_others(client, login, awarded, make_user, make_org):
     assert grant.status == GrantStatus.OFFERED
 
 
-def test_dashboard_panels(client, login, awarded, donor):
-    grant, manager, grantee = awarded
+def test_dashboard_panels(client, login, grant_setup, donor):
+    grant, manager, grantee = grant_setup
     login(client, grantee)
     assert "Read and accept the agreement" in client.get("/dashboard").get_data(as_text=True)
     client2 = client.application.test_client()
