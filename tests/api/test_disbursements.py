@@ -12,7 +12,14 @@ from facility.extensions import db
 from facility.ledger.services import verify_ledger
 
 # The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
-from tests.disbursements.conftest import fake_stripe, fake_stripe_server, payable, paying_app, signed_in  # noqa: F401
+from tests.disbursements.conftest import (  # noqa: F401
+    fake_stripe,
+    fake_stripe_server,
+    payable,
+    paying_app,
+    signed_in,
+    two_approvals_above_usd_5000,
+)
 from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: F401
 
 S = DisbursementStatus
@@ -81,19 +88,15 @@ def test_request_then_another_fund_manager_approves(payable, as_user, make_user)
     _problem(as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/approve"), 409)
 
 
-def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_user, paying_app):
-    paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
-    try:
-        grant, requester, approver, _ = payable()
-        d_id = as_user(requester).post(f"/tranches/{grant.tranches[0].id}/disbursements").json["id"]
-        first = as_user(approver).post(f"/disbursements/{d_id}/approve")
-        assert first.status_code == 200 and first.json["status"] == "requested"
-        assert first.json["required_approvals"] == 2
-        _problem(as_user(approver).post(f"/disbursements/{d_id}/approve"), 409)
-        second = as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/approve")
-        assert second.status_code == 200 and second.json["status"] == "queued"
-    finally:
-        paying_app.config.pop("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS")
+def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_user, two_approvals_above_usd_5000):
+    grant, requester, approver, _ = payable()
+    d_id = as_user(requester).post(f"/tranches/{grant.tranches[0].id}/disbursements").json["id"]
+    first = as_user(approver).post(f"/disbursements/{d_id}/approve")
+    assert first.status_code == 200 and first.json["status"] == "requested"
+    assert first.json["required_approvals"] == 2
+    _problem(as_user(approver).post(f"/disbursements/{d_id}/approve"), 409)
+    second = as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/approve")
+    assert second.status_code == 200 and second.json["status"] == "queued"
 
 
 # --- confirm, fail, cancel, re-queue ----------------------------------------------------------

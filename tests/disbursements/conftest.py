@@ -85,6 +85,14 @@ def paying_app(app, fake_stripe):
 
 
 @pytest.fixture
+def two_approvals_above_usd_5000(paying_app):
+    """Payments above USD 5,000 need two approvals, for this test only (put back afterwards, also on failure)."""
+    paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
+    yield paying_app
+    paying_app.config.pop("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS")
+
+
+@pytest.fixture
 def payable(paying_app, make_challenge, make_proposal, make_user, fund):  # noqa: F811 - fixtures imported above
     """`payable(rail="stripe"|"manual", amounts=...)`: an active grant whose first tranche's evidence is accepted.
 

@@ -18,26 +18,22 @@ def _fresh(disbursement_id: int) -> Disbursement:
     return db.session.get(Disbursement, disbursement_id)
 
 
-def test_can_approve_role_person_and_state(payable, make_user, paying_app):
-    paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
-    try:
-        grant, requester, approver, grantee = payable()
-        d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
-        db.session.commit()
-        assert policy.can_approve(approver, d) is None
-        assert policy.can_approve(grantee, d).error.status == 403
-        assert policy.can_approve(make_user("admin"), d).error.status == 403
-        refusal = policy.can_approve(requester, d)
-        assert refusal.error.status == 403 and "another fund manager" in refusal.reason
-        requests.approve_disbursement(disbursement=d, actor=approver)
-        db.session.commit()
-        assert policy.can_approve(approver, _fresh(d.id)).error.status == 409  # one person approves once
-        requests.approve_disbursement(disbursement=_fresh(d.id), actor=make_user("fund_manager"))
-        db.session.commit()
-        refusal = policy.can_approve(make_user("fund_manager"), _fresh(d.id))
-        assert refusal.error.status == 409 and "Queued for payment" in refusal.reason  # its label, not "queued"
-    finally:
-        paying_app.config.pop("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS")
+def test_can_approve_role_person_and_state(payable, make_user, two_approvals_above_usd_5000):
+    grant, requester, approver, grantee = payable()
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    db.session.commit()
+    assert policy.can_approve(approver, d) is None
+    assert policy.can_approve(grantee, d).error.status == 403
+    assert policy.can_approve(make_user("admin"), d).error.status == 403
+    refusal = policy.can_approve(requester, d)
+    assert refusal.error.status == 403 and "another fund manager" in refusal.reason
+    requests.approve_disbursement(disbursement=d, actor=approver)
+    db.session.commit()
+    assert policy.can_approve(approver, _fresh(d.id)).error.status == 409  # one person approves once
+    requests.approve_disbursement(disbursement=_fresh(d.id), actor=make_user("fund_manager"))
+    db.session.commit()
+    refusal = policy.can_approve(make_user("fund_manager"), _fresh(d.id))
+    assert refusal.error.status == 409 and "Queued for payment" in refusal.reason  # its label, not "queued"
 
 
 def test_page_api_and_service_all_ask_can_approve(payable, monkeypatch, signed_in, api_headers, client):

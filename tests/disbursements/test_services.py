@@ -88,24 +88,20 @@ def test_one_live_disbursement_per_tranche(payable):
         requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
 
 
-def test_large_amounts_need_two_approvals_and_one_person_approves_once(payable, make_user, paying_app):
-    paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
-    try:
-        grant, requester, approver, _ = payable()
-        d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
-        db.session.commit()
-        assert d.required_approvals == 2
+def test_large_amounts_need_two_approvals_and_one_person_approves_once(payable, make_user, two_approvals_above_usd_5000):
+    grant, requester, approver, _ = payable()
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    db.session.commit()
+    assert d.required_approvals == 2
+    requests.approve_disbursement(disbursement=d, actor=approver)
+    db.session.commit()
+    assert _fresh(d).status is S.REQUESTED
+    with pytest.raises(Conflict, match="already approved"):
         requests.approve_disbursement(disbursement=d, actor=approver)
-        db.session.commit()
-        assert _fresh(d).status is S.REQUESTED
-        with pytest.raises(Conflict, match="already approved"):
-            requests.approve_disbursement(disbursement=d, actor=approver)
-        db.session.rollback()
-        requests.approve_disbursement(disbursement=d, actor=make_user("fund_manager"))
-        db.session.commit()
-        assert _fresh(d).status is S.QUEUED
-    finally:
-        paying_app.config.pop("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS")
+    db.session.rollback()
+    requests.approve_disbursement(disbursement=d, actor=make_user("fund_manager"))
+    db.session.commit()
+    assert _fresh(d).status is S.QUEUED
 
 
 def test_manual_rail_waits_for_the_bank_reference(payable, run_jobs, fake_stripe):
