@@ -49,6 +49,12 @@ def is_open_at(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.opens_at <= now, Challenge.closes_at > now)
 
 
+def has_sdg_target(code: str, column: Any = Challenge.sdg_targets) -> sa.ColumnElement[bool]:
+    """The challenge lists SDG target `code`. JSON lists are stored as text on SQLite and json on
+    PostgreSQL, so this matches the quoted code in the list's text (one rule for every filter)."""
+    return sa.cast(column, sa.Text).contains(f"\"{code}\"", autoescape=True)
+
+
 def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -74,8 +80,7 @@ def public_challenges(*, status: str | None = None, country: str | None = None, 
     if focus_area:
         query = query.where(Challenge.focus_area == FocusArea(focus_area))
     if sdg_target:
-        # JSON lists are stored as text on SQLite and json on PostgreSQL; match the quoted code.
-        query = query.where(sa.cast(Challenge.sdg_targets, sa.Text).contains(f"\"{sdg_target}\"", autoescape=True))
+        query = query.where(has_sdg_target(sdg_target))
     if q:
         query = query.where(sa.or_(Challenge.title.ilike(_like(q), escape="\\"),
                                    Challenge.summary.ilike(_like(q), escape="\\")))

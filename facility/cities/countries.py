@@ -31,7 +31,8 @@ SOURCE_COLUMNS = {
     "LLDC": "Land Locked Developing Countries (LLDC)",
     "SIDS": "Small Island Developing States (SIDS)",
 }
-FIELDS = ("alpha3", "name", "LDC", "LLDC", "SIDS", "global_south")
+FIELDS = ("alpha3", "alpha2", "name", "region", "LDC", "LLDC", "SIDS", "global_south")
+REGIONS = ("Africa", "Americas", "Asia", "Europe", "Oceania")  # UN M49 regions
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class CountryGroups:
     name: str
     groups: tuple[str, ...]
     global_south: bool
+    alpha2: str = ""
+    region: str = ""  # UN M49 region (one of REGIONS), "" for Antarctica
 
 
 def derive_rows(source: Iterable[dict]) -> list[dict]:
@@ -53,7 +56,9 @@ def derive_rows(source: Iterable[dict]) -> list[dict]:
         subregion = (row.get("Sub-region Name") or "").strip()
         south = bool(region) and region not in GLOBAL_NORTH_REGIONS \
             and subregion not in GLOBAL_NORTH_SUBREGIONS and alpha3 not in GLOBAL_NORTH_COUNTRIES
-        item = {"alpha3": alpha3, "name": (row.get("CLDR display name") or row.get("official_name_en") or "").strip()}
+        item = {"alpha3": alpha3, "alpha2": (row.get("ISO3166-1-Alpha-2") or "").strip(),
+                "name": (row.get("CLDR display name") or row.get("official_name_en") or "").strip(),
+                "region": region}
         for group, column in SOURCE_COLUMNS.items():
             item[group] = "1" if (row.get(column) or "").strip().lower() == "x" else "0"
         item["global_south"] = "1" if south else "0"
@@ -72,7 +77,8 @@ def _table() -> dict[str, CountryGroups]:
     table = {}
     for row in read_copy():
         groups = tuple(g for g in GROUPS if row[g] == "1")
-        table[row["alpha3"]] = CountryGroups(row["alpha3"], row["name"], groups, row["global_south"] == "1")
+        table[row["alpha3"]] = CountryGroups(row["alpha3"], row["name"], groups, row["global_south"] == "1",
+                                             row["alpha2"], row["region"])
     return table
 
 
@@ -89,6 +95,33 @@ def country_groups(alpha3: str | None) -> list[str]:
 def is_global_south(alpha3: str | None) -> bool:
     found = lookup(alpha3)
     return bool(found and found.global_south)
+
+
+def region_of(alpha3: str | None) -> str:
+    """The country's UN M49 region ("" when unknown)."""
+    found = lookup(alpha3)
+    return found.region if found else ""
+
+
+def alpha2_of(alpha3: str | None) -> str:
+    """The country's ISO 3166-1 alpha-2 code ("" when unknown), as 360Giving and IATI want it."""
+    found = lookup(alpha3)
+    return found.alpha2 if found else ""
+
+
+def codes_where(*, group: str | None = None, region: str | None = None, global_south: bool | None = None) -> list[str]:
+    """Every alpha-3 code in a country group ("LDC", "LLDC", "SIDS"), a region, or the Global South:
+    the list a SQL filter uses (`City.country.in_(...)`), since the groups live in this copy, not the database."""
+    out = []
+    for row in _table().values():
+        if group and group not in row.groups:
+            continue
+        if region and row.region != region:
+            continue
+        if global_south is not None and row.global_south != global_south:
+            continue
+        out.append(row.alpha3)
+    return sorted(out)
 
 
 def write_copy(rows: list[dict], path: Path = DATA_FILE, *, source: str, date: str) -> None:

@@ -1,7 +1,7 @@
 """The import order DESIGN.md and the developers' guide declare, checked on every module of `facility/`.
 
     core <- audit <- accounts <- cities <- challenges <- proposals <- review <- grants <- disbursements
-    ledger needs only core; api and portfolio read the rest; the app (create_app, cli, errors,
+    ledger needs only core; portfolio reads the rest, and api reads portfolio too; the app (create_app, cli, errors,
     security, demo) wires everything.
 
 A module may import its own package and the packages below it, never above; the import graph
@@ -27,8 +27,9 @@ LAYERS = {
     "review": 6,
     "grants": 7,
     "disbursements": 8,
-    "api": 9, "portfolio": 9,
-    "app": 10,  # facility/__init__.py, cli.py, demo.py, errors.py, security.py
+    "portfolio": 9,
+    "api": 10,  # the API serves the portfolio's figures too (results, public ledger, open data)
+    "app": 11,  # facility/__init__.py, cli.py, demo.py, errors.py, security.py
 }
 # Layers that may import fewer than their rank allows.
 RESTRICTED = {"ledger": {"core", "extensions", "ledger"}}

@@ -1,0 +1,99 @@
+"""Server-rendered charts: an SVG drawn by pygal, with everything a person needs who cannot see it.
+
+Every chart is a `Chart`: a title, a one-sentence summary in words, its data as rows (shown as a
+table beside the picture and downloadable as CSV through `core.exports`) and the SVG. The SVG has
+no script and no style of its own: pygal's inline `<script>` and `<style>` are removed, since pages
+run without JavaScript and the Content-Security-Policy allows only the site's stylesheet, where
+`static/css/site.css` colours the classes pygal uses (`.chart svg ...`). Labels are the caller's
+translated strings; the SVG is marked with the page's direction so Arabic reads right to left.
+
+Templates show one with `{% from "portfolio/_chart.html" import chart %}{{ chart(c, csv_url) }}`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pygal
+from flask import Response
+from markupsafe import Markup
+
+from facility.core.exports import Column, csv_response, dollars
+
+_STRIP = re.compile(r"<(style|script)\b.*?</\1>", re.S)
+
+
+@dataclass
+class Chart:
+    """A chart and its data. `rows` are (label, value per series...) with values as `columns` say."""
+
+    key: str
+    title: str
+    summary: str
+    columns: list[Column]
+    rows: list[tuple[Any, ...]]
+    svg: Markup = field(default_factory=lambda: Markup(""))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.rows
+
+    def csv(self, filename: str | None = None) -> Response:
+        """The chart's data as a CSV download."""
+        return csv_response(self.columns, self.rows, filename or f"{self.key}.csv")
+
+
+def _number(kind: str, value: Any) -> float:
+    if value is None:
+        return 0.0
+    return float(dollars(int(value))) if kind == "money" else float(value)
+
+
+def _render(chart: Any, *, rtl: bool) -> Markup:
+    svg = _STRIP.sub("", chart.render(is_unicode=True))
+    direction = ' direction="rtl"' if rtl else ""
+    # role and label make the picture one image to a screen reader; the table beside it has the data.
+    svg = svg.replace("<svg ", f'<svg role="img" focusable="false"{direction} ', 1)
+    return Markup(svg)  # noqa: S704 - pygal escapes every label and value it writes
+
+
+def bar_chart(key: str, title: str, summary: str, *, label_header: str, labels: Sequence[str],
+              series: Sequence[tuple[str, Sequence[Any]]], kind: str = "money", horizontal: bool = True,
+              stacked: bool = False, rtl: bool = False) -> Chart:
+    """Bars per label, one colour per series. `kind` is the values' `Column` kind (money takes cents)."""
+    columns = [Column(label_header), *(Column(name, kind) for name, _ in series)]  # type: ignore[arg-type]
+    rows = [(label, *(values[i] for _, values in series)) for i, label in enumerate(labels)]
+    chart = Chart(key, title, summary, columns, rows)
+    if not rows:
+        return chart
+    cls = {(False, True): pygal.HorizontalBar, (True, True): pygal.HorizontalStackedBar,
+           (False, False): pygal.Bar, (True, False): pygal.StackedBar}[(stacked, horizontal)]
+    graph = cls(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
+                legend_at_bottom=True, print_values=False, height=max(220, 44 * len(labels) + 120),
+                width=720, margin=12, truncate_label=40, title=None,
+                value_formatter=(lambda v: f"{v:,.0f}"))
+    graph.x_labels = list(labels)
+    for name, values in series:
+        graph.add(name, [_number(kind, v) for v in values])
+    chart.svg = _render(graph, rtl=rtl)
+    return chart
+
+
+def line_chart(key: str, title: str, summary: str, *, label_header: str, labels: Sequence[str],
+               series: Sequence[tuple[str, Sequence[Any]]], kind: str = "money", rtl: bool = False) -> Chart:
+    """Lines over an ordered axis (quarters, months); a None value leaves a gap."""
+    columns = [Column(label_header), *(Column(name, kind) for name, _ in series)]  # type: ignore[arg-type]
+    rows = [(label, *(values[i] for _, values in series)) for i, label in enumerate(labels)]
+    chart = Chart(key, title, summary, columns, rows)
+    if not rows:
+        return chart
+    graph = pygal.Line(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
+                       legend_at_bottom=True, height=320, width=720, margin=12, x_label_rotation=30,
+                       allow_interruptions=True, value_formatter=(lambda v: f"{v:,.0f}"))
+    graph.x_labels = list(labels)
+    for name, values in series:
+        graph.add(name, [None if v is None else _number(kind, v) for v in values])
+    chart.svg = _render(graph, rtl=rtl)
+    return chart
