@@ -16,7 +16,8 @@ from facility.extensions import db
 
 
 @labelled({"admin": _l("Administrator"), "fund_manager": _l("Fund manager"), "city_official": _l("City official"),
-           "innovator": _l("Innovator"), "reviewer": _l("Reviewer"), "donor": _l("Donor or investor")})
+           "innovator": _l("Innovator"), "reviewer": _l("Reviewer"), "donor": _l("Donor or investor"),
+           "auditor": _l("Auditor")})
 class Role(str, enum.Enum):
     ADMIN = "admin"
     FUND_MANAGER = "fund_manager"
@@ -24,6 +25,7 @@ class Role(str, enum.Enum):
     INNOVATOR = "innovator"
     REVIEWER = "reviewer"
     DONOR = "donor"
+    AUDITOR = "auditor"  # reads everything, changes nothing
 
 
 # Roles a person may give themselves; the others are granted by an admin or a command.
