@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pygal
+import pygal.style
 from flask import Response
 from markupsafe import Markup
 
@@ -51,6 +52,24 @@ def _number(kind: str, value: Any) -> float:
     return float(dollars(int(value))) if kind == "money" else float(value)
 
 
+def _style() -> Any:
+    return pygal.style.Style(font_family="sans-serif", **_FONTS)
+
+
+def _axis(kind: str, series: Sequence[tuple[str, Sequence[Any]]]) -> dict[str, Any]:
+    """Axis settings: counts get whole-number ticks (pygal would draw 0, 0.5, 1 ... as 0, 0, 1)."""
+    if kind != "int":
+        return {}
+    top = max((int(v or 0) for _, values in series for v in values), default=0)
+    step = max(1, -(-top // 5))
+    return {"y_labels": list(range(0, top + step + 1, step)) if top else [0, 1]}
+
+
+# Font sizes pygal lays the chart out for; site.css must not change them, or labels overlap the bars.
+_FONTS = {"label_font_size": 12, "major_label_font_size": 12, "legend_font_size": 12,
+          "value_font_size": 12, "title_font_size": 14}
+
+
 def _render(chart: Any, *, rtl: bool) -> Markup:
     svg = _STRIP.sub("", chart.render(is_unicode=True))
     direction = ' direction="rtl"' if rtl else ""
@@ -73,7 +92,7 @@ def bar_chart(key: str, title: str, summary: str, *, label_header: str, labels: 
     graph = cls(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
                 legend_at_bottom=True, print_values=False, height=max(220, 44 * len(labels) + 120),
                 width=720, margin=12, truncate_label=40, title=None,
-                value_formatter=(lambda v: f"{v:,.0f}"))
+                value_formatter=(lambda v: f"{v:,.0f}"), style=_style(), **_axis(kind, series))
     graph.x_labels = list(labels)
     for name, values in series:
         graph.add(name, [_number(kind, v) for v in values])
@@ -91,7 +110,8 @@ def line_chart(key: str, title: str, summary: str, *, label_header: str, labels:
         return chart
     graph = pygal.Line(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
                        legend_at_bottom=True, height=320, width=720, margin=12, x_label_rotation=30,
-                       allow_interruptions=True, value_formatter=(lambda v: f"{v:,.0f}"))
+                       allow_interruptions=True, value_formatter=(lambda v: f"{v:,.0f}"), style=_style(),
+                       **_axis(kind, series))
     graph.x_labels = list(labels)
     for name, values in series:
         graph.add(name, [None if v is None else _number(kind, v) for v in values])

@@ -3,6 +3,7 @@ and the portfolio filter's SQL agreeing with the cities' own facts."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime
 
 import openpyxl
@@ -100,3 +101,13 @@ def test_filter_sql_matches_the_city_facts(app):
         for size in SIZE_BOUNDS:
             found = set(db.session.scalars(PortfolioFilter(size_class=size.value).apply(sa.select(City.id))))
             assert found == {c.id for c in cities if c.size_class == size}
+
+
+def test_count_charts_get_whole_number_ticks():
+    """Counts are drawn on whole-number ticks: pygal's default 0, 0.5, 1 ... printed as 0, 0, 1 ..."""
+    chart = bar_chart("n", "Grants", "Three.", label_header="Area", labels=["A", "B"],
+                      series=[("Grants", [3, 1])], kind="int", horizontal=False)
+    ticks = re.findall(r'<g class="guides"><path[^>]*/><text[^>]*>([^<]+)</text>', chart.svg)
+    assert len(ticks) >= 3
+    assert len(ticks) == len(set(ticks)), ticks
+    assert all(t.replace(",", "").isdigit() for t in ticks)
