@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind, OrgType
-from facility.challenges.models import ChallengeStatus
+from facility.challenges.models import ChallengeStatus, FocusArea
+from facility.core.labels import label
 from facility.extensions import db
 from facility.grants import awards
 from facility.ledger.services import (
@@ -305,3 +306,64 @@ def count_statements(app):
             sa.event.remove(db.engine, "before_cursor_execute", listener)
 
     return _count
+
+
+# --- the public page ---------------------------------------------------------------------------
+
+def test_the_results_page_is_public_and_shows_the_ledger_figures(client, clock, portfolio):
+    contribute(datetime(2026, 8, 1, tzinfo=UTC), 500_00, clock, "page")
+    response = client.get("/results")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    raised = facility_totals()["raised"]
+    assert raised == 10_000_000 + 500_00
+    # The same money shows the same amount here and on the facility page.
+    assert "USD 100,500.00" in html and "USD 100,500.00" in client.get("/facility").get_data(as_text=True)
+    assert "USD 1,000,000,000.00" in html and "2030" in html and "2025" in html
+    for definition in targets.DEFINITIONS.values():
+        assert str(definition) in html.replace("&#39;", "'")
+    assert "at least 30% of the people live in informal settlements" in html
+    for key in ("raised", "cumulative", "engagement", "policy", "focus_area", "sdg_target_grants",
+                "sdg_target_money", "beneficiary_grants", "beneficiary_money"):
+        assert f'id="chart-{key}-title"' in html and f"/results/{key}.csv" in html
+    assert "No data yet." not in html
+    assert "<script" not in html.split("<main", 1)[-1]
+    assert "<progress" in html and "table-scroll" in html
+    assert "/results" in client.get("/facility").get_data(as_text=True)
+
+
+def test_a_chart_downloads_its_data_as_csv_with_the_filters(client, clock, portfolio):
+    lines = client.get("/results/policy.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Priority,")
+    assert lines[1] == "Small and medium-sized cities,70.0,40.0"
+    focus = client.get("/results/focus_area.csv?country=DEU").get_data(as_text=True).splitlines()
+    assert focus[1:] == [f"{label(FocusArea.PUBLIC_INTEREST_TECH)},30000.00,30000.00"]
+    assert client.get("/results/nothing.csv").status_code == 404
+
+
+def test_the_page_filters_and_reports_a_bad_filter_without_failing(client, clock, portfolio):
+    html = client.get("/results?country=DEU").get_data(as_text=True)
+    assert "1 grants: USD 30,000.00 awarded, USD 30,000.00 disbursed." in html
+    bad = client.get("/results?country=XXX&sdg_target=99.9&size_class=huge&region=Mars")
+    assert bad.status_code == 200
+    text = bad.get_data(as_text=True)
+    assert "Give an ISO 3166-1 alpha-3 code" in text and "Give an SDG target code" in text
+    assert "3 grants: USD 100,000.00 awarded" in text  # the bad values are ignored, not applied
+
+
+def test_the_charts_read_right_to_left_in_arabic(client, clock, portfolio):
+    html = client.get("/results", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert 'dir="rtl"' in html and 'direction="rtl"' in html
+
+
+def test_the_results_page_takes_the_same_number_of_queries_however_many_grants(client, clock, manager,
+                                                                               count_statements):
+    granted(challenge_in("Gulu"), 1_000_000, manager, paid=100)
+    client.get("/results")
+    with count_statements() as few:
+        assert client.get("/results").status_code == 200
+    for n in range(4):
+        granted(challenge_in(f"More {n}", country="BRA"), 1_000_000, manager)
+    with count_statements() as many:
+        client.get("/results")
+    assert few() == many()
