@@ -2,7 +2,7 @@
 `GET /api/v1/results` need, aggregated in SQL so the number of queries never grows with the data.
 
 - Capital raised against its target, from the ledger: what the income accounts (contributions) were
-  credited, per calendar quarter of the posting (UTC), cumulative, the rate needed per quarter to
+  credited, per calendar quarter (UTC) of the day a wire was received or else of the posting, cumulative, the rate needed per quarter to
   reach the target by its deadline counting the current quarter, and the projection at today's rate.
   Today's rate is the average of the last four complete quarters once there are four complete
   quarters since the first contribution, else the average per quarter since the first contribution's
@@ -33,7 +33,7 @@ from facility.cities import countries
 from facility.cities.models import City, ClimateRisk, SizeClass
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants.models import Grant
+from facility.grants.models import Contribution, Grant
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from facility.portfolio.filters import SIZE_BOUNDS, PortfolioFilter
 from facility.portfolio.targets import Target, results_config
@@ -125,13 +125,18 @@ def _pct(part: int, whole: int) -> float:
 
 
 def raised_by_quarter() -> dict[Quarter, int]:
-    """Money credited to the income (contribution) accounts per quarter of its posting: one query,
-    grouped by year and month (at most twelve rows a year, whatever the number of contributions)."""
-    t, e, a = LedgerTransaction, LedgerEntry, LedgerAccount
-    year, month = sa.extract("year", t.created_at), sa.extract("month", t.created_at)
+    """Money credited to the income (contribution) accounts per quarter: one query, grouped by year and
+    month (at most twelve rows a year, whatever the number of contributions).
+
+    A wire counts in the quarter the bank received it (`received_on`, which the fund manager confirms,
+    possibly days later); any other posting (a card payment, a reversal) in the quarter it was booked."""
+    t, e, a, c = LedgerTransaction, LedgerEntry, LedgerAccount, Contribution
+    day = sa.func.coalesce(c.received_on, t.created_at)
+    year, month = sa.extract("year", day), sa.extract("month", day)
     rows = db.session.execute(
         sa.select(year, month, sa.func.sum(-e.amount_cents))
         .select_from(e).join(a, a.id == e.account_id).join(t, t.id == e.transaction_id)
+        .outerjoin(c, c.ledger_transaction_id == t.id)
         .where(a.kind == AccountKind.INCOME)
         .group_by(year, month)
     ).all()

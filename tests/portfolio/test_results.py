@@ -13,7 +13,7 @@ from facility.accounts.models import OrgKind, OrgType
 from facility.challenges.models import ChallengeStatus, FocusArea
 from facility.core.labels import label
 from facility.extensions import db
-from facility.grants import awards
+from facility.grants import awards, contributions
 from facility.ledger.services import (
     DISBURSED,
     commitment_code,
@@ -367,3 +367,20 @@ def test_the_results_page_takes_the_same_number_of_queries_however_many_grants(c
     with count_statements() as many:
         client.get("/results")
     assert few() == many()
+
+
+def test_a_wire_counts_in_the_quarter_the_bank_received_it(app, clock):
+    donor = factories.accounts.make_user("donor", organization=factories.accounts.make_org(
+        name="Foundation", kind=OrgKind.DONOR, country="NOR"))
+    confirmer = factories.accounts.make_user("fund_manager")
+    wire = contributions.pledge_contribution(actor=donor, amount_cents=700_00, method="wire")
+    contributions.confirm_wire_contribution(contribution=wire, actor=confirmer, received_cents=650_00,
+                                            received_on=date(2026, 12, 30), bank_reference="FT-1")
+    card = contributions.pledge_contribution(actor=donor, amount_cents=40_00, method="stripe")
+    contributions.record_card_contribution(checkout_session_id="cs_test_1", contribution_id=card.id,
+                                           amount_cents=40_00)
+    db.session.commit()
+    capital = results.capital_raised()
+    # Confirmed on 2027-03-01 (the clock), received on 2026-12-30; the card payment is booked today.
+    assert [(q.quarter.key, q.raised_cents) for q in capital.quarters] == [("2026-Q4", 650_00), ("2027-Q1", 40_00)]
+    assert capital.raised_cents == facility_totals()["raised"] == 690_00
