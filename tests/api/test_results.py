@@ -53,7 +53,7 @@ def test_results_are_public_and_name_every_amount_with_its_unit(client, clock, p
 
 
 def test_results_take_the_filters_and_refuse_bad_ones_as_problem_json(client, clock, portfolio):
-    body = client.get("/api/v1/results?country=deu").json
+    body = client.get("/api/v1/results?country=DEU").json
     assert body["filters"] == {"country": "DEU"}
     assert body["money"]["grants"] == 1 and body["money"]["awarded_cents"] == 3_000_000
     assert {e["key"]: e["count"] for e in body["engagement"]}["city_governments"] == 1
