@@ -14,6 +14,7 @@ from datetime import timedelta
 from facility.accounts.models import Organization, OrgKind, OrgType, Role, User
 from facility.challenges import services as challenge_services
 from facility.challenges.models import Challenge
+from facility.cities.models import City
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions
@@ -34,7 +35,7 @@ def _past_wires(donor: User, manager: User) -> None:
                                                 received_on=today - timedelta(days=days), bank_reference=reference)
 
 
-def _closed_challenge(official: User, manager: User, city: object) -> Challenge:
+def _closed_challenge(official: User, manager: User, city: City) -> Challenge:
     now = utcnow().replace(second=0, microsecond=0)
     challenge = challenge_services.create_challenge(
         actor=official, city=city, title="Open flood and heat data for every settlement",

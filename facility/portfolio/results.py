@@ -2,8 +2,9 @@
 `GET /api/v1/results` need, aggregated in SQL so the number of queries never grows with the data.
 
 - Capital raised against its target, from the ledger: what the income accounts (contributions) were
-  credited, per calendar quarter (UTC) of the day a wire was received or else of the posting, cumulative, the rate needed per quarter to
-  reach the target by its deadline counting the current quarter, and the projection at today's rate.
+  credited, per calendar quarter (UTC) of the day a wire was received or else of the posting,
+  cumulative, the rate needed per quarter to reach the target by its deadline counting the current
+  quarter, and the projection at today's rate.
   Today's rate is the average of the last four complete quarters once there are four complete
   quarters since the first contribution, else the average per quarter since the first contribution's
   quarter (the current one included). The total equals `ledger.services.facility_totals()["raised"]`.

@@ -56,9 +56,14 @@ def slice_definitions(figures: Results) -> dict[str, str]:
 
 # --- charts -------------------------------------------------------------------------------------
 
+def quarter_name(quarter: Quarter) -> str:
+    """A quarter as people read it, in their language: "Q1 2027"."""
+    return _("Q%(number)s %(year)s", number=quarter.number, year=quarter.year)
+
+
 def _capital_charts(figures: Results, rtl: bool) -> list[Chart]:
     capital = figures.capital
-    quarters = [q.quarter.key for q in capital.quarters]
+    quarters = [quarter_name(q.quarter) for q in capital.quarters]
     raised = bar_chart(
         "raised", _("Capital raised per quarter"),
         _("%(raised)s raised in %(n)s quarters; %(needed)s is needed per quarter to reach the target by %(date)s.",
@@ -73,7 +78,7 @@ def _capital_charts(figures: Results, rtl: bool) -> list[Chart]:
     start = max([current.index, *(q.index for q in past)]) + 1
     future = results.quarters_between(Quarter.from_index(start), Quarter.of(capital.target.deadline)) if past else []
     axis = [*past, *future]
-    labels = [q.key for q in axis]
+    labels = [quarter_name(q) for q in axis]
     actual: list[int | None] = [*(q.cumulative_cents for q in capital.quarters), *([None] * len(future))]
     ahead = [max(0, q.index - current.index + 1) for q in axis]
 
@@ -165,7 +170,8 @@ def _figures() -> tuple[PortfolioFilter, Any, Results]:
 def index() -> str:
     portfolio_filter, form, figures = _figures()
     charts = build_charts(figures, rtl=_rtl())
-    csv_urls = {key: url_for("results.chart_csv", key=key, **portfolio_filter.args()) for key in charts}
+    filters: dict[str, Any] = portfolio_filter.args()
+    csv_urls = {key: url_for("results.chart_csv", key=key, **filters) for key in charts}
     return render_template("portfolio/results.html", figures=figures, charts=charts, csv_urls=csv_urls, form=form,
                            portfolio_filter=portfolio_filter, target_names=TARGET_NAMES, slice_names=SLICE_NAMES,
                            slice_definitions=slice_definitions(figures), rate_bases=RATE_BASES,
