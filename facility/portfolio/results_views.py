@@ -107,22 +107,16 @@ def _engagement_chart(figures: Results, rtl: bool) -> Chart:
                              (_("Target"), [e.target.value for e in figures.engagement])])
 
 
-def _money_chart(key: str, title: str, rows: list[Money], names: list[str], header: str, rtl: bool) -> Chart:
+def _money_chart(key: str, title: str, rows: list[Money], names: list[str], header: str, rtl: bool, *,
+                 horizontal: bool = True) -> Chart:
     """Awarded and disbursed money per row; empty when no grant has been made."""
     shown = [(name, row) for name, row in zip(names, rows, strict=True) if row.grants]
     biggest = max(shown, key=lambda item: item[1].awarded_cents, default=None)
     summary = _("Most money was awarded to %(name)s: %(amount)s (%(pct)s%% of all awarded).",
                 name=biggest[0], amount=money(biggest[1].awarded_cents), pct=biggest[1].awarded_pct) if biggest else ""
     return bar_chart(key, title, summary, label_header=header, labels=[name for name, _row in shown], rtl=rtl,
-                     series=[(_("Awarded (USD)"), [row.awarded_cents for _name, row in shown]),
+                     horizontal=horizontal, series=[(_("Awarded (USD)"), [row.awarded_cents for _name, row in shown]),
                              (_("Disbursed (USD)"), [row.disbursed_cents for _name, row in shown])])
-
-
-def _count_chart(key: str, title: str, rows: list[Money], names: list[str], header: str, rtl: bool) -> Chart:
-    shown = [(name, row) for name, row in zip(names, rows, strict=True) if row.grants]
-    summary = _("%(n)s grants in all; a grant counts under each of its entries.", n=sum(r.grants for _n, r in shown))
-    return bar_chart(key, title, summary, label_header=header, labels=[name for name, _row in shown], kind="int",
-                     rtl=rtl, series=[(_("Grants"), [row.grants for _name, row in shown])])
 
 
 def _policy_chart(figures: Results, rtl: bool) -> Chart:
@@ -147,13 +141,11 @@ def build_charts(figures: Results, *, rtl: bool = False) -> dict[str, Chart]:
     groups = [str(label(BeneficiaryGroup(m.key))) for m in figures.by_beneficiary_group]
     charts = [
         *_capital_charts(figures, rtl), _engagement_chart(figures, rtl), _policy_chart(figures, rtl),
-        _money_chart("focus_area", _("Money by focus area"), figures.by_focus_area, focus, _("Focus area"), rtl),
-        _count_chart("sdg_target_grants", _("Grants per SDG 11 target"), figures.by_sdg_target, sdg,
-                     _("SDG target"), rtl),
-        _money_chart("sdg_target_money", _("Money per SDG 11 target"), figures.by_sdg_target, sdg, _("SDG target"), rtl),
-        _count_chart("beneficiary_grants", _("Grants per beneficiary group"), figures.by_beneficiary_group, groups,
-                     _("Beneficiary group"), rtl),
-        _money_chart("beneficiary_money", _("Money per beneficiary group"), figures.by_beneficiary_group, groups,
+        _money_chart("focus_area", _("Money by focus area"), figures.by_focus_area, focus, _("Focus area"), rtl,
+                     horizontal=False),
+        _money_chart("sdg_target", _("Money per SDG 11 target"), figures.by_sdg_target, sdg, _("SDG target"), rtl,
+                     horizontal=False),
+        _money_chart("beneficiary_group", _("Money per beneficiary group"), figures.by_beneficiary_group, groups,
                      _("Beneficiary group"), rtl),
     ]
     return {chart.key: chart for chart in charts}
@@ -175,7 +167,9 @@ def index() -> str:
     return render_template("portfolio/results.html", figures=figures, charts=charts, csv_urls=csv_urls, form=form,
                            portfolio_filter=portfolio_filter, target_names=TARGET_NAMES, slice_names=SLICE_NAMES,
                            slice_definitions=slice_definitions(figures), rate_bases=RATE_BASES,
-                           sdg_name=sdg_name, format_date=format_date)
+                           sdg_name=sdg_name, format_date=format_date,
+                           focus_names={m.key: label(FocusArea(m.key)) for m in figures.by_focus_area},
+                           group_names={m.key: label(BeneficiaryGroup(m.key)) for m in figures.by_beneficiary_group})
 
 
 @bp.route("/results/<key>.csv")

@@ -3,6 +3,7 @@ its definitions, how the money follows policy, the filters, and the public page.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
@@ -323,10 +324,14 @@ def test_the_results_page_is_public_and_shows_the_ledger_figures(client, clock, 
     for definition in targets.DEFINITIONS.values():
         assert str(definition) in html.replace("&#39;", "'")
     assert "at least 30% of the people live in informal settlements" in html
-    for key in ("raised", "cumulative", "engagement", "policy", "focus_area", "sdg_target_grants",
-                "sdg_target_money", "beneficiary_grants", "beneficiary_money"):
+    for key in ("raised", "cumulative", "engagement", "policy", "focus_area", "sdg_target", "beneficiary_group"):
         assert f'id="chart-{key}-title"' in html and f"/results/{key}.csv" in html
     assert "No data yet." not in html
+    # Grants and money per SDG 11 target and per beneficiary group, as tables beside the charts.
+    compact = re.sub(r">\s+<", "><", html)
+    assert ('<th scope="row">SDG target 11.2</th><td class="num">2</td><td class="num">USD 70,000.00</td>'
+            '<td class="num">70.0%</td>') in compact
+    assert '<th scope="row">Women</th><td class="num">2</td><td class="num">USD 70,000.00</td>' in compact
     assert "<script" not in html.split("<main", 1)[-1]
     assert "<progress" in html and "table-scroll" in html
     assert "/results" in client.get("/facility").get_data(as_text=True)
