@@ -1,8 +1,6 @@
 """API: contributions, facility totals, awards, grants, payout accounts, milestone evidence."""
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
 from facility.accounts.models import Role
@@ -15,8 +13,6 @@ from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts, policy, queries
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
-from facility.ledger.services import facility_totals
-from facility.portfolio import results
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
 
@@ -255,11 +251,7 @@ def confirm_contribution(data, contribution_id):
 def facility():
     """The facility's totals in US cents (`*_cents`, target USD 1 billion) and the engagement counts,
     counted as GET /results counts them."""
-    figures: dict[str, Any] = dict(facility_totals())
-    engaged = {e.target.key: e.count for e in results.engagement()}
-    figures.update(countries=engaged["national_governments"], cities=engaged["city_governments"],
-                   technology_companies=engaged["technology_companies"])
-    return figures
+    return queries.facility_figures()
 
 
 # --- awards and grants ---------------------------------------------------------------

@@ -26,8 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from facility.accounts.models import Organization, OrgType
-from facility.challenges.models import Challenge, ChallengeStatus, FocusArea
+from facility.challenges.models import Challenge, FocusArea
 from facility.challenges.queries import has_sdg_target
 from facility.challenges.sdg import SDG11_TARGETS
 from facility.cities import countries
@@ -35,14 +34,13 @@ from facility.cities.models import City, ClimateRisk, SizeClass
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant
+from facility.grants.queries import engaged_counts
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from facility.portfolio.filters import SIZE_BOUNDS, PortfolioFilter
 from facility.portfolio.targets import Target, results_config
-from facility.proposals.models import COMPETING_STATUSES, BeneficiaryGroup, Proposal
+from facility.proposals.models import BeneficiaryGroup, Proposal
 
 NO_FILTER = PortfolioFilter()
-PUBLISHED = (ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED)  # a finished challenge was published
-TECHNOLOGY_TYPES = (OrgType.STARTUP, OrgType.SME)
 RATE_WINDOW = 4  # quarters
 
 
@@ -196,23 +194,13 @@ class Engagement:
 
 def engagement(portfolio_filter: PortfolioFilter = NO_FILTER) -> list[Engagement]:
     """National governments, city governments and technology companies engaged, against their targets
-    (two queries). A filter narrows by the city and challenge that engaged them."""
+    (two queries; the definitions are `grants.queries.engaged_counts`, the same the /facility figures
+    use). A filter narrows by the city and challenge that engaged them."""
     config = results_config()
-    narrowed = portfolio_filter.conditions()
-    governments = (
-        sa.select(sa.func.count(sa.distinct(City.country)), sa.func.count(sa.distinct(City.id)))
-        .select_from(City).join(Challenge, Challenge.city_id == City.id)
-        .where(City.verified_at.is_not(None), Challenge.status.in_(PUBLISHED), *narrowed))
-    countries_engaged, cities_engaged = db.session.execute(governments).one()
-    companies = (
-        sa.select(sa.func.count(sa.distinct(Organization.id)))
-        .select_from(Proposal).join(Organization, Organization.id == Proposal.organization_id)
-        .join(Challenge, Challenge.id == Proposal.challenge_id).join(City, City.id == Challenge.city_id)
-        .where(Organization.org_type.in_(TECHNOLOGY_TYPES), Proposal.status.in_(COMPETING_STATUSES), *narrowed))
-    companies_engaged = db.session.execute(companies).scalar_one()
-    return [Engagement(config.target("national_governments"), int(countries_engaged)),
-            Engagement(config.target("city_governments"), int(cities_engaged)),
-            Engagement(config.target("technology_companies"), int(companies_engaged))]
+    countries_engaged, cities_engaged, companies_engaged = engaged_counts(portfolio_filter.conditions())
+    return [Engagement(config.target("national_governments"), countries_engaged),
+            Engagement(config.target("city_governments"), cities_engaged),
+            Engagement(config.target("technology_companies"), companies_engaged)]
 
 
 # --- how the money follows policy -----------------------------------------------------------------

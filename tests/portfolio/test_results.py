@@ -389,3 +389,18 @@ def test_a_wire_counts_in_the_quarter_the_bank_received_it(app, clock):
     # Confirmed on 2027-03-01 (the clock), received on 2026-12-30; the card payment is booked today.
     assert [(q.quarter.key, q.raised_cents) for q in capital.quarters] == [("2026-Q4", 650_00), ("2027-Q1", 40_00)]
     assert capital.raised_cents == facility_totals()["raised"] == 690_00
+
+
+def test_the_facility_page_counts_engagement_as_the_results_do(client, clock):
+    gulu = challenge_in("Gulu", country="UGA")
+    challenge_in("Unverified", country="KEN", verified=False)
+    factories.proposals.make_proposal(gulu, via="models", org=innovator("Start"), title="a")
+    factories.proposals.make_proposal(gulu, via="models", org=innovator("Charity", OrgType.NGO), title="b")
+    counts = _counts()
+    assert counts == {"national_governments": 1, "city_governments": 1, "technology_companies": 1}
+    page = re.sub(r">\s+<", "><", client.get("/facility").get_data(as_text=True))
+    assert (f"<dt>Countries</dt><dd>{counts['national_governments']}</dd>"
+            f"<dt>City governments</dt><dd>{counts['city_governments']}</dd>") in page
+    assert f"<dt>Technology companies</dt><dd>{counts['technology_companies']}</dd>" in page
+    results_page = re.sub(r"\s+", " ", client.get("/results").get_data(as_text=True))
+    assert "1 of 20 by" in results_page and "1 of 200 by" in results_page and "1 of 300 by" in results_page
