@@ -15,7 +15,7 @@ import config as config_module
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements"]
-API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants", "disbursements"]
+API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants", "disbursements", "results"]
 RTL_LANGUAGES = {"ar"}
 
 
@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     inputs.register(app, checked_elsewhere=API_PREFIX + "/")  # bounded <int:...> ids: before any route
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
+    app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     for name in API_MODULES:
         module = importlib.import_module(f"facility.api.{name}")
         api.register_blueprint(module.blp)

@@ -68,16 +68,22 @@ class ConfirmWireSchema(ma.Schema):
 
 
 class FacilitySchema(ma.Schema):
-    target = ma.fields.Integer(metadata={"description": "cents"})
-    raised = ma.fields.Integer()
-    unallocated = ma.fields.Integer()
-    allocated = ma.fields.Integer()
-    committed = ma.fields.Integer()
-    disbursed = ma.fields.Integer()
-    held = ma.fields.Integer()
-    countries = ma.fields.Integer(metadata={"description": "national governments engaged"})
-    cities = ma.fields.Integer(metadata={"description": "city governments engaged"})
-    technology_companies = ma.fields.Integer(metadata={"description": "organisations with proposals in competition"})
+    """The facility's totals from the ledger, each amount named with its unit (DESIGN.md section 4)."""
+
+    target_cents = ma.fields.Integer(attribute="target", metadata={"description": "US cents (USD 1 billion)"})
+    raised_cents = ma.fields.Integer(attribute="raised", metadata={"description": "US cents received from donors"})
+    unallocated_cents = ma.fields.Integer(attribute="unallocated", metadata={"description": "US cents"})
+    allocated_cents = ma.fields.Integer(attribute="allocated", metadata={"description": "US cents in prize pools"})
+    committed_cents = ma.fields.Integer(attribute="committed",
+                                        metadata={"description": "US cents committed to grants, not yet paid"})
+    disbursed_cents = ma.fields.Integer(attribute="disbursed", metadata={"description": "US cents paid to grantees"})
+    held_cents = ma.fields.Integer(attribute="held", metadata={"description": "US cents not yet paid out"})
+    progress_pct = ma.fields.Function(lambda f: round(f["raised"] * 100 / f["target"], 1) if f["target"] else 0.0,
+                                      metadata={"description": "raised_cents of target_cents, percent, one decimal"})
+    countries = ma.fields.Integer(metadata={"description": "national governments engaged (GET /results defines it)"})
+    cities = ma.fields.Integer(metadata={"description": "city governments engaged (GET /results defines it)"})
+    technology_companies = ma.fields.Integer(metadata={"description": "technology companies engaged "
+                                                                      "(GET /results defines it)"})
 
 
 class TrancheInSchema(ma.Schema):
@@ -243,7 +249,8 @@ def confirm_contribution(data, contribution_id):
 @public
 @blp.response(200, FacilitySchema)
 def facility():
-    """The facility's totals in cents (target USD 1 billion) and the results-framework counts."""
+    """The facility's totals in US cents (`*_cents`, target USD 1 billion) and the engagement counts,
+    counted as GET /results counts them."""
     return queries.facility_figures()
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
-from facility.accounts.models import Role
+from facility.accounts.models import Organization, OrgType, Role
 from facility.accounts.policy import has_role, is_signed_in, is_staff
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
@@ -47,23 +47,37 @@ def _visible(obj: T | None, decision: Decision, missing: str) -> T:
 
 # --- facility totals ------------------------------------------------------------------------
 
-def facility_figures() -> dict[str, int]:
-    """The ledger totals plus the results-framework counts (a handful of queries, whatever the size).
+# What counts as engaged (the results framework's definitions, stated on /results): a city
+# government when its city is verified and has published a challenge (a finished one was published),
+# a national government when one of its cities is, a technology company when an innovator
+# organisation of type start-up or SME has a proposal in the competition (submitted and beyond).
+ENGAGING_CHALLENGE_STATUSES = (ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED)
+TECHNOLOGY_TYPES = (OrgType.STARTUP, OrgType.SME)
 
-    countries and city governments: of cities with a published or finished
-    challenge; technology companies: organisations with a proposal in the competition.
-    """
-    figures = facility_totals()
-    public = (ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED)
-    row = db.session.execute(
+
+def engaged_counts(conditions: Sequence[sa.ColumnElement[bool]] = ()) -> tuple[int, int, int]:
+    """National governments, city governments and technology companies engaged (two queries), among the
+    cities and challenges meeting `conditions` (over `City` and `Challenge`, e.g. the portfolio filter)."""
+    countries, cities = db.session.execute(
         sa.select(sa.func.count(sa.distinct(City.country)), sa.func.count(sa.distinct(City.id)))
-        .join(Challenge, Challenge.city_id == City.id)
-        .where(Challenge.status.in_(public))
+        .select_from(City).join(Challenge, Challenge.city_id == City.id)
+        .where(City.verified_at.is_not(None), Challenge.status.in_(ENGAGING_CHALLENGE_STATUSES), *conditions)
     ).one()
     companies = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(Proposal.organization_id))).where(Proposal.status.in_(COMPETING_STATUSES))
+        sa.select(sa.func.count(sa.distinct(Organization.id)))
+        .select_from(Proposal).join(Organization, Organization.id == Proposal.organization_id)
+        .join(Challenge, Challenge.id == Proposal.challenge_id).join(City, City.id == Challenge.city_id)
+        .where(Organization.org_type.in_(TECHNOLOGY_TYPES), Proposal.status.in_(COMPETING_STATUSES), *conditions)
     ).scalar_one()
-    figures.update(countries=int(row[0]), cities=int(row[1]), technology_companies=int(companies))
+    return int(countries), int(cities), int(companies)
+
+
+def facility_figures() -> dict[str, int]:
+    """The ledger totals plus the results-framework counts (a handful of queries, whatever the size),
+    engaged as `engaged_counts` defines it."""
+    figures = facility_totals()
+    countries, cities, companies = engaged_counts()
+    figures.update(countries=countries, cities=cities, technology_companies=companies)
     figures["progress_permille"] = min(1000, figures["raised"] * 1000 // figures["target"]) if figures["target"] else 0
     return figures
 

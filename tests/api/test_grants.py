@@ -226,8 +226,10 @@ def test_api_facility_totals_and_counts(client, grant_setup, make_challenge, mak
     response = client.get("/api/v1/facility")
     assert response.status_code == 200
     body = response.json
-    assert body["target"] == 100_000_000_000
-    assert body["raised"] == 5_000_000 and body["committed"] == 3_000_000 and body["allocated"] == 2_000_000
+    assert body["target_cents"] == 100_000_000_000
+    assert body["raised_cents"] == 5_000_000 and body["committed_cents"] == 3_000_000
+    assert body["allocated_cents"] == 2_000_000 and body["unallocated_cents"] == 0 and body["disbursed_cents"] == 0
+    assert not [key for key in body if key in ("target", "raised", "unallocated", "allocated", "committed", "disbursed")]
     assert (body["countries"], body["cities"], body["technology_companies"]) == (2, 3, 1)
 
 
