@@ -58,10 +58,10 @@ def money_chart(money: Money, *, rtl: bool) -> Chart:
 
 
 def challenges_chart(counts: dict[ChallengeStatus, int], *, rtl: bool) -> Chart:
-    labels, (values,) = _nonzero([label(s) for s in counts], list(counts.values()))
+    labels, (values,) = _nonzero([str(label(s)) for s in counts], list(counts.values()))
     top = max(counts, key=lambda s: counts[s])
     summary = _("%(n)d challenges; the most (%(top_n)d) are %(top)s.", n=sum(counts.values()),
-                top_n=counts[top], top=label(top))
+                top_n=counts[top], top=str(label(top)))
     return bar_chart("challenges", _("Challenges by status"), summary, label_header=_("Status"), labels=labels,
                      series=[(_("Challenges"), values)], kind="int", rtl=rtl)
 
@@ -75,7 +75,7 @@ def funnel_chart(funnel: dict[str, int], *, rtl: bool) -> Chart:
 
 
 def grants_chart(grants: dict[GrantStatus, tuple[int, int]], *, rtl: bool) -> Chart:
-    labels, (values,) = _nonzero([label(s) for s in grants], [cents for _n, cents in grants.values()])
+    labels, (values,) = _nonzero([str(label(s)) for s in grants], [cents for _n, cents in grants.values()])
     summary = _("%(n)d grants worth %(total)s; %(active)d active.", n=sum(n for n, _c in grants.values()),
                 total=money_text(sum(c for _n, c in grants.values())), active=grants[GrantStatus.ACTIVE][0])
     return bar_chart("grants", _("Grants by status (amount awarded)"), summary, label_header=_("Status"),
@@ -98,7 +98,7 @@ def forecast_chart(months: list[tuple[str, int]], unallocated: int, *, rtl: bool
 def payments_chart(waiting: dict[DisbursementStatus, dict[str, tuple[int, int]]], *, rtl: bool) -> Chart:
     statuses = [s for s in waiting if any(n for n, _c in waiting[s].values())]
     labels = [str(b.label) for b in AGE_BUCKETS] if statuses else []
-    series = [(label(s), [waiting[s][b.key][0] for b in AGE_BUCKETS] if statuses else []) for s in statuses]
+    series = [(str(label(s)), [waiting[s][b.key][0] for b in AGE_BUCKETS] if statuses else []) for s in statuses]
     n = sum(waiting[s][b.key][0] for s in statuses for b in AGE_BUCKETS)
     older = sum(waiting[s][b.key][0] for s in statuses for b in AGE_BUCKETS if b.min_days >= 7)
     summary = _("%(n)d payments wait to be paid; %(older)d of them for 7 days or more.", n=n, older=older)
