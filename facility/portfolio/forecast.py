@@ -51,7 +51,7 @@ AGE_BUCKETS = (
 )
 
 
-def _grant_scope(flt: PortfolioFilter, query: sa.Select[Any]) -> sa.Select[Any]:
+def _grant_scope(flt: PortfolioFilter, query: Any) -> Any:
     return flt.apply(query.join(Challenge, Grant.challenge_id == Challenge.id).join(City, Challenge.city_id == City.id))
 
 
@@ -85,7 +85,7 @@ def cumulative(rows: Iterable[tuple[str, int]]) -> list[int]:
     return out
 
 
-def overdue_query(flt: PortfolioFilter, today: date) -> sa.Select[Any]:
+def overdue_query(flt: PortfolioFilter, today: date) -> Any:
     """Rule: a milestone is overdue when its due date has passed and no report was accepted
     (its tranche is still to report or under review) on a grant in force; oldest first.
     The grant, its grantee, challenge and city are loaded in the same query."""

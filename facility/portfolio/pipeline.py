@@ -27,8 +27,7 @@ from facility.ledger.models import LedgerAccount, LedgerEntry
 from facility.ledger.services import DISBURSED, facility_totals
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
-from facility.review.models import SCORED_KINDS, Assignment, Decision, DecisionKind, Review, ReviewRound, RoundKind
-from facility.review.models import ReviewStatus
+from facility.review.models import SCORED_KINDS, Assignment, Decision, DecisionKind, Review, ReviewRound, ReviewStatus, RoundKind
 
 FUNNEL_STEPS = ("submitted", "eligible", "reviewed", "shortlisted", "awarded")
 MONEY_STEPS = ("raised", "unallocated", "allocated", "committed", "disbursed")
@@ -60,8 +59,9 @@ def _count_if(condition: Any) -> Any:
 
 def challenges_by_status(flt: PortfolioFilter) -> dict[ChallengeStatus, int]:
     """Rule: every challenge counts once, under its status (drafts included: they are the start of the pipeline)."""
-    query = flt.apply(sa.select(Challenge.status, sa.func.count()).join(City, Challenge.city_id == City.id)
-                      .group_by(Challenge.status))
+    grouped: Any = (sa.select(Challenge.status, sa.func.count()).join(City, Challenge.city_id == City.id)
+                    .group_by(Challenge.status))
+    query = flt.apply(grouped)
     counts = {status: 0 for status in ChallengeStatus}
     counts.update({ChallengeStatus(status): int(n) for status, n in db.session.execute(query)})
     return counts
@@ -127,7 +127,8 @@ def money_by_step(flt: PortfolioFilter) -> Money:
     filtered, the same stored balances summed over the matching cities' pools and grants."""
     totals = facility_totals()
     if not flt.is_active:
-        return Money(*(totals[step] for step in MONEY_STEPS))
+        return Money(totals["raised"], totals["unallocated"], totals["allocated"], totals["committed"],
+                     totals["disbursed"])
     challenges, grants = _filtered_challenges(flt), _filtered_grants(flt)
     pool_codes = sa.select(_code("challenge:", challenges.c.id, ":pool"))
     commitment_codes = sa.select(_code("grant:", grants.c.id, ":commitment"))

@@ -38,11 +38,11 @@ def _place() -> list[Any]:
     return [Challenge.id, Challenge.title, City.name, City.country, Challenge.focus_area]
 
 
-def _in_city(query: sa.Select[Any], challenge_of: Any) -> sa.Select[Any]:
+def _in_city(query: Any, challenge_of: Any) -> Any:
     return query.join(Challenge, challenge_of == Challenge.id).join(City, Challenge.city_id == City.id)
 
 
-def _grants(flt: PortfolioFilter) -> sa.Select[Any]:
+def _grants(flt: PortfolioFilter) -> Any:
     commitment = aliased(LedgerAccount)
     code = sa.literal("grant:") + sa.cast(Grant.id, sa.String) + sa.literal(":commitment")
     query = (sa.select(Grant.id, Grant.proposal_id, *_place(), Organization.name, Grant.status, Grant.amount_cents,
@@ -52,14 +52,14 @@ def _grants(flt: PortfolioFilter) -> sa.Select[Any]:
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Grant.id)
 
 
-def _tranches(flt: PortfolioFilter) -> sa.Select[Any]:
+def _tranches(flt: PortfolioFilter) -> Any:
     query = (sa.select(Tranche.id, Tranche.grant_id, Tranche.position, Tranche.title, Tranche.due_date,
                        Tranche.amount_cents, Tranche.status, Organization.name, *_place())
              .join(Grant, Tranche.grant_id == Grant.id).join(Organization, Grant.organization_id == Organization.id))
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Tranche.grant_id, Tranche.position)
 
 
-def _payments(flt: PortfolioFilter) -> sa.Select[Any]:
+def _payments(flt: PortfolioFilter) -> Any:
     query = (sa.select(Disbursement.id, Disbursement.grant_id, Disbursement.tranche_id, Organization.name,
                        Disbursement.amount_cents, Disbursement.rail, Disbursement.status, Disbursement.attempts,
                        Disbursement.created_at, Disbursement.paid_at, *_place())
@@ -68,7 +68,7 @@ def _payments(flt: PortfolioFilter) -> sa.Select[Any]:
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Disbursement.id)
 
 
-def _contributions(flt: PortfolioFilter) -> sa.Select[Any]:
+def _contributions(flt: PortfolioFilter) -> Any:
     # No city: the filters do not apply (see the module docstring).
     return (sa.select(Contribution.id, Organization.name, Contribution.method, Contribution.status,
                       Contribution.amount_cents, Contribution.received_cents, Contribution.received_on,
@@ -77,7 +77,7 @@ def _contributions(flt: PortfolioFilter) -> sa.Select[Any]:
             .order_by(Contribution.id))
 
 
-def _proposals(flt: PortfolioFilter) -> sa.Select[Any]:
+def _proposals(flt: PortfolioFilter) -> Any:
     query = (sa.select(Proposal.id, *_place(), Organization.name, Organization.org_type, Proposal.title,
                        Proposal.status, Proposal.requested_cents, Proposal.submitted_at)
              .join(Organization, Proposal.organization_id == Organization.id)
@@ -91,7 +91,7 @@ class Table:
 
     key: str
     columns: Sequence[Column]
-    query: Callable[[PortfolioFilter], sa.Select[Any]]
+    query: Callable[[PortfolioFilter], Any]
     filtered: bool = True  # False: the city filters do not apply to it
 
 

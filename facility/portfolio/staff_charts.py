@@ -25,20 +25,22 @@ from facility.portfolio.pipeline import Money
 
 def step_label(step: str) -> str:
     """The words for a money step or a funnel step (shared by the page's tables and the charts)."""
-    return {
+    words: dict[str, str] = {
         "raised": _("Raised from donors"), "unallocated": _("Not yet allocated"),
         "allocated": _("In challenge prize pools"), "committed": _("Committed to grants, not yet paid"),
         "disbursed": _("Paid to grantees"), "submitted": _("Submitted"), "eligible": _("Passed eligibility"),
         "reviewed": _("Reviewed (scored)"), "shortlisted": _("Shortlisted"), "awarded": _("Awarded"),
-    }[step]
+    }
+    return words[step]
 
 
 def month_label(key: str) -> str:
     """"2027-03" as the month's name in the viewer's language; the undated bucket in words."""
     if key == NO_DUE_DATE:
-        return _("No due date")
+        return str(_("No due date"))
     year, month = (int(part) for part in key.split("-"))
-    return str(format_date(date(year, month, 1), "MMM y"))
+    text = str(format_date(date(year, month, 1), "MMM y"))
+    return text
 
 
 def _nonzero(labels: Sequence[str], *values: Sequence[int]) -> tuple[list[str], list[list[int]]]:

@@ -71,7 +71,8 @@ def index() -> ResponseReturnValue:
 
 
 def _chart_url(chart: Chart, flt: PortfolioFilter) -> str:
-    return url_for("portfolio.index", chart=chart.key, format="csv", **flt.args())
+    args: dict[str, Any] = {"chart": chart.key, "format": "csv", **flt.args()}
+    return url_for("portfolio.index", **args)
 
 
 @bp.route("/portfolio/exports/<table>.<fmt>")

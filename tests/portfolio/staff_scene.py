@@ -78,8 +78,8 @@ def _pay(scene: Scene, grant: Grant, how: str) -> Disbursement:
 
 
 def build(n: int = 2, *, scene: Scene | None = None) -> Scene:
-    """`n` more grants (in `scene`, or a new one) alternating between Uganda (LDC, small city) and Kenya (not LDC, large city), each
-    with its first tranche paid and its second (due in 40 days) unpaid."""
+    """`n` more grants (in `scene`, or a new one) alternating between Uganda (LDC, small city) and Kenya
+    (not LDC, large city), each with its first tranche paid and its second (due in 40 days) unpaid."""
     scene = scene or Scene(*managers())
     for i in range(len(scene.grants), len(scene.grants) + n):
         country, population = (("UGA", 400_000), ("KEN", 4_500_000))[i % 2]

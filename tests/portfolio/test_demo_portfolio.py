@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from facility.accounts.models import User
 from facility.core.models import utcnow
 from facility.demo import DEMO_PASSWORD, seed
-from facility.extensions import db
 from facility.disbursements.models import DisbursementStatus
+from facility.extensions import db
 from facility.grants.models import GrantStatus
 from facility.ledger.services import facility_totals, verify_ledger
 from facility.portfolio import forecast, pipeline

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import User
-
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions, payouts
@@ -24,7 +23,8 @@ from tests.factories import PASSWORD
 from tests.factories.grants import MANUAL_ACCOUNT
 from tests.portfolio import staff_scene
 from tests.portfolio.staff_scene import FIRST, SECOND, Scene
-from tests.portfolio.staff_scene import count_queries  # noqa: F401 - a fixture
+
+count_queries = staff_scene.count_queries  # the fixture, for the tests below
 
 TABLES = ("grants", "tranches", "payments", "contributions", "proposals")
 

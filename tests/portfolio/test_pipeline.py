@@ -16,8 +16,9 @@ from facility.proposals.models import ProposalStatus
 from facility.review.models import Assignment, Decision, DecisionKind, Review, ReviewRound, ReviewStatus, RoundKind
 from tests import factories
 from tests.portfolio import staff_scene
-from tests.portfolio.staff_scene import count_queries  # noqa: F401 - a fixture
 from tests.portfolio.staff_scene import FIRST, SECOND
+
+count_queries = staff_scene.count_queries  # the fixture, for the tests below
 
 NONE = PortfolioFilter()
 
@@ -75,7 +76,7 @@ def test_funnel_counts_each_step(app, clock):
     funnel = pipeline.proposal_funnel(NONE)
     # The awarded one, the shortlisted one and the declined one compete; the draft does not.
     assert funnel == {"submitted": 3, "eligible": 0, "reviewed": 0, "shortlisted": 2, "awarded": 1}
-    assert draft.status is ProposalStatus.DRAFT
+    assert draft.status is ProposalStatus.DRAFT and shortlisted.status is ProposalStatus.SHORTLISTED
     assert pipeline.proposal_funnel(PortfolioFilter(country="FRA"))["submitted"] == 0
 
 

@@ -13,7 +13,8 @@ from facility.ledger.services import facility_totals
 from facility.portfolio import pipeline
 from tests import factories
 from tests.portfolio import staff_scene
-from tests.portfolio.staff_scene import count_queries  # noqa: F401 - a fixture
+
+count_queries = staff_scene.count_queries  # the fixture, for the tests below
 
 STAFF = ("fund_manager", "admin", "auditor")
 OTHERS = ("innovator", "reviewer", "donor", "city_official")
