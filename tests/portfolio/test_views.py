@@ -7,8 +7,11 @@ import io
 import re
 
 import pytest
+import sqlalchemy as sa
 
+from facility.accounts.models import User
 from facility.core.templating import money
+from facility.extensions import db
 from facility.ledger.services import facility_totals
 from facility.portfolio import pipeline
 from tests import factories
@@ -37,6 +40,18 @@ def test_everyone_else_is_refused(client, login, app, clock, role, path):
     response = client.get(path)
     assert response.status_code == 403
     assert 'href="/portfolio"' not in response.get_data(as_text=True)
+
+
+def test_people_in_the_portfolio_do_not_see_it(login, app, clock):
+    """A grantee and the official of a city with a grant are in the portfolio, yet see none of it."""
+    scene = staff_scene.build(1)
+    grant = scene.grants[0]
+    grantee = db.session.scalars(sa.select(User).where(User.organization_id == grant.organization_id)).first()
+    official = factories.accounts.make_user("city_official", organization=scene.challenges[0].city.organization)
+    for person in (grantee, official):
+        client = login(app.test_client(), person)
+        for path in ("/portfolio", "/portfolio/exports/grants.csv", "/portfolio?chart=grants&format=csv"):
+            assert client.get(path).status_code == 403, (person.email, path)
 
 
 @pytest.mark.parametrize("path", ["/portfolio", "/portfolio?chart=money&format=csv", "/portfolio/exports/grants.csv"])
