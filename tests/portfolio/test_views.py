@@ -78,6 +78,10 @@ def test_the_same_money_shows_the_same_amount_as_the_facility_page(client, login
     assert cells == {step: money(totals[step]) for step in pipeline.MONEY_STEPS}
     facility = client.get("/facility").get_data(as_text=True)
     assert _facility_amounts(facility) == [cells[step] for step in pipeline.MONEY_STEPS]
+    api = client.get("/api/v1/facility").get_json()
+    # The API names amounts with their unit (`raised_cents`), or did before that rename: either way, the same cents.
+    assert [api.get(f"{step}_cents", api.get(step)) for step in pipeline.MONEY_STEPS] == [
+        totals[step] for step in pipeline.MONEY_STEPS]
 
 
 def test_filters_are_kept_in_links_and_bad_values_reported(client, login, app, clock):
