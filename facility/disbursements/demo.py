@@ -8,9 +8,13 @@ with a clear message, as it would in a deployment without Stripe).
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from facility.accounts.models import Role, User
+from facility.core.models import utcnow
 from facility.disbursements import payments, requests
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.models import Disbursement
@@ -64,7 +68,7 @@ def seed(state: dict[str, Any]) -> None:
     cancelled = requests.request_disbursement(tranche=tranches[3], actor=requester)
     requests.cancel_disbursement(disbursement=cancelled, actor=approver, reason="Requested twice by mistake (demo).")
     requests.request_disbursement(tranche=tranches[3], actor=requester)  # awaiting a second fund manager
-    _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
+    queued = _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
 
     # The grantee then moves to Stripe Connect; the next payments go there.
     payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
@@ -78,6 +82,16 @@ def seed(state: dict[str, Any]) -> None:
     processing = _approved(tranches[7], requester, approver)
     payments.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
     db.session.flush()
+    _age({waiting.id: 12, refused.id: 40, queued.id: 3})
+
+
+def _age(days_by_id: dict[int, int]) -> None:
+    """The portfolio shows payments waiting by age; the demo's were all requested just now, so some are
+    dated back (as the challenges seeder dates its deadlines back): waiting 3, 12 and 40 days."""
+    now = utcnow()
+    for disbursement_id, days in days_by_id.items():
+        db.session.execute(sa.update(Disbursement).where(Disbursement.id == disbursement_id)
+                           .values(created_at=now - timedelta(days=days)).execution_options(synchronize_session=False))
 
 
 def _manual_instruction(disbursement: Disbursement) -> RailResult:

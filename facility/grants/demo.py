@@ -14,7 +14,7 @@ from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts
-from facility.grants.models import Grant
+from facility.grants.models import Grant, GrantStatus
 from facility.grants.policy import AWARDABLE_STATUSES
 from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
 from facility.proposals.models import Proposal
@@ -121,4 +121,14 @@ def seed(state: dict) -> None:
         _grantee_acts(index, grant, proposal, grantee, manager)
         state.setdefault("demo_grants", []).append(grant)
     db.session.flush()
+    _overdue_milestone(state.get("demo_grants", []), today)
     state["grants_seeded"] = len(proposals)
+
+
+def _overdue_milestone(grants: list[Grant], today: date) -> None:
+    """The portfolio's overdue list needs a late milestone: the offered grant's first tranche fell due
+    twelve days ago. Awards (rightly) refuse due dates in the past, so the demo moves it back afterwards,
+    as the challenges seeder does with its deadlines."""
+    offered = next((g for g in grants if g.status == GrantStatus.OFFERED and g.tranches), None)
+    if offered is not None:
+        offered.tranches[0].due_date = today - timedelta(days=12)

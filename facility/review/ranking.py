@@ -5,9 +5,9 @@ functions of `review.statistics`.
 """
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from facility.accounts.models import User
 from facility.challenges.models import Criterion
 from facility.core.errors import Conflict as ConflictError
+from facility.core.exports import Column, csv_lines
 from facility.extensions import db
 from facility.proposals.models import Proposal
 from facility.review import facts
@@ -160,32 +161,30 @@ def ranking_items(report: RankingReport) -> list[dict[str, Any]]:
     } for r in report.ranked + report.unranked]
 
 
-CSV_HEADER = ["rank", "tied", "proposal_id", "title", "normalised_score", "raw_mean", "sd", "min", "max",
-              "reviews", "missing_reviews", "disagreement", "decision"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Through `core.exports`: numbers are numbers (a normalised score of -0.5 is written -0.500, not the
+# text '-0.500), and only text cells (the title) are guarded against spreadsheet formulas.
+CSV_COLUMNS = [Column("rank", "int"), Column("tied"), Column("proposal_id", "int"), Column("title"),
+               Column("normalised_score", "percent"), Column("raw_mean", "percent"), Column("sd", "percent"),
+               Column("min", "percent"), Column("max", "percent"), Column("reviews", "int"),
+               Column("missing_reviews", "int"), Column("disagreement"), Column("decision")]
+CSV_HEADER = [c.header for c in CSV_COLUMNS]
 
 
-def csv_safe(value: Any) -> Any:
-    """Guard against CSV formula injection: text starting with = + - @ (or tab/CR) gets a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _decimal(value: float | None, spec: str) -> Decimal | None:
+    """A statistic rounded as the page shows it, kept a number (`Decimal` writes exactly those digits)."""
+    return None if value is None else Decimal(format(value, spec))
 
 
-def _optional(value: float | None, spec: str) -> str:
-    return "" if value is None else format(value, spec)
+def ranking_rows(report: RankingReport) -> Iterator[tuple[Any, ...]]:
+    """The ranking's rows (ranked, then unranked) in `CSV_COLUMNS` order; the decision is its kind's code."""
+    for row in report.ranked + report.unranked:
+        s = row.stats
+        yield (s.rank, "yes" if s.tied else "", row.proposal.id, row.proposal.title,
+               _decimal(s.normalised, ".3f"), _decimal(s.raw_mean, ".2f"), _decimal(s.sd, ".2f"),
+               _decimal(s.min_score, ".2f"), _decimal(s.max_score, ".2f"), s.reviews, s.missing,
+               "yes" if s.disagreement else "", row.decision.kind.value if row.decision else "")
 
 
 def ranking_csv(report: RankingReport) -> str:
-    """The ranking as CSV (machine-readable values: the decision kind's code, not its label)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for row in report.ranked + report.unranked:
-        s = row.stats
-        writer.writerow([csv_safe(v) for v in (
-            "" if s.rank is None else s.rank, "yes" if s.tied else "", row.proposal.id, row.proposal.title,
-            _optional(s.normalised, ".3f"), _optional(s.raw_mean, ".2f"), _optional(s.sd, ".2f"),
-            _optional(s.min_score, ".2f"), _optional(s.max_score, ".2f"), s.reviews, s.missing,
-            "yes" if s.disagreement else "", row.decision.kind.value if row.decision else "")])
-    return out.getvalue()
+    """The ranking as CSV text (machine-readable values: the decision kind's code, not its label)."""
+    return "".join(csv_lines(CSV_COLUMNS, ranking_rows(report)))

@@ -8,13 +8,14 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from facility.accounts.models import Role, User
 from facility.challenges.models import render_markdown
+from facility.core.exports import csv_response
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import id_arg, page_arg
 from facility.core.policy import require
@@ -387,10 +388,8 @@ def ranking_page(challenge_id: int) -> ResponseReturnValue:
 @login_required
 def ranking_csv(challenge_id: int) -> ResponseReturnValue:
     round_ = _ranking_round(challenge_id)
-    body = ranking.ranking_csv(ranking.ranking(round_))
     filename = f"ranking-challenge-{round_.challenge_id}-{round_.kind.value}.csv"
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return csv_response(ranking.CSV_COLUMNS, ranking.ranking_rows(ranking.ranking(round_)), filename)
 
 
 @bp.route("/challenges/<int:challenge_id>/decisions/<int:proposal_id>", methods=["POST"])

@@ -278,7 +278,19 @@ def test_csv_has_a_header_and_defuses_formulas(world):
     titles = {r[2]: r[3] for r in rows[1:]}
     assert titles[str(world.proposals[0].id)] == "'=HYPERLINK(\"http://evil\")"
     assert titles[str(world.proposals[1].id)] == "'@SUM(A1)"
-    assert ranking.csv_safe("-1") == "'-1" and ranking.csv_safe("+1") == "'+1" and ranking.csv_safe(5) == 5
+
+
+def test_csv_scores_are_numbers_not_guarded_text(world):
+    """A negative normalised score is written -0.500 (a number), not '-0.500 (text): only text is guarded."""
+    for reviewer in world.reviewers[:2]:
+        submit(world, assign(world, reviewer, world.proposals[0]), [8, 8])
+        submit(world, assign(world, reviewer, world.proposals[1]), [2, 2])
+    rows = list(csv.reader(io.StringIO(ranking.ranking_csv(ranking.ranking(world.scoring)))))
+    by_id = {r[2]: r for r in rows[1:]}
+    top, bottom = by_id[str(world.proposals[0].id)], by_id[str(world.proposals[1].id)]
+    assert top[0] == "1" and bottom[0] == "2"
+    assert float(bottom[4]) < 0 and bottom[4].startswith("-") and len(bottom[4].split(".")[1]) == 3
+    assert float(top[4]) > 0 and top[5] == "8.00" and top[9] == "2"
 
 
 # --- decisions and the release gate -------------------------------------------------------------------------

@@ -223,7 +223,7 @@ def test_ranking_page_documents_the_method_and_exports_csv(client, world, login)
     assert "z-scores" in text and "Krippendorff" in text and "Zebracorp0 Water Labs" in text
     response = client.get(f"/review/challenges/{world.challenge.id}/ranking.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ranking.CSV_HEADER
     assert rows[1][:3] == ["1", "", str(world.proposals[0].id)] and rows[1][11] == "yes"  # 7.2 vs 3.0
     assert any(r[3] == "'=cmd|' /C calc'!A0" for r in rows[1:])
