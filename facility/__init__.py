@@ -14,7 +14,7 @@ import config as config_module
 # Domain packages in dependency order. Each may have models.py, views.py (bp),
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
-                   "disbursements", "portfolio"]
+                   "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
 API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants", "disbursements", "results"]
 RTL_LANGUAGES = {"ar"}
 

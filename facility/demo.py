@@ -9,7 +9,6 @@ from collections.abc import Callable
 from facility import package_modules
 from facility.accounts.demo import DEMO_USERS, demo_users_exist
 from facility.extensions import db
-from facility.portfolio import demo as portfolio_demo
 
 DEMO_PASSWORD = "demo-facility-2026"
 
@@ -34,7 +33,5 @@ def seed(echo: Callable[[str], None] = print) -> dict:
         echo(f"Seeding {module.__name__.split('.')[1]}…")
         module.seed(state)
         db.session.flush()
-    echo("Seeding the results framework…")
-    portfolio_demo.seed(state)  # after every package: it adds to their challenges, grants and money
     db.session.commit()
     return logins
