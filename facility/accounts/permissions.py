@@ -9,6 +9,7 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
+from facility.accounts.policy import is_auditor, read_only_reason
 
 
 def role_required(*roles: Role | str) -> Callable:
@@ -19,7 +20,8 @@ def role_required(*roles: Role | str) -> Callable:
         @login_required
         def wrapper(*args, **kwargs):
             if not current_user.has_role(*roles):
-                abort(403)
+                # An auditor is told why: the role reads everything and changes nothing.
+                abort(403, description=read_only_reason() if is_auditor(current_user) else None)
             return view(*args, **kwargs)
 
         return wrapper
