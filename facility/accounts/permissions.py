@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
 from facility.accounts.policy import is_auditor, read_only_reason
+from facility.core.errors import PermissionDenied
 
 
 def role_required(*roles: Role | str) -> Callable:
@@ -20,8 +21,9 @@ def role_required(*roles: Role | str) -> Callable:
         @login_required
         def wrapper(*args, **kwargs):
             if not current_user.has_role(*roles):
-                # An auditor is told why: the role reads everything and changes nothing.
-                abort(403, description=read_only_reason() if is_auditor(current_user) else None)
+                if is_auditor(current_user):  # told why: the role reads everything and changes nothing
+                    raise PermissionDenied(read_only_reason())
+                abort(403)
             return view(*args, **kwargs)
 
         return wrapper
