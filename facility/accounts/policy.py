@@ -48,7 +48,7 @@ def reads_everything(user: Any) -> bool:
 
 def read_only_reason() -> str:
     """What an auditor is told when a change is refused."""
-    return _("Auditors can read everything but change nothing.")
+    return str(_("Auditors can read everything but change nothing."))
 
 
 def role_refusal(user: Any, message: str) -> Decision:
