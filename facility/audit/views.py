@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -31,6 +32,25 @@ CSV_COLUMNS = (Column("id", "int"), Column("occurred_at", "datetime"), Column("a
                Column("object_type", "text"), Column("object_id", "text"), Column("ip_address", "text"),
                Column("details", "text"), Column("hash", "text"))
 """queries.EXPORT_COLUMNS, with machine-readable headers that stay the same in every language."""
+
+
+OBJECT_PAGES = {
+    "Challenge": ("challenges.show", "challenge_id"), "Proposal": ("proposals.show", "proposal_id"),
+    "Grant": ("grants.grant", "grant_id"), "Contribution": ("grants.contribution", "contribution_id"),
+    "Disbursement": ("disbursements.show", "disbursement_id"), "City": ("cities.show", "city_id"),
+    "MilestoneReport": ("grants.report", "report_id"),
+}
+"""The page of each kind of object the trail names (by endpoint: the audit package imports no other)."""
+
+
+def object_url(event: AuditEvent) -> str | None:
+    """The page of the event's object, when it has one and its id is a number."""
+    page = OBJECT_PAGES.get(event.object_type)
+    if page is None or not event.object_id.isdecimal():
+        return None
+    endpoint, argument = page
+    values: dict[str, Any] = {argument: int(event.object_id)}
+    return url_for(endpoint, **values)
 
 
 @dataclass(frozen=True)
@@ -83,4 +103,5 @@ def export() -> ResponseReturnValue:
 def event(event_id: int) -> ResponseReturnValue:
     _allowed()
     row = queries.get_event(event_id)
-    return render_template("audit/event.html", row=row, event=row.event, related=queries.object_events(row.event))
+    return render_template("audit/event.html", row=row, event=row.event, related=queries.object_events(row.event),
+                           object_url=object_url(row.event))

@@ -271,6 +271,16 @@ def test_event_page_shows_the_record_and_its_object(client, make_user, trail):
     assert approved.hash in html and approved.prev_hash in html and "Alice Approver" in html
     assert "disbursement.paid" in html  # another record on Disbursement 7
     assert "disbursement.cancelled" not in html  # Disbursement 8 is another object
+    assert 'href="/disbursements/7"' in html  # the object's own page
+
+
+def test_event_page_links_no_page_for_objects_without_one(client, make_user, trail):
+    _reader(client, make_user)
+    record("test.thing", actor=trail["alice"], object_type="Thing", object_id=5)
+    db.session.commit()
+    event_id = db.session.execute(sa.select(sa.func.max(AuditEvent.id))).scalar_one()
+    html = client.get(f"/audit/events/{event_id}").get_data(as_text=True)
+    assert "Thing 5 in the trail" in html and "its page" not in html
 
 
 def test_dates_are_utc_days(client, make_user, trail):
