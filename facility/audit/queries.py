@@ -178,3 +178,16 @@ def object_events(event: AuditEvent, *, limit: int = 20) -> list[AuditEvent]:
 def known_actions() -> list[str]:
     """Every action recorded so far, alphabetically (the search form's suggestions)."""
     return list(db.session.execute(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).scalars())
+
+
+@dataclass(frozen=True)
+class TrailSummary:
+    records: int
+    latest_at: datetime | None
+
+
+def trail_summary() -> TrailSummary:
+    """How many records the trail holds and when the latest was made (one query)."""
+    count, latest = db.session.execute(
+        sa.select(sa.func.count(AuditEvent.id), sa.func.max(AuditEvent.occurred_at))).one()
+    return TrailSummary(records=int(count), latest_at=latest)

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Flask, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from facility.audit import forms, policy, queries
@@ -21,6 +22,7 @@ from facility.core.exports import Column, csv_response
 from facility.core.inputs import page_arg
 from facility.core.models import utcnow
 from facility.core.policy import require
+from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -105,3 +107,17 @@ def event(event_id: int) -> ResponseReturnValue:
     row = queries.get_event(event_id)
     return render_template("audit/event.html", row=row, event=row.event, related=queries.object_events(row.event),
                            object_url=object_url(row.event))
+
+
+# --- what the package adds to the rest of the app ---------------------------------------
+
+def dashboard_panel(user: Any) -> dict[str, Any] | None:
+    """The readers' dashboard panel: how long the trail is, its latest record, and where to look."""
+    if policy.can_view_audit(user) is not None:
+        return None
+    return {"title": _("Audit trail"), "template": "audit/_panel.html", "summary": queries.trail_summary()}
+
+
+def register(app: Flask) -> None:
+    """Wire the audit trail into the app: the dashboard panel of fund managers, admins and auditors."""
+    register_dashboard_panel(app, dashboard_panel)

@@ -288,3 +288,31 @@ def test_dates_are_utc_days(client, make_user, trail):
     _reader(client, make_user)
     assert _actions(client, date_from="2027-01-01", date_to="2027-01-01") == ["disbursement.approved"]
     assert _actions(client, date_from="2027-01-04", date_to="2027-02-28") == []
+
+
+# --- the dashboard panel and the demo -----------------------------------------------------------
+
+@pytest.mark.parametrize("role", READERS)
+def test_dashboard_panel_for_readers(client, make_user, trail, role):
+    _reader(client, make_user, role)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "Search the audit trail" in html and "records; the latest at" in html
+    # The auditor's reading list (pages no other nav link reaches for them); staff have their own.
+    assert ("Cities waiting for verification" in html) == (role == "auditor")
+
+
+@pytest.mark.parametrize("role", REFUSED)
+def test_no_dashboard_panel_for_others(client, make_user, trail, role):
+    _reader(client, make_user, role)
+    assert "Search the audit trail" not in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_demo_auditor_finds_a_verified_trail(client, app):
+    from facility import demo
+
+    demo.seed(echo=lambda _msg: None)
+    assert sign_in(client, "auditor@demo.facility", "demo-facility-2026").status_code == 302
+    html = client.get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
+    assert "Verifies" in html
+    assert len(_actions(client)) == 50  # a full first page of demo records
+    assert _actions(client, action="disbursement.approved")  # the demo's money moved under audit
