@@ -76,7 +76,7 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
 @facility_cli.command("create-user")
 @click.argument("email")
 @click.option("--role", "roles", multiple=True, required=True,
-              help="admin, fund_manager, city_official, innovator, reviewer or donor (repeatable)")
+              help="admin, fund_manager, city_official, innovator, reviewer, donor or auditor (repeatable)")
 @click.option("--name", default="")
 @click.option("--password", default=None, help="Asked for when not given.")
 @with_appcontext

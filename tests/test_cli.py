@@ -48,7 +48,8 @@ def test_seed_demo_is_idempotent_and_prints_logins(app):
     assert first.exit_code == 0, first.output
     assert "fund.manager@demo.facility" in first.output and "demo-facility-2026" in first.output
     roles = {role for user in db.session.query(User) for role in user.roles}
-    assert roles == {"admin", "fund_manager", "city_official", "innovator", "reviewer", "donor"}
+    assert roles == {"admin", "fund_manager", "city_official", "innovator", "reviewer", "donor", "auditor"}
+    assert "auditor@demo.facility" in first.output
     count = db.session.query(User).count()
     second = runner.invoke(args=["facility", "seed-demo"])
     assert second.exit_code == 0 and "already loaded" in second.output

@@ -23,6 +23,7 @@ DEMO_USERS = [
     ("reviewer2@demo.facility", "Reviewer", [Role.REVIEWER], None),
     ("reviewer3@demo.facility", "Reviewer", [Role.REVIEWER], None),
     ("donor@foundation.demo", "Donor", [Role.DONOR], "foundation"),
+    ("auditor@demo.facility", "Auditor", [Role.AUDITOR], None),  # reads everything, changes nothing
 ]
 
 DEMO_ORGS: dict[str, dict[str, Any]] = {

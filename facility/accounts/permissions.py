@@ -9,6 +9,8 @@ from flask import abort
 from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
+from facility.accounts.policy import is_auditor, read_only_reason
+from facility.core.errors import PermissionDenied
 
 
 def role_required(*roles: Role | str) -> Callable:
@@ -19,6 +21,8 @@ def role_required(*roles: Role | str) -> Callable:
         @login_required
         def wrapper(*args, **kwargs):
             if not current_user.has_role(*roles):
+                if is_auditor(current_user):  # told why: the role reads everything and changes nothing
+                    raise PermissionDenied(read_only_reason())
                 abort(403)
             return view(*args, **kwargs)
 

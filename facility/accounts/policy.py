@@ -33,6 +33,29 @@ def is_admin(user: Any) -> bool:
     return has_role(user, Role.ADMIN)
 
 
+def is_auditor(user: Any) -> bool:
+    """A signed-in auditor: reads everything, changes nothing (never staff, never a fund manager)."""
+    return has_role(user, Role.AUDITOR)
+
+
+def reads_everything(user: Any) -> bool:
+    """Fund managers, admins and auditors: the people who may *read* every object.
+
+    Read checks (`can_view_*`, `get_visible_*`, lists) ask this; write checks ask `is_staff` or
+    `is_fund_manager`, which stay false for an auditor, so an auditor is refused every change."""
+    return has_role(user, Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
+
+
+def read_only_reason() -> str:
+    """What an auditor is told when a change is refused."""
+    return str(_("Auditors can read everything but change nothing."))
+
+
+def role_refusal(user: Any, message: str) -> Decision:
+    """A role refusal (403) whose reason tells an auditor why, and everyone else `message`."""
+    return forbidden(read_only_reason() if is_auditor(user) else message)
+
+
 def is_member_of(user: Any, organization_id: int | None) -> bool:
     """A signed-in member of the organisation `organization_id`."""
     return is_signed_in(user) and organization_id is not None and user.organization_id == organization_id
@@ -40,7 +63,7 @@ def is_member_of(user: Any, organization_id: int | None) -> bool:
 
 def require_fund_manager(user: Any) -> Decision:
     """Refused unless `user` is a fund manager: the role check that opens most staff policies."""
-    return None if is_fund_manager(user) else forbidden(_("Only fund managers may do this."))
+    return None if is_fund_manager(user) else role_refusal(user, _("Only fund managers may do this."))
 
 
 def require_signed_in(user: Any) -> Decision:
@@ -64,13 +87,13 @@ def can_edit_profile(user: Any, person: Any) -> Decision:
 
 
 def can_list_users(user: Any) -> Decision:
-    """Admins list and search every account."""
-    return None if is_admin(user) else forbidden(_("Only administrators see the list of users."))
+    """Admins list and search every account; auditors read the list (and change no role)."""
+    return None if is_admin(user) or is_auditor(user) else forbidden(_("Only administrators see the list of users."))
 
 
 def can_manage_roles(user: Any, person: Any) -> Decision:
     """Admins change anyone's roles (that they cannot drop their own admin role is `can_set_roles`)."""
-    return None if is_admin(user) else forbidden(_("Only administrators change roles."))
+    return None if is_admin(user) else role_refusal(user, _("Only administrators change roles."))
 
 
 def can_set_roles(user: Any, person: Any, roles: set[Role]) -> Decision:

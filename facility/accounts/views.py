@@ -23,9 +23,11 @@ from facility.accounts.forms import (
 from facility.accounts.limits import signin_limits
 from facility.accounts.models import Role, User
 from facility.accounts.permissions import role_required
+from facility.accounts.policy import can_list_users
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
 from facility.core.inputs import page_arg
+from facility.core.policy import require
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -210,8 +212,9 @@ def organization(org_id: int):
 
 
 @bp.route("/admin/users")
-@role_required(Role.ADMIN)
+@login_required
 def admin_users():
+    require(can_list_users(current_user))  # admins, and auditors (read only)
     q = (request.args.get("q") or "").strip()
     pagination = db.paginate(queries.users(search=q), page=page_arg(), per_page=50, error_out=False)
     return render_template("accounts/admin_users.html", pagination=pagination, q=q)

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from flask_login import current_user
 
 from facility.accounts.models import Role, User
+from facility.accounts.policy import read_only_reason
 from facility.accounts.services import user_for_api_token
 from facility.core.inputs import refuse_unstorable_text
 from facility.extensions import login_manager
@@ -73,5 +74,7 @@ def require_role(*roles: Role | str) -> User:
     user = require_user()
     if not user.has_role(*roles):
         names = ", ".join(Role(r).value for r in roles)
+        if user.has_role(Role.AUDITOR):
+            raise ApiError(403, f"{read_only_reason()} This needs the role {names}.")
         raise ApiError(403, f"This needs the role {names}.")
     return user

@@ -64,11 +64,11 @@ def request_disbursement(tranche_id: int) -> Disbursement:
 
 
 @blp.route("/disbursements", methods=["GET"])
-@requires(Role.FUND_MANAGER, Role.ADMIN)
+@requires(Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
 @blp.arguments(DisbursementListArgs, location="query")
 @blp.response(200, page_of(DisbursementSchema))
 def list_disbursements(args: dict[str, Any]) -> dict[str, Any]:
-    """Every disbursement, newest first, optionally of one `status` (fund managers and admins)."""
+    """Every disbursement, newest first, optionally of one `status` (fund managers, admins and auditors)."""
     require(policy.can_view_queue(require_user()))
     per_page = min(args["per_page"], current_app.config.get("API_PER_PAGE_MAX", 100))
     page = queries.disbursement_queue(statuses=queries.queue_statuses(args.get("status") or "all"),

@@ -212,7 +212,7 @@ def list_contributions(args):
 
 
 @blp.route("/contributions/pending-wires", methods=["GET"])
-@requires(Role.FUND_MANAGER)
+@requires(Role.FUND_MANAGER, Role.AUDITOR)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, page_of(ContributionSchema))
 def pending_wires(args):

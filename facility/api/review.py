@@ -385,7 +385,7 @@ METHOD = ("Weighted score = sum(score x weight) / 100 per review (0..10). Each r
 
 
 @blp.route("/challenges/<int:challenge_id>/ranking", methods=["GET"])
-@requires(Role.FUND_MANAGER, Role.CITY_OFFICIAL, hidden=queries.get_visible_challenge)
+@requires(Role.FUND_MANAGER, Role.CITY_OFFICIAL, Role.AUDITOR, hidden=queries.get_visible_challenge)
 @blp.arguments(RankingArgs, location="query")
 @blp.response(200, RankingSchema)
 def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:

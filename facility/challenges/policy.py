@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from facility.accounts.policy import is_fund_manager, is_signed_in, is_staff
+from facility.accounts.policy import is_auditor, is_fund_manager, is_signed_in, read_only_reason, reads_everything, role_refusal
 from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, Phase
 from facility.cities.policy import is_official
 from facility.core.labels import label
@@ -31,8 +31,8 @@ def is_before_deadline(challenge: Challenge, now: datetime | None = None) -> boo
 
 def can_view(user: Any, challenge: Challenge) -> Decision:
     """Published and finished: anyone. Others (draft, pending, cancelled): the city's officials and
-    facility staff; everyone else may not know the challenge exists."""
-    if challenge.status in PUBLIC_STATUSES or is_city_official(user, challenge) or is_staff(user):
+    facility staff and auditors; everyone else may not know the challenge exists."""
+    if challenge.status in PUBLIC_STATUSES or is_city_official(user, challenge) or reads_everything(user):
         return None
     return hidden(_("There is no such challenge."))
 
@@ -40,7 +40,7 @@ def can_view(user: Any, challenge: Challenge) -> Decision:
 def can_edit(user: Any, challenge: Challenge) -> Decision:
     """The city's officials edit a draft; after submission the rubric and deadline are fixed."""
     if not is_city_official(user, challenge):
-        return forbidden(_("Only the city's officials edit its challenges."))
+        return role_refusal(user, _("Only the city's officials edit its challenges."))
     if challenge.status != ChallengeStatus.DRAFT:
         return conflict(_("Only drafts can be edited; this challenge is %(status)s.",
                           status=_status(challenge)))
@@ -50,7 +50,7 @@ def can_edit(user: Any, challenge: Challenge) -> Decision:
 def can_submit(user: Any, challenge: Challenge) -> Decision:
     """The city's officials send a draft whose deadline is still ahead to the facility."""
     if not is_city_official(user, challenge):
-        return forbidden(_("Only the city's officials submit its challenges."))
+        return role_refusal(user, _("Only the city's officials submit its challenges."))
     if challenge.status != ChallengeStatus.DRAFT:
         return conflict(_("Only drafts can be submitted; this challenge is %(status)s.", status=_status(challenge)))
     if challenge.closes_at <= utcnow():
@@ -61,7 +61,7 @@ def can_submit(user: Any, challenge: Challenge) -> Decision:
 def can_approve(user: Any, challenge: Challenge) -> Decision:
     """Fund managers approve (fund and publish) a pending challenge whose deadline is ahead."""
     if not is_fund_manager(user):
-        return forbidden(_("Only fund managers approve challenges."))
+        return role_refusal(user, _("Only fund managers approve challenges."))
     if challenge.status != ChallengeStatus.PENDING_APPROVAL:
         return conflict(_("Only challenges waiting for approval can be approved; this one is %(status)s.",
                           status=_status(challenge)))
@@ -73,7 +73,7 @@ def can_approve(user: Any, challenge: Challenge) -> Decision:
 def can_return(user: Any, challenge: Challenge) -> Decision:
     """Fund managers send a pending challenge back to the city as a draft."""
     if not is_fund_manager(user):
-        return forbidden(_("Only fund managers review challenges."))
+        return role_refusal(user, _("Only fund managers review challenges."))
     if challenge.status != ChallengeStatus.PENDING_APPROVAL:
         return conflict(_("Only challenges waiting for approval can be sent back."))
     return None
@@ -82,7 +82,7 @@ def can_return(user: Any, challenge: Challenge) -> Decision:
 def can_finish(user: Any, challenge: Challenge) -> Decision:
     """Fund managers mark a published challenge finished once its deadline has passed."""
     if not is_fund_manager(user):
-        return forbidden(_("Only fund managers finish challenges."))
+        return role_refusal(user, _("Only fund managers finish challenges."))
     if challenge.phase != Phase.CLOSED:
         return conflict(_("Only published challenges whose deadline has passed can be finished."))
     return None
@@ -91,7 +91,7 @@ def can_finish(user: Any, challenge: Challenge) -> Decision:
 def can_extend_deadline(user: Any, challenge: Challenge) -> Decision:
     """Fund managers and the city's officials move a published challenge's deadline later, before it passes."""
     if not (is_city_official(user, challenge) or is_fund_manager(user)):
-        return forbidden(_("Only fund managers and the city's officials extend deadlines."))
+        return role_refusal(user, _("Only fund managers and the city's officials extend deadlines."))
     if challenge.status != ChallengeStatus.PUBLISHED:
         return conflict(_("Only published challenges have deadlines to extend."))
     if challenge.phase == Phase.CLOSED:
@@ -100,9 +100,12 @@ def can_extend_deadline(user: Any, challenge: Challenge) -> Decision:
 
 
 def can_ask(user: Any, challenge: Challenge) -> Decision:
-    """Anyone signed in who sees the challenge asks about it while it is published and before its deadline."""
+    """Anyone signed in who sees the challenge (auditors excepted: they change nothing) asks about it
+    while it is published and before its deadline."""
     if not is_signed_in(user):
         return forbidden(_("Sign in to ask a question."))
+    if is_auditor(user):
+        return forbidden(read_only_reason())
     refusal = can_view(user, challenge)
     if refusal is not None:
         return refusal
@@ -112,8 +115,8 @@ def can_ask(user: Any, challenge: Challenge) -> Decision:
 
 
 def sees_unanswered(user: Any, challenge: Challenge) -> bool:
-    """Unanswered questions: the city's officials and facility staff (askers see their own)."""
-    return is_city_official(user, challenge) or is_staff(user)
+    """Unanswered questions: the city's officials, facility staff and auditors (askers see their own)."""
+    return is_city_official(user, challenge) or reads_everything(user)
 
 
 def can_view_clarification(user: Any, clarification: Clarification) -> Decision:
@@ -134,7 +137,7 @@ def can_answer(user: Any, clarification: Clarification) -> Decision:
     if refusal is not None:
         return hidden(_("There is no such question."))
     if not is_city_official(user, clarification.challenge):
-        return forbidden(_("Only the city's officials answer questions."))
+        return role_refusal(user, _("Only the city's officials answer questions."))
     if clarification.is_answered:
         return conflict(_("This question is already answered."))
     return None

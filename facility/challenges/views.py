@@ -89,7 +89,7 @@ def mine():
 
 
 @bp.route("/approvals")
-@role_required(Role.FUND_MANAGER)
+@role_required(Role.FUND_MANAGER, Role.AUDITOR)  # auditors read the queue; approving is can_approve
 def approvals():
     return render_template("challenges/approvals.html", challenges=queries.approval_queue())
 

@@ -6,9 +6,9 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_admin, is_fund_manager, is_member_of, is_staff
+from facility.accounts.policy import has_role, is_admin, is_fund_manager, is_member_of, reads_everything, role_refusal
 from facility.cities.models import City
-from facility.core.policy import Decision, conflict, forbidden, hidden
+from facility.core.policy import Decision, conflict, hidden
 
 
 def is_official(user: Any, city: City) -> bool:
@@ -17,8 +17,8 @@ def is_official(user: Any, city: City) -> bool:
 
 
 def can_view(user: Any, city: City) -> Decision:
-    """Verified cities are public; unverified ones only to their officials and facility staff."""
-    if city.is_verified or is_official(user, city) or is_staff(user):
+    """Verified cities are public; unverified ones only to their officials, facility staff and auditors."""
+    if city.is_verified or is_official(user, city) or reads_everything(user):
         return None
     return hidden(_("There is no such city."))
 
@@ -26,7 +26,7 @@ def can_view(user: Any, city: City) -> Decision:
 def can_create(user: Any) -> Decision:
     """A city official who belongs to no organisation yet creates their city's profile."""
     if not has_role(user, Role.CITY_OFFICIAL):
-        return forbidden(_("Only city officials create city profiles."))
+        return role_refusal(user, _("Only city officials create city profiles."))
     if user.organization_id is not None:
         return conflict(_("You already belong to an organisation; a city official represents one city."))
     return None
@@ -36,13 +36,13 @@ def can_edit(user: Any, city: City) -> Decision:
     """The city's officials and admins edit the profile (verified or not)."""
     if is_official(user, city) or is_admin(user):
         return None
-    return forbidden(_("Only the city's officials edit its profile."))
+    return role_refusal(user, _("Only the city's officials edit its profile."))
 
 
 def can_verify(user: Any, city: City) -> Decision:
     """Fund managers verify a city, once."""
     if not is_fund_manager(user):
-        return forbidden(_("Only fund managers verify cities."))
+        return role_refusal(user, _("Only fund managers verify cities."))
     if city.is_verified:
         return conflict(_("This city is already verified."))
     return None
@@ -51,7 +51,7 @@ def can_verify(user: Any, city: City) -> Decision:
 def can_draft_challenge(user: Any, city: City) -> Decision:
     """The city's officials draft challenges once the facility has verified the city."""
     if not is_official(user, city):
-        return forbidden(_("Only the city's officials draft its challenges."))
+        return role_refusal(user, _("Only the city's officials draft its challenges."))
     if not city.is_verified:
         return conflict(_("The facility has not verified this city yet; challenges can be drafted once it has."))
     return None

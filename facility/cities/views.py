@@ -65,7 +65,7 @@ def edit(city_id: int):
 
 
 @bp.route("/verification")
-@role_required(Role.FUND_MANAGER)
+@role_required(Role.FUND_MANAGER, Role.AUDITOR)  # auditors read the queue; verifying is can_verify
 def verification_queue():
     cities = queries.verification_queue()
     page = page_arg()

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from facility.accounts.policy import is_staff, require_fund_manager
+from facility.accounts.policy import reads_everything, require_fund_manager
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.disbursements.models import DISBURSEMENT_TRANSITIONS, Disbursement, DisbursementStatus
@@ -31,8 +31,14 @@ def can_view(user: Any, disbursement: Disbursement) -> Decision:
 
 
 def can_view_queue(user: Any) -> Decision:
-    """The queue of every disbursement: fund managers and admins."""
-    return None if is_staff(user) else forbidden(_("Only fund managers and administrators see the payment queue."))
+    """The queue of every disbursement: fund managers, admins and auditors."""
+    return None if reads_everything(user) else forbidden(
+        _("Only fund managers, administrators and auditors see the payment queue."))
+
+
+def can_see_approvers(user: Any, disbursement: Disbursement) -> Decision:
+    """Who approved a payment: fund managers, admins and auditors (the grantee sees only how many)."""
+    return None if reads_everything(user) else forbidden(_("Only the facility's staff and auditors see who approved."))
 
 
 def can_manage(user: Any, disbursement: Disbursement | None = None) -> Decision:

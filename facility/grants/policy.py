@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_fund_manager, is_member_of, is_signed_in, is_staff
+from facility.accounts.policy import has_role, is_fund_manager, is_member_of, is_signed_in, reads_everything, role_refusal
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -45,11 +45,11 @@ def acts_for_grantee(user: Any, grant: Grant) -> bool:
 
 
 def _grantee_only(user: Any, grant: Grant, message: str) -> Decision:
-    return None if acts_for_grantee(user, grant) else forbidden(message)
+    return None if acts_for_grantee(user, grant) else role_refusal(user, message)
 
 
 def _fund_managers_only(user: Any, message: str) -> Decision:
-    return None if is_fund_manager(user) else forbidden(message)
+    return None if is_fund_manager(user) else role_refusal(user, message)
 
 
 # --- contributions ---------------------------------------------------------------------------
@@ -59,13 +59,13 @@ def can_pledge(user: Any, _obj: Any = None) -> Decision:
     if not is_signed_in(user):
         return forbidden(_("Please sign in with a donor account to pledge."))
     if not has_role(user, Role.DONOR):
-        return forbidden(_("Only donors pledge contributions; sign in with a donor account."))
+        return role_refusal(user, _("Only donors pledge contributions; sign in with a donor account."))
     return None
 
 
 def can_view_contribution(user: Any, contribution: Contribution) -> Decision:
-    """The pledging donor, their organisation and staff see a contribution; others may not know it exists."""
-    if is_staff(user) or is_member_of(user, contribution.donor_organization_id):
+    """The pledging donor, their organisation, staff and auditors see a contribution; others may not know it exists."""
+    if reads_everything(user) or is_member_of(user, contribution.donor_organization_id):
         return None
     if is_signed_in(user) and user.id == contribution.pledged_by_id:
         return None
@@ -85,7 +85,10 @@ def can_confirm_contribution(user: Any, contribution: Contribution) -> Decision:
 
 
 def can_see_money_queues(user: Any, _obj: Any = None) -> Decision:
-    """Fund managers see the wires to confirm and the milestone reports to review."""
+    """Fund managers see the wires to confirm and the milestone reports to review; auditors read them
+    (every action in them stays the fund managers')."""
+    if has_role(user, Role.AUDITOR):
+        return None
     return _fund_managers_only(user, _("Only fund managers see the facility's work queues."))
 
 
@@ -141,8 +144,8 @@ def can_release_pool(user: Any, challenge: Challenge) -> Decision:
 # --- grants ------------------------------------------------------------------------------------
 
 def can_view_grant(user: Any, grant: Grant) -> Decision:
-    """The grantee organisation and staff see a grant's full record (the public see the register)."""
-    if is_staff(user) or is_member_of(user, grant.organization_id):
+    """The grantee organisation, staff and auditors see a grant's full record (the public see the register)."""
+    if reads_everything(user) or is_member_of(user, grant.organization_id):
         return None
     return hidden(_("No grant %(id)s.", id=grant.id))
 

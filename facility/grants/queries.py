@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Organization, OrgType, Role
-from facility.accounts.policy import has_role, is_signed_in, is_staff
+from facility.accounts.policy import has_role, is_signed_in, is_staff, reads_everything
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
 from facility.core.errors import NotFound
@@ -139,10 +139,10 @@ def get_challenge_to_release(user: Any, challenge_id: int) -> Challenge:
 # --- grants -------------------------------------------------------------------------------------
 
 def visible_grants(user: Any) -> sa.Select[tuple[Grant]]:
-    """The caller's organisation's grants; every grant for staff. Newest first, with grantee and proposal."""
+    """The caller's organisation's grants; every grant for staff and auditors. Newest first, with grantee and proposal."""
     query = (sa.select(Grant).options(joinedload(Grant.organization), joinedload(Grant.proposal))
              .order_by(Grant.id.desc()))
-    if not is_staff(user):
+    if not reads_everything(user):
         organization_id = user.organization_id if is_signed_in(user) else None
         query = query.where(Grant.organization_id == (organization_id or -1))
     return query

@@ -11,12 +11,12 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import OrgKind, Role
-from facility.accounts.policy import has_role, is_member_of, is_signed_in, is_staff
+from facility.accounts.policy import has_role, is_member_of, is_signed_in, reads_everything, role_refusal
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.challenges.policy import can_view as can_view_challenge
 from facility.challenges.policy import is_city_official
 from facility.core.labels import label
-from facility.core.policy import Decision, conflict, forbidden, hidden
+from facility.core.policy import Decision, conflict, hidden
 from facility.proposals.models import COMPETING_STATUSES, Attachment, Proposal, ProposalStatus
 
 
@@ -34,7 +34,7 @@ def can_view(user: Any, proposal: Proposal) -> Decision:
     """The applicant organisation's members and facility staff always; the challenge city's officials
     once the challenge has closed, and only proposals in the competition (not drafts or withdrawn
     ones). Everyone else may not know the proposal exists (reviewers read the frozen snapshot)."""
-    if is_member(user, proposal) or is_staff(user):
+    if is_member(user, proposal) or reads_everything(user):  # auditors read what staff read
         return None
     if (proposal.status in COMPETING_STATUSES and proposal.challenge.submissions_closed
             and is_city_official(user, proposal.challenge)):
@@ -50,14 +50,14 @@ def can_create(user: Any, challenge: Challenge) -> Decision:
         return refusal
     if not (has_role(user, Role.INNOVATOR) and user.organization is not None
             and user.organization.kind == OrgKind.INNOVATOR):
-        return forbidden(_("Only innovators of an innovator organisation may propose."))
+        return role_refusal(user, _("Only innovators of an innovator organisation may propose."))
     if not challenge.is_open:
         return conflict(_("This challenge is not open for proposals."))
     return None
 
 
 def _applicant(user: Any, proposal: Proposal, message: str) -> Decision:
-    return None if is_applicant(user, proposal) else forbidden(message)
+    return None if is_applicant(user, proposal) else role_refusal(user, message)
 
 
 def can_edit(user: Any, proposal: Proposal) -> Decision:
@@ -115,7 +115,7 @@ def can_delete_attachment(user: Any, attachment: Attachment) -> Decision:
 def can_list(user: Any, challenge: Challenge) -> Decision:
     """A challenge's proposals: facility staff always (every status); the city's officials once the
     challenge has closed (the proposals in the competition only)."""
-    if is_staff(user):
+    if reads_everything(user):
         return None
     if challenge.submissions_closed and is_city_official(user, challenge):
         return None
@@ -123,8 +123,8 @@ def can_list(user: Any, challenge: Challenge) -> Decision:
 
 
 def sees_every_status(user: Any, challenge: Challenge) -> bool:
-    """Staff see drafts and withdrawn proposals in a challenge's list; the city only the competing ones."""
-    return is_staff(user)
+    """Staff and auditors see drafts and withdrawn proposals in a challenge's list; the city only the competing ones."""
+    return reads_everything(user)
 
 
 def is_innovator_with_organisation(user: Any, challenge: Challenge) -> bool:

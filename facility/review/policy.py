@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_fund_manager, is_signed_in, require_signed_in
+from facility.accounts.policy import has_role, is_auditor, is_fund_manager, is_signed_in, require_signed_in, role_refusal
 from facility.challenges.models import Challenge
 from facility.cities.policy import is_official
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -27,7 +27,12 @@ from facility.review.models import Assignment, PanelInvitation, ReviewRound
 
 
 def _fund_manager(user: Any, message: str) -> Decision:
-    return None if is_fund_manager(user) else forbidden(message)
+    return None if is_fund_manager(user) else role_refusal(user, message)
+
+
+def _reads_reviews(user: Any) -> bool:
+    """Fund managers, and auditors (who read every panel, ranking and feedback, and change nothing)."""
+    return is_fund_manager(user) or is_auditor(user)
 
 
 # --- panels and rounds -------------------------------------------------------------------------------
@@ -39,11 +44,11 @@ def can_manage_panel(user: Any, challenge: Challenge) -> Decision:
 
 
 def can_follow_panel(user: Any, challenge: Challenge) -> Decision:
-    """The panel's progress page: fund managers, and the panel's observers (the city's officials).
+    """The panel's progress page: fund managers, auditors, and the panel's observers (the city's officials).
 
     Other fund managers' and city officials' roles are told they may not (403); everyone else
     is not told the page exists (404)."""
-    if is_fund_manager(user) or facts.is_panel_observer(challenge, user):
+    if _reads_reviews(user) or facts.is_panel_observer(challenge, user):
         return None
     if has_role(user, Role.FUND_MANAGER, Role.CITY_OFFICIAL):
         return forbidden(_("Only fund managers and the panel's observers follow this panel."))
@@ -104,7 +109,7 @@ def can_waive(user: Any, assignment: Assignment) -> Decision:
 
 
 def _reviewer(user: Any) -> Decision:
-    return None if has_role(user, Role.REVIEWER) else forbidden(_("Only reviewers review proposals."))
+    return None if has_role(user, Role.REVIEWER) else role_refusal(user, _("Only reviewers review proposals."))
 
 
 def can_see_queue(user: Any, _obj: Any = None) -> Decision:
@@ -183,8 +188,8 @@ def can_accept_invitation(user: Any, invitation: PanelInvitation) -> Decision:
 
 
 def can_see_ranking(user: Any, round_: ReviewRound) -> Decision:
-    """Fund managers always; the challenge city's officials once the round has closed."""
-    if is_fund_manager(user):
+    """Fund managers and auditors always; the challenge city's officials once the round has closed."""
+    if _reads_reviews(user):
         return None
     return first(
         lambda: require_signed_in(user),
@@ -219,9 +224,9 @@ def can_release_decisions(user: Any, challenge: Challenge) -> Decision:
 
 
 def can_see_feedback(user: Any, proposal: Proposal) -> Decision:
-    """The applicant organisation's members and fund managers, once a decision is released.
+    """The applicant organisation's members, fund managers and auditors, once a decision is released.
     Everyone else, and everyone before the release, is not told there is any (404)."""
-    if not (is_applicant_member(user, proposal) or is_fund_manager(user)):
+    if not (is_applicant_member(user, proposal) or _reads_reviews(user)):
         return hidden(_("No such proposal."))
     if facts.latest_released_decision(proposal) is None:
         return hidden(_("No decision has been released yet."))

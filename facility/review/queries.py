@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Organization, Role, User
+from facility.accounts.policy import is_auditor
 from facility.challenges import policy as challenge_policy
 from facility.challenges.models import Challenge, Criterion
 from facility.core.errors import NotFound, PermissionDenied
@@ -116,7 +117,7 @@ def get_ranking_round(user: Any, challenge: Challenge, kind: str) -> ReviewRound
         raise NotFound(_("This challenge has no such round yet."))
     round_ = round_of(challenge, RoundKind(kind))
     if round_ is None:  # those who run the panel learn it does not exist yet; others are refused
-        if policy.can_manage_panel(user, challenge) is None:
+        if policy.can_manage_panel(user, challenge) is None or is_auditor(user):
             raise NotFound(_("This challenge has no such round yet."))
         raise PermissionDenied(
             _("The ranking is for fund managers, and for the city's officials after the round closes."))
