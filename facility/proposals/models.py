@@ -147,6 +147,13 @@ class Proposal(TimestampMixin, db.Model):
         return {category: given[category] for category in BUDGET_CATEGORIES if category in given}
 
     @property
+    def budget_by_key(self) -> dict[str, int | None]:
+        """The budget as the API and the snapshot show it: `<category>_cents` for every category,
+        None for a category not given."""
+        given = self.budget
+        return {budget_key(category): given.get(category) for category in BUDGET_CATEGORIES}
+
+    @property
     def budget_total_cents(self) -> int:
         return sum(line.amount_cents for line in self.budget_lines)
 

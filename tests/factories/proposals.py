@@ -13,6 +13,13 @@ from facility.proposals.models import Milestone, Proposal, ProposalStatus
 from tests.factories.accounts import make_org
 
 
+def budget_for(total: int) -> dict:
+    """A budget adding up to `total` cents: half personnel, a quarter equipment, the rest services."""
+    personnel, equipment = total // 2, total // 4
+    return {"personnel_cents": personnel, "equipment_cents": equipment,
+            "services_cents": total - personnel - equipment, "travel_cents": 0, "other_cents": 0}
+
+
 def complete_data(**overrides) -> dict:
     """A proposal that may be submitted as it stands (API shapes: dates as ISO strings)."""
     data = {
@@ -27,7 +34,10 @@ def complete_data(**overrides) -> dict:
             {"title": "Pilot", "due_date": "2027-06-30", "amount_cents": 10_000_00, "deliverable": "Two kiosks"},
             {"title": "Scale", "due_date": "2027-12-31", "amount_cents": 20_000_00, "deliverable": "Ten kiosks"},
         ],
+        "budget": budget_for(30_000_00),
     }
+    if "requested_cents" in overrides and "budget" not in overrides:
+        data["budget"] = budget_for(max(overrides["requested_cents"] or 0, 0))  # still adds up to the request
     data.update(overrides)
     return data
 
