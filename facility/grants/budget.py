@@ -61,6 +61,10 @@ class GrantBudget:
     def flagged_rows(self) -> list[BudgetRow]:
         return [row for row in self.rows if row.flagged]
 
+    @property
+    def threshold_pct(self) -> int:
+        return FLAG_THRESHOLD_PCT
+
 
 # --- pure functions -----------------------------------------------------------------------
 

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind, OrgType
 from facility.core.errors import ValidationFailed
+from facility.demo import seed
 from facility.extensions import db
 from facility.grants import awards, milestones
 from facility.grants.budget import budget_data, compare, grant_budget, is_flagged, scale_budget, variance
-from facility.grants.models import MilestoneReport, ReportSpendingLine, TrancheStatus
-from facility.proposals.models import BudgetCategory
+from facility.grants.models import Grant, MilestoneReport, ReportSpendingLine, ReportStatus, TrancheStatus
+from facility.proposals.models import BudgetCategory, Proposal, ProposalStatus
 from tests import factories
 from tests.conftest import get_csrf
 from tests.factories.grants import NO_SPENDING, spending
@@ -303,3 +304,18 @@ def test_the_openapi_document_names_the_budget_fields(client):
     assert "variance_pct" in spec["Grant"]["properties"]["budget"]["description"]
     assert set(spec["SpendingIn"]["required"]) == {"personnel_cents", "equipment_cents", "services_cents",
                                                    "travel_cents", "other_cents"}
+
+
+# --- seed-demo ----------------------------------------------------------------------------------------
+
+def test_the_demo_has_budgets_spending_and_a_flagged_grant(app):
+    seed(echo=lambda _: None)
+    proposals = db.session.execute(sa.select(Proposal).where(Proposal.status != ProposalStatus.DRAFT)).scalars().all()
+    assert proposals and all(p.budget_total_cents == p.requested_cents for p in proposals)
+    accepted = db.session.execute(sa.select(MilestoneReport).where(
+        MilestoneReport.status == ReportStatus.ACCEPTED)).scalars().all()
+    assert accepted and all(len(report.spending) == 5 for report in accepted)
+    grants = db.session.execute(sa.select(Grant).order_by(Grant.id)).scalars().all()
+    flagged = [grant for grant in grants if grant_budget(grant).flagged_rows]
+    assert flagged and grant_budget(flagged[0]).has_budget
+    assert any(row.flagged and row.variance_cents > 0 for row in grant_budget(flagged[0]).rows)  # an overspend
