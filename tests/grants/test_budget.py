@@ -299,6 +299,21 @@ def test_the_grant_api_has_the_budget(client, api_headers, budget_grant):
     assert budget_data(grant) == body
 
 
+def test_the_grant_apis_query_count_does_not_grow_with_reports(client, api_headers, budget_grant, count_queries):
+    grant, manager, grantee = budget_grant(tranches=3)
+    _report(grant, grantee, 1, accept_by=manager, personnel=1)
+    headers = api_headers(manager)
+    client.get(f"/api/v1/grants/{grant.id}", headers=headers)  # warm up
+    with count_queries() as few:
+        assert client.get(f"/api/v1/grants/{grant.id}", headers=headers).status_code == 200
+    _report(grant, grantee, 2, accept_by=manager, personnel=1)
+    _report(grant, grantee, 3, travel=1)
+    with count_queries() as many:
+        body = client.get(f"/api/v1/grants/{grant.id}", headers=headers).json
+    assert [t["reports"][0]["spending"]["personnel_cents"] for t in body["tranches"]] == [1, 1, 0]
+    assert many() == few()
+
+
 def test_the_openapi_document_names_the_budget_fields(client):
     spec = client.get("/api/v1/openapi.json").json["components"]["schemas"]
     assert "variance_pct" in spec["Grant"]["properties"]["budget"]["description"]
