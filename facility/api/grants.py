@@ -12,7 +12,9 @@ from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants.budget import budget_data
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
+from facility.proposals.models import budget_key
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
 
@@ -108,6 +110,8 @@ class ReportSchema(ma.Schema):
     reviewer_comment = ma.fields.String()
     created_at = ma.fields.AwareDateTime()
     reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    spending = ma.fields.Function(lambda r: {budget_key(c): cents for c, cents in r.spending.items()},
+                                  metadata={"description": "US cents spent in the period, per budget category"})
     files = ma.fields.Function(lambda r: [{"id": f.id, "filename": f.original_filename, "content_type": f.content_type,
                                            "size_bytes": f.size_bytes, "sha256": f.sha256} for f in r.files])
 
@@ -150,11 +154,17 @@ class GrantSchema(GrantSummarySchema):
     payout_account = ma.fields.Nested(PayoutAccountSchema, allow_none=True)
     disbursements = ma.fields.List(ma.fields.Dict(), dump_only=True,
                                    metadata={"description": "the grant's payments (disbursements), newest first"})
+    budget = ma.fields.Dict(dump_only=True, metadata={"description": (
+        "budget against actual spending: `basis` (proposal, scaled_to_award or none), `categories` (per "
+        "category `budget_cents`, `actual_cents` from accepted reports, `pending_cents` under review, "
+        "`variance_cents`, `variance_pct` (null for a zero budget), `flagged` above `flag_threshold_pct`) "
+        "and `total`")})
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
         # The API sits above disbursements, so it asks that package directly (no registry to fill per app).
         data["disbursements"] = grant_disbursements_data(grant)
+        data["budget"] = budget_data(grant)
         return data
 
 
@@ -170,8 +180,20 @@ class PayoutAccountInSchema(ma.Schema):
                                         metadata={"description": "the caller's password; needed to change an account"})
 
 
+class SpendingInSchema(ma.Schema):
+    """What was spent in the reporting period per budget category, in US cents: every category, zero allowed."""
+
+    personnel_cents = cents_field(minimum=0, required=True)
+    equipment_cents = cents_field(minimum=0, required=True)
+    services_cents = cents_field(minimum=0, required=True)
+    travel_cents = cents_field(minimum=0, required=True)
+    other_cents = cents_field(minimum=0, required=True)
+
+
 class EvidenceInSchema(ma.Schema):
     text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=milestones.REPORT_CHARS))
+    spending = ma.fields.Nested(SpendingInSchema, required=True,
+                                metadata={"description": "what was spent in this reporting period, per category"})
     kpi_values = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1,
                                                                                  max=milestones.KPI_NAME_CHARS)),
                                 values=ma.fields.Float(allow_nan=False), load_default=dict)
@@ -344,7 +366,7 @@ def submit_evidence(data, tranche_id):
     user = require_user()
     tranche = queries.get_visible_tranche(user, tranche_id)
     report = milestones.submit_milestone_report(tranche=tranche, actor=user, text=data["text"],
-                                                kpi_values=data.get("kpi_values"))
+                                                spending=data["spending"], kpi_values=data.get("kpi_values"))
     db.session.commit()
     return report
 

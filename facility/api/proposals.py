@@ -26,6 +26,24 @@ class MilestoneInSchema(ma.Schema):
     deliverable = ma.fields.String(validate=ma.validate.Length(max=services.LIMITS["milestones.deliverable"]))
 
 
+class BudgetInSchema(ma.Schema):
+    """Amounts per budget category in US cents (zero or more); a category left out or `null` is not given."""
+
+    personnel_cents = cents_field(minimum=0, allow_none=True)
+    equipment_cents = cents_field(minimum=0, allow_none=True)
+    services_cents = cents_field(minimum=0, allow_none=True)
+    travel_cents = cents_field(minimum=0, allow_none=True)
+    other_cents = cents_field(minimum=0, allow_none=True)
+
+
+class BudgetSchema(ma.Schema):
+    personnel_cents = ma.fields.Integer(allow_none=True)
+    equipment_cents = ma.fields.Integer(allow_none=True)
+    services_cents = ma.fields.Integer(allow_none=True)
+    travel_cents = ma.fields.Integer(allow_none=True)
+    other_cents = ma.fields.Integer(allow_none=True)
+
+
 class ProposalPatchSchema(ma.Schema):
     """Every field optional: drafts may be incomplete. `milestones`, when given, replaces the list."""
 
@@ -40,6 +58,9 @@ class ProposalPatchSchema(ma.Schema):
     beneficiary_groups = NullableList(ma.fields.String(validate=ma.validate.OneOf([g.value for g in BeneficiaryGroup])))
     privacy_impact = ma.fields.String(validate=ma.validate.Length(max=services.TEXT_MAX),
                                       metadata={"description": "privacy and human-rights impact statement"})
+    budget = ma.fields.Nested(BudgetInSchema, allow_none=True, metadata={
+        "description": "the budget by category; when given it replaces the whole budget (`null` clears it). "
+                       "To submit, the categories must add up to `requested_cents`."})
 
 
 class ProposalCreateSchema(ProposalPatchSchema):
@@ -84,6 +105,8 @@ class ProposalSchema(ProposalSummarySchema):
     beneficiary_groups = ma.fields.List(ma.fields.String())
     privacy_impact = ma.fields.String()
     milestones = ma.fields.List(ma.fields.Nested(MilestoneSchema))
+    budget = ma.fields.Nested(BudgetSchema, attribute="budget_by_key", metadata={
+        "description": "US cents per category (personnel, equipment, services, travel, other); null: not given"})
     attachments = ma.fields.List(ma.fields.Nested(AttachmentSchema))
     withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime()

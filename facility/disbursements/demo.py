@@ -21,6 +21,7 @@ from facility.disbursements.models import Disbursement
 from facility.disbursements.rails import ManualRail, PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import milestones, payouts
+from facility.grants.demo import planned_spending
 from facility.grants.models import GrantStatus, Tranche, TrancheStatus
 
 
@@ -49,7 +50,8 @@ def seed(state: dict[str, Any]) -> None:
     tranches = grant.tranches
     for tranche in tranches:  # every milestone reported and accepted
         if tranche.status == TrancheStatus.PENDING:
-            milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Delivered as planned (demo).")
+            milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Delivered as planned (demo).",
+                                               spending=planned_spending(tranche))
         for report in tranche.reports:
             if tranche.status == TrancheStatus.EVIDENCE_SUBMITTED:
                 milestones.accept_milestone_report(report=report, actor=requester)

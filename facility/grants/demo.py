@@ -14,10 +14,11 @@ from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts
-from facility.grants.models import Grant, GrantStatus
+from facility.grants.budget import scale_budget
+from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES
 from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
-from facility.proposals.models import Proposal
+from facility.proposals.models import BudgetCategory, Proposal, budget_key
 
 DEMO_TRANCHES = 8
 
@@ -77,6 +78,15 @@ def _demo_tranches(index: int, proposal: Proposal, amount: int, today: date) -> 
     return None
 
 
+def planned_spending(tranche: Tranche, *, overspend: dict[BudgetCategory, int] | None = None) -> dict[str, int]:
+    """A milestone report's spending as budgeted for the tranche's share of the request, each category
+    multiplied by `overspend[category]` (e.g. 3: three times the plan; 0: nothing spent)."""
+    proposal = tranche.grant.proposal
+    planned = scale_budget(proposal.budget, proposal.requested_cents, tranche.amount_cents)
+    factors = overspend or {}
+    return {budget_key(category): amount * factors.get(category, 1) for category, amount in planned.items()}
+
+
 def _grantee_acts(index: int, grant: Grant, proposal: Proposal, grantee: User, manager: User) -> None:
     """The first grant is accepted, paid by bank, with one milestone accepted and one under review."""
     if index != 0:
@@ -87,11 +97,15 @@ def _grantee_acts(index: int, grant: Grant, proposal: Proposal, grantee: User, m
                                bank_name="Demo Commercial Bank", account_number="0012345678", swift="DEMOKENA")
     report = milestones.submit_milestone_report(
         tranche=grant.tranches[0], actor=grantee, text="Pilot running in three neighbourhoods.",
+        # Staff costs ran well over plan and no equipment was bought yet: the grant page flags both.
+        spending=planned_spending(grant.tranches[0], overspend={BudgetCategory.PERSONNEL: 4,
+                                                                BudgetCategory.EQUIPMENT: 0}),
         kpi_values={"households reached": 420, "women trained": 65})
     milestones.accept_milestone_report(report=report, actor=manager)
     if len(grant.tranches) > 1:
         milestones.submit_milestone_report(tranche=grant.tranches[1], actor=grantee,
                                            text="Mid-term results attached in the text below.",
+                                           spending=planned_spending(grant.tranches[1]),
                                            kpi_values={"households reached": 900})
 
 

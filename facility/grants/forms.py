@@ -26,6 +26,8 @@ from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail
 from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
+from facility.proposals.forms import MoneyField
+from facility.proposals.models import BUDGET_CATEGORIES, BudgetCategory, budget_key
 
 
 def to_cents(value: Decimal | None) -> int | None:
@@ -119,9 +121,19 @@ class PayoutForm(FlaskForm):
     submit = SubmitField(_l("Save payout details"))
 
 
+def _spent(label: str) -> MoneyField:
+    return MoneyField(label, validators=[DataRequired(_l("Give the amount spent (0 if nothing)."))],
+                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
+
+
 class EvidenceForm(FlaskForm):
     text = TextAreaField(_l("What was delivered"), validators=[DataRequired(), Length(max=REPORT_CHARS)],
                          render_kw={"rows": 8})
+    spending_personnel = _spent(_l("Personnel (USD)"))
+    spending_equipment = _spent(_l("Equipment (USD)"))
+    spending_services = _spent(_l("Services (USD)"))
+    spending_travel = _spent(_l("Travel (USD)"))
+    spending_other = _spent(_l("Other costs (USD)"))
     kpis = TextAreaField(_l("Indicator values (optional)"), validators=[Optional(), Length(max=COMMENT_CHARS)],
                          description=_l("One per line: name = number, e.g. households connected = 120"),
                          render_kw={"rows": 4})
@@ -132,6 +144,18 @@ class EvidenceForm(FlaskForm):
         self.kpi_values = parse_kpis(field.data or "")
 
     kpi_values: dict = {}
+
+    def spending_fields(self) -> list[tuple[BudgetCategory, MoneyField]]:
+        """(category, field) in the categories' order."""
+        return [(category, getattr(self, f"spending_{category.value}")) for category in BUDGET_CATEGORIES]
+
+    def spending_data(self) -> dict[str, int | None]:
+        """What was spent, in the service's `{"personnel_cents": ...}` shape."""
+        return {budget_key(category): field.cents for category, field in self.spending_fields()}
+
+
+SPENDING_FIELDS = {f"spending.{budget_key(c)}": f"spending_{c.value}" for c in BUDGET_CATEGORIES}
+"""The service's spending errors -> the evidence form's fields."""
 
 
 def parse_kpis(text: str) -> dict:

@@ -26,11 +26,14 @@ from facility.grants.models import (
     TRANCHE_TRANSITIONS,
     EvidenceFile,
     MilestoneReport,
+    ReportSpendingLine,
     ReportStatus,
     Tranche,
     TrancheStatus,
 )
 from facility.grants.policy import can_report, can_review
+from facility.proposals.budgets import clean_budget
+from facility.proposals.models import BudgetCategory
 
 EVIDENCE_AREA = "uploads/evidence"  # under the instance folder
 MAX_KPIS = 50
@@ -64,9 +67,12 @@ def clean_kpis(kpi_values: Any) -> dict[str, float | int]:
     return cleaned
 
 
-def _report_fields(text: Any, kpi_values: Any, files: list[tuple[str, bytes]]) -> tuple[str, dict[str, float | int]]:
-    """The report's text and KPIs, or one ValidationFailed naming every field that needs attention."""
+def _report_fields(text: Any, kpi_values: Any, files: list[tuple[str, bytes]],
+                   spending: Any) -> tuple[str, dict[str, float | int], dict[BudgetCategory, int]]:
+    """The report's text, KPIs and spending, or one ValidationFailed naming every field that needs attention."""
     errors: dict[str, list[str]] = {}
+    # Every category is stated, zero allowed: a report that leaves one out says nothing about it.
+    spent = clean_budget(spending, errors, field="spending", required=True)
     cleaned_text = ""
     try:
         cleaned_text = clean_text(text, "text", limit=REPORT_CHARS, required=True, multiline=True)
@@ -84,22 +90,26 @@ def _report_fields(text: Any, kpi_values: Any, files: list[tuple[str, bytes]]) -
             errors.setdefault("files", []).extend(error.errors.get("files", [error.detail]))
     if errors:
         raise ValidationFailed(_("The report needs attention."), errors=errors)
-    return cleaned_text, kpis
+    return cleaned_text, kpis, spent
 
 
 def submit_milestone_report(
-    *, tranche: Tranche, actor: User, text: str, kpi_values: dict[str, Any] | None = None,
-    files: Iterable[tuple[str, bytes]] = (),
+    *, tranche: Tranche, actor: User, text: str, spending: dict[str, Any] | None,
+    kpi_values: dict[str, Any] | None = None, files: Iterable[tuple[str, bytes]] = (),
 ) -> MilestoneReport:
     """Rule: the grantee's innovators report a pending milestone of an active grant (`policy.can_report`),
-    with a description, optional KPI values and evidence files; the tranche then awaits review.
+    with a description, what was spent in the period per budget category (`spending`, the
+    `{"personnel_cents": ..., ...}` shape of `proposals.budgets`: every category, zero allowed),
+    optional KPI values and evidence files; the tranche then awaits review.
     """
     tranche = lock_row(Tranche, tranche.id, missing=_("Not found."))
     require(can_report(actor, tranche))
     files = list(files)
-    text, kpis = _report_fields(text, kpi_values, files)
+    text, kpis, spent = _report_fields(text, kpi_values, files, spending)
     report = MilestoneReport(tranche_id=tranche.id, submitted_by_id=actor.id, text=text, kpi_values=kpis,
                              status=ReportStatus.SUBMITTED, created_at=utcnow())
+    report.spending_lines.extend(ReportSpendingLine(category=category, amount_cents=amount)
+                                 for category, amount in spent.items())
     for filename, data in files:
         stored = store_upload(EVIDENCE_AREA, filename, data)
         report.files.append(EvidenceFile(
@@ -111,6 +121,7 @@ def submit_milestone_report(
     db.session.flush()
     record("milestone.reported", actor=actor, obj=report, details={
         "tranche_id": tranche.id, "grant_id": tranche.grant_id, "files": [f.sha256 for f in report.files],
+        "spending": {category.value: amount for category, amount in spent.items()},
     })
     return report
 

@@ -19,7 +19,7 @@ from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
 from facility.core.states import Transitions
 from facility.extensions import db
-from facility.proposals.models import Proposal
+from facility.proposals.models import BUDGET_CATEGORIES, BudgetCategory, Proposal
 
 
 @labelled({"stripe": _l("Card"), "wire": _l("Wire")})
@@ -247,6 +247,31 @@ class MilestoneReport(db.Model):
     files: Mapped[list[EvidenceFile]] = relationship(
         back_populates="report", order_by="EvidenceFile.id", cascade="all, delete-orphan")
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    spending_lines: Mapped[list[ReportSpendingLine]] = relationship(
+        back_populates="report", order_by="ReportSpendingLine.id", cascade="all, delete-orphan")
+
+    @property
+    def spending(self) -> dict[BudgetCategory, int]:
+        """What the report says was spent in its period, per category (every category once stated)."""
+        given = {line.category: line.amount_cents for line in self.spending_lines}
+        return {category: given[category] for category in BUDGET_CATEGORIES if category in given}
+
+
+class ReportSpendingLine(db.Model):
+    """What a milestone report states was spent in one budget category during its reporting period."""
+
+    __tablename__ = "report_spending_lines"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.UniqueConstraint("report_id", "category", name="uq_report_spending_lines_category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("milestone_reports.id", ondelete="CASCADE"), nullable=False)
+    category: Mapped[BudgetCategory] = mapped_column(enum_column(BudgetCategory), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+
+    report: Mapped[MilestoneReport] = relationship(back_populates="spending_lines")
 
 
 class EvidenceFile(db.Model):

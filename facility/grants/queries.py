@@ -149,11 +149,12 @@ def visible_grants(user: Any) -> sa.Select[tuple[Grant]]:
 
 
 def get_visible_grant(user: Any, grant_id: int) -> Grant:
-    """A grant with its tranches, reports, evidence files and payout accounts loaded: for the grantee
+    """A grant with its tranches, reports (their files and spending) and payout accounts loaded: for the grantee
     organisation and staff; NotFound for anyone else."""
     grant = db.session.execute(
         sa.select(Grant).where(Grant.id == grant_id).options(
-            selectinload(Grant.tranches).selectinload(Tranche.reports).selectinload(MilestoneReport.files),
+            selectinload(Grant.tranches).selectinload(Tranche.reports).options(
+                selectinload(MilestoneReport.files), selectinload(MilestoneReport.spending_lines)),
             selectinload(Grant.payout_accounts), joinedload(Grant.proposal), joinedload(Grant.organization))
     ).scalar_one_or_none()
     return _visible(grant, grant and policy.can_view_grant(user, grant), _("No grant %(id)s.", id=grant_id))

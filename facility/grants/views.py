@@ -16,8 +16,9 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries
 from facility.grants.forms import (
+    SPENDING_FIELDS,
     ActionForm,
     AwardForm,
     ConfirmWireForm,
@@ -175,7 +176,8 @@ def grants():
 @login_required
 def grant(grant_id: int):
     item = queries.get_visible_grant(_me(), grant_id)
-    return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"))
+    return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"),
+                           grant_budget=budget.grant_budget(item))
 
 
 @bp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -226,8 +228,9 @@ def evidence(tranche_id: int):
     if form.validate_on_submit():
         files = [(upload.filename or "file", upload.read()) for upload in (form.files.data or [])
                  if upload and upload.filename]
-        if attempt(form, milestones.submit_milestone_report, field_map={"kpi_values": "kpis"}, tranche=tranche,
-                   actor=_me(), text=form.text.data, kpi_values=form.kpi_values, files=files) is not FAILED:
+        if attempt(form, milestones.submit_milestone_report, field_map={"kpi_values": "kpis", **SPENDING_FIELDS},
+                   tranche=tranche, actor=_me(), text=form.text.data, spending=form.spending_data(),
+                   kpi_values=form.kpi_values, files=files) is not FAILED:
             db.session.commit()
             flash(_("Milestone report sent; a fund manager will review it."), "success")
             return redirect(url_for("grants.grant", grant_id=tranche.grant_id))

@@ -12,7 +12,15 @@ from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals import services
-from facility.proposals.models import PROPOSAL_TRANSITIONS, Milestone, Proposal, ProposalSnapshot, ProposalStatus
+from facility.proposals.models import (
+    PROPOSAL_TRANSITIONS,
+    BudgetCategory,
+    Milestone,
+    Proposal,
+    ProposalBudgetLine,
+    ProposalSnapshot,
+    ProposalStatus,
+)
 
 # An extra applicant so that lists and panels have more than two rows.
 EXTRA_ORG = dict(name="Kibera Mapping Collective", kind=OrgKind.INNOVATOR,
@@ -37,6 +45,9 @@ IDEAS = {
                   "Twelve youth mappers and a GIS lead.",
                   ["youth", "urban_poor", "migrants"]),
 }
+# Shares of the request per budget category, in percent (the rest is "other").
+BUDGET_SHARES = ((BudgetCategory.PERSONNEL, 50), (BudgetCategory.EQUIPMENT, 25), (BudgetCategory.SERVICES, 15),
+                 (BudgetCategory.TRAVEL, 5))
 PRIVACY = ("We collect phone numbers only with consent, keep them for 90 days, never share them, and "
            "publish only aggregated data. Residents can ask for deletion by SMS.")
 
@@ -71,6 +82,7 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
         Milestone(position=2, title="City-wide roll-out", due_date=start + timedelta(days=365),
                   amount_cents=requested - first, deliverable="Full coverage and open data published"),
     ]
+    proposal.budget_lines = _budget(requested)
     db.session.add(proposal)
     db.session.flush()
     if status in (ProposalStatus.SUBMITTED, ProposalStatus.WITHDRAWN):
@@ -84,6 +96,14 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
         assert proposal.submitted_at is not None  # set above for every status past draft
         proposal.withdrawn_at = proposal.submitted_at + timedelta(hours=6)
     return proposal
+
+
+def _budget(requested: int) -> list[ProposalBudgetLine]:
+    """A budget by category that adds up to the request, as submission requires."""
+    lines = [ProposalBudgetLine(category=category, amount_cents=requested * share // 100)
+             for category, share in BUDGET_SHARES]
+    rest = requested - sum(line.amount_cents for line in lines)
+    return [*lines, ProposalBudgetLine(category=BudgetCategory.OTHER, amount_cents=rest)]
 
 
 def seed(state: dict) -> None:

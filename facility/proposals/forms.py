@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from facility.accounts.forms import MultiCheckboxField
 from facility.core.forms import parse_usd
 from facility.core.labels import choices
-from facility.proposals.models import BeneficiaryGroup
+from facility.proposals.models import BUDGET_CATEGORIES, BeneficiaryGroup, BudgetCategory, budget_key
 from facility.proposals.services import LIMITS, MAX_MILESTONES, SUMMARY_MAX, TEXT_MAX, TITLE_MAX
 
 MILESTONE_ROWS = 3  # rows shown on a new draft; "Add another milestone" adds one more
@@ -75,6 +75,11 @@ class ProposalForm(FlaskForm):
         _l("Privacy and human-rights impact"), validators=[Optional(), Length(max=TEXT_MAX)],
         description=_l("What personal data you use, how you protect it, and how the people affected "
                        "keep their rights."), render_kw={"rows": 5})
+    budget_personnel = MoneyField(_l("Personnel (USD)"), validators=[Optional()])
+    budget_equipment = MoneyField(_l("Equipment (USD)"), validators=[Optional()])
+    budget_services = MoneyField(_l("Services (USD)"), validators=[Optional()])
+    budget_travel = MoneyField(_l("Travel (USD)"), validators=[Optional()])
+    budget_other = MoneyField(_l("Other costs (USD)"), validators=[Optional()])
     milestones = FieldList(FormField(MilestoneForm), min_entries=MILESTONE_ROWS, max_entries=MAX_MILESTONES)
     save = SubmitField(_l("Save draft"))
     add_milestone = SubmitField(_l("Add another milestone"))
@@ -92,6 +97,10 @@ class ProposalForm(FlaskForm):
         """(row index, row) for the rows someone typed into; blank rows are ignored."""
         return [(i, entry.form) for i, entry in enumerate(self.milestones.entries) if not entry.form.is_blank()]
 
+    def budget_fields(self) -> list[tuple[BudgetCategory, MoneyField]]:
+        """(category, field) in the categories' order."""
+        return [(category, getattr(self, f"budget_{category.value}")) for category in BUDGET_CATEGORIES]
+
     def service_data(self) -> dict[str, Any]:
         return {
             "title": self.title.data, "summary": self.summary.data, "approach": self.approach.data,
@@ -103,6 +112,8 @@ class ProposalForm(FlaskForm):
                  "deliverable": row.deliverable.data}
                 for _i, row in self.filled_milestones()
             ],
+            # An empty box is "not given"; a draft may leave categories out.
+            "budget": {budget_key(category): field.cents for category, field in self.budget_fields()},
         }
 
 

@@ -61,6 +61,26 @@ class BeneficiaryGroup(str, enum.Enum):
     MIGRANTS = "migrants"
 
 
+@labelled({"personnel": _l("Personnel"), "equipment": _l("Equipment"), "services": _l("Services"),
+           "travel": _l("Travel"), "other": _l("Other costs")})
+class BudgetCategory(str, enum.Enum):
+    """What money is spent on: a proposal's budget and a milestone report's spending use the same five."""
+
+    PERSONNEL = "personnel"
+    EQUIPMENT = "equipment"
+    SERVICES = "services"
+    TRAVEL = "travel"
+    OTHER = "other"
+
+
+BUDGET_CATEGORIES = tuple(BudgetCategory)
+
+
+def budget_key(category: BudgetCategory) -> str:
+    """The field name of a category in forms and the API (`personnel_cents`, ...)."""
+    return f"{category.value}_cents"
+
+
 class Proposal(TimestampMixin, db.Model):
     """One organisation's proposal to one challenge.
 
@@ -108,6 +128,9 @@ class Proposal(TimestampMixin, db.Model):
     snapshots: Mapped[list[ProposalSnapshot]] = relationship(
         back_populates="proposal", order_by="ProposalSnapshot.version", cascade="all, delete-orphan"
     )
+    budget_lines: Mapped[list[ProposalBudgetLine]] = relationship(
+        back_populates="proposal", order_by="ProposalBudgetLine.id", cascade="all, delete-orphan"
+    )
 
     @property
     def approach_html(self) -> str:
@@ -116,6 +139,23 @@ class Proposal(TimestampMixin, db.Model):
     @property
     def milestones_total_cents(self) -> int:
         return sum(m.amount_cents or 0 for m in self.milestones)
+
+    @property
+    def budget(self) -> dict[BudgetCategory, int]:
+        """The amount per category, in the categories' order; a category without a line is absent."""
+        given = {line.category: line.amount_cents for line in self.budget_lines}
+        return {category: given[category] for category in BUDGET_CATEGORIES if category in given}
+
+    @property
+    def budget_by_key(self) -> dict[str, int | None]:
+        """The budget as the API and the snapshot show it: `<category>_cents` for every category,
+        None for a category not given."""
+        given = self.budget
+        return {budget_key(category): given.get(category) for category in BUDGET_CATEGORIES}
+
+    @property
+    def budget_total_cents(self) -> int:
+        return sum(line.amount_cents for line in self.budget_lines)
 
     @property
     def latest_snapshot(self) -> ProposalSnapshot | None:
@@ -148,6 +188,25 @@ class Milestone(db.Model):
     deliverable: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
 
     proposal: Mapped[Proposal] = relationship(back_populates="milestones")
+
+
+class ProposalBudgetLine(db.Model):
+    """What a proposal plans to spend in one category; at submission the lines add up to the request."""
+
+    __tablename__ = "proposal_budget_lines"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.UniqueConstraint("proposal_id", "category", name="uq_proposal_budget_lines_category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), nullable=False
+    )
+    category: Mapped[BudgetCategory] = mapped_column(enum_column(BudgetCategory), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="budget_lines")
 
 
 class Attachment(db.Model):

@@ -29,6 +29,7 @@ from facility.core.templating import money
 from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
 from facility.proposals import policy
+from facility.proposals.budgets import clean_budget, replace_budget
 from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import (
     Attachment,
@@ -121,6 +122,8 @@ def _clean_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
             milestones.append({"title": title, "deliverable": deliverable, "amount_cents": amount,
                                "due_date": due})
         clean["milestones"] = milestones
+    if "budget" in data:
+        clean["budget"] = clean_budget(data["budget"], errors)
     return clean
 
 
@@ -134,6 +137,8 @@ def _apply(proposal: Proposal, clean: dict[str, Any]) -> None:
         db.session.flush()
         for position, row in enumerate(clean["milestones"], start=1):
             proposal.milestones.append(Milestone(position=position, **row))
+    if "budget" in clean:
+        replace_budget(proposal, clean["budget"])
 
 
 # --- drafting --------------------------------------------------------------------------
@@ -175,7 +180,7 @@ def _require_editable(actor: User, proposal: Proposal) -> None:
 
 def update_proposal(*, actor: User, proposal: Proposal, data: dict[str, Any]) -> Proposal:
     """Rule `policy.can_edit`: the applicant's innovators change a draft while the challenge is open
-    (fields given are replaced; milestones, when given, replace the whole list)."""
+    (fields given are replaced; milestones and the budget, when given, replace the whole list)."""
     _require_editable(actor, proposal)
     errors: dict[str, list[str]] = {}
     clean = _clean_fields(data, errors)
@@ -191,7 +196,8 @@ def update_proposal(*, actor: User, proposal: Proposal, data: dict[str, Any]) ->
 # --- submission ------------------------------------------------------------------------
 
 def submission_problems(proposal: Proposal, *, today: date | None = None) -> dict[str, list[str]]:
-    """Every reason the proposal cannot be submitted yet (eligibility and completeness), by field."""
+    """Every reason the proposal cannot be submitted yet (eligibility and completeness, including the
+    rule that the budget lines add up to the amount requested), by field."""
     challenge = proposal.challenge
     org = proposal.organization
     today = today or utcnow().date()
@@ -219,6 +225,11 @@ def submission_problems(proposal: Proposal, *, today: date | None = None) -> dic
     elif proposal.requested_cents > challenge.max_award_cents:
         add("requested_cents", _("The most this challenge awards is %(amount)s.",
                                  amount=money(challenge.max_award_cents)))
+    if not proposal.budget_lines:
+        add("budget", _("Give the budget by category; it must add up to the amount requested."))
+    elif proposal.budget_total_cents != proposal.requested_cents:
+        add("budget", _("The budget adds up to %(total)s, not the %(requested)s requested.",
+                        total=money(proposal.budget_total_cents), requested=money(proposal.requested_cents)))
     if not proposal.milestones:
         add("milestones", _("Add at least one milestone."))
     else:
@@ -256,6 +267,7 @@ def snapshot_data(proposal: Proposal) -> dict[str, Any]:
         "requested_cents": proposal.requested_cents,
         "beneficiary_groups": list(proposal.beneficiary_groups),
         "privacy_impact": proposal.privacy_impact,
+        "budget": proposal.budget_by_key,
         "milestones": [
             {"position": m.position, "title": m.title, "due_date": m.due_date.isoformat() if m.due_date else None,
              "amount_cents": m.amount_cents, "deliverable": m.deliverable}

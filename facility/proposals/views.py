@@ -14,16 +14,18 @@ from facility.challenges.services import register_extension_recipients
 from facility.core.errors import DomainError, ValidationFailed
 from facility.core.forms import FAILED, apply_errors, attempt
 from facility.core.inputs import page_arg
+from facility.core.labels import label
 from facility.core.policy import require
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 from facility.proposals import policy, queries, services
 from facility.proposals.downloads import send_attachment
 from facility.proposals.forms import MILESTONE_ROWS, ActionForm, ProposalForm, UploadForm
-from facility.proposals.models import Proposal
+from facility.proposals.models import BUDGET_CATEGORIES, Proposal, budget_key
 
 bp = Blueprint("proposals", __name__)
 LIST_PER_PAGE = 50
+BUDGET_FIELDS = {f"budget.{budget_key(c)}": f"budget_{c.value}" for c in BUDGET_CATEGORIES}  # service -> form
 
 
 def _user():
@@ -39,7 +41,7 @@ def _apply_proposal_errors(form: ProposalForm, error: DomainError) -> None:
     rows = [row for _i, row in form.filled_milestones()]
     names = {"title": "title", "summary": "summary", "approach": "approach", "team": "team",
              "requested_cents": "requested", "beneficiary_groups": "beneficiary_groups",
-             "privacy_impact": "privacy_impact"}
+             "privacy_impact": "privacy_impact", **BUDGET_FIELDS}
     sub = {"title": "title", "due_date": "due_date", "amount_cents": "amount", "deliverable": "deliverable"}
     leftover: dict[str, list[str]] = {}
     for key, messages in error.errors.items():
@@ -68,6 +70,7 @@ def _form_from(proposal: Proposal) -> ProposalForm:
         "team": proposal.team, "requested": proposal.requested_cents or None,
         "beneficiary_groups": list(proposal.beneficiary_groups), "privacy_impact": proposal.privacy_impact,
         "milestones": milestones,
+        **{f"budget_{category.value}": cents for category, cents in proposal.budget.items()},
     })
     if len(milestones) >= MILESTONE_ROWS:
         form.milestones.append_entry()  # always one empty row to add a milestone without JavaScript
@@ -147,7 +150,8 @@ def _field_labels() -> dict[str, str]:
         "requested_cents": _("Amount requested"), "beneficiary_groups": _("Who benefits"),
         "privacy_impact": _("Privacy and human-rights impact"), "milestones": _("Milestones"),
         "organization.org_type": _("Type of organisation"), "organization.country": _("Country"),
-        "file": _("File"),
+        "file": _("File"), "budget": _("Budget"),
+        **{f"budget.{budget_key(c)}": _("Budget: %(category)s", category=label(c)) for c in BUDGET_CATEGORIES},
     }
 
 

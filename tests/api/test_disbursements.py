@@ -10,8 +10,6 @@ from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.ledger.services import verify_ledger
-
-# The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
 from tests.disbursements.conftest import (  # noqa: F401
     fake_stripe,
     fake_stripe_server,
@@ -20,6 +18,9 @@ from tests.disbursements.conftest import (  # noqa: F401
     signed_in,
     two_approvals_above_usd_5000,
 )
+
+# The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
+from tests.factories.grants import NO_SPENDING
 from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: F401
 
 S = DisbursementStatus
@@ -319,7 +320,8 @@ def test_money_flow_through_the_api(rail, paying_app, as_user, make_challenge, m
                 "account_number": "0012345678", "swift": "DBBLBDDH"})
     payout = as_user(grantee).put(f"/grants/{grant_id}/payout-account", json=account)
     assert payout.status_code == 200, payout.json
-    report = as_user(grantee).post(f"/tranches/{tranche_id}/evidence", json={"text": "Pilot live in 3 wards"})
+    report = as_user(grantee).post(f"/tranches/{tranche_id}/evidence", json={"text": "Pilot live in 3 wards",
+                                                                             "spending": NO_SPENDING})
     assert report.status_code == 201, report.json
     _problem(as_user(ana).post(f"/tranches/{tranche_id}/disbursements"), 409)  # evidence not accepted yet
     assert as_user(ana).post(f"/milestone-reports/{report.json['id']}/accept").status_code == 200

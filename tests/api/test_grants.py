@@ -17,6 +17,7 @@ from facility.grants.models import (
 from facility.ledger.services import facility_totals
 from facility.proposals.models import ProposalStatus
 from tests.conftest import PASSWORD
+from tests.factories.grants import NO_SPENDING
 
 # The grants fixtures (closed challenges, proposals, funded pools, the shared scenes), for this module only.
 from tests.grants.conftest import (  # noqa: F401
@@ -197,7 +198,7 @@ def test_api_evidence(client, grant_setup, api_headers, make_user, make_org):
     awards.accept_grant(grant=grant, actor=grantee)
     db.session.commit()
     url = f"/api/v1/tranches/{grant.tranches[0].id}/evidence"
-    body = {"text": "Delivered", "kpi_values": {"households": 42}}
+    body = {"text": "Delivered", "kpi_values": {"households": 42}, "spending": NO_SPENDING}
     assert client.post(url, json=body).status_code == 401
     assert client.post(url, json=body, headers=api_headers(make_user("innovator", organization=make_org(
         name="Other")))).status_code == 404
@@ -238,7 +239,7 @@ def test_a_refused_move_is_a_409_in_the_api(client, active_grant, api_headers):
     response = client.post(f"/api/v1/grants/{grant.id}/accept", headers=api_headers(grantee))  # active -> active
     assert response.status_code == 409
     assert response.headers["Content-Type"].startswith("application/problem+json")
-    response = client.post(f"/api/v1/tranches/{grant.tranches[0].id}/evidence", json={"text": "x"},
+    response = client.post(f"/api/v1/tranches/{grant.tranches[0].id}/evidence", json={"text": "x", "spending": NO_SPENDING},
                            headers=api_headers(grantee))
     report_id = response.json["id"]
     assert client.post(f"/api/v1/milestone-reports/{report_id}/accept", headers=api_headers(manager)).status_code == 200

@@ -10,6 +10,14 @@ from facility.grants import awards, milestones, payouts
 from facility.grants.models import Grant
 from facility.proposals.models import Proposal
 
+
+def spending(**cents: int) -> dict[str, int]:
+    """A milestone report's spending: every category, zero unless given (`personnel=1500_00`, ...)."""
+    return {f"{name}_cents": cents.get(name, 0) for name in ("personnel", "equipment", "services", "travel", "other")}
+
+
+NO_SPENDING = spending()
+
 MANUAL_ACCOUNT = dict(account_holder="WaterWatch", bank_name="Dutch-Bangla Bank", iban="GB82WEST12345698765432",
                       swift="DBBLBDDH")
 
@@ -32,7 +40,8 @@ def make_grant(proposal: Proposal, manager: User, grantee: User | None = None, *
         payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", **MANUAL_ACCOUNT)
     for position in accepted_reports:
         tranche = grant.tranches[position - 1]
-        report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.")
+        report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, see the photos.",
+                                                    spending=NO_SPENDING)
         milestones.accept_milestone_report(report=report, actor=manager)
     db.session.commit()
     return grant

@@ -9,6 +9,7 @@ from facility.extensions import db
 from facility.grants import awards, crypto, milestones, payouts
 from facility.grants.models import MilestoneReport, PayoutAccount, ReportStatus, TrancheStatus
 from tests.conftest import PASSWORD
+from tests.factories.grants import NO_SPENDING
 
 ACCOUNT = "GB82WEST12345698765432"  # a valid example IBAN
 
@@ -114,15 +115,16 @@ def test_evidence_flow(app, grant_setup):
     grant, manager, grantee = grant_setup
     tranche = grant.tranches[0]
     with pytest.raises(Conflict, match="Accept"):
-        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done")
+        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done", spending=NO_SPENDING)
     awards.accept_grant(grant=grant, actor=grantee)
     report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Pilot running in 3 wards",
+                                                spending=NO_SPENDING,
                                               kpi_values={"households": 120}, files=[("report.pdf", b"%PDF-1.4 x")])
     db.session.commit()
     assert tranche.status == TrancheStatus.EVIDENCE_SUBMITTED
     assert report.files[0].content_type == "application/pdf" and len(report.files[0].sha256) == 64
     with pytest.raises(Conflict):
-        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Again")
+        milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Again", spending=NO_SPENDING)
     db.session.rollback()
     with pytest.raises(ValidationFailed):
         milestones.return_milestone_report(report=report, actor=manager, comment=" ")
@@ -130,7 +132,7 @@ def test_evidence_flow(app, grant_setup):
     milestones.return_milestone_report(report=report, actor=manager, comment="Add the ward-level data.")
     db.session.commit()
     assert tranche.status == TrancheStatus.PENDING and report.status == ReportStatus.RETURNED
-    second = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="With ward data")
+    second = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="With ward data", spending=NO_SPENDING)
     db.session.commit()
     with pytest.raises(PermissionDenied):
         milestones.accept_milestone_report(report=second, actor=grantee)
@@ -149,8 +151,10 @@ def test_evidence_validation(app, grant_setup):
     db.session.commit()
     with pytest.raises(ValidationFailed) as caught:
         milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="",
-                                         kpi_values={"x": "many"}, files=[("evil.exe", b"MZ\x90\x00\x03")])
-    assert {"text", "kpi_values", "files"} <= set(caught.value.errors)
+                                         kpi_values={"x": "many"}, files=[("evil.exe", b"MZ\x90\x00\x03")],
+                                         spending={"personnel_cents": -1})
+    assert {"text", "kpi_values", "files", "spending.personnel_cents", "spending.travel_cents"} <= set(
+        caught.value.errors)
     db.session.rollback()
     assert db.session.execute(sa.select(sa.func.count(MilestoneReport.id))).scalar_one() == 0
 

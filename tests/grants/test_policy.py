@@ -17,6 +17,7 @@ from facility.extensions import db
 from facility.grants import awards, contributions, milestones, policy
 from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
 from facility.proposals.models import ProposalStatus
+from tests.factories.grants import NO_SPENDING
 
 
 @pytest.fixture
@@ -47,7 +48,8 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     db.session.commit()
     active = offered  # accepted below; `offered_again` stays offered for can_accept
     awards.accept_grant(grant=active, actor=people.grantee)
-    report = milestones.submit_milestone_report(tranche=active.tranches[0], actor=people.grantee, text="Done")
+    report = milestones.submit_milestone_report(tranche=active.tranches[0], actor=people.grantee, text="Done",
+                                                spending=NO_SPENDING)
     evidence = EvidenceFile(report=report, original_filename="a.pdf", content_type="application/pdf",
                             size_bytes=1, sha256="0" * 64, storage_key="k-policy")
     db.session.add(evidence)

@@ -21,6 +21,7 @@ from facility.grants.models import (
     ReportStatus,
     TrancheStatus,
 )
+from tests.factories.grants import NO_SPENDING
 
 TABLES = {
     "contribution": CONTRIBUTION_TRANSITIONS,
@@ -90,14 +91,14 @@ def test_contribution_moves_through_the_services(app, donor, make_user):
 def test_report_and_tranche_moves_through_the_services(app, active_grant):
     grant, manager, grantee = active_grant
     tranche = grant.tranches[0]
-    returned = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done")
+    returned = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done", spending=NO_SPENDING)
     assert tranche.status is TrancheStatus.EVIDENCE_SUBMITTED  # pending -> evidence_submitted
     milestones.return_milestone_report(report=returned, actor=manager, comment="Add the photos")
     assert returned.status is ReportStatus.RETURNED  # submitted -> returned
     assert tranche.status is TrancheStatus.PENDING  # evidence_submitted -> pending
     with pytest.raises(Conflict):
         milestones.accept_milestone_report(report=returned, actor=manager)  # returned -> accepted: refused
-    report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, with photos")
+    report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text="Done, with photos", spending=NO_SPENDING)
     milestones.accept_milestone_report(report=report, actor=manager)
     assert report.status is ReportStatus.ACCEPTED  # submitted -> accepted
     assert tranche.status is TrancheStatus.ACCEPTED  # evidence_submitted -> accepted

@@ -19,6 +19,7 @@ from facility.grants.models import (
 )
 from facility.ledger.services import facility_totals
 from tests.conftest import PASSWORD, get_csrf
+from tests.factories.grants import NO_SPENDING
 
 IBAN = "GB82WEST12345698765432"
 
@@ -148,6 +149,8 @@ def test_grantee_accepts_gives_payout_and_reports(client, login, grant_setup):
     tranche = grant.tranches[0]
     response = client.post(f"/tranches/{tranche.id}/evidence", data={
         "text": "Pilot live", "kpis": "households = 120\nwards = 3", "csrf_token": token,
+        "spending_personnel": "1,200", "spending_equipment": "0", "spending_services": "300.50",
+        "spending_travel": "0", "spending_other": "0",
         "files": [(io.BytesIO(b"%PDF-1.4 evidence"), "proof.pdf")]}, content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     db.session.expire_all()
@@ -168,7 +171,8 @@ def test_evidence_form_errors(client, login, grant_setup):
         "text": "x", "kpis": "households: many", "csrf_token": token}, content_type="multipart/form-data")
     assert response.status_code == 422 and "name = number" in response.get_data(as_text=True)
     response = client.post(f"/tranches/{grant.tranches[0].id}/evidence", data={
-        "text": "x", "csrf_token": token, "files": [(io.BytesIO(b"MZ\x90\x00"), "evil.exe")]},
+        "text": "x", "csrf_token": token, "files": [(io.BytesIO(b"MZ\x90\x00"), "evil.exe")],
+        **{f"spending_{name}": "0" for name in ("personnel", "equipment", "services", "travel", "other")}},
         content_type="multipart/form-data")
     assert response.status_code == 422 and "evil.exe" in response.get_data(as_text=True)
     assert db.session.execute(sa.select(sa.func.count(MilestoneReport.id))).scalar_one() == 0
@@ -177,7 +181,7 @@ def test_evidence_form_errors(client, login, grant_setup):
 def test_fund_manager_reviews_evidence(client, login, grant_setup):
     grant, manager, grantee = grant_setup
     awards.accept_grant(grant=grant, actor=grantee)
-    report = milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="Done")
+    report = milestones.submit_milestone_report(tranche=grant.tranches[0], actor=grantee, text="Done", spending=NO_SPENDING)
     db.session.commit()
     login(client, manager)
     assert "Done" not in client.get("/staff/evidence").get_data(as_text=True)

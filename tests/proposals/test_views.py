@@ -25,6 +25,8 @@ def _form(**overrides) -> dict:
         "milestones-1-deliverable": "",
         "milestones-2-title": "Scale", "milestones-2-due_date": "2027-12-31", "milestones-2-amount": "20000.00",
         "milestones-2-deliverable": "Ten kiosks",
+        "budget_personnel": "15,000", "budget_equipment": "10000.00", "budget_services": "5000",
+        "budget_travel": "", "budget_other": "0",
     }
     data.update(overrides)
     return data
