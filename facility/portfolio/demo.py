@@ -18,6 +18,7 @@ from facility.cities.models import City
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions
+from facility.proposals.demo import demo_budget
 from facility.proposals.models import PROPOSAL_TRANSITIONS, Milestone, Proposal, ProposalStatus
 
 # days ago the bank received it, USD, bank reference
@@ -69,6 +70,7 @@ def _submitted_proposal(challenge: Challenge, org: Organization, user: User) -> 
         Milestone(position=2, title="City-wide open data", due_date=start + timedelta(days=300),
                   amount_cents=GRANT_USD * 60, deliverable="Open data portal"),
     ]
+    proposal.budget_lines = demo_budget(proposal.requested_cents)
     db.session.add(proposal)
     db.session.flush()
     PROPOSAL_TRANSITIONS.move(proposal, ProposalStatus.SUBMITTED)

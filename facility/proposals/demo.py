@@ -82,7 +82,7 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
         Milestone(position=2, title="City-wide roll-out", due_date=start + timedelta(days=365),
                   amount_cents=requested - first, deliverable="Full coverage and open data published"),
     ]
-    proposal.budget_lines = _budget(requested)
+    proposal.budget_lines = demo_budget(requested)
     db.session.add(proposal)
     db.session.flush()
     if status in (ProposalStatus.SUBMITTED, ProposalStatus.WITHDRAWN):
@@ -98,7 +98,7 @@ def _build(challenge: Challenge, key: str, org: Organization, user: User, status
     return proposal
 
 
-def _budget(requested: int) -> list[ProposalBudgetLine]:
+def demo_budget(requested: int) -> list[ProposalBudgetLine]:
     """A budget by category that adds up to the request, as submission requires."""
     lines = [ProposalBudgetLine(category=category, amount_cents=requested * share // 100)
              for category, share in BUDGET_SHARES]

@@ -14,6 +14,7 @@ from facility.grants import milestones
 from facility.ledger.services import facility_totals
 from facility.portfolio import forecast
 from facility.portfolio.filters import PortfolioFilter
+from tests.factories.grants import NO_SPENDING
 from tests.portfolio import staff_scene
 from tests.portfolio.staff_scene import FIRST, SECOND, Scene
 
@@ -54,7 +55,8 @@ def test_overdue_milestones_are_late_and_unaccepted(app, clock):
     assert page.items[0].grant.organization.name == late.organization.name
     assert forecast.overdue_milestones(PortfolioFilter(country="UGA"), today, page=1, per_page=10).total == 0
     grantee = db.session.scalars(sa.select(User).where(User.organization_id == late.organization_id)).first()
-    report = milestones.submit_milestone_report(tranche=late.tranches[0], actor=grantee, text="Done late.")
+    report = milestones.submit_milestone_report(tranche=late.tranches[0], actor=grantee, text="Done late.",
+                                                spending=NO_SPENDING)
     db.session.commit()
     assert forecast.overdue_milestones(NONE, today, page=1, per_page=10).total == 1  # under review: still late
     milestones.accept_milestone_report(report=report, actor=scene.manager)
