@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from facility.accounts.models import Organization, User
 from facility.challenges.models import Challenge
 from facility.challenges.queries import get_visible_challenge, open_challenges
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.extensions import db
 from facility.proposals import policy
@@ -96,3 +97,22 @@ def applicant_emails(challenge: Challenge) -> set[str]:
                User.active.is_(True))
     ).scalars()
     return set(rows)
+
+
+# --- dashboard ---
+
+
+def drafts_of(organization_id: int, *, limit: int = 10) -> list[Proposal]:
+    """The organisation's drafts, the nearest challenge deadline first (one query, challenge joined)."""
+    return list(db.session.execute(
+        sa.select(Proposal).join(Challenge, Challenge.id == Proposal.challenge_id)
+        .where(Proposal.organization_id == organization_id, Proposal.status == ProposalStatus.DRAFT)
+        .options(joinedload(Proposal.challenge)).order_by(Challenge.closes_at, Proposal.id).limit(limit)
+    ).scalars())
+
+
+def drafts_waiting(organization_id: int) -> Waiting:
+    """How many drafts the organisation has, and the nearest challenge deadline among them."""
+    return waiting(Proposal.id, Challenge.closes_at,
+                   Proposal.organization_id == organization_id, Proposal.status == ProposalStatus.DRAFT,
+                   joins=((Challenge, Challenge.id == Proposal.challenge_id),))
