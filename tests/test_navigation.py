@@ -111,6 +111,7 @@ def crawl(app, email: str) -> tuple[set[str], list[str]]:
         reached.add(endpoint)
         if response.mimetype == "text/html":
             todo.extend(_same_site_links(path, response.get_data(as_text=True)))
+    print(email, len(seen), len(todo))
     return reached, broken
 
 
