@@ -8,11 +8,11 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
+from facility.extensions import db
 from facility.grants.contributions import pledge_contribution
 from facility.grants.models import ContributionMethod
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import DecisionKind
-from facility.extensions import db
 from tests.factories.challenges import make_challenge
 from tests.factories.cities import make_city
 

@@ -8,14 +8,32 @@ goes into `EXCLUDED` with its reason.
 """
 from __future__ import annotations
 
+import io
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+import sqlalchemy as sa
+from werkzeug.exceptions import HTTPException
 
+from facility.accounts.models import User
+from facility.challenges.models import Challenge
+from facility.core.models import utcnow
 from facility.demo import DEMO_PASSWORD, seed
 from facility.extensions import db
+from facility.grants.awards import accept_grant
+from facility.grants.milestones import submit_milestone_report
+from facility.grants.models import Grant, GrantStatus
+from facility.proposals.models import Proposal, ProposalStatus
+from facility.proposals.services import add_attachment
+from facility.review import facts
+from facility.review import queries as review_queries
+from facility.review.assignments import add_assignment
+from facility.review.decisions import prepare_decision, release_decisions
+from facility.review.models import Assignment, DecisionKind, ReviewRound, RoundKind
+from tests.factories.challenges import make_challenge
 
 # The demo logins that crawl (facility/accounts/demo.py). One per role, and the second fund manager,
 # who approves what the first one requested.
@@ -106,12 +124,11 @@ def crawl(app, email: str) -> tuple[set[str], list[str]]:
             continue
         try:
             endpoint, _args = adapter.match(path.partition("?")[0], method="GET")
-        except Exception:
+        except HTTPException:  # answered 200 but matched no rule (cannot happen for a Flask page)
             continue
         reached.add(endpoint)
         if response.mimetype == "text/html":
             todo.extend(_same_site_links(path, response.get_data(as_text=True)))
-    print(email, len(seen), len(todo))
     return reached, broken
 
 
@@ -121,9 +138,57 @@ def pages_with_an_object(app) -> set[str]:
             if "GET" in rule.methods and rule.arguments and not rule.rule.startswith(NOT_PAGES)}
 
 
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def _user(email: str) -> User:
+    return db.session.execute(sa.select(User).where(User.email == email)).scalar_one()
+
+
+def _complete_the_demo() -> None:
+    """States the demo does not show yet, made through the services: an open challenge nobody has
+    entered, released decisions, an outstanding assignment, an accepted grant with a reported milestone
+    and evidence, a proposal's file."""
+    manager, innovator = _user("fund.manager@demo.facility"), _user("lead@waterwatch.demo")
+    now = utcnow()
+    make_challenge(via="models", state="published", title="Cooler bus stops",
+                   opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=30))
+    # Released decisions on the first challenge whose reviews are all in.
+    for challenge in db.session.execute(sa.select(Challenge).order_by(Challenge.id)).scalars():
+        proposals = [p for p in review_queries.round_proposals(round_) if p.status != ProposalStatus.AWARDED] \
+            if (round_ := review_queries.round_of(challenge, RoundKind.SCORING)) else []
+        if proposals and not facts.outstanding_assignments(challenge):
+            for proposal in proposals:
+                prepare_decision(actor=manager, proposal=proposal, kind=DecisionKind.SHORTLIST)
+            release_decisions(actor=manager, challenge=challenge)
+            break
+    # An assignment nobody has started, on a round still open: the panel offers to waive it.
+    rounds = db.session.execute(sa.select(ReviewRound).where(ReviewRound.kind == RoundKind.SCORING)
+                                .order_by(ReviewRound.id)).scalars().all()
+    for round_ in (r for r in rounds if r.is_open):
+        taken = {(a.proposal_id, a.reviewer_id) for a in db.session.execute(
+            sa.select(Assignment).where(Assignment.round_id == round_.id)).scalars()}
+        free = [(p, r) for p in review_queries.round_proposals(round_) for r in facts.panel_reviewers(round_.challenge)
+                if (p.id, r.id) not in taken and not facts.is_conflicted(p, r)]
+        if free:
+            add_assignment(actor=manager, round_=round_, proposal=free[0][0], reviewer=free[0][1])
+            break
+    grant = db.session.execute(sa.select(Grant).where(Grant.organization_id == innovator.organization_id,
+                                                      Grant.status == GrantStatus.OFFERED)).scalars().first()
+    if grant is not None:
+        accept_grant(grant=grant, actor=innovator)
+        submit_milestone_report(tranche=grant.tranches[0], actor=innovator, text="Delivered as planned.",
+                                files=[("evidence.pdf", PDF)])
+    draft = db.session.execute(sa.select(Proposal).where(Proposal.organization_id == innovator.organization_id,
+                                                         Proposal.status == ProposalStatus.DRAFT)).scalars().first()
+    if draft is not None:
+        add_attachment(actor=innovator, proposal=draft, filename="plan.pdf", stream=io.BytesIO(PDF))
+
+
 @pytest.fixture
 def demo(app):
     seed(echo=lambda _msg: None)
+    _complete_the_demo()
     db.session.commit()
 
 
