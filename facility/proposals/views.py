@@ -241,7 +241,7 @@ def innovator_panel(user) -> dict | None:
         return None
     drafts = queries.drafts_waiting(user.organization_id)
     href = url_for("proposals.edit", proposal_id=drafts.first_id) if drafts.first_id else url_for("challenges.index")
-    return {"title": _("Your drafts and open challenges"), "template": "proposals/_dashboard_panel.html",
+    return {"title": _("Your proposals: drafts and open challenges"), "template": "proposals/_dashboard_panel.html",
             "items": [work_item(_("Drafts to finish and submit"), drafts, href, _("first deadline"))],
             "drafts": queries.drafts_of(user.organization_id),
             "open_challenges": queries.open_challenges_without_proposal(user.organization_id)}
