@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,10 +12,14 @@ import sqlalchemy as sa
 from facility.extensions import db
 from facility.grants.contributions import pledge_contribution
 from facility.grants.models import ContributionMethod
+from facility.review import panels
+from facility.review import queries as review_queries
+from facility.review.assignments import add_assignment
 from facility.review.decisions import prepare_decision, release_decisions
-from facility.review.models import DecisionKind
+from facility.review.models import DecisionKind, RoundKind
 from tests.factories.challenges import make_challenge
 from tests.factories.cities import make_city
+from tests.factories.grants import make_grant
 
 
 @contextmanager
@@ -123,3 +128,75 @@ def test_the_challenge_page_links_the_fund_manager_to_panel_and_ranking(app, wor
 def test_the_dashboard_needs_a_signed_in_person(client, who):
     response = client.get("/dashboard")
     assert response.status_code == 302 and "/signin" in response.headers["Location"]
+
+
+def _review_started(world, clock, reviewer):
+    """The world's challenge closed, its panel formed (one reviewer) and one assignment made."""
+    panels.add_panel_member(actor=world.fund_manager, challenge=world.challenge, user=reviewer)
+    clock.move_to(world.challenge.closes_at + timedelta(hours=1))
+    scoring = review_queries.round_of(world.challenge, RoundKind.SCORING)
+    assignment = add_assignment(actor=world.fund_manager, round_=scoring, proposal=world.proposal,
+                                reviewer=reviewer)
+    db.session.commit()
+    return scoring, assignment
+
+
+def test_the_fund_manager_is_told_of_a_panel_short_of_reviewers(app, world, login):
+    html = _dashboard(login(app.test_client(), world.fund_manager))
+    assert (f'href="/review/challenges/{world.challenge.id}/panel">Panels with fewer than 3 reviewers: '
+            "<strong>1</strong>") in html
+
+
+def _outside_reviewer(make_user):
+    # Not of the applicant's e-mail domain (example.org), so not conflicted.
+    return make_user("reviewer", email="rosa@reviewers.test")
+
+
+def test_the_reviewer_sees_each_round_with_deadline_and_progress(app, world, login, clock, make_user):
+    reviewer = _outside_reviewer(make_user)
+    scoring, assignment = _review_started(world, clock, reviewer)
+    html = _dashboard(login(app.test_client(), reviewer))
+    text = _text(html)
+    assert "0 of 1 assigned reviews submitted." in text
+    assert world.challenge.title in text and "0 of 1" in text
+    assert f'href="/review/assignments/{assignment.id}">Assignments not begun' in html
+    # Nobody else gets the reviewer's panel.
+    assert "Assignments not begun" not in _dashboard(login(app.test_client(), world.innovator))
+
+
+def test_the_city_official_sees_stage_proposals_and_review_progress(app, world, login, clock, make_user):
+    _review_started(world, clock, _outside_reviewer(make_user))
+    text = _text(_dashboard(login(app.test_client(), world.official)))
+    row = text[text.index(world.challenge.title):][:200]
+    assert "In review" in row and " 1 " in row and "0 of 1" in row
+    assert "Each challenge: its stage" not in _text(_dashboard(login(app.test_client(), world.donor)))
+
+
+def test_another_organisations_innovator_sees_nothing_of_this_one(app, world, login, make_org, make_user):
+    org = make_org(name="Other Org")
+    stranger = make_user("innovator", organization=org)
+    text = _text(_dashboard(login(app.test_client(), stranger)))
+    assert world.proposal.title not in text
+    assert world.proposal.title in _text(_dashboard(login(app.test_client(), world.innovator)))
+
+
+def test_the_donor_sees_contributions_by_status_and_what_was_funded(app, world, login):
+    for cents in (10_000, 20_000):
+        pledge_contribution(actor=world.donor, amount_cents=cents, method=ContributionMethod.WIRE)
+    db.session.commit()
+    text = _text(_dashboard(login(app.test_client(), world.donor)))
+    assert "Pledged, waiting for the transfer: 2 contributions, USD 300.00" in text
+    assert "What the facility has funded" in text and "1 challenge funded" in text
+
+
+def test_the_grantee_is_sent_to_the_agreement_and_the_grant_page_says_what_next(app, world, login, clock):
+    clock.move_to(world.challenge.closes_at + timedelta(hours=1))
+    grant = make_grant(world.proposal, world.fund_manager, accept=False)
+    client = login(app.test_client(), world.innovator)
+    html = _dashboard(client)
+    assert f'href="/grants/{grant.id}">Grant agreements to accept: <strong>1</strong>' in html
+    page = _text(client.get(f"/grants/{grant.id}").get_data(as_text=True))
+    assert "What happens next" in page and "Accept the agreement" in page
+    # The fund manager is not offered the grantee's step.
+    staff = _text(login(app.test_client(), world.fund_manager).get(f"/grants/{grant.id}").get_data(as_text=True))
+    assert "Accept the agreement" not in staff
