@@ -115,12 +115,19 @@ def test_the_award_form_explains_on_get_when_awards_open(app, world, login):
     assert re.search(r"Award a grant ?: Awards are made after the challenge closes on", page)
 
 
-def test_the_challenge_page_links_the_fund_manager_to_panel_and_ranking(app, world, login):
+def test_the_challenge_page_links_the_fund_manager_to_panel_and_ranking(app, world, login, make_user):
     client = login(app.test_client(), world.fund_manager)
-    html = client.get(f"/challenges/{world.challenge.id}").get_data(as_text=True)
+    path = f"/challenges/{world.challenge.id}"
+    html = client.get(path).get_data(as_text=True)
     assert f'href="/review/challenges/{world.challenge.id}/panel"' in html
+    # No round yet (no panel member): no link to a ranking that does not exist.
+    assert "/ranking" not in html
+    panels.add_panel_member(actor=world.fund_manager, challenge=world.challenge, user=_outside_reviewer(make_user))
+    db.session.commit()
+    html = client.get(path).get_data(as_text=True)
     assert f'href="/review/challenges/{world.challenge.id}/ranking"' in html
-    other = login(app.test_client(), world.innovator).get(f"/challenges/{world.challenge.id}").get_data(as_text=True)
+    assert client.get(f"/review/challenges/{world.challenge.id}/ranking").status_code == 200
+    other = login(app.test_client(), world.innovator).get(path).get_data(as_text=True)
     assert "/panel" not in other and "/ranking" not in other
 
 

@@ -45,6 +45,8 @@ def register(app: Flask) -> None:
     """Called by create_app for every package's views: the reviewer's dashboard panel."""
     for provider in dashboard.PROVIDERS:
         register_dashboard_panel(app, provider)
+    # Pages of lower packages (a challenge, a proposal) link to the ranking only once it has a round.
+    app.jinja_env.globals["review_rounds_of"] = queries.rounds_of
 
 
 def _user() -> Any:
