@@ -19,7 +19,7 @@ from facility.grants.models import Grant, Tranche, TrancheStatus
 
 S = DisbursementStatus
 NEEDING_ATTENTION = (S.REQUESTED, S.AWAITING_CONFIRMATION, S.FAILED, S.RETRYING)
-"""What a fund manager has to act on (or watch): the queue's default and the dashboard panel."""
+"""What a fund manager has to act on (or watch): the queue's default."""
 
 
 def get_visible_disbursement(user: Any, disbursement_id: int) -> Disbursement:
@@ -73,14 +73,6 @@ def grant_disbursements(grant: Grant) -> list[Disbursement]:
         .options(selectinload(Disbursement.events).joinedload(DisbursementEvent.actor))
         .order_by(Disbursement.id.desc())
     ).scalars())
-
-
-def attention_counts() -> dict[DisbursementStatus, int]:
-    """How many disbursements are in each status needing attention (the fund managers' dashboard panel)."""
-    rows = db.session.execute(
-        sa.select(Disbursement.status, sa.func.count(Disbursement.id))
-        .where(Disbursement.status.in_(NEEDING_ATTENTION)).group_by(Disbursement.status)).all()
-    return {status: count for status, count in rows}
 
 
 # --- dashboard ---

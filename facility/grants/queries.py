@@ -192,14 +192,6 @@ def evidence_queue() -> sa.Select[tuple[MilestoneReport]]:
             .order_by(MilestoneReport.id))
 
 
-def money_to_handle() -> dict[str, int]:
-    """How many wires wait for confirmation and how many reports for review (the fund manager's panel)."""
-    wires = db.session.execute(sa.select(sa.func.count(Contribution.id)).where(_pending_wires_condition())).scalar_one()
-    reports = db.session.execute(sa.select(sa.func.count(MilestoneReport.id)).where(
-        MilestoneReport.status == ReportStatus.SUBMITTED)).scalar_one()
-    return {"wires": int(wires), "reports": int(reports)}
-
-
 # --- dashboard ---
 
 

@@ -70,15 +70,6 @@ def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
     ).scalar_one_or_none()
 
 
-def organization_proposals(organization_id: int, *, limit: int = 20) -> list[Proposal]:
-    """The organisation's proposals, the latest changed first (the innovator's dashboard)."""
-    return list(db.session.execute(
-        sa.select(Proposal).where(Proposal.organization_id == organization_id)
-        .options(joinedload(Proposal.challenge))
-        .order_by(Proposal.updated_at.desc()).limit(limit)
-    ).scalars())
-
-
 def open_challenges_without_proposal(organization_id: int, *, limit: int = 5) -> list[Challenge]:
     """Open challenges the organisation has no live proposal to yet."""
     taken = sa.select(Proposal.challenge_id).where(
