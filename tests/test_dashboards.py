@@ -207,3 +207,23 @@ def test_the_grantee_is_sent_to_the_agreement_and_the_grant_page_says_what_next(
     # The fund manager is not offered the grantee's step.
     staff = _text(login(app.test_client(), world.fund_manager).get(f"/grants/{grant.id}").get_data(as_text=True))
     assert "Accept the agreement" not in staff
+
+
+def test_waiting_counts_and_finds_the_oldest_in_one_query(app, clock):
+    from facility.cities.models import City
+    from facility.core.dashboard import NOTHING, waiting
+
+    unverified, _ = make_city(name="Tororo", verified=False, via="models")
+    later, _ = make_city(name="Tanga", verified_at=clock.now + timedelta(days=2), via="models")
+    earlier, _ = make_city(name="Tamale", verified_at=clock.now + timedelta(days=1), via="models")
+    db.session.commit()
+    with counting() as statements:
+        found = waiting(City.id, City.verified_at, City.name.like("T%"))
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    # Three in all; the earliest date first, a row without a date last on every backend.
+    assert (found.count, found.first_id) == (3, earlier.id)
+    assert found.oldest.date() == (clock.now + timedelta(days=1)).date()
+    only_undated = waiting(City.id, City.verified_at, City.id == unverified.id)
+    assert (only_undated.count, only_undated.oldest, only_undated.first_id) == (1, None, unverified.id)
+    assert waiting(City.id, City.verified_at, City.name == "Nowhere") == NOTHING
+    assert later.id != found.first_id

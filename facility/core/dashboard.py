@@ -38,7 +38,8 @@ def waiting(ident: Any, since: Any, *where: Any, joins: tuple[tuple[Any, Any], .
     query = sa.select(ident, since, sa.func.count().over())
     for target, on in joins:
         query = query.join(target, on)
-    row = db.session.execute(query.where(*where).order_by(since, ident).limit(1)).first()
+    # Rows without a date go last on every backend (SQLite sorts NULL first, PostgreSQL last).
+    row = db.session.execute(query.where(*where).order_by(since.is_(None), since, ident).limit(1)).first()
     if row is None:
         return NOTHING
     return Waiting(int(row[2]), row[1], int(row[0]))
