@@ -56,6 +56,10 @@ EXCLUDED = {
     "payments.checkout": "a redirect to Stripe's hosted checkout, reached by a form post when pledging by card",
 }
 
+# State pages end with "What happens next" (templates/_next_steps.html).
+STATE_PAGES = {"challenges.show", "proposals.show", "review.review", "review.ranking", "grants.grant",
+               "grants.award", "grants.report", "grants.contribution", "disbursements.show"}
+
 # Prefixes that are not pages a person browses.
 NOT_PAGES = ("/api/", "/webhooks/", "/healthz", "/static/")
 SKIP = ("/signout",)
@@ -103,7 +107,8 @@ def _page_key(path: str) -> str:
 
 
 def crawl(app, email: str) -> tuple[set[str], list[str]]:
-    """The endpoints `email` reaches from /dashboard by links, and the pages that answered 5xx."""
+    """The endpoints `email` reaches from /dashboard by links, and the pages that answered 5xx or are
+    state pages without their "What happens next" section."""
     client = app.test_client()
     _sign_in(client, email)
     adapter = app.url_map.bind("localhost")
@@ -128,7 +133,10 @@ def crawl(app, email: str) -> tuple[set[str], list[str]]:
             continue
         reached.add(endpoint)
         if response.mimetype == "text/html":
-            todo.extend(_same_site_links(path, response.get_data(as_text=True)))
+            html = response.get_data(as_text=True)
+            if endpoint in STATE_PAGES and 'id="next-steps-h"' not in html:
+                broken.append(f"{path} has no 'What happens next'")
+            todo.extend(_same_site_links(path, html))
     return reached, broken
 
 
@@ -200,7 +208,7 @@ def test_every_page_with_an_object_is_reached_by_some_role(app, demo):
         broken += [f"{email}: {path}" for path in failures]
         for endpoint in reached:
             reached_by.setdefault(endpoint, set()).add(email)
-    assert not broken, "pages answered with a server error:\n" + "\n".join(broken)
+    assert not broken, "pages answered with a server error or lack their next steps:\n" + "\n".join(broken)
     unreached = sorted(pages_with_an_object(app) - set(reached_by) - set(EXCLUDED))
     assert not unreached, ("no demo role reaches these pages by links from its dashboard "
                            f"(add a link, or an entry in EXCLUDED with its reason): {', '.join(unreached)}")
