@@ -204,6 +204,8 @@ def test_the_grantee_is_sent_to_the_agreement_and_the_grant_page_says_what_next(
     assert f'href="/grants/{grant.id}">Grant agreements to accept: <strong>1</strong>' in html
     page = _text(client.get(f"/grants/{grant.id}").get_data(as_text=True))
     assert "What happens next" in page and "Accept the agreement" in page
+    # The awarded proposal's page leads the grantee to its grant.
+    assert f'href="/grants/{grant.id}"' in client.get(f"/proposals/{world.proposal.id}").get_data(as_text=True)
     # The fund manager is not offered the grantee's step.
     staff = _text(login(app.test_client(), world.fund_manager).get(f"/grants/{grant.id}").get_data(as_text=True))
     assert "Accept the agreement" not in staff

@@ -260,3 +260,8 @@ def funded_since_counts() -> dict[str, int]:
             (ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED))).scalar_subquery(),
     )).one()
     return {"grants": int(row[0]), "grantees": int(row[1]), "challenges": int(row[2])}
+
+
+def grant_of_proposal(proposal: Any) -> Grant | None:
+    """The grant awarded to `proposal`, if any (its page links to it; callers ask `can_view_grant`)."""
+    return db.session.execute(sa.select(Grant).where(Grant.proposal_id == proposal.id)).scalar_one_or_none()

@@ -329,3 +329,5 @@ def _fund_manager_panel(user):
 def register(app: Flask) -> None:
     for provider in (_donor_panel, _grantee_panel, _fund_manager_panel):
         register_dashboard_panel(app, provider)
+    # A proposal's page (a lower package) links to its grant once awarded.
+    app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
