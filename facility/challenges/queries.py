@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from facility.challenges import policy
 from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, FocusArea
 from facility.cities.models import City
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.models import utcnow
 from facility.extensions import db
@@ -108,3 +109,18 @@ def challenges_of_city(city: City) -> list[Challenge]:
     return list(db.session.execute(
         sa.select(Challenge).where(Challenge.city_id == city.id).order_by(Challenge.id.desc())
     ).scalars())
+
+
+# --- dashboard ---
+
+
+def challenges_to_approve() -> Waiting:
+    """Challenges a city submitted for approval, the longest waiting first."""
+    return waiting(Challenge.id, Challenge.submitted_at, Challenge.status == ChallengeStatus.PENDING_APPROVAL)
+
+
+def clarifications_to_answer(city_id: int) -> Waiting:
+    """Unanswered questions on the city's challenges, the oldest first (its officials answer them)."""
+    return waiting(Clarification.challenge_id, Clarification.created_at,
+                   Clarification.answered_at.is_(None), Challenge.city_id == city_id,
+                   joins=((Challenge, Challenge.id == Clarification.challenge_id),))

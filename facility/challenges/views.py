@@ -22,8 +22,10 @@ from facility.challenges.forms import (
     ReturnForm,
 )
 from facility.challenges.models import FocusArea
+from facility.cities import queries as city_queries
 from facility.cities.queries import city_of_official
 from facility.cities.services import valid_country
+from facility.core.dashboard import work_item
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import NAME_CHARS, page_arg
 from facility.core.policy import require
@@ -249,21 +251,29 @@ def answer(challenge_id: int, clarification_id: int):
 
 
 def _dashboard_panel(user) -> dict | None:
-    """City officials: their city and challenges. Fund managers: the verification and approval queues."""
-    links = []
+    """City officials: their city and the questions to answer. Fund managers: cities to verify and
+    challenges to approve, each with how many and the oldest waiting."""
+    links, items = [], []
     if user.has_role(Role.CITY_OFFICIAL):
         city = city_of_official(user)
         if city is None:
             links.append((url_for("cities.new_city"), _("Create your city's profile")))
         else:
             links.append((url_for("cities.show", city_id=city.id), _("Your city: %(name)s", name=city.name)))
-            links.append((url_for("challenges.mine"), _("Your city's challenges")))
+            links.append((url_for("challenges.new"), _("Draft a new challenge")))
+            questions = queries.clarifications_to_answer(city.id)
+            href = (url_for("challenges.show", challenge_id=questions.first_id) if questions.first_id
+                    else url_for("challenges.mine"))
+            items.append(work_item(_("Questions to answer"), questions, href))
     if is_fund_manager(user):
-        links.append((url_for("cities.verification_queue"), _("Cities to verify")))
-        links.append((url_for("challenges.approvals"), _("Challenges to approve")))
-    if not links:
+        items.append(work_item(_("Cities to verify"), city_queries.cities_to_verify(),
+                               url_for("cities.verification_queue")))
+        items.append(work_item(_("Challenges to approve"), queries.challenges_to_approve(),
+                               url_for("challenges.approvals")))
+    if not links and not items:
         return None
-    return {"title": _("Cities and challenges"), "template": "challenges/_dashboard.html", "links": links}
+    return {"title": _("Cities and challenges"), "template": "challenges/_dashboard.html", "links": links,
+            "items": items}
 
 
 def register(app) -> None:

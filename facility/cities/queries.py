@@ -10,6 +10,7 @@ from facility.accounts.models import Role, User, UserRole
 from facility.accounts.policy import is_signed_in
 from facility.cities.models import City
 from facility.cities.policy import can_view
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.extensions import db
 
@@ -47,3 +48,11 @@ def verification_queue() -> list[City]:
     so the bounded queue is sorted after loading)."""
     cities = db.session.execute(sa.select(City).where(City.verified_at.is_(None)).order_by(City.id)).scalars().all()
     return sorted(cities, key=lambda c: (-c.priority_score, c.id))
+
+
+# --- dashboard ---
+
+
+def cities_to_verify() -> Waiting:
+    """Cities waiting for a fund manager's verification, the oldest profile first."""
+    return waiting(City.id, City.created_at, City.verified_at.is_(None))

@@ -9,16 +9,17 @@ from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.policy import require
 from facility.disbursements.models import Disbursement, DisbursementApproval, DisbursementEvent, DisbursementStatus
 from facility.disbursements.policy import can_view
 from facility.extensions import db
-from facility.grants.models import Grant
+from facility.grants.models import Grant, Tranche, TrancheStatus
 
 S = DisbursementStatus
 NEEDING_ATTENTION = (S.REQUESTED, S.AWAITING_CONFIRMATION, S.FAILED, S.RETRYING)
-"""What a fund manager has to act on (or watch): the queue's default and the dashboard panel."""
+"""What a fund manager has to act on (or watch): the queue's default."""
 
 
 def get_visible_disbursement(user: Any, disbursement_id: int) -> Disbursement:
@@ -74,9 +75,22 @@ def grant_disbursements(grant: Grant) -> list[Disbursement]:
     ).scalars())
 
 
-def attention_counts() -> dict[DisbursementStatus, int]:
-    """How many disbursements are in each status needing attention (the fund managers' dashboard panel)."""
-    rows = db.session.execute(
-        sa.select(Disbursement.status, sa.func.count(Disbursement.id))
-        .where(Disbursement.status.in_(NEEDING_ATTENTION)).group_by(Disbursement.status)).all()
-    return {status: count for status, count in rows}
+# --- dashboard ---
+
+
+def payments_to_request() -> Waiting:
+    """Tranches whose milestone report was accepted and that no disbursement pays yet (first_id: the grant)."""
+    return waiting(Tranche.grant_id, Tranche.due_date, Tranche.status == TrancheStatus.ACCEPTED)
+
+
+def disbursements_to_approve(user: Any) -> Waiting:
+    """Requested disbursements `user` may approve: requested by someone else, not yet approved by them."""
+    mine = sa.exists().where(DisbursementApproval.disbursement_id == Disbursement.id,
+                             DisbursementApproval.approver_id == user.id)
+    return waiting(Disbursement.id, Disbursement.created_at, Disbursement.status == S.REQUESTED,
+                   Disbursement.requested_by_id != user.id, ~mine)
+
+
+def in_status(status: DisbursementStatus) -> Waiting:
+    """Disbursements in `status` (manual payments to confirm, failed, retrying), the longest waiting first."""
+    return waiting(Disbursement.id, Disbursement.updated_at, Disbursement.status == status)

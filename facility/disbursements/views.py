@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from facility.core.dashboard import work_item
 from facility.core.errors import PermissionDenied
 from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
@@ -21,7 +22,7 @@ from facility.core.policy import Decision, require
 from facility.core.views import register_dashboard_panel
 from facility.disbursements import jobs, payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
-from facility.disbursements.models import Disbursement
+from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
 from facility.disbursements.webhooks import handle_stripe_event
 from facility.extensions import csrf, db, limiter
@@ -31,6 +32,7 @@ from facility.ledger.services import register_check
 from facility.queue import register_periodic
 
 log = logging.getLogger(__name__)
+S = DisbursementStatus
 bp = Blueprint("disbursements", __name__)
 payments_bp = Blueprint("payments", __name__)
 PER_PAGE = 25
@@ -228,11 +230,28 @@ def stripe_webhook() -> ResponseReturnValue:
 # --- what the package adds to the rest of the app ---------------------------------------
 
 def dashboard_panel(user: Any) -> dict[str, Any] | None:
-    """The fund managers' dashboard panel: how many disbursements need attention, by status."""
+    """The fund managers' payments: tranches to request, disbursements to approve (requested by someone
+    else), manual payments to confirm, failures and retries; each with the oldest waiting."""
     if policy.can_manage(user) is not None:
         return None
-    return {"title": _("Disbursements"), "template": "disbursements/_panel.html",
-            "counts": queries.attention_counts(), "order": queries.NEEDING_ATTENTION}
+    request_, approve = queries.payments_to_request(), queries.disbursements_to_approve(user)
+    confirm = queries.in_status(S.AWAITING_CONFIRMATION)
+
+    def show_or(figures: Any, status: DisbursementStatus) -> str:
+        if figures.count == 1:
+            return url_for("disbursements.show", disbursement_id=figures.first_id)
+        return url_for("disbursements.queue", status=status.value)
+
+    items = [
+        work_item(_("Payments to request (report accepted, not paid)"), request_,
+                  url_for("grants.grant", grant_id=request_.first_id) if request_.first_id else url_for("grants.grants")),
+        work_item(_("Disbursements to approve"), approve, show_or(approve, S.REQUESTED)),
+        work_item(_("Manual payments to confirm with a bank reference"), confirm,
+                  show_or(confirm, S.AWAITING_CONFIRMATION)),
+        work_item(_("Failed payments"), (failed := queries.in_status(S.FAILED)), show_or(failed, S.FAILED)),
+        work_item(_("Payments being retried"), (retry := queries.in_status(S.RETRYING)), show_or(retry, S.RETRYING)),
+    ]
+    return {"title": _("Payments"), "template": "disbursements/_panel.html", "items": items}
 
 
 def register(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
@@ -109,7 +110,8 @@ def can_award(user: Any, proposal: Proposal) -> Decision:
         lambda: None if proposal.status in AWARDABLE_STATUSES else conflict(
             _("Only submitted or shortlisted proposals can be awarded; this one is %(status)s.",
               status=label(proposal.status))),
-        lambda: _challenge_over(proposal.challenge, _("Awards are made after the challenge closes.")),
+        lambda: _challenge_over(proposal.challenge, _("Awards are made after the challenge closes on %(date)s.",
+                                                      date=format_datetime(proposal.challenge.closes_at, "medium"))),
     )
 
 

@@ -17,6 +17,7 @@ from facility.accounts.models import Organization, OrgType, Role
 from facility.accounts.policy import has_role, is_signed_in, is_staff, reads_everything
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.policy import Decision
 from facility.extensions import db
@@ -27,12 +28,17 @@ from facility.grants.models import (
     ContributionStatus,
     EvidenceFile,
     Grant,
+    GrantStatus,
     MilestoneReport,
+    PayoutAccount,
     ReportStatus,
     Tranche,
+    TrancheStatus,
 )
 from facility.ledger.services import facility_totals
 from facility.proposals.models import COMPETING_STATUSES, Proposal
+from facility.review.models import Decision as ReviewDecision
+from facility.review.models import DecisionKind
 
 T = TypeVar("T")
 
@@ -201,9 +207,76 @@ def evidence_queue() -> sa.Select[tuple[MilestoneReport]]:
             .order_by(MilestoneReport.id))
 
 
-def money_to_handle() -> dict[str, int]:
-    """How many wires wait for confirmation and how many reports for review (the fund manager's panel)."""
-    wires = db.session.execute(sa.select(sa.func.count(Contribution.id)).where(_pending_wires_condition())).scalar_one()
-    reports = db.session.execute(sa.select(sa.func.count(MilestoneReport.id)).where(
-        MilestoneReport.status == ReportStatus.SUBMITTED)).scalar_one()
-    return {"wires": int(wires), "reports": int(reports)}
+# --- dashboard ---
+
+
+def awards_to_make() -> Waiting:
+    """Released award recommendations whose proposal has no grant yet (first_id: the proposal)."""
+    no_grant = ~sa.exists().where(Grant.proposal_id == ReviewDecision.proposal_id)
+    return waiting(ReviewDecision.proposal_id, ReviewDecision.released_at, ReviewDecision.released_at.is_not(None),
+                   ReviewDecision.kind == DecisionKind.AWARD_RECOMMENDATION, no_grant,
+                   Proposal.status.in_(policy.AWARDABLE_STATUSES),
+                   joins=((Proposal, Proposal.id == ReviewDecision.proposal_id),))
+
+
+def reports_to_review() -> Waiting:
+    """Milestone reports waiting for a fund manager, the oldest first."""
+    return waiting(MilestoneReport.id, MilestoneReport.created_at, MilestoneReport.status == ReportStatus.SUBMITTED)
+
+
+def wires_to_confirm() -> Waiting:
+    """Wire pledges whose money has not been confirmed yet, the oldest first."""
+    return waiting(Contribution.id, Contribution.created_at, _pending_wires_condition())
+
+
+def _of_org(organization_id: int) -> sa.ColumnElement[bool]:
+    return Grant.organization_id == organization_id
+
+
+def agreements_to_accept(organization_id: int) -> Waiting:
+    """The organisation's offered grants, whose agreement an innovator accepts (first_id: the grant)."""
+    return waiting(Grant.id, Grant.awarded_at, _of_org(organization_id), Grant.status == GrantStatus.OFFERED)
+
+
+def payout_details_to_give(organization_id: int) -> Waiting:
+    """The organisation's offered or active grants without payout details in force."""
+    current = sa.exists().where(PayoutAccount.grant_id == Grant.id, PayoutAccount.superseded_at.is_(None))
+    return waiting(Grant.id, Grant.awarded_at, _of_org(organization_id),
+                   Grant.status.in_(policy.PAYABLE_GRANT_STATUSES), ~current)
+
+
+def milestones_due(organization_id: int) -> Waiting:
+    """Milestones of the organisation's active grants still to report, the next due first (first_id: grant)."""
+    return waiting(Tranche.grant_id, Tranche.due_date, _of_org(organization_id), Grant.status == GrantStatus.ACTIVE,
+                   Tranche.status == TrancheStatus.PENDING, joins=((Grant, Grant.id == Tranche.grant_id),))
+
+
+def reports_returned(organization_id: int) -> Waiting:
+    """Milestones whose last report was sent back and not reported again (first_id: the grant)."""
+    return waiting(Tranche.grant_id, MilestoneReport.reviewed_at, _of_org(organization_id),
+                   Tranche.status == TrancheStatus.PENDING, MilestoneReport.status == ReportStatus.RETURNED,
+                   joins=((Tranche, Tranche.id == MilestoneReport.tranche_id), (Grant, Grant.id == Tranche.grant_id)))
+
+
+def contributions_by_status(user: Any) -> dict[ContributionStatus, tuple[int, int]]:
+    """The donor's (and their organisation's) contributions: how many and how much pledged, per status."""
+    base = contributions_of(user).subquery()
+    rows = db.session.execute(sa.select(base.c.status, sa.func.count(), sa.func.sum(base.c.amount_cents))
+                              .group_by(base.c.status)).all()
+    return {ContributionStatus(status): (int(count), int(total or 0)) for status, count, total in rows}
+
+
+def funded_since_counts() -> dict[str, int]:
+    """What the facility has funded: grants awarded and challenges funded (one query)."""
+    row = db.session.execute(sa.select(
+        sa.select(sa.func.count(Grant.id)).where(Grant.status != GrantStatus.CANCELLED).scalar_subquery(),
+        sa.select(sa.func.count(sa.distinct(Grant.organization_id))).scalar_subquery(),
+        sa.select(sa.func.count(Challenge.id)).where(Challenge.status.in_(
+            (ChallengeStatus.PUBLISHED, ChallengeStatus.FINISHED))).scalar_subquery(),
+    )).one()
+    return {"grants": int(row[0]), "grantees": int(row[1]), "challenges": int(row[2])}
+
+
+def grant_of_proposal(proposal: Any) -> Grant | None:
+    """The grant awarded to `proposal`, if any (its page links to it; callers ask `can_view_grant`)."""
+    return db.session.execute(sa.select(Grant).where(Grant.proposal_id == proposal.id)).scalar_one_or_none()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from facility.accounts.models import Organization, User
 from facility.challenges.models import Challenge
 from facility.challenges.queries import get_visible_challenge, open_challenges
+from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.extensions import db
 from facility.proposals import policy
@@ -69,15 +70,6 @@ def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
     ).scalar_one_or_none()
 
 
-def organization_proposals(organization_id: int, *, limit: int = 20) -> list[Proposal]:
-    """The organisation's proposals, the latest changed first (the innovator's dashboard)."""
-    return list(db.session.execute(
-        sa.select(Proposal).where(Proposal.organization_id == organization_id)
-        .options(joinedload(Proposal.challenge))
-        .order_by(Proposal.updated_at.desc()).limit(limit)
-    ).scalars())
-
-
 def open_challenges_without_proposal(organization_id: int, *, limit: int = 5) -> list[Challenge]:
     """Open challenges the organisation has no live proposal to yet."""
     taken = sa.select(Proposal.challenge_id).where(
@@ -96,3 +88,22 @@ def applicant_emails(challenge: Challenge) -> set[str]:
                User.active.is_(True))
     ).scalars()
     return set(rows)
+
+
+# --- dashboard ---
+
+
+def drafts_of(organization_id: int, *, limit: int = 10) -> list[Proposal]:
+    """The organisation's drafts, the nearest challenge deadline first (one query, challenge joined)."""
+    return list(db.session.execute(
+        sa.select(Proposal).join(Challenge, Challenge.id == Proposal.challenge_id)
+        .where(Proposal.organization_id == organization_id, Proposal.status == ProposalStatus.DRAFT)
+        .options(joinedload(Proposal.challenge)).order_by(Challenge.closes_at, Proposal.id).limit(limit)
+    ).scalars())
+
+
+def drafts_waiting(organization_id: int) -> Waiting:
+    """How many drafts the organisation has, and the nearest challenge deadline among them."""
+    return waiting(Proposal.id, Challenge.closes_at,
+                   Proposal.organization_id == organization_id, Proposal.status == ProposalStatus.DRAFT,
+                   joins=((Challenge, Challenge.id == Proposal.challenge_id),))

@@ -11,6 +11,7 @@ from facility.accounts.permissions import role_required
 from facility.challenges.models import Challenge
 from facility.challenges.queries import get_visible_challenge
 from facility.challenges.services import register_extension_recipients
+from facility.core.dashboard import work_item
 from facility.core.errors import DomainError, ValidationFailed
 from facility.core.forms import FAILED, apply_errors, attempt
 from facility.core.inputs import page_arg
@@ -238,11 +239,15 @@ def challenge_proposals(challenge_id: int):
 # --- dashboard -------------------------------------------------------------------------------
 
 def innovator_panel(user) -> dict | None:
-    """Drafts, submissions and deadlines of the innovator's organisation, and open challenges."""
+    """The innovator organisation's drafts with their challenge deadlines, and open challenges to enter.
+    (Submitted proposals and their decisions are review's panel: decisions live there.)"""
     if not user.has_role(Role.INNOVATOR) or user.organization_id is None:
         return None
-    return {"title": _("Your proposals"), "template": "proposals/_dashboard_panel.html",
-            "proposals": queries.organization_proposals(user.organization_id),
+    drafts = queries.drafts_waiting(user.organization_id)
+    href = url_for("proposals.edit", proposal_id=drafts.first_id) if drafts.first_id else url_for("challenges.index")
+    return {"title": _("Your proposals: drafts and open challenges"), "template": "proposals/_dashboard_panel.html",
+            "items": [work_item(_("Drafts to finish and submit"), drafts, href, _("first deadline"))],
+            "drafts": queries.drafts_of(user.organization_id),
             "open_challenges": queries.open_challenges_without_proposal(user.organization_id)}
 
 

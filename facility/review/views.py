@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from facility.accounts.models import Role, User
+from facility.accounts.models import User
 from facility.challenges.models import render_markdown
 from facility.core.exports import csv_response
 from facility.core.forms import FAILED, attempt, attempt_or_flash
@@ -22,7 +22,7 @@ from facility.core.policy import require
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 from facility.proposals.models import Proposal
-from facility.review import assignments, conflicts, decisions, panels, policy, queries, ranking, reviews
+from facility.review import assignments, conflicts, dashboard, decisions, panels, policy, queries, ranking, reviews
 from facility.review.blind import beneficiary_labels
 from facility.review.forms import (
     AcceptInvitationForm,
@@ -44,15 +44,10 @@ bp = Blueprint("review", __name__, url_prefix="/review")
 
 def register(app: Flask) -> None:
     """Called by create_app for every package's views: the reviewer's dashboard panel."""
-    register_dashboard_panel(app, dashboard_panel)
-
-
-def dashboard_panel(user: Any) -> dict[str, Any] | None:
-    """The reviewer's progress on the dashboard."""
-    if not user.has_role(Role.REVIEWER):
-        return None
-    done, total = queries.queue_progress(user)
-    return {"title": _("Your reviews"), "template": "review/_dashboard.html", "done": done, "total": total}
+    for provider in dashboard.PROVIDERS:
+        register_dashboard_panel(app, provider)
+    # Pages of lower packages (a challenge, a proposal) link to the ranking only once it has a round.
+    app.jinja_env.globals["review_rounds_of"] = queries.rounds_of
 
 
 def _user() -> Any:

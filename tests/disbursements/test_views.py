@@ -319,9 +319,13 @@ def test_dashboard_panel_for_fund_managers(requested, signed_in, run_jobs):
     _approve(failing, approver)
     run_jobs()
     page = _html(signed_in(requester).get("/dashboard"))
-    assert "Awaiting approval: 1" in page and "Failed: 1" in page
-    assert 'href="/disbursements?status=requested"' in page and 'href="/disbursements?status=all"' in page
-    assert "Awaiting approval:" not in _html(signed_in(grantee).get("/dashboard"))
+    # The requester's own request is not theirs to approve; the failure is everyone's to handle.
+    assert "Disbursements to approve: <strong>0</strong>" in page and "Failed payments: <strong>1</strong>" in page
+    assert f'href="/disbursements/{failing.id}">Failed payments' in page
+    assert 'href="/disbursements?status=all"' in page
+    page = _html(signed_in(approver).get("/dashboard"))
+    assert f'href="/disbursements/{d.id}">Disbursements to approve: <strong>1</strong>' in page
+    assert "Disbursements to approve" not in _html(signed_in(grantee).get("/dashboard"))
 
 
 # --- who may do what -----------------------------------------------------------------------

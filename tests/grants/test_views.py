@@ -225,7 +225,7 @@ def test_dashboard_panels(client, login, grant_setup, donor):
     assert "Read and accept the agreement" in client.get("/dashboard").get_data(as_text=True)
     client2 = client.application.test_client()
     login(client2, manager)
-    assert "milestone reports to review" in client2.get("/dashboard").get_data(as_text=True)
+    assert "Milestone reports to review" in client2.get("/dashboard").get_data(as_text=True)
 
 
 def test_list_pages_query_count_flat(client, login, donor, make_user, count_queries):

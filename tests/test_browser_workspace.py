@@ -1,0 +1,166 @@
+"""The workspace in a real browser, by clicks only (page.goto only for the first page and signing in):
+a fund manager goes from the dashboard to an award and to a payment (requested by one fund manager,
+approved by a second, confirmed on the manual rail with a bank reference); an innovator signs up,
+proposes, reads her decision and accepts her grant."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from facility.accounts.models import OrgKind, OrgType, User
+from facility.disbursements.models import Disbursement, DisbursementStatus
+from facility.extensions import db
+from facility.grants.models import Grant, GrantStatus
+from facility.proposals.models import Proposal
+from facility.review.decisions import prepare_decision, release_decisions
+from facility.review.models import DecisionKind
+from tests.browser import browser_page, live_server, require_chromium
+from tests.factories import NOW, PASSWORD
+from tests.factories.accounts import make_org, make_user
+from tests.factories.grants import make_grant
+from tests.factories.proposals import make_proposal
+from tests.factories.world import build_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.serial]
+
+GRACE_PASSWORD = "kettle harbour violet 42"
+
+
+def _sign_in(page, base, email, password=PASSWORD):
+    page.goto(base + "/signin")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.press("#password", "Enter")
+    page.wait_for_url(base + "/dashboard")
+
+
+def _sign_out(page):
+    page.click("button:has-text('Sign out')")
+
+
+def _only_sqlite(backend):
+    if backend != "sqlite":
+        pytest.skip("one browser run is enough; the database layer is covered on PostgreSQL elsewhere")
+    require_chromium()
+
+
+def _release_recommendations(world, *proposals):
+    for proposal in proposals:
+        prepare_decision(actor=world.fund_manager, proposal=proposal, kind=DecisionKind.AWARD_RECOMMENDATION)
+    release_decisions(actor=world.fund_manager, challenge=world.challenge)
+
+
+def test_fund_manager_awards_and_pays_by_clicks(app, backend, run_jobs):
+    _only_sqlite(backend)
+    with time_machine.travel(NOW, tick=True) as clock:
+        world = build_world()
+        org = make_org(name="WaterWatch", kind=OrgKind.INNOVATOR, org_type=OrgType.COMMUNITY_ORGANIZATION,
+                       country="BGD")
+        grantee = make_user("innovator", organization=org, email="lead.water@example.org")
+        paid_one = make_proposal(world.challenge, grantee, submit=True, title="Community water watch")
+        clock.move_to(world.challenge.closes_at + timedelta(hours=1))
+        _release_recommendations(world, world.proposal, paid_one)
+        # Awarded earlier, accepted, paid by bank; its first milestone report was accepted: payable now.
+        make_grant(paid_one, world.fund_manager, grantee, rail="manual", accepted_reports=[1])
+        # Read what the walk needs, then end the transaction: on SQLite an open one blocks the server.
+        first, second, title = world.fund_manager.email, world.second_fund_manager.email, world.proposal.title
+        ids = world.proposal.id, world.fund_manager.id, world.second_fund_manager.id
+        db.session.commit()
+
+        with live_server(app) as base, browser_page() as page:
+            _sign_in(page, base, first)
+            # An award recommended by the panel, from the dashboard to the award form.
+            page.click("a:has-text('Awards to make')")
+            assert title in page.inner_text("h1")
+            page.click("input[value='Award the grant'], button:has-text('Award the grant')")
+            assert "Grant awarded" in page.inner_text("main")
+
+            # A payment: requested by this fund manager...
+            page.click("nav a:has-text('Dashboard')")
+            page.click("a:has-text('Payments to request')")
+            page.click("button:has-text('Request payment of tranche 1')")
+            _sign_out(page)
+            # ...approved by the second...
+            _sign_in(page, base, second)
+            page.click("a:has-text('Disbursements to approve')")
+            page.click("button:has-text('Approve payment of')")
+            run_jobs()  # the payment job prepares the manual rail's instruction
+            db.session.commit()
+            page.click("nav a:has-text('Dashboard')")
+            page.click("a:has-text('Manual payments to confirm')")
+            page.fill("#confirm-bank_reference", "FT27031234")
+            page.click("button:has-text('Confirm payment')")
+            assert "Paid" in page.inner_text("main")
+    db.session.expire_all()
+    proposal_id, first_id, second_id = ids
+    awarded = db.session.query(Grant).filter_by(proposal_id=proposal_id).one()
+    assert awarded.status == GrantStatus.OFFERED
+    payment = db.session.query(Disbursement).one()
+    assert payment.status == DisbursementStatus.PAID and payment.bank_reference == "FT27031234"
+    assert payment.requested_by_id == first_id
+    assert [a.approver_id for a in payment.approvals] == [second_id]
+
+
+def test_innovator_from_sign_up_to_her_decision_and_grant(app, backend):
+    _only_sqlite(backend)
+    with time_machine.travel(NOW, tick=True) as clock:
+        world = build_world()
+        challenge_title, closes_at = world.challenge.title, world.challenge.closes_at
+        db.session.commit()
+        with live_server(app) as base, browser_page() as page:
+            page.goto(base + "/")
+            page.click("text=Sign up")
+            page.select_option("#role", "innovator")
+            page.fill("#name", "Grace Mwangi")
+            page.fill("#email", "grace@example.org")
+            page.fill("#password", GRACE_PASSWORD)
+            page.fill("#org_name", "Mwangi Water Labs")
+            page.select_option("#org_country", "KEN")
+            page.select_option("#org_type", "startup")
+            page.click("#submit")
+            page.wait_for_url(base + "/dashboard")
+            # The open challenge is on her dashboard; she proposes.
+            page.click(f"a:has-text('Start a proposal to {challenge_title}')")
+            page.fill("#title", "Rain tanks with level sensors")
+            page.fill("#summary", "Tanks and sensors for 30 schools.")
+            page.fill("#approach", "Install, train caretakers, publish the levels.")
+            page.fill("#team", "Two engineers and a teacher.")
+            page.fill("#requested", "20000")
+            page.check("input[name='beneficiary_groups'][value='children']")
+            page.fill("#privacy_impact", "No personal data; tank levels only.")
+            page.fill("#milestones-0-title", "Tanks at 15 schools")
+            page.fill("#milestones-0-due_date", (NOW + timedelta(days=90)).strftime("%Y-%m-%d"))
+            page.fill("#milestones-0-amount", "8000")
+            page.fill("#milestones-0-deliverable", "Photos and caretaker records.")
+            page.fill("#milestones-1-title", "Tanks at 30 schools")
+            page.fill("#milestones-1-due_date", (NOW + timedelta(days=180)).strftime("%Y-%m-%d"))
+            page.fill("#milestones-1-amount", "12000")
+            page.fill("#milestones-1-deliverable", "The sensor data, published.")
+            page.click("button:has-text('Save draft'), input[value='Save draft']")
+            page.click("button:has-text('Submit')")
+            assert "submitted" in page.inner_text("main").lower()
+            page.click("nav a:has-text('Dashboard')")
+            assert "Submitted; decisions are released after the review." in page.inner_text("main")
+
+            # The panel recommends her proposal; a fund manager awards it (their part is the other test).
+            clock.move_to(closes_at + timedelta(hours=1))
+            proposal = db.session.query(Proposal).filter_by(title="Rain tanks with level sensors").one()
+            _release_recommendations(world, proposal)
+            make_grant(proposal, world.fund_manager, accept=False)
+            db.session.commit()
+
+            _sign_in(page, base, "grace@example.org", GRACE_PASSWORD)
+            main = page.inner_text("main")
+            assert "Submitted; decisions are released" not in main and "Awarded" in main
+            page.click("a:has-text('Read the decision and feedback')")
+            assert "recommended for an award" in page.inner_text("main")
+            page.click("nav a:has-text('Dashboard')")
+            page.click("a:has-text('Grant agreements to accept')")
+            page.click("button:has-text('I accept this agreement')")
+            assert "Active" in page.inner_text("main")
+    db.session.expire_all()
+    grace = db.session.query(User).filter_by(email="grace@example.org").one()
+    grant = db.session.query(Grant).filter_by(organization_id=grace.organization_id).one()
+    assert grant.status == GrantStatus.ACTIVE and grant.accepted_by_id == grace.id
