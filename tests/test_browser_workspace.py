@@ -128,6 +128,8 @@ def test_innovator_from_sign_up_to_her_decision_and_grant(app, backend):
             page.fill("#approach", "Install, train caretakers, publish the levels.")
             page.fill("#team", "Two engineers and a teacher.")
             page.fill("#requested", "20000")
+            page.fill("#budget_personnel", "8000")
+            page.fill("#budget_equipment", "12000")
             page.check("input[name='beneficiary_groups'][value='children']")
             page.fill("#privacy_impact", "No personal data; tank levels only.")
             page.fill("#milestones-0-title", "Tanks at 15 schools")

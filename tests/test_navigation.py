@@ -34,6 +34,7 @@ from facility.review.assignments import add_assignment
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import Assignment, DecisionKind, ReviewRound, RoundKind
 from tests.factories.challenges import make_challenge
+from tests.factories.grants import NO_SPENDING
 
 # The demo logins that crawl (facility/accounts/demo.py). One per role, and the second fund manager,
 # who approves what the first one requested.
@@ -123,6 +124,7 @@ def crawl(app, email: str) -> tuple[set[str], list[str]]:
             continue
         seen.add(key)
         response = client.get(path)
+        body = response.get_data()  # read it whole: a streamed download (CSV, XLSX) closes its context then
         if response.status_code >= 500:
             broken.append(path)
         if response.status_code != 200:
@@ -133,7 +135,7 @@ def crawl(app, email: str) -> tuple[set[str], list[str]]:
             continue
         reached.add(endpoint)
         if response.mimetype == "text/html":
-            html = response.get_data(as_text=True)
+            html = body.decode()
             if endpoint in STATE_PAGES and 'id="next-steps-h"' not in html:
                 broken.append(f"{path} has no 'What happens next'")
             todo.extend(_same_site_links(path, html))
@@ -185,7 +187,7 @@ def _complete_the_demo() -> None:
                                                       Grant.status == GrantStatus.OFFERED)).scalars().first()
     if grant is not None:
         accept_grant(grant=grant, actor=innovator)
-        submit_milestone_report(tranche=grant.tranches[0], actor=innovator, text="Delivered as planned.",
+        submit_milestone_report(tranche=grant.tranches[0], actor=innovator, text="Delivered as planned.", spending=NO_SPENDING,
                                 files=[("evidence.pdf", PDF)])
     draft = db.session.execute(sa.select(Proposal).where(Proposal.organization_id == innovator.organization_id,
                                                          Proposal.status == ProposalStatus.DRAFT)).scalars().first()
