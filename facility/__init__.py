@@ -16,7 +16,6 @@ import config as config_module
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
 API_MODULES = ["accounts", "cities", "challenges", "proposals", "review", "grants", "disbursements", "results"]
-RTL_LANGUAGES = {"ar"}
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:
@@ -201,6 +200,6 @@ def _register_templating(app: Flask) -> None:
         return {
             "languages": app.config["LANGUAGES"],
             "current_locale": locale,
-            "text_direction": "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr",
+            "text_direction": "rtl" if templating.is_right_to_left() else "ltr",
             "csp_nonce": g.get("csp_nonce", ""),
         }

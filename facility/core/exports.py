@@ -10,6 +10,8 @@ One rule for every export (staff spreadsheets, the open data, chart data):
   XlsxWriter's constant-memory mode to a temporary file and then streamed, so memory stays bounded
   however many rows there are.
 
+Kinds: `int` (counts), `number` (a measured value such as a score: a Decimal or float, written as
+given), `percent` (0-100), `money`, `date`, `datetime`, `bool`, `text`.
 Money is kept in integer cents everywhere else; a `money` column takes cents and writes US dollars
 with two decimals (`Decimal`, never a float in CSV).
 """
@@ -28,7 +30,7 @@ from typing import Any, Literal
 import xlsxwriter
 from flask import Response, stream_with_context
 
-Kind = Literal["text", "int", "money", "percent", "date", "datetime", "bool"]
+Kind = Literal["text", "int", "number", "money", "percent", "date", "datetime", "bool"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 64 * 1024
 
@@ -67,7 +69,7 @@ def csv_cell(column: Column, value: Any) -> str:
         return ""
     if column.kind == "money":
         return str(dollars(int(value)))
-    if column.kind in ("int", "percent"):
+    if column.kind in ("int", "number", "percent"):
         return str(value)
     if column.kind == "bool":
         return "true" if value else "false"
@@ -118,6 +120,7 @@ def write_xlsx(target: Any, columns: Sequence[Column], rows: Iterable[Sequence[A
     formats = {
         "money": book.add_format({"num_format": "#,##0.00"}),
         "percent": book.add_format({"num_format": "0.0"}),
+        "number": book.add_format({"num_format": "0.000"}),
         "int": book.add_format({"num_format": "0"}),
         "date": book.add_format({"num_format": "yyyy-mm-dd"}),
         "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
@@ -139,8 +142,8 @@ def _write_cell(ws: Any, r: int, col: int, column: Column, value: Any, formats: 
     kind = column.kind
     if kind == "money":
         ws.write_number(r, col, float(dollars(int(value))), formats["money"])
-    elif kind in ("int", "percent"):
-        ws.write_number(r, col, value, formats[kind])
+    elif kind in ("int", "number", "percent"):
+        ws.write_number(r, col, float(value) if kind == "number" else value, formats[kind])
     elif kind == "bool":
         ws.write_boolean(r, col, bool(value))
     elif kind == "datetime":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_datetime, format_decimal
+from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
 from facility.core.labels import label, tone
@@ -19,6 +19,13 @@ def money(cents: int | None, currency: str = "USD") -> str:
     sign = "-" if cents < 0 else ""
     whole, frac = divmod(abs(int(cents)), 100)
     return f"{currency} {sign}{format_decimal(whole, format='#,##0')}.{frac:02d}"
+
+
+def is_right_to_left() -> bool:
+    """The current language is written right to left (Arabic): Babel's locale data decides, so pages
+    (`text_direction`) and charts (`rtl=`) agree for every language the catalogues add."""
+    locale = get_locale()
+    return bool(locale and locale.character_order == "right-to-left")
 
 
 def may(name: str, *args: Any) -> Answer:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -26,6 +26,8 @@ from facility.cities import countries
 from facility.cities.models import City, SizeClass
 from facility.cities.services import valid_country
 from facility.core.labels import choices
+
+SelectT = TypeVar("SelectT", bound=sa.Select[Any])
 
 GROUP_CHOICES = (("LDC", _l("Least developed countries (LDC)")),
                  ("LLDC", _l("Landlocked developing countries (LLDC)")),
@@ -125,7 +127,7 @@ class PortfolioFilter:
             out.append(has_sdg_target(self.sdg_target, challenge.sdg_targets))
         return out
 
-    def apply(self, query: sa.Select[Any], *, city: Any = City, challenge: Any = Challenge) -> sa.Select[Any]:
+    def apply(self, query: SelectT, *, city: Any = City, challenge: Any = Challenge) -> SelectT:
         """`query` (which must already join City and Challenge) narrowed by these filters."""
         conditions = self.conditions(city=city, challenge=challenge)
         return query.where(*conditions) if conditions else query

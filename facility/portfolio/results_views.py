@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from facility.challenges.models import FocusArea
 from facility.core.labels import label
-from facility.core.templating import money
+from facility.core.templating import is_right_to_left, money
 from facility.portfolio import results
 from facility.portfolio.charts import Chart, bar_chart, line_chart
 from facility.portfolio.filters import PortfolioFilter
@@ -33,11 +33,6 @@ SLICE_NAMES = {"small_and_medium_cities": _l("Small and medium-sized cities"),
 RATE_BASES = {"last_four_quarters": _l("the average of the last four complete quarters"),
               "since_start": _l("the average per quarter since the first contribution (this quarter included)"),
               "none": _l("nothing has been raised yet")}
-
-
-def _rtl() -> bool:
-    locale = get_locale()
-    return bool(locale and locale.character_order == "right-to-left")
 
 
 def slice_definitions(figures: Results) -> dict[str, str]:
@@ -161,7 +156,7 @@ def _figures() -> tuple[PortfolioFilter, Any, Results]:
 @bp.route("/results")
 def index() -> str:
     portfolio_filter, form, figures = _figures()
-    charts = build_charts(figures, rtl=_rtl())
+    charts = build_charts(figures, rtl=is_right_to_left())
     filters: dict[str, Any] = portfolio_filter.args()
     csv_urls = {key: url_for("results.chart_csv", key=key, **filters) for key in charts}
     return render_template("portfolio/results.html", figures=figures, charts=charts, csv_urls=csv_urls, form=form,

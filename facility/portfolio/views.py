@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -18,6 +17,7 @@ from facility.core.exports import table_response
 from facility.core.inputs import page_arg
 from facility.core.models import utcnow
 from facility.core.policy import require
+from facility.core.templating import is_right_to_left
 from facility.portfolio import forecast, pipeline, policy, spreadsheets
 from facility.portfolio.charts import Chart
 from facility.portfolio.filters import PortfolioFilter
@@ -27,7 +27,6 @@ bp = Blueprint("portfolio", __name__)
 PER_PAGE = 25
 FORMATS = ("csv", "xlsx")
 # The languages written right to left (as the layout's `text_direction`); charts are drawn to match.
-RTL_LANGUAGES = frozenset({"ar"})
 EXPORT_LABELS = {"grants": _l("Grants"), "tranches": _l("Tranches (milestone payments)"),
                  "payments": _l("Payments (disbursements)"), "contributions": _l("Contributions"),
                  "proposals": _l("Proposals (submitted)")}
@@ -35,10 +34,6 @@ EXPORT_LABELS = {"grants": _l("Grants"), "tranches": _l("Tranches (milestone pay
 
 def _me() -> Any:
     return current_user._get_current_object()
-
-
-def _rtl() -> bool:
-    return str(get_locale() or "en").split("_")[0] in RTL_LANGUAGES
 
 
 @bp.route("/portfolio")
@@ -54,7 +49,7 @@ def index() -> ResponseReturnValue:
     months = forecast.committed_by_month(flt)
     waiting = forecast.payments_waiting(flt, now)
     charts = portfolio_charts(money=money, challenges=challenges, funnel=funnel, grants=grants, months=months,
-                              waiting=waiting, rtl=_rtl())
+                              waiting=waiting, rtl=is_right_to_left())
     wanted = request.args.get("chart", "")
     if wanted:
         chart = charts.get(wanted)

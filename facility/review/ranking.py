@@ -164,8 +164,8 @@ def ranking_items(report: RankingReport) -> list[dict[str, Any]]:
 # Through `core.exports`: numbers are numbers (a normalised score of -0.5 is written -0.500, not the
 # text '-0.500), and only text cells (the title) are guarded against spreadsheet formulas.
 CSV_COLUMNS = [Column("rank", "int"), Column("tied"), Column("proposal_id", "int"), Column("title"),
-               Column("normalised_score", "percent"), Column("raw_mean", "percent"), Column("sd", "percent"),
-               Column("min", "percent"), Column("max", "percent"), Column("reviews", "int"),
+               Column("normalised_score", "number"), Column("raw_mean", "number"), Column("sd", "number"),
+               Column("min", "number"), Column("max", "number"), Column("reviews", "int"),
                Column("missing_reviews", "int"), Column("disagreement"), Column("decision")]
 CSV_HEADER = [c.header for c in CSV_COLUMNS]
 
