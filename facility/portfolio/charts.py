@@ -5,7 +5,7 @@ table beside the picture and downloadable as CSV through `core.exports`) and the
 no script and no style of its own: pygal's inline `<script>` and `<style>` are removed, since pages
 run without JavaScript and the Content-Security-Policy allows only the site's stylesheet, where
 `static/css/site.css` colours the classes pygal uses (`.chart svg ...`). Labels are the caller's
-translated strings; the SVG is marked with the page's direction so Arabic reads right to left.
+translated strings; on a right-to-left page the axis of time or categories runs from the right.
 
 Templates show one with `{% from "portfolio/_chart.html" import chart %}{{ chart(c, csv_url) }}`.
 """
@@ -18,7 +18,9 @@ from typing import Any
 
 import pygal
 import pygal.style
-from flask import Response
+from babel.numbers import format_compact_decimal
+from flask import Response, has_request_context
+from flask_babel import get_locale
 from markupsafe import Markup
 
 from facility.core.exports import Column, csv_response, dollars
@@ -46,6 +48,12 @@ class Chart:
         return csv_response(self.columns, self.rows, filename or f"{self.key}.csv")
 
 
+def _tick(value: float) -> str:
+    """An axis label short enough not to collide with its neighbours: 2.4M, 350K (in the viewer's language)."""
+    locale = (get_locale() if has_request_context() else None) or "en"
+    return format_compact_decimal(value, format_type="short", fraction_digits=1, locale=locale)
+
+
 def _number(kind: str, value: Any) -> float:
     if value is None:
         return 0.0
@@ -70,18 +78,28 @@ _FONTS = {"label_font_size": 12, "major_label_font_size": 12, "legend_font_size"
           "value_font_size": 12, "title_font_size": 14}
 
 
-def _render(chart: Any, *, rtl: bool) -> Markup:
+def _mirrored(rtl: bool, labels: Sequence[str], series: Sequence[tuple[str, Sequence[Any]]]
+              ) -> tuple[list[str], list[tuple[str, list[Any]]]]:
+    """Right to left, an axis of categories or time runs from the right: the first one is drawn last."""
+    if not rtl:
+        return list(labels), [(name, list(values)) for name, values in series]
+    return list(labels)[::-1], [(name, list(values)[::-1]) for name, values in series]
+
+
+def _render(chart: Any) -> Markup:
     svg = _STRIP.sub("", chart.render(is_unicode=True))
-    direction = ' direction="rtl"' if rtl else ""
-    # role and label make the picture one image to a screen reader; the table beside it has the data.
-    svg = svg.replace("<svg ", f'<svg role="img" focusable="false"{direction} ', 1)
+    # The picture keeps pygal's left-to-right geometry (its labels are anchored for it) even on a
+    # right-to-left page; Arabic labels still read right to left inside each text (Unicode bidi).
+    # role makes it one image to a screen reader; the table beside it has the data.
+    svg = svg.replace("<svg ", '<svg role="img" focusable="false" direction="ltr" ', 1)
     return Markup(svg)  # noqa: S704 - pygal escapes every label and value it writes
 
 
 def bar_chart(key: str, title: str, summary: str, *, label_header: str, labels: Sequence[str],
               series: Sequence[tuple[str, Sequence[Any]]], kind: str = "money", horizontal: bool = True,
               stacked: bool = False, rtl: bool = False) -> Chart:
-    """Bars per label, one colour per series. `kind` is the values' `Column` kind (money takes cents)."""
+    """Bars per label, one colour per series. `kind` is the values' `Column` kind (money takes cents).
+    `rtl`: vertical bars are drawn from the right (horizontal bars read top to bottom either way)."""
     columns = [Column(label_header), *(Column(name, kind) for name, _ in series)]  # type: ignore[arg-type]
     rows = [(label, *(values[i] for _, values in series)) for i, label in enumerate(labels)]
     chart = Chart(key, title, summary, columns, rows)
@@ -89,20 +107,24 @@ def bar_chart(key: str, title: str, summary: str, *, label_header: str, labels: 
         return chart
     cls = {(False, True): pygal.HorizontalBar, (True, True): pygal.HorizontalStackedBar,
            (False, False): pygal.Bar, (True, False): pygal.StackedBar}[(stacked, horizontal)]
+    # pygal measures labels with narrower glyphs than browsers draw; give long ones room on the left.
+    room = {"margin_left": 12 + 2 * max(len(str(label)) for label in labels)} if horizontal else {}
     graph = cls(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
                 legend_at_bottom=True, print_values=False, height=max(220, 44 * len(labels) + 120),
                 width=720, margin=12, truncate_label=40, title=None,
-                value_formatter=(lambda v: f"{v:,.0f}"), style=_style(), **_axis(kind, series))
-    graph.x_labels = list(labels)
-    for name, values in series:
+                value_formatter=_tick, max_scale=6, style=_style(), **room, **_axis(kind, series))
+    drawn_labels, drawn = _mirrored(rtl and not horizontal, labels, series)
+    graph.x_labels = drawn_labels
+    for name, values in drawn:
         graph.add(name, [_number(kind, v) for v in values])
-    chart.svg = _render(graph, rtl=rtl)
+    chart.svg = _render(graph)
     return chart
 
 
 def line_chart(key: str, title: str, summary: str, *, label_header: str, labels: Sequence[str],
                series: Sequence[tuple[str, Sequence[Any]]], kind: str = "money", rtl: bool = False) -> Chart:
-    """Lines over an ordered axis (quarters, months); a None value leaves a gap."""
+    """Lines over an ordered axis (quarters, months); a None value leaves a gap. `rtl`: time runs from
+    the right."""
     columns = [Column(label_header), *(Column(name, kind) for name, _ in series)]  # type: ignore[arg-type]
     rows = [(label, *(values[i] for _, values in series)) for i, label in enumerate(labels)]
     chart = Chart(key, title, summary, columns, rows)
@@ -110,10 +132,11 @@ def line_chart(key: str, title: str, summary: str, *, label_header: str, labels:
         return chart
     graph = pygal.Line(js=[], disable_xml_declaration=True, no_prefix=True, show_legend=len(series) > 1,
                        legend_at_bottom=True, height=320, width=720, margin=12, x_label_rotation=30,
-                       allow_interruptions=True, value_formatter=(lambda v: f"{v:,.0f}"), style=_style(),
+                       allow_interruptions=True, value_formatter=_tick, max_scale=6, style=_style(),
                        **_axis(kind, series))
-    graph.x_labels = list(labels)
-    for name, values in series:
+    drawn_labels, drawn = _mirrored(rtl, labels, series)
+    graph.x_labels = drawn_labels
+    for name, values in drawn:
         graph.add(name, [None if v is None else _number(kind, v) for v in values])
-    chart.svg = _render(graph, rtl=rtl)
+    chart.svg = _render(graph)
     return chart

@@ -57,7 +57,11 @@ def test_charts_have_no_script_or_style_and_keep_their_data():
     assert [c.kind for c in chart.columns] == ["text", "money", "money"]
     line = line_chart("raised", "Raised", "Up.", label_header="Quarter", labels=["Q1", "Q2"],
                       series=[("Raised", [100, None])], rtl=True)
-    assert 'direction="rtl"' in line.svg
+    ltr = line_chart("raised", "Raised", "Up.", label_header="Quarter", labels=["Q1", "Q2"],
+                     series=[("Raised", [100, None])])
+    # right to left, time runs from the right: Q2 is drawn first
+    assert line.svg.index(">Q2<") < line.svg.index(">Q1<") and ltr.svg.index(">Q1<") < ltr.svg.index(">Q2<")
+    assert line.rows == ltr.rows == [("Q1", 100), ("Q2", None)]  # the data keeps its order
     assert bar_chart("e", "Empty", "", label_header="x", labels=[], series=[("a", [])]).is_empty
 
 
@@ -111,3 +115,16 @@ def test_count_charts_get_whole_number_ticks():
     assert len(ticks) >= 3
     assert len(ticks) == len(set(ticks)), ticks
     assert all(t.replace(",", "").isdigit() for t in ticks)
+
+
+def assert_time_runs_from_the_right(english: str, arabic: str, key: str) -> None:
+    """Chart `key` draws its first and last categories in opposite order in the two pages (its table
+    keeps the data's order), and the Arabic page reads right to left."""
+    assert 'dir="rtl"' in arabic and 'dir="rtl"' not in english
+    for html, forward in ((english, True), (arabic, False)):
+        figure = html[html.index(f'id="chart-{key}-title"'):]
+        svg, table = figure[:figure.index("</svg>")], figure[figure.index("<tbody>"):figure.index("</tbody>")]
+        rows = re.findall(r'<th scope="row">([^<]+)</th>', table)
+        assert len(rows) >= 2
+        first, last = svg.index(f">{rows[0]}<"), svg.index(f">{rows[-1]}<")
+        assert (first < last) == forward, (key, forward)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import User
+from facility.core.models import utcnow
 from facility.core.templating import money
 from facility.extensions import db
 from facility.ledger.services import facility_totals
 from facility.portfolio import pipeline
 from tests import factories
 from tests.portfolio import staff_scene
+from tests.portfolio.test_foundations import assert_time_runs_from_the_right
 
 count_queries = staff_scene.count_queries  # the fixture, for the tests below
 
@@ -127,10 +130,12 @@ def test_every_chart_has_a_title_summary_table_and_csv(client, login, app, clock
 
 
 def test_charts_read_right_to_left_in_arabic(client, login, app, clock):
-    staff_scene.build(1)
+    scene = staff_scene.build(1)
+    staff_scene.add_grant(scene, "later", pay=None, first_due=utcnow().date() + timedelta(days=100))
     login(client, factories.accounts.make_user("fund_manager"))
-    text = client.get("/portfolio?lang=ar", headers={"Accept-Language": "ar"}).get_data(as_text=True)
-    assert 'dir="rtl"' in text and 'direction="rtl"' in text
+    arabic = client.get("/portfolio", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    english = client.get("/portfolio", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert_time_runs_from_the_right(english, arabic, "forecast")
 
 
 def test_page_query_count_does_not_grow_with_rows(client, login, app, clock, count_queries):
