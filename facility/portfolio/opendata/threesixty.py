@@ -1,8 +1,9 @@
 """The grants as a 360Giving 1.4.3 data package, written one grant at a time.
 
 Amounts are the schema's numbers in US dollars, exact from integer cents: `dollars_number` gives
-the int of whole dollars or the float whose shortest decimal form is the two-decimal amount (true for
-every amount below 2**53 cents), so the JSON text is the exact amount.
+the int of whole dollars or the float whose shortest decimal form is the two-decimal amount. That
+holds for every amount of at most 15 significant digits (a double's DBL_DIG), i.e. below 10**15
+cents, USD 10 trillion: ten thousand times the facility.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def grant_record(grant: GrantFacts, publisher: Publisher, today: date) -> dict[s
         "fundingOrganization": [{"id": publisher.org_id, "name": publisher.name}],
         "grantProgramme": [{"code": publisher.programme_code(grant.challenge_id), "title": grant.challenge_title,
                             "url": f"{publisher.website}/challenges/{grant.challenge_id}"}],
-        "beneficiaryLocation": [_location(grant)],
+        "beneficiaryLocation": [_location(grant, publisher)],
         "classifications": [
             *({"vocabulary": SDG_VOCABULARY, "code": code, "title": f"SDG target {code}"} for code in grant.sdg_targets),
             {"vocabulary": FOCUS_VOCABULARY, "code": grant.focus_area, "title": grant.focus_area.replace("_", " ")},
@@ -83,8 +84,8 @@ def _recipient(grant: GrantFacts, publisher: Publisher) -> dict[str, Any]:
     return organisation
 
 
-def _location(grant: GrantFacts) -> dict[str, Any]:
-    location: dict[str, Any] = {"id": f"city-{grant.challenge_id}", "name": grant.city_name}
+def _location(grant: GrantFacts, publisher: Publisher) -> dict[str, Any]:
+    location: dict[str, Any] = {"id": f"360G-{publisher.prefix}-CITY-{grant.city_id}", "name": grant.city_name}
     if grant.country:
         location["countryCode"] = grant.country
     return location
