@@ -109,20 +109,20 @@ _GRANT_COLUMNS = (Grant.id, Grant.amount_cents, Grant.status, Grant.awarded_at, 
                   Challenge.focus_area, Challenge.sdg_targets, City.id, City.name, City.country)
 
 
-def _grant_rows(after: int, limit: int) -> list[Any]:
+def _grant_rows(conn: sa.Connection, after: int, limit: int) -> list[Any]:
     query = (sa.select(*_GRANT_COLUMNS)
              .join(Organization, Organization.id == Grant.organization_id)
              .join(Proposal, Proposal.id == Grant.proposal_id)
              .join(Challenge, Challenge.id == Grant.challenge_id)
              .join(City, City.id == Challenge.city_id)
              .where(Grant.id > after).order_by(Grant.id).limit(limit))
-    return list(db.session.execute(query))
+    return list(conn.execute(query))
 
 
 # A batch is a run of ids in order, so its tranches and payments are a range of grant ids (one short
 # statement the driver prepares once, not an IN list of 500 parameters).
-def _tranches(first: int, last: int) -> dict[int, list[TrancheFacts]]:
-    rows = db.session.execute(
+def _tranches(conn: sa.Connection, first: int, last: int) -> dict[int, list[TrancheFacts]]:
+    rows = conn.execute(
         sa.select(Tranche.grant_id, Tranche.position, Tranche.title, Tranche.amount_cents, Tranche.due_date)
         .where(Tranche.grant_id.between(first, last)).order_by(Tranche.grant_id, Tranche.position))
     out: dict[int, list[TrancheFacts]] = defaultdict(list)
@@ -131,8 +131,8 @@ def _tranches(first: int, last: int) -> dict[int, list[TrancheFacts]]:
     return out
 
 
-def _payments(first: int, last: int) -> dict[int, list[Payment]]:
-    rows = db.session.execute(
+def _payments(conn: sa.Connection, first: int, last: int) -> dict[int, list[Payment]]:
+    rows = conn.execute(
         sa.select(Disbursement.grant_id, Disbursement.id, Disbursement.amount_cents, Disbursement.paid_at)
         .where(Disbursement.grant_id.between(first, last), Disbursement.status == DisbursementStatus.PAID,
                Disbursement.paid_at.is_not(None))
@@ -158,19 +158,27 @@ def _facts(row: Any, tranches: list[TrancheFacts], payments: list[Payment]) -> G
         country=countries.alpha2_of(city_country), tranches=tuple(tranches), payments=tuple(payments))
 
 
-def published_grants(batch: int = BATCH) -> Iterator[GrantFacts]:
+def published_grants(engine: sa.Engine, batch: int = BATCH) -> Iterator[GrantFacts]:
     """Every published grant in id order, `batch` at a time (keyset pagination: the next batch starts
-    after the last id, so a long export never holds more than one batch of rows)."""
-    after = 0
-    while True:
-        rows = _grant_rows(after, batch)
-        if not rows:
-            return
-        ids = [int(r[0]) for r in rows]
-        tranches, paid = _tranches(ids[0], ids[-1]), _payments(ids[0], ids[-1])
-        for row, grant_id in zip(rows, ids, strict=True):
-            yield _facts(row, tranches.get(grant_id, []), paid.get(grant_id, []))
-        after = ids[-1]
+    after the last id, so a long export never holds more than one batch of rows).
+
+    It reads on a connection of its own, opened on the first grant asked for and closed when the
+    iteration ends or is closed: a streamed response needs no request context (and leaves none behind
+    when a client goes away), and on PostgreSQL the whole file is one repeatable-read snapshot.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        after = 0
+        while True:
+            rows = _grant_rows(conn, after, batch)
+            if not rows:
+                return
+            ids = [int(r[0]) for r in rows]
+            tranches, paid = _tranches(conn, ids[0], ids[-1]), _payments(conn, ids[0], ids[-1])
+            for row, grant_id in zip(rows, ids, strict=True):
+                yield _facts(row, tranches.get(grant_id, []), paid.get(grant_id, []))
+            after = ids[-1]
 
 
 @dataclass(frozen=True)
