@@ -24,7 +24,7 @@ from types import ModuleType
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -426,6 +426,13 @@ def grant_specs(draw):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(specs=st.lists(grant_specs(), min_size=1, max_size=3))
+@example(specs=[  # always tried: none paid, all paid, cancelled with a payment; RTL, emoji, quotes and <&
+    dict(org_name="مؤسسة المدينة", title='"Quoted" <&> 🚀', country="PSE", tranches=(1, 2), paid=0,
+         status=GrantStatus.ACTIVE, sdgs=(), org_identifier=None, dues=False),
+    dict(org_name="城市创新 & Co", title="עמותת העיר", country="BGD", tranches=(10**10, 5), paid=2,
+         status=GrantStatus.COMPLETED, sdgs=("11.a",), org_identifier="GB-CHC-1234567", dues=True),
+    dict(org_name="=cmd|' /C calc'!A0", title="Cancelled", country="ZZZ", tranches=(100, 200), paid=1,
+         status=GrantStatus.CANCELLED, sdgs=("1.4", "17.17"), org_identifier=None, dues=True)])
 def test_generated_grants_pass_the_validators_and_agree(client, clock, tmp_path, specs):
     for spec in specs:
         add_grant(**spec)
