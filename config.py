@@ -107,6 +107,13 @@ class Config:
         "swift": os.environ.get("WIRE_SWIFT", "DEMOCHGGXXX"),
     }
 
+    # Open data (/opendata/): the facility's org-id.guide identifier (360Giving funding organisation, IATI
+    # reporting organisation ref and activity-id prefix), its 360Giving prefix (grant ids 360G-<prefix>-<id>)
+    # and the publisher's name. No "/", "&", "|", "?" or spaces in the first two (they are dropped).
+    OPENDATA_ORG_ID = os.environ.get("OPENDATA_ORG_ID", "XI-IATI-UIF")
+    OPENDATA_PREFIX = os.environ.get("OPENDATA_PREFIX", "UIF")
+    OPENDATA_ORG_NAME = os.environ.get("OPENDATA_ORG_NAME", "Urban Innovation Facility")
+
     API_TITLE = "Urban Innovation Facility API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

@@ -28,7 +28,8 @@ DEMO_USERS = [
 
 DEMO_ORGS: dict[str, dict[str, Any]] = {
     "facility": dict(name="Urban Innovation Facility", kind=OrgKind.FACILITY, country=None),
-    "solarkiosk": dict(name="SolarKiosk Labs", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN"),
+    "solarkiosk": dict(name="SolarKiosk Labs", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN",
+                       org_identifier="KE-RCO-PVT-DEMO1234"),  # published as its org-id in the open data
     "waterwatch": dict(name="WaterWatch Collective", kind=OrgKind.INNOVATOR,
                        org_type=OrgType.COMMUNITY_ORGANIZATION, country="BGD"),
     "foundation": dict(name="Open Cities Foundation", kind=OrgKind.DONOR, country="NOR"),

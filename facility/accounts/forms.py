@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Validati
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.models import OrgType, Role
+from facility.accounts.orgids import ORG_IDENTIFIER_CHARS
 from facility.accounts.services import WEBSITE_CHARS, email_problem
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
@@ -119,6 +120,8 @@ class OrganizationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_CHARS)])
     website = StringField(_l("Website"), validators=[Optional(), Length(max=WEBSITE_CHARS)])
     description = StringField(_l("Short description"), validators=[Optional(), Length(max=REASON_CHARS)])
+    org_identifier = StringField(_l("Organisation identifier (org-id.guide, e.g. GB-CHC-1234567)"),
+                                 validators=[Optional(), Length(max=ORG_IDENTIFIER_CHARS)])
     submit = SubmitField(_l("Save organisation"))
 
 

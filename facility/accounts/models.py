@@ -63,6 +63,8 @@ class Organization(TimestampMixin, db.Model):
     country: Mapped[str | None] = mapped_column(sa.String(3))  # ISO 3166-1 alpha-3
     website: Mapped[str | None] = mapped_column(sa.String(300))
     description: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    # An org-id.guide identifier (e.g. "GB-CHC-1234567"), published in the open data (accounts.orgids).
+    org_identifier: Mapped[str | None] = mapped_column(sa.String(60))
 
     members: Mapped[list[User]] = relationship(back_populates="organization")
 

@@ -33,6 +33,7 @@ from facility.accounts.models import (
     UserSession,
     hash_token,
 )
+from facility.accounts.orgids import normalise_org_identifier, org_identifier_problem
 from facility.audit.services import record
 from facility.core.errors import NotFound, ValidationFailed
 from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
@@ -415,8 +416,9 @@ def _collect(errors: dict[str, list[str]], value: Any, field: str, *, limit: int
 
 
 def update_organization(*, organization: Organization, actor: User, name: str, website: str | None,
-                        description: str | None) -> Organization:
-    """Rule `policy.can_edit_organization`: members edit their own organisation, admins any."""
+                        description: str | None, org_identifier: str | None = None) -> Organization:
+    """Rule `policy.can_edit_organization`: members edit their own organisation, admins any; an
+    organisation identifier, when given, is an org-id (`orgids.org_identifier_problem`)."""
     require(policy.can_edit_organization(actor, organization))
     errors: dict[str, list[str]] = {}
     clean_name = _collect(errors, name, "name", limit=NAME_CHARS)
@@ -424,10 +426,14 @@ def update_organization(*, organization: Organization, actor: User, name: str, w
         errors["name"] = [_("Enter the organisation's name.")]
     clean_website = _collect(errors, website, "website", limit=WEBSITE_CHARS)
     clean_description = _collect(errors, description, "description", limit=REASON_CHARS, multiline=True)
+    clean_identifier = normalise_org_identifier(org_identifier)
+    if (problem := org_identifier_problem(clean_identifier)) is not None:
+        errors["org_identifier"] = [problem]
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
     organization.name = clean_name
     organization.website = clean_website or None
     organization.description = clean_description
+    organization.org_identifier = clean_identifier or None
     record("organization.updated", actor=actor, obj=organization)
     return organization

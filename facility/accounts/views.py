@@ -204,7 +204,8 @@ def organization(org_id: int):
     form = OrganizationForm(obj=org)
     if form.validate_on_submit() and attempt(form, services.update_organization, organization=org, actor=user,
                                              name=form.name.data, website=form.website.data,
-                                             description=form.description.data) is not FAILED:
+                                             description=form.description.data,
+                                             org_identifier=form.org_identifier.data) is not FAILED:
         db.session.commit()
         flash(_("Organisation saved."), "success")
         return redirect(url_for("accounts.organization", org_id=org.id))

@@ -68,6 +68,7 @@ class OrganizationSchema(ma.Schema):
     kind = ma.fields.Function(lambda o: o.kind.value)
     org_type = ma.fields.Function(lambda o: o.org_type.value if o.org_type else None)
     country = ma.fields.String(allow_none=True)
+    org_identifier = ma.fields.String(allow_none=True, metadata={"description": "org-id.guide identifier"})
 
 
 class UserSchema(ma.Schema):
