@@ -85,6 +85,7 @@ def package_modules(name: str) -> list:
 def _import_models() -> None:
     package_modules("models")
     importlib.import_module("facility.core.mail")
+    importlib.import_module("facility.core.reminders")
 
 
 def _init_extensions(app: Flask) -> None:
