@@ -19,8 +19,8 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import redis
@@ -29,12 +29,14 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.worker import Worker
 
+from facility.core import schedule
 from facility.core.hooks import after_commit
 from facility.extensions import db
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("payments", "default", "emails", "reports")  # listen order: money first
+QUEUE_NAMES = ("payments", "default", "emails", "reports", "reminders")  # listen order: money first
+PERIODIC_TIMEOUT = 600  # seconds: a periodic job (a reminder run, the sweep) is given this long
 _embedded: dict[str, Any] = {}
 _worker: dict[str, Flask] = {}  # "app": the application `run_worker` serves
 _lock = threading.Lock()
@@ -177,29 +179,39 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     return decorator
 
 
-# Work every worker runs now and then (the disbursement sweep): name -> (function, config key, default seconds).
-_periodic: dict[str, tuple[Callable[[], None], str, int]] = {}
+def tick(app: Flask, now: datetime | None = None) -> list[str]:
+    """Enqueue each declared periodic job whose period no worker has claimed yet (`core.schedule`)."""
+    jobs = schedule.declared(app)
+    prefix = app.config.get("QUEUE_PREFIX", "")
+    when = now or datetime.now(UTC)
+    enqueued = []
+    for name, queue in schedule.claim_due(get_redis(app), prefix, when, known=jobs):
+        get_queue(queue, app).enqueue(jobs[name].func, job_timeout=PERIODIC_TIMEOUT)
+        enqueued.append(name)
+    return enqueued
 
 
-def register_periodic(name: str, fn: Callable[[], None], *, config_key: str, default_seconds: int) -> None:
-    """Have every (non-burst) worker call `fn()` in an app context every `app.config[config_key]` seconds."""
-    _periodic[name] = (fn, config_key, default_seconds)
+def reconcile_schedule(app: Flask) -> schedule.Changes:
+    """Write the app's declared periodic jobs to Redis: add new ones, update changed ones, remove the rest."""
+    changes = schedule.reconcile(get_redis(app), app.config.get("QUEUE_PREFIX", ""),
+                                 schedule.declared(app).values(), app.config)
+    if changes.added or changes.changed or changes.removed:
+        log.info("periodic jobs: added %s, changed %s, removed %s", changes.added, changes.changed, changes.removed)
+    return changes
 
 
 def _run_periodic(app: Flask, stop: threading.Event) -> None:
-    last: dict[str, float] = {}
+    """The worker's schedule thread: reconcile once, then claim and enqueue what is due, every second."""
+    reconciled = False
     while not stop.wait(1.0):
-        for name, (fn, config_key, default_seconds) in list(_periodic.items()):
-            interval = float(app.config.get(config_key, default_seconds))
-            now = time.monotonic()
-            if now - last.get(name, 0.0) < interval:
-                continue
-            last[name] = now
-            with app.app_context():
-                try:
-                    fn()
-                except Exception:  # keep the worker alive; the next round tries again
-                    log.exception("periodic task %s failed", name)
+        with app.app_context():
+            try:
+                if not reconciled:  # at start, and again until Redis answers
+                    reconcile_schedule(app)
+                    reconciled = True
+                tick(app)
+            except Exception:  # keep the worker alive; the next tick tries again
+                log.exception("periodic jobs: tick failed")
 
 
 def worker_class(app: Flask | None = None) -> type[Worker]:

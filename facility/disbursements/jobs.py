@@ -19,6 +19,7 @@ from rq.job import Job, JobStatus
 
 from facility.core.errors import DomainError
 from facility.core.hooks import after_commit
+from facility.core.schedule import PeriodicJob
 from facility.disbursements import payments
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
@@ -27,7 +28,6 @@ from facility.queue import get_queue, get_redis, job
 
 log = logging.getLogger(__name__)
 JOB_TIMEOUT = 180  # seconds: the Stripe client gives up after STRIPE_TIMEOUT_SECONDS per call
-SWEEP_LOCK = "facility:disbursements:sweep"
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -119,19 +119,20 @@ def unfinished_count() -> int:
     return count
 
 
+@job("default", timeout=JOB_TIMEOUT)
 def periodic_sweep() -> None:
-    """The sweep as the workers run it: one worker at a time (a Redis lock), errors logged, never raised.
-
-    Registered with the workers by `disbursements.views.register` (`queue.register_periodic`).
-    """
-    connection = get_redis()
-    interval = int(current_app.config.get("SWEEP_INTERVAL_SECONDS", 60))
+    """The sweep as the workers run it (`PERIODIC`, once per period across workers): errors logged, never raised."""
     try:
-        if not connection.set(SWEEP_LOCK, "1", nx=True, ex=max(interval - 1, 1)):
-            return
         counts = sweep(grace_seconds=float(current_app.config.get("SWEEP_GRACE_SECONDS", 30)))
         if counts["requeued"]:
             log.warning("periodic sweep re-queued %s disbursement(s)", counts["requeued"])
-    except Exception:  # a sweep failure (Redis or database down) must not stop the worker
+    except Exception:  # a sweep failure (Redis or database down) must not fail the job: the next period tries again
         db.session.rollback()
         log.exception("periodic sweep failed")
+
+
+PERIODIC = [
+    PeriodicJob(name="disbursements.sweep", func=periodic_sweep, queue="default", every=60,
+                config_key="SWEEP_INTERVAL_SECONDS"),
+]
+"""This package's periodic jobs (`core.schedule`); the app factory declares them, workers reconcile them."""
