@@ -19,8 +19,10 @@ from rq.job import Job, JobStatus
 
 from facility.core.errors import DomainError
 from facility.core.hooks import after_commit
+from facility.core.models import utcnow
+from facility.core.reminders import send_once
 from facility.core.schedule import PeriodicJob
-from facility.disbursements import payments
+from facility.disbursements import lifecycle, payments, queries
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
 from facility.extensions import db
@@ -131,8 +133,31 @@ def periodic_sweep() -> None:
         log.exception("periodic sweep failed")
 
 
+APPROVAL_WAIT = timedelta(days=2)
+
+
+@job("reminders")
+def approval_reminders() -> int:
+    """Rule: a payment waiting for approval for more than two days is brought, once, to every fund manager who
+    may still approve it (not its requester, not one who approved it already)."""
+    waiting = queries.approvals_waiting_since(utcnow() - APPROVAL_WAIT)
+    managers = lifecycle.fund_managers()
+    sent = 0
+    for disbursement in waiting:
+        done = {disbursement.requested_by_id} | {approval.approver_id for approval in disbursement.approvals}
+        for manager in managers:
+            if manager.id not in done:
+                sent += send_once(kind="disbursements.approval_waiting", obj=disbursement, person=manager,
+                                  due=disbursement.created_at, template="disbursements/approval_waiting",
+                                  disbursement=disbursement)
+    db.session.commit()
+    return sent
+
+
 PERIODIC = [
     PeriodicJob(name="disbursements.sweep", func=periodic_sweep, queue="default", every=60,
                 config_key="SWEEP_INTERVAL_SECONDS"),
+    PeriodicJob(name="disbursements.approval_reminders", func=approval_reminders, queue="reminders", every=3600,
+                config_key="APPROVAL_REMINDERS_SCHEDULE"),
 ]
 """This package's periodic jobs (`core.schedule`); the app factory declares them, workers reconcile them."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,3 +81,16 @@ def attention_counts() -> dict[DisbursementStatus, int]:
         sa.select(Disbursement.status, sa.func.count(Disbursement.id))
         .where(Disbursement.status.in_(NEEDING_ATTENTION)).group_by(Disbursement.status)).all()
     return {status: count for status, count in rows}
+
+
+# --- reminders ---
+
+def approvals_waiting_since(before: datetime) -> list[Disbursement]:
+    """Disbursements still waiting for approval that were requested at or before `before`, with their approvals."""
+    return list(db.session.execute(
+        sa.select(Disbursement)
+        .where(Disbursement.status == DisbursementStatus.REQUESTED, Disbursement.created_at <= before)
+        .options(selectinload(Disbursement.approvals), joinedload(Disbursement.requested_by),
+                 joinedload(Disbursement.grant).joinedload(Grant.organization))
+        .order_by(Disbursement.created_at, Disbursement.id)
+    ).scalars().unique())

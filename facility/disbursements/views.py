@@ -19,7 +19,7 @@ from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import Decision, require
 from facility.core.views import register_dashboard_panel
-from facility.disbursements import jobs, payments, policy, queries, requests
+from facility.disbursements import payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway

@@ -7,6 +7,7 @@ act on, the action's policy then answering 403 to anyone else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -325,3 +326,30 @@ def panel_page(user: Any, challenge: Challenge) -> PanelPage:
             sa.select(Conflict).where(Conflict.proposal_id.in_([p.id for p in proposals]))).scalars()}
         page.officials = _addable_officials(challenge, members)
     return page
+
+
+# --- reminders ---
+
+def pending_reviews_due(now: datetime, *, soon: timedelta, late: timedelta) -> list[tuple[ReviewRound, User, int]]:
+    """(round, reviewer, reviews not submitted) for rounds taking reviews whose deadline is at most `soon`
+    away or passed at most `late` ago, not closed early; waived assignments and withdrawn proposals do not count."""
+    pending = (
+        sa.select(Assignment.round_id, Assignment.reviewer_id, sa.func.count(Assignment.id).label("pending"))
+        .join(ReviewRound, ReviewRound.id == Assignment.round_id)
+        .join(Proposal, Proposal.id == Assignment.proposal_id)
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
+        .where(Assignment.waived_at.is_(None), ReviewRound.can_review.is_(True), ReviewRound.closed_at.is_(None),
+               ReviewRound.opens_at <= now, ReviewRound.closes_at <= now + soon, ReviewRound.closes_at > now - late,
+               Proposal.status.in_(COMPETING_STATUSES),
+               sa.or_(Review.id.is_(None), Review.status == ReviewStatus.DRAFT))
+        .group_by(Assignment.round_id, Assignment.reviewer_id)
+        .order_by(Assignment.round_id, Assignment.reviewer_id)
+    )
+    rows = db.session.execute(pending).all()
+    rounds = {r.id: r for r in db.session.execute(
+        sa.select(ReviewRound).where(ReviewRound.id.in_({row.round_id for row in rows}))
+        .options(joinedload(ReviewRound.challenge))).scalars()}
+    people = {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_({row.reviewer_id for row in rows}), User.active.is_(True))).scalars()}
+    return [(rounds[row.round_id], people[row.reviewer_id], int(row.pending))
+            for row in rows if row.reviewer_id in people]
