@@ -18,6 +18,7 @@ from facility.core.database import lock_row
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import COMMENT_CHARS, REASON_CHARS, clean_text
 from facility.core.models import utcnow
+from facility.core.notify import notify
 from facility.core.policy import require
 from facility.core.uploads import store_upload, validate_upload
 from facility.extensions import db
@@ -31,6 +32,7 @@ from facility.grants.models import (
     TrancheStatus,
 )
 from facility.grants.policy import can_report, can_review
+from facility.grants.queries import fund_managers
 
 EVIDENCE_AREA = "uploads/evidence"  # under the instance folder
 MAX_KPIS = 50
@@ -112,6 +114,7 @@ def submit_milestone_report(
     record("milestone.reported", actor=actor, obj=report, details={
         "tranche_id": tranche.id, "grant_id": tranche.grant_id, "files": [f.sha256 for f in report.files],
     })
+    notify(fund_managers(), "grants/report_arrived", report=report)
     return report
 
 
