@@ -85,9 +85,9 @@ def _insert(values: dict[str, Any]) -> bool:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(SentReminder).values(**values).on_conflict_do_nothing(
-        index_elements=["kind", "object_type", "object_id", "user_id", "due_key"])
-    result = db.session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+        index_elements=["kind", "object_type", "object_id", "user_id", "due_key"]).returning(SentReminder.id)
+    # RETURNING says whether a row was made on both backends (rowcount is not reliable through the ORM).
+    return db.session.execute(statement).first() is not None
 
 
 def send_once(*, kind: str, obj: Any, person: Person, due: date | datetime | str, template: str,
