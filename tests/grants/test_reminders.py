@@ -7,7 +7,7 @@ is not; the recipient's language; grants not yet accepted are left alone.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ def _mails(to: str, like: str = "Milestone%") -> list[OutboundEmail]:
 
 
 def _at(day: date) -> datetime:
-    return datetime.combine(day, time(7, 0), tzinfo=timezone.utc)
+    return datetime.combine(day, time(7, 0), tzinfo=UTC)
 
 
 @pytest.fixture
