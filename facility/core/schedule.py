@@ -112,10 +112,17 @@ def schedule_key(prefix: str) -> str:
     return f"{prefix}facility:schedule"
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entries(raw: Mapping[Any, Any]) -> dict[str, dict[str, str]]:
+    return {_text(name): json.loads(value) for name, value in raw.items()}
+
+
 def stored(connection: redis.Redis, prefix: str) -> dict[str, dict[str, str]]:
     """The schedule as Redis holds it: name -> {"schedule", "queue"}."""
-    raw = connection.hgetall(schedule_key(prefix))
-    return {name.decode(): json.loads(value) for name, value in raw.items()}
+    return _entries(connection.hgetall(schedule_key(prefix)))
 
 
 def reconcile(connection: redis.Redis, prefix: str, jobs: Iterable[PeriodicJob], config: Mapping[str, Any]
@@ -128,7 +135,7 @@ def reconcile(connection: redis.Redis, prefix: str, jobs: Iterable[PeriodicJob],
 
     def apply(pipe: Any) -> None:
         changes.added, changes.changed, changes.removed = [], [], []
-        current = {name.decode(): json.loads(value) for name, value in pipe.hgetall(key).items()}
+        current = _entries(pipe.hgetall(key))
         pipe.multi()
         for name, entry in sorted(wanted.items()):
             if name not in current:
