@@ -179,13 +179,20 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     return decorator
 
 
-def tick(app: Flask, now: datetime | None = None) -> list[str]:
-    """Enqueue each declared periodic job whose period no worker has claimed yet (`core.schedule`)."""
-    jobs = schedule.declared(app)
+def tick(app: Flask, now: datetime | None = None, *, queues: list[str] | None = None) -> list[str]:
+    """Enqueue each declared periodic job whose period no worker has claimed yet (`core.schedule`).
+
+    A worker claims only the jobs of the queues it serves (`queues`; all when None), so a job is never put
+    on a queue nobody here listens to. If Redis lost the schedule (flushed, replaced), it is written again.
+    """
+    jobs = {name: periodic for name, periodic in schedule.declared(app).items()
+            if queues is None or periodic.queue in queues}
     prefix = app.config.get("QUEUE_PREFIX", "")
-    when = now or datetime.now(UTC)
+    connection = get_redis(app)
+    if jobs and not connection.exists(schedule.schedule_key(prefix)):
+        reconcile_schedule(app)
     enqueued = []
-    for name, queue in schedule.claim_due(get_redis(app), prefix, when, known=jobs):
+    for name, queue in schedule.claim_due(connection, prefix, now or datetime.now(UTC), known=jobs):
         get_queue(queue, app).enqueue(jobs[name].func, job_timeout=PERIODIC_TIMEOUT)
         enqueued.append(name)
     return enqueued
@@ -200,7 +207,7 @@ def reconcile_schedule(app: Flask) -> schedule.Changes:
     return changes
 
 
-def _run_periodic(app: Flask, stop: threading.Event) -> None:
+def _run_periodic(app: Flask, queues: list[str], stop: threading.Event) -> None:
     """The worker's schedule thread: reconcile once, then claim and enqueue what is due, every second."""
     reconciled = False
     while not stop.wait(1.0):
@@ -209,7 +216,7 @@ def _run_periodic(app: Flask, stop: threading.Event) -> None:
                 if not reconciled:  # at start, and again until Redis answers
                     reconcile_schedule(app)
                     reconciled = True
-                tick(app)
+                tick(app, queues=queues)
             except Exception:  # keep the worker alive; the next tick tries again
                 log.exception("periodic jobs: tick failed")
 
@@ -231,7 +238,7 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
         worker = cls(qs, connection=get_redis(app))
         stop = threading.Event()
         if not burst:
-            threading.Thread(target=_run_periodic, args=(app, stop), name="periodic", daemon=True).start()
+            threading.Thread(target=_run_periodic, args=(app, names, stop), name="periodic", daemon=True).start()
         try:
             return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO"))
         finally:

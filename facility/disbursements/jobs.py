@@ -121,7 +121,7 @@ def unfinished_count() -> int:
     return count
 
 
-@job("default", timeout=JOB_TIMEOUT)
+@job("payments", timeout=JOB_TIMEOUT)
 def periodic_sweep() -> None:
     """The sweep as the workers run it (`PERIODIC`, once per period across workers): errors logged, never raised."""
     try:
@@ -155,7 +155,8 @@ def approval_reminders() -> int:
 
 
 PERIODIC = [
-    PeriodicJob(name="disbursements.sweep", func=periodic_sweep, queue="default", every=60,
+    # On the payments queue: every payment worker serves it, so the sweep runs wherever payments are paid.
+    PeriodicJob(name="disbursements.sweep", func=periodic_sweep, queue="payments", every=60,
                 config_key="SWEEP_INTERVAL_SECONDS"),
     PeriodicJob(name="disbursements.approval_reminders", func=approval_reminders, queue="reminders", every=3600,
                 config_key="APPROVAL_REMINDERS_SCHEDULE"),

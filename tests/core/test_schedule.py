@@ -30,9 +30,16 @@ def declared(app):
     def _declare(*jobs: PeriodicJob) -> None:
         schedule.declare(app, jobs)
 
+    _forget(app)
     yield _declare
     schedule.declare(app, before.values())
-    get_redis(app).delete(schedule.schedule_key(app.config["QUEUE_PREFIX"]))
+    _forget(app)
+
+
+def _forget(app) -> None:
+    """Remove the stored schedule and the periods claimed (the test app's prefix keeps other runs' apart)."""
+    connection, key = get_redis(app), schedule.schedule_key(app.config["QUEUE_PREFIX"])
+    connection.delete(key, *connection.scan_iter(f"{key}:ran:*"))
 
 
 def _stored(app) -> dict:
@@ -110,3 +117,24 @@ def test_daily_slots_run_once_a_day_from_the_time_on():
     assert slot("daily:06:00", datetime(2027, 3, 1, 23, 0, tzinfo=UTC)) == ("2027-03-01", 86400)
     assert slot("every:60", T0)[0] == slot("every:60", T0 + timedelta(seconds=59))[0]
     assert slot("every:60", T0)[0] != slot("every:60", T0 + timedelta(seconds=60))[0]
+
+
+def test_a_worker_claims_only_the_jobs_of_the_queues_it_serves(app, declared):
+    declared(PeriodicJob(name="a", func=_ping, queue="reminders", every=60),
+             PeriodicJob(name="b", func=_pong, queue="default", every=60))
+    reconcile_schedule(app)
+    assert tick(app, T0, queues=["payments", "default"]) == ["b"]  # a payments-and-default worker
+    assert tick(app, T0, queues=["reminders"]) == ["a"]  # a reminders worker, same period
+    assert tick(app, T0) == []
+
+
+def test_a_lost_schedule_is_written_again(app, declared):
+    declared(PeriodicJob(name="a", func=_ping, queue="reminders", every=60))
+    reconcile_schedule(app)
+    get_redis(app).delete(schedule.schedule_key(app.config["QUEUE_PREFIX"]))  # Redis flushed
+    assert tick(app, T0) == ["a"]
+    assert "a" in _stored(app)
+
+
+def test_the_sweep_is_on_the_payments_queue(app):
+    assert schedule.declared(app)["disbursements.sweep"].queue == "payments"
