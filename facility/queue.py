@@ -183,16 +183,21 @@ def tick(app: Flask, now: datetime | None = None, *, queues: list[str] | None = 
     """Enqueue each declared periodic job whose period no worker has claimed yet (`core.schedule`).
 
     A worker claims only the jobs of the queues it serves (`queues`; all when None), so a job is never put
-    on a queue nobody here listens to. If Redis lost the schedule (flushed, replaced), it is written again.
+    on a queue nobody here listens to. If Redis lost the schedule (flushed, replaced), it is written again
+    and the periods under way are skipped: whether they already ran is lost with it, and a job never runs
+    twice in a period.
     """
     jobs = {name: periodic for name, periodic in schedule.declared(app).items()
             if queues is None or periodic.queue in queues}
     prefix = app.config.get("QUEUE_PREFIX", "")
     connection = get_redis(app)
+    when = now or datetime.now(UTC)
     if jobs and not connection.exists(schedule.schedule_key(prefix)):
         reconcile_schedule(app)
+        schedule.claim_due(connection, prefix, when, known=jobs)  # claimed, not run: the next period runs
+        return []
     enqueued = []
-    for name, queue in schedule.claim_due(connection, prefix, now or datetime.now(UTC), known=jobs):
+    for name, queue in schedule.claim_due(connection, prefix, when, known=jobs):
         get_queue(queue, app).enqueue(jobs[name].func, job_timeout=PERIODIC_TIMEOUT)
         enqueued.append(name)
     return enqueued

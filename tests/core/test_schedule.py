@@ -128,12 +128,14 @@ def test_a_worker_claims_only_the_jobs_of_the_queues_it_serves(app, declared):
     assert tick(app, T0) == []
 
 
-def test_a_lost_schedule_is_written_again(app, declared):
+def test_a_lost_schedule_is_written_again_and_resumes_with_the_next_period(app, declared):
     declared(PeriodicJob(name="a", func=_ping, queue="reminders", every=60))
     reconcile_schedule(app)
-    get_redis(app).delete(schedule.schedule_key(app.config["QUEUE_PREFIX"]))  # Redis flushed
     assert tick(app, T0) == ["a"]
+    _forget(app)  # Redis flushed: the schedule and the record of this period's run are gone
+    assert tick(app, T0 + timedelta(seconds=1)) == []  # it may have run in this period: never twice
     assert "a" in _stored(app)
+    assert tick(app, T0 + timedelta(seconds=60)) == ["a"]
 
 
 def test_the_sweep_is_on_the_payments_queue(app):
