@@ -11,6 +11,10 @@ only after the transaction that asked for them has committed:
     def send_email(message_id: int) -> None: ...
 
     send_email.delay(message.id)   # queued after the current commit
+
+Periodic jobs are data (`core.schedule`: each package's `jobs.PERIODIC`): every non-burst worker
+reconciles them into Redis as it starts and, each second, enqueues those whose period it claimed
+(`tick`); of several workers exactly one enqueues a job per period.
 """
 from __future__ import annotations
 
