@@ -84,6 +84,7 @@ def package_modules(name: str) -> list:
 def _import_models() -> None:
     package_modules("models")
     importlib.import_module("facility.core.mail")
+    importlib.import_module("facility.core.reminders")
 
 
 def _init_extensions(app: Flask) -> None:
@@ -145,7 +146,7 @@ def _wire_hooks(app: Flask) -> None:
     from functools import partial
 
     from facility.audit.services import record
-    from facility.core import context
+    from facility.core import context, schedule
     from facility.ledger.services import on_posted
 
     context.register(app)  # services ask core.context for the request's client, never Flask's `request`
@@ -156,6 +157,9 @@ def _wire_hooks(app: Flask) -> None:
     for module in package_modules("views"):
         if hasattr(module, "register"):
             module.register(app)
+
+    # Periodic jobs kept as data: every package's `jobs.PERIODIC`, reconciled by each worker as it starts.
+    schedule.declare(app, [periodic for module in package_modules("jobs") for periodic in getattr(module, "PERIODIC", ())])
 
 
 def _select_locale() -> str | None:

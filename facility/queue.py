@@ -11,6 +11,10 @@ only after the transaction that asked for them has committed:
     def send_email(message_id: int) -> None: ...
 
     send_email.delay(message.id)   # queued after the current commit
+
+Periodic jobs are data (`core.schedule`: each package's `jobs.PERIODIC`): every non-burst worker
+reconciles them into Redis as it starts and, each second, enqueues those whose period it claimed
+(`tick`); of several workers exactly one enqueues a job per period.
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import redis
@@ -29,12 +33,14 @@ from rq import Queue, Retry
 from rq.job import Job
 from rq.worker import Worker
 
+from facility.core import schedule
 from facility.core.hooks import after_commit
 from facility.extensions import db
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAMES = ("payments", "default", "emails", "reports")  # listen order: money first
+QUEUE_NAMES = ("payments", "default", "emails", "reports", "reminders")  # listen order: money first
+PERIODIC_TIMEOUT = 600  # seconds: a periodic job (a reminder run, the sweep) is given this long
 _embedded: dict[str, Any] = {}
 _worker: dict[str, Flask] = {}  # "app": the application `run_worker` serves
 _lock = threading.Lock()
@@ -177,29 +183,51 @@ def job(queue: str = "default", *, timeout: int = 300, retry: Retry | None = Non
     return decorator
 
 
-# Work every worker runs now and then (the disbursement sweep): name -> (function, config key, default seconds).
-_periodic: dict[str, tuple[Callable[[], None], str, int]] = {}
+def tick(app: Flask, now: datetime | None = None, *, queues: list[str] | None = None) -> list[str]:
+    """Enqueue each declared periodic job whose period no worker has claimed yet (`core.schedule`).
+
+    A worker claims only the jobs of the queues it serves (`queues`; all when None), so a job is never put
+    on a queue nobody here listens to. If Redis lost the schedule (flushed, replaced), it is written again
+    and the periods under way are skipped: whether they already ran is lost with it, and a job never runs
+    twice in a period.
+    """
+    jobs = {name: periodic for name, periodic in schedule.declared(app).items()
+            if queues is None or periodic.queue in queues}
+    prefix = app.config.get("QUEUE_PREFIX", "")
+    connection = get_redis(app)
+    when = now or datetime.now(UTC)
+    if jobs and not connection.exists(schedule.schedule_key(prefix)):
+        reconcile_schedule(app)
+        schedule.claim_due(connection, prefix, when, known=jobs)  # claimed, not run: the next period runs
+        return []
+    enqueued = []
+    for name, queue in schedule.claim_due(connection, prefix, when, known=jobs):
+        get_queue(queue, app).enqueue(jobs[name].func, job_timeout=PERIODIC_TIMEOUT)
+        enqueued.append(name)
+    return enqueued
 
 
-def register_periodic(name: str, fn: Callable[[], None], *, config_key: str, default_seconds: int) -> None:
-    """Have every (non-burst) worker call `fn()` in an app context every `app.config[config_key]` seconds."""
-    _periodic[name] = (fn, config_key, default_seconds)
+def reconcile_schedule(app: Flask) -> schedule.Changes:
+    """Write the app's declared periodic jobs to Redis: add new ones, update changed ones, remove the rest."""
+    changes = schedule.reconcile(get_redis(app), app.config.get("QUEUE_PREFIX", ""),
+                                 schedule.declared(app).values(), app.config)
+    if changes.added or changes.changed or changes.removed:
+        log.info("periodic jobs: added %s, changed %s, removed %s", changes.added, changes.changed, changes.removed)
+    return changes
 
 
-def _run_periodic(app: Flask, stop: threading.Event) -> None:
-    last: dict[str, float] = {}
+def _run_periodic(app: Flask, queues: list[str], stop: threading.Event) -> None:
+    """The worker's schedule thread: reconcile once, then claim and enqueue what is due, every second."""
+    reconciled = False
     while not stop.wait(1.0):
-        for name, (fn, config_key, default_seconds) in list(_periodic.items()):
-            interval = float(app.config.get(config_key, default_seconds))
-            now = time.monotonic()
-            if now - last.get(name, 0.0) < interval:
-                continue
-            last[name] = now
-            with app.app_context():
-                try:
-                    fn()
-                except Exception:  # keep the worker alive; the next round tries again
-                    log.exception("periodic task %s failed", name)
+        with app.app_context():
+            try:
+                if not reconciled:  # at start, and again until Redis answers
+                    reconcile_schedule(app)
+                    reconciled = True
+                tick(app, queues=queues)
+            except Exception:  # keep the worker alive; the next tick tries again
+                log.exception("periodic jobs: tick failed")
 
 
 def worker_class(app: Flask | None = None) -> type[Worker]:
@@ -219,7 +247,7 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
         worker = cls(qs, connection=get_redis(app))
         stop = threading.Event()
         if not burst:
-            threading.Thread(target=_run_periodic, args=(app, stop), name="periodic", daemon=True).start()
+            threading.Thread(target=_run_periodic, args=(app, names, stop), name="periodic", daemon=True).start()
         try:
             return bool(worker.work(burst=burst, with_scheduler=not burst, logging_level="INFO"))
         finally:

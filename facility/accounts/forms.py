@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -104,6 +104,14 @@ class ProfileForm(FlaskForm):
 
         self.locale.choices = [("", _l("Browser default"))] + list((languages or {}).items())
         self.timezone.choices = [(tz, tz) for tz in sorted(available_timezones() | {"UTC"})]
+
+
+class ReminderPreferencesForm(FlaskForm):
+    optional_reminders = BooleanField(
+        _l("E-mail me optional reminders"),
+        description=_l("Deadlines a week and a day ahead, reviews due, milestones coming up. Payments waiting for "
+                       "approval and overdue milestones are essential and always sent."))
+    submit = SubmitField(_l("Save reminders"))
 
 
 class ChangePasswordForm(FlaskForm):

@@ -90,6 +90,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(10))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", nullable=False)
     last_sign_in_at: Mapped[datetime | None] = mapped_column()
+    # The optional reminders (deadline and review-due nudges; `core.reminders.KINDS` says which): on until turned off.
+    optional_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true(), nullable=False)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
     role_rows: Mapped[list[UserRole]] = relationship(

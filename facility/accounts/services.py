@@ -390,6 +390,17 @@ def update_profile(*, user: User, actor: User, name: str, locale: str | None, ti
     return user
 
 
+def set_reminder_preference(*, user: User, actor: User, optional_reminders: bool) -> User:
+    """Rule `policy.can_edit_profile`: a person turns their optional reminders on or off (admins may for anyone);
+    the essential ones always go out (`core.reminders.KINDS` says which are which)."""
+    require(policy.can_edit_profile(actor, user))
+    if not isinstance(optional_reminders, bool):
+        raise ValidationFailed(_("Some fields need your attention."),
+                               errors={"optional_reminders": [_("Choose on or off.")]})
+    user.optional_reminders = optional_reminders
+    return user
+
+
 def set_roles(*, user: User, roles: list[str], actor: User) -> User:
     """Rule `policy.can_set_roles`: only admins change roles; an admin cannot remove their own admin
     role (no lock-out)."""

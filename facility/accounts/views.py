@@ -13,6 +13,7 @@ from facility.accounts.forms import (
     ForgotPasswordForm,
     OrganizationForm,
     ProfileForm,
+    ReminderPreferencesForm,
     ResetPasswordForm,
     RevokeTokenForm,
     RolesForm,
@@ -152,7 +153,24 @@ def profile():
             db.session.commit()
             flash(_("Profile saved."), "success")
             return redirect(url_for("accounts.profile"))
-    return render_template("accounts/profile.html", form=form, password_form=password_form, user=user)
+    return render_template("accounts/profile.html", form=form, password_form=password_form, user=user,
+                           reminders_form=ReminderPreferencesForm(obj=user, prefix="rem"))
+
+
+@bp.route("/profile/reminders", methods=["POST"])
+@login_required
+def reminder_preferences():
+    user = current_user._get_current_object()
+    form = ReminderPreferencesForm(prefix="rem")
+    if form.validate_on_submit():
+        saved = attempt(form, services.set_reminder_preference, user=user, actor=user,
+                        optional_reminders=bool(form.optional_reminders.data))
+        if saved is not FAILED:
+            db.session.commit()
+            flash(_("Reminder settings saved."), "success")
+            return redirect(url_for("accounts.profile") + "#reminders")
+    return render_template("accounts/profile.html", form=ProfileForm(obj=user, languages=current_app.config["LANGUAGES"]),
+                           password_form=ChangePasswordForm(prefix="pw"), user=user, reminders_form=form), 422
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -171,7 +189,8 @@ def change_password():
                 db.session.commit()
                 flash(_("Password changed. Other devices and API tokens were signed out."), "success")
                 return redirect(url_for("accounts.profile"))
-    return render_template("accounts/profile.html", form=profile_form, password_form=form, user=user), 422
+    return render_template("accounts/profile.html", form=profile_form, password_form=form, user=user,
+                           reminders_form=ReminderPreferencesForm(obj=user, prefix="rem")), 422
 
 
 @bp.route("/profile/tokens")

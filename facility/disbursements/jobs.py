@@ -19,7 +19,10 @@ from rq.job import Job, JobStatus
 
 from facility.core.errors import DomainError
 from facility.core.hooks import after_commit
-from facility.disbursements import payments
+from facility.core.models import utcnow
+from facility.core.reminders import send_once
+from facility.core.schedule import PeriodicJob
+from facility.disbursements import lifecycle, payments, queries
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
 from facility.extensions import db
@@ -27,7 +30,6 @@ from facility.queue import get_queue, get_redis, job
 
 log = logging.getLogger(__name__)
 JOB_TIMEOUT = 180  # seconds: the Stripe client gives up after STRIPE_TIMEOUT_SECONDS per call
-SWEEP_LOCK = "facility:disbursements:sweep"
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -119,19 +121,44 @@ def unfinished_count() -> int:
     return count
 
 
+@job("payments", timeout=JOB_TIMEOUT)
 def periodic_sweep() -> None:
-    """The sweep as the workers run it: one worker at a time (a Redis lock), errors logged, never raised.
-
-    Registered with the workers by `disbursements.views.register` (`queue.register_periodic`).
-    """
-    connection = get_redis()
-    interval = int(current_app.config.get("SWEEP_INTERVAL_SECONDS", 60))
+    """The sweep as the workers run it (`PERIODIC`, once per period across workers): errors logged, never raised."""
     try:
-        if not connection.set(SWEEP_LOCK, "1", nx=True, ex=max(interval - 1, 1)):
-            return
         counts = sweep(grace_seconds=float(current_app.config.get("SWEEP_GRACE_SECONDS", 30)))
         if counts["requeued"]:
             log.warning("periodic sweep re-queued %s disbursement(s)", counts["requeued"])
-    except Exception:  # a sweep failure (Redis or database down) must not stop the worker
+    except Exception:  # a sweep failure (Redis or database down) must not fail the job: the next period tries again
         db.session.rollback()
         log.exception("periodic sweep failed")
+
+
+APPROVAL_WAIT = timedelta(days=2)
+
+
+@job("reminders")
+def approval_reminders() -> int:
+    """Rule: a payment waiting for approval for more than two days is brought, once, to every fund manager who
+    may still approve it (not its requester, not one who approved it already)."""
+    waiting = queries.approvals_waiting_since(utcnow() - APPROVAL_WAIT)
+    managers = lifecycle.fund_managers()
+    sent = 0
+    for disbursement in waiting:
+        done = {disbursement.requested_by_id} | {approval.approver_id for approval in disbursement.approvals}
+        for manager in managers:
+            if manager.id not in done:
+                sent += send_once(kind="disbursements.approval_waiting", obj=disbursement, person=manager,
+                                  due=disbursement.created_at, template="disbursements/approval_waiting",
+                                  disbursement=disbursement)
+    db.session.commit()
+    return sent
+
+
+PERIODIC = [
+    # On the payments queue: every payment worker serves it, so the sweep runs wherever payments are paid.
+    PeriodicJob(name="disbursements.sweep", func=periodic_sweep, queue="payments", every=60,
+                config_key="SWEEP_INTERVAL_SECONDS"),
+    PeriodicJob(name="disbursements.approval_reminders", func=approval_reminders, queue="reminders", every=3600,
+                config_key="APPROVAL_REMINDERS_SCHEDULE"),
+]
+"""This package's periodic jobs (`core.schedule`); the app factory declares them, workers reconcile them."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,3 +95,14 @@ def disbursements_to_approve(user: Any) -> Waiting:
 def in_status(status: DisbursementStatus) -> Waiting:
     """Disbursements in `status` (manual payments to confirm, failed, retrying), the longest waiting first."""
     return waiting(Disbursement.id, Disbursement.updated_at, Disbursement.status == status)
+# --- reminders ---
+
+def approvals_waiting_since(before: datetime) -> list[Disbursement]:
+    """Disbursements still waiting for approval that were requested at or before `before`, with their approvals."""
+    return list(db.session.execute(
+        sa.select(Disbursement)
+        .where(Disbursement.status == DisbursementStatus.REQUESTED, Disbursement.created_at <= before)
+        .options(selectinload(Disbursement.approvals), joinedload(Disbursement.requested_by),
+                 joinedload(Disbursement.grant).joinedload(Grant.organization))
+        .order_by(Disbursement.created_at, Disbursement.id)
+    ).scalars().unique())

@@ -15,6 +15,7 @@ from facility.audit.services import record
 from facility.core.errors import Conflict, NotFound
 from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS, clean_text
 from facility.core.labels import label
+from facility.core.notify import notify
 from facility.core.policy import require
 from facility.disbursements import lifecycle, policy
 from facility.disbursements.jobs import enqueue_after_commit
@@ -75,6 +76,8 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     lifecycle.start(disbursement, actor=actor, note=_("Requested by %(name)s.", name=_name(actor)),
                     details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
     db.session.flush()
+    notify([m for m in lifecycle.fund_managers() if m.id != actor.id], "disbursements/approval_needed",
+           disbursement=disbursement)
     return disbursement
 
 

@@ -20,7 +20,7 @@ from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import Decision, require
 from facility.core.views import register_dashboard_panel
-from facility.disbursements import jobs, payments, policy, queries, requests
+from facility.disbursements import payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
@@ -29,7 +29,6 @@ from facility.extensions import csrf, db, limiter
 from facility.grants import queries as grant_queries
 from facility.grants.models import ContributionStatus
 from facility.ledger.services import register_check
-from facility.queue import register_periodic
 
 log = logging.getLogger(__name__)
 S = DisbursementStatus
@@ -257,10 +256,8 @@ def dashboard_panel(user: Any) -> dict[str, Any] | None:
 def register(app: Flask) -> None:
     """Wire disbursements into the app, in one place: the payments blueprint (card checkout, Stripe webhooks),
     the fund managers' dashboard panel, the grant page's payments section, the
-    ledger-verify check and the workers' periodic sweep."""
+    ledger-verify check (the workers' periodic sweep is `jobs.PERIODIC`)."""
     app.register_blueprint(payments_bp)
     register_dashboard_panel(app, dashboard_panel)
     app.jinja_env.globals["grant_disbursements"] = queries.grant_disbursements
     register_check(payments.check_paid_disbursements_posted_once)
-    register_periodic("disbursements.sweep", jobs.periodic_sweep, config_key="SWEEP_INTERVAL_SECONDS",
-                      default_seconds=60)

@@ -18,6 +18,7 @@ from facility.core.database import lock_row
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import COMMENT_CHARS, REASON_CHARS, clean_text
 from facility.core.models import utcnow
+from facility.core.notify import notify
 from facility.core.policy import require
 from facility.core.uploads import store_upload, validate_upload
 from facility.extensions import db
@@ -32,6 +33,7 @@ from facility.grants.models import (
     TrancheStatus,
 )
 from facility.grants.policy import can_report, can_review
+from facility.grants.queries import fund_managers
 from facility.proposals.budgets import clean_budget
 from facility.proposals.models import BudgetCategory
 
@@ -123,6 +125,7 @@ def submit_milestone_report(
         "tranche_id": tranche.id, "grant_id": tranche.grant_id, "files": [f.sha256 for f in report.files],
         "spending": {category.value: amount for category, amount in spent.items()},
     })
+    notify(fund_managers(), "grants/report_arrived", report=report)
     return report
 
 

@@ -7,13 +7,14 @@ not learn that an object exists which it may not see.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
-from facility.accounts.models import Organization, OrgType, Role
+from facility.accounts.models import Organization, OrgType, Role, User, UserRole
 from facility.accounts.policy import has_role, is_signed_in, is_staff, reads_everything
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
@@ -280,3 +281,58 @@ def funded_since_counts() -> dict[str, int]:
 def grant_of_proposal(proposal: Any) -> Grant | None:
     """The grant awarded to `proposal`, if any (its page links to it; callers ask `can_view_grant`)."""
     return db.session.execute(sa.select(Grant).where(Grant.proposal_id == proposal.id)).scalar_one_or_none()
+def money_to_handle() -> dict[str, int]:
+    """How many wires wait for confirmation and how many reports for review (the fund manager's panel)."""
+    wires = db.session.execute(sa.select(sa.func.count(Contribution.id)).where(_pending_wires_condition())).scalar_one()
+    reports = db.session.execute(sa.select(sa.func.count(MilestoneReport.id)).where(
+        MilestoneReport.status == ReportStatus.SUBMITTED)).scalar_one()
+    return {"wires": int(wires), "reports": int(reports)}
+
+
+# --- reminders ---
+
+# A milestone has no accepted report while its tranche is pending (nothing reported, or the report sent
+# back) or its report is under review; accepted, disbursing and paid tranches have one.
+NOT_ACCEPTED = (TrancheStatus.PENDING, TrancheStatus.EVIDENCE_SUBMITTED)
+
+
+def _tranches_of_active_grants(*conditions: Any) -> list[Tranche]:
+    return list(db.session.execute(
+        sa.select(Tranche).join(Grant, Grant.id == Tranche.grant_id)
+        .where(Grant.status == GrantStatus.ACTIVE, Tranche.due_date.is_not(None), *conditions)
+        .options(joinedload(Tranche.grant).joinedload(Grant.organization),
+                 joinedload(Tranche.grant).joinedload(Grant.proposal))
+        .order_by(Tranche.due_date, Tranche.id)
+    ).scalars().unique())
+
+
+def milestones_due_within(today: date, days: int) -> list[Tranche]:
+    """Unreported milestones of active grants due from `today` to `days` days ahead."""
+    return _tranches_of_active_grants(Tranche.status == TrancheStatus.PENDING, Tranche.due_date >= today,
+                                      Tranche.due_date <= today + timedelta(days=days))
+
+
+def milestones_overdue(today: date) -> list[Tranche]:
+    """Milestones of active grants whose due date has passed with no accepted report."""
+    return _tranches_of_active_grants(Tranche.status.in_(NOT_ACCEPTED), Tranche.due_date < today)
+
+
+def _active_with_role(role: Role, *conditions: Any) -> list[User]:
+    return list(db.session.execute(
+        sa.select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(User.active.is_(True), UserRole.role == role, *conditions).order_by(User.id)
+    ).scalars())
+
+
+def fund_managers() -> list[User]:
+    """Every active fund manager (who hears of reports and overdue milestones)."""
+    return _active_with_role(Role.FUND_MANAGER)
+
+
+def grantee_members(organization_ids: set[int]) -> dict[int, list[User]]:
+    """The active innovators of each grantee organisation, in one query."""
+    people: dict[int, list[User]] = {}
+    if organization_ids:
+        for user in _active_with_role(Role.INNOVATOR, User.organization_id.in_(organization_ids)):
+            people.setdefault(user.organization_id or 0, []).append(user)
+    return people

@@ -1,15 +1,16 @@
 """Every read of proposals that a page or the API needs."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
-from facility.accounts.models import Organization, User
+from facility.accounts.models import Organization, Role, User, UserRole
 from facility.challenges.models import Challenge
-from facility.challenges.queries import get_visible_challenge, open_challenges
+from facility.challenges.queries import get_visible_challenge, is_open_at, open_challenges
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.extensions import db
@@ -107,3 +108,27 @@ def drafts_waiting(organization_id: int) -> Waiting:
     return waiting(Proposal.id, Challenge.closes_at,
                    Proposal.organization_id == organization_id, Proposal.status == ProposalStatus.DRAFT,
                    joins=((Challenge, Challenge.id == Proposal.challenge_id),))
+# --- reminders ---
+
+def drafts_closing_within(now: datetime, within: timedelta) -> list[Proposal]:
+    """Draft proposals to challenges open now whose deadline is at most `within` away (the deadline reminders)."""
+    return list(db.session.execute(
+        sa.select(Proposal).join(Challenge, Proposal.challenge_id == Challenge.id)
+        .where(Proposal.status == ProposalStatus.DRAFT, is_open_at(now), Challenge.closes_at <= now + within)
+        .options(joinedload(Proposal.challenge)).order_by(Proposal.id)
+    ).scalars())
+
+
+def innovators_by_organization(organization_ids: set[int]) -> dict[int, list[User]]:
+    """The active innovators of each organisation (who may finish its drafts), in one query."""
+    people: dict[int, list[User]] = {}
+    if not organization_ids:
+        return people
+    rows = db.session.execute(
+        sa.select(User).join(UserRole, UserRole.user_id == User.id)
+        .where(User.organization_id.in_(organization_ids), User.active.is_(True), UserRole.role == Role.INNOVATOR)
+        .order_by(User.id)
+    ).scalars()
+    for user in rows:
+        people.setdefault(user.organization_id or 0, []).append(user)
+    return people

@@ -4,6 +4,7 @@ The balancing itself (min-cost flow) is the pure algorithm in `review.matching`.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from facility.core.errors import Conflict as ConflictError
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS, clean_text
 from facility.core.models import utcnow
+from facility.core.notify import notify
 from facility.core.policy import require
 from facility.extensions import db
 from facility.proposals.models import Proposal
@@ -97,6 +99,8 @@ def auto_assign(*, actor: User, round_: ReviewRound, per_proposal: int) -> Assig
         drop_assignments(proposal_id=proposal_id, reviewer_id=reviewer_id, round_id=round_.id)
     db.session.flush()
     message, details = _explain(result, proposals, per_proposal)
+    new = Counter(reviewer_id for reviewer_ids in result.added.values() for reviewer_id in reviewer_ids)
+    notify([r for r in reviewers if r.id in new], "review/assigned", round=round_, counts=new)  # each their own
     record("review.assigned", actor=actor, obj=round_,
            details={"per_proposal": per_proposal, "added": added, "shortfalls": result.shortfalls,
                     "dropped": [list(pair) for pair in result.dropped]})
@@ -128,6 +132,7 @@ def add_assignment(*, actor: User, round_: ReviewRound, proposal: Proposal, revi
     db.session.flush()
     record("review.assignment_added", actor=actor, obj=assignment,
            details={"round_id": round_.id, "proposal_id": proposal.id, "reviewer_id": reviewer.id})
+    notify([reviewer], "review/assigned", round=round_, counts={reviewer.id: 1})
     return assignment
 
 

@@ -474,3 +474,28 @@ def organization_standings(organization_id: int, *, limit: int = 20) -> list[Pro
         .options(joinedload(Proposal.challenge)).order_by(Proposal.updated_at.desc(), Proposal.id.desc())
         .limit(limit)).all()
     return [ProposalStanding(r[0], DecisionKind(r[1]) if r[1] is not None else None) for r in rows]
+# --- reminders ---
+
+def pending_reviews_due(now: datetime, *, soon: timedelta, late: timedelta) -> list[tuple[ReviewRound, User, int]]:
+    """(round, reviewer, reviews not submitted) for rounds taking reviews whose deadline is at most `soon`
+    away or passed at most `late` ago, not closed early; waived assignments and withdrawn proposals do not count."""
+    pending = (
+        sa.select(Assignment.round_id, Assignment.reviewer_id, sa.func.count(Assignment.id).label("pending"))
+        .join(ReviewRound, ReviewRound.id == Assignment.round_id)
+        .join(Proposal, Proposal.id == Assignment.proposal_id)
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
+        .where(Assignment.waived_at.is_(None), ReviewRound.can_review.is_(True), ReviewRound.closed_at.is_(None),
+               ReviewRound.opens_at <= now, ReviewRound.closes_at <= now + soon, ReviewRound.closes_at > now - late,
+               Proposal.status.in_(COMPETING_STATUSES),
+               sa.or_(Review.id.is_(None), Review.status == ReviewStatus.DRAFT))
+        .group_by(Assignment.round_id, Assignment.reviewer_id)
+        .order_by(Assignment.round_id, Assignment.reviewer_id)
+    )
+    rows = db.session.execute(pending).all()
+    rounds = {r.id: r for r in db.session.execute(
+        sa.select(ReviewRound).where(ReviewRound.id.in_({row.round_id for row in rows}))
+        .options(joinedload(ReviewRound.challenge))).scalars()}
+    people = {u.id: u for u in db.session.execute(
+        sa.select(User).where(User.id.in_({row.reviewer_id for row in rows}), User.active.is_(True))).scalars()}
+    return [(rounds[row.round_id], people[row.reviewer_id], int(row.pending))
+            for row in rows if row.reviewer_id in people]
