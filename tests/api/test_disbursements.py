@@ -325,14 +325,14 @@ def test_money_flow_through_the_api(rail, paying_app, as_user, make_challenge, m
     assert report.status_code == 201, report.json
     _problem(as_user(ana).post(f"/tranches/{tranche_id}/disbursements"), 409)  # evidence not accepted yet
     assert as_user(ana).post(f"/milestone-reports/{report.json['id']}/accept").status_code == 200
-    committed = public.get("/facility").json["committed"]
+    committed = public.get("/facility").json["committed_cents"]
 
     requested = as_user(ana).post(f"/tranches/{tranche_id}/disbursements")
     assert requested.status_code == 201 and requested.json["rail"] == rail
     d_id = requested.json["id"]
     _problem(as_user(ana).post(f"/disbursements/{d_id}/approve"), 403)
     assert as_user(ben).post(f"/disbursements/{d_id}/approve").json["status"] == "queued"
-    assert public.get("/facility").json["disbursed"] == before["disbursed"]
+    assert public.get("/facility").json["disbursed_cents"] == before["disbursed_cents"]
     run_jobs()
 
     d = as_user(grantee).get(f"/disbursements/{d_id}").json
@@ -343,14 +343,14 @@ def test_money_flow_through_the_api(rail, paying_app, as_user, make_challenge, m
             d["provider_reference"], 1_000_000, "acct_1Grantee01")
     else:
         assert d["status"] == "awaiting_confirmation" and fake_stripe.transfers == {}
-        assert public.get("/facility").json["disbursed"] == before["disbursed"]
+        assert public.get("/facility").json["disbursed_cents"] == before["disbursed_cents"]
         _problem(as_user(grantee).post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "FT9"}), 403)
         confirmed = as_user(ben).post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "FT2611230042"})
         assert confirmed.status_code == 200 and confirmed.json["status"] == "paid"
 
     after = public.get("/facility").json
-    assert after["disbursed"] == before["disbursed"] + 1_000_000
-    assert after["committed"] == committed - 1_000_000
+    assert after["disbursed_cents"] == before["disbursed_cents"] + 1_000_000
+    assert after["committed_cents"] == committed - 1_000_000
     grant = as_user(grantee).get(f"/grants/{grant_id}").json
     assert grant["status"] == "active"
     assert [t["status"] for t in grant["tranches"]] == ["paid", "pending"]

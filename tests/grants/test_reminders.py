@@ -16,7 +16,7 @@ from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.grants import milestones
 from facility.grants.jobs import milestone_reminders
-from tests.factories.grants import make_grant
+from tests.factories.grants import NO_SPENDING, make_grant
 
 FIRST_DUE = date(2027, 3, 21)  # NOW is 2027-03-01
 SECOND_DUE = date(2027, 4, 30)
@@ -65,7 +65,8 @@ def test_due_in_14_days_then_overdue_once_each_to_grantee_and_fund_managers(gran
 
 def test_a_reported_milestone_is_not_due_and_overdue_waits_on_the_fund_managers(grant, clock):
     made, manager, grantee = grant
-    milestones.submit_milestone_report(tranche=made.tranches[0], actor=grantee, text="Kiosks built.")
+    milestones.submit_milestone_report(tranche=made.tranches[0], actor=grantee, text="Kiosks built.",
+                                                spending=NO_SPENDING)
     db.session.commit()
     (arrived,) = _mails(manager.email, "Milestone report to review%")  # the event e-mail
     assert "Pilot kiosks" in arrived.subject and "/reports/" in arrived.body
@@ -77,7 +78,8 @@ def test_a_reported_milestone_is_not_due_and_overdue_waits_on_the_fund_managers(
 
 def test_an_accepted_report_ends_the_reminders(grant, clock):
     made, manager, grantee = grant
-    report = milestones.submit_milestone_report(tranche=made.tranches[0], actor=grantee, text="Kiosks built.")
+    report = milestones.submit_milestone_report(tranche=made.tranches[0], actor=grantee, text="Kiosks built.",
+                                                spending=NO_SPENDING)
     milestones.accept_milestone_report(report=report, actor=manager)
     db.session.commit()
     assert _run_at(clock, FIRST_DUE + timedelta(days=1)) == 0
