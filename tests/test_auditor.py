@@ -35,6 +35,7 @@ EXEMPT_WRITES = {
     "accounts.reset_password": "a public form with a one-time token (a garbage token here)",
     "core.set_language": "the auditor's own language preference",
     "accounts.profile": "the auditor's own profile",
+    "accounts.reminder_preferences": "the auditor's own reminder e-mails",
     "accounts.change_password": "the auditor's own password",
     "accounts.revoke_token": "the auditor's own API tokens",
     "api_accounts.create_token": "the auditor's own API tokens",
