@@ -26,6 +26,8 @@ def _enum(value):
 class ContributionInSchema(ma.Schema):
     amount_cents = cents_field(required=True)
     method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
+    anonymous = ma.fields.Boolean(load_default=False,
+                                  metadata={"description": "name an \"anonymous donor\" on the public ledger"})
 
 
 class WireInstructionsSchema(ma.Schema):
@@ -44,6 +46,7 @@ class ContributionSchema(ma.Schema):
     method = ma.fields.Function(lambda c: _enum(c.method))
     status = ma.fields.Function(lambda c: _enum(c.status))
     donor_organization_id = ma.fields.Integer(allow_none=True)
+    anonymous = ma.fields.Boolean()
     received_cents = ma.fields.Integer(allow_none=True)
     received_on = ma.fields.Date(allow_none=True)
     created_at = ma.fields.AwareDateTime()
@@ -192,7 +195,7 @@ def create_contribution(data):
     user = require_user()
     require(policy.can_pledge(user))
     contribution = contributions.pledge_contribution(actor=user, amount_cents=data["amount_cents"],
-                                                     method=data["method"])
+                                                     method=data["method"], anonymous=data["anonymous"])
     db.session.commit()
     return contribution
 

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
+    BooleanField,
     DateField,
     FieldList,
     Form,
@@ -61,6 +62,8 @@ class PledgeForm(FlaskForm):
         ("wire", _l("Bank transfer (wire): we show you our bank details and your reference")),
         ("stripe", _l("Card, through Stripe's secure payment page")),
     ], default="wire", validators=[DataRequired()])
+    anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
+                             description=_l("The facility's staff still see who gave; the public do not."))
     submit = SubmitField(_l("Pledge"))
 
 

@@ -75,7 +75,8 @@ def contributions_page():
     form = PledgeForm()
     if form.validate_on_submit():
         contribution = attempt(form, contributions.pledge_contribution, field_map=AMOUNT_FIELD, actor=user,
-                               amount_cents=form.amount.cents, method=form.method.data)
+                               amount_cents=form.amount.cents, method=form.method.data,
+                               anonymous=form.anonymous.data)
         if contribution is not FAILED:
             db.session.commit()
             checkout = contributions.checkout_url(contribution)
