@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     inputs.register(app, checked_elsewhere=API_PREFIX + "/")  # bounded <int:...> ids: before any route
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
+    importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger
     for name in API_MODULES:
         module = importlib.import_module(f"facility.api.{name}")
         api.register_blueprint(module.blp)

@@ -145,6 +145,13 @@ def get_visible_grant(user: Any, grant_id: int) -> Grant:
     return _visible(grant, grant and policy.can_view_grant(user, grant), _("No grant %(id)s.", id=grant_id))
 
 
+def may_see_full_grant(user: Any, grant_id: int) -> bool:
+    """Whether `user` sees the grant's full record (grantee organisation, staff); False when there is no
+    such grant, so the caller shows the public view (which answers 404 for a grant that does not exist)."""
+    grant = db.session.get(Grant, grant_id)
+    return grant is not None and policy.can_view_grant(user, grant) is None
+
+
 def grantee_grants(user: Any, *, limit: int = 10) -> Sequence[Grant]:
     """The grants of an innovator's organisation, newest first, with tranches (the dashboard panel)."""
     if not has_role(user, Role.INNOVATOR) or user.organization_id is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -30,6 +30,7 @@ from facility.grants.models import ContributionMethod, ContributionStatus, Grant
 from facility.ledger.services import balance, pool_code
 
 bp = Blueprint("grants", __name__)
+PUBLIC_GRANT_ENDPOINT = "portfolio_public.grant"  # facility.portfolio.public_views
 PER_PAGE = 25
 
 
@@ -166,16 +167,21 @@ def release_pool(challenge_id: int):
 
 # --- grants ----------------------------------------------------------------------------
 
-@bp.route("/grants")
+@bp.route("/grants/mine")
 @login_required
 def grants():
+    """The signed-in user's organisation's grants (every grant for staff); `/grants` is the public register."""
     return render_template("grants/grants.html", pagination=_paginate(queries.visible_grants(_me())))
 
 
 @bp.route("/grants/<int:grant_id>")
-@login_required
 def grant(grant_id: int):
-    item = queries.get_visible_grant(_me(), grant_id)
+    """The full record for the grantee organisation and staff; the public page for everyone else."""
+    user = _me()
+    if not queries.may_see_full_grant(user, grant_id):
+        # The public page lives in `portfolio`, above this package: named, not imported (like the checkout).
+        return current_app.view_functions[PUBLIC_GRANT_ENDPOINT](grant_id=grant_id)
+    item = queries.get_visible_grant(user, grant_id)
     return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"))
 
 
