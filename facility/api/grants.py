@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import jsonify
+from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, public, require_user
+from facility.api.public_schemas import (
+    LedgerArgs,
+    LedgerPageSchema,
+    PublicGrantSchema,
+    PublicGrantSummarySchema,
+    RegisterArgs,
+)
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
@@ -13,6 +22,7 @@ from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, payouts, policy, queries
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
+from facility.portfolio import public_ledger, register
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
 
@@ -250,6 +260,18 @@ def facility():
     return queries.facility_figures()
 
 
+@blp.route("/facility/ledger", methods=["GET"])
+@public
+@blp.arguments(LedgerArgs, location="query")
+@blp.response(200, LedgerPageSchema)
+def facility_ledger(args):
+    """The public ledger: every facility-level movement, newest first, with the running balance of each
+    figure after it (they end at `GET /facility`), filtered by kind, dates, challenge or grant."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    result = public_ledger.ledger_page(public_ledger.LedgerFilter(**args), page=page, per_page=per_page)
+    return {"items": result.items, "page": page, "per_page": per_page, "total": result.total}
+
+
 # --- awards and grants ---------------------------------------------------------------
 
 @blp.route("/proposals/<int:proposal_id>/award", methods=["POST"])
@@ -267,18 +289,36 @@ def award(data, proposal_id):
 
 
 @blp.route("/grants", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
-@blp.response(200, page_of(GrantSummarySchema))
+@public
+@blp.arguments(RegisterArgs, location="query")
+@blp.response(200, page_of(PublicGrantSummarySchema))
 def list_grants(args):
-    """The caller's organisation's grants; every grant for fund managers and admins."""
-    return paginate(queries.visible_grants(require_user()), page=args["page"], per_page=args["per_page"])
+    """The public grants register (anyone), with the filters of `/grants`; `mine=true`: the caller's
+    organisation's grants (every grant for fund managers and admins)."""
+    if args.pop("mine"):
+        query = queries.visible_grants(require_user())
+    else:
+        filters, portfolio_form, register_form = register.RegisterFilter.from_args(
+            {k: str(v) for k, v in args.items() if k not in ("page", "per_page")})
+        errors = {**portfolio_form.errors, **register_form.errors}
+        if errors:
+            raise ApiError(422, "Some filters are not valid.",
+                           errors={name: [str(m) for m in messages] for name, messages in errors.items()})
+        query = register.register_query(filters)
+    return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
-@blp.response(200, GrantSchema)
+@public
+@blp.response(200, PublicGrantSchema)
 def get_grant(grant_id):
-    """A grant with its tranches, reports, masked payout account and disbursements (grantee, fund managers)."""
-    return queries.get_visible_grant(require_user(), grant_id)
+    """A grant's public view (tranches, progress, public summaries) for anyone. The grantee organisation
+    and staff get the full record instead: `GrantSchema` (tranches with reports, masked payout account,
+    disbursements)."""
+    user = current_user._get_current_object()
+    if queries.may_see_full_grant(user, grant_id):
+        return jsonify(GrantSchema().dump(queries.get_visible_grant(user, grant_id)))
+    return register.public_grant(grant_id)
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
@@ -86,14 +86,14 @@ def register_query(filters: RegisterFilter | None = None) -> sa.Select[tuple[Gra
     query = (sa.select(Grant).join(Challenge, Challenge.id == Grant.challenge_id)
              .join(City, City.id == Challenge.city_id)
              .options(joinedload(Grant.organization), joinedload(Grant.proposal),
-                      joinedload(Grant.challenge).joinedload(Challenge.city))
+                      contains_eager(Grant.challenge).contains_eager(Challenge.city))
              .order_by(Grant.awarded_at.desc(), Grant.id.desc()))
     query = filters.portfolio.apply(query)
     if filters.status is not None:
         query = query.where(Grant.status == filters.status)
     if filters.year is not None:
-        query = query.where(Grant.awarded_at >= datetime(filters.year, 1, 1),
-                            Grant.awarded_at < datetime(filters.year + 1, 1, 1))
+        query = query.where(Grant.awarded_at >= datetime(filters.year, 1, 1, tzinfo=UTC),
+                            Grant.awarded_at < datetime(filters.year + 1, 1, 1, tzinfo=UTC))
     return query
 
 
