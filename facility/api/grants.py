@@ -20,7 +20,7 @@ from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants import awards, contributions, milestones, payouts, policy, queries, summaries
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
 from facility.portfolio import public_ledger, register
 
@@ -115,6 +115,7 @@ class ReportSchema(ma.Schema):
     reviewer_comment = ma.fields.String()
     created_at = ma.fields.AwareDateTime()
     reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    public_summary = ma.fields.String(metadata={"description": "public: shown on the grant's public page"})
     files = ma.fields.Function(lambda r: [{"id": f.id, "filename": f.original_filename, "content_type": f.content_type,
                                            "size_bytes": f.size_bytes, "sha256": f.sha256} for f in r.files])
 
@@ -408,3 +409,21 @@ def return_report(data, report_id):
     milestones.return_milestone_report(report=report, actor=user, comment=data["comment"])
     db.session.commit()
     return report
+
+
+class PublicSummaryInSchema(ma.Schema):
+    public_summary = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=summaries.SUMMARY_CHARS))
+
+
+@blp.route("/milestone-reports/<int:report_id>/public-summary", methods=["PUT"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_report)
+@blp.arguments(PublicSummaryInSchema)
+@blp.response(200, ReportSchema)
+def put_public_summary(data, report_id):
+    """The grantee writes (or rewrites) the public summary of an accepted milestone (409 before acceptance)."""
+    user = require_user()
+    report = queries.get_visible_report(user, report_id)
+    summaries.write_public_summary(report=report, actor=user, text=data["public_summary"])
+    db.session.commit()
+    return report
+

@@ -159,3 +159,13 @@ class ReturnReportForm(FlaskForm):
     comment = TextAreaField(_l("What should the grantee change?"), validators=[DataRequired(), Length(max=RETURN_COMMENT_CHARS)],
                             render_kw={"rows": 4})
     submit = SubmitField(_l("Send back"))
+
+
+class PublicSummaryForm(FlaskForm):
+    public_summary = TextAreaField(
+        _l("Public summary of this milestone"),
+        description=_l("A few sentences for the public grant page: what was delivered. Plain text, at most "
+                       "1,000 characters. Your milestone report itself stays private."),
+        validators=[DataRequired(_l("Write a short summary.")), Length(max=1000)])
+    submit = SubmitField(_l("Publish the summary"))
+

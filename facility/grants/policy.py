@@ -202,3 +202,14 @@ def can_review(user: Any, report: MilestoneReport) -> Decision:
                          and report.tranche.status == TrancheStatus.EVIDENCE_SUBMITTED)
         else conflict(_("This report was already reviewed.")),
     )
+
+
+def can_write_public_summary(user: Any, report: MilestoneReport) -> Decision:
+    """The grantee's innovators write (or rewrite) the public summary of an accepted milestone report."""
+    return first(
+        lambda: _grantee_only(user, report.tranche.grant,
+                              _("Only the grantee organisation's innovators write a milestone's public summary.")),
+        lambda: None if report.status == ReportStatus.ACCEPTED else conflict(
+            _("A public summary is written once the milestone report is accepted; this one is %(status)s.",
+              status=label(report.status))),
+    )

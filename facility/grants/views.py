@@ -16,7 +16,7 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants import awards, contributions, milestones, payouts, policy, queries, summaries
 from facility.grants.forms import (
     ActionForm,
     AwardForm,
@@ -24,6 +24,7 @@ from facility.grants.forms import (
     EvidenceForm,
     PayoutForm,
     PledgeForm,
+    PublicSummaryForm,
     ReturnReportForm,
 )
 from facility.grants.models import ContributionMethod, ContributionStatus, GrantStatus, TrancheStatus
@@ -182,7 +183,21 @@ def grant(grant_id: int):
         # The public page lives in `portfolio`, above this package: named, not imported (like the checkout).
         return current_app.view_functions[PUBLIC_GRANT_ENDPOINT](grant_id=grant_id)
     item = queries.get_visible_grant(user, grant_id)
-    return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"))
+    return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"),
+                           summary_forms=_summary_forms(item))
+
+
+def _summary_forms(grant, posted=None) -> dict:
+    """A public-summary form for each accepted report the user may summarise (`posted`: the one sent)."""
+    forms = {}
+    for tranche in grant.tranches:
+        for item in tranche.reports:
+            if posted is not None and item.id == posted[0]:
+                forms[item.id] = posted[1]
+            elif policy.can_write_public_summary(_me(), item) is None:
+                forms[item.id] = PublicSummaryForm(prefix=f"summary-{item.id}", formdata=None,
+                                                   data={"public_summary": item.public_summary})
+    return forms
 
 
 @bp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -279,6 +294,23 @@ def report(report_id: int):
             return redirect(url_for("grants.evidence_queue"))
     return render_template("grants/report.html", report=item, accept_form=accept_form,
                            return_form=return_form), 422 if request.method == "POST" else 200
+
+
+@bp.route("/reports/<int:report_id>/public-summary", methods=["POST"])
+@login_required
+def public_summary(report_id: int):
+    """The grantee publishes (or rewrites) the public summary of an accepted milestone."""
+    item = queries.get_visible_report(_me(), report_id)
+    require(policy.can_write_public_summary(_me(), item))  # 403 for others, 409 before acceptance
+    form = PublicSummaryForm(prefix=f"summary-{item.id}")
+    if form.validate_on_submit() and attempt(form, summaries.write_public_summary, report=item, actor=_me(),
+                                             text=form.public_summary.data) is not FAILED:
+        db.session.commit()
+        flash(_("Public summary published on the grant's public page."), "success")
+        return redirect(url_for("grants.grant", grant_id=item.tranche.grant_id))
+    grant = queries.get_visible_grant(_me(), item.tranche.grant_id)
+    return render_template("grants/grant.html", grant=grant, accept_form=ActionForm(prefix="accept"),
+                           summary_forms=_summary_forms(grant, posted=(item.id, form))), 422
 
 
 # --- dashboard panels ----------------------------------------------------------------------

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from facility.accounts.models import Organization, OrgKind, OrgType, User
 from facility.challenges.models import Challenge
+from facility.core.models import utcnow
 from facility.disbursements import payments, requests
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.rails import ManualRail
 from facility.extensions import db
-from facility.core.models import utcnow
 from facility.grants import awards, contributions
 from facility.grants.models import Contribution, Grant
 from facility.proposals.models import Proposal
