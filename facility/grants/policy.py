@@ -72,6 +72,17 @@ def can_view_contribution(user: Any, contribution: Contribution) -> Decision:
     return hidden(_("No contribution %(id)s.", id=contribution.id))
 
 
+def can_download_receipt(user: Any, contribution: Contribution) -> Decision:
+    """Whoever sees a contribution (the donor, their organisation, staff) downloads its receipt, once the
+    money was received; a pledge not yet received has none."""
+    return first(
+        lambda: can_view_contribution(user, contribution),
+        lambda: None if contribution.status == ContributionStatus.RECEIVED else conflict(
+            _("A receipt is issued once the contribution is received; this one is %(status)s.",
+              status=label(contribution.status))),
+    )
+
+
 def can_confirm_contribution(user: Any, contribution: Contribution) -> Decision:
     """Fund managers confirm a pledged wire's receipt, once; card payments confirm themselves."""
     return first(

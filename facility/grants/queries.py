@@ -86,6 +86,19 @@ def recent_contributions(user: Any, *, limit: int = 5) -> Sequence[Contribution]
     ).scalars().all()
 
 
+def funded_since(contribution: Contribution, *, limit: int = 5) -> dict[str, Any]:
+    """What the facility has funded since a contribution arrived (or was pledged): the number and total
+    of grants awarded after it, and the newest `limit` of them with their grantee (three queries)."""
+    since = contribution.received_at or contribution.created_at
+    after = Grant.awarded_at > since
+    count, total = db.session.execute(
+        sa.select(sa.func.count(Grant.id), sa.func.coalesce(sa.func.sum(Grant.amount_cents), 0)).where(after)).one()
+    recent = db.session.execute(
+        sa.select(Grant).where(after).options(joinedload(Grant.organization), joinedload(Grant.proposal))
+        .order_by(Grant.awarded_at.desc(), Grant.id.desc()).limit(limit)).scalars().all()
+    return {"since": since, "count": int(count), "total_cents": int(total), "recent": list(recent)}
+
+
 def _pending_wires_condition() -> sa.ColumnElement[bool]:
     return sa.and_(Contribution.method == ContributionMethod.WIRE, Contribution.status == ContributionStatus.PLEDGED)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -16,7 +16,7 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries, summaries
+from facility.grants import awards, contributions, milestones, payouts, policy, queries, receipts, summaries
 from facility.grants.forms import (
     ActionForm,
     AwardForm,
@@ -103,8 +103,20 @@ def contribution(contribution_id: int):
     if item.method == ContributionMethod.WIRE and item.status == ContributionStatus.PLEDGED:
         instructions = contributions.wire_instructions(item)
     checkout = contributions.checkout_url(item) if item.status == ContributionStatus.CHECKOUT_OPEN else None
+    funded = queries.funded_since(item) if item.status == ContributionStatus.RECEIVED else None
     return render_template("grants/contribution.html", contribution=item, instructions=instructions,
-                           checkout=checkout)
+                           checkout=checkout, funded=funded)
+
+
+@bp.route("/contributions/<int:contribution_id>/receipt.pdf")
+@login_required
+def receipt(contribution_id: int):
+    """The PDF receipt of a received contribution: its donor, their organisation and staff (409 before)."""
+    item = queries.get_visible_contribution(_me(), contribution_id)  # 404 for anyone else
+    require(policy.can_download_receipt(_me(), item))
+    return Response(receipts.render_receipt(item), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{receipts.receipt_filename(item)}"',
+        "Cache-Control": "private, no-store"})
 
 
 @bp.route("/staff/contributions")
