@@ -172,7 +172,9 @@ class _Crash:
 
 def _send(client, method: str, path: str, **kwargs):
     try:
-        return client.open(path, method=method, **kwargs)
+        response = client.open(path, method=method, **kwargs)
+        response.get_data()  # a streamed body (CSV) runs now, and releases the request context it holds
+        return response
     except Exception as exc:
         db.session.rollback()
         return _Crash(exc)
