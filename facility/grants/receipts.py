@@ -116,8 +116,8 @@ def render_receipt(contribution: Contribution) -> bytes:
     if path:
         pdf.add_font(FONT_NAME, fname=path)
         family = FONT_NAME
-        cmap = pdf.fonts[FONT_NAME.lower()].cmap
-        clean = _covered_by(cmap)
+        font: Any = pdf.fonts[FONT_NAME.lower()]  # a TTFFont: it has the cmap of what it can draw
+        clean = _covered_by(font.cmap)
     else:
         family, clean = "Helvetica", latin1
     lossy = any(clean(text) != text for pair in lines for text in pair)

@@ -77,11 +77,11 @@ def running_movements() -> sa.Subquery:
     and `<figure>_balance` after it (window sums in id order). Filter and page the outer query."""
     d = deltas()
     t = LedgerTransaction
-    window = {"order_by": d.c.id, "rows": (None, 0)}
     return (sa.select(
         d.c.id, t.created_at, t.reverses_id, _kind(d).label("kind"), _amount(d).label("amount"),
         *(d.c[name] for name in FIGURES),
-        *(sa.func.sum(d.c[name]).over(**window).label(f"{name}_balance") for name in FIGURES),
+        *(sa.func.sum(d.c[name]).over(order_by=d.c.id, rows=(None, 0)).label(f"{name}_balance")
+          for name in FIGURES),
     ).join(t, t.id == d.c.id).subquery("movements"))
 
 

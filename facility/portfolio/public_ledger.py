@@ -207,8 +207,9 @@ def _named(rows: Sequence[Any]) -> list[Movement]:
     if not ids:
         return []
     challenge_of, grant_of = _objects_of(ids)
-    meta = dict(db.session.execute(sa.select(LedgerTransaction.id, LedgerTransaction.meta)
-                                   .where(LedgerTransaction.id.in_(ids))).all())
+    meta: dict[int, dict[str, Any]] = {
+        int(row[0]): row[1] for row in db.session.execute(
+            sa.select(LedgerTransaction.id, LedgerTransaction.meta).where(LedgerTransaction.id.in_(ids)))}
     donors = _donors(ids)
     challenges = _by_id(Challenge, set(challenge_of.values()))
     grants = _grants(set(grant_of.values()))
@@ -244,7 +245,7 @@ def _donors(ids: Sequence[int]) -> dict[int, str]:
         .join(User, User.id == c.pledged_by_id)
         .where(c.ledger_transaction_id.in_(ids))
     ).all()
-    return {int(transaction_id): _("anonymous donor") if anonymous else (org_name or person)
+    return {int(transaction_id or 0): _("anonymous donor") if anonymous else (org_name or person)
             for transaction_id, anonymous, org_name, person in rows}
 
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from facility.core.models import utcnow
-
 from facility.demo import seed
 from facility.extensions import db
 from facility.grants.models import Contribution, MilestoneReport
