@@ -13,6 +13,7 @@ from facility.api.public_schemas import (
     LedgerPageSchema,
     PublicGrantSchema,
     PublicGrantSummarySchema,
+    PublicTrancheSchema,
     RegisterArgs,
 )
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
@@ -309,17 +310,28 @@ def list_grants(args):
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
+class TrancheViewSchema(TrancheSchema, PublicTrancheSchema):
+    """A tranche in either view of a grant (documentation: each view has its own fields)."""
+
+
+class GrantViewSchema(GrantSchema, PublicGrantSchema):
+    """A grant: the full record (agreement, tranches with reports, masked payout account, disbursements)
+    for the grantee organisation and staff; the public view (the register's facts, progress, tranches with
+    paid dates and public summaries) for everyone else. The other view's fields are absent."""
+
+    tranches = ma.fields.List(ma.fields.Nested(TrancheViewSchema))
+
+
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
 @public
-@blp.response(200, PublicGrantSchema)
+@blp.response(200, GrantViewSchema)
 def get_grant(grant_id):
-    """A grant's public view (tranches, progress, public summaries) for anyone. The grantee organisation
-    and staff get the full record instead: `GrantSchema` (tranches with reports, masked payout account,
-    disbursements)."""
+    """A grant's public view (tranches, progress, public summaries) for anyone; the grantee organisation
+    and staff get the full record instead."""
     user = current_user._get_current_object()
     if queries.may_see_full_grant(user, grant_id):
         return jsonify(GrantSchema().dump(queries.get_visible_grant(user, grant_id)))
-    return register.public_grant(grant_id)
+    return jsonify(PublicGrantSchema().dump(register.public_grant(grant_id)))
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
