@@ -2,8 +2,11 @@
 public summaries of accepted milestones (page, API, permissions)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
+from facility.challenges.models import Challenge
 from facility.extensions import db
 from facility.grants import milestones
 from facility.grants.models import Grant, GrantStatus, MilestoneReport
@@ -138,3 +141,18 @@ def test_public_summary_only_after_acceptance(client, clock, api_headers):
     answer = client.put(f"/api/v1/milestone-reports/{report.id}/public-summary",
                         json={"public_summary": "Early"}, headers=api_headers(scene.grantee))
     assert answer.status_code == 409
+
+
+def test_a_finished_challenges_page_lists_its_winners(client, clock):
+    scene = public_scene.build(clock, pay=False)
+    html = client.get(f"/challenges/{scene.challenge.id}").get_data(as_text=True)
+    assert "Winners" in html and f'href="/grants/{scene.grant.id}"' in html and "SolarKiosk" in html
+    assert "USD 30,000.00" in html
+
+
+def test_an_open_challenge_names_no_winner(client, clock):
+    scene = public_scene.build(clock, pay=False)
+    db.session.execute(sa.update(Challenge).where(Challenge.id == scene.challenge.id)
+                       .values(closes_at=clock.now + timedelta(days=5)))
+    db.session.commit()
+    assert "Winners" not in client.get(f"/challenges/{scene.challenge.id}").get_data(as_text=True)
