@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 
-import pytest
 import sqlalchemy as sa
 
 from facility.extensions import db
@@ -15,27 +13,10 @@ from facility.ledger import movements
 from facility.ledger.models import LedgerAccount
 from facility.ledger.services import DISBURSED, UNALLOCATED, balance, facility_totals, verify_ledger
 from tests.portfolio import public_scene
+from tests.portfolio.public_scene import count_queries  # noqa: F401 - a fixture
 
 GIFT = public_scene.GIFT_CENTS
 POOL, AWARD, TRANCHE = 50_000_000, 3_000_000, 1_000_000
-
-
-@pytest.fixture
-def count_queries(app):
-    @contextmanager
-    def _count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-    return _count
 
 
 def _items(client, query=""):
@@ -144,7 +125,7 @@ def test_csv(client, clock):
     assert 'href="/facility/ledger.csv"' in client.get("/facility/ledger").get_data(as_text=True)
 
 
-def test_pages_cost_the_same(client, clock, count_queries):
+def test_pages_cost_the_same(client, clock, count_queries):  # noqa: F811 - the imported fixture
     public_scene.build(clock)
     public_scene.extra_grants(30, country="FJI")
     with count_queries() as first:

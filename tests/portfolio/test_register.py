@@ -2,34 +2,13 @@
 nothing private, a query count that does not grow with the rows."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-import pytest
 import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus
 from tests.factories.proposals import make_proposal
 from tests.portfolio import public_scene
-
-
-@pytest.fixture
-def count_queries(app):
-    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
-    @contextmanager
-    def _count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-    return _count
+from tests.portfolio.public_scene import count_queries  # noqa: F401 - a fixture
 
 
 def test_anonymous_sees_every_grant_with_its_facts(client, clock):
@@ -107,7 +86,7 @@ def test_pagination(client, clock):
     assert body["total"] == 30 and len(body["items"]) == 10 and body["page"] == 3
 
 
-def test_query_count_does_not_grow_with_rows(client, clock, count_queries):
+def test_query_count_does_not_grow_with_rows(client, clock, count_queries):  # noqa: F811 - the imported fixture
     public_scene.extra_grants(2, country="FJI")
     with count_queries() as few:
         assert client.get("/grants").status_code == 200
