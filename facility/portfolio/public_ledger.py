@@ -181,7 +181,7 @@ def csv_rows(filters: LedgerFilter) -> Iterator[tuple[Any, ...]]:
                                   .limit(CSV_BATCH)).all()
         if not rows:
             return
-        for item in _named(rows):
+        for item in _named(rows, external=True):  # a downloaded file's links work outside the site
             yield (item.id, item.created_at, item.kind_label, item.who, item.link_text, item.amount_cents,
                    *(item.balances[name] for name in movements.FIGURES), item.link or "")
         last = rows[-1].id
@@ -202,7 +202,7 @@ def ledger_totals() -> dict[str, int]:
 
 # --- naming the movements of a page (a fixed number of queries) ---------------------------------
 
-def _named(rows: Sequence[Any]) -> list[Movement]:
+def _named(rows: Sequence[Any], *, external: bool = False) -> list[Movement]:
     ids = [row.id for row in rows]
     if not ids:
         return []
@@ -214,7 +214,7 @@ def _named(rows: Sequence[Any]) -> list[Movement]:
     challenges = _by_id(Challenge, set(challenge_of.values()))
     grants = _grants(set(grant_of.values()))
     return [_movement(row, donors, challenges.get(challenge_of.get(row.id, 0)),
-                      grants.get(grant_of.get(row.id, 0)), meta.get(row.id) or {}) for row in rows]
+                      grants.get(grant_of.get(row.id, 0)), meta.get(row.id) or {}, external) for row in rows]
 
 
 def _objects_of(ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
@@ -261,17 +261,17 @@ def _grants(ids: set[int]) -> dict[int, Grant]:
 
 
 def _movement(row: Any, donors: dict[int, str], challenge: Challenge | None, grant: Grant | None,
-              meta: dict[str, Any]) -> Movement:
+              meta: dict[str, Any], external: bool) -> Movement:
     link, text = None, ""
     if grant is not None:
         text = _("Grant %(id)s: %(title)s (%(org)s)", id=grant.id, title=grant.proposal.title,
                  org=grant.organization.name)
         tranche = meta.get("tranche_id")
-        link = url_for("grants.grant", grant_id=grant.id,
+        link = url_for("grants.grant", grant_id=grant.id, _external=external,
                        _anchor=f"tranche-{int(tranche)}" if isinstance(tranche, int) else None)
     elif challenge is not None:
         text = _("Challenge %(id)s: %(title)s", id=challenge.id, title=challenge.title)
-        link = url_for("challenges.show", challenge_id=challenge.id)
+        link = url_for("challenges.show", challenge_id=challenge.id, _external=external)
     who = donors.get(row.id, _("donor not recorded") if row.kind == movements.CONTRIBUTION else "")
     return Movement(id=row.id, created_at=row.created_at, kind=row.kind, amount_cents=int(row.amount),
                     reversal=row.reverses_id is not None,

@@ -121,7 +121,7 @@ def test_csv(client, clock):
     assert [row["kind"] for row in rows] == ["Contribution received", "Allocated to a challenge pool",
                                              "Grant awarded", "Tranche paid"]
     assert rows[0]["donor"] == "Harbour Foundation" and rows[0]["amount_usd"] == "600000.00"
-    assert rows[-1]["disbursed_usd"] == "10000.00" and rows[-1]["link"].startswith(f"/grants/{scene.grant.id}#")
+    assert rows[-1]["disbursed_usd"] == "10000.00" and rows[-1]["link"].startswith(f"http://localhost/grants/{scene.grant.id}#")
     assert 'href="/facility/ledger.csv"' in client.get("/facility/ledger").get_data(as_text=True)
 
 
