@@ -172,19 +172,15 @@ def ledger_page(filters: LedgerFilter, *, page: int, per_page: int) -> LedgerPag
 
 
 def csv_rows(filters: LedgerFilter) -> Iterator[tuple[Any, ...]]:
-    """Every matching movement, oldest first, as CSV rows; read in batches by id (bounded memory)."""
+    """Every matching movement, oldest first, as CSV rows: one query streamed in batches (a server-side
+    cursor on PostgreSQL), each batch named with a fixed handful of queries, so memory stays bounded."""
     m = movements.running_movements()
-    conditions = _conditions(m, filters)
-    last = 0
-    while True:
-        rows = db.session.execute(sa.select(m).where(*conditions, m.c.id > last).order_by(m.c.id)
-                                  .limit(CSV_BATCH)).all()
-        if not rows:
-            return
+    result = db.session.execute(sa.select(m).where(*_conditions(m, filters)).order_by(m.c.id)
+                                .execution_options(yield_per=CSV_BATCH))
+    for rows in result.partitions():
         for item in _named(rows, external=True):  # a downloaded file's links work outside the site
             yield (item.id, item.created_at, item.kind_label, item.who, item.link_text, item.amount_cents,
                    *(item.balances[name] for name in movements.FIGURES), item.link or "")
-        last = rows[-1].id
 
 
 CSV_COLUMNS = [

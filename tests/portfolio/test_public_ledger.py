@@ -12,6 +12,7 @@ from facility.extensions import db
 from facility.ledger import movements
 from facility.ledger.models import LedgerAccount
 from facility.ledger.services import DISBURSED, UNALLOCATED, balance, facility_totals, verify_ledger
+from facility.portfolio import public_ledger
 from tests.portfolio import public_scene
 from tests.portfolio.public_scene import count_queries  # noqa: F401 - a fixture
 
@@ -143,3 +144,13 @@ def test_pages_cost_the_same(client, clock, count_queries):  # noqa: F811 - the 
 def test_linked_from_the_facility_page_and_nav(client, app):
     html = client.get("/facility").get_data(as_text=True)
     assert 'href="/facility/ledger"' in html and 'href="/grants"' in html
+
+
+def test_csv_streams_in_batches(client, clock, monkeypatch):
+    monkeypatch.setattr(public_ledger, "CSV_BATCH", 3)
+    public_scene.build(clock)
+    public_scene.extra_grants(4, country="FJI")
+    rows = list(csv.DictReader(io.StringIO(client.get("/facility/ledger.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert [int(row["transaction"]) for row in rows] == sorted(int(row["transaction"]) for row in rows)
+    assert len(rows) == 4 + 2 + 4  # the scene's four movements, the extra funding (two), four awards
+    assert rows[-1]["raised_usd"] == f"{facility_totals()['raised'] / 100:.2f}"
