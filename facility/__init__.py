@@ -130,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
+    importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger
     for name in API_MODULES:
         module = importlib.import_module(f"facility.api.{name}")
         api.register_blueprint(module.blp)

@@ -2,18 +2,29 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import jsonify
+from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, public, require_user
+from facility.api.public_schemas import (
+    LedgerArgs,
+    LedgerPageSchema,
+    PublicGrantSchema,
+    PublicGrantSummarySchema,
+    PublicTrancheSchema,
+    RegisterArgs,
+)
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries
+from facility.grants import awards, contributions, milestones, payouts, policy, queries, summaries
 from facility.grants.budget import budget_data
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
+from facility.portfolio import public_ledger, register
 from facility.proposals.models import budget_key
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
@@ -28,6 +39,8 @@ def _enum(value):
 class ContributionInSchema(ma.Schema):
     amount_cents = cents_field(required=True)
     method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
+    anonymous = ma.fields.Boolean(load_default=False,
+                                  metadata={"description": "name an \"anonymous donor\" on the public ledger"})
 
 
 class WireInstructionsSchema(ma.Schema):
@@ -46,6 +59,7 @@ class ContributionSchema(ma.Schema):
     method = ma.fields.Function(lambda c: _enum(c.method))
     status = ma.fields.Function(lambda c: _enum(c.status))
     donor_organization_id = ma.fields.Integer(allow_none=True)
+    anonymous = ma.fields.Boolean()
     received_cents = ma.fields.Integer(allow_none=True)
     received_on = ma.fields.Date(allow_none=True)
     created_at = ma.fields.AwareDateTime()
@@ -112,6 +126,7 @@ class ReportSchema(ma.Schema):
     reviewed_at = ma.fields.AwareDateTime(allow_none=True)
     spending = ma.fields.Function(lambda r: {budget_key(c): cents for c, cents in r.spending.items()},
                                   metadata={"description": "US cents spent in the period, per budget category"})
+    public_summary = ma.fields.String(metadata={"description": "public: shown on the grant's public page"})
     files = ma.fields.Function(lambda r: [{"id": f.id, "filename": f.original_filename, "content_type": f.content_type,
                                            "size_bytes": f.size_bytes, "sha256": f.sha256} for f in r.files])
 
@@ -220,7 +235,7 @@ def create_contribution(data):
     user = require_user()
     require(policy.can_pledge(user))
     contribution = contributions.pledge_contribution(actor=user, amount_cents=data["amount_cents"],
-                                                     method=data["method"])
+                                                     method=data["method"], anonymous=data["anonymous"])
     db.session.commit()
     return contribution
 
@@ -276,6 +291,18 @@ def facility():
     return queries.facility_figures()
 
 
+@blp.route("/facility/ledger", methods=["GET"])
+@public
+@blp.arguments(LedgerArgs, location="query")
+@blp.response(200, LedgerPageSchema)
+def facility_ledger(args):
+    """The public ledger: every facility-level movement, newest first, with the running balance of each
+    figure after it (they end at `GET /facility`), filtered by kind, dates, challenge or grant."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    result = public_ledger.ledger_page(public_ledger.LedgerFilter(**args), page=page, per_page=per_page)
+    return {"items": result.items, "page": page, "per_page": per_page, "total": result.total}
+
+
 # --- awards and grants ---------------------------------------------------------------
 
 @blp.route("/proposals/<int:proposal_id>/award", methods=["POST"])
@@ -293,18 +320,47 @@ def award(data, proposal_id):
 
 
 @blp.route("/grants", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
-@blp.response(200, page_of(GrantSummarySchema))
+@public
+@blp.arguments(RegisterArgs, location="query")
+@blp.response(200, page_of(PublicGrantSummarySchema))
 def list_grants(args):
-    """The caller's organisation's grants; every grant for fund managers and admins."""
-    return paginate(queries.visible_grants(require_user()), page=args["page"], per_page=args["per_page"])
+    """The public grants register (anyone), with the filters of `/grants`; `mine=true`: the caller's
+    organisation's grants (every grant for fund managers and admins)."""
+    if args.pop("mine"):
+        query = queries.visible_grants(require_user())
+    else:
+        filters, portfolio_form, register_form = register.RegisterFilter.from_args(
+            {k: str(v) for k, v in args.items() if k not in ("page", "per_page")})
+        errors = {**portfolio_form.errors, **register_form.errors}
+        if errors:
+            raise ApiError(422, "Some filters are not valid.",
+                           errors={name: [str(m) for m in messages] for name, messages in errors.items()})
+        query = register.register_query(filters)
+    return paginate(query, page=args["page"], per_page=args["per_page"])
+
+
+class TrancheViewSchema(TrancheSchema, PublicTrancheSchema):
+    """A tranche in either view of a grant (documentation: each view has its own fields)."""
+
+
+class GrantViewSchema(GrantSchema, PublicGrantSchema):
+    """A grant: the full record (agreement, tranches with reports, masked payout account, disbursements)
+    for the grantee organisation and staff; the public view (the register's facts, progress, tranches with
+    paid dates and public summaries) for everyone else. The other view's fields are absent."""
+
+    tranches = ma.fields.List(ma.fields.Nested(TrancheViewSchema))
 
 
 @blp.route("/grants/<int:grant_id>", methods=["GET"])
-@blp.response(200, GrantSchema)
+@public
+@blp.response(200, GrantViewSchema)
 def get_grant(grant_id):
-    """A grant with its tranches, reports, masked payout account and disbursements (grantee, fund managers)."""
-    return queries.get_visible_grant(require_user(), grant_id)
+    """A grant's public view (tranches, progress, public summaries) for anyone; the grantee organisation
+    and staff get the full record instead."""
+    user = current_user._get_current_object()
+    if queries.may_see_full_grant(user, grant_id):
+        return jsonify(GrantSchema().dump(queries.get_visible_grant(user, grant_id)))
+    return jsonify(PublicGrantSchema().dump(register.public_grant(grant_id)))
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -394,3 +450,21 @@ def return_report(data, report_id):
     milestones.return_milestone_report(report=report, actor=user, comment=data["comment"])
     db.session.commit()
     return report
+
+
+class PublicSummaryInSchema(ma.Schema):
+    public_summary = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=summaries.SUMMARY_CHARS))
+
+
+@blp.route("/milestone-reports/<int:report_id>/public-summary", methods=["PUT"])
+@requires(Role.INNOVATOR, hidden=queries.get_visible_report)
+@blp.arguments(PublicSummaryInSchema)
+@blp.response(200, ReportSchema)
+def put_public_summary(data, report_id):
+    """The grantee writes (or rewrites) the public summary of an accepted milestone (409 before acceptance)."""
+    user = require_user()
+    report = queries.get_visible_report(user, report_id)
+    summaries.write_public_summary(report=report, actor=user, text=data["public_summary"])
+    db.session.commit()
+    return report
+

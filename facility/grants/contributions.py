@@ -53,10 +53,12 @@ def checkout_url(contribution: Contribution) -> str | None:
     return url_for(CHECKOUT_ENDPOINT, contribution_id=contribution.id)
 
 
-def pledge_contribution(*, actor: User, amount_cents: int, method: ContributionMethod | str) -> Contribution:
+def pledge_contribution(*, actor: User, amount_cents: int, method: ContributionMethod | str,
+                        anonymous: bool = False) -> Contribution:
     """Rule: a donor pledges a positive amount by wire (pledged, with a reference) or card (checkout open).
 
-    The contribution belongs to the donor's organisation when they have one.
+    The contribution belongs to the donor's organisation when they have one. `anonymous` is the
+    donor's choice, made now and kept: the public ledger then names an "anonymous donor".
     """
     require(can_pledge(actor))
     amount_cents = cents(amount_cents, "amount_cents", minimum=MIN_CONTRIBUTION_CENTS)
@@ -68,14 +70,15 @@ def pledge_contribution(*, actor: User, amount_cents: int, method: ContributionM
     status = ContributionStatus.PLEDGED if method == ContributionMethod.WIRE else ContributionStatus.CHECKOUT_OPEN
     contribution = Contribution(
         donor_organization_id=actor.organization_id, pledged_by_id=actor.id, amount_cents=amount_cents,
-        method=method, status=status, reference=f"pending-{uuid.uuid4().hex[:24]}",
+        method=method, status=status, reference=f"pending-{uuid.uuid4().hex[:24]}", anonymous=bool(anonymous),
     )
     db.session.add(contribution)
     db.session.flush()
     # The id makes the reference unique and short enough to type into a bank form.
     contribution.reference = f"UIF-C-{contribution.id:06d}"
     record("contribution.pledged", actor=actor, obj=contribution,
-           details={"amount_cents": amount_cents, "method": method.value, "reference": contribution.reference})
+           details={"amount_cents": amount_cents, "method": method.value, "reference": contribution.reference,
+                    "anonymous": contribution.anonymous})
     db.session.flush()
     return contribution
 

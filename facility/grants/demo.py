@@ -13,7 +13,7 @@ from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts
+from facility.grants import awards, contributions, milestones, payouts, summaries
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES
@@ -45,7 +45,8 @@ def seed_early(state: dict) -> None:
     contributions.confirm_wire_contribution(contribution=big, actor=manager, received_cents=2_500_000_000,
                                             received_on=today - timedelta(days=40), bank_reference="DEMO-FT-0001")
     contributions.pledge_contribution(actor=donor, amount_cents=500_000_000, method="wire")
-    card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe")
+    # The card gift was made anonymously: the public ledger names an "anonymous donor" for it.
+    card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe", anonymous=True)
     contributions.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id,
                                            amount_cents=25_000)
 
@@ -102,6 +103,8 @@ def _grantee_acts(index: int, grant: Grant, proposal: Proposal, grantee: User, m
                                                                 BudgetCategory.EQUIPMENT: 0}),
         kpi_values={"households reached": 420, "women trained": 65})
     milestones.accept_milestone_report(report=report, actor=manager)
+    summaries.write_public_summary(report=report, actor=grantee, text=(
+        "The pilot runs in three neighbourhoods: 420 households reached and 65 women trained as operators."))
     if len(grant.tranches) > 1:
         milestones.submit_milestone_report(tranche=grant.tranches[1], actor=grantee,
                                            text="Mid-term results attached in the text below.",

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
+    BooleanField,
     DateField,
     FieldList,
     Form,
@@ -63,6 +64,8 @@ class PledgeForm(FlaskForm):
         ("wire", _l("Bank transfer (wire): we show you our bank details and your reference")),
         ("stripe", _l("Card, through Stripe's secure payment page")),
     ], default="wire", validators=[DataRequired()])
+    anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
+                             description=_l("The facility's staff still see who gave; the public do not."))
     submit = SubmitField(_l("Pledge"))
 
 
@@ -180,3 +183,13 @@ class ReturnReportForm(FlaskForm):
     comment = TextAreaField(_l("What should the grantee change?"), validators=[DataRequired(), Length(max=RETURN_COMMENT_CHARS)],
                             render_kw={"rows": 4})
     submit = SubmitField(_l("Send back"))
+
+
+class PublicSummaryForm(FlaskForm):
+    public_summary = TextAreaField(
+        _l("Public summary of this milestone"),
+        description=_l("A few sentences for the public grant page: what was delivered. Plain text, at most "
+                       "1,000 characters. Your milestone report itself stays private."),
+        validators=[DataRequired(_l("Write a short summary.")), Length(max=1000)])
+    submit = SubmitField(_l("Publish the summary"))
+

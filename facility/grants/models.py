@@ -72,6 +72,8 @@ class Contribution(TimestampMixin, db.Model):
     confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     received_at: Mapped[datetime | None] = mapped_column()
     ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
+    # Chosen at pledge time: the public ledger then names an "anonymous donor" (staff still see who).
+    anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false(), nullable=False)
 
     donor_organization: Mapped[Organization | None] = relationship(foreign_keys=[donor_organization_id])
     pledged_by: Mapped[User] = relationship(foreign_keys=[pledged_by_id])
@@ -242,6 +244,9 @@ class MilestoneReport(db.Model):
     reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    # Public, unlike `text`: the grantee's short account of an accepted milestone (grants.summaries).
+    public_summary: Mapped[str] = mapped_column(sa.Text, default="", server_default="", nullable=False)
+    public_summary_at: Mapped[datetime | None] = mapped_column()
 
     tranche: Mapped[Tranche] = relationship(back_populates="reports")
     files: Mapped[list[EvidenceFile]] = relationship(

@@ -73,6 +73,17 @@ def can_view_contribution(user: Any, contribution: Contribution) -> Decision:
     return hidden(_("No contribution %(id)s.", id=contribution.id))
 
 
+def can_download_receipt(user: Any, contribution: Contribution) -> Decision:
+    """Whoever sees a contribution (the donor, their organisation, staff) downloads its receipt, once the
+    money was received; a pledge not yet received has none."""
+    return first(
+        lambda: can_view_contribution(user, contribution),
+        lambda: None if contribution.status == ContributionStatus.RECEIVED else conflict(
+            _("A receipt is issued once the contribution is received; this one is %(status)s.",
+              status=label(contribution.status))),
+    )
+
+
 def can_confirm_contribution(user: Any, contribution: Contribution) -> Decision:
     """Fund managers confirm a pledged wire's receipt, once; card payments confirm themselves."""
     return first(
@@ -206,4 +217,15 @@ def can_review(user: Any, report: MilestoneReport) -> Decision:
         lambda: None if (report.status == ReportStatus.SUBMITTED
                          and report.tranche.status == TrancheStatus.EVIDENCE_SUBMITTED)
         else conflict(_("This report was already reviewed.")),
+    )
+
+
+def can_write_public_summary(user: Any, report: MilestoneReport) -> Decision:
+    """The grantee's innovators write (or rewrite) the public summary of an accepted milestone report."""
+    return first(
+        lambda: _grantee_only(user, report.tranche.grant,
+                              _("Only the grantee organisation's innovators write a milestone's public summary.")),
+        lambda: None if report.status == ReportStatus.ACCEPTED else conflict(
+            _("A public summary is written once the milestone report is accepted; this one is %(status)s.",
+              status=label(report.status))),
     )

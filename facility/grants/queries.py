@@ -107,6 +107,19 @@ def recent_contributions(user: Any, *, limit: int = 5) -> Sequence[Contribution]
     ).scalars().all()
 
 
+def funded_since(contribution: Contribution, *, limit: int = 5) -> dict[str, Any]:
+    """What the facility has funded since a contribution arrived (or was pledged): the number and total
+    of grants awarded after it, and the newest `limit` of them with their grantee (three queries)."""
+    since = contribution.received_at or contribution.created_at
+    after = Grant.awarded_at > since
+    count, total = db.session.execute(
+        sa.select(sa.func.count(Grant.id), sa.func.coalesce(sa.func.sum(Grant.amount_cents), 0)).where(after)).one()
+    recent = db.session.execute(
+        sa.select(Grant).where(after).options(joinedload(Grant.organization), joinedload(Grant.proposal))
+        .order_by(Grant.awarded_at.desc(), Grant.id.desc()).limit(limit)).scalars().all()
+    return {"since": since, "count": int(count), "total_cents": int(total), "recent": list(recent)}
+
+
 def _pending_wires_condition() -> sa.ColumnElement[bool]:
     return sa.and_(Contribution.method == ContributionMethod.WIRE, Contribution.status == ContributionStatus.PLEDGED)
 
@@ -165,6 +178,13 @@ def get_visible_grant(user: Any, grant_id: int) -> Grant:
             selectinload(Grant.payout_accounts), joinedload(Grant.proposal), joinedload(Grant.organization))
     ).scalar_one_or_none()
     return _visible(grant, grant and policy.can_view_grant(user, grant), _("No grant %(id)s.", id=grant_id))
+
+
+def may_see_full_grant(user: Any, grant_id: int) -> bool:
+    """Whether `user` sees the grant's full record (grantee organisation, staff); False when there is no
+    such grant, so the caller shows the public view (which answers 404 for a grant that does not exist)."""
+    grant = db.session.get(Grant, grant_id)
+    return grant is not None and policy.can_view_grant(user, grant) is None
 
 
 def grantee_grants(user: Any, *, limit: int = 10) -> Sequence[Grant]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -17,7 +17,7 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries
+from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries, receipts, summaries
 from facility.grants.forms import (
     SPENDING_FIELDS,
     ActionForm,
@@ -26,12 +26,14 @@ from facility.grants.forms import (
     EvidenceForm,
     PayoutForm,
     PledgeForm,
+    PublicSummaryForm,
     ReturnReportForm,
 )
 from facility.grants.models import ContributionMethod, ContributionStatus, GrantStatus, TrancheStatus
 from facility.ledger.services import balance, facility_totals, pool_code
 
 bp = Blueprint("grants", __name__)
+PUBLIC_GRANT_ENDPOINT = "portfolio_public.grant"  # facility.portfolio.public_views
 PER_PAGE = 25
 
 
@@ -77,7 +79,8 @@ def contributions_page():
     form = PledgeForm()
     if form.validate_on_submit():
         contribution = attempt(form, contributions.pledge_contribution, field_map=AMOUNT_FIELD, actor=user,
-                               amount_cents=form.amount.cents, method=form.method.data)
+                               amount_cents=form.amount.cents, method=form.method.data,
+                               anonymous=form.anonymous.data)
         if contribution is not FAILED:
             db.session.commit()
             checkout = contributions.checkout_url(contribution)
@@ -102,8 +105,20 @@ def contribution(contribution_id: int):
     if item.method == ContributionMethod.WIRE and item.status == ContributionStatus.PLEDGED:
         instructions = contributions.wire_instructions(item)
     checkout = contributions.checkout_url(item) if item.status == ContributionStatus.CHECKOUT_OPEN else None
+    funded = queries.funded_since(item) if item.status == ContributionStatus.RECEIVED else None
     return render_template("grants/contribution.html", contribution=item, instructions=instructions,
-                           checkout=checkout)
+                           checkout=checkout, funded=funded)
+
+
+@bp.route("/contributions/<int:contribution_id>/receipt.pdf")
+@login_required
+def receipt(contribution_id: int):
+    """The PDF receipt of a received contribution: its donor, their organisation and staff (409 before)."""
+    item = queries.get_visible_contribution(_me(), contribution_id)  # 404 for anyone else
+    require(policy.can_download_receipt(_me(), item))
+    return Response(receipts.render_receipt(item), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{receipts.receipt_filename(item)}"',
+        "Cache-Control": "private, no-store"})
 
 
 @bp.route("/staff/contributions")
@@ -167,18 +182,36 @@ def release_pool(challenge_id: int):
 
 # --- grants ----------------------------------------------------------------------------
 
-@bp.route("/grants")
+@bp.route("/grants/mine")
 @login_required
 def grants():
+    """The signed-in user's organisation's grants (every grant for staff); `/grants` is the public register."""
     return render_template("grants/grants.html", pagination=_paginate(queries.visible_grants(_me())))
 
 
 @bp.route("/grants/<int:grant_id>")
-@login_required
 def grant(grant_id: int):
-    item = queries.get_visible_grant(_me(), grant_id)
+    """The full record for the grantee organisation and staff; the public page for everyone else."""
+    user = _me()
+    if not queries.may_see_full_grant(user, grant_id):
+        # The public page lives in `portfolio`, above this package: named, not imported (like the checkout).
+        return current_app.view_functions[PUBLIC_GRANT_ENDPOINT](grant_id=grant_id)
+    item = queries.get_visible_grant(user, grant_id)
     return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"),
-                           grant_budget=budget.grant_budget(item))
+                           summary_forms=_summary_forms(item), grant_budget=budget.grant_budget(item))
+
+
+def _summary_forms(grant, posted=None) -> dict:
+    """A public-summary form for each accepted report the user may summarise (`posted`: the one sent)."""
+    forms = {}
+    for tranche in grant.tranches:
+        for item in tranche.reports:
+            if posted is not None and item.id == posted[0]:
+                forms[item.id] = posted[1]
+            elif policy.can_write_public_summary(_me(), item) is None:
+                forms[item.id] = PublicSummaryForm(prefix=f"summary-{item.id}", formdata=None,
+                                                   data={"public_summary": item.public_summary})
+    return forms
 
 
 @bp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -276,6 +309,24 @@ def report(report_id: int):
             return redirect(url_for("grants.evidence_queue"))
     return render_template("grants/report.html", report=item, accept_form=accept_form,
                            return_form=return_form), 422 if request.method == "POST" else 200
+
+
+@bp.route("/reports/<int:report_id>/public-summary", methods=["POST"])
+@login_required
+def public_summary(report_id: int):
+    """The grantee publishes (or rewrites) the public summary of an accepted milestone."""
+    item = queries.get_visible_report(_me(), report_id)
+    require(policy.can_write_public_summary(_me(), item))  # 403 for others, 409 before acceptance
+    form = PublicSummaryForm(prefix=f"summary-{item.id}")
+    if form.validate_on_submit() and attempt(form, summaries.write_public_summary, report=item, actor=_me(),
+                                             text=form.public_summary.data) is not FAILED:
+        db.session.commit()
+        flash(_("Public summary published on the grant's public page."), "success")
+        return redirect(url_for("grants.grant", grant_id=item.tranche.grant_id))
+    grant = queries.get_visible_grant(_me(), item.tranche.grant_id)
+    return render_template("grants/grant.html", grant=grant, accept_form=ActionForm(prefix="accept"),
+                           summary_forms=_summary_forms(grant, posted=(item.id, form)),
+                           grant_budget=budget.grant_budget(grant)), 422
 
 
 # --- dashboard panels ----------------------------------------------------------------------

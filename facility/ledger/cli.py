@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 
 from facility.core.templating import money
 from facility.extensions import db
+from facility.ledger import movements  # noqa: F401 - registers the public ledger's check
 from facility.ledger.services import facility_totals, ledger_checks
 
 SHOWN_PER_CHECK = 50

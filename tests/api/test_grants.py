@@ -47,14 +47,17 @@ def test_api_award_and_grant(client, app, setup, api_headers, make_user, make_or
     assert grant["tranches"][0]["status"] == "pending"
 
     stranger = make_user("innovator", organization=make_org(name="Stranger"))
-    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(stranger)).status_code == 404
-    assert client.get(f"/api/v1/grants/{grant['id']}").status_code == 401
-    assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(make_user("donor"))).status_code == 404
+    # Anyone else gets the grant's public view: no agreement, no payout account, no reports.
+    for headers in (api_headers(stranger), {}, api_headers(make_user("donor"))):
+        public = client.get(f"/api/v1/grants/{grant['id']}", headers=headers)
+        assert public.status_code == 200 and "payout_account" not in public.json and "agreement_text" not in public.json
+        assert "reports" not in public.json["tranches"][0]
     assert client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(manager)).status_code == 200
     mine = client.get(f"/api/v1/grants/{grant['id']}", headers=api_headers(grantee))
     assert mine.status_code == 200 and mine.json["payout_account"] is None
-    assert client.get("/api/v1/grants", headers=api_headers(grantee)).json["total"] == 1
-    assert client.get("/api/v1/grants", headers=api_headers(stranger)).json["total"] == 0
+    assert client.get("/api/v1/grants?mine=true", headers=api_headers(grantee)).json["total"] == 1
+    assert client.get("/api/v1/grants?mine=true", headers=api_headers(stranger)).json["total"] == 0
+    assert client.get("/api/v1/grants", headers=api_headers(stranger)).json["total"] == 1  # the public register
 
     assert client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(manager)).status_code == 403
     accepted = client.post(f"/api/v1/grants/{grant['id']}/accept", headers=api_headers(grantee))

@@ -57,10 +57,20 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     other_proposal = make_proposal(make_challenge(), org=grantee_org)
     fund(challenge=other_proposal.challenge, pool=5_000_000)
     offered_again = awards.award_proposal(proposal=other_proposal, actor=people.manager, amount_cents=3_000_000)
+    # A received contribution (it has a receipt) and an accepted milestone report (it may get a public summary).
+    received = contributions.pledge_contribution(actor=people.donor, amount_cents=20_000, method="wire")
+    contributions.confirm_wire_contribution(contribution=received, actor=people.manager, received_cents=20_000,
+                                            received_on=utcnow().date(), bank_reference="REF-POLICY")
+    third_proposal = make_proposal(make_challenge(), org=grantee_org)
+    fund(challenge=third_proposal.challenge, pool=5_000_000)
+    third = awards.award_proposal(proposal=third_proposal, actor=people.manager, amount_cents=3_000_000)
+    awards.accept_grant(grant=third, actor=people.grantee)
+    accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok")
+    milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
     db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
-                              evidence=evidence)
+                              evidence=evidence, received=received, accepted_report=accepted_report)
     return SimpleNamespace(people=people, objects=objects)
 
 
@@ -80,6 +90,8 @@ CASES = {
     "can_view_report": (lambda o: o.report, "admin", "official", "other_innovator"),
     "can_view_evidence": (lambda o: o.evidence, "manager", "donor", "other_innovator"),
     "can_review": (lambda o: o.report, "manager", "grantee", "other_innovator"),
+    "can_download_receipt": (lambda o: o.received, "donor_colleague", "grantee", "other_donor"),
+    "can_write_public_summary": (lambda o: o.accepted_report, "grantee", "grantee_donor", "other_innovator"),
 }
 
 
@@ -119,6 +131,8 @@ def test_state_refusals(w):
     assert policy.can_accept(p.grantee, o.active).error is Conflict  # already active
     assert policy.can_report(p.grantee, o.offered.tranches[0]).error is Conflict  # agreement not accepted
     assert policy.can_report(p.grantee, o.active.tranches[0]).error is Conflict  # already reported
+    assert policy.can_download_receipt(p.donor, o.contribution).error is Conflict  # not received yet
+    assert policy.can_write_public_summary(p.grantee, o.report).error is Conflict  # not accepted yet
     o.contribution.status = ContributionStatus.RECEIVED
     assert policy.can_confirm_contribution(p.manager, o.contribution).error is Conflict
     o.active.status = GrantStatus.COMPLETED

@@ -200,13 +200,17 @@ def test_fund_manager_reviews_evidence(client, login, grant_setup):
 def test_grant_pages_refuse_others(client, login, grant_setup, make_user, make_org):
     grant, manager, grantee = grant_setup
     report_tranche = grant.tranches[0]
-    paths = [f"/grants/{grant.id}", f"/grants/{grant.id}/payout", f"/tranches/{report_tranche.id}/evidence"]
-    for path in paths + ["/grants", "/staff/evidence"]:
+    paths = [f"/grants/{grant.id}/payout", f"/tranches/{report_tranche.id}/evidence"]
+    for path in paths + ["/grants/mine", "/staff/evidence"]:
         response = client.get(path)
         assert response.status_code == 302 and "/signin" in response.location
+    # The grant's own page is public, but only its public view: no agreement, no payout details.
+    public = client.get(f"/grants/{grant.id}").get_data(as_text=True)
+    assert "Implementation progress" in public and "Payout account" not in public
     login(client, make_user("innovator", organization=make_org(name="Elsewhere")))
     for path in paths:
         assert client.get(path).status_code == 404
+    assert "Payout account" not in client.get(f"/grants/{grant.id}").get_data(as_text=True)
     token = get_csrf(client, "/grants")
     assert client.post(f"/grants/{grant.id}/accept", data={"accept-csrf_token": token}).status_code == 404
     assert client.get("/staff/evidence").status_code == 403
@@ -256,9 +260,9 @@ def test_grant_list_query_count_flat(client, login, make_challenge, make_proposa
     award_one()
     login(client, manager)
     with count_queries() as few:
-        assert client.get("/grants").status_code == 200
+        assert client.get("/grants/mine").status_code == 200
     for _ in range(5):
         award_one()
     with count_queries() as many:
-        assert client.get("/grants").status_code == 200
+        assert client.get("/grants/mine").status_code == 200
     assert many() == few()

@@ -1,0 +1,116 @@
+"""The ledger read as movements: one row per transaction, what it changed in each facility figure, and
+the figures' running balances after it (the public ledger, `facility.portfolio.public_ledger`).
+
+A transaction's change of a figure is the sum of its entries on that figure's accounts (the chart of
+accounts in `facility.ledger.services`): raised (income accounts, credit negative, so negated),
+unallocated, allocated (prize pools), committed (grant commitments) and disbursed. The running
+balances are window sums over the transactions in id order, computed by the database, so a page of
+the public ledger costs the same number of queries, and the same work, at page 1 and at page 500.
+
+The check `movements_match_totals` (in `ledger-verify`) holds the public ledger to the stored
+balances: the movements' sums must equal the stored figures (as `facility_totals()` reads them, the
+figures of `/facility`), figure by figure, in one query.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from facility.extensions import db
+from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from facility.ledger.services import (
+    COMMITMENT_PATTERN,
+    DISBURSED,
+    POOL_PATTERN,
+    UNALLOCATED,
+    register_check,
+)
+
+FIGURES = ("raised", "unallocated", "allocated", "committed", "disbursed")
+
+# What a movement is, from what it changed (not from the transaction's free-text kind), in this order.
+CONTRIBUTION, DISBURSEMENT, AWARD, ALLOCATION, RETURN, OTHER = (
+    "contribution", "disbursement", "award", "allocation", "return", "other")
+KINDS = (CONTRIBUTION, ALLOCATION, RETURN, AWARD, DISBURSEMENT, OTHER)
+
+
+def deltas() -> sa.Subquery:
+    """Per transaction id, its change of each figure (cents), from one GROUP BY over the entries."""
+    e, a = LedgerEntry, LedgerAccount
+
+    def part(condition: Any, value: Any = e.amount_cents) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
+
+    return (sa.select(
+        e.transaction_id.label("id"),
+        part(a.kind == AccountKind.INCOME, -e.amount_cents).label("raised"),
+        part(a.code == UNALLOCATED).label("unallocated"),
+        part(a.code.like(POOL_PATTERN)).label("allocated"),
+        part(a.code.like(COMMITMENT_PATTERN)).label("committed"),
+        part(a.code == DISBURSED).label("disbursed"),
+    ).join(a, a.id == e.account_id).group_by(e.transaction_id).subquery("deltas"))
+
+
+def _kind(d: Any) -> Any:
+    return sa.case(
+        (d.c.raised != 0, CONTRIBUTION),
+        (d.c.disbursed != 0, DISBURSEMENT),
+        (sa.and_(d.c.committed != 0, d.c.allocated != 0), AWARD),
+        (sa.and_(d.c.allocated > 0, d.c.unallocated < 0), ALLOCATION),
+        (sa.and_(d.c.allocated < 0, d.c.unallocated > 0), RETURN),
+        else_=OTHER)
+
+
+def _amount(d: Any) -> Any:
+    """The money the movement moved, signed as the figure it is named after (a reversal is negative)."""
+    return sa.case(
+        (d.c.raised != 0, d.c.raised),
+        (d.c.disbursed != 0, d.c.disbursed),
+        (sa.and_(d.c.committed != 0, d.c.allocated != 0), d.c.committed),
+        (d.c.allocated != 0, d.c.allocated),
+        else_=d.c.unallocated)
+
+
+def running_movements() -> sa.Subquery:
+    """Every transaction as a movement: id, created_at, reverses_id, kind, amount, each figure's change
+    and `<figure>_balance` after it (window sums in id order). Filter and page the outer query."""
+    d = deltas()
+    t = LedgerTransaction
+    return (sa.select(
+        d.c.id, t.created_at, t.reverses_id, _kind(d).label("kind"), _amount(d).label("amount"),
+        *(d.c[name] for name in FIGURES),
+        *(sa.func.sum(d.c[name]).over(order_by=d.c.id, rows=(None, 0)).label(f"{name}_balance")
+          for name in FIGURES),
+    ).join(t, t.id == d.c.id).subquery("movements"))
+
+
+def movement_sums() -> dict[str, int]:
+    """Each figure's change summed over every movement (one query): what the public ledger adds up to."""
+    d = deltas()
+    row = db.session.execute(sa.select(*(sa.func.coalesce(sa.func.sum(d.c[name]), 0) for name in FIGURES))).one()
+    return {name: int(value) for name, value in zip(FIGURES, row, strict=True)}
+
+
+def _stored(name: str) -> Any:
+    """A figure from the stored balances, as `facility_totals()` reads it, as a scalar subquery."""
+    a = LedgerAccount
+    condition, value = {
+        "raised": (a.kind == AccountKind.INCOME, -a.balance_cents),
+        "unallocated": (a.code == UNALLOCATED, a.balance_cents),
+        "allocated": (a.code.like(POOL_PATTERN), a.balance_cents),
+        "committed": (a.code.like(COMMITMENT_PATTERN), a.balance_cents),
+        "disbursed": (a.code == DISBURSED, a.balance_cents),
+    }[name]
+    return sa.select(sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)).scalar_subquery()
+
+
+@register_check
+def movements_match_totals() -> list[str]:
+    """The public ledger's movements sum to the facility totals and stored balances"""
+    d = deltas()
+    sums = [sa.select(sa.func.coalesce(sa.func.sum(d.c[name]), 0)).scalar_subquery() for name in FIGURES]
+    row = db.session.execute(sa.select(*sums, *(_stored(name) for name in FIGURES))).one()
+    moved, stored = row[:len(FIGURES)], row[len(FIGURES):]
+    return [f"public ledger: {name} movements sum to {int(m)} cents, the stored balances say {int(t)} cents"
+            for name, m, t in zip(FIGURES, moved, stored, strict=True) if int(m) != int(t)]
