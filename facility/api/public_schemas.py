@@ -130,9 +130,10 @@ class MovementSchema(ma.Schema):
                                                                          "\"anonymous donor\""})
     object = ma.fields.String(attribute="link_text")
     link = ma.fields.String(allow_none=True)
-    balances = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
-                              metadata={"description": "each figure after this movement, cents: "
-                                                       + ", ".join(movements.FIGURES)})
+    balances = ma.fields.Function(
+        lambda m: {f"{name}_cents": m.balances[name] for name in movements.FIGURES},
+        metadata={"type": "object", "description": "each figure after this movement, named with its unit: "
+                  + ", ".join(f"{name}_cents" for name in movements.FIGURES)})
 
 
 class LedgerPageSchema(ma.Schema):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pycountry
 from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
@@ -19,6 +20,16 @@ def money(cents: int | None, currency: str = "USD") -> str:
     sign = "-" if cents < 0 else ""
     whole, frac = divmod(abs(int(cents)), 100)
     return f"{currency} {sign}{format_decimal(whole, format='#,##0')}.{frac:02d}"
+
+
+def country_name(alpha3: str | None) -> str:
+    """A country's name in the viewer's language (Babel's territory names) for its ISO alpha-3 code:
+    pages show names, never codes. An unknown code is shown as given."""
+    found = pycountry.countries.get(alpha_3=(alpha3 or "").upper()) if alpha3 else None
+    if found is None:
+        return alpha3 or "—"
+    locale = get_locale()
+    return str((locale.territories.get(found.alpha_2) if locale else None) or found.name)
 
 
 def is_right_to_left() -> bool:
@@ -42,5 +53,6 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["tone"] = tone
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else "—"
     app.jinja_env.add_extension("jinja2.ext.i18n")

@@ -379,13 +379,14 @@ def test_permission_matrix_for_pages(requested, signed_in, make_user, make_org, 
     }
     user = users[who] if who == "grantee" else users[who]()
     client = signed_in(user)
-    # (queue, disbursement page, actions, grant page) per kind of user
+    # (queue, disbursement page, actions, grant page) per kind of user; a grant's page is public (the
+    # public view for others, without its disbursements: checked below)
     expected = {
         "grantee": (403, 200, 403, 200),
-        "other_innovator": (403, 404, 404, 404),
-        "city_official": (403, 404, 404, 404),
-        "reviewer": (403, 404, 404, 404),
-        "donor": (403, 404, 404, 404),
+        "other_innovator": (403, 404, 404, 200),
+        "city_official": (403, 404, 404, 200),
+        "reviewer": (403, 404, 404, 200),
+        "donor": (403, 404, 404, 200),
         "admin": (200, 200, 403, 200),
     }[who]
     assert client.get("/disbursements").status_code == expected[0]
@@ -394,7 +395,9 @@ def test_permission_matrix_for_pages(requested, signed_in, make_user, make_org, 
     for path, data in _posts(d, grant.tranches[1].id):
         # Tranche 2 has no accepted evidence, but who may ask is checked first.
         assert client.post(path, data=_with_token(data, token)).status_code == expected[2], path
-    assert client.get(f"/grants/{grant.id}").status_code == expected[3]
+    page = client.get(f"/grants/{grant.id}")
+    assert page.status_code == expected[3]
+    assert (f"/disbursements/{d.id}" in page.get_data(as_text=True)) == (expected[1] == 200)
     _unchanged(d, S.REQUESTED, 1)
 
 

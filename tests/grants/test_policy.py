@@ -65,7 +65,8 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     fund(challenge=third_proposal.challenge, pool=5_000_000)
     third = awards.award_proposal(proposal=third_proposal, actor=people.manager, amount_cents=3_000_000)
     awards.accept_grant(grant=third, actor=people.grantee)
-    accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok")
+    accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok",
+                                                         spending=NO_SPENDING)
     milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
     db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,

@@ -12,6 +12,7 @@ from facility.grants import milestones
 from facility.grants.models import Grant, GrantStatus, MilestoneReport
 from tests.conftest import get_csrf
 from tests.factories.accounts import make_org, make_user
+from tests.factories.grants import NO_SPENDING
 from tests.portfolio import public_scene
 
 
@@ -136,7 +137,8 @@ def test_public_summary_refused_to_wrong_role_wrong_org_anonymous(client, login,
 def test_public_summary_only_after_acceptance(client, clock, api_headers):
     scene = public_scene.build(clock, pay=False)
     tranche = scene.grant.tranches[1]
-    report = milestones.submit_milestone_report(tranche=tranche, actor=scene.grantee, text="Scale done.")
+    report = milestones.submit_milestone_report(tranche=tranche, actor=scene.grantee, text="Scale done.",
+                                                spending=NO_SPENDING)
     db.session.commit()
     answer = client.put(f"/api/v1/milestone-reports/{report.id}/public-summary",
                         json={"public_summary": "Early"}, headers=api_headers(scene.grantee))

@@ -17,7 +17,7 @@ def test_anonymous_sees_every_grant_with_its_facts(client, clock):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     grant = scene.grant
-    for fact in (grant.proposal.title, "SolarKiosk", "Start-up", "KEN", scene.challenge.title, "Kampala", "UGA",
+    for fact in (grant.proposal.title, "SolarKiosk", "Start-up", "Kenya", scene.challenge.title, "Kampala", "Uganda",
                  "USD 30,000.00", "The urban poor", "Women", grant.awarded_at.date().isoformat(), "11.2", "3.6", "Active"):
         assert fact in html, fact
     assert f'href="/grants/{grant.id}"' in html
