@@ -7,6 +7,7 @@ Redis is an embedded server unless TEST_REDIS_URL is set.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -292,3 +293,25 @@ def run_jobs(app):
         worker.work(burst=True, with_scheduler=False)
 
     return _run
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`.
+    `count_queries(selects_only=True)` counts reads only (writes a page makes on the side, such as a
+    session's last-seen time, do not grow with its rows)."""
+    @contextlib.contextmanager
+    def _count(*, selects_only: bool = False):
+        statements: list[str] = []
+
+        def listener(conn, cursor, statement, *args):
+            if not selects_only or statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            yield lambda: len(statements)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+
+    return _count

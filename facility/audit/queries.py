@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 
 from facility.audit.models import AuditEvent
 from facility.core.errors import NotFound
+from facility.core.pages import Page
 from facility.extensions import db
 
 USERS = sa.table("users", sa.column("id", sa.Integer), sa.column("name", sa.String),
@@ -56,32 +57,7 @@ class Row:
     actor_name: str
 
 
-@dataclass(frozen=True)
-class EventPage:
-    rows: list[Row]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
+EventPage = Page[Row]  # one page of the trail, newest first
 
 
 def _day_start(day: date) -> datetime:
@@ -125,7 +101,7 @@ def search(criteria: Criteria, *, page: int = 1, per_page: int = PER_PAGE) -> Ev
     total = db.session.execute(
         sa.select(sa.func.count(AuditEvent.id)).where(*conditions(criteria))).scalar_one()
     result = db.session.execute(_rows(criteria).limit(per_page).offset((page - 1) * per_page)).all()
-    return EventPage(rows=[Row(event, name or "") for event, name in result], total=int(total), page=page,
+    return EventPage(items=[Row(event, name or "") for event, name in result], total=int(total), page=page,
                      per_page=per_page)
 
 

@@ -9,7 +9,6 @@ A page costs a fixed handful of queries whatever its number and size.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from facility.accounts.models import Organization, User
 from facility.challenges.models import Challenge
 from facility.core.exports import Column
 from facility.core.inputs import MAX_ID
+from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant
 from facility.ledger import movements
@@ -131,34 +131,7 @@ class Movement:
         return str(KIND_LABELS.get(self.kind, self.kind))
 
 
-@dataclass
-class LedgerPage:
-    """A page of movements, with what the `pager` macro reads."""
-
-    items: list[Movement]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
+LedgerPage = Page[Movement]  # a page of movements, newest first
 
 
 def ledger_page(filters: LedgerFilter, *, page: int, per_page: int) -> LedgerPage:

@@ -21,7 +21,7 @@ from tests.disbursements.conftest import (  # noqa: F401
 
 # The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
 from tests.factories.grants import NO_SPENDING
-from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: F401
+from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401
 
 S = DisbursementStatus
 PROBLEM = "application/problem+json"

@@ -57,7 +57,7 @@ def gateway_app(stripe_app, fake_stripe):
 
 # --- database-backed fixtures: a grant ready to be paid ----------------------------------
 
-from tests.grants.conftest import count_queries, fund, make_challenge, make_proposal  # noqa: E402,F401,F811
+from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: E402,F401,F811
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind, OrgType
 from facility.challenges.models import ChallengeStatus
@@ -67,27 +66,6 @@ def fund(app):
 
     return _fund
 
-
-@pytest.fixture
-def count_queries(app):
-    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def _count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        engine = db.engine
-        sa.event.listen(engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", listener)
-
-    return _count
 
 
 @pytest.fixture

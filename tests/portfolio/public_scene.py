@@ -3,12 +3,8 @@ a donor's wire confirmed, a challenge approved (its pool funded), a proposal awa
 its first milestone reported and accepted, and its first tranche paid on the manual rail."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-
-import pytest
-import sqlalchemy as sa
 
 from facility.accounts.models import Organization, OrgKind, OrgType, User
 from facility.challenges.models import Challenge
@@ -99,23 +95,4 @@ def extra_grants(n: int, *, country: str = "FJI") -> list[Grant]:
     db.session.commit()
     return grants
 
-
-@pytest.fixture
-def count_queries(app):
-    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()` (import the
-    fixture into a test module to use it)."""
-    @contextmanager
-    def _count():
-        statements = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-    return _count
 

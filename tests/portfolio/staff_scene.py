@@ -2,13 +2,8 @@
 services (pool funded, award, acceptance, milestone accepted, payment requested, approved, paid)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-
-import pytest
-import sqlalchemy as sa
 
 from facility.accounts.models import User
 from facility.challenges.models import Challenge
@@ -86,21 +81,3 @@ def build(n: int = 2, *, scene: Scene | None = None) -> Scene:
         add_grant(scene, f"{i}", country=country, population=population)
     return scene
 
-
-@pytest.fixture
-def count_queries(app):
-    """Count the SQL statements run inside the block: `with count_queries() as n: ...; n()`."""
-    @contextmanager
-    def _count() -> Iterator[Callable[[], int]]:
-        statements: list[str] = []
-
-        def listener(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-    return _count

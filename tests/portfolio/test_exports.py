@@ -24,8 +24,6 @@ from tests.factories.grants import MANUAL_ACCOUNT
 from tests.portfolio import staff_scene
 from tests.portfolio.staff_scene import FIRST, SECOND, Scene
 
-count_queries = staff_scene.count_queries  # the fixture, for the tests below
-
 TABLES = ("grants", "tranches", "payments", "contributions", "proposals")
 
 

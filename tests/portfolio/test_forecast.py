@@ -18,8 +18,6 @@ from tests.factories.grants import NO_SPENDING
 from tests.portfolio import staff_scene
 from tests.portfolio.staff_scene import FIRST, SECOND, Scene
 
-count_queries = staff_scene.count_queries  # the fixture, for the tests below
-
 NONE = PortfolioFilter()
 
 

@@ -18,8 +18,6 @@ from tests import factories
 from tests.portfolio import staff_scene
 from tests.portfolio.staff_scene import FIRST, SECOND
 
-count_queries = staff_scene.count_queries  # the fixture, for the tests below
-
 NONE = PortfolioFilter()
 
 

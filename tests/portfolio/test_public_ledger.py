@@ -14,7 +14,6 @@ from facility.ledger.models import LedgerAccount
 from facility.ledger.services import DISBURSED, UNALLOCATED, balance, facility_totals, verify_ledger
 from facility.portfolio import public_ledger
 from tests.portfolio import public_scene
-from tests.portfolio.public_scene import count_queries  # noqa: F401 - a fixture
 
 GIFT = public_scene.GIFT_CENTS
 POOL, AWARD, TRANCHE = 50_000_000, 3_000_000, 1_000_000
@@ -127,7 +126,7 @@ def test_csv(client, clock):
     assert 'href="/facility/ledger.csv"' in client.get("/facility/ledger").get_data(as_text=True)
 
 
-def test_pages_cost_the_same(client, clock, count_queries):  # noqa: F811 - the imported fixture
+def test_pages_cost_the_same(client, clock, count_queries):
     public_scene.build(clock)
     public_scene.extra_grants(30, country="FJI")
     with count_queries() as first:

@@ -8,7 +8,6 @@ from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus
 from tests.factories.proposals import make_proposal
 from tests.portfolio import public_scene
-from tests.portfolio.public_scene import count_queries  # noqa: F401 - a fixture
 
 
 def test_anonymous_sees_every_grant_with_its_facts(client, clock):
@@ -86,7 +85,7 @@ def test_pagination(client, clock):
     assert body["total"] == 30 and len(body["items"]) == 10 and body["page"] == 3
 
 
-def test_query_count_does_not_grow_with_rows(client, clock, count_queries):  # noqa: F811 - the imported fixture
+def test_query_count_does_not_grow_with_rows(client, clock, count_queries):
     public_scene.extra_grants(2, country="FJI")
     with count_queries() as few:
         assert client.get("/grants").status_code == 200

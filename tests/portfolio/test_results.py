@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind, OrgType
 from facility.challenges.models import ChallengeStatus, FocusArea
@@ -279,35 +277,17 @@ def test_the_money_follows_the_filters(app, clock, portfolio):
     assert empty.money.grants == 0 and all(m.awarded_pct == 0.0 for m in empty.by_policy)
 
 
-def test_the_figures_take_the_same_number_of_queries_however_many_grants(app, clock, manager, count_statements):
+def test_the_figures_take_the_same_number_of_queries_however_many_grants(app, clock, manager, count_queries):
     challenge = challenge_in("Gulu")
     granted(challenge, 1_000_000, manager, paid=100)
-    with count_statements() as few:
+    with count_queries(selects_only=True) as few:
         results.results()
     for n in range(4):
         granted(challenge_in(f"More {n}", country="BRA"), 1_000_000, manager)
-    with count_statements() as many:
+    with count_queries(selects_only=True) as many:
         results.results()
     assert few() == many() <= 8
 
-
-@pytest.fixture
-def count_statements(app):
-    @contextmanager
-    def _count():
-        statements: list[str] = []
-
-        def listener(conn, cursor, statement, *args):
-            if statement.lstrip().upper().startswith("SELECT"):
-                statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            yield lambda: len(statements)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
-
-    return _count
 
 
 # --- the public page ---------------------------------------------------------------------------
@@ -364,14 +344,14 @@ def test_the_charts_read_right_to_left_in_arabic(client, clock, portfolio):
 
 
 def test_the_results_page_takes_the_same_number_of_queries_however_many_grants(client, clock, manager,
-                                                                               count_statements):
+                                                                               count_queries):
     granted(challenge_in("Gulu"), 1_000_000, manager, paid=100)
     client.get("/results")
-    with count_statements() as few:
+    with count_queries(selects_only=True) as few:
         assert client.get("/results").status_code == 200
     for n in range(4):
         granted(challenge_in(f"More {n}", country="BRA"), 1_000_000, manager)
-    with count_statements() as many:
+    with count_queries(selects_only=True) as many:
         client.get("/results")
     assert few() == many()
 

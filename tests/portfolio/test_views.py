@@ -20,8 +20,6 @@ from tests import factories
 from tests.portfolio import staff_scene
 from tests.portfolio.test_foundations import assert_time_runs_from_the_right
 
-count_queries = staff_scene.count_queries  # the fixture, for the tests below
-
 STAFF = ("fund_manager", "admin", "auditor")
 OTHERS = ("innovator", "reviewer", "donor", "city_official")
 
