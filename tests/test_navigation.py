@@ -42,6 +42,7 @@ ROLES = [
     "admin@demo.facility",
     "fund.manager@demo.facility",
     "fund.manager2@demo.facility",
+    "auditor@demo.facility",
     "official@kampala.demo",
     "founder@solarkiosk.demo",
     "lead@waterwatch.demo",

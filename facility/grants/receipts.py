@@ -5,14 +5,14 @@ downloaded twice is the same receipt), and gives the facility's name, the donor,
 date received, the method and the pledge reference. Only received contributions have one; the
 policy (`can_download_receipt`) says who may download it.
 
-Names come in every script, so the receipt is written with a Unicode TrueType font when one is
-found: `RECEIPT_FONT_PATH` in the configuration, else DejaVu Sans where the system ships it (the
-project's machines do), else matplotlib's copy of it when installed. Without any, the text falls
-back to the PDF core font: letters outside Latin-1 are transliterated where Unicode decomposes them
-(é -> e). A letter the font cannot draw (Chinese in DejaVu Sans; no pip package installed here ships
-a CJK TrueType font) is shown as "?" and the receipt says that some letters could not be printed,
-so it never fails to render. Arabic letters are drawn unjoined (fpdf2 shapes them only with the
-optional uharfbuzz package).
+Names come in every script, so the receipt is written with a Unicode TrueType font:
+`RECEIPT_FONT_PATH` in the configuration, else the project's own copy of DejaVu Sans
+(`data/fonts/`, Bitstream Vera licence beside it), so no system font is needed. Text is shaped with
+HarfBuzz (the `uharfbuzz` wheel), so Arabic letters are joined and read right to left. A letter the
+font cannot draw (Chinese, Japanese and Korean: DejaVu Sans has no CJK glyphs, and a CJK font would
+weigh 15 MB; point `RECEIPT_FONT_PATH` at one such as Noto Sans CJK) is shown as "?" and the receipt
+says that some letters could not be printed, so it never fails to render. Without any font file the
+text falls back to the PDF core font, transliterated to Latin-1 where Unicode decomposes it (é -> e).
 """
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ from facility.core.templating import money
 from facility.grants.models import Contribution
 
 DEFAULT_FACILITY_NAME = "Urban Innovation Facility"
+BUNDLED_FONT = Path(__file__).parent / "data" / "fonts" / "DejaVuSans.ttf"
 FONT_CANDIDATES = (
+    str(BUNDLED_FONT),
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
@@ -115,6 +117,7 @@ def render_receipt(contribution: Contribution) -> bytes:
     path = font_path()
     if path:
         pdf.add_font(FONT_NAME, fname=path)
+        pdf.set_text_shaping(True)  # HarfBuzz: Arabic joined and right to left, marks placed
         family = FONT_NAME
         font: Any = pdf.fonts[FONT_NAME.lower()]  # a TTFFont: it has the cmap of what it can draw
         clean = _covered_by(font.cmap)

@@ -3,6 +3,7 @@ facility has funded since, on the contribution page."""
 from __future__ import annotations
 
 import pytest
+from fpdf import FPDF
 
 from facility.accounts.models import OrgKind
 from facility.extensions import db
@@ -92,3 +93,15 @@ def test_what_the_facility_has_funded_since(client, login, clock):
     later = _received(scene.donor, scene.manager, clock)
     html = client.get(f"/contributions/{later.id}").get_data(as_text=True)
     assert "awarded 0 grants worth USD 0.00" in html
+
+
+def test_the_bundled_font_prints_arabic_cyrillic_and_latin_names(app):
+    """The project ships its font (no system font needed) and it draws these scripts whole."""
+    path = receipts.font_path()
+    assert path == str(receipts.BUNDLED_FONT) and receipts.BUNDLED_FONT.is_file()
+    pdf = FPDF()
+    pdf.add_font("receipt", fname=path)
+    clean = receipts._covered_by(pdf.fonts["receipt"].cmap)
+    for name in ("مؤسسة المدن المستدامة", "Zoë Ångström-Łukasiewicz", "Ёлка"):
+        assert clean(name) == name
+    assert clean("北京") == "??"  # no CJK glyphs: shown as "?", and the receipt says so
