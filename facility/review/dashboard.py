@@ -1,5 +1,5 @@
 """The review package's dashboard panels: what waits for reviewers, city officials, fund managers and
-applicants. Every figure comes from the `# --- dashboard ---` block of `review.queries` (one query each)."""
+applicants. Every figure comes from `review.progress` (one query each)."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,7 +11,7 @@ from facility.accounts.models import Role
 from facility.accounts.policy import is_fund_manager
 from facility.cities.queries import city_of_official
 from facility.core.dashboard import Waiting, WorkItem, work_item
-from facility.review import queries
+from facility.review import progress, queries
 
 
 def reviewer_panel(user: Any) -> dict[str, Any] | None:
@@ -19,12 +19,12 @@ def reviewer_panel(user: Any) -> dict[str, Any] | None:
     if not user.has_role(Role.REVIEWER):
         return None
     done, total = queries.queue_progress(user)
-    fresh = queries.assignments_not_started(user)
+    fresh = progress.assignments_not_started(user)
     href = url_for("review.review", assignment_id=fresh.first_id) if fresh.first_id else url_for("review.queue")
     items = [work_item(_("Assignments not begun: read, then review or declare a conflict"), fresh, href,
                        _("first due"))]
     return {"title": _("Your reviews"), "template": "review/_dashboard.html", "done": done, "total": total,
-            "rounds": queries.reviewer_rounds(user), "items": items}
+            "rounds": progress.reviewer_rounds(user), "items": items}
 
 
 def city_panel(user: Any) -> dict[str, Any] | None:
@@ -35,7 +35,7 @@ def city_panel(user: Any) -> dict[str, Any] | None:
     if city is None:
         return None
     return {"title": _("Your city's challenges"), "template": "review/_dashboard_city.html",
-            "rows": queries.city_challenges(city.id)}
+            "rows": progress.city_challenges(city.id)}
 
 
 def _to_challenge(endpoint: str, figures: Waiting, fallback: str) -> str:
@@ -47,10 +47,10 @@ def fund_manager_panel(user: Any) -> dict[str, Any] | None:
     links to the challenge that has waited longest (or closes first)."""
     if not is_fund_manager(user):
         return None
-    short, closing = queries.panels_short_of_reviewers(), queries.rounds_closing_soon()
-    ready, pending = queries.rankings_ready(), queries.decisions_to_release()
+    short, closing = progress.panels_short_of_reviewers(), progress.rounds_closing_soon()
+    ready, pending = progress.rankings_ready(), progress.decisions_to_release()
     items: list[WorkItem] = [
-        work_item(_("Panels with fewer than %(n)d reviewers", n=queries.ENOUGH_REVIEWERS), short,
+        work_item(_("Panels with fewer than %(n)d reviewers", n=progress.ENOUGH_REVIEWERS), short,
                   _to_challenge("review.panel", short, "challenges.index"), _("first closes")),
         work_item(_("Review rounds closing within 7 days"), closing,
                   _to_challenge("review.panel", closing, "challenges.index"), _("first closes")),
@@ -66,7 +66,7 @@ def applicant_panel(user: Any) -> dict[str, Any] | None:
     """An innovator's proposals past draft and where each really stands (the released decision)."""
     if not user.has_role(Role.INNOVATOR) or user.organization_id is None:
         return None
-    rows = queries.organization_standings(user.organization_id)
+    rows = progress.organization_standings(user.organization_id)
     if not rows:
         return None
     return {"title": _("Your submitted proposals"), "template": "review/_dashboard_applicant.html", "rows": rows}
