@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 
@@ -47,3 +48,22 @@ def browser_page():
             yield page
         finally:
             browser.close()
+
+
+def fill_proposal_form(page, *, fields: dict[str, str], beneficiary: str, budget: dict[str, str],
+                       milestones: list[tuple[str, date, str, str]]) -> None:
+    """Fill the proposal form the way a person does, then save the draft and submit it.
+    `fields` by input id (title, summary, ...), `budget` by category, `milestones` as
+    (title, due date, amount in USD, deliverable)."""
+    for name, value in fields.items():
+        page.fill(f"#{name}", value)
+    for category, value in budget.items():
+        page.fill(f"#budget_{category}", value)
+    page.check(f"input[name='beneficiary_groups'][value='{beneficiary}']")
+    for i, (title, due, amount, deliverable) in enumerate(milestones):
+        page.fill(f"#milestones-{i}-title", title)
+        page.fill(f"#milestones-{i}-due_date", due.strftime("%Y-%m-%d"))
+        page.fill(f"#milestones-{i}-amount", amount)
+        page.fill(f"#milestones-{i}-deliverable", deliverable)
+    page.click("button:has-text('Save draft'), input[value='Save draft']")
+    page.click("button:has-text('Submit')")

@@ -9,7 +9,7 @@ import time_machine
 from facility.accounts.models import OrgKind, OrgType
 from facility.cities import services as city_services
 from facility.extensions import db
-from tests.browser import browser_page, live_server, require_chromium
+from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium
 from tests.conftest import PASSWORD, fund_facility
 
 pytestmark = [pytest.mark.browser, pytest.mark.serial]
@@ -89,25 +89,13 @@ def test_city_fund_manager_and_innovator_walk(app, backend, make_user, make_org)
             assert page.evaluate("window.__pwned") is None, "markup in the challenge executed"
             assert page.locator("main a[href^='javascript:']").count() == 0
             page.click("text=Propose a solution")
-            page.fill("#title", "Stage safety kits " + XSS)
-            page.fill("#summary", "Helmets, lights and first-aid training at 40 stages.")
-            page.fill("#approach", "Work with stage chairpersons. " + XSS)
-            page.fill("#team", "Three riders and a nurse.")
-            page.fill("#requested", "40000")
-            page.check("input[name='beneficiary_groups'][value='urban_poor']")
-            page.fill("#privacy_impact", "No personal data is collected; counts only.")
-            page.fill("#budget_personnel", "22000")
-            page.fill("#budget_equipment", "18000")
-            page.fill("#milestones-0-title", "Kits at 20 stages")
-            page.fill("#milestones-0-due_date", (opens + timedelta(days=60)).strftime("%Y-%m-%d"))
-            page.fill("#milestones-0-amount", "15000")
-            page.fill("#milestones-0-deliverable", "Photos and a list of stages.")
-            page.fill("#milestones-1-title", "Kits at 40 stages and training")
-            page.fill("#milestones-1-due_date", (opens + timedelta(days=150)).strftime("%Y-%m-%d"))
-            page.fill("#milestones-1-amount", "25000")
-            page.fill("#milestones-1-deliverable", "Training records.")
-            page.click("button:has-text('Save draft'), input[value='Save draft']")
-            page.click("button:has-text('Submit')")
+            fill_proposal_form(page, fields={
+                "title": "Stage safety kits " + XSS, "summary": "Helmets, lights and first-aid training at 40 stages.",
+                "approach": "Work with stage chairpersons. " + XSS, "team": "Three riders and a nurse.",
+                "requested": "40000", "privacy_impact": "No personal data is collected; counts only."},
+                beneficiary="urban_poor", budget={"personnel": "22000", "equipment": "18000"}, milestones=[
+                    ("Kits at 20 stages", opens + timedelta(days=60), "15000", "Photos and a list of stages."),
+                    ("Kits at 40 stages and training", opens + timedelta(days=150), "25000", "Training records.")])
             assert "submitted" in page.inner_text("main").lower()
             assert page.evaluate("window.__pwned") is None, "markup in the proposal executed"
 

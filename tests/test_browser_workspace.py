@@ -16,7 +16,7 @@ from facility.grants.models import Grant, GrantStatus
 from facility.proposals.models import Proposal
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import DecisionKind
-from tests.browser import browser_page, live_server, require_chromium
+from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium
 from tests.factories import NOW, PASSWORD
 from tests.factories.accounts import make_org, make_user
 from tests.factories.grants import make_grant
@@ -123,25 +123,13 @@ def test_innovator_from_sign_up_to_her_decision_and_grant(app, backend):
             page.wait_for_url(base + "/dashboard")
             # The open challenge is on her dashboard; she proposes.
             page.click(f"a:has-text('Start a proposal to {challenge_title}')")
-            page.fill("#title", "Rain tanks with level sensors")
-            page.fill("#summary", "Tanks and sensors for 30 schools.")
-            page.fill("#approach", "Install, train caretakers, publish the levels.")
-            page.fill("#team", "Two engineers and a teacher.")
-            page.fill("#requested", "20000")
-            page.fill("#budget_personnel", "8000")
-            page.fill("#budget_equipment", "12000")
-            page.check("input[name='beneficiary_groups'][value='children']")
-            page.fill("#privacy_impact", "No personal data; tank levels only.")
-            page.fill("#milestones-0-title", "Tanks at 15 schools")
-            page.fill("#milestones-0-due_date", (NOW + timedelta(days=90)).strftime("%Y-%m-%d"))
-            page.fill("#milestones-0-amount", "8000")
-            page.fill("#milestones-0-deliverable", "Photos and caretaker records.")
-            page.fill("#milestones-1-title", "Tanks at 30 schools")
-            page.fill("#milestones-1-due_date", (NOW + timedelta(days=180)).strftime("%Y-%m-%d"))
-            page.fill("#milestones-1-amount", "12000")
-            page.fill("#milestones-1-deliverable", "The sensor data, published.")
-            page.click("button:has-text('Save draft'), input[value='Save draft']")
-            page.click("button:has-text('Submit')")
+            fill_proposal_form(page, fields={
+                "title": "Rain tanks with level sensors", "summary": "Tanks and sensors for 30 schools.",
+                "approach": "Install, train caretakers, publish the levels.", "team": "Two engineers and a teacher.",
+                "requested": "20000", "privacy_impact": "No personal data; tank levels only."},
+                beneficiary="children", budget={"personnel": "8000", "equipment": "12000"}, milestones=[
+                    ("Tanks at 15 schools", NOW + timedelta(days=90), "8000", "Photos and caretaker records."),
+                    ("Tanks at 30 schools", NOW + timedelta(days=180), "12000", "The sensor data, published.")])
             assert "submitted" in page.inner_text("main").lower()
             page.click("nav a:has-text('Dashboard')")
             assert "Submitted; decisions are released after the review." in page.inner_text("main")

@@ -9,12 +9,14 @@ from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import ApiError, public, require_user
 from facility.api.public_schemas import (
+    GrantCoreSchema,
     LedgerArgs,
     LedgerPageSchema,
     PublicGrantSchema,
     PublicGrantSummarySchema,
     PublicTrancheSchema,
     RegisterArgs,
+    enum_value,
 )
 from facility.api.schemas import PageArgs, cents_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
@@ -28,10 +30,6 @@ from facility.portfolio import public_ledger, register
 from facility.proposals.models import budget_key
 
 blp = api_blueprint("api_grants", __name__, "Contributions, facility totals, awards, grants and milestones")
-
-
-def _enum(value):
-    return value.value if value is not None else None
 
 
 # --- schemas -------------------------------------------------------------------
@@ -56,8 +54,8 @@ class ContributionSchema(ma.Schema):
     id = ma.fields.Integer()
     reference = ma.fields.String()
     amount_cents = ma.fields.Integer()
-    method = ma.fields.Function(lambda c: _enum(c.method))
-    status = ma.fields.Function(lambda c: _enum(c.status))
+    method = ma.fields.Function(lambda c: enum_value(c.method))
+    status = ma.fields.Function(lambda c: enum_value(c.status))
     donor_organization_id = ma.fields.Integer(allow_none=True)
     anonymous = ma.fields.Boolean()
     received_cents = ma.fields.Integer(allow_none=True)
@@ -118,7 +116,7 @@ class AwardSchema(ma.Schema):
 
 class ReportSchema(ma.Schema):
     id = ma.fields.Integer()
-    status = ma.fields.Function(lambda r: _enum(r.status))
+    status = ma.fields.Function(lambda r: enum_value(r.status))
     text = ma.fields.String()
     kpi_values = ma.fields.Dict()
     reviewer_comment = ma.fields.String()
@@ -138,13 +136,13 @@ class TrancheSchema(ma.Schema):
     deliverable = ma.fields.String()
     due_date = ma.fields.Date(allow_none=True)
     amount_cents = ma.fields.Integer()
-    status = ma.fields.Function(lambda t: _enum(t.status))
+    status = ma.fields.Function(lambda t: enum_value(t.status))
     reports = ma.fields.List(ma.fields.Nested(ReportSchema))
 
 
 class PayoutAccountSchema(ma.Schema):
     id = ma.fields.Integer()
-    rail = ma.fields.Function(lambda a: _enum(a.rail))
+    rail = ma.fields.Function(lambda a: enum_value(a.rail))
     account_holder = ma.fields.String(allow_none=True)
     bank_name = ma.fields.String(allow_none=True)
     masked_account = ma.fields.String(allow_none=True, metadata={"description": "only the last 4 characters"})
@@ -152,18 +150,7 @@ class PayoutAccountSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
 
 
-class GrantSummarySchema(ma.Schema):
-    id = ma.fields.Integer()
-    status = ma.fields.Function(lambda g: _enum(g.status))
-    proposal_id = ma.fields.Integer()
-    challenge_id = ma.fields.Integer()
-    organization_id = ma.fields.Integer()
-    amount_cents = ma.fields.Integer()
-    awarded_at = ma.fields.AwareDateTime()
-    accepted_at = ma.fields.AwareDateTime(allow_none=True)
-
-
-class GrantSchema(GrantSummarySchema):
+class GrantSchema(GrantCoreSchema):
     agreement_text = ma.fields.String()
     tranches = ma.fields.List(ma.fields.Nested(TrancheSchema))
     payout_account = ma.fields.Nested(PayoutAccountSchema, allow_none=True)

@@ -23,7 +23,8 @@ from facility.portfolio.filters import GROUP_CHOICES
 from facility.portfolio.register import FIRST_YEAR, LAST_YEAR
 
 
-def _enum(value: Any) -> Any:
+def enum_value(value: Any) -> Any:
+    """An enum member as the API speaks it (its value); None stays None."""
     return value.value if value is not None else None
 
 
@@ -52,25 +53,30 @@ class RegisterArgs(PageArgs):
 
 class PublicOrganizationSchema(ma.Schema):
     name = ma.fields.String()
-    org_type = ma.fields.Function(lambda o: _enum(o.org_type))
+    org_type = ma.fields.Function(lambda o: enum_value(o.org_type))
     country = ma.fields.String(allow_none=True, metadata={"description": "ISO 3166-1 alpha-3"})
 
 
-class PublicGrantSummarySchema(ma.Schema):
-    """A row of the register."""
+class GrantCoreSchema(ma.Schema):
+    """What every view of a grant starts with: the public register's row and the grantee's full record."""
 
     id = ma.fields.Integer()
-    status = ma.fields.Function(lambda g: _enum(_get(g, "status")))
-    title = ma.fields.Function(lambda g: _get(g, "proposal").title)
+    status = ma.fields.Function(lambda g: enum_value(_get(g, "status")))
     proposal_id = ma.fields.Integer()
     challenge_id = ma.fields.Integer()
     organization_id = ma.fields.Integer()
     amount_cents = ma.fields.Integer()
     awarded_at = ma.fields.AwareDateTime()
     accepted_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class PublicGrantSummarySchema(GrantCoreSchema):
+    """A row of the register."""
+
+    title = ma.fields.Function(lambda g: _get(g, "proposal").title)
     grantee = ma.fields.Function(lambda g: PublicOrganizationSchema().dump(_get(g, "organization")))
     challenge = ma.fields.Function(lambda g: {"id": _get(g, "challenge").id, "title": _get(g, "challenge").title,
-                                              "focus_area": _enum(_get(g, "challenge").focus_area)})
+                                              "focus_area": enum_value(_get(g, "challenge").focus_area)})
     city = ma.fields.Function(lambda g: {"id": _get(g, "challenge").city.id, "name": _get(g, "challenge").city.name,
                                          "country": _get(g, "challenge").city.country})
     sdg_targets = ma.fields.Function(lambda g: list(_get(g, "challenge").sdg_targets or []))
@@ -83,7 +89,7 @@ class PublicTrancheSchema(ma.Schema):
     title = ma.fields.String()
     amount_cents = ma.fields.Integer()
     due_date = ma.fields.Date(allow_none=True)
-    status = ma.fields.Function(lambda t: _enum(t.status))
+    status = ma.fields.Function(lambda t: enum_value(t.status))
     paid_on = ma.fields.Date(allow_none=True)
     public_summary = ma.fields.String(metadata={"description": "the grantee's public account of the milestone"})
 

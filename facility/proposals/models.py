@@ -166,7 +166,6 @@ class Proposal(TimestampMixin, db.Model):
         """The groups that benefit, as enum members (for their labels)."""
         return [BeneficiaryGroup(value) for value in self.beneficiary_groups]
 
-    # --- kept for other packages (review, grants) until they ask proposals.policy -------------
 
 class Milestone(db.Model):
     """A deliverable with its due date and the tranche paid for it."""
