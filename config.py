@@ -60,6 +60,8 @@ class Config:
     ARGON2_TIME_COST = int(os.environ.get("ARGON2_TIME_COST", 3))
     ARGON2_MEMORY_COST = int(os.environ.get("ARGON2_MEMORY_COST", 65536))
     PASSWORD_RESET_MAX_AGE = 60 * 60
+    # A second factor proved within this many seconds counts as fresh for step-up actions (accounts.factors).
+    STEP_UP_SECONDS = int(os.environ.get("STEP_UP_SECONDS", "300"))
 
     # E-mail: printed to the log when MAIL_SERVER is unset.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None

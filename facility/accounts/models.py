@@ -92,6 +92,11 @@ class User(UserMixin, TimestampMixin, db.Model):
     last_sign_in_at: Mapped[datetime | None] = mapped_column()
     # The optional reminders (deadline and review-due nudges; `core.reminders.KINDS` says which): on until turned off.
     optional_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true(), nullable=False)
+    # Second factor (accounts.factors): the TOTP secret, encrypted like payout details; when it was turned on;
+    # the last 30-second step whose code was accepted (a code is accepted once: no replay in its window).
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column()
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -152,8 +157,21 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     ip_address: Mapped[str] = mapped_column(sa.String(64), default="", nullable=False)
     user_agent: Mapped[str] = mapped_column(sa.String(300), default="", nullable=False)
+    # When this session last proved a second factor (sign-in or step-up); `accounts.factors.has_fresh_factor`.
+    factor_verified_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code (ten per enrolment), stored only as its digest."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    code_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class ApiToken(db.Model):
@@ -170,6 +188,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    # A staff member's token issued before they enrolled a second factor: it may only enrol.
+    enrol_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), nullable=False)
 
     user: Mapped[User] = relationship(lazy="joined")
 

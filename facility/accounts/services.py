@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from facility.accounts import policy
+from facility.accounts.factors import note_session_factor
 from facility.accounts.models import (
     SELF_SIGNUP_ROLES,
     ApiToken,
@@ -273,6 +274,7 @@ def load_session_user(token: str) -> User | None:
     if row.last_seen_at < utcnow() - lifetime:
         return None
     row.user._session_token = token  # type: ignore[misc]  # per instance: this request's token
+    note_session_factor(row.user, row)
     return row.user
 
 
