@@ -86,7 +86,7 @@ class Config:
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 15))
     STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", 300))  # seconds
     # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
-    # production; development and tests derive one from SECRET_KEY (facility.grants.crypto).
+    # production; development and tests derive one from SECRET_KEY (facility.core.crypto).
     PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None
     # Disbursements: above this amount two fund managers (besides the requester) must approve.
     DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS = int(os.environ.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 5_000_000))

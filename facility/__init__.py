@@ -64,7 +64,7 @@ def _check_production(app: Flask) -> None:
         raise RuntimeError("Production needs DATABASE_URL pointing at PostgreSQL, not SQLite.")
     if not app.config.get("PAYOUT_ENCRYPTION_KEY"):
         raise RuntimeError("Production needs PAYOUT_ENCRYPTION_KEY (a Fernet key) to encrypt payout details.")
-    from facility.grants.crypto import check_keys
+    from facility.core.crypto import check_keys
 
     check_keys(app.config)
 

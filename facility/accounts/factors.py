@@ -25,8 +25,9 @@ from flask_babel import gettext as _
 
 from facility.accounts.models import Role, UserSession
 from facility.accounts.policy import has_role, is_signed_in
+from facility.core.errors import StepUpRequired
 from facility.core.models import utcnow
-from facility.core.policy import Decision, forbidden
+from facility.core.policy import Decision, Refusal, forbidden
 
 MFA_ROLES = (Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
 
@@ -72,8 +73,8 @@ def require_fresh_factor(user: Any) -> Decision:
     """Refused (403) unless a second factor was proved in the last few minutes (step-up)."""
     if has_fresh_factor(user):
         return None
-    return forbidden(_("Confirm it is you: enter a fresh code from your authenticator app (or use your passkey), "
-                       "then try again."))
+    return Refusal(_("Confirm it is you: enter a fresh code from your authenticator app (or use your passkey), "
+                     "then try again."), StepUpRequired)
 
 
 def note_factor_verified(user: Any, *, session_row: UserSession | None = None) -> None:

@@ -5,9 +5,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from facility.accounts import queries, services
+from facility.accounts import queries, services, signin_flow
 from facility.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -71,11 +71,7 @@ def signup():
 
 
 def _sign_in(user: User) -> None:
-    # A fresh session at sign-in: nothing from before (fixation) survives.
-    session.clear()
-    services.start_session(user=user)
-    login_user(user)
-    session.permanent = True
+    signin_flow.sign_in(user)
 
 
 @bp.route("/signin", methods=["GET", "POST"])

@@ -36,6 +36,13 @@ class PermissionDenied(DomainError):
     title = "Forbidden"
 
 
+class StepUpRequired(PermissionDenied):
+    """The right person, but this action needs a second factor proved in the last few minutes
+    (`accounts.factors.require_fresh_factor`): pages send the person to confirm, the API answers 403."""
+
+    title = "Fresh second factor required"
+
+
 class NotFound(DomainError):
     """Also used for objects the caller may not know exist."""
 

@@ -14,13 +14,13 @@ from flask_babel import gettext as _
 from facility.accounts.models import User
 from facility.accounts.services import verify_password
 from facility.audit.services import record
+from facility.core import crypto
 from facility.core.database import lock_row
 from facility.core.errors import Conflict, ValidationFailed
 from facility.core.inputs import NAME_CHARS, clean_text
 from facility.core.models import utcnow
 from facility.core.policy import require
 from facility.extensions import db
-from facility.grants import crypto
 from facility.grants.models import Grant, PayoutAccount, PayoutRail
 from facility.grants.policy import can_set_payout
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import itertools
 
-from facility.accounts.models import Organization, OrgKind, OrgType, User
+from facility.accounts.models import Organization, OrgKind, OrgType, User, UserSession
 from facility.accounts.services import hash_password
+from facility.core.models import utcnow
 from facility.extensions import db
 from tests.factories import PASSWORD
 
@@ -42,3 +43,9 @@ def make_user(*roles: str, email: str | None = None, name: str | None = None,
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def prove_factor(user: User) -> None:
+    """Every open session of `user` proved a second factor just now (the step-up page's effect, for tests)."""
+    db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id).values(factor_verified_at=utcnow()))
+    db.session.commit()

@@ -4,9 +4,10 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from facility.audit.models import AuditEvent
+from facility.core import crypto
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.extensions import db
-from facility.grants import awards, crypto, milestones, payouts
+from facility.grants import awards, milestones, payouts
 from facility.grants.models import MilestoneReport, PayoutAccount, ReportStatus, TrancheStatus
 from tests.conftest import PASSWORD
 from tests.factories.grants import NO_SPENDING

@@ -1,4 +1,4 @@
-"""Encryption at rest for payout bank details (Fernet: AES-128-CBC + HMAC-SHA256).
+"""Encryption at rest for payout bank details and second-factor secrets (Fernet: AES-128-CBC + HMAC-SHA256).
 
 The key comes from `PAYOUT_ENCRYPTION_KEY` (one or more comma-separated
 Fernet keys; the first encrypts, all decrypt, so keys can be rotated).
