@@ -1,4 +1,4 @@
-"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, audit-verify, sweep, ledger-verify."""
+"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, demo-otp, audit-verify, sweep, ledger-verify."""
 from __future__ import annotations
 
 import os
@@ -106,12 +106,34 @@ def seed_demo() -> None:
     from facility.demo import seed
 
     started = time.monotonic()
+    from facility.accounts.demo import DEMO_TOTP_SECRET
+
     logins = seed(echo=click.echo)
     click.echo("")
     click.echo("Demo logins (password for all: %s):" % logins["password"])
     for email, label in logins["users"]:
         click.echo(f"  {label:<28} {email}")
+    click.echo("Fund managers, the admin and the auditor also enter a code (two-step sign-in). Add the demo secret")
+    click.echo(f"  {DEMO_TOTP_SECRET}")
+    click.echo("to an authenticator app, or print the current code: flask --app wsgi facility demo-otp EMAIL")
     click.echo(f"({time.monotonic() - started:.1f}s)")
+
+
+@facility_cli.command("demo-otp")
+@click.argument("email")
+@with_appcontext
+def demo_otp(email: str) -> None:
+    """Print the current two-step sign-in code of a demo account (development only; refused in production)."""
+    from facility.accounts.demo import demo_code
+
+    if current_app.config.get("ENV_NAME") not in ("development", "test"):
+        click.echo("demo-otp is for development only; it is refused here.", err=True)
+        raise SystemExit(1)
+    code = demo_code(email.strip().lower())
+    if code is None:
+        click.echo(f"{email} is not a demo account with two-step sign-in (run seed-demo first).", err=True)
+        raise SystemExit(1)
+    click.echo(code)
 
 
 @facility_cli.command("audit-verify")

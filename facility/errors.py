@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, render_template
+from flask import Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from facility.api.auth import ApiError
-from facility.api.problems import is_api_request, problem, problem_from_http_exception
-from facility.core.errors import DomainError
+from facility.api.problems import is_api_request, problem, problem_from_http_exception, step_up_problem
+from facility.core.errors import DomainError, StepUpRequired
 from facility.extensions import db
 
 log = logging.getLogger(__name__)
@@ -16,6 +18,15 @@ log = logging.getLogger(__name__)
 
 def _page(status: int, detail: str = ""):
     return render_template("errors/error.html", status=status, detail=detail), status
+
+
+def _back_to() -> str:
+    """Where the person was: the Referer's path when it is this site, else the dashboard."""
+    referer = urlsplit(request.referrer or "")
+    if referer.netloc == request.host and referer.scheme in ("http", "https") and referer.path.startswith("/") \
+            and not referer.path.startswith("//"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return url_for("core.dashboard")
 
 
 def register(app: Flask) -> None:
@@ -38,6 +49,15 @@ def register(app: Flask) -> None:
         if is_api_request():
             return problem(error.status, error.detail, errors=error.errors or None)
         return _page(error.status, error.detail)
+
+    @app.errorhandler(StepUpRequired)
+    def _step_up(error: StepUpRequired):
+        """A step-up action without a fresh factor: the API asks for X-OTP; a page sends the person to confirm."""
+        db.session.rollback()
+        if is_api_request():
+            return step_up_problem()
+        flash(_("This action needs you to confirm it is you. Enter a fresh code, then do it again."), "info")
+        return redirect(url_for("mfa.confirm", next=_back_to()))
 
     @app.errorhandler(ApiError)
     def _api(error: ApiError):

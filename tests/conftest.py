@@ -251,10 +251,25 @@ def get_csrf(client, path="/signin") -> str:
     return csrf_token_from(client.get(path).get_data(as_text=True))
 
 
-def sign_in(client, user_or_email, password=PASSWORD):
+def sign_in(client, user_or_email, password=PASSWORD, *, path="/signin"):
+    """Sign in through the page; a person with two-step sign-in on also passes the second step with a
+    fresh code (`factories.accounts.fresh_code`). Answers the last response (302 on success)."""
     email = getattr(user_or_email, "email", user_or_email)
     token = get_csrf(client)
-    return client.post("/signin", data={"email": email, "password": password, "csrf_token": token})
+    response = client.post(path, data={"email": email, "password": password, "csrf_token": token})
+    if response.status_code == 302 and response.location.split("?")[0].endswith("/signin/verify"):
+        response = pass_second_step(client, email)
+    return response
+
+
+def pass_second_step(client, email, code=None):
+    """The sign-in's second step, with `code` (default: a fresh valid one)."""
+    page = client.get("/signin/verify")
+    if page.status_code != 200:
+        return page
+    token = csrf_token_from(page.get_data(as_text=True))
+    code = code if code is not None else factories.accounts.fresh_code(email)
+    return client.post("/signin/verify", data={"email": email, "code": code, "csrf_token": token})
 
 
 @pytest.fixture

@@ -3,11 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 import sqlalchemy as sa
 
+from facility.accounts import totp
 from facility.accounts.models import Organization, OrgKind, OrgType, Role, User
+from facility.accounts.policy import MFA_ROLES
 from facility.accounts.services import hash_password
+from facility.core.models import utcnow
 from facility.extensions import db
+
+# The demo's staff (fund managers, admin, auditor) have two-step sign-in on with this published secret:
+# add it to an authenticator app, or print the current code with `flask --app wsgi facility demo-otp EMAIL`.
+# A demo only: a real deployment's people enrol with their own secrets.
+DEMO_TOTP_SECRET = "DEMOFACILITYSEEDDEMOFACILITYSEED"  # noqa: S105 - published on purpose (demo only)
 
 # email, label, roles, organisation key
 DEMO_USERS = [
@@ -49,7 +58,19 @@ def seed(state: dict) -> None:
         user = User(email=email, name=label, password_hash=password_hash, organization=orgs[org_key] if org_key else None)
         for role in roles:
             user.add_role(role)
+        if any(role in MFA_ROLES for role in roles):
+            totp.store_secret(user, DEMO_TOTP_SECRET)
+            user.mfa_enrolled_at = utcnow()
         db.session.add(user)
         users[email] = user
     state["orgs"] = orgs
     state["users"] = users
+
+
+def demo_code(email: str) -> str | None:
+    """The current TOTP code of a demo account with two-step sign-in on (None for anyone else)."""
+    user = db.session.execute(sa.select(User).where(User.email == email)).scalar_one_or_none()
+    if user is None or user.mfa_enrolled_at is None or email not in {e for e, *_ in DEMO_USERS}:
+        return None
+    secret = totp.secret_of(user)
+    return pyotp.TOTP(secret).now() if secret else None

@@ -23,36 +23,14 @@ from typing import Any
 from flask import current_app, g, has_request_context
 from flask_babel import gettext as _
 
-from facility.accounts.models import Role, UserSession
-from facility.accounts.policy import has_role, is_signed_in
+from facility.accounts.models import UserSession
+from facility.accounts.policy import MFA_ROLES, is_enrolled, mfa_refusal, must_enrol, needs_mfa  # decided in policy
 from facility.core.errors import StepUpRequired
 from facility.core.models import utcnow
-from facility.core.policy import Decision, Refusal, forbidden
+from facility.core.policy import Decision, Refusal
 
-MFA_ROLES = (Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
-
-
-def needs_mfa(user: Any) -> bool:
-    """Fund managers, admins and auditors must have a second factor."""
-    return has_role(user, *MFA_ROLES)
-
-
-def is_enrolled(user: Any) -> bool:
-    """The person has turned a second factor on."""
-    return is_signed_in(user) and getattr(user, "mfa_enrolled_at", None) is not None
-
-
-def must_enrol(user: Any) -> bool:
-    """A person who needs a second factor and has none yet: they may only enrol."""
-    return needs_mfa(user) and not is_enrolled(user)
-
-
-def mfa_refusal(user: Any) -> Decision:
-    """Refused (403) while the person must enrol a second factor and has not."""
-    if must_enrol(user):
-        return forbidden(_("Your role needs a second factor: set up an authenticator app first "
-                           "(Account, then Two-step sign-in)."))
-    return None
+__all__ = ["MFA_ROLES", "has_fresh_factor", "is_enrolled", "mfa_refusal", "must_enrol", "needs_mfa",
+           "note_factor_verified", "note_session_factor", "require_fresh_factor", "step_up_seconds"]
 
 
 def step_up_seconds() -> int:

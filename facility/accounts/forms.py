@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -149,3 +158,50 @@ class RolesForm(FlaskForm):
 
 class RevokeTokenForm(FlaskForm):
     submit = SubmitField(_l("Revoke"))
+
+
+# --- two-step sign-in (accounts.mfa_views) -------------------------------------------------------
+
+CODE_CHARS = 32  # a six-digit code or a recovery code, with spaces or a dash
+
+
+class TwoStepStartForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired()],
+                             description=_l("To turn two-step sign-in on, confirm it is you."),
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Continue"))
+
+
+class CodeForm(FlaskForm):
+    """One code: six digits from the authenticator app (or, where accepted, a recovery code)."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=CODE_CHARS)],
+                       description=_l("The six-digit code your authenticator app shows now, or one of your "
+                                      "recovery codes."),
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "off",
+                                  "spellcheck": "false"})
+    submit = SubmitField(_l("Confirm"))
+
+
+class AppCodeForm(CodeForm):
+    """Only a code from the app (turning enrolment on proves the app has the secret)."""
+
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=CODE_CHARS)],
+                       description=_l("The six digits your authenticator app shows for this account."),
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+    submit = SubmitField(_l("Turn two-step sign-in on"))
+
+
+class SecondStepForm(CodeForm):
+    """The sign-in's second step; `email` repeats the pending account only so the rate limit counts it."""
+
+    email = HiddenField()
+    submit = SubmitField(_l("Sign in"))
+
+
+class RecoveryCodesForm(CodeForm):
+    submit = SubmitField(_l("Make new recovery codes"))
+
+
+class TurnOffForm(CodeForm):
+    submit = SubmitField(_l("Turn two-step sign-in off"))

@@ -61,9 +61,39 @@ def is_member_of(user: Any, organization_id: int | None) -> bool:
     return is_signed_in(user) and organization_id is not None and user.organization_id == organization_id
 
 
+# --- second factor: who must have one (accounts.factors re-exports these and adds step-up) ---------
+
+MFA_ROLES = (Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
+
+
+def needs_mfa(user: Any) -> bool:
+    """Fund managers, admins and auditors must have a second factor."""
+    return has_role(user, *MFA_ROLES)
+
+
+def is_enrolled(user: Any) -> bool:
+    """The person has turned a second factor on."""
+    return is_signed_in(user) and getattr(user, "mfa_enrolled_at", None) is not None
+
+
+def must_enrol(user: Any) -> bool:
+    """A person who needs a second factor and has none yet: they may only enrol."""
+    return needs_mfa(user) and not is_enrolled(user)
+
+
+def mfa_refusal(user: Any) -> Decision:
+    """Refused (403) while the person must enrol a second factor and has not."""
+    if must_enrol(user):
+        return forbidden(_("Your role needs a second factor: set up an authenticator app first "
+                           "(Account, then Two-step sign-in)."))
+    return None
+
+
 def require_fund_manager(user: Any) -> Decision:
-    """Refused unless `user` is a fund manager: the role check that opens most staff policies."""
-    return None if is_fund_manager(user) else role_refusal(user, _("Only fund managers may do this."))
+    """Refused unless `user` is a fund manager with a second factor: the check that opens most staff policies."""
+    if not is_fund_manager(user):
+        return role_refusal(user, _("Only fund managers may do this."))
+    return mfa_refusal(user)
 
 
 def require_signed_in(user: Any) -> Decision:
@@ -92,8 +122,11 @@ def can_list_users(user: Any) -> Decision:
 
 
 def can_manage_roles(user: Any, person: Any) -> Decision:
-    """Admins change anyone's roles (that they cannot drop their own admin role is `can_set_roles`)."""
-    return None if is_admin(user) else role_refusal(user, _("Only administrators change roles."))
+    """Admins with a second factor change anyone's roles (that they cannot drop their own admin role is
+    `can_set_roles`)."""
+    if not is_admin(user):
+        return role_refusal(user, _("Only administrators change roles."))
+    return mfa_refusal(user)
 
 
 def can_set_roles(user: Any, person: Any, roles: set[Role]) -> Decision:

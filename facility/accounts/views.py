@@ -1,13 +1,11 @@
 """Pages: sign up, sign in and out, password reset, profile, organisation, admin users."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from facility.accounts import queries, services, signin_flow
+from facility.accounts import mfa_views, queries, services, signin_flow
 from facility.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -22,6 +20,7 @@ from facility.accounts.forms import (
     SignUpForm,
 )
 from facility.accounts.limits import signin_limits
+from facility.accounts.mfa_views import safe_next
 from facility.accounts.models import Role, User
 from facility.accounts.permissions import role_required
 from facility.accounts.policy import can_list_users
@@ -41,9 +40,12 @@ def load_user(session_token: str):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes to the dashboard."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("core.dashboard")
+    return safe_next(target)
+
+
+def register(app) -> None:
+    """The second factor's pages (and their app-wide enrolment gate) live in `accounts.mfa_views`."""
+    app.register_blueprint(mfa_views.bp)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -85,6 +87,10 @@ def signin():
             form.form_errors.append(_("The e-mail address or password is wrong."))
         else:
             target = _safe_next(request.args.get("next"))
+            if user.mfa_enrolled_at is not None:  # the second step: a code (accounts.mfa_views)
+                signin_flow.begin_second_factor(user, target)
+                db.session.commit()
+                return redirect(url_for("mfa.signin_verify"))
             _sign_in(user)
             db.session.commit()
             return redirect(target)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from facility.accounts import queries, services
+from facility.accounts import mfa, queries, services, totp
 from facility.accounts.limits import signin_limits
 from facility.accounts.models import SELF_SIGNUP_ROLES, OrgType
+from facility.accounts.policy import is_enrolled, must_enrol
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
@@ -30,6 +31,9 @@ class TokenRequestSchema(ma.Schema):
     email = email_field(required=True)
     password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
     name = ma.fields.String(load_default="", validate=ma.validate.Length(max=services.TOKEN_NAME_CHARS))
+    otp = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64), metadata={
+        "description": "the current code from the authenticator app (or a recovery code); required once "
+                       "two-step sign-in is on"})
 
 
 class TokenSchema(ma.Schema):
@@ -40,6 +44,8 @@ class TokenSchema(ma.Schema):
     expires_at = ma.fields.AwareDateTime(allow_none=True)
     last_used_at = ma.fields.AwareDateTime(allow_none=True)
     revoked_at = ma.fields.AwareDateTime(allow_none=True)
+    enrol_only = ma.fields.Boolean(metadata={
+        "description": "true for a staff member who has not enrolled a second factor yet: the token can only enrol"})
 
 
 class NewTokenSchema(TokenSchema):
@@ -88,13 +94,24 @@ class UserSchema(ma.Schema):
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
 @blp.alt_response(401, description="wrong e-mail or password")
+@blp.alt_response(422, description="two-step sign-in is on and `otp` is missing, wrong or already used")
 def create_token(data):
-    """Exchange an e-mail and password for a bearer token."""
+    """Exchange an e-mail, password and (with two-step sign-in on) a code for a bearer token.
+
+    Rules: the code is checked only once the password is right, so a wrong code says nothing about the
+    password; it counts against the same rate limit. A fund manager, admin or auditor without a second
+    factor gets a token that can only enrol (`enrol_only`)."""
     user = services.authenticate(email=data["email"], password=data["password"])
     if user is None:
         db.session.commit()  # keep the audit record of the failed attempt
         raise ApiError(401, "The e-mail address or password is wrong.")
+    if is_enrolled(user) and mfa.check_second_factor(user, data.get("otp")) is None:
+        db.session.commit()  # the failed attempt stays in the audit trail; no token
+        raise ApiError(422, "Some fields are invalid; see errors.", errors={"otp": [
+            "Send the current code from your authenticator app (or a recovery code)." if not data.get("otp")
+            else "This code is wrong or was already used."]})
     token, plain = services.issue_api_token(user=user, name=data.get("name", ""))
+    token.enrol_only = must_enrol(user)
     db.session.commit()
     token.token = plain  # transient: the plain value is shown this once
     return token
@@ -137,3 +154,49 @@ def sign_up(data):
 def me():
     """The caller, their roles and organisation."""
     return require_user()
+
+
+# --- two-step sign-in (TOTP) -------------------------------------------------------------------------
+
+class TotpStartSchema(ma.Schema):
+    password = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=1024))
+
+
+class TotpSecretSchema(ma.Schema):
+    secret = ma.fields.String(metadata={"description": "base32 TOTP secret, shown once"})
+    uri = ma.fields.String(metadata={"description": "otpauth:// URI for an authenticator app"})
+
+
+class TotpConfirmSchema(ma.Schema):
+    otp = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                           metadata={"description": "the six-digit code the app shows for the new secret"})
+
+
+class RecoveryCodesSchema(ma.Schema):
+    recovery_codes = ma.fields.List(ma.fields.String(), metadata={"description": "ten single-use codes, shown once"})
+
+
+@blp.route("/me/mfa/totp", methods=["POST"])
+@blp.arguments(TotpStartSchema)
+@blp.response(200, TotpSecretSchema)
+@blp.alt_response(409, description="two-step sign-in is already on")
+@blp.alt_response(422, description="wrong password")
+def start_totp(data):
+    """Start two-step sign-in: the password again answers a new secret (turned on by the confirm call)."""
+    user = require_user()
+    secret = mfa.start_enrolment(user=user, password=data["password"])  # a wrong password: 422, errors.password
+    db.session.commit()
+    return {"secret": secret, "uri": totp.provisioning_uri(user, secret)}
+
+
+@blp.route("/me/mfa/totp/confirm", methods=["POST"])
+@blp.arguments(TotpConfirmSchema)
+@blp.response(200, RecoveryCodesSchema)
+@blp.alt_response(409, description="already on, or no secret was asked for")
+@blp.alt_response(422, description="wrong or replayed code")
+def confirm_totp(data):
+    """Turn two-step sign-in on with a code from the new secret; answers ten recovery codes, once."""
+    user = require_user()
+    codes = mfa.confirm_enrolment(user=user, code=data["otp"])  # a wrong or replayed code: 422, errors.otp
+    db.session.commit()
+    return {"recovery_codes": codes}

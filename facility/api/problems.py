@@ -91,3 +91,12 @@ def problem_from_http_exception(error: HTTPException) -> Response:
     if status >= 500:
         detail = "Something went wrong on our side; it has been logged."
     return problem(status, detail, errors=errors, headers=headers)
+
+
+STEP_UP_DETAIL = ("This action needs a fresh second factor: send the current code from your authenticator app "
+                  "in the 'X-OTP' header with this request.")
+
+
+def step_up_problem() -> Response:
+    """`core.errors.StepUpRequired` in the API: 403, and the detail says how to prove a fresh factor."""
+    return problem(403, STEP_UP_DETAIL, title="Fresh second factor required")
