@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from facility.extensions import db, limiter
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, sign_in
 
 DEMO_PASSWORD = "demo-facility-2026"
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
@@ -38,6 +38,14 @@ EXEMPT_WRITES = {
     "accounts.reminder_preferences": "the auditor's own reminder e-mails",
     "accounts.change_password": "the auditor's own password",
     "accounts.revoke_token": "the auditor's own API tokens",
+    "mfa.signin_verify": "the sign-in's second step: how the auditor starts",
+    "mfa.two_step_start": "the auditor's own second factor",
+    "mfa.two_step_confirm": "the auditor's own second factor",
+    "mfa.two_step_recovery_codes": "the auditor's own recovery codes",
+    "mfa.two_step_off": "the auditor's own second factor (refused: the role needs it)",
+    "mfa.confirm": "the auditor proves a fresh second factor for their own session",
+    "api_accounts.start_totp": "the auditor's own second factor",
+    "api_accounts.confirm_totp": "the auditor's own second factor",
     "api_accounts.create_token": "the auditor's own API tokens",
     "api_accounts.revoke_token": "the auditor's own API tokens",
     "api_accounts.sign_up": "public sign-up; creates a new person's account, not the auditor acting",
@@ -57,7 +65,7 @@ NOT_FOR_STAFF = {
     # Pages that belong to one other role, which a fund manager does not get either.
     "challenges.mine", "review.queue", "review.reviewer_panel",
 }
-SKIP_READS = {"static", "accounts.signin", "accounts.signup", "accounts.forgot_password",
+SKIP_READS = {"static", "accounts.signin", "accounts.signup", "accounts.forgot_password", "mfa.signin_verify",
               "accounts.reset_password", "review.accept_invitation", "accounts.signout"}
 
 
@@ -73,8 +81,7 @@ def demo_app(app):
 
 def _client(app: Flask, email: str):
     client = app.test_client()
-    token = csrf_token_from(client.get("/signin").get_data(as_text=True))
-    response = client.post("/signin", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token})
+    response = sign_in(client, email, DEMO_PASSWORD)  # demo staff also pass the second step
     assert response.status_code == 302, response.status_code
     return client, csrf_token_from(client.get("/profile").get_data(as_text=True))
 

@@ -20,7 +20,7 @@ from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField
 
 from facility.extensions import db, limiter
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, sign_in
 
 DEMO_PASSWORD = "demo-facility-2026"
 ROLES = {
@@ -61,8 +61,7 @@ def demo_app(app):
 def _signed_in(app: Flask, role: str | None):
     client = app.test_client()
     if role is not None:
-        token = csrf_token_from(client.get("/signin").get_data(as_text=True))
-        response = client.post("/signin", data={"email": ROLES[role], "password": DEMO_PASSWORD, "csrf_token": token})
+        response = sign_in(client, ROLES[role], DEMO_PASSWORD)  # demo staff also pass the second step
         assert response.status_code == 302, response.status_code
     token = csrf_token_from(client.get("/signin" if role is None else "/profile").get_data(as_text=True))
     return client, token

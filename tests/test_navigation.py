@@ -9,7 +9,6 @@ goes into `EXCLUDED` with its reason.
 from __future__ import annotations
 
 import io
-import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -33,6 +32,7 @@ from facility.review import queries as review_queries
 from facility.review.assignments import add_assignment
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import Assignment, DecisionKind, ReviewRound, RoundKind
+from tests.conftest import sign_in
 from tests.factories.challenges import make_challenge
 from tests.factories.grants import NO_SPENDING
 
@@ -95,9 +95,7 @@ def _same_site_links(base_path: str, html: str) -> list[str]:
 
 
 def _sign_in(client, email: str) -> None:
-    html = client.get("/signin").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    response = client.post("/signin", data={"email": email, "password": DEMO_PASSWORD, "csrf_token": token})
+    response = sign_in(client, email, DEMO_PASSWORD)  # demo staff also pass the second step
     assert response.status_code == 302, f"{email} cannot sign in"
 
 

@@ -35,7 +35,7 @@ def wrong_code_message() -> str:
 def check_second_factor(user: User, code: str | None, *, allow_recovery: bool = True) -> str | None:
     """The factor `code` proves for an enrolled `user` ("totp" or "recovery"), else None.
 
-    A TOTP code is accepted once; a recovery code is spent. Failures are audited."""
+    A TOTP code is accepted once; a recovery code is spent. The caller audits a failure where it keeps one."""
     if user.mfa_enrolled_at is not None:
         if totp.verify_code(user, code):
             db.session.flush()
@@ -43,7 +43,6 @@ def check_second_factor(user: User, code: str | None, *, allow_recovery: bool = 
         if allow_recovery and totp.use_recovery_code(user, code):
             record("user.recovery_code_used", actor=user, obj=user)
             return RECOVERY
-    record("user.second_factor_failed", actor=user, obj=user)
     return None
 
 

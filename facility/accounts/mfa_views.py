@@ -81,6 +81,7 @@ def signin_verify():
     if form.validate_on_submit():
         factor = mfa.check_second_factor(user, form.code.data)
         if factor is None:
+            record("user.second_factor_failed", actor=user, obj=user)
             db.session.commit()  # the failed attempt stays in the audit trail; nothing else changed
             form.code.errors = [mfa.wrong_code_message()]
         else:
@@ -207,7 +208,7 @@ def confirm():
     if form.validate_on_submit():
         factor = mfa.check_second_factor(user, form.code.data)
         if factor is None:
-            db.session.commit()  # the failed attempt stays in the audit trail
+            db.session.rollback()  # a refused code writes nothing
             form.code.errors = [mfa.wrong_code_message()]
         else:
             note_factor_verified(user, session_row=signin_flow.current_session_row(user))

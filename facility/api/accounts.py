@@ -10,6 +10,7 @@ from facility.accounts.policy import is_enrolled, must_enrol
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
 from facility.api.schemas import PageArgs, page_of, paginate
+from facility.audit.services import record
 from facility.core.inputs import NAME_CHARS
 from facility.extensions import db
 
@@ -106,6 +107,7 @@ def create_token(data):
         db.session.commit()  # keep the audit record of the failed attempt
         raise ApiError(401, "The e-mail address or password is wrong.")
     if is_enrolled(user) and mfa.check_second_factor(user, data.get("otp")) is None:
+        record("user.second_factor_failed", actor=user, obj=user)
         db.session.commit()  # the failed attempt stays in the audit trail; no token
         raise ApiError(422, "Some fields are invalid; see errors.", errors={"otp": [
             "Send the current code from your authenticator app (or a recovery code)." if not data.get("otp")
