@@ -9,7 +9,7 @@ import time_machine
 from facility.accounts.models import OrgKind, OrgType
 from facility.cities import services as city_services
 from facility.extensions import db
-from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium
+from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium, sign_in_page
 from tests.conftest import PASSWORD, fund_facility
 
 pytestmark = [pytest.mark.browser, pytest.mark.serial]
@@ -19,11 +19,7 @@ XSS = '<img src=x onerror="window.__pwned=1">'
 
 
 def _sign_in(page, base, email):
-    page.goto(base + "/signin")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")
-    page.wait_for_url(base + "/dashboard")
+    sign_in_page(page, base, email, PASSWORD)
 
 
 def test_city_fund_manager_and_innovator_walk(app, backend, make_user, make_org):

@@ -16,7 +16,7 @@ from facility.grants.models import Grant, GrantStatus
 from facility.proposals.models import Proposal
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import DecisionKind
-from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium
+from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium, sign_in_page
 from tests.factories import NOW, PASSWORD
 from tests.factories.accounts import make_org, make_user
 from tests.factories.grants import make_grant
@@ -29,11 +29,7 @@ GRACE_PASSWORD = "kettle harbour violet 42"
 
 
 def _sign_in(page, base, email, password=PASSWORD):
-    page.goto(base + "/signin")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.press("#password", "Enter")
-    page.wait_for_url(base + "/dashboard")
+    sign_in_page(page, base, email, password)
 
 
 def _sign_out(page):
