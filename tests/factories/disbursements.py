@@ -10,6 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from facility.accounts.models import Organization, OrgKind, OrgType, User
+from facility.accounts.policy import MFA_ROLES
 from facility.accounts.services import hash_password
 from facility.challenges.models import Challenge, ChallengeStatus, FocusArea
 from facility.cities.models import City, ClimateRisk
@@ -21,11 +22,14 @@ from facility.grants.models import Grant, Tranche, TrancheStatus
 from facility.ledger.services import contributions_account, pool_account, post_transaction, unallocated_account
 from facility.proposals.models import Proposal, ProposalStatus
 from tests.factories import PASSWORD
+from tests.factories.accounts import enrol
 
 
 def _user(email: str, role: str, organization: Organization | None = None) -> User:
     user = User(email=email, name=email.split("@")[0], password_hash=hash_password(PASSWORD), organization=organization)
     user.add_role(role)
+    if role in {r.value for r in MFA_ROLES}:
+        enrol(user)  # staff have two-step sign-in on, as make_user gives them
     db.session.add(user)
     return user
 
