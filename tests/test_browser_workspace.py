@@ -60,6 +60,8 @@ def test_fund_manager_awards_and_pays_by_clicks(app, backend, run_jobs):
         _release_recommendations(world, world.proposal, paid_one)
         # Awarded earlier, accepted, paid by bank; its first milestone report was accepted: payable now.
         make_grant(paid_one, world.fund_manager, grantee, rail="manual", accepted_reports=[1])
+        # The confirmer of a manual payment is neither its requester nor an approver (policy.can_confirm).
+        finance = make_user("fund_manager", email="finance@example.org").email
         # Read what the walk needs, then end the transaction: on SQLite an open one blocks the server.
         first, second, title = world.fund_manager.email, world.second_fund_manager.email, world.proposal.title
         ids = world.proposal.id, world.fund_manager.id, world.second_fund_manager.id
@@ -84,7 +86,9 @@ def test_fund_manager_awards_and_pays_by_clicks(app, backend, run_jobs):
             page.click("button:has-text('Approve payment of')")
             run_jobs()  # the payment job prepares the manual rail's instruction
             db.session.commit()
-            page.click("nav a:has-text('Dashboard')")
+            _sign_out(page)
+            # ...and confirmed by a third.
+            _sign_in(page, base, finance)
             page.click("a:has-text('Manual payments to confirm')")
             page.fill("#confirm-bank_reference", "FT27031234")
             page.click("button:has-text('Confirm payment')")

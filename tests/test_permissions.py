@@ -4,6 +4,7 @@ import pytest
 from facility.accounts.models import ApiToken, OrgKind
 from facility.extensions import db
 from tests.conftest import get_csrf
+from tests.factories.accounts import prove_factor
 
 SIGNED_IN_PAGES = ["/dashboard", "/profile", "/profile/tokens"]
 ADMIN_PAGES = ["/admin/users", "/admin/users/{user_id}/roles"]
@@ -47,6 +48,7 @@ def test_admin_grants_a_role(client, make_user, login):
     target = make_user("innovator")
     admin = make_user("admin")
     login(client, admin)
+    prove_factor(admin)  # changing roles is a step-up action
     token = get_csrf(client, f"/admin/users/{target.id}/roles")
     response = client.post(f"/admin/users/{target.id}/roles",
                            data={"roles": ["innovator", "reviewer"], "csrf_token": token})

@@ -23,6 +23,8 @@ DEMO_USERS = [
     ("admin@demo.facility", "Administrator", [Role.ADMIN], "facility"),
     ("fund.manager@demo.facility", "Fund manager", [Role.FUND_MANAGER], "facility"),
     ("fund.manager2@demo.facility", "Second fund manager", [Role.FUND_MANAGER], "facility"),
+    # Confirms manual-rail payments: neither their requester nor an approver (separation of duties).
+    ("finance@demo.facility", "Finance officer", [Role.FUND_MANAGER], "facility"),
     ("official@kampala.demo", "City official (Kampala)", [Role.CITY_OFFICIAL], None),
     ("official@suva.demo", "City official (Suva)", [Role.CITY_OFFICIAL], None),
     ("official@lyon.demo", "City official (Lyon)", [Role.CITY_OFFICIAL], None),

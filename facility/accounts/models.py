@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, enum_column, utcnow  # noqa: F401 (enum_column re-exported)
+from facility.core.states import Transitions
 from facility.extensions import db
 
 
@@ -197,3 +198,50 @@ class ApiToken(db.Model):
     def is_usable(self) -> bool:
         now = utcnow()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@labelled({"pending": _l("Awaiting a second administrator"), "approved": _l("Approved"), "rejected": _l("Rejected"),
+           "withdrawn": _l("Withdrawn")},
+          tones={"pending": "waiting", "approved": "good", "rejected": "bad", "withdrawn": "neutral"})
+class RoleRequestStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+_R = RoleRequestStatus
+ROLE_REQUEST_TRANSITIONS = Transitions(RoleRequestStatus, {
+    # A second administrator decides, or the requester takes it back; every decision is final.
+    _R.PENDING: {_R.APPROVED, _R.REJECTED, _R.WITHDRAWN},
+})
+
+GUARDED_ROLES = (Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
+"""Roles whose grant takes a second administrator's approval (`accounts.roles`); removing any role acts at once."""
+
+
+class RoleGrantRequest(db.Model):
+    """An administrator's request to give a person fund manager, administrator or auditor: it takes effect
+    only when a second administrator (neither the requester nor the person) approves it."""
+
+    __tablename__ = "role_grant_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False)  # the role values to add, sorted
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    status: Mapped[RoleRequestStatus] = mapped_column(enum_column(RoleRequestStatus), default=RoleRequestStatus.PENDING,
+                                                      nullable=False, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+
+    person: Mapped[User] = relationship(foreign_keys=[person_id])
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def role_list(self) -> list[Role]:
+        """The roles asked for, as enum members (pages show their labels)."""
+        return [Role(value) for value in self.roles]

@@ -5,8 +5,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from facility.accounts.models import Role
-from facility.core.policy import Decision, conflict, forbidden, hidden
+from facility.accounts.models import Role, RoleRequestStatus
+from facility.core.policy import Decision, conflict, first, forbidden, hidden
 
 
 def is_signed_in(user: Any) -> bool:
@@ -122,21 +122,80 @@ def can_list_users(user: Any) -> Decision:
 
 
 def can_manage_roles(user: Any, person: Any) -> Decision:
-    """Admins with a second factor change anyone's roles (that they cannot drop their own admin role is
-    `can_set_roles`)."""
+    """Admins with a second factor change other people's roles (what they may change is `can_set_roles`)."""
     if not is_admin(user):
         return role_refusal(user, _("Only administrators change roles."))
     return mfa_refusal(user)
 
 
-def can_set_roles(user: Any, person: Any, roles: set[Role]) -> Decision:
-    """`can_manage_roles`, and an admin cannot remove their own administrator role (no lock-out)."""
+def can_set_roles(user: Any, person: Any, roles: set[Role] | None = None) -> Decision:
+    """`can_manage_roles`, and nobody changes their own roles (separation of duties: an administrator cannot
+    make themselves a fund manager, nor drop their own administrator role)."""
     refusal = can_manage_roles(user, person)
     if refusal is not None:
         return refusal
-    if user.id == person.id and Role.ADMIN not in roles:
-        return conflict(_("You cannot remove your own administrator role."))
+    if user.id == person.id:
+        return forbidden(_("You cannot change your own roles; another administrator must."))
     return None
+
+
+def can_view_role_requests(user: Any) -> Decision:
+    """Admins see the role requests awaiting a second administrator; auditors read them."""
+    return None if is_admin(user) or is_auditor(user) else forbidden(
+        _("Only administrators see role requests."))
+
+
+def _pending(role_request: Any) -> Decision:
+    if role_request.status is not RoleRequestStatus.PENDING:
+        return conflict(_("This role request was already decided or withdrawn."))
+    return None
+
+
+def can_decide_role_request(user: Any, role_request: Any) -> Decision:
+    """Four eyes on staff roles: an administrator other than the requester, and other than the person who
+    would get the roles, approves or rejects a pending role request."""
+    def second_admin() -> Decision:
+        if user.id == role_request.requested_by_id:
+            return forbidden(_("You asked for this; a second administrator must decide it."))
+        if user.id == role_request.person_id:
+            return forbidden(_("You cannot decide a request for your own roles."))
+        return None
+
+    return first(lambda: can_manage_roles(user, role_request.person), second_admin, lambda: _pending(role_request))
+
+
+def can_withdraw_role_request(user: Any, role_request: Any) -> Decision:
+    """The administrator who asked withdraws their own pending role request."""
+    def requester() -> Decision:
+        if user.id != role_request.requested_by_id:
+            return forbidden(_("Only the administrator who asked withdraws a role request."))
+        return None
+
+    return first(lambda: can_manage_roles(user, role_request.person), requester, lambda: _pending(role_request))
+
+
+def can_deactivate(user: Any, person: Any) -> Decision:
+    """Admins deactivate another person's account (which ends all their sessions and tokens); never their own."""
+    def active_other() -> Decision:
+        if user.id == person.id:
+            return forbidden(_("You cannot deactivate your own account; another administrator must."))
+        if not person.active:
+            return conflict(_("This account is already deactivated."))
+        return None
+
+    return first(lambda: can_manage_roles(user, person), active_other)
+
+
+def can_reactivate(user: Any, person: Any) -> Decision:
+    """Admins reactivate another person's deactivated account."""
+    def inactive_other() -> Decision:
+        if user.id == person.id:
+            return forbidden(_("You cannot reactivate your own account."))
+        if person.active:
+            return conflict(_("This account is active."))
+        return None
+
+    return first(lambda: can_manage_roles(user, person), inactive_other)
 
 
 def can_revoke_token(user: Any, token: Any) -> Decision:

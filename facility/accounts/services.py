@@ -1,4 +1,4 @@
-"""Account rules: sign-up, passwords, sessions, API tokens, roles.
+"""Account rules: sign-up, passwords, sessions, API tokens (role changes are `accounts.roles`).
 
 Services flush but never commit; the view, job or command that calls them
 commits once.
@@ -400,22 +400,6 @@ def set_reminder_preference(*, user: User, actor: User, optional_reminders: bool
         raise ValidationFailed(_("Some fields need your attention."),
                                errors={"optional_reminders": [_("Choose on or off.")]})
     user.optional_reminders = optional_reminders
-    return user
-
-
-def set_roles(*, user: User, roles: list[str], actor: User) -> User:
-    """Rule `policy.can_set_roles`: only admins change roles; an admin cannot remove their own admin
-    role (no lock-out)."""
-    require(policy.can_manage_roles(actor, user))
-    wanted = {Role(r) for r in roles}
-    require(policy.can_set_roles(actor, user, wanted))
-    before = sorted(user.roles)
-    for role in list(Role):
-        if role in wanted:
-            user.add_role(role)
-        else:
-            user.remove_role(role)
-    record("user.roles_changed", actor=actor, obj=user, details={"before": before, "after": sorted(r.value for r in wanted)})
     return user
 
 

@@ -1,11 +1,11 @@
-"""Pages: sign up, sign in and out, password reset, profile, organisation, admin users."""
+"""Pages: sign up, sign in and out, password reset, profile, organisation (admin users: `admin_views`)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
-from facility.accounts import mfa_views, queries, services, signin_flow
+from facility.accounts import admin_views, mfa_views, queries, services, signin_flow
 from facility.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -14,7 +14,6 @@ from facility.accounts.forms import (
     ReminderPreferencesForm,
     ResetPasswordForm,
     RevokeTokenForm,
-    RolesForm,
     SignInForm,
     SignOutForm,
     SignUpForm,
@@ -22,15 +21,12 @@ from facility.accounts.forms import (
 from facility.accounts.limits import signin_limits
 from facility.accounts.mfa_views import safe_next
 from facility.accounts.models import Role, User
-from facility.accounts.permissions import role_required
-from facility.accounts.policy import can_list_users
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
-from facility.core.inputs import page_arg
-from facility.core.policy import require
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
+admin_views.register_routes(bp)  # the administrators' pages (accounts.admin_views)
 
 
 @login_manager.user_loader
@@ -231,27 +227,3 @@ def organization(org_id: int):
         flash(_("Organisation saved."), "success")
         return redirect(url_for("accounts.organization", org_id=org.id))
     return render_template("accounts/organization.html", org=org, form=form, members=queries.members_of(org))
-
-
-@bp.route("/admin/users")
-@login_required
-def admin_users():
-    require(can_list_users(current_user))  # admins, and auditors (read only)
-    q = (request.args.get("q") or "").strip()
-    pagination = db.paginate(queries.users(search=q), page=page_arg(), per_page=50, error_out=False)
-    return render_template("accounts/admin_users.html", pagination=pagination, q=q)
-
-
-@bp.route("/admin/users/<int:user_id>/roles", methods=["GET", "POST"])
-@role_required(Role.ADMIN)
-def admin_user_roles(user_id: int):
-    user = queries.get_manageable_user(current_user, user_id)
-    form = RolesForm(data={"roles": user.roles})
-    if form.validate_on_submit():
-        saved = attempt(form, services.set_roles, user=user, roles=form.roles.data,
-                        actor=current_user._get_current_object())
-        if saved is not FAILED:
-            db.session.commit()
-            flash(_("Roles saved for %(email)s.", email=user.email), "success")
-            return redirect(url_for("accounts.admin_users"))
-    return render_template("accounts/admin_roles.html", form=form, user=user)

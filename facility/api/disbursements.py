@@ -1,4 +1,4 @@
-"""API: disbursements of grant tranches (request, approve, confirm, fail, cancel, re-queue, read).
+"""API: disbursements of grant tranches (request, approve, confirm, fail, cancel, re-queue, read, reveal bank details).
 
 Thin handlers: each loads what the caller may see (`disbursements.queries`), asks the action's
 policy (`disbursements.policy`, the same function the page and the service ask), calls the
@@ -18,7 +18,7 @@ from facility.api.auth import require_user
 from facility.api.schemas import PageArgs, page_of
 from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS
 from facility.core.policy import Decision, require
-from facility.disbursements import policy, queries, requests
+from facility.disbursements import bank_details, policy, queries, requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.schemas import DisbursementDetailSchema, DisbursementSchema
 from facility.extensions import db
@@ -125,3 +125,27 @@ def cancel(data: dict[str, Any], disbursement_id: int) -> Disbursement:
 def requeue(disbursement_id: int) -> Disbursement:
     """Queue a failed disbursement again (to the grant's current payout account)."""
     return _act(disbursement_id, policy.can_requeue, requests.requeue_disbursement)
+
+
+class BankDetailsSchema(ma.Schema):
+    disbursement_id = ma.fields.Integer()
+    account_holder = ma.fields.String()
+    bank_name = ma.fields.String()
+    account_number = ma.fields.String(allow_none=True)
+    iban = ma.fields.String(allow_none=True)
+    swift = ma.fields.String(allow_none=True)
+
+
+@blp.route("/disbursements/<int:disbursement_id>/bank-details", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
+@blp.response(200, BankDetailsSchema, headers={"Cache-Control": {"schema": {"type": "string"},
+                                                                 "description": "no-store"}})
+def reveal_bank_details(disbursement_id: int) -> Any:
+    """Manual rail: the full bank details of the payment instruction, for the transfer. Needs a fresh second
+    factor (`X-OTP` header); each reveal is audited; the answer is never cached (`Cache-Control: no-store`)."""
+    user = require_user()
+    disbursement = queries.get_visible_disbursement(user, disbursement_id)
+    require(policy.can_reveal_bank_details(user, disbursement))
+    details = bank_details.reveal_bank_details(disbursement=disbursement, actor=user)
+    db.session.commit()
+    return details, 200, {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}

@@ -40,8 +40,9 @@ def _worker_answers(disbursement: Disbursement, result: RailResult) -> None:
 def seed(state: dict[str, Any]) -> None:
     users = state.get("users") or {}
     requester, approver = users.get("fund.manager@demo.facility"), users.get("fund.manager2@demo.facility")
+    confirmer = users.get("finance@demo.facility")  # neither requester nor approver (policy.can_confirm)
     grant = next((g for g in state.get("demo_grants", []) if g.status == GrantStatus.ACTIVE), None)
-    if requester is None or approver is None or grant is None or len(grant.tranches) < 8:
+    if requester is None or approver is None or confirmer is None or grant is None or len(grant.tranches) < 8:
         return
     grantee = next((u for u in users.values() if u.organization_id == grant.organization_id
                     and u.has_role(Role.INNOVATOR)), None)
@@ -60,7 +61,7 @@ def seed(state: dict[str, Any]) -> None:
     # Manual rail (bank transfer made by the finance team).
     paid = _approved(tranches[0], requester, approver)
     _worker_answers(paid, _manual_instruction(paid))
-    requests.confirm_manual_payment(disbursement=paid, actor=approver, bank_reference="DEMO-BANK-20261101")
+    requests.confirm_manual_payment(disbursement=paid, actor=confirmer, bank_reference="DEMO-BANK-20261101")
     waiting = _approved(tranches[1], requester, approver)
     _worker_answers(waiting, _manual_instruction(waiting))
     refused = _approved(tranches[2], requester, approver)

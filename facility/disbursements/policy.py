@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 
+from facility.accounts.factors import require_fresh_factor
 from facility.accounts.policy import reads_everything, require_fund_manager
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.disbursements.models import DISBURSEMENT_TRANSITIONS, Disbursement, DisbursementStatus
-from facility.grants.models import GrantStatus, Tranche, TrancheStatus
+from facility.grants.models import GrantStatus, PayoutRail, Tranche, TrancheStatus
 from facility.grants.policy import can_view_grant
 
 S = DisbursementStatus
+DEFAULT_TWO_APPROVALS_ABOVE_CENTS = 5_000_000  # USD 50,000
 
 
 def can_view(user: Any, disbursement: Disbursement) -> Decision:
@@ -132,8 +135,45 @@ def _awaiting_confirmation(disbursement: Disbursement) -> Decision:
 
 
 def can_confirm(user: Any, disbursement: Disbursement) -> Decision:
-    """Manual rail: a fund manager confirms the bank transfer with its reference while it awaits confirmation."""
-    return first(lambda: can_manage(user, disbursement), lambda: _awaiting_confirmation(disbursement))
+    """Manual rail: a fund manager confirms the bank transfer with its reference while it awaits confirmation;
+    separation of duties: the confirmer is neither the requester nor an approver of this disbursement."""
+    def third_person() -> Decision:
+        if user.id == disbursement.requested_by_id:
+            return forbidden(_("You requested this payment; a fund manager who neither requested nor approved it "
+                               "confirms the bank reference."))
+        if any(approval.approver_id == user.id for approval in disbursement.approvals):
+            return forbidden(_("You approved this payment; a fund manager who neither requested nor approved it "
+                               "confirms the bank reference."))
+        return None
+
+    return first(lambda: can_manage(user, disbursement), lambda: _awaiting_confirmation(disbursement), third_person)
+
+
+def can_reveal_bank_details(user: Any, disbursement: Disbursement) -> Decision:
+    """Manual rail: a fund manager reveals the full bank details of the payment instruction while the payment
+    awaits the finance team's transfer (the service also asks a fresh second factor and audits each reveal)."""
+    def manual_instruction() -> Decision:
+        if disbursement.rail is not PayoutRail.MANUAL or disbursement.payout_account_id is None:
+            return conflict(_("Only a bank or mobile-money payment has bank details to reveal."))
+        return _awaiting_confirmation(disbursement)
+
+    return first(lambda: can_manage(user, disbursement), manual_instruction)
+
+
+def two_approvals_above_cents() -> int:
+    """`DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS` (default USD 50,000): above it, two approvals and a fresh factor."""
+    return int(current_app.config.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", DEFAULT_TWO_APPROVALS_ABOVE_CENTS))
+
+
+def approval_needs_step_up(disbursement: Disbursement) -> bool:
+    """Approving a payment above the two-approval threshold asks for a fresh second factor."""
+    return disbursement.required_approvals > 1 or disbursement.amount_cents > two_approvals_above_cents()
+
+
+def step_up_to_approve(user: Any, disbursement: Disbursement) -> Decision:
+    """Step-up for `can_approve` (kept apart so the page still shows the button): above the two-approval
+    threshold the approver must have proved a second factor in the last few minutes."""
+    return require_fresh_factor(user) if approval_needs_step_up(disbursement) else None
 
 
 def can_fail(user: Any, disbursement: Disbursement) -> Decision:

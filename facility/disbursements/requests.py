@@ -7,7 +7,6 @@ Pages, API handlers and commands commit once; payment jobs are enqueued after th
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from facility.accounts.models import User
@@ -33,11 +32,7 @@ from facility.grants.tranches import cancel_tranche_payment, start_tranche_payme
 from facility.ledger.services import disbursed_account
 
 S = DisbursementStatus
-DEFAULT_TWO_APPROVALS_ABOVE_CENTS = 5_000_000  # USD 50,000
-
-
-def two_approvals_above_cents() -> int:
-    return int(current_app.config.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", DEFAULT_TWO_APPROVALS_ABOVE_CENTS))
+two_approvals_above_cents = policy.two_approvals_above_cents
 
 
 def _name(user: User) -> str:
@@ -83,12 +78,14 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
 
 def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
     """Rule: `policy.can_approve`: a fund manager other than the requester approves, once; with enough
-    approvals it is queued for payment.
+    approvals it is queued for payment. Above the two-approval threshold the approver needs a fresh second
+    factor (`policy.step_up_to_approve`).
 
     The payment job is enqueued only after the commit.
     """
     disbursement = locked(disbursement.id)
     require(policy.can_approve(actor, disbursement))
+    require(policy.step_up_to_approve(actor, disbursement))
     disbursement.approvals.append(DisbursementApproval(approver_id=actor.id))
     db.session.flush()
     got, needed = len(disbursement.approvals), disbursement.required_approvals
@@ -159,8 +156,8 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
 
 
 def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
-    """Rule: `policy.can_confirm`: a fund manager confirms a manual-rail payment with the bank's reference; it is
-    then paid, once."""
+    """Rule: `policy.can_confirm`: a fund manager who neither requested nor approved it confirms a manual-rail
+    payment with the bank's reference; it is then paid, once."""
     disbursement = locked(disbursement.id)
     require(policy.can_confirm(actor, disbursement))
     bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)

@@ -1,4 +1,5 @@
-"""Pages: the disbursement queue and page (request, approve, confirm, cancel, re-queue), card checkout, Stripe webhooks.
+"""Pages: the disbursement queue and page (request, approve, confirm, cancel, re-queue, reveal bank details), card
+checkout, Stripe webhooks.
 
 Each action asks `disbursements.policy` (the same function its service asks): a person who may
 not act at all gets a 403 page; one who may act, but not now, is told why.
@@ -9,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -20,7 +21,7 @@ from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import Decision, require
 from facility.core.views import register_dashboard_panel
-from facility.disbursements import payments, policy, queries, requests
+from facility.disbursements import bank_details, payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
@@ -176,6 +177,26 @@ def confirm(disbursement_id: int) -> ResponseReturnValue:
 def fail(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_fail, ReasonForm, "fail", requests.fail_manual_payment,
                       _("Marked as failed."), fields=("reason",))
+
+
+@bp.route("/disbursements/<int:disbursement_id>/bank-details", methods=["POST"])
+@login_required
+def reveal_bank_details(disbursement_id: int) -> ResponseReturnValue:
+    """The full bank details for the finance team (fresh second factor; audited; never cached)."""
+    disbursement, refusal = _allowed(disbursement_id, policy.can_reveal_bank_details)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    if refusal is not None:
+        flash(refusal.reason, "error")
+        return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    details = attempt_or_flash(bank_details.reveal_bank_details, disbursement=disbursement, actor=_me())
+    if details is FAILED:
+        return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    db.session.commit()  # the audit record of the reveal
+    response = make_response(render_template("disbursements/bank_details.html", d=disbursement, details=details))
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 # --- card contributions: Stripe Checkout ------------------------------------------------

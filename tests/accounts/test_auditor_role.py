@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from facility.accounts import policy
+from facility.accounts import policy, roles
 from facility.accounts.demo import DEMO_USERS
-from facility.accounts.models import Role, User
+from facility.accounts.models import Role, RoleGrantRequest, User
 from facility.extensions import db
 from tests.conftest import get_csrf
+from tests.factories.accounts import prove_factor
 
 
 def test_predicates_read_but_never_staff(app, make_user):
@@ -36,14 +37,22 @@ def test_admin_roles_page_offers_the_auditor_role_with_its_label(client, make_us
     assert 'value="auditor"' in html and "Auditor" in html
 
 
-def test_admin_grants_the_auditor_role(client, make_user, login):
+def test_admin_grants_the_auditor_role(app, client, make_user, login):
+    """Granting auditor is a request until a second admin approves it (tests/accounts/test_duties.py)."""
     target = make_user("donor")
-    login(client, make_user("admin"))
+    admin = make_user("admin")
+    login(client, admin)
+    prove_factor(admin)
     token = get_csrf(client, f"/admin/users/{target.id}/roles")
     response = client.post(f"/admin/users/{target.id}/roles", data={"roles": ["auditor"], "csrf_token": token})
     assert response.status_code == 302
     db.session.expire_all()
-    assert target.roles == ["auditor"]
+    assert target.roles == []
+    pending = db.session.query(RoleGrantRequest).filter_by(person_id=target.id).one()
+    assert pending.roles == ["auditor"]
+    roles.approve_role_request(role_request=pending, actor=make_user("admin"))  # outside a request: the shell
+    db.session.commit()
+    assert db.session.get(User, target.id).roles == ["auditor"]
 
 
 def test_create_user_command_makes_an_auditor(app):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from facility.accounts import factors
 from facility.accounts.models import OrgKind
 from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
@@ -89,9 +90,14 @@ def test_request_then_another_fund_manager_approves(payable, as_user, make_user)
     _problem(as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/approve"), 409)
 
 
-def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_user, two_approvals_above_usd_5000):
+def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_user, two_approvals_above_usd_5000,
+                                                       monkeypatch):
     grant, requester, approver, _ = payable()
     d_id = as_user(requester).post(f"/tranches/{grant.tranches[0].id}/disbursements").json["id"]
+    refused = _problem(as_user(approver).post(f"/disbursements/{d_id}/approve"), 403)
+    assert "fresh code" in refused["detail"]  # step-up above the threshold (tests/api/test_duties.py)
+    # No X-OTP header on this branch yet: the approver is taken to have proved a fresh code.
+    monkeypatch.setattr(factors, "has_fresh_factor", lambda user: True)
     first = as_user(approver).post(f"/disbursements/{d_id}/approve")
     assert first.status_code == 200 and first.json["status"] == "requested"
     assert first.json["required_approvals"] == 2
@@ -115,9 +121,9 @@ def awaiting(payable, run_jobs):
     return d.id, grant, requester, approver, grantee
 
 
-def test_confirm_validates_the_bank_reference(awaiting, as_user):
+def test_confirm_validates_the_bank_reference(awaiting, as_user, make_user):
     d_id, grant, requester, approver, grantee = awaiting
-    manager = as_user(approver)
+    manager = as_user(make_user("fund_manager"))  # neither requester nor approver (policy.can_confirm)
     missing = _problem(manager.post(f"/disbursements/{d_id}/confirm", json={}), 422)
     assert list(missing["errors"]) == ["bank_reference"]
     too_long = _problem(manager.post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "X" * 121}), 422)
@@ -347,7 +353,9 @@ def test_money_flow_through_the_api(rail, paying_app, as_user, make_challenge, m
         assert d["status"] == "awaiting_confirmation" and fake_stripe.transfers == {}
         assert public.get("/facility").json["disbursed_cents"] == before["disbursed_cents"]
         _problem(as_user(grantee).post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "FT9"}), 403)
-        confirmed = as_user(ben).post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "FT2611230042"})
+        _problem(as_user(ben).post(f"/disbursements/{d_id}/confirm", json={"bank_reference": "FT9"}), 403)  # approver
+        confirmed = as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/confirm",
+                                                            json={"bank_reference": "FT2611230042"})
         assert confirmed.status_code == 200 and confirmed.json["status"] == "paid"
 
     after = public.get("/facility").json

@@ -104,8 +104,9 @@ def test_large_amounts_need_two_approvals_and_one_person_approves_once(payable, 
     assert _fresh(d).status is S.QUEUED
 
 
-def test_manual_rail_waits_for_the_bank_reference(payable, run_jobs, fake_stripe):
+def test_manual_rail_waits_for_the_bank_reference(payable, run_jobs, fake_stripe, make_user):
     grant, requester, approver, _ = payable(rail="manual")
+    finance = make_user("fund_manager")  # neither requester nor approver (tests/disbursements/test_duties.py)
     d = _approved(grant, requester, approver)
     run_jobs()
     d = _fresh(d)
@@ -115,14 +116,14 @@ def test_manual_rail_waits_for_the_bank_reference(payable, run_jobs, fake_stripe
     assert "GB82WEST12345698765432" not in str(d.payment_instruction)
     assert fake_stripe.transfers == {}
     with pytest.raises(ValidationFailed):
-        requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="  ")
+        requests.confirm_manual_payment(disbursement=d, actor=finance, bank_reference="  ")
     db.session.rollback()
-    requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="FT2611230042")
+    requests.confirm_manual_payment(disbursement=d, actor=finance, bank_reference="FT2611230042")
     db.session.commit()
     d = _fresh(d)
     assert (d.status, d.bank_reference) == (S.PAID, "FT2611230042")
     with pytest.raises(Conflict):
-        requests.confirm_manual_payment(disbursement=d, actor=approver, bank_reference="again")
+        requests.confirm_manual_payment(disbursement=d, actor=finance, bank_reference="again")
     db.session.rollback()
     assert verify_ledger() == []
 

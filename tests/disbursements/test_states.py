@@ -47,12 +47,13 @@ def _audits(d: Disbursement) -> list[AuditEvent]:
 
 
 @pytest.fixture
-def world(payable):
+def world(payable, make_user):
     """`world(status)`: a disbursement brought to `status` by the real services; returns (d, people)."""
 
     def _make(status: S, *, rail: str = "stripe"):
         grant, requester, approver, grantee = payable(rail=rail)
-        people = {"requester": requester, "approver": approver}
+        # The confirmer of a manual payment is neither its requester nor an approver (policy.can_confirm).
+        people = {"requester": requester, "approver": approver, "confirmer": make_user("fund_manager")}
         d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
         db.session.commit()
         if status is S.REQUESTED:
@@ -118,7 +119,7 @@ MOVES: dict[tuple[S, S], tuple[Move, dict]] = {
     (S.RETRYING, S.RETRYING): (lambda d, p, app: payments.requeue_lost(
         disbursement_id=d.id, status="retrying", job_id=d.job_id), {}),
     (S.AWAITING_CONFIRMATION, S.PAID): (lambda d, p, app: requests.confirm_manual_payment(
-        disbursement=d, actor=p["approver"], bank_reference="FT1"), {"rail": "manual"}),
+        disbursement=d, actor=p["confirmer"], bank_reference="FT1"), {"rail": "manual"}),
     (S.AWAITING_CONFIRMATION, S.FAILED): (lambda d, p, app: requests.fail_manual_payment(
         disbursement=d, actor=p["approver"], reason="Account closed"), {"rail": "manual"}),
     (S.PAID, S.FAILED): (lambda d, p, app: webhooks.reflect_transfer_reversal(

@@ -114,12 +114,12 @@ def test_request_button_only_for_accepted_tranches_of_active_grants(payable, sig
 
 # --- the manual rail -------------------------------------------------------------------
 
-def test_manual_rail_instruction_and_confirmation(requested, signed_in, run_jobs):
+def test_manual_rail_instruction_and_confirmation(requested, signed_in, run_jobs, make_user):
     d, grant, requester, approver, grantee = requested(rail="manual")
     _approve(d, approver)
     run_jobs()
     assert _fresh(d.id).status is S.AWAITING_CONFIRMATION
-    ana = signed_in(requester)
+    ana = signed_in(make_user("fund_manager"))  # neither requester nor approver (policy.can_confirm)
     page = _html(ana.get(f"/disbursements/{d.id}"))
     assert "Payment instruction for the finance team" in page
     assert "•••• 5432" in page and "GB82WEST12345698765432" not in page

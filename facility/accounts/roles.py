@@ -1,0 +1,191 @@
+"""Who holds which role, and who may change it: role changes, role grant requests, deactivation.
+
+Rules (each function names the policy it asks, `accounts.policy`):
+- nobody changes their own roles (`can_set_roles`);
+- removing a role, or granting one that is not staff (innovator, city official, reviewer, donor), acts at once;
+- granting fund manager, administrator or auditor (`models.GUARDED_ROLES`) only files a `RoleGrantRequest`:
+  it takes effect when a second administrator, neither the requester nor the person, approves it
+  (`can_decide_role_request`);
+- changing roles and approving a request need a fresh second factor (`factors.require_fresh_factor`);
+- an administrator deactivates (and reactivates) someone else's account; deactivating ends all their
+  sessions and API tokens (`can_deactivate`, `can_reactivate`).
+
+The operator's `flask --app wsgi facility create-user` (services.create_user) is not a role change: it creates
+staff from the server's shell. Services flush but never commit; every change is in the audit trail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from facility.accounts import factors, policy
+from facility.accounts.models import (
+    GUARDED_ROLES,
+    ROLE_REQUEST_TRANSITIONS,
+    Role,
+    RoleGrantRequest,
+    RoleRequestStatus,
+    User,
+)
+from facility.accounts.services import end_all_sessions
+from facility.audit.services import record
+from facility.core.database import lock_row
+from facility.core.errors import NotFound, ValidationFailed
+from facility.core.inputs import REASON_CHARS, clean_text
+from facility.core.models import utcnow
+from facility.core.policy import require
+from facility.extensions import db
+
+ROLE_REQUESTS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What `set_roles` did: the roles in effect now, and the request filed for the guarded ones (if any)."""
+
+    user: User
+    request: RoleGrantRequest | None
+
+
+def _parse_roles(roles: list[str]) -> set[Role]:
+    try:
+        return {Role(r) for r in roles}
+    except ValueError:
+        raise ValidationFailed(_("Some fields need your attention."),
+                               errors={"roles": [_("Choose roles from the list.")]}) from None
+
+
+def set_roles(*, user: User, roles: list[str], actor: User) -> RoleChange:
+    """Rule `policy.can_set_roles` (nobody changes their own roles), with a fresh second factor.
+
+    Removals and non-staff grants act at once; fund manager, administrator and auditor become a pending
+    `RoleGrantRequest` for a second administrator (an identical pending request is reused).
+    """
+    wanted = _parse_roles(roles)
+    require(policy.can_set_roles(actor, user, wanted))
+    require(factors.require_fresh_factor(actor))
+    before = sorted(user.roles)
+    held = set(user.role_list)
+    guarded = {role for role in wanted - held if role in GUARDED_ROLES}
+    for role in held - wanted:
+        user.remove_role(role)
+    for role in wanted - held - guarded:
+        user.add_role(role)
+    after = sorted(user.roles)
+    if after != before:
+        record("user.roles_changed", actor=actor, obj=user, details={"before": before, "after": after})
+    grant_request = _file_request(user, guarded, actor) if guarded else None
+    db.session.flush()
+    return RoleChange(user=user, request=grant_request)
+
+
+def _file_request(user: User, guarded: set[Role], actor: User) -> RoleGrantRequest:
+    values = sorted(role.value for role in guarded)
+    existing = db.session.execute(sa.select(RoleGrantRequest).where(
+        RoleGrantRequest.person_id == user.id, RoleGrantRequest.status == RoleRequestStatus.PENDING)).scalars().all()
+    for pending in existing:
+        if sorted(pending.roles) == values:
+            return pending
+    grant_request = RoleGrantRequest(person_id=user.id, roles=values, requested_by_id=actor.id,
+                                     requested_at=utcnow(), status=RoleRequestStatus.PENDING, reason="")
+    db.session.add(grant_request)
+    db.session.flush()
+    record("role_request.created", actor=actor, obj=grant_request,
+           details={"person_id": user.id, "roles": values})
+    return grant_request
+
+
+def _locked_request(role_request_id: int) -> RoleGrantRequest:
+    return lock_row(RoleGrantRequest, role_request_id, missing=_("There is no such role request."))
+
+
+def approve_role_request(*, role_request: RoleGrantRequest, actor: User) -> RoleGrantRequest:
+    """Rule `policy.can_decide_role_request`: a second administrator (not the requester, not the person)
+    approves, with a fresh second factor; the roles then take effect."""
+    role_request = _locked_request(role_request.id)
+    require(policy.can_decide_role_request(actor, role_request))
+    require(factors.require_fresh_factor(actor))
+    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.APPROVED)
+    role_request.decided_by_id, role_request.decided_at = actor.id, utcnow()
+    person = role_request.person
+    before = sorted(person.roles)
+    for value in role_request.roles:
+        person.add_role(value)
+    record("role_request.approved", actor=actor, obj=role_request,
+           details={"person_id": person.id, "roles": list(role_request.roles),
+                    "requested_by_id": role_request.requested_by_id})
+    record("user.roles_changed", actor=actor, obj=person,
+           details={"before": before, "after": sorted(person.roles), "role_request_id": role_request.id})
+    db.session.flush()
+    return role_request
+
+
+def reject_role_request(*, role_request: RoleGrantRequest, actor: User, reason: str = "") -> RoleGrantRequest:
+    """Rule `policy.can_decide_role_request`: a second administrator rejects, optionally saying why; nothing
+    changes for the person."""
+    role_request = _locked_request(role_request.id)
+    require(policy.can_decide_role_request(actor, role_request))
+    reason = clean_text(reason, "reason", limit=REASON_CHARS, multiline=True)
+    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.REJECTED)
+    role_request.decided_by_id, role_request.decided_at, role_request.reason = actor.id, utcnow(), reason
+    record("role_request.rejected", actor=actor, obj=role_request,
+           details={"person_id": role_request.person_id, "roles": list(role_request.roles), "reason": reason})
+    db.session.flush()
+    return role_request
+
+
+def withdraw_role_request(*, role_request: RoleGrantRequest, actor: User) -> RoleGrantRequest:
+    """Rule `policy.can_withdraw_role_request`: the requester takes back their own pending request."""
+    role_request = _locked_request(role_request.id)
+    require(policy.can_withdraw_role_request(actor, role_request))
+    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.WITHDRAWN)
+    role_request.decided_by_id, role_request.decided_at = actor.id, utcnow()
+    record("role_request.withdrawn", actor=actor, obj=role_request,
+           details={"person_id": role_request.person_id, "roles": list(role_request.roles)})
+    db.session.flush()
+    return role_request
+
+
+def deactivate_user(*, user: User, actor: User) -> User:
+    """Rule `policy.can_deactivate`: an administrator deactivates someone else's account; every session and
+    API token of theirs ends at once (their old cookie and token stop working)."""
+    require(policy.can_deactivate(actor, user))
+    user.active = False
+    end_all_sessions(user=user, actor=actor)
+    record("user.deactivated", actor=actor, obj=user)
+    db.session.flush()
+    return user
+
+
+def reactivate_user(*, user: User, actor: User) -> User:
+    """Rule `policy.can_reactivate`: an administrator reactivates someone else's account (they sign in again)."""
+    require(policy.can_reactivate(actor, user))
+    user.active = True
+    record("user.reactivated", actor=actor, obj=user)
+    db.session.flush()
+    return user
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+def role_requests(*, status: RoleRequestStatus | None = RoleRequestStatus.PENDING) -> sa.Select[Any]:
+    """Role requests, oldest first (the pending ones by default; `status=None` for all)."""
+    query = sa.select(RoleGrantRequest).order_by(RoleGrantRequest.id)
+    return query if status is None else query.where(RoleGrantRequest.status == status)
+
+
+def pending_requests_for(user: User) -> list[RoleGrantRequest]:
+    """The pending requests for `user`'s roles (the admin user page shows them)."""
+    return list(db.session.execute(role_requests().where(RoleGrantRequest.person_id == user.id)).scalars())
+
+
+def get_role_request(actor: Any, role_request_id: int) -> RoleGrantRequest:
+    """A role request `actor` may see (`policy.can_view_role_requests`): 403 for others, 404 when missing."""
+    require(policy.can_view_role_requests(actor))
+    role_request = db.session.get(RoleGrantRequest, role_request_id)
+    if role_request is None:
+        raise NotFound(_("There is no such role request."))
+    return role_request
