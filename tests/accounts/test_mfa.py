@@ -8,7 +8,8 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from facility.accounts import services, totp
+from facility.accounts import roles as role_changes
+from facility.accounts import totp
 from facility.accounts.models import RecoveryCode, User, UserSession
 from facility.audit.models import AuditEvent
 from facility.core.errors import PermissionDenied
@@ -238,7 +239,7 @@ def test_services_refuse_an_unenrolled_fund_manager_and_admin(app, make_user):
 
     admin, person = make_user("admin", enrolled=False), make_user("innovator")
     with pytest.raises(PermissionDenied, match="second factor"):
-        services.set_roles(user=person, roles=["reviewer"], actor=admin)
+        role_changes.set_roles(user=person, roles=["reviewer"], actor=admin)
     db.session.rollback()
-    services.set_roles(user=person, roles=["reviewer"], actor=make_user("admin"))
+    role_changes.set_roles(user=person, roles=["reviewer"], actor=make_user("admin"))
     assert person.has_role("reviewer")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from facility.accounts import factors
 from facility.accounts.models import OrgKind
 from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
@@ -21,6 +20,7 @@ from tests.disbursements.conftest import (  # noqa: F401
 )
 
 # The disbursements and grants fixtures (a payable grant against a fake Stripe), for this module only.
+from tests.factories.accounts import fresh_code
 from tests.factories.grants import NO_SPENDING
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401
 
@@ -44,8 +44,8 @@ def as_user(client, api_headers):
         def get(self, path, **kwargs):
             return client.get(f"/api/v1{path}", headers=self.headers, **kwargs)
 
-        def post(self, path, json=None, **kwargs):
-            return client.post(f"/api/v1{path}", headers=self.headers, json=json, **kwargs)
+        def post(self, path, json=None, headers=None, **kwargs):
+            return client.post(f"/api/v1{path}", headers={**self.headers, **(headers or {})}, json=json, **kwargs)
 
         def put(self, path, json=None, **kwargs):
             return client.put(f"/api/v1{path}", headers=self.headers, json=json, **kwargs)
@@ -95,14 +95,13 @@ def test_large_amounts_need_two_approvals_over_the_api(payable, as_user, make_us
     grant, requester, approver, _ = payable()
     d_id = as_user(requester).post(f"/tranches/{grant.tranches[0].id}/disbursements").json["id"]
     refused = _problem(as_user(approver).post(f"/disbursements/{d_id}/approve"), 403)
-    assert "fresh code" in refused["detail"]  # step-up above the threshold (tests/api/test_duties.py)
-    # No X-OTP header on this branch yet: the approver is taken to have proved a fresh code.
-    monkeypatch.setattr(factors, "has_fresh_factor", lambda user: True)
-    first = as_user(approver).post(f"/disbursements/{d_id}/approve")
+    assert "X-OTP" in refused["detail"]  # step-up above the threshold (tests/api/test_duties.py)
+    first = as_user(approver).post(f"/disbursements/{d_id}/approve", headers={"X-OTP": fresh_code(approver)})
     assert first.status_code == 200 and first.json["status"] == "requested"
     assert first.json["required_approvals"] == 2
     _problem(as_user(approver).post(f"/disbursements/{d_id}/approve"), 409)
-    second = as_user(make_user("fund_manager")).post(f"/disbursements/{d_id}/approve")
+    other = make_user("fund_manager")
+    second = as_user(other).post(f"/disbursements/{d_id}/approve", headers={"X-OTP": fresh_code(other)})
     assert second.status_code == 200 and second.json["status"] == "queued"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from facility.accounts import factors, roles
+from facility.accounts import roles
 from facility.accounts.models import OrgKind, RoleGrantRequest, RoleRequestStatus, User
 from facility.audit.models import AuditEvent
 from facility.disbursements import requests
@@ -18,6 +18,7 @@ from tests.disbursements.conftest import (  # noqa: F401
     payable,
     paying_app,
 )
+from tests.factories.accounts import fresh_code
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401
 
 API = "/api/v1"
@@ -27,21 +28,26 @@ IBAN = "GB82WEST12345698765432"
 
 @pytest.fixture
 def call(client, api_headers):
-    """`call(user, method, path, json=None)`: one API call with the user's bearer token (None: anonymous)."""
+    """`call(user, method, path, json=None, otp=False)`: one API call with the user's bearer token (None: anonymous);
+    `otp=True` (or the `fresh_factor` fixture) sends a current code in `X-OTP`, the API's step-up."""
     headers: dict[int, dict[str, str]] = {}
 
-    def _call(user, method, path, json=None):
+    def _call(user, method, path, json=None, otp=False):
         if user is not None and user.id not in headers:
             headers[user.id] = api_headers(user)
-        return getattr(client, method)(API + path, json=json, headers=headers.get(user.id, {}) if user else {})
+        sent = dict(headers.get(user.id, {})) if user else {}
+        if user is not None and user.mfa_enrolled_at is not None and (otp or _call.always_otp):
+            sent["X-OTP"] = fresh_code(user)
+        return getattr(client, method)(API + path, json=json, headers=sent)
 
+    _call.always_otp = False
     return _call
 
 
 @pytest.fixture
-def fresh_factor(monkeypatch):
-    """No X-OTP header on this branch yet (the mfa helper adds it): the caller is taken to have sent a valid one."""
-    monkeypatch.setattr(factors, "has_fresh_factor", lambda user: True)
+def fresh_factor(call):
+    """Every call sends a valid X-OTP code (a fresh second factor)."""
+    call.always_otp = True
 
 
 def _refused(response, status: int) -> dict:
@@ -67,7 +73,7 @@ def test_nobody_changes_their_own_roles_through_the_api(app, call, make_user, fr
 def test_changing_roles_needs_a_fresh_factor(app, call, make_user):
     admin, target = make_user("admin"), make_user("innovator")
     body = _refused(call(admin, "put", f"/users/{target.id}/roles", {"roles": ["reviewer"]}), 403)
-    assert "fresh code" in body["detail"]
+    assert "X-OTP" in body["detail"]
     assert _user(target.id).roles == ["innovator"]
 
 
@@ -117,7 +123,7 @@ def test_approving_a_role_request_needs_a_fresh_factor(app, call, make_user):
     target, first, second = make_user("donor"), make_user("admin"), make_user("admin")
     pending = roles.set_roles(user=target, roles=["donor", "admin"], actor=first).request
     db.session.commit()
-    assert "fresh code" in _refused(call(second, "post", f"/role-requests/{pending.id}/approve"), 403)["detail"]
+    assert "X-OTP" in _refused(call(second, "post", f"/role-requests/{pending.id}/approve"), 403)["detail"]
     assert db.session.get(RoleGrantRequest, pending.id).status is RoleRequestStatus.PENDING
     assert _user(target.id).roles == ["donor"]
 
@@ -180,9 +186,8 @@ def test_the_api_refuses_confirmation_by_the_requester_or_an_approver(awaiting, 
 
 def test_bank_details_need_a_fresh_factor_and_are_never_cached(awaiting, call, monkeypatch):
     d_id, requester, approver, finance, _ = awaiting
-    assert "fresh code" in _refused(call(finance, "post", f"/disbursements/{d_id}/bank-details"), 403)["detail"]
-    monkeypatch.setattr(factors, "has_fresh_factor", lambda user: True)  # as if X-OTP were valid
-    answer = call(finance, "post", f"/disbursements/{d_id}/bank-details")
+    assert "X-OTP" in _refused(call(finance, "post", f"/disbursements/{d_id}/bank-details"), 403)["detail"]
+    answer = call(finance, "post", f"/disbursements/{d_id}/bank-details", otp=True)
     assert answer.status_code == 200
     assert (answer.json["iban"], answer.json["bank_name"], answer.json["swift"]) == (IBAN, "Dutch-Bangla Bank",
                                                                                      "DBBLBDDH")

@@ -16,7 +16,7 @@ from facility.disbursements import bank_details, policy, requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from tests.conftest import get_csrf
-from tests.factories.accounts import prove_factor
+from tests.factories.accounts import prove_factor, stale_factor
 
 S = DisbursementStatus
 IBAN = "GB82WEST12345698765432"  # tests/factories/grants.py MANUAL_ACCOUNT
@@ -99,8 +99,9 @@ def test_large_approval_needs_a_fresh_factor_but_the_button_still_shows(payable,
     page = _html(ben.get(f"/disbursements/{d.id}"))
     assert f'action="/disbursements/{d.id}/approve"' in page
     token = get_csrf(ben, f"/disbursements/{d.id}")
+    stale_factor(approver)  # the sign-in code was a while ago
     refused = ben.post(f"/disbursements/{d.id}/approve", data={"csrf_token": token})
-    assert refused.status_code == 403
+    assert refused.status_code == 302 and "/account/confirm" in refused.location  # step-up first
     assert _fresh(d.id).approvals == []
     prove_factor(approver)
     approved = ben.post(f"/disbursements/{d.id}/approve", data={"csrf_token": token})
@@ -144,8 +145,10 @@ def test_a_fund_manager_with_a_fresh_factor_reveals_the_bank_details(awaiting, s
     d, requester, approver, finance, _ = awaiting
     fin = signed_in(finance)
     token = get_csrf(fin, f"/disbursements/{d.id}")
+    stale_factor(finance)  # the sign-in code was a while ago
     refused = fin.post(f"/disbursements/{d.id}/bank-details", data={"csrf_token": token})
-    assert refused.status_code == 403 and IBAN not in _html(refused)  # no fresh factor yet
+    assert refused.status_code == 302 and "/account/confirm" in refused.location  # step-up first
+    assert IBAN not in _html(fin.get(refused.location))
     prove_factor(finance)
     with caplog.at_level(logging.DEBUG):
         response = fin.post(f"/disbursements/{d.id}/bank-details", data={"csrf_token": token})

@@ -87,3 +87,10 @@ def prove_factor(user: User) -> None:
     """Every open session of `user` proved a second factor just now (the step-up page's effect, for tests)."""
     db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id).values(factor_verified_at=utcnow()))
     db.session.commit()
+
+
+def stale_factor(user: User) -> None:
+    """Every open session of `user` proved its second factor too long ago for a step-up action (its sign-in code
+    counts as fresh for `STEP_UP_SECONDS`)."""
+    db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id).values(factor_verified_at=None))
+    db.session.commit()
