@@ -89,11 +89,17 @@ def mfa_refusal(user: Any) -> Decision:
     return None
 
 
-def require_fund_manager(user: Any) -> Decision:
-    """Refused unless `user` is a fund manager with a second factor: the check that opens most staff policies."""
+def fund_manager_refusal(user: Any, message: str) -> Decision:
+    """Refused unless `user` is a fund manager with a second factor (`message` says who may, to the wrong role):
+    the check that opens every staff write policy, so services refuse an un-enrolled fund manager too."""
     if not is_fund_manager(user):
-        return role_refusal(user, _("Only fund managers may do this."))
+        return role_refusal(user, message)
     return mfa_refusal(user)
+
+
+def require_fund_manager(user: Any) -> Decision:
+    """`fund_manager_refusal` with the general message."""
+    return fund_manager_refusal(user, _("Only fund managers may do this."))
 
 
 def require_signed_in(user: Any) -> Decision:

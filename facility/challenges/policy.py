@@ -11,7 +11,15 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from facility.accounts.policy import is_auditor, is_fund_manager, is_signed_in, read_only_reason, reads_everything, role_refusal
+from facility.accounts.policy import (
+    fund_manager_refusal,
+    is_auditor,
+    is_fund_manager,
+    is_signed_in,
+    read_only_reason,
+    reads_everything,
+    role_refusal,
+)
 from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, Phase
 from facility.cities.policy import is_official
 from facility.core.labels import label
@@ -60,8 +68,8 @@ def can_submit(user: Any, challenge: Challenge) -> Decision:
 
 def can_approve(user: Any, challenge: Challenge) -> Decision:
     """Fund managers approve (fund and publish) a pending challenge whose deadline is ahead."""
-    if not is_fund_manager(user):
-        return role_refusal(user, _("Only fund managers approve challenges."))
+    if (refusal := fund_manager_refusal(user, _("Only fund managers approve challenges."))) is not None:
+        return refusal
     if challenge.status != ChallengeStatus.PENDING_APPROVAL:
         return conflict(_("Only challenges waiting for approval can be approved; this one is %(status)s.",
                           status=_status(challenge)))
@@ -72,8 +80,8 @@ def can_approve(user: Any, challenge: Challenge) -> Decision:
 
 def can_return(user: Any, challenge: Challenge) -> Decision:
     """Fund managers send a pending challenge back to the city as a draft."""
-    if not is_fund_manager(user):
-        return role_refusal(user, _("Only fund managers review challenges."))
+    if (refusal := fund_manager_refusal(user, _("Only fund managers review challenges."))) is not None:
+        return refusal
     if challenge.status != ChallengeStatus.PENDING_APPROVAL:
         return conflict(_("Only challenges waiting for approval can be sent back."))
     return None
@@ -81,8 +89,8 @@ def can_return(user: Any, challenge: Challenge) -> Decision:
 
 def can_finish(user: Any, challenge: Challenge) -> Decision:
     """Fund managers mark a published challenge finished once its deadline has passed."""
-    if not is_fund_manager(user):
-        return role_refusal(user, _("Only fund managers finish challenges."))
+    if (refusal := fund_manager_refusal(user, _("Only fund managers finish challenges."))) is not None:
+        return refusal
     if challenge.phase != Phase.CLOSED:
         return conflict(_("Only published challenges whose deadline has passed can be finished."))
     return None

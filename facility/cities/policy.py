@@ -6,7 +6,14 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_admin, is_fund_manager, is_member_of, reads_everything, role_refusal
+from facility.accounts.policy import (
+    fund_manager_refusal,
+    has_role,
+    is_admin,
+    is_member_of,
+    reads_everything,
+    role_refusal,
+)
 from facility.cities.models import City
 from facility.core.policy import Decision, conflict, hidden
 
@@ -41,8 +48,8 @@ def can_edit(user: Any, city: City) -> Decision:
 
 def can_verify(user: Any, city: City) -> Decision:
     """Fund managers verify a city, once."""
-    if not is_fund_manager(user):
-        return role_refusal(user, _("Only fund managers verify cities."))
+    if (refusal := fund_manager_refusal(user, _("Only fund managers verify cities."))) is not None:
+        return refusal
     if city.is_verified:
         return conflict(_("This city is already verified."))
     return None

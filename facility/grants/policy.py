@@ -13,7 +13,14 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_fund_manager, is_member_of, is_signed_in, reads_everything, role_refusal
+from facility.accounts.policy import (
+    fund_manager_refusal,
+    has_role,
+    is_member_of,
+    is_signed_in,
+    reads_everything,
+    role_refusal,
+)
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -50,7 +57,7 @@ def _grantee_only(user: Any, grant: Grant, message: str) -> Decision:
 
 
 def _fund_managers_only(user: Any, message: str) -> Decision:
-    return None if is_fund_manager(user) else role_refusal(user, message)
+    return fund_manager_refusal(user, message)
 
 
 # --- contributions ---------------------------------------------------------------------------

@@ -16,7 +16,15 @@ from typing import Any
 from flask_babel import gettext as _
 
 from facility.accounts.models import Role
-from facility.accounts.policy import has_role, is_auditor, is_fund_manager, is_signed_in, require_signed_in, role_refusal
+from facility.accounts.policy import (
+    fund_manager_refusal,
+    has_role,
+    is_auditor,
+    is_fund_manager,
+    is_signed_in,
+    require_signed_in,
+    role_refusal,
+)
 from facility.challenges.models import Challenge
 from facility.cities.policy import is_official
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -27,7 +35,7 @@ from facility.review.models import Assignment, PanelInvitation, ReviewRound
 
 
 def _fund_manager(user: Any, message: str) -> Decision:
-    return None if is_fund_manager(user) else role_refusal(user, message)
+    return fund_manager_refusal(user, message)
 
 
 def _reads_reviews(user: Any) -> bool:

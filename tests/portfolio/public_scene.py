@@ -40,15 +40,15 @@ class Scene:
     second_manager: User
 
 
-def pay_tranche(tranche, requester: User, approver: User) -> None:
-    """The manual rail, as the worker and the finance team do it."""
+def pay_tranche(tranche, requester: User, approver: User, confirmer: User) -> None:
+    """The manual rail, as the worker and the finance team do it (the confirmer neither requested nor approved)."""
     disbursement = requests.request_disbursement(tranche=tranche, actor=requester)
     requests.approve_disbursement(disbursement=disbursement, actor=approver)
     payments.claim_disbursement(disbursement_id=disbursement.id)
     payments.record_payment_result(disbursement_id=disbursement.id,
                                    result=ManualRail().pay(payments.payment_request_for(disbursement)),
                                    enqueue=enqueue_after_commit)
-    requests.confirm_manual_payment(disbursement=disbursement, actor=approver, bank_reference="BANK-REF-0001")
+    requests.confirm_manual_payment(disbursement=disbursement, actor=confirmer, bank_reference="BANK-REF-0001")
     db.session.commit()
 
 
@@ -75,7 +75,8 @@ def build(clock, *, anonymous: bool = False, donor_name: str = "Harbour Foundati
     grant = make_grant(proposal, manager, grantee, rail="manual", accepted_reports=[1])
     if pay:
         clock.shift(days=1)
-        pay_tranche(grant.tranches[0], manager, second)
+        finance = make_user("fund_manager", email="finance.public@example.org", name="Fin Officer")
+        pay_tranche(grant.tranches[0], manager, second, finance)
     return Scene(donor=donor, donor_org=donor_org, contribution=contribution, challenge=challenge,
                  proposal=proposal, grant=grant, grantee=grantee, manager=manager, second_manager=second)
 

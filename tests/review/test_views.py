@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
+from facility.core.policy import forbidden
 from facility.extensions import db
 from facility.proposals.models import Proposal, ProposalStatus
 from facility.review import decisions, panels, policy, ranking
@@ -360,7 +361,7 @@ def test_a_permission_refusal_is_a_403_page_not_a_flash(client, world, login, mo
     a = assign(world, world.reviewers[0], world.proposals[0])
     login(client, world.manager)
     token = get_csrf(client, f"/review/assignments/{a.id}/waive")
-    monkeypatch.setattr(policy, "is_fund_manager", lambda *_args: False)  # the one rule, refusing
+    monkeypatch.setattr(policy, "fund_manager_refusal", lambda _user, message: forbidden(message))  # the one rule, refusing
     for path, data in ((f"/review/rounds/{world.scoring.id}/close", {}),
                        (f"/review/assignments/{a.id}/remove", {}),
                        (f"/review/assignments/{a.id}/waive", {"reason": "Unwell"})):
