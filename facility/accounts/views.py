@@ -21,7 +21,7 @@ from facility.accounts.forms import (
     SignOutForm,
     SignUpForm,
 )
-from facility.accounts.limits import signin_limits
+from facility.accounts.limits import reset_limits, signin_limits, signup_limits
 from facility.accounts.models import Role, User
 from facility.accounts.permissions import role_required
 from facility.accounts.policy import can_list_users
@@ -29,7 +29,7 @@ from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
 from facility.core.inputs import page_arg
 from facility.core.policy import require
-from facility.extensions import db, limiter, login_manager
+from facility.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
 
@@ -47,6 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@signup_limits
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("core.dashboard"))
@@ -106,7 +107,7 @@ def signout():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGNIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@reset_limits
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
