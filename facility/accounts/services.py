@@ -280,8 +280,11 @@ def create_user(*, email: str, password: str, name: str, roles: list[str], actor
 def authenticate(*, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, else None. Rule: the same work whatever the reason
     (unknown e-mail, disabled account, wrong password): one look-up, one argon2 verification
-    (`verify_password`), one audit record."""
-    user = find_user_by_email(email)
+    (`verify_password`), one audit record; the look-up loads no related rows (a known account's roles
+    would cost one more query), they load when used."""
+    user = db.session.execute(
+        sa.select(User).where(User.email == normalise_email(email)).options(sa.orm.lazyload("*"))
+    ).scalar_one_or_none()
     right = verify_password(user, password or "")
     if not right or user is None or not user.active:
         record("user.sign_in_failed", actor=None, object_type="User", object_id=user.id if user else "",
