@@ -53,8 +53,22 @@ class Config:
     # Rate limits (Flask-Limiter, stored in Redis).
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "facility")
+    # Failed sign-ins per account from one address, per address, and per account from every address
+    # (accounts.limits): page and API share each counter.
     SIGNIN_LIMIT_PER_ACCOUNT = os.environ.get("SIGNIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     SIGNIN_LIMIT_PER_ADDRESS = os.environ.get("SIGNIN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
+    SIGNIN_LIMIT_PER_ACCOUNT_GLOBAL = os.environ.get("SIGNIN_LIMIT_PER_ACCOUNT_GLOBAL", "50 per hour")
+    SIGNUP_LIMIT_PER_ADDRESS = os.environ.get("SIGNUP_LIMIT_PER_ADDRESS", "10 per hour")
+    RESET_LIMIT_PER_ADDRESS = os.environ.get("RESET_LIMIT_PER_ADDRESS", "10 per hour")
+    RESET_LIMIT_PER_ACCOUNT = os.environ.get("RESET_LIMIT_PER_ACCOUNT", "3 per hour")
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (ProxyFix); 0: none,
+    # the connection's address is the client's.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
+    # Page sessions end after this much inactivity (fund managers, admins, auditors: the shorter one) and,
+    # however active, this long after sign-in (accounts.services.load_session_user).
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 120))
+    SESSION_IDLE_MINUTES_MONEY_ROLES = int(os.environ.get("SESSION_IDLE_MINUTES_MONEY_ROLES", 30))
+    SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", 12))
 
     # Password hashing (argon2id); tests lower the cost.
     ARGON2_TIME_COST = int(os.environ.get("ARGON2_TIME_COST", 3))

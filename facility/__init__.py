@@ -1,6 +1,8 @@
 """The Urban Innovation Facility: `create_app()` builds the Flask application."""
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import logging
 import os
@@ -8,6 +10,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
 
@@ -36,6 +39,7 @@ def create_app(config: Any = None, **overrides: Any) -> Flask:
     app.config.update(config_module.runtime_environment())
     app.config.update(overrides)
     _check_production(app)
+    _trust_proxies(app)
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("facility").setLevel(logging.INFO)
@@ -67,6 +71,41 @@ def _check_production(app: Flask) -> None:
     from facility.core.crypto import check_keys
 
     check_keys(app.config)
+    _check_secret_strength(app)
+
+
+MIN_SECRET_BYTES = 32
+
+
+def _check_secret_strength(app: Flask) -> None:
+    """Production's keys are long and random: `SECRET_KEY` at least `MIN_SECRET_BYTES` bytes and not one
+    character repeated (nor two or three: fewer than 8 different characters is no random key); each
+    `PAYOUT_ENCRYPTION_KEY` a Fernet key, i.e. url-safe base64 of 32 bytes, and those bytes not all alike."""
+    secret = str(app.config.get("SECRET_KEY") or "")
+    hint = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+    if len(secret.encode()) < MIN_SECRET_BYTES or len(set(secret)) < 8:
+        raise RuntimeError(f"Production needs SECRET_KEY of at least {MIN_SECRET_BYTES} random bytes; {hint}.")
+    for part in str(app.config.get("PAYOUT_ENCRYPTION_KEY") or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            raw = base64.urlsafe_b64decode(part.strip().encode())
+        except (ValueError, binascii.Error) as exc:
+            raise RuntimeError("PAYOUT_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64 bytes).") from exc
+        if len(raw) != 32 or len(set(raw)) < 8:
+            raise RuntimeError("PAYOUT_ENCRYPTION_KEY must be Fernet keys of 32 random bytes; generate one with: "
+                               'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".')
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind `TRUSTED_PROXIES` reverse proxies (0: none), the client's address, scheme and host are the ones
+    those proxies report (`X-Forwarded-For`, `-Proto`, `-Host`; ProxyFix takes the n-th value from the right,
+    so a client cannot choose its own); rate limits and session records then see the real client."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops < 0:
+        raise RuntimeError("TRUSTED_PROXIES is the number of reverse proxies in front of the app (0 or more).")
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def package_modules(name: str) -> list:

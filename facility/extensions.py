@@ -19,8 +19,10 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
-def _client_address() -> str:
+def client_address() -> str:
+    """The client's address: `request.remote_addr`, which `TRUSTED_PROXIES` (ProxyFix) sets from the proxies'
+    `X-Forwarded-For`; never a header a client could send past an untrusted hop."""
     return get_remote_address() or request.remote_addr or "unknown"
 
 
-limiter = Limiter(key_func=_client_address)
+limiter = Limiter(key_func=client_address)

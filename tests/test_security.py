@@ -24,7 +24,7 @@ def test_session_cookie_flags(client, make_user, app):
 
 
 def test_production_cookies_are_secure_and_hsts_on(tmp_path, redis_url, monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "prod-secret")
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-of-more-than-32-bytes")
     from cryptography.fernet import Fernet
 
     app = create_app("production", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@127.0.0.1/none",

@@ -6,7 +6,7 @@ commits once.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from zxcvbn import zxcvbn
 
 from facility.accounts import policy
-from facility.accounts.factors import note_session_factor
+from facility.accounts.factors import MFA_ROLES, note_session_factor
 from facility.accounts.models import (
     SELF_SIGNUP_ROLES,
     ApiToken,
@@ -42,8 +43,13 @@ from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.core.policy import require
 from facility.extensions import db
+from facility.queue import job
 
 MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_SCORE = 3
+"""zxcvbn's estimate (0 to 4) a password must reach: 3 is "safely unguessable: moderate protection from an
+offline slow-hash scenario" (about 10^10 guesses)."""
+_ESTIMATED_CHARS = 100  # zxcvbn's cost grows with the length; the first 100 characters decide
 _COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
 
 
@@ -54,16 +60,41 @@ def common_passwords() -> frozenset[str]:
 
 
 def password_problems(password: str, *, email: str = "", name: str = "") -> list[str]:
-    """Why a password is refused (empty when it is acceptable)."""
+    """Why a password is refused (empty when it is acceptable).
+
+    Rules: at least `MIN_PASSWORD_LENGTH` characters; not one character repeated (twelve spaces,
+    `aaaaaaaaaaaa`); not on the common list; not the e-mail address; and hard enough to guess by
+    zxcvbn's estimate (score >= `MIN_PASSWORD_SCORE`, knowing the e-mail address and name), whose
+    warning and suggestions are shown.
+    """
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     lowered = password.lower()
+    if password and not password.strip():
+        problems.append(_("A password of spaces only is easy to guess; use words and other characters."))
+    elif password and len(set(lowered)) == 1:
+        problems.append(_("A password of one character repeated is easy to guess; choose another."))
     if lowered in common_passwords():
         problems.append(_("This password is one of the most common ones; choose another."))
     if email and lowered == email.lower():
         problems.append(_("The password must not be your e-mail address."))
+    if not problems:
+        problems.extend(_strength_problems(password, email=email, name=name))
     return problems
+
+
+def _strength_problems(password: str, *, email: str, name: str) -> list[str]:
+    """zxcvbn's verdict: too easy to guess, with its own warning and suggestions (in English: they are
+    the estimator's words, not ours)."""
+    hints = [hint for hint in (email, email.split("@")[0], name, *name.split()) if hint]
+    estimate = zxcvbn(password[:_ESTIMATED_CHARS], user_inputs=hints)
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return []
+    feedback = estimate.get("feedback") or {}
+    problem = str(_("This password is too easy to guess; add more words or characters that are hard to guess."))
+    details = [text for text in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if text]
+    return [" ".join([problem, *details])]
 
 
 def _hasher() -> PasswordHasher:
@@ -75,23 +106,29 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-# Verified against when the e-mail is unknown, so both answers take the same time.
+# Verified against when the e-mail is unknown, so both answers cost one argon2 verification: computed once
+# per cost setting (the first unknown e-mail pays for it once, never again).
 _DUMMY_HASH: dict[str, str] = {}
 
 
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = f"{hasher.time_cost}:{hasher.memory_cost}:{hasher.parallelism}"
+    if key not in _DUMMY_HASH:
+        _DUMMY_HASH[key] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH[key]
+
+
 def verify_password(user: User | None, password: str) -> bool:
+    """Whether `password` is `user`'s. Rule: one argon2 verification whoever asks (no user, a disabled
+    one, a wrong or a right password), so the time taken does not tell whether an account exists; a right
+    password hashed with an old cost is hashed again."""
     hasher = _hasher()
-    if user is None:
-        key = f"{hasher.time_cost}:{hasher.memory_cost}"
-        dummy = _DUMMY_HASH.setdefault(key, hasher.hash("not-a-real-password"))
-        try:
-            hasher.verify(dummy, password)
-        except VerificationError:
-            pass
-        return False
+    stored = user.password_hash if user is not None else _dummy_hash(hasher)
     try:
-        hasher.verify(user.password_hash, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
+        return False
+    if user is None:
         return False
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -241,9 +278,15 @@ def create_user(*, email: str, password: str, name: str, roles: list[str], actor
 
 
 def authenticate(*, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, else None (same answer and cost either way)."""
-    user = find_user_by_email(email)
-    if not verify_password(user, password or "") or user is None or not user.active:
+    """The active user with this e-mail and password, else None. Rule: the same work whatever the reason
+    (unknown e-mail, disabled account, wrong password): one look-up, one argon2 verification
+    (`verify_password`), one audit record; the look-up loads no related rows (a known account's roles
+    would cost one more query), they load when used."""
+    user = db.session.execute(
+        sa.select(User).where(User.email == normalise_email(email)).options(sa.orm.lazyload("*"))
+    ).scalar_one_or_none()
+    right = verify_password(user, password or "")
+    if not right or user is None or not user.active:
         record("user.sign_in_failed", actor=None, object_type="User", object_id=user.id if user else "",
                details={"email": normalise_email(email)[:320]})
         return None
@@ -263,19 +306,50 @@ def start_session(*, user: User) -> str:
     return token
 
 
+SESSION_TOUCH = timedelta(minutes=1)
+"""`UserSession.last_seen_at` is written at most this often (not on every request)."""
+
+
+def session_expiry(row: UserSession, now: datetime | None = None) -> datetime:
+    """When the session `row` ends unless it is used again. Rule: `SESSION_IDLE_MINUTES_MONEY_ROLES` after it
+    was last seen for fund managers, admins and auditors, `SESSION_IDLE_MINUTES` for everyone else, and never
+    later than `SESSION_ABSOLUTE_HOURS` after sign-in."""
+    config = current_app.config
+    money_role = row.user.has_role(*MFA_ROLES)
+    idle = timedelta(minutes=config["SESSION_IDLE_MINUTES_MONEY_ROLES" if money_role else "SESSION_IDLE_MINUTES"])
+    absolute = row.created_at + timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
+    return min(row.last_seen_at + idle, absolute)
+
+
 def load_session_user(token: str) -> User | None:
-    """The user of a live session token, or None when it was ended or its user disabled."""
+    """The user of a live session token, or None when it was ended, expired or its user disabled.
+
+    Rules: an expired session (`session_expiry`: idle or absolute timeout) is deleted; a live one has its
+    `last_seen_at` moved on at most once a `SESSION_TOUCH`. This is the request's session loader, not an
+    action: when the look-up began the request's transaction, the touch (or the deletion) is its only change
+    and is committed here, so that reading pages keeps a session alive; otherwise the request's own commit
+    carries it.
+    """
+    own_transaction = not db.session().in_transaction()
     row = db.session.execute(
         sa.select(UserSession).where(UserSession.token_hash == hash_token(token))
     ).scalar_one_or_none()
-    if row is None or not row.user.active:
+    if row is None:
         return None
-    lifetime = current_app.permanent_session_lifetime
-    if row.last_seen_at < utcnow() - lifetime:
+    now = utcnow()
+    if not row.user.active or session_expiry(row) <= now:
+        db.session.delete(row)
+        if own_transaction:
+            db.session.commit()
         return None
-    row.user._session_token = token  # type: ignore[misc]  # per instance: this request's token
-    note_session_factor(row.user, row)
-    return row.user
+    user = row.user
+    if row.last_seen_at <= now - SESSION_TOUCH:
+        row.last_seen_at = now
+        if own_transaction:
+            db.session.commit()
+    user._session_token = token  # type: ignore[misc]  # per instance: this request's token
+    note_session_factor(user, row)
+    return user
 
 
 def end_session(*, user: User, token: str | None) -> None:
@@ -355,12 +429,22 @@ def user_for_reset_token(token: str) -> User | None:
 
 
 def request_password_reset(*, email: str) -> None:
-    """E-mail a reset link when the account exists; say nothing either way (no account probing)."""
+    """Ask for a reset link to `email`. Rule: the request does the same work whether or not an account
+    uses the address (it only queues `send_password_reset`, after the commit), so neither the answer nor
+    its time tells; the job e-mails the link when an active account has that address."""
+    send_password_reset.delay(normalise_email(email)[:EMAIL_CHARS])
+
+
+@job("emails")
+def send_password_reset(email: str) -> None:
+    """The job behind `request_password_reset`: e-mail a reset link to the active account using `email`,
+    if there is one (and record it); nothing otherwise."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
     notify([user], "accounts/password_reset", token=password_reset_token(user))
     record("user.password_reset_requested", actor=user, obj=user)
+    db.session.commit()
 
 
 def change_password(*, user: User, new_password: str, actor: User | None = None) -> None:

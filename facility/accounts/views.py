@@ -18,12 +18,12 @@ from facility.accounts.forms import (
     SignOutForm,
     SignUpForm,
 )
-from facility.accounts.limits import signin_limits
+from facility.accounts.limits import reset_limits, signin_limits, signup_limits
 from facility.accounts.mfa_views import safe_next
 from facility.accounts.models import Role, User
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
-from facility.extensions import db, limiter, login_manager
+from facility.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
 admin_views.register_routes(bp)  # the administrators' pages (accounts.admin_views)
@@ -45,6 +45,7 @@ def register(app) -> None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@signup_limits
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("core.dashboard"))
@@ -108,7 +109,7 @@ def signout():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SIGNIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@reset_limits
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from facility.accounts import mfa, queries, services, totp
-from facility.accounts.limits import signin_limits
+from facility.accounts.limits import signin_limits, signup_limits
 from facility.accounts.models import SELF_SIGNUP_ROLES, OrgType
 from facility.accounts.policy import is_enrolled, must_enrol
 from facility.api import api_blueprint
@@ -139,6 +139,7 @@ def revoke_token(token_id):
 
 @blp.route("/users", methods=["POST"])
 @public
+@signup_limits
 @blp.arguments(SignUpSchema)
 @blp.response(201, UserSchema)
 def sign_up(data):
