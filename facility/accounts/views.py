@@ -1,8 +1,6 @@
 """Pages: sign up, sign in and out, password reset, profile, organisation, admin users."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
@@ -29,6 +27,7 @@ from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
 from facility.core.inputs import page_arg
 from facility.core.policy import require
+from facility.core.urls import safe_next
 from facility.extensions import db, limiter, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -41,9 +40,7 @@ def load_user(session_token: str):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes to the dashboard."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("core.dashboard")
+    return safe_next(target, url_for("core.dashboard"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
