@@ -37,12 +37,11 @@ def register(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("HSTS"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if _personal(response):
-            if "no-store" not in headers.get("Cache-Control", ""):
-                headers["Cache-Control"] = "private, no-store"
+        if _personal() and "no-store" not in headers.get("Cache-Control", ""):
+            headers["Cache-Control"] = "private, no-store"
         return response
 
-    def _personal(response) -> bool:
+    def _personal() -> bool:
         """A response that may carry someone's data (see the module docstring)."""
         if request.path.startswith("/api/") or (request.endpoint or "").startswith("accounts."):
             return True
