@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from facility.core.forms import parse_usd
+from facility.core.forms import ParsedFieldMixin, parse_usd
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
@@ -38,7 +38,7 @@ def to_cents(value: Decimal | None) -> int | None:
     return int((value * 100).to_integral_value())
 
 
-class UsdField(StringField):
+class UsdField(ParsedFieldMixin, StringField):
     """An amount in US dollars with at most two decimals ("1,250.50"); `.data` is a Decimal or None."""
 
     def process_formdata(self, valuelist):

@@ -10,7 +10,7 @@ from wtforms import DateField, FieldList, Form, FormField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.accounts.forms import MultiCheckboxField
-from facility.core.forms import parse_usd
+from facility.core.forms import ParsedFieldMixin, parse_usd
 from facility.core.labels import choices
 from facility.proposals.models import BUDGET_CATEGORIES, BeneficiaryGroup, BudgetCategory, budget_key
 from facility.proposals.services import LIMITS, MAX_MILESTONES, SUMMARY_MAX, TEXT_MAX, TITLE_MAX
@@ -24,7 +24,7 @@ def format_cents(cents: int | None) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-class MoneyField(StringField):
+class MoneyField(ParsedFieldMixin, StringField):
     """A US-dollar amount typed by a person, held as integer cents in `.cents`."""
 
     cents: int | None = None
