@@ -8,10 +8,10 @@ from typing import Any
 from flask import flash
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms.validators import StopValidation
+from wtforms.validators import StopValidation, ValidationError
 
 from facility.core.errors import DomainError, NotFound, PermissionDenied
-from facility.core.inputs import MAX_CENTS
+from facility.core.inputs import MAX_CENTS, date_in_range, date_range_message
 from facility.extensions import db
 
 _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[, ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
@@ -60,6 +60,14 @@ class ParsedFieldMixin:
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:
             raise StopValidation()
+
+
+class SaneDate:
+    """Form validator for a date or date-and-time field: within the years `inputs.date_in_range` allows."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if not date_in_range(field.data):
+            raise ValidationError(date_range_message())
 
 
 def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] | None = None) -> None:

@@ -11,6 +11,8 @@ refused at the door with a clear answer instead:
 - `page_arg` and `id_arg` read query and form values into bounded integers.
 - `clean_text` and the `*_CHARS` limits: one limit per kind of field, the same in the form, the
   API schema and the service; longer input is refused with a message, never cut short.
+- `date_in_range`: dates and times people give (deadlines, rounds, due dates) lie in the years
+  MIN_YEAR..MAX_YEAR; `9999-12-31T23:59:59-12:00` would overflow when turned into UTC (a 500).
 - `refuse_deep_json`: a JSON body nested deeper than MAX_JSON_DEPTH is refused (400) before
   anything parses it (Python's parsers, and walks like `_walk_json`, recurse: 5,000 levels
   would be a RecursionError, a 500); `DepthLimitedJSON` makes `request.get_json` refuse it too.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request
@@ -32,6 +35,10 @@ MAX_ID = 2**31 - 1
 """Ids are PostgreSQL `integer` columns (serial)."""
 MAX_CENTS = 10**15
 """USD 10 trillion: far beyond any real amount, and sums of many still fit a `bigint`."""
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+"""Dates and times people give: any real deadline or due date, far from Python's limits (years 1..9999),
+which converting a time zone (up to a day either way) would otherwise cross."""
 MAX_JSON_DEPTH = 64
 """Arrays and objects inside one another: no request of ours needs more than a handful."""
 MAX_PAGE = 1_000_000
@@ -95,6 +102,17 @@ def clean_text(value: Any, field: str, *, limit: int, required: bool = False, mu
         message = _("At most %(n)s characters; this has %(got)s.", n=f"{limit:,}", got=f"{len(text):,}")
         raise ValidationFailed(message, errors={field: [message]})
     return text
+
+
+# --- dates --------------------------------------------------------------------------------------------
+
+def date_in_range(value: date | datetime | None) -> bool:
+    """Whether a given date or time (as given, before any time-zone conversion) is within MIN_YEAR..MAX_YEAR."""
+    return value is None or MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def date_range_message() -> str:
+    return str(_("Give a date between the years %(first)s and %(last)s.", first=MIN_YEAR, last=MAX_YEAR))
 
 
 # --- JSON nested too deeply ------------------------------------------------------------------------
