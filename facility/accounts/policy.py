@@ -60,7 +60,7 @@ def role_phrase(person: Any) -> str:
     for role, phrase in _role_phrases():
         if person is not None and person.has_role(role):
             return phrase
-    return _("someone")
+    return str(_("someone"))
 
 
 def sees_people(viewer: Any) -> bool:
@@ -74,7 +74,7 @@ def shown_name(viewer: Any, person: Any) -> str:
     (`sees_people`); everyone else sees their role ("a fund manager", "a reviewer"), never a name,
     e-mail or id. Everyone sees their own name. None (the system acted) is "the facility"."""
     if person is None:
-        return _("the facility")
+        return str(_("the facility"))
     if sees_people(viewer) or (is_signed_in(viewer) and getattr(viewer, "id", None) == person.id):
         return str(person.name or person.email)
     return role_phrase(person)
