@@ -235,9 +235,11 @@ def _select_timezone() -> str | None:
 
 
 def _register_templating(app: Flask) -> None:
+    from facility.accounts.policy import shown_name_filter
     from facility.core import templating
 
     templating.register(app)
+    app.jinja_env.filters["shown_name"] = shown_name_filter  # people by role, not name, outside the facility
 
     @app.context_processor
     def _layout_context() -> dict[str, Any]:

@@ -1,9 +1,14 @@
-"""Security headers on every response."""
+"""Security headers on every response.
+
+Nothing personal is kept by a browser or a shared cache: every response to a signed-in user, the
+API, and the accounts pages (sign-in, password reset) send `Cache-Control: no-store`; public pages
+seen anonymously, and static files, keep the default."""
 from __future__ import annotations
 
 import secrets
 
 from flask import Flask, g, request
+from flask_login import current_user
 
 
 def register(app: Flask) -> None:
@@ -32,6 +37,12 @@ def register(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("HSTS"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if request.path.startswith("/api/") or (request.endpoint or "").startswith("accounts."):
-            headers.setdefault("Cache-Control", "no-store")
+        if _personal() and "no-store" not in headers.get("Cache-Control", ""):
+            headers["Cache-Control"] = "private, no-store"
         return response
+
+    def _personal() -> bool:
+        """A response that may carry someone's data (see the module docstring)."""
+        if request.path.startswith("/api/") or (request.endpoint or "").startswith("accounts."):
+            return True
+        return request.endpoint != "static" and bool(current_user and current_user.is_authenticated)

@@ -11,8 +11,6 @@ Pages that show a secret or recovery codes are never cached.
 """
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import segno
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -26,6 +24,7 @@ from facility.accounts.limits import signin_limits
 from facility.accounts.models import User
 from facility.accounts.policy import is_enrolled, must_enrol, needs_mfa
 from facility.audit.services import record
+from facility.core import urls
 from facility.core.forms import FAILED, attempt
 from facility.extensions import db
 
@@ -36,12 +35,8 @@ GATE_OPEN = frozenset({"accounts.signout", "static", "core.set_language", "core.
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:
-    """Only same-site relative paths; anything else goes to `default` (the dashboard)."""
-    target = (target or "").strip()
-    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
-            and not any(ord(c) < 32 for c in target) and not urlsplit(target).netloc and not urlsplit(target).scheme):
-        return target
-    return default or url_for("core.dashboard")
+    """`core.urls.safe_next` with the dashboard as the default: only same-site paths are followed."""
+    return urls.safe_next(target, default or url_for("core.dashboard"))
 
 
 def _no_store(body: str, status: int = 200) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from facility.accounts.models import Role, RoleRequestStatus
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -44,6 +45,44 @@ def reads_everything(user: Any) -> bool:
     Read checks (`can_view_*`, `get_visible_*`, lists) ask this; write checks ask `is_staff` or
     `is_fund_manager`, which stay false for an auditor, so an auditor is refused every change."""
     return has_role(user, Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR)
+
+
+def _role_phrases() -> list[tuple[Role, str]]:
+    # The most telling role first: a fund manager who also reviews is shown as a fund manager.
+    return [(Role.FUND_MANAGER, _("a fund manager")), (Role.ADMIN, _("an administrator")),
+            (Role.AUDITOR, _("an auditor")), (Role.REVIEWER, _("a reviewer")),
+            (Role.CITY_OFFICIAL, _("a city official")), (Role.DONOR, _("a donor")),
+            (Role.INNOVATOR, _("an innovator"))]
+
+
+def role_phrase(person: Any) -> str:
+    """What a person is, not who ("a fund manager"); "someone" for an account without a role."""
+    for role, phrase in _role_phrases():
+        if person is not None and person.has_role(role):
+            return phrase
+    return str(_("someone"))
+
+
+def sees_people(viewer: Any) -> bool:
+    """Whether `viewer` may see who (names, e-mails, ids) staff and reviewers are: fund managers,
+    admins and auditors (the facility and its auditors); nobody outside the facility."""
+    return reads_everything(viewer)
+
+
+def shown_name(viewer: Any, person: Any) -> str:
+    """Rule: the facility's people (staff, reviewers) are shown by name only to staff and auditors
+    (`sees_people`); everyone else sees their role ("a fund manager", "a reviewer"), never a name,
+    e-mail or id. Everyone sees their own name. None (the system acted) is "the facility"."""
+    if person is None:
+        return str(_("the facility"))
+    if sees_people(viewer) or (is_signed_in(viewer) and getattr(viewer, "id", None) == person.id):
+        return str(person.name or person.email)
+    return role_phrase(person)
+
+
+def shown_name_filter(person: Any) -> str:
+    """`{{ person|shown_name }}` in templates: `shown_name` for the signed-in viewer (wired in create_app)."""
+    return shown_name(current_user, person)
 
 
 def read_only_reason() -> str:

@@ -19,10 +19,10 @@ from facility.accounts.forms import (
     SignUpForm,
 )
 from facility.accounts.limits import reset_limits, signin_limits, signup_limits
-from facility.accounts.mfa_views import safe_next
 from facility.accounts.models import Role, User
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
+from facility.core.urls import safe_next
 from facility.extensions import db, login_manager
 
 bp = Blueprint("accounts", __name__)
@@ -36,7 +36,7 @@ def load_user(session_token: str):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site relative paths; anything else goes to the dashboard."""
-    return safe_next(target)
+    return safe_next(target, url_for("core.dashboard"))
 
 
 def register(app) -> None:

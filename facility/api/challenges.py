@@ -7,7 +7,7 @@ from flask_login import current_user
 from facility.accounts.models import OrgType, Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role, require_user
-from facility.api.schemas import NullableList, PageArgs, cents_field, id_field, page_of, paginate
+from facility.api.schemas import NullableList, PageArgs, cents_field, datetime_field, id_field, page_of, paginate
 from facility.challenges import queries, sdg, services
 from facility.challenges.models import FocusArea
 from facility.cities.queries import get_visible_city
@@ -35,8 +35,8 @@ class ChallengeFieldsSchema(ma.Schema):
                                  metadata={"description": "SDG target codes, e.g. 11.2, 11.a"})
     prize_pool_cents = cents_field()
     max_award_cents = cents_field()
-    opens_at = ma.fields.AwareDateTime()
-    closes_at = ma.fields.AwareDateTime()
+    opens_at = datetime_field()
+    closes_at = datetime_field()
     eligible_org_types = NullableList(ma.fields.String(validate=ma.validate.OneOf([t.value for t in OrgType])),
                                         load_default=list, metadata={"description": "empty: every type"})
     eligible_countries = NullableList(ma.fields.String(validate=ma.validate.Length(equal=3)), load_default=list,
@@ -117,7 +117,7 @@ class ReasonSchema(ma.Schema):
 
 
 class ExtensionInSchema(ReasonSchema):
-    new_closes_at = ma.fields.AwareDateTime(required=True)
+    new_closes_at = datetime_field(required=True)
 
 
 class ExtensionSchema(ma.Schema):

@@ -18,7 +18,7 @@ from facility.api.public_schemas import (
     RegisterArgs,
     enum_value,
 )
-from facility.api.schemas import PageArgs, cents_field, page_of, paginate
+from facility.api.schemas import PageArgs, cents_field, date_field, page_of, paginate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
@@ -77,7 +77,7 @@ class ContributionSchema(ma.Schema):
 
 class ConfirmWireSchema(ma.Schema):
     amount_cents = cents_field(required=True, metadata={"description": "received, in US cents"})
-    received_on = ma.fields.Date(required=True)
+    received_on = date_field(required=True)
     bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REFERENCE_CHARS))
 
 
@@ -103,7 +103,7 @@ class FacilitySchema(ma.Schema):
 class TrancheInSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     amount_cents = cents_field(required=True)
-    due_date = ma.fields.Date(allow_none=True, load_default=None)
+    due_date = date_field(allow_none=True, load_default=None)
     deliverable = ma.fields.String(load_default="", validate=ma.validate.Length(max=COMMENT_CHARS))
 
 

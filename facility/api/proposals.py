@@ -9,7 +9,7 @@ from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.accounts import OrganizationSchema
 from facility.api.auth import require_user
-from facility.api.schemas import NullableList, PageArgs, cents_field, page_of, paginate
+from facility.api.schemas import NullableList, PageArgs, cents_field, date_field, page_of, paginate
 from facility.challenges.queries import get_visible_challenge
 from facility.extensions import db
 from facility.proposals import queries, services
@@ -21,7 +21,7 @@ blp = api_blueprint("api_proposals", __name__, "Proposals")
 
 class MilestoneInSchema(ma.Schema):
     title = ma.fields.String(validate=ma.validate.Length(max=services.TITLE_MAX))
-    due_date = ma.fields.Date(allow_none=True, metadata={"description": "ISO 8601 date, after the day of submission"})
+    due_date = date_field(allow_none=True, metadata={"description": "ISO 8601 date, after the day of submission"})
     amount_cents = cents_field(minimum=0, allow_none=True)
     deliverable = ma.fields.String(validate=ma.validate.Length(max=services.LIMITS["milestones.deliverable"]))
 

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 
-from facility.core.inputs import MAX_CENTS, MAX_ID, MAX_PAGE
+from facility.core.inputs import MAX_CENTS, MAX_ID, MAX_PAGE, date_in_range, date_range_message
 from facility.extensions import db
 
 
@@ -20,6 +20,21 @@ def cents_field(*, minimum: int = 1, **kwargs: Any) -> ma.fields.Integer:
     """An amount in US cents: an integer from `minimum` up to MAX_CENTS (USD 10 trillion)."""
     kwargs.setdefault("metadata", {"description": "US cents"})
     return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=minimum, max=MAX_CENTS), **kwargs)
+
+
+def _sane_date(value: Any) -> None:
+    if not date_in_range(value):
+        raise ma.ValidationError(date_range_message())
+
+
+def datetime_field(**kwargs: Any) -> ma.fields.AwareDateTime:
+    """A date and time in a request body: ISO 8601 with its offset, in the years `inputs.date_in_range` allows."""
+    return ma.fields.AwareDateTime(validate=_sane_date, **kwargs)
+
+
+def date_field(**kwargs: Any) -> ma.fields.Date:
+    """A date in a request body: ISO 8601, in the years `inputs.date_in_range` allows."""
+    return ma.fields.Date(validate=_sane_date, **kwargs)
 
 
 class NullableList(ma.fields.List):

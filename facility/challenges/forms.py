@@ -24,7 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from facility.accounts.forms import org_type_choices
 from facility.challenges.models import FocusArea
 from facility.challenges.services import ANSWER_CHARS, DESCRIPTION_CHARS, QUESTION_CHARS, SUMMARY_CHARS
-from facility.core.forms import parse_usd
+from facility.core.forms import SaneDate, parse_usd
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
 
@@ -76,9 +76,9 @@ class ChallengeForm(FlaskForm):
                               description=_l("Target codes separated by commas, e.g. 11.1, 11.2, 11.a"))
     prize_pool = StringField(_l("Prize pool (USD)"), validators=[DataRequired(), _amount])
     max_award = StringField(_l("Largest single award (USD)"), validators=[DataRequired(), _amount])
-    opens_at = DateTimeLocalField(_l("Opens"), validators=[InputRequired()], format="%Y-%m-%dT%H:%M",
+    opens_at = DateTimeLocalField(_l("Opens"), validators=[InputRequired(), SaneDate()], format="%Y-%m-%dT%H:%M",
                                   description=_l("In your time zone (see your profile)."))
-    closes_at = DateTimeLocalField(_l("Deadline"), validators=[InputRequired()], format="%Y-%m-%dT%H:%M",
+    closes_at = DateTimeLocalField(_l("Deadline"), validators=[InputRequired(), SaneDate()], format="%Y-%m-%dT%H:%M",
                                    description=_l("In your time zone (see your profile)."))
     eligible_org_types = MultiCheckboxField(_l("Who may apply (none ticked: every type)"), choices=[])
     eligible_countries = StringField(_l("Eligible countries"), validators=[Optional(), Length(max=REASON_CHARS)],
@@ -148,7 +148,7 @@ class AnswerForm(FlaskForm):
 
 
 class ExtendDeadlineForm(FlaskForm):
-    new_closes_at = DateTimeLocalField(_l("New deadline"), validators=[InputRequired()], format="%Y-%m-%dT%H:%M",
+    new_closes_at = DateTimeLocalField(_l("New deadline"), validators=[InputRequired(), SaneDate()], format="%Y-%m-%dT%H:%M",
                                        description=_l("In your time zone; only later than the current deadline."))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=REASON_CHARS)],
                            description=_l("Applicants receive it by e-mail."))

@@ -1,45 +1,73 @@
 """Helpers shared by every package's forms and views."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import flash
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from wtforms.validators import StopValidation, ValidationError
 
 from facility.core.errors import DomainError, NotFound, PermissionDenied
-from facility.core.inputs import MAX_CENTS
+from facility.core.inputs import MAX_CENTS, date_in_range, date_range_message
 from facility.extensions import db
+
+_AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[, ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
+"""ASCII digits; optionally thousands separated by commas (or by spaces), in groups of three; at most two
+decimals. Not `1e3`, `1_000`, `1,00`, full-width or other scripts' digits, `NaN` or `Infinity`."""
 
 
 def parse_usd(text: str | None, *, allow_zero: bool = False) -> int | None:
     """A US-dollar amount typed by a person ("1,250.50", "$1250", "USD 1 250") -> integer cents.
 
-    Exact (Decimal, never float). None when blank; ValueError with a message to show when it is
-    not an amount with at most two decimals, not above zero (or below zero with `allow_zero`), or
-    beyond MAX_CENTS. The one parser of typed amounts: every form's money field goes through it.
+    Exact (integer arithmetic, never float). None when blank; ValueError with a message to show
+    when it is not written as `_AMOUNT` allows, not above zero (or below zero with `allow_zero`),
+    or beyond MAX_CENTS. The one parser of typed amounts: every form's money field goes through it.
     """
-    raw = (text or "").strip().replace(",", "").replace(" ", "")
+    raw = (text or "").strip()
     if raw.upper().startswith("USD"):
-        raw = raw[3:]
-    raw = raw.lstrip("$")
+        raw = raw[3:].lstrip()
+    raw = raw.removeprefix("$").lstrip()
     if not raw:
         return None
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(_("Give an amount in US dollars, like 1250.50.")) from None
-    if not amount.is_finite():
-        raise ValueError(_("Give an amount in US dollars, like 1250.50."))
-    if amount < 0 or (amount == 0 and not allow_zero):
+    if raw.startswith("-") and _AMOUNT.fullmatch(raw[1:]):
         raise ValueError(_("Give an amount of zero or more.") if allow_zero else _("Give an amount above zero."))
-    if amount * 100 > MAX_CENTS:
+    match = _AMOUNT.fullmatch(raw)
+    if match is None:
+        if re.fullmatch(r"[0-9,]*\.[0-9]{3,}", raw):
+            raise ValueError(_("Give an amount in US dollars with at most two decimals."))
+        raise ValueError(_("Give an amount in US dollars in digits 0-9, like 1,250.50: commas between groups of "
+                           "three digits, at most two decimals."))
+    whole = match.group("whole").replace(",", "").replace(" ", "")
+    if len(whole) > len(str(MAX_CENTS)):
         raise ValueError(_("Give an amount of at most %(limit)s US dollars.", limit=f"{MAX_CENTS // 100:,}"))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(_("Give an amount in US dollars with at most two decimals."))
-    return int(amount * 100)
+    amount = int(whole) * 100 + int((match.group("cents") or "0").ljust(2, "0"))
+    if amount == 0 and not allow_zero:
+        raise ValueError(_("Give an amount above zero."))
+    if amount > MAX_CENTS:
+        raise ValueError(_("Give an amount of at most %(limit)s US dollars.", limit=f"{MAX_CENTS // 100:,}"))
+    return amount
+
+
+class ParsedFieldMixin:
+    """For a form field whose `process_formdata` refuses unreadable input (a ValueError): that message
+    is the one shown, not replaced by a `DataRequired` saying the field is empty (it is not)."""
+
+    process_errors: list[Any]
+
+    def pre_validate(self, form: Any) -> None:
+        if self.process_errors:
+            raise StopValidation()
+
+
+class SaneDate:
+    """Form validator for a date or date-and-time field: within the years `inputs.date_in_range` allows."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if not date_in_range(field.data):
+            raise ValidationError(date_range_message())
 
 
 def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] | None = None) -> None:

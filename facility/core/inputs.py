@@ -11,22 +11,36 @@ refused at the door with a clear answer instead:
 - `page_arg` and `id_arg` read query and form values into bounded integers.
 - `clean_text` and the `*_CHARS` limits: one limit per kind of field, the same in the form, the
   API schema and the service; longer input is refused with a message, never cut short.
+- `date_in_range`: dates and times people give (deadlines, rounds, due dates) lie in the years
+  MIN_YEAR..MAX_YEAR; `9999-12-31T23:59:59-12:00` would overflow when turned into UTC (a 500).
+- `refuse_deep_json`: a JSON body nested deeper than MAX_JSON_DEPTH is refused (400) before
+  anything parses it (Python's parsers, and walks like `_walk_json`, recurse: 5,000 levels
+  would be a RecursionError, a 500); `DepthLimitedJSON` makes `request.get_json` refuse it too.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from werkzeug.routing import IntegerConverter, Map
 
-from facility.core.errors import ValidationFailed
+from facility.core.errors import DomainError, ValidationFailed
 
 MAX_ID = 2**31 - 1
 """Ids are PostgreSQL `integer` columns (serial)."""
 MAX_CENTS = 10**15
 """USD 10 trillion: far beyond any real amount, and sums of many still fit a `bigint`."""
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+"""Dates and times people give: any real deadline or due date, far from Python's limits (years 1..9999),
+which converting a time zone (up to a day either way) would otherwise cross."""
+MAX_JSON_DEPTH = 64
+"""Arrays and objects inside one another: no request of ours needs more than a handful."""
 MAX_PAGE = 1_000_000
 """Beyond any real list; keeps OFFSET = (page - 1) * per_page well inside `bigint`."""
 
@@ -90,6 +104,63 @@ def clean_text(value: Any, field: str, *, limit: int, required: bool = False, mu
     return text
 
 
+# --- dates --------------------------------------------------------------------------------------------
+
+def date_in_range(value: date | datetime | None) -> bool:
+    """Whether a given date or time (as given, before any time-zone conversion) is within MIN_YEAR..MAX_YEAR."""
+    return value is None or MIN_YEAR <= value.year <= MAX_YEAR
+
+
+def date_range_message() -> str:
+    return str(_("Give a date between the years %(first)s and %(last)s.", first=MIN_YEAR, last=MAX_YEAR))
+
+
+# --- JSON nested too deeply ------------------------------------------------------------------------
+
+# A JSON string (skipped whole, escapes and all) or one bracket: scanned by the regex engine, no recursion.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_OPENERS = frozenset(b"[{")
+
+
+def json_depth_exceeds(data: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text `data` nests arrays and objects more than `limit` deep (a loop, not recursion;
+    text that is not JSON is left for the parser to refuse)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for match in _JSON_TOKEN.finditer(raw):
+        token = match.group()
+        if len(token) == 1:
+            if token[0] in _OPENERS:
+                depth += 1
+                if depth > limit:
+                    return True
+            else:
+                depth = max(depth - 1, 0)
+    return False
+
+
+def too_deep() -> DomainError:
+    return DomainError(_("The JSON is nested more than %(n)s levels deep.", n=MAX_JSON_DEPTH))
+
+
+def refuse_deep_json() -> None:
+    """Refuse (400) a JSON request body nested deeper than MAX_JSON_DEPTH, before anything parses it."""
+    if request.is_json and json_depth_exceeds(request.get_data(cache=True)):
+        raise too_deep()
+
+
+class DepthLimitedJSON(DefaultJSONProvider):
+    """The app's JSON: `loads` refuses text nested deeper than MAX_JSON_DEPTH (a ValueError, so that
+    `request.get_json` answers 400, or None when `silent`) instead of recursing into it."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if json_depth_exceeds(s):
+            raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        return super().loads(s, **kwargs)
+
+
 # --- text the database cannot store ------------------------------------------------------------
 
 def unstorable(text: str) -> bool:
@@ -146,12 +217,15 @@ def refuse_unstorable_text() -> None:
 
 
 def register(app: Flask, *, checked_elsewhere: str) -> None:
-    """Install the bounded `int` converter and the text guard (for paths not under `checked_elsewhere`,
-    whose requests call `refuse_unstorable_text` themselves, after authentication).
+    """Install the bounded `int` converter, the JSON depth limit (every path, first of all) and the
+    text guard (for paths not under `checked_elsewhere`, whose requests call `refuse_unstorable_text`
+    themselves, after authentication).
 
     Call before any blueprint is registered: rules are bound to the converter in force then.
     """
     app.url_map.converters["int"] = IdConverter
+    app.json = DepthLimitedJSON(app)
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_deep_json)
 
     @app.before_request
     def _refuse_unstorable_text() -> None:

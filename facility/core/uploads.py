@@ -14,10 +14,10 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Response, current_app, send_file
 from flask_babel import gettext as _
 
-from facility.core.errors import ValidationFailed
+from facility.core.errors import NotFound, ValidationFailed
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -114,3 +114,22 @@ def upload_path(area: str, storage_key: str) -> str:
     if not storage_key or not all(ch in "0123456789abcdef" for ch in storage_key):
         raise ValueError("bad storage key")
     return os.path.join(_folder(area), storage_key)
+
+
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+"""A stored file opened anyway (a browser ignoring the attachment) runs nothing and reaches nothing."""
+
+
+def send_stored(path: str | os.PathLike[str], *, content_type: str, download_name: str) -> Response:
+    """An uploaded file as a download, the one way every stored upload is sent (proposal attachments,
+    milestone evidence; pages and API): always an attachment, never sniffed by the browser, under the
+    sandbox CSP, and never kept by a cache (`no-store`) — an SVG or HTML file sent as text cannot run.
+
+    NotFound when the stored file is missing (the row outlived its file)."""
+    if not os.path.isfile(path):
+        raise NotFound(_("There is no such file."))
+    response = send_file(path, mimetype=content_type, as_attachment=True, download_name=download_name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    return response

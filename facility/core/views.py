@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from facility.core.urls import safe_next
 from facility.extensions import db
 from facility.queue import get_redis
 
@@ -54,10 +55,7 @@ def set_language() -> Response:
         if current_user.is_authenticated:
             current_user.locale = code
             db.session.commit()
-    target = request.form.get("next") or url_for("core.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("core.home")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"), url_for("core.home")))
 
 
 @bp.route("/healthz")

@@ -35,10 +35,6 @@ S = DisbursementStatus
 two_approvals_above_cents = policy.two_approvals_above_cents
 
 
-def _name(user: User) -> str:
-    return user.name or user.email
-
-
 def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     """Rule: `policy.can_request`: a fund manager asks to pay an accepted tranche of an active grant with payout details.
 
@@ -68,7 +64,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
         raise Conflict(_("A disbursement for this tranche is already under way.")) from None
     start_tranche_payment(tranche=tranche)
     disbursed_account()  # opened with the first request, so that paying needs no look-up
-    lifecycle.start(disbursement, actor=actor, note=_("Requested by %(name)s.", name=_name(actor)),
+    lifecycle.start(disbursement, actor=actor, note=_("Payment requested."),
                     details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
     db.session.flush()
     notify([m for m in lifecycle.fund_managers() if m.id != actor.id], "disbursements/approval_needed",
@@ -93,11 +89,10 @@ def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
            details={"approvals": got, "needed": needed})
     if got >= needed:
         lifecycle.queue_for_payment(disbursement, actor=actor, enqueue=enqueue_after_commit,
-                                    note=_("Approved by %(name)s; queued for payment.", name=_name(actor)))
+                                    note=_("Approved; queued for payment."))
     else:
         lifecycle.note(disbursement.id, disbursement.status, actor=actor,
-                       text=_("Approved by %(name)s (%(got)s of %(needed)s approvals).", name=_name(actor), got=got,
-                              needed=needed))
+                       text=_("Approved (%(got)s of %(needed)s approvals).", got=got, needed=needed))
     db.session.flush()
     return disbursement
 
@@ -150,7 +145,7 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
     disbursement.attempts = 0
     disbursement.last_error = ""
     lifecycle.queue_for_payment(disbursement, actor=actor, enqueue=enqueue_after_commit,
-                                note=_("Re-queued by %(name)s.", name=_name(actor)))
+                                note=_("Re-queued."))
     db.session.flush()
     return disbursement
 
@@ -163,8 +158,7 @@ def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_refe
     bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)
     disbursement.bank_reference = bank_reference
     lifecycle.mark_paid(disbursement, actor=actor, details={"bank_reference": bank_reference},
-                        note=_("Bank reference %(ref)s, confirmed by %(name)s.", ref=bank_reference,
-                               name=_name(actor)))
+                        note=_("Bank reference %(ref)s, confirmed.", ref=bank_reference))
     db.session.flush()
     return disbursement
 

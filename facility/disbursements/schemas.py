@@ -2,13 +2,18 @@
 
 They live here, in the package, so that every reader shares them: the disbursement API, and the
 grant API, which includes a grant's payments (`grant_disbursements_data`).
+
+Who acted is shown as `accounts.policy.shown_name` says: staff ids and names only to the facility's
+staff and auditors; the grantee reads "a fund manager" (`by`) and no ids.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import marshmallow as ma
+from flask_login import current_user
 
+from facility.accounts.policy import sees_people, shown_name
 from facility.disbursements.queries import grant_disbursements
 from facility.grants.models import Grant
 
@@ -21,10 +26,19 @@ class DisbursementEventSchema(ma.Schema):
     at = ma.fields.AwareDateTime(attribute="created_at")
     by_staff = ma.fields.Function(lambda e: e.actor_id is not None,
                                   metadata={"description": "false when the system (worker, webhook) acted"})
+    by = ma.fields.Function(lambda e: shown_name(current_user, e.actor) if e.actor is not None else None,
+                            allow_none=True, metadata={
+                                "description": "who acted: a name for staff and auditors, a role (\"a fund manager\") "
+                                               "for everyone else; null when the system acted"})
+
+
+def _staff_id(user_id: int | None) -> int | None:
+    return user_id if sees_people(current_user) else None
 
 
 class DisbursementApprovalSchema(ma.Schema):
-    approver_id = ma.fields.Integer()
+    approver_id = ma.fields.Function(lambda a: _staff_id(a.approver_id), allow_none=True,
+                                     metadata={"description": "null unless the caller is staff or an auditor"})
     at = ma.fields.AwareDateTime(attribute="created_at")
 
 
@@ -47,7 +61,8 @@ class DisbursementSchema(ma.Schema):
 
 
 class DisbursementDetailSchema(DisbursementSchema):
-    requested_by_id = ma.fields.Integer()
+    requested_by_id = ma.fields.Function(lambda d: _staff_id(d.requested_by_id), allow_none=True,
+                                         metadata={"description": "null unless the caller is staff or an auditor"})
     approvals = ma.fields.List(ma.fields.Nested(DisbursementApprovalSchema))
     payment_instruction = ma.fields.Dict(allow_none=True, metadata={
         "description": "manual rail: what the finance team pays (account masked)"})

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -289,7 +290,8 @@ class StripeGateway:
         """The event in a webhook request, only if Stripe signed it recently with our endpoint secret.
 
         Raises `WebhookRejected` otherwise (missing secret or signature, bad signature, a timestamp older
-        than the tolerance, a body that is not an event)."""
+        than the tolerance or further ahead than it, a body that is not an event). Stripe's own check
+        only looks back; a signature dated in the future would stay replayable until then."""
         if not self.webhook_secret:
             raise WebhookRejected("missing_secret", "Stripe webhooks are not configured: STRIPE_WEBHOOK_SECRET is not set.")
         if not signature_header:
@@ -305,12 +307,25 @@ class StripeGateway:
             raise self._signature_rejection(text, signature_header) from exc
         except (ValueError, TypeError, AttributeError) as exc:  # signed, but not a JSON event
             raise WebhookRejected("malformed", "The webhook body is not a Stripe event.") from exc
+        self._refuse_future_timestamp(signature_header)
         data = event.to_dict()
         obj = data.get("data")
         if not (isinstance(data.get("id"), str) and data["id"].startswith("evt_") and isinstance(data.get("type"), str)
                 and isinstance(obj, dict) and isinstance(obj.get("object"), dict)):
             raise WebhookRejected("malformed", "The webhook body is not a Stripe event.")
         return event
+
+    def _refuse_future_timestamp(self, header: str) -> None:
+        # Read as Stripe reads it (`t=` in the header), against the same clock (`time.time()`).
+        stamps = [item.split("=", 1)[1] for item in header.split(",") if item.split("=", 1)[0] == "t" and "=" in item]
+        try:
+            stamp = int(stamps[0].strip())
+        except (IndexError, ValueError):
+            raise WebhookRejected("malformed", "The Stripe-Signature header has no timestamp.") from None
+        if stamp > time.time() + self.webhook_tolerance:
+            log.warning("stripe webhook refused: timestamp more than %s seconds ahead", self.webhook_tolerance)
+            raise WebhookRejected("future_timestamp",
+                                  f"The webhook timestamp is more than {self.webhook_tolerance} seconds ahead.")
 
     def _signature_rejection(self, text: str, header: str) -> WebhookRejected:
         # Checked again without the time limit, only to say which check failed.

@@ -8,13 +8,14 @@ from flask_babel import gettext as _
 
 from facility.audit.services import record
 from facility.core.errors import Conflict, NotFound, ValidationFailed
+from facility.core.inputs import MAX_ID, bounded_int
 from facility.core.notify import notify
 from facility.disbursements import lifecycle
 from facility.disbursements.lifecycle import locked, locked_tranche, transition
 from facility.disbursements.models import Disbursement, DisbursementStatus, StripeEvent
 from facility.extensions import db
 from facility.grants.contributions import record_card_contribution
-from facility.grants.models import PayoutAccount
+from facility.grants.models import Contribution, ContributionStatus, PayoutAccount
 from facility.grants.tranches import reopen_paid_tranche
 from facility.ledger.models import LedgerTransaction
 from facility.ledger.services import reverse_transaction
@@ -40,38 +41,70 @@ def handle_stripe_event(*, event: dict[str, Any]) -> str:
         return "duplicate"
     try:
         return _act_on(event, event_type)
+    except _Ignored as ignored:
+        record("stripe.event_ignored", actor=None, object_type="StripeEvent", object_id=event_id,
+               details={"type": event_type, "reason": ignored.reason})
+        return f"ignored: {ignored.reason}"
     except (Conflict, NotFound, ValidationFailed) as error:
         record("stripe.event_refused", actor=None, object_type="StripeEvent", object_id=event_id,
                details={"type": event_type, "reason": error.detail})
         return f"refused: {error.detail}"
 
 
+class _Ignored(Exception):
+    """The event is stored but cannot be acted on (`reason` says why); Stripe should not send it again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _act_on(event: dict[str, Any], event_type: str) -> str:
     obj = event["data"]["object"]
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     if event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") != "paid":
             return "not paid yet"
-        contribution_id = _int(metadata.get("contribution_id") or obj.get("client_reference_id"))
-        if contribution_id is None:
+        raw_id = metadata.get("contribution_id") or obj.get("client_reference_id")
+        if raw_id is None or str(raw_id).strip() == "":
             return "no contribution"
+        contribution_id = _id(raw_id, "contribution")
+        session_id = str(obj.get("id") or "")
+        known = db.session.get(Contribution, contribution_id)
+        already = (known is not None and known.status == ContributionStatus.RECEIVED
+                   and known.stripe_checkout_session_id == session_id.strip())
         with db.session.begin_nested():
-            record_card_contribution(checkout_session_id=str(obj.get("id") or ""), contribution_id=contribution_id,
+            record_card_contribution(checkout_session_id=session_id, contribution_id=contribution_id,
                                      amount_cents=obj.get("amount_total"))
-        return "contribution booked"
+        return "already booked" if already else "contribution booked"
     if event_type == "payout.failed":
         return reflect_payout_failure(stripe_account_id=str(event.get("account") or ""),
                                       payout_id=str(obj.get("id") or ""),
                                       reason=str(obj.get("failure_message") or obj.get("failure_code") or ""))
     if event_type == "transfer.reversed":
-        disbursement_id = _int(metadata.get("disbursement_id"))
-        if disbursement_id is None:
+        raw_id = metadata.get("disbursement_id")
+        if raw_id is None or str(raw_id).strip() == "":
             return "no disbursement"
+        disbursement_id = _id(raw_id, "disbursement")
         with db.session.begin_nested():
-            reflect_transfer_reversal(disbursement_id=disbursement_id, transfer_id=str(obj.get("id") or ""),
-                                      reason=_("Stripe reversed transfer %(id)s.", id=obj.get("id")))
-        return "reversal reflected"
+            return reversal_outcome(disbursement_id=disbursement_id, transfer_id=str(obj.get("id") or ""),
+                                    reason=_("Stripe reversed transfer %(id)s.", id=obj.get("id")))
     return "ignored"
+
+
+def reversal_outcome(*, disbursement_id: int, transfer_id: str, reason: str) -> str:
+    """`reflect_transfer_reversal`, saying what it did: reflected, or why nothing changed."""
+    disbursement = db.session.get(Disbursement, disbursement_id)
+    if disbursement is None:
+        return "unknown disbursement: nothing reversed"
+    was_paid_by_it = disbursement.status == S.PAID and disbursement.provider_reference == transfer_id
+    reflect_transfer_reversal(disbursement_id=disbursement_id, transfer_id=transfer_id, reason=reason)
+    if was_paid_by_it:
+        return "reversal reflected"
+    if disbursement.status != S.PAID:
+        return "not paid: nothing to reverse"
+    return "paid by another transfer: nothing reversed"
 
 
 def reflect_transfer_reversal(*, disbursement_id: int, transfer_id: str, reason: str) -> Disbursement | None:
@@ -126,9 +159,13 @@ def reflect_payout_failure(*, stripe_account_id: str, payout_id: str, reason: st
     return "payout failure noted"
 
 
-def _int(value: Any) -> int | None:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number < 2**63 else None
+def _id(value: Any, kind: str) -> int:
+    """One of our ids (1..MAX_ID, what the database's integer columns hold), else `_Ignored`.
+
+    Anything else can be none of ours: looking it up would fail in PostgreSQL (and roll the stored
+    event back with it, so Stripe would retry it for days)."""
+    text = str(value).strip()
+    number = bounded_int(text, minimum=1, maximum=MAX_ID) if text.isascii() else None
+    if number is None:
+        raise _Ignored(f"{kind} id {str(value)[:40]!r} is not one of ours")
+    return number

@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from facility.core.forms import parse_usd
+from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
@@ -38,7 +38,7 @@ def to_cents(value: Decimal | None) -> int | None:
     return int((value * 100).to_integral_value())
 
 
-class UsdField(StringField):
+class UsdField(ParsedFieldMixin, StringField):
     """An amount in US dollars with at most two decimals ("1,250.50"); `.data` is a Decimal or None."""
 
     def process_formdata(self, valuelist):
@@ -72,7 +72,8 @@ class PledgeForm(FlaskForm):
 class ConfirmWireForm(FlaskForm):
     amount = UsdField(_l("Amount received (US dollars)"), validators=[DataRequired(_l("Give the amount received."))],
                       render_kw={"inputmode": "decimal"})
-    received_on = DateField(_l("Date received"), validators=[DataRequired(_l("Give the date the money arrived."))])
+    received_on = DateField(_l("Date received"), validators=[DataRequired(_l("Give the date the money arrived.")),
+                                                                     SaneDate()])
     bank_reference = StringField(_l("Bank reference"), validators=[DataRequired(), Length(max=REFERENCE_CHARS)])
     submit = SubmitField(_l("Confirm receipt"))
 
@@ -80,7 +81,7 @@ class ConfirmWireForm(FlaskForm):
 class TrancheForm(Form):
     title = StringField(_l("Tranche title"), validators=[Optional(), Length(max=NAME_CHARS)])
     amount = UsdField(_l("Amount (US dollars)"), validators=[Optional()], render_kw={"inputmode": "decimal"})
-    due_date = DateField(_l("Due date"), validators=[Optional()])
+    due_date = DateField(_l("Due date"), validators=[Optional(), SaneDate()])
 
 
 class AwardForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,7 +14,7 @@ from facility.core.dashboard import work_item
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import Decision, require
-from facility.core.uploads import upload_path
+from facility.core.uploads import send_stored, upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries, receipts, summaries
@@ -275,8 +275,8 @@ def evidence(tranche_id: int):
 @login_required
 def evidence_file(file_id: int):
     item = queries.get_visible_evidence_file(_me(), file_id)
-    return send_file(upload_path(milestones.EVIDENCE_AREA, item.storage_key), mimetype=item.content_type,
-                     as_attachment=True, download_name=item.original_filename)
+    return send_stored(upload_path(milestones.EVIDENCE_AREA, item.storage_key), content_type=item.content_type,
+                       download_name=item.original_filename)
 
 
 @bp.route("/staff/evidence")

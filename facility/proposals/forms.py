@@ -10,7 +10,7 @@ from wtforms import DateField, FieldList, Form, FormField, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.accounts.forms import MultiCheckboxField
-from facility.core.forms import parse_usd
+from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.labels import choices
 from facility.proposals.models import BUDGET_CATEGORIES, BeneficiaryGroup, BudgetCategory, budget_key
 from facility.proposals.services import LIMITS, MAX_MILESTONES, SUMMARY_MAX, TEXT_MAX, TITLE_MAX
@@ -24,7 +24,7 @@ def format_cents(cents: int | None) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-class MoneyField(StringField):
+class MoneyField(ParsedFieldMixin, StringField):
     """A US-dollar amount typed by a person, held as integer cents in `.cents`."""
 
     cents: int | None = None
@@ -48,7 +48,7 @@ class MoneyField(StringField):
 
 class MilestoneForm(Form):
     title = StringField(_l("Milestone"), validators=[Optional(), Length(max=TITLE_MAX)])
-    due_date = DateField(_l("Due date"), validators=[Optional()], description=_l("For example 2027-06-30."))
+    due_date = DateField(_l("Due date"), validators=[Optional(), SaneDate()], description=_l("For example 2027-06-30."))
     amount = MoneyField(_l("Amount (USD)"), validators=[Optional()])
     deliverable = TextAreaField(_l("Deliverable"), validators=[Optional(), Length(max=LIMITS["milestones.deliverable"])],
                                 render_kw={"rows": 2})

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from facility.challenges.models import Criterion
+from facility.core.forms import SaneDate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
 from facility.review.models import DecisionKind, RoundKind
@@ -48,8 +49,10 @@ class ObserverForm(FlaskForm):
 
 
 class RoundForm(FlaskForm):
-    opens_at = DateTimeLocalField(_l("Opens (UTC)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
-    closes_at = DateTimeLocalField(_l("Closes (UTC)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    opens_at = DateTimeLocalField(_l("Opens (UTC)"), format="%Y-%m-%dT%H:%M",
+                                validators=[InputRequired(), SaneDate()])
+    closes_at = DateTimeLocalField(_l("Closes (UTC)"), format="%Y-%m-%dT%H:%M",
+                                validators=[InputRequired(), SaneDate()])
     can_review = BooleanField(_l("Reviewers can write reviews"))
     can_see_others = BooleanField(_l("Reviewers see the others' reviews after submitting their own"))
     submit = SubmitField(_l("Save round"))

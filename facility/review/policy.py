@@ -25,6 +25,7 @@ from facility.accounts.policy import (
     require_signed_in,
     role_refusal,
 )
+from facility.challenges import policy as challenge_policy
 from facility.challenges.models import Challenge
 from facility.cities.policy import is_official
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
@@ -195,10 +196,21 @@ def can_accept_invitation(user: Any, invitation: PanelInvitation) -> Decision:
 # --- ranking, decisions, feedback -----------------------------------------------------------------------
 
 
+def may_know_challenge(user: Any, challenge: Challenge) -> bool:
+    """Whether `user` may know the challenge exists: anyone for a published one; for the others the
+    city's officials, staff, auditors and whoever sits on its panel (`challenges.policy.can_view`)."""
+    return challenge_policy.can_view(user, challenge) is None or facts.panel_membership(challenge, user) is not None
+
+
 def can_see_ranking(user: Any, round_: ReviewRound) -> Decision:
-    """Fund managers and auditors always; the challenge city's officials once the round has closed."""
+    """Fund managers and auditors always; the challenge city's officials once the round has closed.
+
+    Those who may not know the challenge exists (`may_know_challenge`) are told there is no such
+    challenge (404), exactly as for an id that does not exist; insiders with the wrong role get 403."""
     if _reads_reviews(user):
         return None
+    if not may_know_challenge(user, round_.challenge):
+        return hidden(_("There is no such challenge."))
     return first(
         lambda: require_signed_in(user),
         lambda: None if is_official(user, round_.challenge.city) else forbidden(

@@ -16,7 +16,6 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Organization, Role, User
 from facility.accounts.policy import is_auditor
-from facility.challenges import policy as challenge_policy
 from facility.challenges.models import Challenge, Criterion
 from facility.core.errors import NotFound, PermissionDenied
 from facility.core.policy import require
@@ -44,7 +43,7 @@ def get_visible_challenge(user: Any, challenge_id: int) -> Challenge:
     """The challenge, when the caller may see it (published ones: anyone; others: the city's
     officials, staff, and whoever sits on its panel)."""
     challenge = db.session.get(Challenge, challenge_id)
-    if challenge is None or not (challenge_policy.can_view(user, challenge) is None or facts.panel_membership(challenge, user)):
+    if challenge is None or not policy.may_know_challenge(user, challenge):
         raise NotFound(_("There is no such challenge."))
     return challenge
 

@@ -16,7 +16,7 @@ def test_bounded_int(text, expected):
 
 
 @pytest.mark.parametrize(("text", "cents"), [
-    ("1250.50", 125050), ("1,250.5", 125050), ("$ 1 250", 125000), ("USD 3", 300), ("1.000", 100), ("", None),
+    ("1250.50", 125050), ("1,250.5", 125050), ("$ 1 250", 125000), ("USD 3", 300), ("", None),
     (str(MAX_CENTS // 100), MAX_CENTS),
 ])
 def test_parse_usd_accepts(app, text, cents):
@@ -24,7 +24,7 @@ def test_parse_usd_accepts(app, text, cents):
         assert parse_usd(text) == cents
 
 
-@pytest.mark.parametrize("text", ["abc", "NaN", "sNaN", "Infinity", "1.234", "0", "-5", str(10**30), "1e400",
+@pytest.mark.parametrize("text", ["abc", "NaN", "sNaN", "Infinity", "1.234", "0", "-5", str(10**30), "1e400", "1.000",
                                   str(MAX_CENTS // 100 + 1)])
 def test_parse_usd_refuses_with_a_message(app, text):
     with app.test_request_context(), pytest.raises(ValueError, match="."):
