@@ -197,3 +197,22 @@ class ApiToken(db.Model):
     def is_usable(self) -> bool:
         now = utcnow()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class PasskeyCredential(db.Model):
+    """A WebAuthn credential (a passkey) registered as a second factor (`accounts.passkeys`).
+
+    The credential id and public key are the authenticator's; `sign_count` is the last counter it
+    reported (an assertion must report a larger one unless both are zero: a cloned key is refused)."""
+
+    __tablename__ = "passkey_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True, nullable=False)  # base64url
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)  # COSE key
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0, nullable=False)
+    transports: Mapped[str] = mapped_column(sa.String(200), default="", nullable=False)  # comma-separated
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column()

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from facility.accounts.models import Role
+from facility.accounts.models import PasskeyCredential, Role
 from facility.core.policy import Decision, conflict, forbidden, hidden
+from facility.extensions import db
 
 
 def is_signed_in(user: Any) -> bool:
@@ -111,3 +113,34 @@ def can_revoke_token(user: Any, token: Any) -> Decision:
     if is_signed_in(user) and (user.id == token.user_id or is_admin(user)):
         return None
     return hidden(_("No such token."))
+
+
+# --- passkeys (accounts.passkeys) -----------------------------------------------------------------
+
+def can_manage_passkeys(user: Any, person: Any) -> Decision:
+    """A person lists, adds and uses only their own passkeys (nobody, not even an admin, adds one for another)."""
+    if is_signed_in(user) and user.id == person.id:
+        return None
+    return forbidden(_("You may only manage your own passkeys."))
+
+
+def can_remove_passkey(user: Any, passkey: Any) -> Decision:
+    """The owner removes their passkey (others may not know it exists); the last second factor of
+    someone whose role needs one (`factors.needs_mfa`: fund managers, admins, auditors) stays."""
+    if not is_signed_in(user) or user.id != passkey.user_id:
+        return hidden(_("No such passkey."))
+    # Same roles as factors.MFA_ROLES (factors imports this module, so it cannot be imported here).
+    if has_role(user, Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR) and other_factors(user, passkey) == 0:
+        return conflict(_("This is your last second factor and your role needs one: add another passkey or "
+                          "an authenticator app first, then remove this one."))
+    return None
+
+
+def other_factors(person: Any, passkey: Any) -> int:
+    """How many second factors `person` has besides `passkey`: their other passkeys, and TOTP if turned on."""
+    others = db.session.scalar(
+        sa.select(sa.func.count()).select_from(PasskeyCredential)
+        .where(PasskeyCredential.user_id == person.id, PasskeyCredential.id != passkey.id)
+    ) or 0
+    totp_on = person.totp_secret_encrypted is not None and person.mfa_enrolled_at is not None
+    return int(others) + (1 if totp_on else 0)
