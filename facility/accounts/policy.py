@@ -136,11 +136,12 @@ def can_remove_passkey(user: Any, passkey: Any) -> Decision:
     return None
 
 
-def other_factors(person: Any, passkey: Any) -> int:
-    """How many second factors `person` has besides `passkey`: their other passkeys, and TOTP if turned on."""
-    others = db.session.scalar(
-        sa.select(sa.func.count()).select_from(PasskeyCredential)
-        .where(PasskeyCredential.user_id == person.id, PasskeyCredential.id != passkey.id)
-    ) or 0
+def other_factors(person: Any, passkey: Any = None, *, without_totp: bool = False) -> int:
+    """How many second factors `person` has besides `passkey` (or besides TOTP, `without_totp`): their
+    passkeys, and TOTP when it is turned on. Turning TOTP off asks `other_factors(person, without_totp=True)`."""
+    query = sa.select(sa.func.count()).select_from(PasskeyCredential).where(PasskeyCredential.user_id == person.id)
+    if passkey is not None:
+        query = query.where(PasskeyCredential.id != passkey.id)
+    passkeys = int(db.session.scalar(query) or 0)
     totp_on = person.totp_secret_encrypted is not None and person.mfa_enrolled_at is not None
-    return int(others) + (1 if totp_on else 0)
+    return passkeys + (1 if totp_on and not without_totp else 0)

@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import render_template_string
+from flask_login import login_user
 from webauthn.helpers import bytes_to_base64url, encode_cbor
 
-from facility.accounts import passkeys, signin_flow
+from facility.accounts import passkeys, signin_flow, totp
 from facility.accounts.models import PasskeyCredential, User, UserSession
 from facility.audit.models import AuditEvent
 from facility.extensions import db
@@ -422,3 +424,44 @@ def test_a_challenge_serves_only_its_purpose(client, make_user, login):
     db.session.expire_all()
     assert db.session.scalars(sa.select(UserSession.factor_verified_at)
                               .where(UserSession.user_id == manager.id)).one() is None
+
+
+def test_an_authenticator_app_counts_as_the_other_factor(client, make_user, login):
+    manager = make_user("fund_manager")
+    login(client, manager)
+    _register(client, SoftAuthenticator())
+    [only] = _passkeys(manager)
+    manager = db.session.get(User, manager.id)
+    totp.store_secret(manager, totp.new_secret())
+    db.session.commit()
+    assert _remove(client, only.id).status_code == 302
+    assert _passkeys(manager) == []
+    db.session.expire_all()
+    assert db.session.get(User, manager.id).mfa_enrolled_at is not None  # still enrolled: TOTP is on
+
+
+def test_the_include_offers_the_right_ceremony_only_to_people_with_a_passkey(app, make_user):
+    with_key, without_key = make_user("fund_manager").id, make_user("fund_manager").id
+    db.session.add(PasskeyCredential(user_id=with_key, credential_id="abc", public_key=b"k", sign_count=0,
+                                     name="Key"))
+    db.session.commit()  # and nothing more in this session: each rendering below has its own
+    include = '{% include "accounts/_passkey_option.html" %}'
+
+    def rendered(user_id: int, *, pending: bool, path="/confirm?next=/disbursements/7") -> str:
+        with app.app_context(), app.test_request_context(path):  # its own `g`: nobody signed in yet
+            user = db.session.get(User, user_id)
+            if pending:
+                signin_flow.begin_second_factor(user, "/dashboard")
+            else:
+                user._session_token = "token"
+                login_user(user)
+            html = render_template_string(include)
+            db.session.remove()
+            return html
+
+    step_up = rendered(with_key, pending=False)
+    assert 'data-verify-url="/confirm/passkey"' in step_up and 'data-next="/disbursements/7"' in step_up
+    assert "<div class=\"passkey-option\" id=\"passkey-option\" hidden" in step_up
+    assert 'data-verify-url="/signin/passkey"' in rendered(with_key, pending=True)
+    assert "passkey-option" not in rendered(without_key, pending=False)
+    assert "passkey-option" not in rendered(without_key, pending=True)
