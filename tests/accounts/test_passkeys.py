@@ -465,3 +465,25 @@ def test_the_include_offers_the_right_ceremony_only_to_people_with_a_passkey(app
     assert 'data-verify-url="/signin/passkey"' in rendered(with_key, pending=True)
     assert "passkey-option" not in rendered(without_key, pending=False)
     assert "passkey-option" not in rendered(without_key, pending=True)
+
+
+@pytest.mark.parametrize("response", [None, "text", {}, {"clientDataJSON": "%%%", "authenticatorData": "",
+                                                          "signature": ""},
+                                      {"clientDataJSON": bytes_to_base64url(b"{not json"),
+                                       "authenticatorData": bytes_to_base64url(b"short"), "signature": "AA"}])
+def test_garbage_assertions_are_refused_without_a_500(client, make_user, login, response):
+    manager = make_user("fund_manager")
+    device = SoftAuthenticator()
+    login(client, manager)
+    _register(client, device)
+    csrf = _csrf(client)
+    cid = bytes_to_base64url(device.credential_id)
+    _post(client, "/confirm/passkey/options", {}, csrf)
+    answer = _post(client, "/confirm/passkey", {"credential": {"id": cid, "rawId": cid, "type": "public-key",
+                                                               "response": response}}, csrf)
+    assert answer.status_code == 422, answer.get_data(as_text=True)[:300]
+    assert answer.get_json()["detail"]
+    not_json = client.post("/confirm/passkey", data="[1, 2", content_type="application/json",
+                           headers={"X-CSRFToken": csrf})
+    assert not_json.status_code == 422
+    assert _passkeys(manager)[0].last_used_at is None
