@@ -20,7 +20,7 @@ from flask import render_template_string
 from flask_login import login_user
 from webauthn.helpers import bytes_to_base64url, encode_cbor
 
-from facility.accounts import passkeys, signin_flow, totp
+from facility.accounts import factors, passkeys, signin_flow, totp
 from facility.accounts.models import PasskeyCredential, User, UserSession
 from facility.audit.models import AuditEvent
 from facility.extensions import db
@@ -111,12 +111,15 @@ def _pending(client, user, next_url="/dashboard") -> str:
 
 def test_registering_a_first_passkey_enrols_and_is_audited(client, make_user, login):
     manager = make_user("fund_manager")
+    assert factors.must_enrol(manager)
     login(client, manager)
     response = _register(client, SoftAuthenticator())
     assert response.status_code == 200, response.get_data(as_text=True)
     [passkey] = _passkeys(manager)
     assert passkey.name == "Work laptop" and passkey.transports == "internal" and passkey.sign_count == 0
-    assert db.session.get(User, manager.id).mfa_enrolled_at is not None
+    enrolled = db.session.get(User, manager.id)
+    assert enrolled.mfa_enrolled_at is not None
+    assert factors.is_enrolled(enrolled) and factors.mfa_refusal(enrolled) is None  # a passkey alone is enough
     assert _actions(manager) == ["passkey.registered"]
     assert "Work laptop" in client.get("/profile/passkeys").get_data(as_text=True)
 
