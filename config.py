@@ -144,6 +144,12 @@ class Config:
     }
     API_PER_PAGE_MAX = 100
 
+    # Passkeys (WebAuthn, accounts.passkeys): the relying party id (a host name, no port) and the origin
+    # browsers report; both default from BASE_URL. How long a ceremony's challenge stays usable (seconds).
+    WEBAUTHN_RP_ID = os.environ.get("WEBAUTHN_RP_ID") or None
+    WEBAUTHN_ORIGIN = os.environ.get("WEBAUTHN_ORIGIN") or None
+    WEBAUTHN_CHALLENGE_SECONDS = int(os.environ.get("WEBAUTHN_CHALLENGE_SECONDS", 300))
+
 
 class DevelopmentConfig(Config):
     ENV_NAME = "development"

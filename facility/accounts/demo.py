@@ -62,7 +62,7 @@ def seed(state: dict) -> None:
             user.add_role(role)
         if any(role in MFA_ROLES for role in roles):
             totp.store_secret(user, DEMO_TOTP_SECRET)
-            user.mfa_enrolled_at = utcnow()
+            user.mfa_enrolled_at = user.totp_enabled_at = utcnow()
         db.session.add(user)
         users[email] = user
     state["orgs"] = orgs

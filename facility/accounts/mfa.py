@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from facility.accounts import services, totp
 from facility.accounts.models import RecoveryCode, User
-from facility.accounts.policy import needs_mfa
+from facility.accounts.policy import needs_mfa, other_factors
 from facility.audit.services import record
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.models import utcnow
@@ -37,7 +37,7 @@ def check_second_factor(user: User, code: str | None, *, allow_recovery: bool = 
 
     A TOTP code is accepted once; a recovery code is spent. The caller audits a failure where it keeps one."""
     if user.mfa_enrolled_at is not None:
-        if totp.verify_code(user, code):
+        if user.totp_on and totp.verify_code(user, code):
             db.session.flush()
             return TOTP
         if allow_recovery and totp.use_recovery_code(user, code):
@@ -51,7 +51,7 @@ def start_enrolment(*, user: User, password: str) -> str:
     if not services.verify_password(user, password or ""):
         raise ValidationFailed(_("This is not your password."),
                                errors={"password": [_("This is not your password.")]})
-    if user.mfa_enrolled_at is not None:
+    if user.totp_on:
         raise Conflict(_("Two-step sign-in is already on. Turn it off first to use another app."))
     secret = totp.new_secret()
     totp.store_secret(user, secret)
@@ -62,13 +62,14 @@ def start_enrolment(*, user: User, password: str) -> str:
 
 def confirm_enrolment(*, user: User, code: str | None) -> list[str]:
     """Rule: a valid code from the pending secret turns two-step sign-in on; returns ten recovery codes."""
-    if user.mfa_enrolled_at is not None:
+    if user.totp_on:
         raise Conflict(_("Two-step sign-in is already on."))
     if totp.secret_of(user) is None:
         raise Conflict(_("Start again: ask for a new secret first."))
     if not totp.verify_code(user, code):
         raise ValidationFailed(wrong_code_message(), errors={"otp": [wrong_code_message()]})
-    user.mfa_enrolled_at = utcnow()
+    user.totp_enabled_at = utcnow()
+    user.mfa_enrolled_at = user.mfa_enrolled_at or user.totp_enabled_at  # a passkey may have come first
     codes = totp.new_recovery_codes(user)
     record("user.mfa_enabled", actor=user, obj=user, details={"factor": TOTP})
     db.session.flush()
@@ -88,16 +89,20 @@ def regenerate_recovery_codes(*, user: User, code: str | None) -> list[str]:
 
 
 def turn_off(*, user: User, code: str | None) -> None:
-    """Rule: only people whose role does not need a second factor, with a current code, turn it off."""
-    if needs_mfa(user):
+    """Rule: with a current code, the authenticator app is turned off, unless it is the last second factor of a
+    person whose role needs one (`policy.other_factors`: a passkey may stay)."""
+    others = other_factors(user, without_totp=True)
+    if needs_mfa(user) and others == 0:
         raise PermissionDenied(_("Your role needs two-step sign-in: it cannot be turned off."))
-    if user.mfa_enrolled_at is None:
+    if not user.totp_on:
         raise Conflict(_("Two-step sign-in is already off."))
     if check_second_factor(user, code) is None:
         raise ValidationFailed(wrong_code_message(), errors={"otp": [wrong_code_message()]})
-    user.mfa_enrolled_at = None
+    user.totp_enabled_at = None
     user.totp_secret_encrypted = None
     user.totp_last_step = None
-    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))  # none is left to use
+    if others == 0:  # nothing is left: no second factor, and no recovery codes to use
+        user.mfa_enrolled_at = None
+        db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     record("user.mfa_disabled", actor=user, obj=user)
     db.session.flush()

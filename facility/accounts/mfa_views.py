@@ -22,7 +22,7 @@ from facility.accounts.factors import note_factor_verified
 from facility.accounts.forms import AppCodeForm, RecoveryCodesForm, SecondStepForm, TurnOffForm, TwoStepStartForm
 from facility.accounts.limits import signin_limits
 from facility.accounts.models import User
-from facility.accounts.policy import is_enrolled, must_enrol, needs_mfa
+from facility.accounts.policy import is_enrolled, must_enrol, needs_mfa, other_factors
 from facility.audit.services import record
 from facility.core import urls
 from facility.core.forms import FAILED, attempt
@@ -55,7 +55,7 @@ def _status(form) -> int:
 def enrolment_gate():
     """A signed-in person who must enrol a second factor may only enrol (and sign out)."""
     endpoint = request.endpoint or ""
-    if request.path.startswith("/api/") or endpoint in GATE_OPEN or endpoint.startswith("mfa.") or not endpoint:
+    if request.path.startswith("/api/") or endpoint in GATE_OPEN or endpoint.startswith(("mfa.", "passkeys.")) or not endpoint:
         return None
     if current_user.is_authenticated and must_enrol(current_user):
         flash(_("Your role needs two-step sign-in. Set it up now to continue."), "info")
@@ -113,7 +113,8 @@ def _codes_page(codes: list[str]) -> Response:
 def two_step():
     user = current_user._get_current_object()
     return _no_store(render_template(
-        "accounts/two_step.html", user=user, enrolled=is_enrolled(user), required=needs_mfa(user),
+        "accounts/two_step.html", user=user, enrolled=is_enrolled(user), required=needs_mfa(user), totp_on=user.totp_on,
+        can_turn_off=not needs_mfa(user) or other_factors(user, without_totp=True) > 0,
         start_form=TwoStepStartForm(prefix="start"), recovery_form=RecoveryCodesForm(prefix="rc"),
         off_form=TurnOffForm(prefix="off")))
 
@@ -137,7 +138,7 @@ def two_step_start():
 def two_step_confirm():
     user = current_user._get_current_object()
     form = AppCodeForm(prefix="on")
-    if user.mfa_enrolled_at is not None:
+    if user.totp_on:
         flash(_("Two-step sign-in is already on."), "info")
         return redirect(url_for("mfa.two_step"))
     if totp.secret_of(user) is None:

@@ -96,7 +96,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Second factor (accounts.factors): the TOTP secret, encrypted like payout details; when it was turned on;
     # the last 30-second step whose code was accepted (a code is accepted once: no replay in its window).
     totp_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
-    mfa_enrolled_at: Mapped[datetime | None] = mapped_column()
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column()  # any second factor on (TOTP or a passkey)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column()  # the authenticator app confirmed with a code
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
@@ -130,6 +131,11 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     def remove_role(self, role: Role | str) -> None:
         self.role_rows = [row for row in self.role_rows if row.role != Role(role)]
+
+    @property
+    def totp_on(self) -> bool:
+        """An authenticator app is turned on (a pending secret of an unfinished enrolment is not)."""
+        return self.totp_enabled_at is not None and self.totp_secret_encrypted is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -245,3 +251,22 @@ class RoleGrantRequest(db.Model):
     def role_list(self) -> list[Role]:
         """The roles asked for, as enum members (pages show their labels)."""
         return [Role(value) for value in self.roles]
+
+
+class PasskeyCredential(db.Model):
+    """A WebAuthn credential (a passkey) registered as a second factor (`accounts.passkeys`).
+
+    The credential id and public key are the authenticator's; `sign_count` is the last counter it
+    reported (an assertion must report a larger one unless both are zero: a cloned key is refused)."""
+
+    __tablename__ = "passkey_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    credential_id: Mapped[str] = mapped_column(sa.String(1400), unique=True, nullable=False)  # base64url
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)  # COSE key
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, default=0, nullable=False)
+    transports: Mapped[str] = mapped_column(sa.String(200), default="", nullable=False)  # comma-separated
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from facility.accounts.models import Role, RoleRequestStatus
+from facility.accounts.models import PasskeyCredential, Role, RoleRequestStatus
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
+from facility.extensions import db
 
 
 def is_signed_in(user: Any) -> bool:
@@ -248,3 +250,35 @@ def can_revoke_token(user: Any, token: Any) -> Decision:
     if is_signed_in(user) and (user.id == token.user_id or is_admin(user)):
         return None
     return hidden(_("No such token."))
+
+
+# --- passkeys (accounts.passkeys) -----------------------------------------------------------------
+
+def can_manage_passkeys(user: Any, person: Any) -> Decision:
+    """A person lists, adds and uses only their own passkeys (nobody, not even an admin, adds one for another)."""
+    if is_signed_in(user) and user.id == person.id:
+        return None
+    return forbidden(_("You may only manage your own passkeys."))
+
+
+def can_remove_passkey(user: Any, passkey: Any) -> Decision:
+    """The owner removes their passkey (others may not know it exists); the last second factor of
+    someone whose role needs one (`factors.needs_mfa`: fund managers, admins, auditors) stays."""
+    if not is_signed_in(user) or user.id != passkey.user_id:
+        return hidden(_("No such passkey."))
+    # Same roles as factors.MFA_ROLES (factors imports this module, so it cannot be imported here).
+    if has_role(user, Role.FUND_MANAGER, Role.ADMIN, Role.AUDITOR) and other_factors(user, passkey) == 0:
+        return conflict(_("This is your last second factor and your role needs one: add another passkey or "
+                          "an authenticator app first, then remove this one."))
+    return None
+
+
+def other_factors(person: Any, passkey: Any = None, *, without_totp: bool = False) -> int:
+    """How many second factors `person` has besides `passkey` (or besides TOTP, `without_totp`): their
+    passkeys, and TOTP when it is turned on. Turning TOTP off asks `other_factors(person, without_totp=True)`."""
+    query = sa.select(sa.func.count()).select_from(PasskeyCredential).where(PasskeyCredential.user_id == person.id)
+    if passkey is not None:
+        query = query.where(PasskeyCredential.id != passkey.id)
+    passkeys = int(db.session.scalar(query) or 0)
+    totp_on = bool(getattr(person, "totp_on", False))
+    return passkeys + (1 if totp_on and not without_totp else 0)

@@ -19,6 +19,7 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('totp_secret_encrypted', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('mfa_enrolled_at', facility.core.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_enabled_at', facility.core.models.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('factor_verified_at', facility.core.models.UTCDateTime(), nullable=True))
@@ -45,5 +46,6 @@ def downgrade():
         batch_op.drop_column('factor_verified_at')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_enabled_at')
         batch_op.drop_column('mfa_enrolled_at')
         batch_op.drop_column('totp_secret_encrypted')

@@ -65,7 +65,7 @@ def make_user(*roles: str, email: str | None = None, name: str | None = None,
 def enrol(user: User, secret: str = TEST_TOTP_SECRET) -> None:
     """Two-step sign-in on for `user` with `secret` (no recovery codes; tests that need them make them)."""
     totp.store_secret(user, secret)
-    user.mfa_enrolled_at = utcnow()
+    user.mfa_enrolled_at = user.totp_enabled_at = utcnow()
 
 
 def fresh_code(user_or_email: User | str) -> str:
