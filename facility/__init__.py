@@ -67,6 +67,14 @@ def _check_production(app: Flask) -> None:
     from facility.core.crypto import check_keys
 
     check_keys(app.config)
+    _check_audit_key(app)
+
+
+def _check_audit_key(app: Flask) -> None:
+    """Production signs the audit trail with AUDIT_KEY: set, and every secret at least 32 random bytes."""
+    from facility.audit.keys import check_production
+
+    check_production(app.config)
 
 
 def package_modules(name: str) -> list:
