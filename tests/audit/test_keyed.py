@@ -20,6 +20,9 @@ def _secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+FIXED = base64.b64encode(bytes(range(100, 132))).decode()  # parameters must be the same on every xdist worker
+
+
 def _events(n: int = 4) -> list[int]:
     for i in range(n):
         record("test.action", object_type="Thing", object_id=i, details={"n": i})
@@ -126,8 +129,8 @@ def test_parse_keys_first_signs_all_verify_and_a_bare_secret_takes_audit_key_id(
     assert parse_keys(first, default_id="2026a").signing_id == "2026a"
 
 
-@pytest.mark.parametrize("value", ["k1:not base64 !", f"k1:{_secret()},{_secret()}", f"sha256-v1:{_secret()}",
-                                   f"k1:{_secret()},k1:{_secret()}", "bad id:abcd", " , "])
+@pytest.mark.parametrize("value", ["k1:not base64 !", f"k1:{FIXED},{FIXED}", f"sha256-v1:{FIXED}",
+                                   f"k1:{FIXED},k1:{FIXED}", "bad id:abcd", " , "])
 def test_malformed_audit_keys_are_refused_with_a_message(value):
     with pytest.raises(AuditKeyError) as caught:
         parse_keys(value)
@@ -144,7 +147,7 @@ def _production(**overrides):
 
 
 @pytest.mark.parametrize("audit_key", [None, "", base64.b64encode(b"x" * 40).decode(), base64.b64encode(b"short").decode(),
-                                       f"k2:{_secret()},k1:{base64.b64encode(b'ab' * 20).decode()}"],
+                                       f"k2:{FIXED},k1:{base64.b64encode(b'ab' * 20).decode()}"],
                          ids=["unset", "empty", "one-repeated-byte", "too-short", "an-old-key-weak"])
 def test_production_refuses_to_start_without_a_strong_audit_key(monkeypatch, audit_key):
     monkeypatch.delenv("AUDIT_KEY", raising=False)
