@@ -82,20 +82,32 @@ def may_manage_roles(conn: sa.Connection) -> tuple[bool, bool]:
 
 
 def separate_owner(conn: sa.Connection, app_role: str | None = None, *, notice: Any = print) -> bool:
-    """Run the whole setup on `conn` (PostgreSQL); False, with a notice, when the role may not create roles.
+    """Run the whole setup on `conn` (PostgreSQL); False, with a notice and nothing changed, when the role running
+    it may not create roles or the setup is refused.
 
-    A CREATEROLE role that is not superuser must be a member of the owner role to hand it the tables; it
-    joins for the duration and leaves again, so it keeps no way to act as the owner."""
+    A CREATEROLE role that is not superuser must be a member of the owner role to hand it the tables, and the
+    owner role needs CREATE on their schema to receive them: both are granted for the duration and revoked
+    again, so the migrating role keeps no way to act as the owner."""
     can, superuser = may_manage_roles(conn)
     if not can:
         notice(f"audit: the role running the migration may not create roles; {OWNER_ROLE} was not set up and the "
                "application's role still owns the audit tables (see README, \"Audit trail\").")
         return False
-    create_owner(conn)
-    if not superuser:
-        conn.execute(sa.text(f"GRANT {role_sql(OWNER_ROLE)} TO CURRENT_USER"))
-    for statement in ownership_statements() + app_grant_statements(app_role):
-        conn.execute(sa.text(statement))
-    if not superuser:
-        conn.execute(sa.text(f"REVOKE {role_sql(OWNER_ROLE)} FROM CURRENT_USER"))
+    owner = role_sql(OWNER_ROLE)
+    schema = role_sql(conn.execute(sa.text("SELECT current_schema()")).scalar_one())  # an identifier, quoted alike
+    try:
+        with conn.begin_nested():
+            create_owner(conn)
+            if not superuser:
+                conn.execute(sa.text(f"GRANT {owner} TO CURRENT_USER"))
+                conn.execute(sa.text(f"GRANT CREATE ON SCHEMA {schema} TO {owner}"))
+            for statement in ownership_statements() + app_grant_statements(app_role):
+                conn.execute(sa.text(statement))
+            if not superuser:
+                conn.execute(sa.text(f"REVOKE CREATE ON SCHEMA {schema} FROM {owner}"))
+                conn.execute(sa.text(f"REVOKE {owner} FROM CURRENT_USER"))
+    except sa.exc.DBAPIError as exc:
+        notice(f"audit: {OWNER_ROLE} was not set up ({str(getattr(exc, 'orig', exc)).splitlines()[0]}); the "
+               "application's role still owns the audit tables (see README, \"Audit trail\").")
+        return False
     return True

@@ -111,3 +111,49 @@ def test_role_names_are_checked_before_they_reach_sql():
     assert privileges.role_sql("facility_app") == '"facility_app"'
     with pytest.raises(ValueError):
         privileges.role_sql('x"; DROP TABLE audit_events; --')
+
+
+def test_a_createrole_migrator_that_is_not_superuser_hands_the_tables_over(app, backend):
+    """The README's production setup: migrations run as a CREATEROLE role owning the database, the app as another."""
+    if backend != "postgresql":
+        pytest.skip("roles and grants are PostgreSQL's")
+    tag = uuid.uuid4().hex[:8]
+    migrator, app_name, scratch = f"audit_mig_{tag}", f"audit_app_{tag}", f"audit_scratch_{tag}"
+    admin = sa.create_engine(db.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE ROLE "{migrator}" LOGIN CREATEROLE'))
+        conn.execute(sa.text(f'CREATE ROLE "{app_name}" LOGIN'))
+        conn.execute(sa.text(f'CREATE DATABASE "{scratch}" OWNER "{migrator}"'))
+    engines = []
+    try:
+        as_migrator = sa.create_engine(db.engine.url.set(database=scratch, username=migrator, password=None))
+        as_app = sa.create_engine(db.engine.url.set(database=scratch, username=app_name, password=None))
+        engines = [as_migrator, as_app]
+        with as_migrator.begin() as conn:
+            for table in privileges.TABLES:
+                conn.execute(sa.text(f"CREATE TABLE {table} (id serial PRIMARY KEY, note text)"))
+                conn.execute(sa.text(f"CREATE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
+                                     "BEGIN RAISE EXCEPTION 'append-only'; END; $$ LANGUAGE plpgsql"))
+                conn.execute(sa.text(f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+                                     f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"))
+            assert privileges.separate_owner(conn, app_name, notice=pytest.fail) is True
+            member = conn.execute(sa.text("SELECT pg_has_role(current_user, :r, 'MEMBER')"),
+                                  {"r": privileges.OWNER_ROLE}).scalar_one()
+            owner = conn.execute(sa.text("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'audit_events'"))
+            assert member is False and owner.scalar_one() == privileges.OWNER_ROLE
+        with as_app.connect() as conn:
+            conn.execute(sa.text("INSERT INTO audit_events (note) VALUES ('added')"))
+            conn.commit()
+            for statement in ("UPDATE audit_events SET note = 'changed'",
+                              "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change"):
+                with pytest.raises(sa.exc.ProgrammingError):
+                    conn.execute(sa.text(statement))
+                conn.rollback()
+    finally:
+        for engine in engines:
+            engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{app_name}"'))
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{migrator}"'))
+        admin.dispose()
