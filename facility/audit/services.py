@@ -175,8 +175,13 @@ def anchors_from_json(data: Any) -> list[AnchorClaim]:
 
 @dataclass
 class ChainProblem:
+    """One problem the walk found: the record it concerns, what is wrong (English, for the command and the log)
+    and its kind, for pages that explain it in the reader's language: "link", "content", "unkeyed_after_keyed",
+    "unknown_key", "anchor_missing", "anchor_hash" or "anchor_count"."""
+
     event_id: int
     problem: str
+    kind: str = "content"
 
 
 @dataclass
@@ -188,19 +193,23 @@ class _Walk:
     count: int = 0
 
 
-def _check_event(event: AuditEvent, expected_prev: str, keyed_seen: bool, keys: dict[str, bytes]) -> list[str]:
+def _check_event(event: AuditEvent, expected_prev: str, keyed_seen: bool, keys: dict[str, bytes]
+                 ) -> list[ChainProblem]:
     problems = []
     if event.prev_hash != expected_prev:
-        problems.append("link broken: a record before it was changed, removed or inserted")
+        problems.append(ChainProblem(event.id, "link broken: a record before it was changed, removed or inserted",
+                                     "link"))
     if event.key_id == LEGACY_KEY_ID:
         if keyed_seen:
-            problems.append("unkeyed (sha256-v1) record after keyed ones: rewritten without the key")
+            problems.append(ChainProblem(event.id, "unkeyed (sha256-v1) record after keyed ones: rewritten without "
+                                         "the key", "unkeyed_after_keyed"))
         elif legacy_hash(event.prev_hash, event) != event.hash:
-            problems.append("content does not match its hash")
+            problems.append(ChainProblem(event.id, "content does not match its hash"))
     elif event.key_id not in keys:
-        problems.append(f"signed with key {event.key_id!r}, which is not in AUDIT_KEY")
+        problems.append(ChainProblem(event.id, f"signed with key {event.key_id!r}, which is not in AUDIT_KEY",
+                                     "unknown_key"))
     elif not hmac.compare_digest(keyed_hash(event.prev_hash, event, event.key_id, keys[event.key_id]), event.hash):
-        problems.append("content does not match its signature (HMAC)")
+        problems.append(ChainProblem(event.id, "content does not match its signature (HMAC)"))
     return problems
 
 
@@ -210,15 +219,15 @@ def _check_anchors(claims: list[AnchorClaim], walk: _Walk) -> list[ChainProblem]
         found = walk.seen.get(claim.last_event_id)
         if found is None:
             problems.append(ChainProblem(claim.last_event_id, f"{claim.label}: the anchored record is missing "
-                                         f"(the trail was cut short or the record removed)"))
+                                         f"(the trail was cut short or the record removed)", "anchor_missing"))
             continue
         hash_now, position = found
         if not hmac.compare_digest(hash_now, claim.head_hash):
             problems.append(ChainProblem(claim.last_event_id, f"{claim.label}: the record no longer has the "
-                                         f"anchored hash"))
+                                         f"anchored hash", "anchor_hash"))
         if position < claim.row_count:
             problems.append(ChainProblem(claim.last_event_id, f"{claim.label}: {position} records up to it, "
-                                         f"{claim.row_count} anchored (records were removed)"))
+                                         f"{claim.row_count} anchored (records were removed)", "anchor_count"))
     return problems
 
 
@@ -240,7 +249,7 @@ def verify_chain(batch_size: int = 5000, published: list[AnchorClaim] | None = N
         if not rows:
             break
         for event in rows:
-            problems.extend(ChainProblem(event.id, text) for text in _check_event(event, expected_prev, keyed_seen, keys))
+            problems.extend(_check_event(event, expected_prev, keyed_seen, keys))
             keyed_seen = keyed_seen or event.key_id != LEGACY_KEY_ID
             walk.count += 1
             if event.id in walk.wanted:

@@ -177,3 +177,16 @@ def test_verify_refuses_a_file_that_is_not_anchors(app, tmp_path):
         bad.write_text(text)
         result = _verify(runner, "--anchors", str(bad))
         assert result.exit_code == 2 and "--anchors" in result.output
+
+
+def test_the_audit_page_explains_a_cut_tail(app, client, backend, make_user, login):
+    _events(3)
+    anchored = _anchor().last_event_id
+    reader = make_user("auditor")
+    with unguarded(backend):
+        cut_tail(keep=1)
+        login(client, reader)  # signing in is audited too: the chain grows again after the cut
+        html = client.get("/audit", query_string={"verify": "1"}).get_data(as_text=True)
+    failing = html.split("Records that fail the check", 1)[1]
+    assert "Broken" in html and "An anchor names this record, and it is gone: the trail was cut short." in failing
+    assert f'href="/audit/events/{anchored}"' not in failing  # no link to a record that no longer exists
