@@ -101,8 +101,6 @@ def record(
     return event
 
 
-
-
 # --- anchors ------------------------------------------------------------------------------
 
 def anchor_head() -> AuditAnchor | None:
