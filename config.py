@@ -130,6 +130,16 @@ class Config:
     OPENDATA_PREFIX = os.environ.get("OPENDATA_PREFIX", "UIF")
     OPENDATA_ORG_NAME = os.environ.get("OPENDATA_ORG_NAME", "Urban Innovation Facility")
 
+    # Audit trail (facility.audit.keys): HMAC keys "id:base64secret", comma-separated, newest first (the first
+    # signs, all verify); a single bare secret takes AUDIT_KEY_ID. Required in production (32+ random bytes);
+    # development and tests derive one from SECRET_KEY. Never stored in the database.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY") or None
+    AUDIT_KEY_ID = os.environ.get("AUDIT_KEY_ID", "k1")
+    # How often the chain's head is anchored (seconds, or a daily "HH:MM" UTC), and anchors per page of
+    # /opendata/audit-anchors.json.
+    AUDIT_ANCHOR_SCHEDULE = os.environ.get("AUDIT_ANCHOR_SCHEDULE") or None
+    AUDIT_ANCHORS_PER_PAGE = int(os.environ.get("AUDIT_ANCHORS_PER_PAGE", 100))
+
     API_TITLE = "Urban Innovation Facility API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -191,4 +201,6 @@ def runtime_environment() -> dict:
         values["SECRET_KEY"] = os.environ["SECRET_KEY"]
     if os.environ.get("PAYOUT_ENCRYPTION_KEY"):
         values["PAYOUT_ENCRYPTION_KEY"] = os.environ["PAYOUT_ENCRYPTION_KEY"]
+    if os.environ.get("AUDIT_KEY"):
+        values["AUDIT_KEY"] = os.environ["AUDIT_KEY"]
     return values

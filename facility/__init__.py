@@ -72,6 +72,7 @@ def _check_production(app: Flask) -> None:
 
     check_keys(app.config)
     _check_secret_strength(app)
+    _check_audit_key(app)
 
 
 MIN_SECRET_BYTES = 32
@@ -106,6 +107,14 @@ def _trust_proxies(app: Flask) -> None:
         raise RuntimeError("TRUSTED_PROXIES is the number of reverse proxies in front of the app (0 or more).")
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+
+def _check_audit_key(app: Flask) -> None:
+    """Production signs the audit trail with AUDIT_KEY: set, and every secret at least 32 random bytes."""
+    from facility.audit.keys import check_production
+
+    check_production(app.config)
 
 
 def package_modules(name: str) -> list:

@@ -1,4 +1,5 @@
-"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, demo-otp, audit-verify, sweep, ledger-verify."""
+"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, demo-otp, audit-verify, audit-anchor,
+sweep, ledger-verify."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TextIO
 
 import click
 from flask import current_app
@@ -137,18 +139,45 @@ def demo_otp(email: str) -> None:
 
 
 @facility_cli.command("audit-verify")
+@click.option("--anchors", "anchors_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Also check against a published anchors file (/opendata/audit-anchors.json, or a list of them).")
 @with_appcontext
-def audit_verify() -> None:
-    """Check the audit chain; exit 1 with a report when a record was changed, removed or inserted."""
-    from facility.audit.services import verify_chain
+def audit_verify(anchors_file: TextIO | None) -> None:
+    """Check the audit chain; exit 1 with a report when a record was changed, removed, inserted or cut off
+    since an anchor (the database's, and those of --anchors FILE)."""
+    import json
 
-    problems = verify_chain()
+    from facility.audit.services import anchors_from_json, verify_chain
+
+    published = None
+    if anchors_file is not None:
+        try:
+            published = anchors_from_json(json.load(anchors_file))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise click.BadParameter(str(exc), param_hint="--anchors") from None
+    problems = verify_chain(published=published)
     if problems:
         for item in problems[:100]:
             click.echo(f"audit event {item.event_id}: {item.problem}", err=True)
         click.echo(f"{len(problems)} problem(s) in the audit chain.", err=True)
         raise SystemExit(1) from None
-    click.echo("Audit chain intact.")
+    checked = f", and {len(published)} published anchor(s)" if published is not None else ""
+    click.echo(f"Audit chain intact{checked}.")
+
+
+@facility_cli.command("audit-anchor")
+@with_appcontext
+def audit_anchor() -> None:
+    """Record the audit chain's head now (what the hourly job does): its hash, record count and time."""
+    from facility.audit.services import anchor_head
+
+    anchor = anchor_head()
+    db.session.commit()
+    if anchor is None:
+        click.echo("Nothing to anchor: no audit record since the last anchor.")
+        return
+    click.echo(f"Anchor {anchor.id}: head {anchor.head_hash}, {anchor.row_count} records up to event "
+               f"{anchor.last_event_id}, at {anchor.anchored_at.isoformat()} (key {anchor.key_id}).")
 
 
 @facility_cli.command("sweep")

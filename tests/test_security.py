@@ -1,4 +1,6 @@
 """Headers, cookies, production refusals and rate limits."""
+import secrets
+
 import pytest
 
 from facility import create_app
@@ -29,7 +31,8 @@ def test_production_cookies_are_secure_and_hsts_on(tmp_path, redis_url, monkeypa
 
     app = create_app("production", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://u@127.0.0.1/none",
                      REDIS_URL=redis_url, INSTANCE_PATH=str(tmp_path),
-                     PAYOUT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+                     PAYOUT_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+                     AUDIT_KEY="k1:" + secrets.token_urlsafe(32))  # production refuses to start without it
     assert app.config["SESSION_COOKIE_SECURE"] is True
     response = app.test_client().get("/api/v1/openapi.json")
     assert "max-age" in response.headers["Strict-Transport-Security"]

@@ -14,10 +14,12 @@ from facility.extensions import db
 class AuditEvent(db.Model):
     """One audited action. Rows are never updated or deleted.
 
-    `hash` = SHA-256 over the previous record's hash and this record's
-    canonical content, so changing, removing or reordering any record breaks
-    every hash after it. `prev_hash` is unique: two records can never claim
-    the same predecessor, so the chain cannot fork.
+    `hash` = HMAC-SHA256, with the key named by `key_id` (`audit.keys`: from the environment, never
+    stored here), over the key id, the previous record's hash and this record's canonical content, so
+    changing, removing or reordering any record breaks every hash after it, and nobody without the key
+    can recompute them. Rows from before the chain was keyed have `key_id` "sha256-v1" and a plain
+    SHA-256. `prev_hash` is unique: two records can never claim the same predecessor, so the chain
+    cannot fork.
     """
 
     __tablename__ = "audit_events"
@@ -33,15 +35,34 @@ class AuditEvent(db.Model):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict, nullable=False)
     prev_hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    key_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
 
     __table_args__ = (sa.Index("ix_audit_events_object", "object_type", "object_id"),)
 
 
-@event.listens_for(AuditEvent, "before_update")
-def _refuse_update(*_: Any) -> None:
-    raise RuntimeError("audit events are append-only")
+class AuditAnchor(db.Model):
+    """The chain's head at one moment: the last record's id and hash, and how many records led to it.
+
+    Recorded periodically (`audit.jobs`) and on demand (`audit-anchor`), logged and published at
+    `/opendata/audit-anchors.json`, so that cutting records off the end of the chain, which leaves a
+    shorter chain that still verifies, is noticed: the anchored record must still exist with that hash,
+    with at least `row_count` records up to it (`services.verify_chain`). Never updated or deleted.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    anchored_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    last_event_id: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    row_count: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    head_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    key_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
 
 
-@event.listens_for(AuditEvent, "before_delete")
-def _refuse_delete(*_: Any) -> None:
-    raise RuntimeError("audit events are append-only")
+def _refuse_change(*_: Any) -> None:
+    raise RuntimeError("the audit trail is append-only")
+
+
+for _model in (AuditEvent, AuditAnchor):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)

@@ -28,3 +28,10 @@ def can_view_audit(user: Any, _obj: Any = None) -> Decision:
     if _reads_everything(user):
         return None
     return forbidden(_("Only fund managers, administrators and auditors see the audit trail."))
+
+
+def can_view_anchors(_user: Any, _obj: Any = None) -> Decision:
+    """Everyone, signed in or not, reads the chain's anchors: they are published so outsiders can keep them.
+
+    An anchor is a record id, a count, a time and a hash: it reveals nothing of what the trail says."""
+    return None

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from facility.audit.models import AuditEvent
+from facility.audit.models import AuditAnchor, AuditEvent
 from facility.core.errors import NotFound
 from facility.core.pages import Page
 from facility.extensions import db
@@ -167,3 +167,11 @@ def trail_summary() -> TrailSummary:
     count, latest = db.session.execute(
         sa.select(sa.func.count(AuditEvent.id), sa.func.max(AuditEvent.occurred_at))).one()
     return TrailSummary(records=int(count), latest_at=latest)
+
+
+def anchors_page(page: int, per_page: int) -> Page[AuditAnchor]:
+    """One page of the chain's anchors, newest first."""
+    total = db.session.execute(sa.select(sa.func.count(AuditAnchor.id))).scalar_one()
+    items = db.session.execute(sa.select(AuditAnchor).order_by(AuditAnchor.id.desc())
+                               .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return Page(items=list(items), total=int(total), page=page, per_page=per_page)

@@ -1,7 +1,9 @@
-"""The audit trail's pages: search it, read one event, check the chain, export the search as CSV.
+"""The audit trail's pages: search it, read one event, check the chain, export the search as CSV; and the
+public list of the chain's anchors.
 
-Read only, for fund managers, admins and auditors (`policy.can_view_audit`). Nothing here writes:
-every route is a GET, and the trail itself is append-only.
+Read only, for fund managers, admins and auditors (`policy.can_view_audit`), except the anchors, which
+are published to everyone (`policy.can_view_anchors`) so that outsiders can keep them. Nothing here
+writes: every route is a GET, and the trail itself is append-only.
 """
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from facility.audit import forms, policy, queries
-from facility.audit.models import AuditEvent
+from facility.audit.models import AuditAnchor, AuditEvent
 from facility.audit.services import ChainProblem, verify_chain
 from facility.core.exports import Column, csv_response
 from facility.core.inputs import page_arg
@@ -25,7 +27,7 @@ from facility.core.policy import require
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
 
-bp = Blueprint("audit", __name__, url_prefix="/audit")
+bp = Blueprint("audit", __name__)  # /audit/... for readers, and the public /opendata/audit-anchors.json
 
 PROBLEMS_SHOWN = 50
 
@@ -78,7 +80,7 @@ def _allowed() -> None:
     require(policy.can_view_audit(current_user))
 
 
-@bp.route("")
+@bp.route("/audit")
 @login_required
 def index() -> ResponseReturnValue:
     _allowed()
@@ -90,7 +92,7 @@ def index() -> ResponseReturnValue:
                            problems_shown=PROBLEMS_SHOWN, actions=queries.known_actions())
 
 
-@bp.route("/events.csv")
+@bp.route("/audit/events.csv")
 @login_required
 def export() -> ResponseReturnValue:
     """The search's events as CSV, newest first, streamed (the same criteria as the page; bad ones are left out)."""
@@ -100,13 +102,45 @@ def export() -> ResponseReturnValue:
     return csv_response(CSV_COLUMNS, queries.export_rows(criteria), f"audit-trail-{stamp}.csv")
 
 
-@bp.route("/events/<int:event_id>")
+@bp.route("/audit/events/<int:event_id>")
 @login_required
 def event(event_id: int) -> ResponseReturnValue:
     _allowed()
     row = queries.get_event(event_id)
     return render_template("audit/event.html", row=row, event=row.event, related=queries.object_events(row.event),
                            object_url=object_url(row.event))
+
+
+ANCHORS_CACHE_SECONDS = 60
+
+
+def _anchor_json(anchor: AuditAnchor) -> dict[str, Any]:
+    return {"id": anchor.id, "anchored_at": anchor.anchored_at.isoformat().replace("+00:00", "Z"),
+            "last_event_id": anchor.last_event_id, "row_count": anchor.row_count, "head_hash": anchor.head_hash,
+            "key_id": anchor.key_id}
+
+
+@bp.route("/opendata/audit-anchors.json")
+def anchors() -> ResponseReturnValue:
+    """The chain's anchors, newest first, a page at a time (`?page=`, AUDIT_ANCHORS_PER_PAGE), for everyone: keep
+    them, and `flask --app wsgi facility audit-verify --anchors FILE` shows whether the trail was cut or rewritten
+    since. Cacheable for a minute (anchors are hourly)."""
+    require(policy.can_view_anchors(current_user))
+    per_page = max(1, int(current_app.config.get("AUDIT_ANCHORS_PER_PAGE") or 100))
+    number = page_arg()
+    page = queries.anchors_page(number, per_page)
+    body = {
+        "description": _("Anchors of the facility's audit trail: each is the chain's head (the last record's id "
+                         "and HMAC-SHA256) and the number of records up to it, at one moment."),
+        "algorithm": "HMAC-SHA256",
+        "page": number, "per_page": per_page, "total": page.total,
+        "next": url_for("audit.anchors", page=number + 1, _external=True) if page.has_next else None,
+        "anchors": [_anchor_json(anchor) for anchor in page.items],
+    }
+    response = jsonify(body)
+    response.headers["Cache-Control"] = f"public, max-age={ANCHORS_CACHE_SECONDS}"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 # --- what the package adds to the rest of the app ---------------------------------------
