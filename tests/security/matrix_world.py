@@ -104,7 +104,9 @@ def _add_draft_with_attachment() -> None:
     draft = db.session.scalars(sa.select(Proposal).where(Proposal.organization_id == lead.organization_id,
                                                          Proposal.status == ProposalStatus.DRAFT)).first()
     assert draft is not None, "the demo has no draft of WaterWatch's"
+    # Two attachments: the page deletes the first, the API the second.
     add_attachment(actor=lead, proposal=draft, filename="plan.pdf", stream=io.BytesIO(PDF))
+    add_attachment(actor=lead, proposal=draft, filename="budget.pdf", stream=io.BytesIO(PDF))
     # The demo has no evidence files: WaterWatch accepts its offered grant and reports its first milestone.
     grant = db.session.scalars(sa.select(Grant).join(Proposal, Proposal.id == Grant.proposal_id).where(
         Proposal.organization_id == lead.organization_id, Grant.status == GrantStatus.OFFERED)).first()
@@ -123,9 +125,12 @@ def _add_draft_with_attachment() -> None:
 
 
 def _release_decisions() -> None:
-    """Released decisions on the first challenge whose reviews are all in (as tests/test_navigation.py)."""
+    """Released decisions on the first challenge whose reviews are all in (as tests/test_navigation.py), other
+    than Kampala's, whose review round stays open for the reviewer's routes."""
     manager = _user(LOGINS["fund_manager"])
-    for challenge in db.session.scalars(sa.select(Challenge).order_by(Challenge.id)):
+    kampala = _first(sa.select(City.id).where(City.name == "Kampala"))
+    for challenge in db.session.scalars(sa.select(Challenge).where(Challenge.city_id != kampala)
+                                        .order_by(Challenge.id)):
         round_ = review_queries.round_of(challenge, RoundKind.SCORING)
         proposals = [p for p in review_queries.round_proposals(round_) if p.status != ProposalStatus.AWARDED] \
             if round_ else []
@@ -230,13 +235,17 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
         "api_challenges.submit_challenge:challenge_id": draft,
         "clarification_id": _first(sa.select(Clarification.id).where(Clarification.challenge_id == challenge)),
         "proposal_id": proposal,
-        "attachment_id": _first(sa.select(Attachment.id).where(Attachment.proposal_id == draft_proposal)),
+        "attachment_id": _first(sa.select(Attachment.id).where(Attachment.proposal_id == draft_proposal)
+                                .order_by(Attachment.id)),
+        "api_proposals.delete_attachment:attachment_id": _first(
+            sa.select(Attachment.id).where(Attachment.proposal_id == draft_proposal).order_by(Attachment.id.desc())),
         **{f"{endpoint}:proposal_id": draft_proposal for endpoint in DRAFT_ENDPOINTS},
         "round_id": _first(sa.select(ReviewRound.id).where(ReviewRound.challenge_id == challenge)
                            .order_by(ReviewRound.id.desc())),
         "assignment_id": _first(sa.select(Assignment.id).where(Assignment.proposal_id == proposal)
                                 .order_by(Assignment.id)),
-        "review.feedback:proposal_id": _first(sa.select(Decision.proposal_id).order_by(Decision.id)),
+        "review.feedback:proposal_id": _first(sa.select(Decision.proposal_id).join(Proposal)
+                                              .order_by(Proposal.organization_id != solarkiosk, Decision.id)),
         "grant_id": grant,
         "tranche_id": tranche,
         "report_id": report,

@@ -37,8 +37,10 @@ CALLER_KINDS = ("anonymous", "admin", "fund_manager", "city_official", "innovato
 # Routes an un-enrolled fund manager may still use once the gate is on (the "mfa" helper's enrolment pages
 # and API); fill in when they are merged.
 ENROLMENT_ENDPOINTS: frozenset[str] = frozenset({"accounts.signout"})
-# Writes run after every read; these last of all, in this order (they end the caller's token or session).
-WRITE_ORDER_LAST = {"accounts.revoke_token": 1, "api_accounts.revoke_token": 2, "accounts.signout": 3}
+# Writes run after every read; these last of all, in this order: a declared conflict hides the reviewer's
+# assignment, the others end the caller's token or session.
+WRITE_ORDER_LAST = {"review.declare_conflict": 0, "api_review.declare_conflict": 0, "accounts.revoke_token": 1,
+                    "api_accounts.revoke_token": 2, "accounts.signout": 3}
 
 SIGNED_IN = frozenset({"admin", "fund_manager", "city_official", "innovator", "reviewer", "donor", "auditor",
                        "other_innovator", "other_official"})
@@ -74,6 +76,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("accounts.profile", "GET"): row(SIGNED_IN),
     ("accounts.profile", "POST"): row(SIGNED_IN),
     ("accounts.reminder_preferences", "POST"): row(SIGNED_IN),
+    # The e-mailed token is the permission: with a made-up one everybody gets 404.
     ("accounts.reset_password", "GET"): row(NOBODY, refuse=404, anonymous=404),
     ("accounts.reset_password", "POST"): row(NOBODY, refuse=404, anonymous=404),
     ("accounts.revoke_token", "POST"): row(SIGNED_IN),
@@ -94,6 +97,7 @@ TABLE: dict[tuple[str, str], Row] = {
     # api_challenges
     ("api_challenges.answer_clarification", "POST"): row("city_official"),
     ("api_challenges.approve_challenge", "POST"): row("fund_manager"),
+    # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).
     ("api_challenges.ask_clarification", "POST"): row(SIGNED_IN - {"auditor"}),
     ("api_challenges.create_challenge", "POST"): row("city_official", "other_official"),
     ("api_challenges.extend_deadline", "POST"): row("fund_manager", "city_official"),
@@ -112,6 +116,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_cities.list_cities", "GET"): row(PUBLIC),
     ("api_cities.verify_city", "POST"): row("fund_manager"),
     # api_disbursements
+    # The payment is SolarKiosk's, awaiting approval, requested by the second fund manager (so the first may
+    # approve it). Staff who see payments but may not act get 403; the others may not know it exists: 404.
     ("api_disbursements.approve", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("api_disbursements.cancel", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("api_disbursements.confirm", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
@@ -122,6 +128,7 @@ TABLE: dict[tuple[str, str], Row] = {
         row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("api_disbursements.requeue", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     # api_grants
+    # SolarKiosk's grant: its innovators act on it; staff who see it get 403 for the grantee's actions; others 404.
     ("api_grants.accept", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_grants.accept_report", "POST"): row("fund_manager"),
     ("api_grants.award", "POST"): row("fund_manager"),
@@ -142,6 +149,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_grants.submit_evidence", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     # api_proposals
     ("api_proposals.create_proposal", "POST"): row("innovator", "other_innovator"),
+    # Drafts and their attachments: WaterWatch's draft (the owner is `other_innovator`); staff may read the files
+    # of a proposal they see and change none; SolarKiosk (`innovator`) does not know the draft exists: 404.
     ("api_proposals.delete_attachment", "DELETE"):
         row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_proposals.download_attachment", "GET"):
@@ -153,7 +162,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_proposals.submit_proposal", "POST"):
         row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_proposals.upload_attachment", "POST"):
-        row("innovator", "other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_proposals.withdraw_proposal", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     # api_results
     ("api_results.results", "GET"): row(PUBLIC),
@@ -165,7 +174,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_review.get_review", "GET"): row("reviewer"),
     ("api_review.my_assignments", "GET"): row("reviewer"),
     ("api_review.prepare_decision", "POST"): row("fund_manager"),
-    ("api_review.put_review", "PUT"): row(NOBODY, reviewer=404),
+    ("api_review.put_review", "PUT"): row("reviewer"),
     ("api_review.release", "POST"): row("fund_manager"),
     ("api_review.waive", "POST"): row("fund_manager"),
     # audit
@@ -173,9 +182,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("audit.export", "GET"): row("admin", "fund_manager", "auditor"),
     ("audit.index", "GET"): row("admin", "fund_manager", "auditor"),
     # challenges
-    ("challenges.answer", "POST"): row("city_official", "other_official"),
+    ("challenges.answer", "POST"): row("city_official"),
     ("challenges.approvals", "GET"): row("fund_manager", "auditor"),
     ("challenges.approve", "POST"): row("fund_manager"),
+    # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).
     ("challenges.ask", "POST"): row(SIGNED_IN - {"auditor"}),
     ("challenges.edit", "GET"): row("city_official", other_official=404),
     ("challenges.edit", "POST"): row("city_official", other_official=404),
@@ -202,6 +212,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("core.home", "GET"): row(PUBLIC),
     ("core.set_language", "POST"): row(PUBLIC),
     # disbursements
+    # As in the API: staff who see payments but may not act get 403; the others may not know it exists: 404.
     ("disbursements.approve", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.cancel", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.confirm", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
@@ -221,6 +232,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("grants.contributions", "POST"): row("donor"),
     ("grants.evidence", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("grants.evidence", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # The evidence file is WaterWatch's (the demo has none of SolarKiosk's): `other_innovator` is its grantee.
     ("grants.evidence_file", "GET"): row("admin", "fund_manager", "auditor", "other_innovator", refuse=404),
     ("grants.evidence_queue", "GET"): row("fund_manager", "auditor"),
     ("grants.facility", "GET"): row(PUBLIC),
@@ -253,7 +265,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("portfolio_public.register", "GET"): row(PUBLIC),
     # proposals
     ("proposals.challenge_proposals", "GET"): row("admin", "fund_manager", "auditor", refuse=404),
-    ("proposals.delete_attachment", "POST"): row(NOBODY, refuse=404, admin=403, fund_manager=403, auditor=403),
+    # Drafts and their attachments as in the API (WaterWatch's draft). A proposal is hidden from the signed-out:
+    # 404, not a redirect to sign in.
+    ("proposals.delete_attachment", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.download", "GET"):
         row("admin", "fund_manager", "auditor", "other_innovator", refuse=404, anonymous=404),
     ("proposals.edit", "GET"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
@@ -268,6 +283,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("results.chart_csv", "GET"): row(PUBLIC),
     ("results.index", "GET"): row(PUBLIC),
     # review
+    # The e-mailed token is the permission: with a made-up one everybody gets 404.
     ("review.accept_invitation", "GET"): row(NOBODY, refuse=404, anonymous=404),
     ("review.accept_invitation", "POST"): row(NOBODY, refuse=404, anonymous=404),
     ("review.add_assignment", "POST"): row("fund_manager"),
@@ -280,18 +296,20 @@ TABLE: dict[tuple[str, str], Row] = {
     ("review.edit_round", "POST"): row("fund_manager"),
     ("review.feedback", "GET"): row("fund_manager", "innovator", "auditor", refuse=404),
     ("review.invite", "POST"): row("fund_manager"),
+    # The panel page: the facility's review staff read it; a city official who is not an observer gets 403, the
+    # others (the admin included) 404.
     ("review.panel", "GET"): row("fund_manager", "auditor", refuse=404, city_official=403, other_official=403),
     ("review.prepare_decision", "POST"): row("fund_manager"),
     ("review.queue", "GET"): row("reviewer"),
     ("review.ranking", "GET"): row("fund_manager", "auditor"),
     ("review.ranking_csv", "GET"): row("fund_manager", "auditor"),
     ("review.release", "POST"): row("fund_manager"),
-    ("review.remove_assignment", "POST"): row("fund_manager", reviewer=404),
+    ("review.remove_assignment", "POST"): row("fund_manager"),
     ("review.review", "GET"): row("reviewer"),
-    ("review.review", "POST"): row(NOBODY, reviewer=404),
+    ("review.review", "POST"): row("reviewer"),
     ("review.reviewer_panel", "GET"): row("reviewer"),
     ("review.waive", "GET"): row("fund_manager"),
-    ("review.waive", "POST"): row("fund_manager", reviewer=404),
+    ("review.waive", "POST"): row("fund_manager"),
     # static
     ("static", "GET"): row(PUBLIC),
 }

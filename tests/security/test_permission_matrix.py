@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +58,7 @@ API_BODIES = {
     "api_review.declare_conflict": {"reason": "matrix"},
     "api_review.put_review": {},
 }
+API_UPLOADS = {"api_proposals.upload_attachment"}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # MATRIX_RECORD=<prefix>: write the answers observed (outcome:status) to <prefix>.<kind>.json, to review a new
 # route's row or a change.
@@ -130,22 +130,26 @@ def no_limits(app):
     limiter.enabled = True
 
 
-def _send(caller: matrix_world.Caller, endpoint: str, method: str, path: str, *, api: bool):
+def _send(caller: matrix_world.Caller, endpoint: str, method: str, path: str, *, api: bool, values: dict):
     """Pages get the CSRF token and values a form would accept (as tests/test_auditor.py sends), so that a
     refusal is the policy's and not a validation error's. The API checks the caller's role before it reads
     the body but the object's owner after (facility/api/__init__.py `requires`), so where the wrong
     organisation matters it gets a valid body (API_BODIES), else an empty object."""
+    if api and endpoint in API_UPLOADS:
+        return caller.client.open(path, method=method, headers=caller.headers, content_type="multipart/form-data",
+                                  data={"file": (io.BytesIO(matrix_world.PDF), "plan.pdf")})
     if api:
         body = API_BODIES.get(endpoint, {})
         return caller.client.open(path, method=method, headers=caller.headers, json=body)
-    data = {"csrf_token": caller.csrf, **FORM_VALUES, "file": (io.BytesIO(matrix_world.PNG), "evidence.png")}
+    data = {"csrf_token": caller.csrf, **FORM_VALUES, "file": (io.BytesIO(matrix_world.PNG), "evidence.png"),
+            # the answer forms are prefixed with their clarification's id
+            f"a{values['clarification_id']}-answer": "Yes."}
     return caller.client.open(path, method=method, data=data, content_type="multipart/form-data")
 
 
 @pytest.mark.parametrize("kind", CALLER_KINDS)
 def test_permission_matrix(no_limits, kind):
     app = no_limits
-    started = time.monotonic()
     caller, values = matrix_world.build(app, kind)
     failures, observed = [], {}
     routes = _routes(app)
@@ -158,7 +162,7 @@ def test_permission_matrix(no_limits, kind):
         path = _path(app, endpoint, rule_text, values)
         write = method in WRITES
         before = matrix_world.audit_rows() if write else 0
-        response = _send(caller, endpoint, method, path, api=api)
+        response = _send(caller, endpoint, method, path, api=api, values=values)
         got = _outcome(response)
         observed[f"{endpoint} {method}"] = f"{got}:{response.status_code}"
         if row is None:
@@ -173,7 +177,6 @@ def test_permission_matrix(no_limits, kind):
     assert not unlisted, ("routes without a row in tests/security/permission_table.py (add one saying who may "
                           "call them): " + ", ".join(unlisted))
     assert not failures, f"{len(failures)} answers differ from the table:\n" + "\n".join(failures)
-    assert time.monotonic() - started < 60
 
 
 def test_table_names_only_real_routes(app):
