@@ -27,22 +27,26 @@ run: $(VENV)/.runtime
 	$(FLASK) facility seed-demo
 	$(FLASK) facility serve --host 127.0.0.1 --port 5000
 
-## make test: install, lint, type-check, run the whole suite
+## make test: install, lint (ruff, bandit), type-check, run the whole suite
 # Most of the suite runs in parallel (pytest-xdist): each worker builds its own databases and its own
 # embedded Redis (tests/conftest.py), and on a shared Redis its own key prefixes. Tests marked `serial`
 # (the fault runs, whose worker processes are killed on a clock; the browser walks; `serve`) then run alone.
 # `make test TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -q -p no:cacheprovider
+# Security linter: medium and high findings fail (config and reviewed exceptions: pyproject.toml [tool.bandit]).
+BANDIT := $(BIN)/bandit -c pyproject.toml -q -r facility -ll
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BANDIT)
 	$(BIN)/mypy
 	$(PYTEST) -n $(TEST_WORKERS) -m "not serial"
 	$(PYTEST) -m "serial"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BANDIT)
 
 ## make bench: benchmarks against a baseline measured in the same run (needs PostgreSQL and Redis)
 bench: $(VENV)/.dev

@@ -1,0 +1,315 @@
+"""Who may call each route: the one explicit table the permission matrix (test_permission_matrix.py) checks.
+
+One row per (endpoint, method) of the url map, HEAD and OPTIONS aside; a route without a row fails the matrix.
+A row says which caller kinds are allowed and what the others get:
+
+- allowed: anything but 401/403/404 and never a 5xx (a 400/422 for the matrix's generic body, a 302 to the
+  next page, a 409 for the object's state are fine: the permission was granted);
+- refused: `refuse` (403 unless given), or the code given for that kind (`other_innovator=404`: a refusal
+  that does not reveal the object); the signed-out get a 302 to sign in on pages, 401 from the API, unless
+  the row says otherwise (`anonymous=404` where the object is hidden from them).
+
+The caller kinds (matrix_world.py): `anonymous`; the demo's `admin`, `fund_manager`, `city_official` (of
+Kampala), `innovator` (of SolarKiosk), `reviewer` (reviewer1, on the Kampala challenge's panel), `donor`
+(of the Open Cities Foundation), `auditor`; the wrong organisation: `other_innovator` (of WaterWatch) and
+`other_official` (of Suva). Two more are derived, not written in rows: `deactivated` (a fund manager whose
+account is deactivated after signing in) gets what `anonymous` gets, and `unenrolled_fm` (a fund manager
+without a second factor) gets what `fund_manager` gets until the enrolment gate is on (MFA_GATE_ENFORCED in
+the test module), then: public routes and ENROLMENT_ENDPOINTS as usual, other pages a 302 to enrolment, the
+API 403.
+
+The objects (matrix_world.parameters): Kampala and its published challenge, SolarKiosk's proposal to it and
+reviewer1's assignment on it, SolarKiosk's first grant, its first tranche and milestone report, the payment
+awaiting approval (requested by the second fund manager), a received and a pledged contribution of the
+foundation, the first audit event. The routes about drafts and attachments use WaterWatch's draft (there
+`other_innovator` is the owner and `innovator` the outsider), the evidence file is WaterWatch's, and
+`challenges.edit`/`submit` use Kampala's draft challenge.
+
+To add a route: add its row here, saying who may call it; run the matrix with MATRIX_RECORD=/tmp/m to see
+what each kind gets (/tmp/m.<kind>.json) if in doubt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CALLER_KINDS = ("anonymous", "admin", "fund_manager", "city_official", "innovator", "reviewer", "donor", "auditor",
+                "other_innovator", "other_official", "deactivated", "unenrolled_fm")
+# Routes an un-enrolled fund manager may still use once the gate is on (the "mfa" helper's enrolment pages
+# and API); fill in when they are merged.
+ENROLMENT_ENDPOINTS: frozenset[str] = frozenset({"accounts.signout"})
+# Writes run after every read; these last of all, in this order: a declared conflict hides the reviewer's
+# assignment, the others end the caller's token or session.
+WRITE_ORDER_LAST = {"review.declare_conflict": 0, "api_review.declare_conflict": 0, "accounts.revoke_token": 1,
+                    "api_accounts.revoke_token": 2, "accounts.signout": 3}
+
+SIGNED_IN = frozenset({"admin", "fund_manager", "city_official", "innovator", "reviewer", "donor", "auditor",
+                       "other_innovator", "other_official"})
+PUBLIC = SIGNED_IN | {"anonymous"}
+NOBODY: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Row:
+    allow: frozenset[str]
+    refuse: int = 403
+    codes: dict[str, int] = field(default_factory=dict)
+
+
+def row(*allow: str | frozenset[str], refuse: int = 403, **codes: int) -> Row:
+    """`row("fund_manager", "auditor", other_innovator=404)`; a set (PUBLIC, SIGNED_IN - {...}) counts as its kinds."""
+    kinds: set[str] = set()
+    for item in allow:
+        kinds |= {item} if isinstance(item, str) else set(item)
+    return Row(frozenset(kinds), refuse, codes)
+
+
+TABLE: dict[tuple[str, str], Row] = {
+    # accounts
+    ("accounts.admin_user_roles", "GET"): row("admin"),
+    ("accounts.admin_user_roles", "POST"): row("admin"),
+    ("accounts.admin_users", "GET"): row("admin", "auditor"),
+    ("accounts.change_password", "POST"): row(SIGNED_IN),
+    ("accounts.forgot_password", "GET"): row(PUBLIC),
+    ("accounts.forgot_password", "POST"): row(PUBLIC),
+    ("accounts.organization", "GET"): row("admin", "innovator", refuse=404),
+    ("accounts.organization", "POST"): row("admin", "innovator", refuse=404),
+    ("accounts.profile", "GET"): row(SIGNED_IN),
+    ("accounts.profile", "POST"): row(SIGNED_IN),
+    ("accounts.reminder_preferences", "POST"): row(SIGNED_IN),
+    # The e-mailed token is the permission: with a made-up one everybody gets 404.
+    ("accounts.reset_password", "GET"): row(NOBODY, refuse=404, anonymous=404),
+    ("accounts.reset_password", "POST"): row(NOBODY, refuse=404, anonymous=404),
+    ("accounts.revoke_token", "POST"): row(SIGNED_IN),
+    ("accounts.signin", "GET"): row(PUBLIC),
+    ("accounts.signin", "POST"): row(PUBLIC),
+    ("accounts.signout", "POST"): row(SIGNED_IN),
+    ("accounts.signup", "GET"): row(PUBLIC),
+    ("accounts.signup", "POST"): row(PUBLIC),
+    ("accounts.tokens", "GET"): row(SIGNED_IN),
+    # api-docs
+    ("api-docs.openapi_json", "GET"): row(PUBLIC),
+    # api_accounts
+    ("api_accounts.create_token", "POST"): row(PUBLIC),
+    ("api_accounts.list_tokens", "GET"): row(SIGNED_IN),
+    ("api_accounts.me", "GET"): row(SIGNED_IN),
+    ("api_accounts.revoke_token", "DELETE"): row(SIGNED_IN),
+    ("api_accounts.sign_up", "POST"): row(PUBLIC),
+    # api_challenges
+    ("api_challenges.answer_clarification", "POST"): row("city_official"),
+    ("api_challenges.approve_challenge", "POST"): row("fund_manager"),
+    # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).
+    ("api_challenges.ask_clarification", "POST"): row(SIGNED_IN - {"auditor"}),
+    ("api_challenges.create_challenge", "POST"): row("city_official", "other_official"),
+    ("api_challenges.extend_deadline", "POST"): row("fund_manager", "city_official"),
+    ("api_challenges.finish_challenge", "POST"): row("fund_manager"),
+    ("api_challenges.get_challenge", "GET"): row(PUBLIC),
+    ("api_challenges.list_challenges", "GET"): row(PUBLIC),
+    ("api_challenges.list_clarifications", "GET"): row(PUBLIC),
+    ("api_challenges.return_challenge", "POST"): row("fund_manager"),
+    ("api_challenges.submit_challenge", "POST"):
+        row("city_official", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_challenges.update_challenge", "PATCH"):
+        row("city_official", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # api_cities
+    ("api_cities.create_city", "POST"): row("city_official", "other_official"),
+    ("api_cities.get_city", "GET"): row(PUBLIC),
+    ("api_cities.list_cities", "GET"): row(PUBLIC),
+    ("api_cities.verify_city", "POST"): row("fund_manager"),
+    # api_disbursements
+    # The payment is SolarKiosk's, awaiting approval, requested by the second fund manager (so the first may
+    # approve it). Staff who see payments but may not act get 403; the others may not know it exists: 404.
+    ("api_disbursements.approve", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_disbursements.cancel", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_disbursements.confirm", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_disbursements.fail", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_disbursements.get_disbursement", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("api_disbursements.list_disbursements", "GET"): row("admin", "fund_manager", "auditor"),
+    ("api_disbursements.request_disbursement", "POST"):
+        row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_disbursements.requeue", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    # api_grants
+    # SolarKiosk's grant: its innovators act on it; staff who see it get 403 for the grantee's actions; others 404.
+    ("api_grants.accept", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_grants.accept_report", "POST"): row("fund_manager"),
+    ("api_grants.award", "POST"): row("fund_manager"),
+    ("api_grants.confirm_contribution", "POST"): row("fund_manager"),
+    ("api_grants.create_contribution", "POST"): row("donor"),
+    ("api_grants.facility", "GET"): row(PUBLIC),
+    ("api_grants.facility_ledger", "GET"): row(PUBLIC),
+    ("api_grants.get_contribution", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
+    ("api_grants.get_grant", "GET"): row(PUBLIC),
+    ("api_grants.get_payout_account", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("api_grants.list_contributions", "GET"): row(SIGNED_IN),
+    ("api_grants.list_grants", "GET"): row(PUBLIC),
+    ("api_grants.pending_wires", "GET"): row("fund_manager", "auditor"),
+    ("api_grants.put_payout_account", "PUT"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_grants.put_public_summary", "PUT"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_grants.release_pool", "POST"): row("fund_manager"),
+    ("api_grants.return_report", "POST"): row("fund_manager"),
+    ("api_grants.submit_evidence", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # api_proposals
+    ("api_proposals.create_proposal", "POST"): row("innovator", "other_innovator"),
+    # Drafts and their attachments: WaterWatch's draft (the owner is `other_innovator`); staff may read the files
+    # of a proposal they see and change none; SolarKiosk (`innovator`) does not know the draft exists: 404.
+    ("api_proposals.delete_attachment", "DELETE"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_proposals.download_attachment", "GET"):
+        row("admin", "fund_manager", "auditor", "other_innovator", refuse=404),
+    ("api_proposals.get_proposal", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("api_proposals.list_proposals", "GET"): row("admin", "fund_manager", "auditor", refuse=404),
+    ("api_proposals.patch_proposal", "PATCH"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_proposals.submit_proposal", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_proposals.upload_attachment", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_proposals.withdraw_proposal", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # api_results
+    ("api_results.results", "GET"): row(PUBLIC),
+    # api_review
+    ("api_review.add_reviewer", "POST"): row("fund_manager"),
+    ("api_review.assign", "POST"): row("fund_manager"),
+    ("api_review.declare_conflict", "POST"): row("reviewer"),
+    ("api_review.get_ranking", "GET"): row("fund_manager", "auditor"),
+    ("api_review.get_review", "GET"): row("reviewer"),
+    ("api_review.my_assignments", "GET"): row("reviewer"),
+    ("api_review.prepare_decision", "POST"): row("fund_manager"),
+    ("api_review.put_review", "PUT"): row("reviewer"),
+    ("api_review.release", "POST"): row("fund_manager"),
+    ("api_review.waive", "POST"): row("fund_manager"),
+    # audit
+    ("audit.event", "GET"): row("admin", "fund_manager", "auditor"),
+    ("audit.export", "GET"): row("admin", "fund_manager", "auditor"),
+    ("audit.index", "GET"): row("admin", "fund_manager", "auditor"),
+    # challenges
+    ("challenges.answer", "POST"): row("city_official"),
+    ("challenges.approvals", "GET"): row("fund_manager", "auditor"),
+    ("challenges.approve", "POST"): row("fund_manager"),
+    # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).
+    ("challenges.ask", "POST"): row(SIGNED_IN - {"auditor"}),
+    ("challenges.edit", "GET"): row("city_official", other_official=404),
+    ("challenges.edit", "POST"): row("city_official", other_official=404),
+    ("challenges.extend", "POST"): row("fund_manager", "city_official"),
+    ("challenges.finish", "POST"): row("fund_manager"),
+    ("challenges.index", "GET"): row(PUBLIC),
+    ("challenges.mine", "GET"): row("city_official", "other_official"),
+    ("challenges.new", "GET"): row("city_official", "other_official"),
+    ("challenges.new", "POST"): row("city_official", "other_official"),
+    ("challenges.return_to_draft", "POST"): row("fund_manager"),
+    ("challenges.show", "GET"): row(PUBLIC),
+    ("challenges.submit", "POST"): row("city_official", other_official=404),
+    # cities
+    ("cities.edit", "GET"): row("admin", "city_official"),
+    ("cities.edit", "POST"): row("admin", "city_official"),
+    ("cities.new_city", "GET"): row("city_official", "other_official"),
+    ("cities.new_city", "POST"): row("city_official", "other_official"),
+    ("cities.show", "GET"): row(PUBLIC),
+    ("cities.verification_queue", "GET"): row("fund_manager", "auditor"),
+    ("cities.verify", "POST"): row("fund_manager"),
+    # core
+    ("core.dashboard", "GET"): row(SIGNED_IN),
+    ("core.healthz", "GET"): row(PUBLIC),
+    ("core.home", "GET"): row(PUBLIC),
+    ("core.set_language", "POST"): row(PUBLIC),
+    # disbursements
+    # As in the API: staff who see payments but may not act get 403; the others may not know it exists: 404.
+    ("disbursements.approve", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.cancel", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.confirm", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.fail", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.queue", "GET"): row("admin", "fund_manager", "auditor"),
+    ("disbursements.request_payment", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.requeue", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.show", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    # grants
+    ("grants.accept", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grants.award", "GET"): row("fund_manager"),
+    ("grants.award", "POST"): row("fund_manager"),
+    ("grants.confirm_wire", "GET"): row("fund_manager"),
+    ("grants.confirm_wire", "POST"): row("fund_manager"),
+    ("grants.contribution", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
+    ("grants.contributions", "GET"): row("donor"),
+    ("grants.contributions", "POST"): row("donor"),
+    ("grants.evidence", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grants.evidence", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # The evidence file is WaterWatch's (the demo has none of SolarKiosk's): `other_innovator` is its grantee.
+    ("grants.evidence_file", "GET"): row("admin", "fund_manager", "auditor", "other_innovator", refuse=404),
+    ("grants.evidence_queue", "GET"): row("fund_manager", "auditor"),
+    ("grants.facility", "GET"): row(PUBLIC),
+    ("grants.grant", "GET"): row(PUBLIC),
+    ("grants.grants", "GET"): row(SIGNED_IN),
+    ("grants.payout", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grants.payout", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grants.pending_wires", "GET"): row("fund_manager", "auditor"),
+    ("grants.public_summary", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grants.receipt", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
+    ("grants.release_pool", "POST"): row("fund_manager"),
+    ("grants.report", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("grants.report", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    # opendata
+    ("opendata.grants_csv", "GET"): row(PUBLIC),
+    ("opendata.grants_xlsx", "GET"): row(PUBLIC),
+    ("opendata.iati_activities", "GET"): row(PUBLIC),
+    ("opendata.index", "GET"): row(PUBLIC),
+    ("opendata.threesixtygiving", "GET"): row(PUBLIC),
+    # payments
+    ("payments.checkout", "GET"): row("donor", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("payments.stripe_webhook", "POST"): row(PUBLIC),
+    # portfolio
+    ("portfolio.export", "GET"): row("admin", "fund_manager", "auditor"),
+    ("portfolio.index", "GET"): row("admin", "fund_manager", "auditor"),
+    # portfolio_public
+    ("portfolio_public.grant", "GET"): row(PUBLIC),
+    ("portfolio_public.ledger", "GET"): row(PUBLIC),
+    ("portfolio_public.ledger_csv", "GET"): row(PUBLIC),
+    ("portfolio_public.register", "GET"): row(PUBLIC),
+    # proposals
+    ("proposals.challenge_proposals", "GET"): row("admin", "fund_manager", "auditor", refuse=404),
+    # Drafts and their attachments as in the API (WaterWatch's draft). A proposal is hidden from the signed-out:
+    # 404, not a redirect to sign in.
+    ("proposals.delete_attachment", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.download", "GET"):
+        row("admin", "fund_manager", "auditor", "other_innovator", refuse=404, anonymous=404),
+    ("proposals.edit", "GET"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.edit", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.new", "GET"): row("innovator", "other_innovator"),
+    ("proposals.new", "POST"): row("innovator", "other_innovator"),
+    ("proposals.show", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404, anonymous=404),
+    ("proposals.submit", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.upload", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.withdraw", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # results
+    ("results.chart_csv", "GET"): row(PUBLIC),
+    ("results.index", "GET"): row(PUBLIC),
+    # review
+    # The e-mailed token is the permission: with a made-up one everybody gets 404.
+    ("review.accept_invitation", "GET"): row(NOBODY, refuse=404, anonymous=404),
+    ("review.accept_invitation", "POST"): row(NOBODY, refuse=404, anonymous=404),
+    ("review.add_assignment", "POST"): row("fund_manager"),
+    ("review.add_observer", "POST"): row("fund_manager"),
+    ("review.add_round", "POST"): row("fund_manager"),
+    ("review.assign", "POST"): row("fund_manager"),
+    ("review.close_round", "POST"): row("fund_manager"),
+    ("review.declare_conflict", "POST"): row("reviewer"),
+    ("review.edit_round", "GET"): row("fund_manager"),
+    ("review.edit_round", "POST"): row("fund_manager"),
+    ("review.feedback", "GET"): row("fund_manager", "innovator", "auditor", refuse=404),
+    ("review.invite", "POST"): row("fund_manager"),
+    # The panel page: the facility's review staff read it; a city official who is not an observer gets 403, the
+    # others (the admin included) 404.
+    ("review.panel", "GET"): row("fund_manager", "auditor", refuse=404, city_official=403, other_official=403),
+    ("review.prepare_decision", "POST"): row("fund_manager"),
+    ("review.queue", "GET"): row("reviewer"),
+    ("review.ranking", "GET"): row("fund_manager", "auditor"),
+    ("review.ranking_csv", "GET"): row("fund_manager", "auditor"),
+    ("review.release", "POST"): row("fund_manager"),
+    ("review.remove_assignment", "POST"): row("fund_manager"),
+    ("review.review", "GET"): row("reviewer"),
+    ("review.review", "POST"): row("reviewer"),
+    ("review.reviewer_panel", "GET"): row("reviewer"),
+    ("review.waive", "GET"): row("fund_manager"),
+    ("review.waive", "POST"): row("fund_manager"),
+    # static
+    ("static", "GET"): row(PUBLIC),
+}
