@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -26,7 +28,7 @@ def derive_key(secret: str) -> bytes:
     return base64.urlsafe_b64encode(raw)
 
 
-def keys_from_config(config) -> list[bytes]:
+def keys_from_config(config: Mapping[str, Any]) -> list[bytes]:
     """The configured keys, or one derived from SECRET_KEY outside production."""
     configured = config.get("PAYOUT_ENCRYPTION_KEY") or ""
     keys = [part.strip().encode() for part in str(configured).split(",") if part.strip()]
@@ -37,7 +39,7 @@ def keys_from_config(config) -> list[bytes]:
     return [derive_key(config.get("SECRET_KEY") or "dev-only-secret-key-change-me")]
 
 
-def check_keys(config) -> None:
+def check_keys(config: Mapping[str, Any]) -> None:
     """Raise RuntimeError unless every configured key is a valid Fernet key."""
     try:
         for key in keys_from_config(config):
@@ -56,6 +58,7 @@ def encrypt_json(data: dict) -> str:
 
 def decrypt_json(token: str) -> dict:
     try:
-        return json.loads(_fernet().decrypt(token.encode()))
+        data: dict = json.loads(_fernet().decrypt(token.encode()))
+        return data
     except InvalidToken as exc:
         raise RuntimeError("Payout details cannot be decrypted with the configured key.") from exc

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from facility.accounts.models import Organization, User
+from facility.accounts.models import Organization, PasskeyCredential, Role, RoleGrantRequest, User
 from facility.accounts.services import issue_api_token
 from facility.audit.models import AuditEvent
 from facility.challenges.models import Challenge, ChallengeStatus, Clarification
@@ -142,6 +142,20 @@ def _release_decisions() -> None:
     raise AssertionError("the demo has no challenge whose reviews are all in")
 
 
+def _add_role_request_and_passkey() -> None:
+    # A second administrator asked to make reviewer1 an auditor (pending: the demo admin may decide it, not
+    # withdraw it), and the demo admin has a passkey besides the authenticator app.
+    second = User(email="admin2@demo.facility", name="Second Admin", password_hash=_user(LOGINS["admin"]).password_hash)
+    second.add_role(Role.ADMIN)
+    db.session.add(second)
+    db.session.flush()
+    db.session.add(RoleGrantRequest(person_id=_user(LOGINS["reviewer"]).id, roles=["auditor"],
+                                    requested_by_id=second.id))
+    db.session.add(PasskeyCredential(user_id=_user(LOGINS["admin"]).id, credential_id="bWF0cml4LXBhc3NrZXk",
+                                     public_key=b"not-a-key", name="Laptop"))
+    db.session.commit()
+
+
 def _seed_world(app: Flask) -> None:
     """The demo and the additions above. On SQLite the first caller kind of a test process keeps a copy of
     the seeded database and the others start from it (seeding is most of a kind's setup time)."""
@@ -155,6 +169,7 @@ def _seed_world(app: Flask) -> None:
         return
     seed(echo=lambda _msg: None)
     _add_draft_with_attachment()
+    _add_role_request_and_passkey()
     if snapshot is not None:
         _copy_sqlite(files[0], snapshot)
 
@@ -190,7 +205,9 @@ def build(app: Flask, kind: str) -> tuple[Caller, dict[str, Any]]:
         db.session.commit()
     response = sign_in(client, user, DEMO_PASSWORD)
     assert response.status_code == 302, f"{kind} cannot sign in: {response.status_code}"
-    csrf = csrf_token_from(client.get("/profile").get_data(as_text=True))
+    # A fund manager without a second factor sees only the enrolment page (and its forms' CSRF token).
+    csrf = csrf_token_from(client.get("/account/two-step" if kind == "unenrolled_fm" else "/profile")
+                           .get_data(as_text=True))
     _, plain = issue_api_token(user=user, name="matrix")
     spare = (issue_api_token(user=user, name="spare 1")[0].id, issue_api_token(user=user, name="spare 2")[0].id)
     db.session.commit()
@@ -258,6 +275,8 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
         "api_grants.confirm_contribution:contribution_id": _first(
             sa.select(Contribution.id).where(Contribution.status == ContributionStatus.PLEDGED)),
         "event_id": _first(sa.select(AuditEvent.id).order_by(AuditEvent.id)),
+        "request_id": _first(sa.select(RoleGrantRequest.id).order_by(RoleGrantRequest.id)),
+        "passkey_id": _first(sa.select(PasskeyCredential.id).order_by(PasskeyCredential.id)),
         "table": next(iter(TABLES)),
         "fmt": "csv",
         "key": chart.group(1) if chart else "missing",

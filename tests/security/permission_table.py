@@ -14,9 +14,8 @@ Kampala), `innovator` (of SolarKiosk), `reviewer` (reviewer1, on the Kampala cha
 (of the Open Cities Foundation), `auditor`; the wrong organisation: `other_innovator` (of WaterWatch) and
 `other_official` (of Suva). Two more are derived, not written in rows: `deactivated` (a fund manager whose
 account is deactivated after signing in) gets what `anonymous` gets, and `unenrolled_fm` (a fund manager
-without a second factor) gets what `fund_manager` gets until the enrolment gate is on (MFA_GATE_ENFORCED in
-the test module), then: public routes and ENROLMENT_ENDPOINTS as usual, other pages a 302 to enrolment, the
-API 403.
+without a second factor) gets what `fund_manager` gets on ENROLMENT_ENDPOINTS, and elsewhere a 302 to
+enrolment (pages, public ones included) or 403 (API).
 
 The objects (matrix_world.parameters): Kampala and its published challenge, SolarKiosk's proposal to it and
 reviewer1's assignment on it, SolarKiosk's first grant, its first tranche and milestone report, the payment
@@ -34,9 +33,15 @@ from dataclasses import dataclass, field
 
 CALLER_KINDS = ("anonymous", "admin", "fund_manager", "city_official", "innovator", "reviewer", "donor", "auditor",
                 "other_innovator", "other_official", "deactivated", "unenrolled_fm")
-# Routes an un-enrolled fund manager may still use once the gate is on (the "mfa" helper's enrolment pages
-# and API); fill in when they are merged.
-ENROLMENT_ENDPOINTS: frozenset[str] = frozenset({"accounts.signout"})
+# Routes a fund manager without a second factor may still use (accounts.mfa_views.GATE_OPEN, the mfa and passkeys
+# pages, the API's /me and /me/mfa): everything else sends them to enrol (pages) or answers 403 (API).
+ENROLMENT_ENDPOINTS: frozenset[str] = frozenset({
+    "accounts.signout", "core.set_language", "static", "core.healthz", "api-docs.openapi_json",
+    "api_accounts.me", "api_accounts.start_totp", "api_accounts.confirm_totp",
+    "mfa.two_step", "mfa.two_step_start", "mfa.two_step_confirm", "mfa.two_step_recovery_codes", "mfa.two_step_off",
+    "mfa.confirm", "mfa.signin_verify", "passkeys.manage", "passkeys.registration_options", "passkeys.register",
+    "passkeys.remove", "passkeys.step_up_options", "passkeys.step_up_verify", "passkeys.signin_page",
+    "passkeys.signin_options", "passkeys.signin_verify"})
 # Writes run after every read; these last of all, in this order: a declared conflict hides the reviewer's
 # assignment, the others end the caller's token or session.
 WRITE_ORDER_LAST = {"review.declare_conflict": 0, "api_review.declare_conflict": 0, "accounts.revoke_token": 1,
@@ -86,6 +91,50 @@ TABLE: dict[tuple[str, str], Row] = {
     ("accounts.signup", "GET"): row(PUBLIC),
     ("accounts.signup", "POST"): row(PUBLIC),
     ("accounts.tokens", "GET"): row(SIGNED_IN),
+    # accounts: separation of duties (the pending request was filed by a second admin: the demo admin decides it)
+    ("accounts.admin_deactivate", "GET"): row("admin"),
+    ("accounts.admin_deactivate", "POST"): row("admin"),
+    ("accounts.admin_reactivate", "POST"): row("admin"),
+    ("accounts.approve_role_request", "POST"): row("admin"),
+    ("accounts.reject_role_request", "POST"): row("admin"),
+    ("accounts.withdraw_role_request", "POST"): row(NOBODY),
+    # mfa: one's own second factor
+    ("mfa.confirm", "GET"): row(SIGNED_IN),
+    ("mfa.confirm", "POST"): row(SIGNED_IN),
+    ("mfa.signin_verify", "GET"): row(PUBLIC),
+    ("mfa.signin_verify", "POST"): row(PUBLIC),
+    ("mfa.two_step", "GET"): row(SIGNED_IN),
+    ("mfa.two_step_confirm", "POST"): row(SIGNED_IN),
+    ("mfa.two_step_off", "POST"): row(SIGNED_IN),
+    ("mfa.two_step_recovery_codes", "POST"): row(SIGNED_IN),
+    ("mfa.two_step_start", "POST"): row(SIGNED_IN),
+    # passkeys: one's own (the demo admin's passkey: others may not know it exists)
+    ("passkeys.manage", "GET"): row(SIGNED_IN),
+    # The passkey ceremonies answer JSON (a script calls them): 403 to the signed-out, not a redirect.
+    ("passkeys.register", "POST"): row(SIGNED_IN, anonymous=403),
+    ("passkeys.registration_options", "POST"): row(SIGNED_IN, anonymous=403),
+    ("passkeys.remove", "POST"): row("admin", refuse=404),
+    # The sign-in's passkey step exists only between the password and the second step: 404 for everyone here.
+    ("passkeys.signin_options", "POST"): row(NOBODY, refuse=404, anonymous=404),
+    ("passkeys.signin_page", "GET"): row(NOBODY, refuse=404, anonymous=404),
+    ("passkeys.signin_verify", "POST"): row(NOBODY, refuse=404, anonymous=404),
+    ("passkeys.step_up_options", "POST"): row(SIGNED_IN, anonymous=403),
+    ("passkeys.step_up_verify", "POST"): row(SIGNED_IN, anonymous=403),
+    # audit
+    ("audit.anchors", "GET"): row(PUBLIC),
+    ("disbursements.reveal_bank_details", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403,
+                                                       auditor=403),
+    ("api_disbursements.reveal_bank_details", "POST"):
+        row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_accounts.start_totp", "POST"): row(SIGNED_IN),
+    ("api_accounts.confirm_totp", "POST"): row(SIGNED_IN),
+    ("api_users.approve_role_request", "POST"): row("admin"),
+    ("api_users.deactivate", "POST"): row("admin"),
+    ("api_users.list_role_requests", "GET"): row("admin", "auditor"),
+    ("api_users.reactivate", "POST"): row("admin"),
+    ("api_users.reject_role_request", "POST"): row("admin"),
+    ("api_users.set_roles", "PUT"): row("admin"),
+    ("api_users.withdraw_role_request", "POST"): row(NOBODY),
     # api-docs
     ("api-docs.openapi_json", "GET"): row(PUBLIC),
     # api_accounts
