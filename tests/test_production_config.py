@@ -15,6 +15,7 @@ STRONG_SECRET = secrets.token_urlsafe(32)
 
 def _production(tmp_path, redis_url="redis://127.0.0.1:1/0", **overrides):
     settings = {"SECRET_KEY": STRONG_SECRET, "PAYOUT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "AUDIT_KEY": "k1:" + secrets.token_urlsafe(32),
                 "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://u@127.0.0.1/none", "REDIS_URL": redis_url,
                 "RATELIMIT_STORAGE_URI": "memory://", "INSTANCE_PATH": str(tmp_path), **overrides}
     return create_app("production", **settings)
@@ -22,7 +23,7 @@ def _production(tmp_path, redis_url="redis://127.0.0.1:1/0", **overrides):
 
 @pytest.fixture(autouse=True)
 def _no_keys_from_the_environment(monkeypatch):
-    for name in ("SECRET_KEY", "PAYOUT_ENCRYPTION_KEY", "TRUSTED_PROXIES"):
+    for name in ("SECRET_KEY", "PAYOUT_ENCRYPTION_KEY", "AUDIT_KEY", "TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
 
 

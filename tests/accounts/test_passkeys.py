@@ -23,6 +23,7 @@ from webauthn.helpers import bytes_to_base64url, encode_cbor
 from facility.accounts import factors, passkeys, signin_flow, totp
 from facility.accounts.models import PasskeyCredential, User, UserSession
 from facility.audit.models import AuditEvent
+from facility.core.models import utcnow
 from facility.extensions import db
 from tests.conftest import csrf_token_from
 
@@ -110,7 +111,7 @@ def _pending(client, user, next_url="/dashboard") -> str:
 # --- registration --------------------------------------------------------------------------------
 
 def test_registering_a_first_passkey_enrols_and_is_audited(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     assert factors.must_enrol(manager)
     login(client, manager)
     response = _register(client, SoftAuthenticator())
@@ -156,7 +157,7 @@ def test_garbage_registration_is_refused_without_a_500(client, make_user, login,
 
 
 def test_anonymous_callers_are_refused_on_every_endpoint(client, make_user):
-    make_user("fund_manager")
+    make_user("fund_manager", enrolled=False)
     assert client.get("/profile/passkeys").status_code == 302  # to sign-in
     csrf = _csrf(client, "/signin")
     assert _post(client, "/profile/passkeys/options", {}, csrf).status_code == 403
@@ -178,7 +179,7 @@ def test_json_endpoints_need_the_csrf_token(client, make_user, login):
 # --- the second step of sign-in -----------------------------------------------------------------
 
 def test_sign_in_second_step_with_a_passkey(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     assert _register(client, device).status_code == 200
@@ -202,7 +203,7 @@ def test_sign_in_second_step_with_a_passkey(client, make_user, login):
 
 
 def test_a_replayed_or_forged_assertion_is_refused(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -229,7 +230,7 @@ def test_a_replayed_or_forged_assertion_is_refused(client, make_user, login):
 
 
 def test_tampered_assertions_are_refused(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -263,7 +264,7 @@ def test_tampered_assertions_are_refused(client, make_user, login):
 
 
 def test_expired_challenge_is_refused(client, make_user, login, app):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -278,7 +279,7 @@ def test_expired_challenge_is_refused(client, make_user, login, app):
 
 
 def test_someone_elses_passkey_does_not_sign_you_in(client, make_user, login):
-    alice, bob = make_user("fund_manager"), make_user("fund_manager")
+    alice, bob = make_user("fund_manager", enrolled=False), make_user("fund_manager", enrolled=False)
     alices_device = SoftAuthenticator()
     login(client, alice)
     _register(client, alices_device)
@@ -296,7 +297,7 @@ def test_someone_elses_passkey_does_not_sign_you_in(client, make_user, login):
 
 
 def test_the_pending_step_expires(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     login(client, manager)
     _register(client, SoftAuthenticator())
     client.post("/signout", data={"csrf_token": _csrf(client)})
@@ -311,7 +312,7 @@ def test_the_pending_step_expires(client, make_user, login):
 # --- step-up -------------------------------------------------------------------------------------
 
 def test_step_up_marks_the_current_session_fresh(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -328,7 +329,7 @@ def test_step_up_marks_the_current_session_fresh(client, make_user, login):
 
 
 def test_step_up_with_a_forged_assertion_leaves_the_session_stale(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -349,7 +350,7 @@ def _remove(client, passkey_id):
 
 
 def test_removing_the_last_factor_of_a_fund_manager_is_refused(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     login(client, manager)
     _register(client, SoftAuthenticator(), name="Phone")
     [only] = _passkeys(manager)
@@ -416,7 +417,7 @@ def test_config_defaults_follow_base_url(app):
 
 
 def test_a_challenge_serves_only_its_purpose(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
@@ -430,12 +431,16 @@ def test_a_challenge_serves_only_its_purpose(client, make_user, login):
 
 
 def test_an_authenticator_app_counts_as_the_other_factor(client, make_user, login):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     login(client, manager)
     _register(client, SoftAuthenticator())
     [only] = _passkeys(manager)
     manager = db.session.get(User, manager.id)
-    totp.store_secret(manager, totp.new_secret())
+    totp.store_secret(manager, totp.new_secret())  # an app set up but never confirmed with a code is not on
+    db.session.commit()
+    assert _remove(client, only.id).status_code == 409
+    manager = db.session.get(User, manager.id)
+    manager.totp_enabled_at = utcnow()
     db.session.commit()
     assert _remove(client, only.id).status_code == 302
     assert _passkeys(manager) == []
@@ -444,7 +449,7 @@ def test_an_authenticator_app_counts_as_the_other_factor(client, make_user, logi
 
 
 def test_the_include_offers_the_right_ceremony_only_to_people_with_a_passkey(app, make_user):
-    with_key, without_key = make_user("fund_manager").id, make_user("fund_manager").id
+    with_key, without_key = make_user("fund_manager", enrolled=False).id, make_user("fund_manager", enrolled=False).id
     db.session.add(PasskeyCredential(user_id=with_key, credential_id="abc", public_key=b"k", sign_count=0,
                                      name="Key"))
     db.session.commit()  # and nothing more in this session: each rendering below has its own
@@ -475,7 +480,7 @@ def test_the_include_offers_the_right_ceremony_only_to_people_with_a_passkey(app
                                       {"clientDataJSON": bytes_to_base64url(b"{not json"),
                                        "authenticatorData": bytes_to_base64url(b"short"), "signature": "AA"}])
 def test_garbage_assertions_are_refused_without_a_500(client, make_user, login, response):
-    manager = make_user("fund_manager")
+    manager = make_user("fund_manager", enrolled=False)
     device = SoftAuthenticator()
     login(client, manager)
     _register(client, device)
