@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.models import OrgType, Role
@@ -57,7 +57,7 @@ class SignUpForm(FlaskForm):
                        render_kw={"autocomplete": "email"})
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired()],
+        validators=[InputRequired()],  # not DataRequired: twelve spaces get the password rule's own message
         description=_l("At least 12 characters. A few random words are easy to remember and hard to guess."),
         render_kw={"autocomplete": "new-password", "minlength": 12},
     )
@@ -91,7 +91,7 @@ class ForgotPasswordForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired()],
+    password = PasswordField(_l("New password"), validators=[InputRequired()],
                              description=_l("At least 12 characters."),
                              render_kw={"autocomplete": "new-password", "minlength": 12})
     confirm = PasswordField(_l("Repeat the new password"),
@@ -126,7 +126,7 @@ class ReminderPreferencesForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
-    password = PasswordField(_l("New password"), validators=[DataRequired()],
+    password = PasswordField(_l("New password"), validators=[InputRequired()],
                              render_kw={"autocomplete": "new-password", "minlength": 12})
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])

@@ -92,6 +92,15 @@ def disbursements_to_approve(user: Any) -> Waiting:
                    Disbursement.requested_by_id != user.id, ~mine)
 
 
+def payments_to_confirm(user: Any) -> Waiting:
+    """Manual payments awaiting a bank reference that `user` may confirm: neither requested nor approved by them
+    (`policy.can_confirm`: the confirmer is a third person)."""
+    approved = sa.exists().where(DisbursementApproval.disbursement_id == Disbursement.id,
+                                 DisbursementApproval.approver_id == user.id)
+    return waiting(Disbursement.id, Disbursement.updated_at, Disbursement.status == S.AWAITING_CONFIRMATION,
+                   Disbursement.requested_by_id != user.id, ~approved)
+
+
 def in_status(status: DisbursementStatus) -> Waiting:
     """Disbursements in `status` (manual payments to confirm, failed, retrying), the longest waiting first."""
     return waiting(Disbursement.id, Disbursement.updated_at, Disbursement.status == status)

@@ -251,11 +251,12 @@ def stripe_webhook() -> ResponseReturnValue:
 
 def dashboard_panel(user: Any) -> dict[str, Any] | None:
     """The fund managers' payments: tranches to request, disbursements to approve (requested by someone
-    else), manual payments to confirm, failures and retries; each with the oldest waiting."""
+    else), manual payments to confirm (requested and approved by others), failures and retries; each with the
+    oldest waiting."""
     if policy.can_manage(user) is not None:
         return None
     request_, approve = queries.payments_to_request(), queries.disbursements_to_approve(user)
-    confirm = queries.in_status(S.AWAITING_CONFIRMATION)
+    confirm = queries.payments_to_confirm(user)
 
     def show_or(figures: Any, status: DisbursementStatus) -> str:
         if figures.count == 1:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from facility.accounts.models import OrgKind
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict, PermissionDenied, StepUpRequired
-from facility.disbursements import bank_details, policy, requests
+from facility.disbursements import bank_details, policy, queries, requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from tests.conftest import get_csrf
@@ -46,6 +46,14 @@ def awaiting(payable, run_jobs, make_user):
 
 
 # --- the confirmer is a third person -------------------------------------------------------------
+
+def test_only_a_third_person_is_asked_to_confirm_on_the_dashboard(awaiting):
+    """The dashboard's "manual payments to confirm" counts what the viewer may confirm (`policy.can_confirm`)."""
+    d, requester, approver, finance, _ = awaiting
+    assert queries.payments_to_confirm(finance).count == 1 and queries.payments_to_confirm(finance).first_id == d.id
+    assert queries.payments_to_confirm(requester).count == 0
+    assert queries.payments_to_confirm(approver).count == 0
+
 
 def test_can_confirm_refuses_the_requester_and_the_approvers(awaiting, make_user):
     d, requester, approver, finance, grantee = awaiting

@@ -149,8 +149,16 @@ def _send(caller: matrix_world.Caller, endpoint: str, method: str, path: str, *,
     return caller.client.open(path, method=method, data=data, content_type="multipart/form-data")
 
 
+# The table's answers come from the policies, not the database: every kind runs on SQLite; on PostgreSQL (each
+# kind seeds the whole demo there, with no snapshot to copy) the kinds whose answers involve the database's own
+# behaviour run: sessions and tokens ended (deactivated), the gate (unenrolled_fm), ownership (other_innovator).
+POSTGRES_KINDS = ("anonymous", "fund_manager", "admin", "other_innovator", "deactivated", "unenrolled_fm")
+
+
 @pytest.mark.parametrize("kind", CALLER_KINDS)
-def test_permission_matrix(no_limits, kind):
+def test_permission_matrix(no_limits, backend, kind):
+    if backend != "sqlite" and kind not in POSTGRES_KINDS:
+        pytest.skip("the policies' answers are the same on both databases; SQLite runs every kind")
     app = no_limits
     caller, values = matrix_world.build(app, kind)
     failures, observed = [], {}
