@@ -34,7 +34,7 @@ from facility.core.models import utcnow
 from facility.core.notify import Address, notify
 from facility.core.policy import require
 from facility.extensions import db
-from facility.ledger.services import pool_account, post_transaction, unallocated_account
+from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_account, transfer, unallocated_account
 
 MAX_CRITERIA = 12
 SUMMARY_CHARS = 1000
@@ -313,9 +313,10 @@ def _lock(challenge: Challenge) -> Challenge:
 def _fund_prize_pool(*, challenge: Challenge, actor: User) -> None:
     """Move the prize pool from unallocated money to the challenge's pool (the ledger refuses if short)."""
     pool = pool_account(challenge.id, name=_pool_name(challenge))
-    post_transaction(
-        key=f"approve-challenge:{challenge.id}",
-        entries=[(pool, challenge.prize_pool_cents), (unallocated_account(), -challenge.prize_pool_cents)],
+    unallocated_account()
+    transfer(
+        key=f"approve-challenge:{challenge.id}", source=UNALLOCATED, target=pool,
+        amount_cents=challenge.prize_pool_cents, funds=[GENERAL_FUND],
         actor=actor, kind="challenge_approval",
         description=f"Prize pool of challenge {challenge.id}",
         metadata={"challenge_id": challenge.id},

@@ -32,7 +32,7 @@ from facility.disbursements.models import (
 from facility.extensions import db
 from facility.grants.models import Grant, Tranche
 from facility.grants.tranches import mark_tranche_paid
-from facility.ledger.services import DISBURSED, commitment_code, post_transaction
+from facility.ledger.services import commitment_code, disbursed_account, transfer
 
 S = DisbursementStatus
 
@@ -129,13 +129,11 @@ def ledger_key(disbursement_id: int, reversals: int = 0) -> str:
 def mark_paid(disbursement: Disbursement, *, actor: Any, note: str, details: dict[str, Any]) -> None:
     """Book commitment => disbursed once, mark the tranche paid (the grant completed with its last tranche),
     tell the grantee."""
-    transaction = post_transaction(
+    transaction = transfer(
         key=ledger_key(disbursement.id, times(disbursement, S.PAID, S.FAILED)),
-        # By code: both accounts exist (the commitment since the award, `disbursed` since the request),
-        # and the ledger locks them by code anyway.
-        entries=[(DISBURSED, disbursement.amount_cents), (commitment_code(disbursement.grant_id),
-                                                           -disbursement.amount_cents)],
-        actor=actor, kind="disbursement", description=f"Disbursement {disbursement.id}",
+        # Each fund's share of the commitment pays into the same fund's share of `disbursed`, earmarked first.
+        source=commitment_code(disbursement.grant_id), target=disbursed_account(),
+        amount_cents=disbursement.amount_cents, actor=actor, kind="disbursement", description=f"Disbursement {disbursement.id}",
         metadata={"disbursement_id": disbursement.id, "grant_id": disbursement.grant_id,
                   "tranche_id": disbursement.tranche_id})
     disbursement.ledger_transaction_id = transaction.id

@@ -37,7 +37,7 @@ from facility.ledger.services import (
     commitment_account,
     pool_account,
     pool_code,
-    post_transaction,
+    transfer,
     unallocated_account,
 )
 from facility.proposals.lifecycle import set_proposal_status
@@ -169,12 +169,10 @@ def award_proposal(
         raise Conflict(_("The prize pool holds %(holds)s, not enough for %(amount)s.",
                          holds=money(available), amount=money(amount_cents)))
     grant = _new_grant(proposal, actor, amount_cents, specs)
-    transaction = post_transaction(
-        key=f"award:{proposal.id}",
-        entries=[(commitment_account(grant.id, name=f"Commitment of grant {grant.id}: {proposal.title}"[:200]),
-                  amount_cents),
-                 (pool_account(challenge.id), -amount_cents)],
-        actor=actor, kind="award", description=f"Award to proposal {proposal.id}",
+    transaction = transfer(
+        key=f"award:{proposal.id}", source=pool_code(challenge.id),
+        target=commitment_account(grant.id, name=f"Commitment of grant {grant.id}: {proposal.title}"[:200]),
+        amount_cents=amount_cents, actor=actor, kind="award", description=f"Award to proposal {proposal.id}",
         metadata={"proposal_id": proposal.id, "grant_id": grant.id, "challenge_id": challenge.id},
     )
     grant.ledger_transaction_id = transaction.id
@@ -216,8 +214,8 @@ def release_unused_pool(*, challenge: Challenge, actor: User) -> LedgerTransacti
     amount = balance(pool.code)
     if amount <= 0:
         raise Conflict(_("The prize pool is empty: nothing to release."))
-    transaction = post_transaction(
-        key=key, entries=[(unallocated_account(), amount), (pool, -amount)], actor=actor, kind="release-pool",
+    transaction = transfer(
+        key=key, source=pool.code, target=unallocated_account(), amount_cents=amount, actor=actor, kind="release-pool",
         description=f"Unused prize pool of challenge {challenge.id} returned",
         metadata={"challenge_id": challenge.id},
     )

@@ -17,7 +17,15 @@ from facility.grants import awards, contributions, milestones, payouts, summarie
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES
-from facility.ledger.services import balance, pool_account, pool_code, post_transaction, unallocated_account
+from facility.ledger.services import (
+    GENERAL_FUND,
+    UNALLOCATED,
+    balance,
+    pool_account,
+    pool_code,
+    transfer,
+    unallocated_account,
+)
 from facility.proposals.models import BudgetCategory, Proposal, budget_key
 
 DEMO_TRANCHES = 8
@@ -58,10 +66,9 @@ def _fund_pools(manager: User) -> list[Challenge]:
         .order_by(Challenge.id)).scalars().all()
     for challenge in challenges:
         if balance(pool_code(challenge.id)) == 0 and balance(unallocated_account().code) >= challenge.prize_pool_cents:
-            post_transaction(key=f"demo-pool:{challenge.id}", actor=manager, kind="pool",
-                             entries=[(pool_account(challenge.id), challenge.prize_pool_cents),
-                                      (unallocated_account(), -challenge.prize_pool_cents)],
-                             description=f"Prize pool of challenge {challenge.id} (demo)")
+            transfer(key=f"demo-pool:{challenge.id}", actor=manager, kind="pool", source=UNALLOCATED,
+                     target=pool_account(challenge.id), amount_cents=challenge.prize_pool_cents, funds=[GENERAL_FUND],
+                     description=f"Prize pool of challenge {challenge.id} (demo)")
     return list(challenges)
 
 

@@ -84,20 +84,24 @@ class Contribution(TimestampMixin, db.Model):
     )
 
 
-@labelled({"offered": _l("Offered: agreement to accept"), "active": _l("Active"), "completed": _l("Completed"),
-           "cancelled": _l("Cancelled")},
-          tones={"offered": "waiting", "active": "good", "completed": "good", "cancelled": "bad"})
+@labelled({"pending_approval": _l("Awarded, awaiting approval"), "offered": _l("Offered: agreement to accept"),
+           "active": _l("Active"), "completed": _l("Completed"), "cancelled": _l("Cancelled")},
+          tones={"pending_approval": "waiting", "offered": "waiting", "active": "good", "completed": "good",
+                 "cancelled": "bad"})
 class GrantStatus(str, enum.Enum):
+    PENDING_APPROVAL = "pending_approval"  # awarded above the approval threshold; approvers have not all agreed
     OFFERED = "offered"      # awarded; the grantee has not yet accepted the agreement
     ACTIVE = "active"        # agreement accepted; tranches can be disbursed
     COMPLETED = "completed"  # every tranche paid
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # its undisbursed commitment went back to the pool; nothing more is paid
 
 
 GRANT_TRANSITIONS = Transitions(GrantStatus, {
-    GrantStatus.OFFERED: {GrantStatus.ACTIVE},
-    GrantStatus.ACTIVE: {GrantStatus.COMPLETED},
-    GrantStatus.COMPLETED: {GrantStatus.ACTIVE},  # a paid tranche's transfer was reversed
+    GrantStatus.PENDING_APPROVAL: {GrantStatus.OFFERED, GrantStatus.CANCELLED},  # approved, or refused
+    GrantStatus.OFFERED: {GrantStatus.ACTIVE, GrantStatus.CANCELLED},
+    # Completed when every tranche is paid; an amendment that adds a tranche makes it active again.
+    GrantStatus.ACTIVE: {GrantStatus.COMPLETED, GrantStatus.CANCELLED},
+    GrantStatus.COMPLETED: {GrantStatus.ACTIVE},  # a paid tranche's transfer was reversed, or a tranche added
     GrantStatus.CANCELLED: set(),
 })
 
@@ -137,20 +141,28 @@ class Grant(TimestampMixin, db.Model):
 
 
 @labelled({"pending": _l("Milestone to report"), "evidence_submitted": _l("Report under review"),
-           "accepted": _l("Accepted, to be paid"), "disbursing": _l("Being paid"), "paid": _l("Paid")},
-          tones={"evidence_submitted": "waiting", "accepted": "waiting", "disbursing": "waiting", "paid": "good"})
+           "accepted": _l("Accepted, to be paid"), "disbursing": _l("Being paid"), "paid": _l("Paid"),
+           "cancelled": _l("Cancelled")},
+          tones={"evidence_submitted": "waiting", "accepted": "waiting", "disbursing": "waiting", "paid": "good",
+                 "cancelled": "neutral"})
 class TrancheStatus(str, enum.Enum):
     PENDING = "pending"                        # milestone not yet reported
     EVIDENCE_SUBMITTED = "evidence_submitted"  # the grantee reported; a fund manager reviews
     ACCEPTED = "accepted"                      # evidence accepted: may be disbursed
     DISBURSING = "disbursing"                  # a disbursement is under way
     PAID = "paid"
+    CANCELLED = "cancelled"                    # removed by an amendment or with its grant: never paid
 
+
+UNPAID_TRANCHE_STATUSES = frozenset({TrancheStatus.PENDING, TrancheStatus.EVIDENCE_SUBMITTED, TrancheStatus.ACCEPTED})
+"""Tranches not paid and not being paid: an amendment may change them, a cancellation cancels them."""
 
 TRANCHE_TRANSITIONS = Transitions(TrancheStatus, {
-    TrancheStatus.PENDING: {TrancheStatus.EVIDENCE_SUBMITTED},
-    TrancheStatus.EVIDENCE_SUBMITTED: {TrancheStatus.ACCEPTED, TrancheStatus.PENDING},  # accepted, or returned
-    TrancheStatus.ACCEPTED: {TrancheStatus.DISBURSING},
+    TrancheStatus.PENDING: {TrancheStatus.EVIDENCE_SUBMITTED, TrancheStatus.CANCELLED},
+    # accepted, or returned; or cancelled
+    TrancheStatus.EVIDENCE_SUBMITTED: {TrancheStatus.ACCEPTED, TrancheStatus.PENDING, TrancheStatus.CANCELLED},
+    TrancheStatus.ACCEPTED: {TrancheStatus.DISBURSING, TrancheStatus.CANCELLED},
+    TrancheStatus.CANCELLED: set(),
     TrancheStatus.DISBURSING: {TrancheStatus.PAID, TrancheStatus.ACCEPTED},  # paid, or its payment cancelled
     TrancheStatus.PAID: {TrancheStatus.DISBURSING},  # the transfer was reversed; it is paid again
 })

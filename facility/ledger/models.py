@@ -45,11 +45,43 @@ def _kind_column() -> sa.Enum:
     return enum_column(AccountKind)
 
 
+class Fund(db.Model):
+    """An earmarked fund: money given for one purpose, kept apart on the ledger's accounts.
+
+    The facility's general (unrestricted) fund has no row: an account whose `fund_id` is NULL
+    holds general money. An earmarked fund's money sits on *fund shares* of the same purpose
+    accounts (`facility:unallocated/fund:<id>`, `challenge:<c>:pool/fund:<id>`, ...), so a balance
+    per purpose is the sum over its shares and a balance per fund is the sum over its shares of
+    every purpose: one ledger with a fund dimension, not a second ledger.
+
+    The earmark is what the money may pay for, as data the ledger does not interpret:
+    `earmark_kind` is `focus_area`, `country_group`, `region` or `challenge`, `earmark_value` the
+    focus area's value, the group's code ("LDC"), the UN M49 region code or the challenge id.
+    Which challenges a fund may pay for is decided above the ledger (`facility.challenges`).
+    """
+
+    __tablename__ = "ledger_funds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    earmark_kind: Mapped[str] = mapped_column(sa.String(30), nullable=False)
+    earmark_value: Mapped[str] = mapped_column(sa.String(60), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+
+    def __repr__(self) -> str:
+        return f"<Fund {self.id} {self.earmark_kind}={self.earmark_value}>"
+
+
 class LedgerAccount(db.Model):
     """An account with its balance stored next to it, updated in the same transaction as its entries.
 
     `guarded` accounts must never go negative: `post_transaction` refuses such
     a posting, and a CHECK constraint is the backstop.
+
+    `base_code` names the purpose account this one is a share of: its own code for the general
+    fund's account, the purpose's code for an earmarked fund's share (`fund_id` set). Reads per
+    purpose sum over `base_code`.
     """
 
     __tablename__ = "ledger_accounts"
@@ -61,9 +93,14 @@ class LedgerAccount(db.Model):
     guarded: Mapped[bool] = mapped_column(sa.Boolean, default=False, nullable=False)
     balance_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    base_code: Mapped[str] = mapped_column(sa.String(100), nullable=False, index=True)
+    fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_funds.id"), index=True)
+
+    fund: Mapped[Fund | None] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("NOT guarded OR balance_cents >= 0", name="guarded_not_negative"),
+        sa.CheckConstraint("(fund_id IS NULL) = (base_code = code)", name="fund_share_code"),
     )
 
     @property

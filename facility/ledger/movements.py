@@ -45,10 +45,10 @@ def deltas() -> sa.Subquery:
     return (sa.select(
         e.transaction_id.label("id"),
         part(a.kind == AccountKind.INCOME, -e.amount_cents).label("raised"),
-        part(a.code == UNALLOCATED).label("unallocated"),
-        part(a.code.like(POOL_PATTERN)).label("allocated"),
-        part(a.code.like(COMMITMENT_PATTERN)).label("committed"),
-        part(a.code == DISBURSED).label("disbursed"),
+        part(a.base_code == UNALLOCATED).label("unallocated"),
+        part(a.base_code.like(POOL_PATTERN)).label("allocated"),
+        part(a.base_code.like(COMMITMENT_PATTERN)).label("committed"),
+        part(a.base_code == DISBURSED).label("disbursed"),
     ).join(a, a.id == e.account_id).group_by(e.transaction_id).subquery("deltas"))
 
 
@@ -97,10 +97,10 @@ def _stored(name: str) -> Any:
     a = LedgerAccount
     condition, value = {
         "raised": (a.kind == AccountKind.INCOME, -a.balance_cents),
-        "unallocated": (a.code == UNALLOCATED, a.balance_cents),
-        "allocated": (a.code.like(POOL_PATTERN), a.balance_cents),
-        "committed": (a.code.like(COMMITMENT_PATTERN), a.balance_cents),
-        "disbursed": (a.code == DISBURSED, a.balance_cents),
+        "unallocated": (a.base_code == UNALLOCATED, a.balance_cents),
+        "allocated": (a.base_code.like(POOL_PATTERN), a.balance_cents),
+        "committed": (a.base_code.like(COMMITMENT_PATTERN), a.balance_cents),
+        "disbursed": (a.base_code == DISBURSED, a.balance_cents),
     }[name]
     return sa.select(sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)).scalar_subquery()
 

@@ -32,6 +32,19 @@ How money flows (debit / credit):
 - proposal awarded:       Dr ``grant:<id>:commitment`` / Cr ``challenge:<id>:pool``
 - tranche disbursed:      Dr ``facility:disbursed``    / Cr ``grant:<id>:commitment``
 
+Funds
+-----
+Money given for one purpose (an earmarked `Fund`) stays apart without a second ledger: each
+guarded purpose account above, and ``facility:disbursed``, has a *share* per earmarked fund that
+holds some of its money, coded ``<purpose code>/fund:<fund id>`` with ``base_code`` = the purpose
+code (the general fund's money stays on the purpose account itself). So:
+
+- a purpose's balance (`balance`, the DESIGN.md totals) is the sum over ``base_code``;
+- a fund's balance is the sum over its shares (`fund_balances`);
+- money moves between purposes with `transfer`, share by share, each fund's money to the same
+  fund's share of the target, in a stated order (`transfer`'s docstring), so an earmark can only
+  ever be spent where its money was first placed. Every share is guarded like its purpose.
+
 So raised (minus the sum of income balances) = unallocated + allocated (pools)
 + committed (commitments) + disbursed, and the cash the facility still holds is
 unallocated + allocated + committed: no separate cash account is needed, and
@@ -57,19 +70,22 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from facility.core.database import lock_audit_chain
 from facility.core.errors import Conflict, ValidationFailed
 from facility.core.models import utcnow
 from facility.core.templating import money
 from facility.extensions import db
-from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from facility.ledger.models import AccountKind, Fund, LedgerAccount, LedgerEntry, LedgerTransaction
 
 UNALLOCATED = "facility:unallocated"
 DISBURSED = "facility:disbursed"
 ANONYMOUS_CONTRIBUTIONS = "facility:contributions"
+# Patterns on `LedgerAccount.base_code` (a fund's share has its purpose's base code).
 POOL_PATTERN = "challenge:%:pool"
 COMMITMENT_PATTERN = "grant:%:commitment"
+FUND_SHARE_SEPARATOR = "/fund:"
 TARGET_CENTS = 100_000_000_000  # USD 1 billion
 # Far above any real posting and far below BIGINT: keeps a typo from overflowing the column.
 MAX_AMOUNT_CENTS = 10**15
@@ -92,31 +108,47 @@ def contributions_code(organization_id: int | None) -> str:
     return ANONYMOUS_CONTRIBUTIONS if organization_id is None else f"donor:{int(organization_id)}:contributions"
 
 
-def get_or_create_account(*, code: str, name: str, kind: AccountKind | str, guarded: bool) -> LedgerAccount:
-    """Rule: one account per code, and an existing code keeps its kind and guard.
+def fund_share_code(base_code: str, fund_id: int | None) -> str:
+    """The code of `fund_id`'s share of the purpose account `base_code` (the general fund: the purpose itself)."""
+    return base_code if fund_id is None else f"{base_code}{FUND_SHARE_SEPARATOR}{int(fund_id)}"
+
+
+def get_or_create_account(*, code: str, name: str, kind: AccountKind | str, guarded: bool,
+                          fund: Fund | None = None, base_code: str | None = None) -> LedgerAccount:
+    """Rule: one account per code, and an existing code keeps its kind, guard and fund.
+
+    A fund's share (`fund` given) is coded from `base_code` (`fund_share_code`); without a fund
+    the account is its own purpose.
 
     Safe under races: the insert is ``ON CONFLICT DO NOTHING`` on both databases,
     so two requests opening the same account both get the one row.
     """
     kind = AccountKind(kind)
     code = (code or "").strip()
+    base = code if fund is None else (base_code or "").strip()
+    if fund is not None and code != fund_share_code(base, fund.id):
+        raise ValidationFailed(_("A fund's share needs the code of its purpose account and fund."),
+                               errors={"code": [_("Give the purpose account's code and the fund.")]})
     if not code or len(code) > 100:
         raise ValidationFailed(_("An account needs a code of 1 to 100 characters."),
                                errors={"code": [_("Give a code of 1 to 100 characters.")]})
     if not name or len(name) > 200:
         raise ValidationFailed(_("An account needs a name of 1 to 200 characters."),
                                errors={"name": [_("Give a name of 1 to 200 characters.")]})
+    fund_id = fund.id if fund is not None else None
     account = _account_by_code(code)
     if account is None:
-        _insert_account(code=code, name=name, kind=kind, guarded=guarded)
+        _insert_account(code=code, name=name, kind=kind, guarded=guarded, base_code=base, fund_id=fund_id)
         account = db.session.execute(sa.select(LedgerAccount).where(LedgerAccount.code == code)).scalar_one()
-    if account.kind != kind or account.guarded != guarded:
-        raise Conflict(_("Ledger account %(code)s already exists with a different kind or guard.", code=code))
+    if account.kind != kind or account.guarded != guarded or account.fund_id != fund_id:
+        raise Conflict(_("Ledger account %(code)s already exists with a different kind, guard or fund.", code=code))
     return account
 
 
-def _insert_account(*, code: str, name: str, kind: AccountKind, guarded: bool) -> None:
-    values = {"code": code, "name": name, "kind": kind, "guarded": guarded, "balance_cents": 0, "created_at": utcnow()}
+def _insert_account(*, code: str, name: str, kind: AccountKind, guarded: bool, base_code: str,
+                    fund_id: int | None) -> None:
+    values = {"code": code, "name": name, "kind": kind, "guarded": guarded, "balance_cents": 0, "created_at": utcnow(),
+              "base_code": base_code, "fund_id": fund_id}
     if db.session.get_bind().dialect.name == "postgresql":
         statement: Any = postgresql.insert(LedgerAccount).values(**values)
     else:
@@ -152,6 +184,30 @@ def pool_account(challenge_id: int, name: str = "") -> LedgerAccount:
 def commitment_account(grant_id: int, name: str = "") -> LedgerAccount:
     return get_or_create_account(code=commitment_code(grant_id), name=name or f"Commitment of grant {grant_id}",
                                  kind=AccountKind.ASSET, guarded=True)
+
+
+def fund_share(account: LedgerAccount, fund: Fund | None) -> LedgerAccount:
+    """`fund`'s share of the purpose account `account` (opened on first use; the general fund: the account)."""
+    if fund is None:
+        return account
+    name = f"{account.name} ({fund.name})"[:200]
+    return get_or_create_account(code=fund_share_code(account.code, fund.id), name=name, kind=account.kind,
+                                 guarded=account.guarded, fund=fund, base_code=account.code)
+
+
+def create_fund(*, name: str, earmark_kind: str, earmark_value: str, actor: Any) -> Fund:
+    """Rule: an earmarked fund has a name and an earmark (what its money may pay for); the ledger keeps,
+    and does not interpret, the earmark."""
+    name, earmark_kind, earmark_value = (name or "").strip(), (earmark_kind or "").strip(), str(earmark_value).strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed(_("A fund needs a name of 1 to 200 characters."),
+                               errors={"name": [_("Give a name of 1 to 200 characters.")]})
+    if not earmark_kind or len(earmark_kind) > 30 or not earmark_value or len(earmark_value) > 60:
+        raise ValidationFailed(_("A fund needs an earmark."), errors={"earmark": [_("Say what the money is for.")]})
+    fund = Fund(name=name, earmark_kind=earmark_kind, earmark_value=earmark_value, created_by_id=getattr(actor, "id", None))
+    db.session.add(fund)
+    db.session.flush()
+    return fund
 
 
 # --- postings ----------------------------------------------------------------
@@ -194,6 +250,96 @@ def reverse_transaction(*, transaction: LedgerTransaction, actor: Any, key: str,
     entries = [(entry.account, -entry.amount_cents) for entry in transaction.entries]
     return _post(key=key, entries=entries, actor=actor, kind="reversal", description=reason,
                  metadata={"reason": reason, "reversed_key": transaction.key}, reverses=transaction)
+
+
+GENERAL_FUND: None = None
+"""The general (unrestricted) fund, in `transfer`'s `funds` and in `fund_balances`' keys."""
+
+
+def transfer(
+    *,
+    key: str,
+    source: str,
+    target: LedgerAccount,
+    amount_cents: int,
+    actor: Any,
+    kind: str,
+    description: str = "",
+    metadata: dict | None = None,
+    funds: Sequence[int | None] | None = None,
+    general_first: bool = False,
+) -> LedgerTransaction:
+    """Rule: money moves from one purpose to another fund by fund, each fund's money to the same fund's
+    share of `target`, and only as far as the funds drawn hold it.
+
+    `source` is a purpose's code (its general account and every fund share). The shares are drawn
+    in this order: the earmarked funds, oldest fund first, then the general fund (earmarked money
+    is spent before unrestricted money); `general_first` turns it round (money handed back returns
+    unrestricted money first, so earmarked money stays where it was meant to go). `funds` limits
+    the draw to those funds (ids; `GENERAL_FUND` for the general fund), in the order given. A draw
+    the shares cannot cover is a Conflict and nothing is written. A retry with the same `key`
+    returns the transaction already booked. The split is stated in the metadata (`funds`).
+    """
+    amount_cents = _positive_amount(amount_cents)
+    key = (key or "").strip()
+    lock_audit_chain()  # every posting takes it first (see the module docstring): no lock-order surprises
+    existing = db.session.execute(
+        sa.select(LedgerTransaction).where(LedgerTransaction.key == key)).scalar_one_or_none()
+    if existing is not None and existing.kind == kind:
+        return existing
+    shares = _lock_shares(source)
+    if not shares:
+        message = _("No ledger account %(codes)s.", codes=source)
+        raise ValidationFailed(message, errors={"entries": [message]})
+    order = _drawing_order(shares, funds=funds, general_first=general_first)
+    split: list[tuple[LedgerAccount, int]] = []
+    left = amount_cents
+    for share in order:
+        part = min(left, max(share.balance_cents, 0)) if share.guarded else left
+        if part > 0:
+            split.append((share, part))
+            left -= part
+        if left == 0:
+            break
+    if left > 0:
+        held = sum(max(share.balance_cents, 0) for share in order)
+        raise Conflict(_("Not enough money in %(name)s: it holds %(holds)s, this needs %(needs)s, "
+                         "short by %(short)s.", name=shares[0].name if shares[0].fund_id is None else source,
+                         holds=money(held), needs=money(amount_cents), short=money(left)))
+    entries: list[EntrySpec] = []
+    for share, part in split:
+        entries.append((share, -part))
+        entries.append((fund_share(target, share.fund), part))
+    meta = {**dict(metadata or {}), "funds": [[share.fund_id, part] for share, part in split]}
+    return _post(key=key, entries=entries, actor=actor, kind=kind, description=description, metadata=meta,
+                 reverses=None)
+
+
+def _positive_amount(amount_cents: Any) -> int:
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        message = _("Amounts must be whole numbers of cents above zero.")
+        raise ValidationFailed(message, errors={"amount_cents": [message]})
+    if amount_cents > MAX_AMOUNT_CENTS:
+        message = _("An amount is larger than the ledger accepts.")
+        raise ValidationFailed(message, errors={"amount_cents": [message]})
+    return amount_cents
+
+
+def _lock_shares(base_code: str) -> list[LedgerAccount]:
+    """The purpose account `base_code` and its fund shares, locked, with fresh balances, in id order."""
+    return list(db.session.execute(
+        sa.select(LedgerAccount).where(LedgerAccount.base_code == base_code).order_by(LedgerAccount.id)
+        .with_for_update().execution_options(populate_existing=True)).scalars())
+
+
+def _drawing_order(shares: Sequence[LedgerAccount], *, funds: Sequence[int | None] | None,
+                   general_first: bool) -> list[LedgerAccount]:
+    by_fund = {share.fund_id: share for share in shares}
+    if funds is not None:
+        return [by_fund[fund_id] for fund_id in dict.fromkeys(funds) if fund_id in by_fund]
+    earmarked = sorted((share for share in shares if share.fund_id is not None), key=lambda share: share.fund_id or 0)
+    general = [by_fund[None]] if None in by_fund else []
+    return general + earmarked if general_first else earmarked + general
 
 
 def _post(
@@ -334,11 +480,33 @@ def _lock_accounts(amounts: dict[str, int]) -> dict[str, LedgerAccount]:
 # --- reading -----------------------------------------------------------------
 
 def balance(code: str) -> int:
-    """The stored balance of an account (debit positive); an account never opened holds 0."""
+    """The stored balance of an account (debit positive) with its fund shares; an account never opened holds 0.
+
+    A purpose's code sums the purpose over every fund; a fund share's code reads that share alone.
+    """
     value = db.session.execute(
-        sa.select(LedgerAccount.balance_cents).where(LedgerAccount.code == code)
+        sa.select(sa.func.sum(LedgerAccount.balance_cents))
+        .where(sa.or_(LedgerAccount.base_code == code, LedgerAccount.code == code))
     ).scalar_one_or_none()
     return int(value or 0)
+
+
+def purpose_balance(code: Any) -> Any:
+    """`balance` in SQL, for a code expression correlated to an outer query: the purpose over every fund."""
+    return (sa.select(sa.func.coalesce(sa.func.sum(LedgerAccount.balance_cents), 0))
+            .where(LedgerAccount.base_code == code).scalar_subquery())
+
+
+def commitment_code_sql(grant_id: Any) -> Any:
+    """`commitment_code` in SQL, for a grant id column."""
+    return sa.literal("grant:") + sa.cast(grant_id, sa.String) + sa.literal(":commitment")
+
+
+def fund_balances(code: str) -> dict[int | None, int]:
+    """The purpose `code`'s balance per fund (`GENERAL_FUND` for unrestricted money); funds never drawn are absent."""
+    rows = db.session.execute(
+        sa.select(LedgerAccount.fund_id, LedgerAccount.balance_cents).where(LedgerAccount.base_code == code)).all()
+    return {fund_id: int(cents) for fund_id, cents in rows}
 
 
 def facility_totals() -> dict[str, int]:
@@ -355,10 +523,10 @@ def facility_totals() -> dict[str, int]:
 
     row = db.session.execute(sa.select(
         total(a.kind == AccountKind.INCOME, -a.balance_cents),
-        total(a.code == UNALLOCATED),
-        total(a.code.like(POOL_PATTERN)),
-        total(a.code.like(COMMITMENT_PATTERN)),
-        total(a.code == DISBURSED),
+        total(a.base_code == UNALLOCATED),
+        total(a.base_code.like(POOL_PATTERN)),
+        total(a.base_code.like(COMMITMENT_PATTERN)),
+        total(a.base_code == DISBURSED),
     )).one()
     raised, unallocated, allocated, committed, disbursed = (int(value) for value in row)
     return {
@@ -439,8 +607,20 @@ def _reversals_negate_originals() -> list[str]:
     return [f"reversal {row[0]} leaves {int(row[2])} cents on account id {row[1]}" for row in rows]
 
 
+def _fund_shares_match_purpose() -> list[str]:
+    """Every fund share has its purpose account's kind and guard"""
+    share, purpose = aliased(LedgerAccount), aliased(LedgerAccount)
+    rows = db.session.execute(
+        sa.select(share.code).outerjoin(purpose, purpose.code == share.base_code)
+        .where(share.fund_id.is_not(None),
+               sa.or_(purpose.id.is_(None), purpose.kind != share.kind, purpose.guarded != share.guarded))
+        .order_by(share.id)).scalars().all()
+    return [f"fund share {code} has no purpose account of its kind and guard" for code in rows]
+
+
 _BUILT_IN_CHECKS: list[Check] = [
     _transactions_balance, _no_zero_entries, _stored_balances_match, _guarded_not_negative, _reversals_negate_originals,
+    _fund_shares_match_purpose,
 ]
 _EXTRA_CHECKS: list[Check] = []
 

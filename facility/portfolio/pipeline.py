@@ -132,17 +132,17 @@ def money_by_step(flt: PortfolioFilter) -> Money:
     challenges, grants = _filtered_challenges(flt), _filtered_grants(flt)
     pool_codes = sa.select(_code("challenge:", challenges.c.id, ":pool"))
     commitment_codes = sa.select(_code("grant:", grants.c.id, ":commitment"))
-    allocated = sa.select(_sum(LedgerAccount.balance_cents)).where(LedgerAccount.code.in_(pool_codes))
-    committed = sa.select(_sum(LedgerAccount.balance_cents)).where(LedgerAccount.code.in_(commitment_codes))
-    # What was paid from these commitments: the disbursed account's side of each transaction that
-    # credits one of them (a reversal debits the commitment and credits disbursed, and nets out).
-    paid_entry, commitment_entry = aliased(LedgerEntry), aliased(LedgerEntry)
-    paid_account, commitment_account = aliased(LedgerAccount), aliased(LedgerAccount)
-    disbursed = (sa.select(_sum(paid_entry.amount_cents))
-                 .join(paid_account, paid_entry.account_id == paid_account.id)
-                 .join(commitment_entry, commitment_entry.transaction_id == paid_entry.transaction_id)
-                 .join(commitment_account, commitment_entry.account_id == commitment_account.id)
-                 .where(paid_account.code == DISBURSED, commitment_account.code.in_(commitment_codes)))
+    allocated = sa.select(_sum(LedgerAccount.balance_cents)).where(LedgerAccount.base_code.in_(pool_codes))
+    committed = sa.select(_sum(LedgerAccount.balance_cents)).where(LedgerAccount.base_code.in_(commitment_codes))
+    # What was paid from these commitments: the disbursed side (every fund's share) of each transaction
+    # that touches one of them (a reversal debits the commitment and credits disbursed, and nets out).
+    commitment_entry, commitment_account = aliased(LedgerEntry), aliased(LedgerAccount)
+    paying = (sa.select(commitment_entry.transaction_id)
+              .join(commitment_account, commitment_entry.account_id == commitment_account.id)
+              .where(commitment_account.base_code.in_(commitment_codes)))
+    disbursed = (sa.select(_sum(LedgerEntry.amount_cents))
+                 .join(LedgerAccount, LedgerEntry.account_id == LedgerAccount.id)
+                 .where(LedgerAccount.base_code == DISBURSED, LedgerEntry.transaction_id.in_(paying)))
     row = db.session.execute(sa.select(allocated.scalar_subquery(), committed.scalar_subquery(),
                                        disbursed.scalar_subquery())).one()
     return Money(totals["raised"], totals["unallocated"], int(row[0]), int(row[1]), int(row[2]), scoped=True)

@@ -90,9 +90,9 @@ class LedgerFilter:
 
 
 def _touching(codes: Sequence[str]) -> Any:
-    """Ids of the transactions with an entry on any of `codes`."""
+    """Ids of the transactions with an entry on any of the purpose accounts `codes` (any fund's share)."""
     return (sa.select(LedgerEntry.transaction_id).join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-            .where(LedgerAccount.code.in_(list(codes))))
+            .where(LedgerAccount.base_code.in_(list(codes))))
 
 
 def _conditions(m: Any, filters: LedgerFilter) -> list[Any]:
@@ -189,10 +189,10 @@ def _named(rows: Sequence[Any], *, external: bool = False) -> list[Movement]:
 def _objects_of(ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
     """The challenge pool and grant commitment each transaction touched, from its accounts' codes."""
     rows = db.session.execute(
-        sa.select(LedgerEntry.transaction_id, LedgerAccount.code)
+        sa.select(LedgerEntry.transaction_id, LedgerAccount.base_code)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(LedgerEntry.transaction_id.in_(ids),
-               sa.or_(LedgerAccount.code.like(POOL_PATTERN), LedgerAccount.code.like(COMMITMENT_PATTERN)))
+               sa.or_(LedgerAccount.base_code.like(POOL_PATTERN), LedgerAccount.base_code.like(COMMITMENT_PATTERN)))
     ).all()
     challenge_of: dict[int, int] = {}
     grant_of: dict[int, int] = {}

@@ -24,7 +24,6 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from facility.challenges.models import Challenge, FocusArea
 from facility.challenges.queries import has_sdg_target
@@ -36,6 +35,7 @@ from facility.extensions import db
 from facility.grants.models import Contribution, Grant
 from facility.grants.queries import engaged_counts
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from facility.ledger.services import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import SIZE_BOUNDS, PortfolioFilter
 from facility.portfolio.targets import Target, results_config
 from facility.proposals.models import BeneficiaryGroup, Proposal
@@ -225,20 +225,14 @@ def _with_shares(key: str, grants: Any, awarded: Any, disbursed: Any, whole: Mon
                  _pct(disbursed, whole.disbursed_cents))
 
 
-_commitment = aliased(LedgerAccount, name="commitment")
-# `ledger.services.commitment_code`, in SQL: the grant's commitment account.
-_COMMITMENT_JOIN = _commitment.code == sa.literal("grant:") + sa.cast(Grant.id, sa.String) + sa.literal(":commitment")
-
-
 def _grant_money() -> tuple[Any, Any]:
-    """The awarded and disbursed amount of the grant in the row (over a join of its commitment account)."""
-    return Grant.amount_cents, Grant.amount_cents - sa.func.coalesce(_commitment.balance_cents, 0)
+    """The awarded and disbursed amount of the grant in the row (its commitment over every fund's share)."""
+    return Grant.amount_cents, Grant.amount_cents - purpose_balance(commitment_code_sql(Grant.id))
 
 
 def _grants_select(*columns: Any, portfolio_filter: PortfolioFilter, proposals: bool = False) -> sa.Select[Any]:
     query = (sa.select(*columns).select_from(Grant)
-             .join(Challenge, Challenge.id == Grant.challenge_id).join(City, City.id == Challenge.city_id)
-             .outerjoin(_commitment, _COMMITMENT_JOIN))
+             .join(Challenge, Challenge.id == Grant.challenge_id).join(City, City.id == Challenge.city_id))
     if proposals:
         query = query.join(Proposal, Proposal.id == Grant.proposal_id)
     return query.where(*portfolio_filter.conditions())

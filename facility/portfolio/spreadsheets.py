@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 
 from facility.accounts.models import Organization
 from facility.challenges.models import Challenge
@@ -24,7 +23,7 @@ from facility.core.exports import Column
 from facility.disbursements.models import Disbursement
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, Tranche
-from facility.ledger.models import LedgerAccount
+from facility.ledger.services import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal
 
@@ -43,12 +42,9 @@ def _in_city(query: Any, challenge_of: Any) -> Any:
 
 
 def _grants(flt: PortfolioFilter) -> Any:
-    commitment = aliased(LedgerAccount)
-    code = sa.literal("grant:") + sa.cast(Grant.id, sa.String) + sa.literal(":commitment")
     query = (sa.select(Grant.id, Grant.proposal_id, *_place(), Organization.name, Grant.status, Grant.amount_cents,
-                       sa.func.coalesce(commitment.balance_cents, 0), Grant.awarded_at, Grant.accepted_at)
-             .join(Organization, Grant.organization_id == Organization.id)
-             .outerjoin(commitment, commitment.code == code))
+                       purpose_balance(commitment_code_sql(Grant.id)), Grant.awarded_at, Grant.accepted_at)
+             .join(Organization, Grant.organization_id == Organization.id))
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Grant.id)
 
 
