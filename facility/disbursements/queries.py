@@ -56,11 +56,12 @@ def queue_statuses(wanted: str | None) -> Collection[DisbursementStatus] | None:
 def disbursement_queue(*, statuses: Collection[DisbursementStatus] | None, page: int, per_page: int) -> Pagination:
     """Disbursements newest first, of `statuses` (None: all), one page, with what the queue and the API list show.
 
-    A fixed number of queries whatever the page size (rows, count, timelines).
+    A fixed number of queries whatever the page size (rows, count, timelines, approvals).
     """
     query = (sa.select(Disbursement).options(
         joinedload(Disbursement.grant).joinedload(Grant.organization), joinedload(Disbursement.tranche),
-        joinedload(Disbursement.requested_by), selectinload(Disbursement.events))
+        joinedload(Disbursement.requested_by), selectinload(Disbursement.events),
+        selectinload(Disbursement.approvals))
         .order_by(Disbursement.id.desc()))
     if statuses is not None:
         query = query.where(Disbursement.status.in_(list(statuses)))
