@@ -173,8 +173,6 @@ def approval_refusal(*, amount_cents: int, requester_id: int | None, approvers: 
     Rule: an approval is worth recording only when it lowers the number still missing; each refusal names the
     rule (the requester, the same person, the approver's limit, the tier's senior approvals)."""
     before = approval_state(amount_cents=amount_cents, requester_id=requester_id, approvers=approvers, config=config)
-    if before.complete:
-        return _("Enough approvals count already.")
     if candidate.user_id == requester_id:
         return _("You requested this; your approval never counts.")
     if any(approver.user_id == candidate.user_id for approver in approvers):
@@ -182,6 +180,8 @@ def approval_refusal(*, amount_cents: int, requester_id: int | None, approvers: 
     if amount_cents > candidate.limit_cents:
         return _("%(amount)s is above your approval limit of %(limit)s; an approver whose limit covers it must "
                  "approve.", amount=money(amount_cents), limit=money(candidate.limit_cents))
+    if before.complete:  # enough count already (the tiers changed since): one more valid approval completes it
+        return None
     after = approval_state(amount_cents=amount_cents, requester_id=requester_id,
                            approvers=[*approvers, candidate], config=config)
     if after.missing >= before.missing:

@@ -99,6 +99,14 @@ def approvals_state(disbursement: Disbursement, *, names: bool = True) -> Approv
                           approvers=approvers_of(disbursement, names=names))
 
 
+def why_approval_would_not_count(user: Any, disbursement: Disbursement) -> str | None:
+    """Why `user`'s approval would not bring the disbursement closer to approved (`accounts.authority
+    .approval_refusal`: the requester, a second approval, above their limit, not senior), None when it would.
+    `can_approve` refuses on it; the approval-needed e-mails and reminders go only to those whose approval counts."""
+    return approval_refusal(amount_cents=disbursement.amount_cents, requester_id=disbursement.requested_by_id,
+                            approvers=approvers_of(disbursement, names=False), candidate=approver_for(user))
+
+
 def can_approve(user: Any, disbursement: Disbursement) -> Decision:
     """Four eyes and authority limits: a fund manager other than the requester approves a requested
     disbursement, once, and only when their approval counts (`accounts.authority.approval_refusal`: within
@@ -125,8 +133,7 @@ def can_approve(user: Any, disbursement: Disbursement) -> Decision:
         return None
 
     def within_authority() -> Decision:
-        reason = approval_refusal(amount_cents=disbursement.amount_cents, requester_id=disbursement.requested_by_id,
-                                  approvers=approvers_of(disbursement, names=False), candidate=approver_for(user))
+        reason = why_approval_would_not_count(user, disbursement)
         return None if reason is None else forbidden(reason)
 
     return first(lambda: can_manage(user, disbursement), awaiting_approval, not_the_requester, not_approved_yet,

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
+from facility.accounts.authority import approver_for
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.policy import require
@@ -86,11 +87,13 @@ def payments_to_request() -> Waiting:
 
 
 def disbursements_to_approve(user: Any) -> Waiting:
-    """Requested disbursements `user` may approve: requested by someone else, not yet approved by them."""
+    """Requested disbursements `user` may approve: requested by someone else, not yet approved by them, within
+    their approval limit (`accounts.authority.approver_for`)."""
     mine = sa.exists().where(DisbursementApproval.disbursement_id == Disbursement.id,
                              DisbursementApproval.approver_id == user.id)
     return waiting(Disbursement.id, Disbursement.created_at, Disbursement.status == S.REQUESTED,
-                   Disbursement.requested_by_id != user.id, ~mine)
+                   Disbursement.requested_by_id != user.id, ~mine,
+                   Disbursement.amount_cents <= approver_for(user).limit_cents)
 
 
 def payments_to_confirm(user: Any) -> Waiting:

@@ -41,7 +41,8 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
 
     One live disbursement per tranche (a unique column backs this up under
     races). The amount's approval tier (`APPROVAL_TIERS`) says how many approvals it needs
-    (`required_approvals`); the requester's never counts.
+    (`required_approvals`); the requester's never counts. The other fund managers whose approval
+    would count (within their limit) are told at once.
     """
     tranche = locked_tranche(tranche.id)
     require(policy.can_request(actor, tranche))
@@ -68,8 +69,9 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     lifecycle.start(disbursement, actor=actor, note=_("Payment requested."),
                     details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
     db.session.flush()
-    notify([m for m in lifecycle.fund_managers() if m.id != actor.id], "disbursements/approval_needed",
-           disbursement=disbursement)
+    notify([m for m in lifecycle.fund_managers()
+            if m.id != actor.id and policy.why_approval_would_not_count(m, disbursement) is None],
+           "disbursements/approval_needed", disbursement=disbursement)
     return disbursement
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from facility.accounts.models import User
 from facility.core.errors import Conflict, DomainError, PermissionDenied
-from facility.disbursements import policy, requests
+from facility.core.mail import OutboundEmail
+from facility.disbursements import policy, queries, requests
+from facility.disbursements.jobs import approval_reminders
 from facility.disbursements.models import Disbursement, DisbursementApproval, DisbursementEvent, DisbursementStatus
 from facility.extensions import db
 from facility.queue import get_queue
@@ -128,6 +131,22 @@ def test_an_approval_keeps_the_limit_it_was_given_with(tiers, payable, manager):
     db.session.commit()
     state = policy.approvals_state(_fresh(d.id))
     assert [a.user_id for a in state.counted] == [approver.id] and state.missing == 1
+
+
+def test_only_those_whose_approval_counts_are_asked_and_see_it_on_their_dashboard(tiers, payable, manager, clock):
+    low, able = manager(800_000), manager(3_000_000)
+    d, _, _ = _requested(payable, 1_000_000)
+    asked = {mail.to_address for mail in db.session.execute(sa.select(OutboundEmail).where(
+        OutboundEmail.subject == f"Payment {d.id} needs your approval")).scalars()}
+    assert able.email in asked and low.email not in asked
+    assert queries.disbursements_to_approve(able).count == 1
+    assert queries.disbursements_to_approve(low).count == 0
+    clock.move_to(d.created_at + timedelta(days=3))
+    db.session.commit()
+    approval_reminders()
+    reminded = {mail.to_address for mail in db.session.execute(sa.select(OutboundEmail).where(
+        OutboundEmail.subject.like(f"Payment {d.id} has waited%"))).scalars()}
+    assert able.email in reminded and low.email not in reminded
 
 
 # --- the page and the API show it ------------------------------------------------------------------
