@@ -93,7 +93,7 @@ class DisbursementSchema(ma.Schema):
     amount_cents = ma.fields.Integer()
     rail = ma.fields.Function(lambda d: d.rail.value)
     attempts = ma.fields.Integer()
-    required_approvals = ma.fields.Integer()
+    required_approvals = ma.fields.Integer(metadata={"description": "how many approvals the amount's tier needs"})
     provider_reference = ma.fields.String(allow_none=True)
     bank_reference = ma.fields.String(allow_none=True)
     last_error = ma.fields.String()
