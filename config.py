@@ -6,6 +6,7 @@ by keyword arguments to `create_app`.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -102,8 +103,17 @@ class Config:
     # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
     # production; development and tests derive one from SECRET_KEY (facility.core.crypto).
     PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None
-    # Disbursements: above this amount two fund managers (besides the requester) must approve.
-    DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS = int(os.environ.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 5_000_000))
+    # Approval tiers (accounts.authority): how many fund managers (never the requester, each within their
+    # personal limit) approve an amount; `senior` of them hold a limit of SENIOR_APPROVAL_LIMIT_CENTS or more.
+    # APPROVAL_TIERS in the environment is the same list as JSON. Personal limits default to
+    # DEFAULT_APPROVAL_LIMIT_CENTS until an admin sets another (a second admin approves the change).
+    APPROVAL_TIERS = json.loads(os.environ["APPROVAL_TIERS"]) if os.environ.get("APPROVAL_TIERS") else [
+        {"up_to_cents": 5_000_000, "approvals": 1},        # up to USD 50,000: one approver
+        {"up_to_cents": 50_000_000, "approvals": 2},       # up to USD 500,000: two
+        {"up_to_cents": None, "approvals": 3, "senior": 1},  # above: three, one of them senior
+    ]
+    DEFAULT_APPROVAL_LIMIT_CENTS = int(os.environ.get("DEFAULT_APPROVAL_LIMIT_CENTS", 50_000_000))  # USD 500,000
+    SENIOR_APPROVAL_LIMIT_CENTS = int(os.environ.get("SENIOR_APPROVAL_LIMIT_CENTS", 500_000_000))  # USD 5,000,000
     # A payment a worker took and has not finished for this long is presumed abandoned (its worker died)
     # and is taken over after the sweep; keep it well above STRIPE_TIMEOUT_SECONDS.
     DISBURSEMENT_STALE_SECONDS = int(os.environ.get("DISBURSEMENT_STALE_SECONDS", 300))

@@ -14,7 +14,10 @@ An amount falls in the first tier whose bound it does not exceed. Each approval 
 
 A tier's `senior` approvals must come from approvers whose limit reaches `SENIOR_APPROVAL_LIMIT_CENTS`.
 Disbursements, awards and amendments all ask `approval_state`; the packages that own them store the
-approvals and turn an `Approver` out of a user (`approver_for`).
+approvals and turn an `Approver` out of a user (`approver_for`). Before recording an approval they ask
+`approval_refusal`: an approval that would not bring the amount closer to approved (the requester's, a
+second one by the same person, one above the approver's limit, or one more ordinary approval when only
+senior ones are missing) is refused with its reason rather than silently recorded.
 """
 from __future__ import annotations
 
@@ -161,3 +164,30 @@ def _reasons(amount_cents: int, tier: Tier, missing: int, missing_senior: int, s
         reasons.append(ngettext("%(num)d of them must come from a senior limit.",
                                 "%(num)d of them must come from senior limits.", missing_senior))
     return reasons
+
+
+def approval_refusal(*, amount_cents: int, requester_id: int | None, approvers: Sequence[Approver],
+                     candidate: Approver, config: Mapping[str, Any] | None = None) -> str | None:
+    """Why `candidate`'s approval would not count (None when it would bring the amount closer to approved).
+
+    Rule: an approval is worth recording only when it lowers the number still missing; each refusal names the
+    rule (the requester, the same person, the approver's limit, the tier's senior approvals)."""
+    before = approval_state(amount_cents=amount_cents, requester_id=requester_id, approvers=approvers, config=config)
+    if candidate.user_id == requester_id:
+        return _("You requested this; your approval never counts.")
+    if any(approver.user_id == candidate.user_id for approver in approvers):
+        return _("You have already approved this; the same person counts once.")
+    if amount_cents > candidate.limit_cents:
+        return _("%(amount)s is above your approval limit of %(limit)s; an approver whose limit covers it must "
+                 "approve.", amount=money(amount_cents), limit=money(candidate.limit_cents))
+    if before.complete:  # enough count already (the tiers changed since): one more valid approval completes it
+        return None
+    after = approval_state(amount_cents=amount_cents, requester_id=requester_id,
+                           approvers=[*approvers, candidate], config=config)
+    if after.missing >= before.missing:
+        return ngettext("The approval still missing must come from an approver with a senior limit "
+                        "(%(limit)s or more); yours is %(yours)s.",
+                        "The approvals still missing must come from approvers with a senior limit "
+                        "(%(limit)s or more); yours is %(yours)s.", before.missing,
+                        limit=money(senior_limit_cents(config)), yours=money(candidate.limit_cents))
+    return None

@@ -37,6 +37,15 @@ DEMO_USERS = [
     ("auditor@demo.facility", "Auditor", [Role.AUDITOR], None),  # reads everything, changes nothing
 ]
 
+# The fund managers' personal approval limits (accounts.authority; in cents): the first holds a senior limit
+# (USD 5,000,000, so the top tier's senior approval), the second the default (USD 500,000), the finance officer
+# USD 100,000.
+DEMO_APPROVAL_LIMITS = {
+    "fund.manager@demo.facility": 500_000_000,
+    "fund.manager2@demo.facility": None,
+    "finance@demo.facility": 10_000_000,
+}
+
 DEMO_ORGS: dict[str, dict[str, Any]] = {
     "facility": dict(name="Urban Innovation Facility", kind=OrgKind.FACILITY, country=None),
     "solarkiosk": dict(name="SolarKiosk Labs", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP, country="KEN",
@@ -57,7 +66,8 @@ def seed(state: dict) -> None:
     db.session.add_all(orgs.values())
     users = {}
     for email, label, roles, org_key in DEMO_USERS:
-        user = User(email=email, name=label, password_hash=password_hash, organization=orgs[org_key] if org_key else None)
+        user = User(email=email, name=label, password_hash=password_hash, organization=orgs[org_key] if org_key else None,
+                    approval_limit_cents=DEMO_APPROVAL_LIMITS.get(email))
         for role in roles:
             user.add_role(role)
         if any(role in MFA_ROLES for role in roles):

@@ -5,7 +5,7 @@ Rules (each package's policy asks these; nothing else decides them):
   everyone else may.
 - `mfa_refusal`: a person who must enrol and has not may only enrol: every other action is refused
   with a reason that says so (pages send them to the enrolment page; the API answers 403).
-- `require_fresh_factor`: step-up actions (approving a payment above the two-approval threshold,
+- `require_fresh_factor`: step-up actions (approving a payment whose tier needs several approvals,
   revealing bank details, changing roles) need a factor proved within `STEP_UP_SECONDS`
   (default 300) by the session or request doing them.
 

@@ -99,6 +99,9 @@ class User(UserMixin, TimestampMixin, db.Model):
     mfa_enrolled_at: Mapped[datetime | None] = mapped_column()  # any second factor on (TOTP or a passkey)
     totp_enabled_at: Mapped[datetime | None] = mapped_column()  # the authenticator app confirmed with a code
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # A fund manager's personal approval limit in cents (`accounts.authority`): NULL is the configured default
+    # (`DEFAULT_APPROVAL_LIMIT_CENTS`). Changed only through an `ApprovalLimitRequest` a second admin approves.
+    approval_limit_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -251,6 +254,36 @@ class RoleGrantRequest(db.Model):
     def role_list(self) -> list[Role]:
         """The roles asked for, as enum members (pages show their labels)."""
         return [Role(value) for value in self.roles]
+
+
+class ApprovalLimitRequest(db.Model):
+    """An administrator's proposal to change a fund manager's personal approval limit, with a reason: it takes
+    effect only when a second administrator (neither the proposer nor the person) approves it. It shares the
+    role requests' statuses and transitions (`RoleRequestStatus`, `ROLE_REQUEST_TRANSITIONS`): one mechanism
+    for everything that waits for a second administrator."""
+
+    __tablename__ = "approval_limit_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False)
+    limit_cents: Mapped[int | None] = mapped_column(sa.BigInteger)  # the new limit; NULL: back to the default
+    previous_limit_cents: Mapped[int | None] = mapped_column(sa.BigInteger)  # the person's limit when proposed
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)  # why the proposer asks
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    status: Mapped[RoleRequestStatus] = mapped_column(enum_column(RoleRequestStatus), default=RoleRequestStatus.PENDING,
+                                                      nullable=False, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decision_reason: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)  # why it was rejected
+
+    person: Mapped[User] = relationship(foreign_keys=[person_id])
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("limit_cents IS NULL OR limit_cents >= 0", name="limit_not_negative"),
+    )
 
 
 class PasskeyCredential(db.Model):

@@ -221,6 +221,65 @@ def can_withdraw_role_request(user: Any, role_request: Any) -> Decision:
     return first(lambda: can_manage_roles(user, role_request.person), requester, lambda: _pending(role_request))
 
 
+# --- personal approval limits (accounts.roles: ApprovalLimitRequest) -------------------------------
+
+def can_view_limit_requests(user: Any) -> Decision:
+    """Admins see the approval limit changes awaiting a second administrator; auditors read them."""
+    return None if is_admin(user) or is_auditor(user) else forbidden(
+        _("Only administrators see approval limit changes."))
+
+
+def can_propose_limit(user: Any, person: Any) -> Decision:
+    """An administrator with a second factor proposes a fund manager's new approval limit; nobody changes their
+    own limit (a second administrator approves it: `can_decide_limit_request`)."""
+    def other_fund_manager() -> Decision:
+        if user.id == person.id:
+            return forbidden(_("You cannot change your own approval limit; another administrator must."))
+        if not person.has_role(Role.FUND_MANAGER):
+            return conflict(_("Only fund managers have an approval limit."))
+        return None
+
+    def admin() -> Decision:
+        if not is_admin(user):
+            return role_refusal(user, _("Only administrators change approval limits."))
+        return mfa_refusal(user)
+
+    return first(admin, other_fund_manager)
+
+
+def _limit_pending(limit_request: Any) -> Decision:
+    if limit_request.status is not RoleRequestStatus.PENDING:
+        return conflict(_("This approval limit change was already decided or withdrawn."))
+    return None
+
+
+def can_decide_limit_request(user: Any, limit_request: Any) -> Decision:
+    """Four eyes on authority: an administrator other than the proposer, and other than the fund manager
+    whose limit it is, approves or rejects a pending approval limit change."""
+    def second_admin() -> Decision:
+        if not is_admin(user):
+            return role_refusal(user, _("Only administrators decide approval limit changes."))
+        if user.id == limit_request.requested_by_id:
+            return forbidden(_("You proposed this; a second administrator must decide it."))
+        if user.id == limit_request.person_id:
+            return forbidden(_("You cannot decide a change of your own approval limit."))
+        return mfa_refusal(user)
+
+    return first(second_admin, lambda: _limit_pending(limit_request))
+
+
+def can_withdraw_limit_request(user: Any, limit_request: Any) -> Decision:
+    """The administrator who proposed it withdraws their own pending approval limit change."""
+    def proposer() -> Decision:
+        if not is_admin(user):
+            return role_refusal(user, _("Only administrators change approval limits."))
+        if user.id != limit_request.requested_by_id:
+            return forbidden(_("Only the administrator who proposed it withdraws an approval limit change."))
+        return mfa_refusal(user)
+
+    return first(proposer, lambda: _limit_pending(limit_request))
+
+
 def can_deactivate(user: Any, person: Any) -> Decision:
     """Admins deactivate another person's account (which ends all their sessions and tokens); never their own."""
     def active_other() -> Decision:

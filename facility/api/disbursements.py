@@ -87,7 +87,12 @@ def get_disbursement(disbursement_id: int) -> Disbursement:
 @requires(Role.FUND_MANAGER, hidden=queries.get_visible_disbursement)
 @blp.response(200, DisbursementDetailSchema)
 def approve(disbursement_id: int) -> Disbursement:
-    """Another fund manager approves (-> queued once enough approve; 403 for the requester)."""
+    """Another fund manager approves (-> queued once the approvals of the amount's tier count, `approvals_needed`).
+
+    403 with the reason for an approval that would not count: the requester's, one above the approver's limit,
+    or an ordinary one when only senior approvals are missing (nothing is recorded); 409 for a second approval
+    by the same person or a disbursement no longer awaiting approval. Needs a fresh factor (`X-OTP`) when the
+    tier needs more than one approval."""
     return _act(disbursement_id, policy.can_approve, requests.approve_disbursement)
 
 

@@ -22,7 +22,7 @@ from facility.core.hooks import after_commit
 from facility.core.models import utcnow
 from facility.core.reminders import send_once
 from facility.core.schedule import PeriodicJob
-from facility.disbursements import lifecycle, payments, queries
+from facility.disbursements import lifecycle, payments, policy, queries
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.rails import PaymentStatus, RailResult, rail_for
 from facility.extensions import db
@@ -139,14 +139,15 @@ APPROVAL_WAIT = timedelta(days=2)
 @job("reminders")
 def approval_reminders() -> int:
     """Rule: a payment waiting for approval for more than two days is brought, once, to every fund manager who
-    may still approve it (not its requester, not one who approved it already)."""
+    may still approve it (not its requester, not one who approved it already, only one whose approval would
+    count: `policy.why_approval_would_not_count`)."""
     waiting = queries.approvals_waiting_since(utcnow() - APPROVAL_WAIT)
     managers = lifecycle.fund_managers()
     sent = 0
     for disbursement in waiting:
         done = {disbursement.requested_by_id} | {approval.approver_id for approval in disbursement.approvals}
         for manager in managers:
-            if manager.id not in done:
+            if manager.id not in done and policy.why_approval_would_not_count(manager, disbursement) is None:
                 sent += send_once(kind="disbursements.approval_waiting", obj=disbursement, person=manager,
                                   due=disbursement.created_at, template="disbursements/approval_waiting",
                                   disbursement=disbursement)

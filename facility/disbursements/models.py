@@ -91,6 +91,7 @@ class Disbursement(TimestampMixin, db.Model):
     payout_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payout_accounts.id", ondelete="RESTRICT"))
     status: Mapped[DisbursementStatus] = mapped_column(
         enum_column(DisbursementStatus), default=DisbursementStatus.REQUESTED, nullable=False, index=True)
+    # The approval tier's count (`accounts.authority.tier_for`), kept up to date at each approval.
     required_approvals: Mapped[int] = mapped_column(default=1, nullable=False)
     requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     attempts: Mapped[int] = mapped_column(default=0, nullable=False)
@@ -136,6 +137,9 @@ class DisbursementApproval(db.Model):
     disbursement_id: Mapped[int] = mapped_column(
         sa.ForeignKey("disbursements.id", ondelete="CASCADE"), index=True, nullable=False)
     approver_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    # The approver's personal limit when they approved (`accounts.authority.approver_for`): the approval's
+    # history stays as it was when their limit changes later.
+    limit_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
 
     disbursement: Mapped[Disbursement] = relationship(back_populates="approvals")

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 
+from facility.accounts.authority import (
+    ApprovalState,
+    Approver,
+    approval_refusal,
+    approval_state,
+    approver_for,
+    senior_limit_cents,
+    tier_for,
+)
 from facility.accounts.factors import require_fresh_factor
 from facility.accounts.policy import reads_everything, require_fund_manager
 from facility.core.labels import label
@@ -23,7 +31,6 @@ from facility.grants.models import GrantStatus, PayoutRail, Tranche, TrancheStat
 from facility.grants.policy import can_view_grant
 
 S = DisbursementStatus
-DEFAULT_TWO_APPROVALS_ABOVE_CENTS = 5_000_000  # USD 50,000
 
 
 def can_view(user: Any, disbursement: Disbursement) -> Decision:
@@ -75,11 +82,38 @@ def can_request(user: Any, tranche: Tranche) -> Decision:
     return first(lambda: can_manage(user), grant_active, evidence_accepted, payout_details)
 
 
-def can_approve(user: Any, disbursement: Disbursement) -> Decision:
-    """Four eyes: a fund manager other than the requester approves a requested disbursement, once.
+def approvers_of(disbursement: Disbursement, *, names: bool = True) -> list[Approver]:
+    """The recorded approvals as `accounts.authority` approvers, each with the limit they held when approving
+    (`names=False` leaves the approvers' users unloaded, for lists)."""
+    senior = senior_limit_cents()
+    return [Approver(user_id=approval.approver_id, limit_cents=approval.limit_cents,
+                     senior=approval.limit_cents >= senior,
+                     name=(approval.approver.name or approval.approver.email) if names else "")
+            for approval in disbursement.approvals]
 
-    With `required_approvals` approvals it is queued for payment (two above
-    `DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS`); the requester never counts.
+
+def approvals_state(disbursement: Disbursement, *, names: bool = True) -> ApprovalState:
+    """Where the disbursement's approval stands (`accounts.authority.approval_state`): its tier, who counts, how
+    many more are needed and why. It is queued for payment when the state is complete."""
+    return approval_state(amount_cents=disbursement.amount_cents, requester_id=disbursement.requested_by_id,
+                          approvers=approvers_of(disbursement, names=names))
+
+
+def why_approval_would_not_count(user: Any, disbursement: Disbursement) -> str | None:
+    """Why `user`'s approval would not bring the disbursement closer to approved (`accounts.authority
+    .approval_refusal`: the requester, a second approval, above their limit, not senior), None when it would.
+    `can_approve` refuses on it; the approval-needed e-mails and reminders go only to those whose approval counts."""
+    return approval_refusal(amount_cents=disbursement.amount_cents, requester_id=disbursement.requested_by_id,
+                            approvers=approvers_of(disbursement, names=False), candidate=approver_for(user))
+
+
+def can_approve(user: Any, disbursement: Disbursement) -> Decision:
+    """Four eyes and authority limits: a fund manager other than the requester approves a requested
+    disbursement, once, and only when their approval counts (`accounts.authority.approval_refusal`: within
+    their personal limit, and a senior limit when only senior approvals are missing).
+
+    An approval that would not count is refused (403, with the reason: the page shows it instead of the
+    button), never recorded. With the tier's approvals (`APPROVAL_TIERS`) it is queued for payment.
     """
     def not_the_requester() -> Decision:
         if user.id == disbursement.requested_by_id:
@@ -98,7 +132,12 @@ def can_approve(user: Any, disbursement: Disbursement) -> Decision:
                               "it too."))
         return None
 
-    return first(lambda: can_manage(user, disbursement), awaiting_approval, not_the_requester, not_approved_yet)
+    def within_authority() -> Decision:
+        reason = why_approval_would_not_count(user, disbursement)
+        return None if reason is None else forbidden(reason)
+
+    return first(lambda: can_manage(user, disbursement), awaiting_approval, not_the_requester, not_approved_yet,
+                 within_authority)
 
 
 def can_cancel(user: Any, disbursement: Disbursement) -> Decision:
@@ -160,19 +199,14 @@ def can_reveal_bank_details(user: Any, disbursement: Disbursement) -> Decision:
     return first(lambda: can_manage(user, disbursement), manual_instruction)
 
 
-def two_approvals_above_cents() -> int:
-    """`DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS` (default USD 50,000): above it, two approvals and a fresh factor."""
-    return int(current_app.config.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", DEFAULT_TWO_APPROVALS_ABOVE_CENTS))
-
-
 def approval_needs_step_up(disbursement: Disbursement) -> bool:
-    """Approving a payment above the two-approval threshold asks for a fresh second factor."""
-    return disbursement.required_approvals > 1 or disbursement.amount_cents > two_approvals_above_cents()
+    """Approving a payment whose tier needs more than one approval asks for a fresh second factor."""
+    return tier_for(disbursement.amount_cents).approvals > 1
 
 
 def step_up_to_approve(user: Any, disbursement: Disbursement) -> Decision:
-    """Step-up for `can_approve` (kept apart so the page still shows the button): above the two-approval
-    threshold the approver must have proved a second factor in the last few minutes."""
+    """Step-up for `can_approve` (kept apart so the page still shows the button): when the amount's tier needs
+    more than one approval, the approver must have proved a second factor in the last few minutes."""
     return require_fresh_factor(user) if approval_needs_step_up(disbursement) else None
 
 

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import joinedload, selectinload
 
+from facility.accounts.authority import approver_for
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.policy import require
@@ -56,11 +57,12 @@ def queue_statuses(wanted: str | None) -> Collection[DisbursementStatus] | None:
 def disbursement_queue(*, statuses: Collection[DisbursementStatus] | None, page: int, per_page: int) -> Pagination:
     """Disbursements newest first, of `statuses` (None: all), one page, with what the queue and the API list show.
 
-    A fixed number of queries whatever the page size (rows, count, timelines).
+    A fixed number of queries whatever the page size (rows, count, timelines, approvals).
     """
     query = (sa.select(Disbursement).options(
         joinedload(Disbursement.grant).joinedload(Grant.organization), joinedload(Disbursement.tranche),
-        joinedload(Disbursement.requested_by), selectinload(Disbursement.events))
+        joinedload(Disbursement.requested_by), selectinload(Disbursement.events),
+        selectinload(Disbursement.approvals))
         .order_by(Disbursement.id.desc()))
     if statuses is not None:
         query = query.where(Disbursement.status.in_(list(statuses)))
@@ -85,11 +87,13 @@ def payments_to_request() -> Waiting:
 
 
 def disbursements_to_approve(user: Any) -> Waiting:
-    """Requested disbursements `user` may approve: requested by someone else, not yet approved by them."""
+    """Requested disbursements `user` may approve: requested by someone else, not yet approved by them, within
+    their approval limit (`accounts.authority.approver_for`)."""
     mine = sa.exists().where(DisbursementApproval.disbursement_id == Disbursement.id,
                              DisbursementApproval.approver_id == user.id)
     return waiting(Disbursement.id, Disbursement.created_at, Disbursement.status == S.REQUESTED,
-                   Disbursement.requested_by_id != user.id, ~mine)
+                   Disbursement.requested_by_id != user.id, ~mine,
+                   Disbursement.amount_cents <= approver_for(user).limit_cents)
 
 
 def payments_to_confirm(user: Any) -> Waiting:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from facility.accounts.authority import approver_for, tier_for
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.core.errors import Conflict, NotFound
@@ -32,15 +34,15 @@ from facility.grants.tranches import cancel_tranche_payment, start_tranche_payme
 from facility.ledger.services import disbursed_account
 
 S = DisbursementStatus
-two_approvals_above_cents = policy.two_approvals_above_cents
 
 
 def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     """Rule: `policy.can_request`: a fund manager asks to pay an accepted tranche of an active grant with payout details.
 
     One live disbursement per tranche (a unique column backs this up under
-    races). Amounts above `DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS` need two
-    approvals; neither may be the requester's.
+    races). The amount's approval tier (`APPROVAL_TIERS`) says how many approvals it needs
+    (`required_approvals`); the requester's never counts. The other fund managers whose approval
+    would count (within their limit) are told at once.
     """
     tranche = locked_tranche(tranche.id)
     require(policy.can_request(actor, tranche))
@@ -54,7 +56,7 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     disbursement = Disbursement(
         tranche_id=tranche.id, live_tranche_id=tranche.id, grant_id=grant.id, amount_cents=tranche.amount_cents,
         rail=account.rail, payout_account_id=account.id, status=INITIAL_STATUS, requested_by_id=actor.id,
-        required_approvals=2 if tranche.amount_cents > two_approvals_above_cents() else 1,
+        required_approvals=tier_for(tranche.amount_cents).approvals,
     )
     db.session.add(disbursement)
     try:
@@ -67,32 +69,43 @@ def request_disbursement(*, tranche: Tranche, actor: User) -> Disbursement:
     lifecycle.start(disbursement, actor=actor, note=_("Payment requested."),
                     details={"rail": account.rail.value, "required_approvals": disbursement.required_approvals})
     db.session.flush()
-    notify([m for m in lifecycle.fund_managers() if m.id != actor.id], "disbursements/approval_needed",
-           disbursement=disbursement)
+    notify([m for m in lifecycle.fund_managers()
+            if m.id != actor.id and policy.why_approval_would_not_count(m, disbursement) is None],
+           "disbursements/approval_needed", disbursement=disbursement)
     return disbursement
 
 
 def approve_disbursement(*, disbursement: Disbursement, actor: User) -> Disbursement:
-    """Rule: `policy.can_approve`: a fund manager other than the requester approves, once; with enough
-    approvals it is queued for payment. Above the two-approval threshold the approver needs a fresh second
-    factor (`policy.step_up_to_approve`).
+    """Rule: `policy.can_approve`: a fund manager other than the requester approves, once, within their
+    approval limit; when the tier's approvals count (`policy.approvals_state(...).complete`) it is queued for
+    payment. When the tier needs more than one approval the approver needs a fresh second factor
+    (`policy.step_up_to_approve`).
 
-    The payment job is enqueued only after the commit.
+    The approver's limit is recorded with the approval (its history stays stable). Concurrent approvals are
+    taken one at a time under the disbursement's row lock, so each counts against the approvals before it and
+    the disbursement is queued once. The payment job is enqueued only after the commit.
     """
     disbursement = locked(disbursement.id)
+    db.session.refresh(disbursement, attribute_names=["approvals"])  # the approvals as committed, under the lock
     require(policy.can_approve(actor, disbursement))
     require(policy.step_up_to_approve(actor, disbursement))
-    disbursement.approvals.append(DisbursementApproval(approver_id=actor.id))
+    approver = approver_for(actor)
+    disbursement.approvals.append(DisbursementApproval(approver_id=actor.id, limit_cents=approver.limit_cents))
     db.session.flush()
-    got, needed = len(disbursement.approvals), disbursement.required_approvals
+    state = policy.approvals_state(disbursement, names=False)
+    disbursement.required_approvals = state.tier.approvals
+    got, needed = len(state.counted), state.tier.approvals
     record("disbursement.approved", actor=actor, obj=disbursement,
-           details={"approvals": got, "needed": needed})
-    if got >= needed:
+           details={"approvals": got, "needed": needed, "missing": state.missing, "limit_cents": approver.limit_cents,
+                    "senior": approver.senior})
+    if state.complete:
         lifecycle.queue_for_payment(disbursement, actor=actor, enqueue=enqueue_after_commit,
                                     note=_("Approved; queued for payment."))
     else:
         lifecycle.note(disbursement.id, disbursement.status, actor=actor,
-                       text=_("Approved (%(got)s of %(needed)s approvals).", got=got, needed=needed))
+                       text=ngettext("Approved (%(got)s of %(needed)s approvals); %(num)d more is needed.",
+                                     "Approved (%(got)s of %(needed)s approvals); %(num)d more are needed.",
+                                     state.missing, got=got, needed=needed))
     db.session.flush()
     return disbursement
 

@@ -8,12 +8,15 @@ staff and auditors; the grantee reads "a fund manager" (`by`) and no ids.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 from flask_login import current_user
 
 from facility.accounts.policy import sees_people, shown_name
+from facility.disbursements.models import Disbursement
+from facility.disbursements.policy import approvals_state
 from facility.disbursements.queries import grant_disbursements
 from facility.grants.models import Grant
 
@@ -37,9 +40,49 @@ def _staff_id(user_id: int | None) -> int | None:
 
 
 class DisbursementApprovalSchema(ma.Schema):
-    approver_id = ma.fields.Function(lambda a: _staff_id(a.approver_id), allow_none=True,
-                                     metadata={"description": "null unless the caller is staff or an auditor"})
-    at = ma.fields.AwareDateTime(attribute="created_at")
+    approver_id = ma.fields.Integer(allow_none=True, metadata={"description": "null unless the caller is staff or "
+                                                                              "an auditor"})
+    name = ma.fields.String(allow_none=True, metadata={"description": "the approver's name; null unless the caller "
+                                                                       "is staff or an auditor"})
+    counted = ma.fields.Boolean(metadata={"description": "whether this approval counts towards the tier"})
+    reason = ma.fields.String(allow_none=True, metadata={"description": "why it does not count (null when it does)"})
+    limit_cents = ma.fields.Integer(allow_none=True, metadata={
+        "description": "the approver's approval limit when they approved; null unless staff or an auditor"})
+    created_at = ma.fields.AwareDateTime()
+    at = ma.fields.AwareDateTime(attribute="created_at", dump_only=True, metadata={"description": "the same as created_at"})
+
+
+class ApprovalsNeededSchema(ma.Schema):
+    count = ma.fields.Integer(metadata={"description": "how many more approvals are needed (0: approved)"})
+    senior = ma.fields.Integer(metadata={"description": "how many of them must come from a senior limit"})
+    required = ma.fields.Integer(metadata={"description": "how many approvals the amount's tier needs"})
+    tier_up_to_cents = ma.fields.Integer(allow_none=True, metadata={"description": "the tier's bound (null: none)"})
+    reasons = ma.fields.List(ma.fields.String(), metadata={"description": "why, in words: the tier and the limits"})
+
+
+class Computed(ma.fields.Nested):
+    """A nested schema dumped from a value computed from the object (`compute(obj)`), not from an attribute:
+    the OpenAPI document still shows the nested schema."""
+
+    def __init__(self, nested: type[ma.Schema], compute: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(nested, dump_only=True, **kwargs)
+        self._compute = compute
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing) -> Any:
+        return self._compute(obj)
+
+
+def approvals_data(disbursement: Disbursement) -> list[dict[str, Any]]:
+    """`approvals`: each recorded approval, whether it counts and why not, in the order they were given."""
+    staff = sees_people(current_user)
+    state = approvals_state(disbursement)
+    why = {approver.user_id: reason for approver, reason in state.not_counted}
+    counted = {approver.user_id for approver in state.counted}
+    return [{"approver_id": approval.approver_id if staff else None,
+             "name": (approval.approver.name or approval.approver.email) if staff else None,
+             "counted": approval.approver_id in counted, "reason": why.get(approval.approver_id),
+             "limit_cents": approval.limit_cents if staff else None, "created_at": approval.created_at}
+            for approval in disbursement.approvals]
 
 
 class DisbursementSchema(ma.Schema):
@@ -50,7 +93,7 @@ class DisbursementSchema(ma.Schema):
     amount_cents = ma.fields.Integer()
     rail = ma.fields.Function(lambda d: d.rail.value)
     attempts = ma.fields.Integer()
-    required_approvals = ma.fields.Integer()
+    required_approvals = ma.fields.Integer(metadata={"description": "how many approvals the amount's tier needs"})
     provider_reference = ma.fields.String(allow_none=True)
     bank_reference = ma.fields.String(allow_none=True)
     last_error = ma.fields.String()
@@ -63,7 +106,10 @@ class DisbursementSchema(ma.Schema):
 class DisbursementDetailSchema(DisbursementSchema):
     requested_by_id = ma.fields.Function(lambda d: _staff_id(d.requested_by_id), allow_none=True,
                                          metadata={"description": "null unless the caller is staff or an auditor"})
-    approvals = ma.fields.List(ma.fields.Nested(DisbursementApprovalSchema))
+    approvals = Computed(DisbursementApprovalSchema, approvals_data, many=True, metadata={
+        "description": "every approval given, whether it counts and why not"})
+    approvals_needed = Computed(ApprovalsNeededSchema, lambda d: approvals_state(d, names=False).as_json(), metadata={
+        "description": "how many more approvals are needed, how many of them senior, and why"})
     payment_instruction = ma.fields.Dict(allow_none=True, metadata={
         "description": "manual rail: what the finance team pays (account masked)"})
 

@@ -52,7 +52,10 @@ def queue() -> ResponseReturnValue:
     wanted = form.status.data if form.validate() else ""
     pagination = queries.disbursement_queue(statuses=queries.queue_statuses(wanted), page=page_arg(),
                                             per_page=PER_PAGE)
-    return render_template("disbursements/queue.html", pagination=pagination, form=form, status=wanted)
+    missing = {d.id: policy.approvals_state(d, names=False).missing for d in pagination.items
+               if d.status is S.REQUESTED}
+    return render_template("disbursements/queue.html", pagination=pagination, form=form, status=wanted,
+                           missing=missing)
 
 
 @bp.route("/disbursements/<int:disbursement_id>")
@@ -65,6 +68,7 @@ def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form
             status: int = 200) -> ResponseReturnValue:
     return render_template(
         "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
+        approvals=policy.approvals_state(disbursement),
         reason_form=reason_form or ReasonForm(prefix="cancel"),
         confirm_form=confirm_form or ConfirmPaymentForm(prefix="confirm"),
         fail_form=fail_form or ReasonForm(prefix="fail"),

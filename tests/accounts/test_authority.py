@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from facility.accounts.authority import Approver, Tier, approval_state, tier_for, tiers
+from facility.accounts.authority import Approver, Tier, approval_refusal, approval_state, tier_for, tiers
 
 CONFIG = {"APPROVAL_TIERS": [{"up_to_cents": 50_000_000, "approvals": 2}, {"up_to_cents": 5_000_000, "approvals": 1},
                              {"up_to_cents": None, "approvals": 3, "senior": 1}],
@@ -48,3 +48,26 @@ def test_the_top_tier_needs_a_senior_limit(app):
                            approvers=[*approvers[:2], a(5, limit=big * 2, senior=True)])
     assert state.complete
     assert state.as_json()["count"] == 0 and state.as_json()["required"] == 3
+
+
+# --- approval_refusal: an approval is recorded only when it counts ------------------------------------
+
+def _refusal(amount, approvers, candidate, requester=1):
+    return approval_refusal(amount_cents=amount, requester_id=requester, approvers=approvers, candidate=candidate,
+                            config=CONFIG)
+
+
+def test_an_approval_that_would_not_count_is_refused_with_its_reason(app):
+    with app.test_request_context("/"):
+        ordinary, senior = Approver(2, 600_000_000), Approver(3, 2_000_000_000, senior=True)
+        assert _refusal(1_000, [], Approver(1, 10**12)) == "You requested this; your approval never counts."
+        assert "counts once" in _refusal(60_000_000, [ordinary], ordinary)
+        assert "above your approval limit" in _refusal(60_000_000, [], Approver(4, 1_000))
+        assert _refusal(60_000_000, [], ordinary) is None
+        # Above every bound: three approvals, one senior. Two ordinary ones count; a third ordinary one does not.
+        two = [Approver(5, 600_000_000), Approver(6, 600_000_000)]
+        assert "senior limit" in _refusal(60_000_000, two, ordinary)
+        assert _refusal(60_000_000, two, senior) is None
+        assert _refusal(60_000_000, [senior], ordinary) is None  # the senior one is in: ordinary ones count
+        # Already complete (the tiers changed since): one more valid approval is not refused.
+        assert _refusal(1_000, [Approver(7, 10**9)], ordinary) is None

@@ -84,12 +84,15 @@ def paying_app(app, fake_stripe):
     app.config.update(saved)
 
 
+TWO_ABOVE_USD_5000 = [{"up_to_cents": 500_000, "approvals": 1}, {"up_to_cents": None, "approvals": 2}]
+
+
 @pytest.fixture
-def two_approvals_above_usd_5000(paying_app):
-    """Payments above USD 5,000 need two approvals, for this test only (put back afterwards, also on failure)."""
-    paying_app.config["DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS"] = 500_000
+def two_approvals_above_usd_5000(paying_app, monkeypatch):
+    """Approval tiers where payments above USD 5,000 need two approvals, for this test only (put back
+    afterwards, also on failure)."""
+    monkeypatch.setitem(paying_app.config, "APPROVAL_TIERS", TWO_ABOVE_USD_5000)
     yield paying_app
-    paying_app.config.pop("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS")
 
 
 @pytest.fixture

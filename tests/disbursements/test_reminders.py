@@ -66,13 +66,13 @@ def test_waiting_more_than_two_days_reminds_each_possible_approver_once(scene, c
 
 
 def test_one_who_approved_is_not_asked_again_and_an_approved_payment_is_left_alone(scene, clock, app, monkeypatch):
-    monkeypatch.setitem(app.config, "DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 500)  # this one needs two
+    monkeypatch.setitem(app.config, "APPROVAL_TIERS", [{"up_to_cents": None, "approvals": 2}])  # each needs two
     two = _request(scene, 0)
     requests.approve_disbursement(disbursement=two, actor=scene["approver"])  # one of two
-    monkeypatch.setitem(app.config, "DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 5_000_000)
     db.session.commit()
     one = _request(scene, 1)
-    assert (two.required_approvals, one.required_approvals) == (2, 1)
+    assert (two.required_approvals, one.required_approvals) == (2, 2)
+    requests.approve_disbursement(disbursement=one, actor=scene["approver"])
     requests.approve_disbursement(disbursement=one, actor=scene["third"])  # fully approved: queued
     db.session.commit()
     assert _run_at(clock, two.created_at + timedelta(days=3)) == 1

@@ -18,7 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from facility.accounts.models import Organization, PasskeyCredential, Role, RoleGrantRequest, User
+from facility.accounts.models import (
+    ApprovalLimitRequest,
+    Organization,
+    PasskeyCredential,
+    Role,
+    RoleGrantRequest,
+    RoleRequestStatus,
+    User,
+)
 from facility.accounts.services import issue_api_token
 from facility.audit.models import AuditEvent
 from facility.challenges.models import Challenge, ChallengeStatus, Clarification
@@ -151,6 +159,9 @@ def _add_role_request_and_passkey() -> None:
     db.session.flush()
     db.session.add(RoleGrantRequest(person_id=_user(LOGINS["reviewer"]).id, roles=["auditor"],
                                     requested_by_id=second.id))
+    # ... and to raise the second fund manager's approval limit (pending: the demo admin may decide it).
+    db.session.add(ApprovalLimitRequest(person_id=_user("fund.manager2@demo.facility").id, limit_cents=90_000_000,
+                                        reason="Covers the larger tranches.", requested_by_id=second.id))
     db.session.add(PasskeyCredential(user_id=_user(LOGINS["admin"]).id, credential_id="bWF0cml4LXBhc3NrZXk",
                                      public_key=b"not-a-key", name="Laptop"))
     db.session.commit()
@@ -276,6 +287,8 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
             sa.select(Contribution.id).where(Contribution.status == ContributionStatus.PLEDGED)),
         "event_id": _first(sa.select(AuditEvent.id).order_by(AuditEvent.id)),
         "request_id": _first(sa.select(RoleGrantRequest.id).order_by(RoleGrantRequest.id)),
+        "limit_request_id": _first(sa.select(ApprovalLimitRequest.id).where(
+            ApprovalLimitRequest.status == RoleRequestStatus.PENDING).order_by(ApprovalLimitRequest.id)),
         "passkey_id": _first(sa.select(PasskeyCredential.id).order_by(PasskeyCredential.id)),
         "table": next(iter(TABLES)),
         "fmt": "csv",

@@ -98,6 +98,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("accounts.approve_role_request", "POST"): row("admin"),
     ("accounts.reject_role_request", "POST"): row("admin"),
     ("accounts.withdraw_role_request", "POST"): row(NOBODY),
+    # approval limits: the pending change was proposed by a second admin (the demo admin decides it)
+    ("accounts.propose_approval_limit", "POST"): row("admin"),
+    ("accounts.approve_limit_request", "POST"): row("admin"),
+    ("accounts.reject_limit_request", "POST"): row("admin"),
+    ("accounts.withdraw_limit_request", "POST"): row(NOBODY),
     # mfa: one's own second factor
     ("mfa.confirm", "GET"): row(SIGNED_IN),
     ("mfa.confirm", "POST"): row(SIGNED_IN),
@@ -135,6 +140,12 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_users.reject_role_request", "POST"): row("admin"),
     ("api_users.set_roles", "PUT"): row("admin"),
     ("api_users.withdraw_role_request", "POST"): row(NOBODY),
+    ("api_users.get_approval_limit", "GET"): row("admin", "auditor"),
+    ("api_users.propose_approval_limit", "POST"): row("admin"),
+    ("api_users.list_limit_requests", "GET"): row("admin", "auditor"),
+    ("api_users.approve_limit_request", "POST"): row("admin"),
+    ("api_users.reject_limit_request", "POST"): row("admin"),
+    ("api_users.withdraw_limit_request", "POST"): row(NOBODY),
     # api-docs
     ("api-docs.openapi_json", "GET"): row(PUBLIC),
     # api_accounts
