@@ -178,6 +178,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
     app.register_blueprint(importlib.import_module("facility.accounts.passkey_views").bp)  # passkeys (WebAuthn)
+    importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
     importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger

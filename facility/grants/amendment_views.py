@@ -118,12 +118,11 @@ def reject(amendment_id: int):
     amendment = queries.get_visible_amendment(_me(), amendment_id)
     _refuse_role(policy.can_reject_amendment(_me(), amendment))
     form = RejectAmendmentForm(prefix="reject")
-    if form.validate_on_submit():
-        if attempt(form, amendments.reject_amendment, field_map={}, amendment=amendment, actor=_me(),
-                   reason=form.reason.data) is not FAILED:
-            db.session.commit()
-            flash(_("Amendment rejected."), "success")
-            return redirect(url_for("grant_amendments.show", amendment_id=amendment_id))
+    if form.validate_on_submit() and attempt(form, amendments.reject_amendment, field_map={}, amendment=amendment,
+                                             actor=_me(), reason=form.reason.data) is not FAILED:
+        db.session.commit()
+        flash(_("Amendment rejected."), "success")
+        return redirect(url_for("grant_amendments.show", amendment_id=amendment_id))
     state = amendments.amendment_approval_state(amendment) if amendment.needs_approval else None
     return render_template("grants/amendment.html", amendment=amendment, grant=amendment.grant, state=state,
                            action_form=ActionForm(prefix="amend"), reject_form=form), 422

@@ -162,11 +162,11 @@ def _schedule(tranches: Sequence[Any] | None, current: dict[int, Tranche]) -> li
     for tranche in sorted(current.values(), key=lambda t: t.position):
         if tranche.status in UNPAID_TRANCHE_STATUSES or tranche.status == TrancheStatus.CANCELLED:
             continue
-        row = given.get(tranche.id)
-        if row is None:
+        kept = given.get(tranche.id)
+        if kept is None:
             raise Conflict(_("Tranche %(n)s (“%(title)s”) is %(status)s: it stays in the schedule, unchanged.",
                              n=tranche.position, title=tranche.title, status=label(tranche.status)))
-        if not _unchanged(row, tranche):
+        if not _unchanged(kept, tranche):
             raise Conflict(_("Tranche %(n)s (“%(title)s”) is %(status)s and cannot be changed.",
                              n=tranche.position, title=tranche.title, status=label(tranche.status)))
     in_force = [t for t in current.values() if t.status != TrancheStatus.CANCELLED]

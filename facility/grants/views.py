@@ -17,7 +17,7 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import send_stored, upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import amendment_views, awards, budget, contributions, milestones, payouts, policy, queries, receipts, summaries
+from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries, receipts, summaries
 from facility.grants.forms import (
     SPENDING_FIELDS,
     ActionForm,
@@ -385,4 +385,3 @@ def register(app: Flask) -> None:
         register_dashboard_panel(app, provider)
     # A proposal's page (a lower package) links to its grant once awarded.
     app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
-    amendment_views.register(app)  # amendment pages and the commitment = undisbursed tranches check
