@@ -89,10 +89,10 @@ def show(amendment_id: int):
 
 def _act(amendment_id: int, decide, service, done: str, **kwargs: Any):
     amendment = queries.get_visible_amendment(_me(), amendment_id)
+    _refuse_role(decide(_me(), amendment))
     form = ActionForm(prefix="amend")
     if not form.validate_on_submit():
         abort(400)
-    _refuse_role(decide(_me(), amendment))
     if attempt_or_flash(service, amendment=amendment, actor=_me(), **kwargs) is not FAILED:
         db.session.commit()
         flash(done, "success")
