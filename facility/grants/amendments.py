@@ -34,7 +34,7 @@ from facility.accounts.authority import ApprovalState, approval_state, approver_
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.core.database import lock_row
-from facility.core.errors import Conflict, ValidationFailed
+from facility.core.errors import Conflict, NotFound, ValidationFailed
 from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.labels import label
 from facility.core.models import utcnow
@@ -121,6 +121,20 @@ def _row(index: int, item: Any, errors: dict[str, list[str]]) -> ScheduleRow:
     return ScheduleRow(tranche_id=tranche_id, title=title, amount_cents=amount, due_date=due)
 
 
+def _locked_grant(grant_id: int) -> Grant:
+    """The grant's row, locked and fresh. `FOR NO KEY UPDATE` on PostgreSQL (what `core.database.lock_row` does,
+    less the key lock): a disbursement request holds its tranche's lock while its insert takes a key-share lock
+    on the grant (the foreign key); with a plain `FOR UPDATE` here, the two would deadlock (grant, then tranche
+    here; tranche, then grant there). Amendments still exclude each other, and the tranche locks decide races
+    with payments."""
+    grant = db.session.execute(
+        sa.select(Grant).where(Grant.id == grant_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if grant is None:
+        raise NotFound(_("Not found."))
+    return grant
+
+
 def _locked_tranches(grant_id: int) -> dict[int, Tranche]:
     """The grant's tranches, locked in id order with fresh values (the rows a disbursement request locks)."""
     rows = db.session.execute(
@@ -184,7 +198,7 @@ def propose_amendment(*, grant: Grant, actor: User, reason: str, tranches: Seque
     Approved at once when it needs no approval (`needs_approval`); pending otherwise.
     """
     require(policy.can_propose_amendment(actor, grant))  # the role before taking a lock
-    grant = lock_row(Grant, grant.id, missing=_("Not found."))
+    grant = _locked_grant(grant.id)
     current = _locked_tranches(grant.id)
     require(policy.can_propose_amendment(actor, grant))
     reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True, multiline=True)
@@ -356,7 +370,7 @@ def accept_amendment(*, amendment: GrantAmendment, actor: User) -> GrantAmendmen
     effect in this one transaction, or not at all: the tranches it changes must still be unpaid under their
     locks, and an increase must be in the challenge's prize pool (409 otherwise, nothing changes)."""
     require(policy.can_accept_amendment(actor, amendment))  # the role before taking a lock
-    grant = lock_row(Grant, amendment.grant_id, missing=_("Not found."))
+    grant = _locked_grant(amendment.grant_id)
     amendment = _locked_amendment(amendment.id)
     current = _locked_tranches(grant.id)
     require(policy.can_accept_amendment(actor, amendment))
