@@ -6,6 +6,7 @@ seeds only contributions.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -173,7 +174,7 @@ def _amended_grant(state: dict, grants: list[Grant]) -> None:
     if grant is None or manager is None or second is None or grantee is None:
         return
 
-    def schedule(**last: object) -> list[dict]:
+    def schedule(**last: Any) -> list[dict[str, Any]]:
         rows = [{"id": t.id, "title": t.title, "amount_cents": t.amount_cents, "due_date": t.due_date}
                 for t in grant.tranches]
         rows[-1].update(last)
