@@ -129,3 +129,19 @@ def _backfill_first_versions():
     for grant_id, schedule in schedules.items():
         bind.execute(versions.update().where(versions.c.grant_id == grant_id, versions.c.version == 1)
                      .values(schedule=schedule))
+
+
+def downgrade():
+    with op.batch_alter_table('grant_agreement_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_grant_agreement_versions_grant_id'))
+    op.drop_table('grant_agreement_versions')
+    with op.batch_alter_table('amendment_tranches', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_amendment_tranches_amendment_id'))
+    op.drop_table('amendment_tranches')
+    with op.batch_alter_table('amendment_approvals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_amendment_approvals_amendment_id'))
+    op.drop_table('amendment_approvals')
+    with op.batch_alter_table('grant_amendments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_grant_amendments_status'))
+        batch_op.drop_index(batch_op.f('ix_grant_amendments_grant_id'))
+    op.drop_table('grant_amendments')
