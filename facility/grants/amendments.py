@@ -31,13 +31,14 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from facility.accounts.authority import ApprovalState, approval_state, approver_for
-from facility.accounts.models import User
+from facility.accounts.models import Role, User
 from facility.audit.services import record
 from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, ValidationFailed
 from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.labels import label
 from facility.core.models import utcnow
+from facility.core.notify import notify
 from facility.core.policy import require
 from facility.core.templating import money
 from facility.extensions import db
@@ -87,6 +88,21 @@ def amendment_approval_state(amendment: GrantAmendment) -> ApprovalState:
     approvers = [approver_for(a.approver, limit_cents=a.limit_cents) for a in amendment.approvals]
     return approval_state(amount_cents=abs(amendment.change_cents), requester_id=amendment.proposed_by_id,
                           approvers=approvers)
+
+
+def _tell(amendment: GrantAmendment, grant: Grant) -> None:
+    """The grantee's innovators hear of an approved amendment (to accept); fund managers other than its author of
+    a pending one (to approve). Sent after the commit (`core.notify`)."""
+    if amendment.status == AmendmentStatus.APPROVED:
+        people = sa.select(User).where(User.organization_id == grant.organization_id, User.active.is_(True),
+                                       User.role_rows.any(role=Role.INNOVATOR))
+        notify(db.session.execute(people).scalars().all(), "grants/amendment_to_accept", amendment=amendment,
+               grant=grant)
+    elif amendment.status == AmendmentStatus.PENDING:
+        people = sa.select(User).where(User.active.is_(True), User.role_rows.any(role=Role.FUND_MANAGER),
+                                       User.id != amendment.proposed_by_id)
+        notify(db.session.execute(people).scalars().all(), "grants/amendment_approval_needed", amendment=amendment,
+               grant=grant)
 
 
 # --- proposing ----------------------------------------------------------------------------------
@@ -227,6 +243,7 @@ def propose_amendment(*, grant: Grant, actor: User, reason: str, tranches: Seque
         "amendment_id": amendment.id, "number": number, "reason": reason, "old_total_cents": grant.amount_cents,
         "new_total_cents": new_total, "change_cents": change, "needs_approval": approval,
         "tranches": [[row.tranche_id, row.title, row.amount_cents] for row in rows]})
+    _tell(amendment, grant)
     return amendment
 
 
@@ -256,6 +273,8 @@ def approve_amendment(*, amendment: GrantAmendment, actor: User) -> GrantAmendme
     record("grant.amendment_approved", actor=actor, obj=amendment.grant, details={
         "amendment_id": amendment.id, "approvals": len(state.counted), "missing": state.missing,
         "status": amendment.status.value})
+    if state.complete:
+        _tell(amendment, amendment.grant)
     db.session.flush()
     return amendment
 

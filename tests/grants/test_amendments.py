@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
+from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.grants import amendments, awards
 from facility.grants.models import (
@@ -295,3 +296,19 @@ def test_awards_keep_the_invariant(setup):
     awards.award_proposal(proposal=proposal, actor=manager, amount_cents=3_000_000)
     db.session.commit()
     _invariant_holds()
+
+
+def test_the_grantee_hears_of_an_amendment_to_accept_and_fund_managers_of_one_to_approve(amendable):
+    grant, author, approver, grantee = amendable
+    db.session.execute(sa.delete(OutboundEmail))
+    pending = amendments.propose_amendment(grant=grant, actor=author, reason="Bigger",
+                                           tranches=_rows(grant, t2={"amount_cents": 2_100_000}))
+    db.session.commit()
+    emails = db.session.execute(sa.select(OutboundEmail)).scalars().all()
+    assert [e.to_address for e in emails] == [approver.email] and "needs your approval" in emails[0].subject
+    assert f"/amendments/{pending.id}" in emails[0].body
+    db.session.execute(sa.delete(OutboundEmail))
+    amendments.approve_amendment(amendment=pending, actor=approver)
+    db.session.commit()
+    emails = db.session.execute(sa.select(OutboundEmail)).scalars().all()
+    assert [e.to_address for e in emails] == [grantee.email] and "awaits your acceptance" in emails[0].subject
