@@ -312,3 +312,21 @@ def test_the_grantee_hears_of_an_amendment_to_accept_and_fund_managers_of_one_to
     db.session.commit()
     emails = db.session.execute(sa.select(OutboundEmail)).scalars().all()
     assert [e.to_address for e in emails] == [grantee.email] and "awaits your acceptance" in emails[0].subject
+
+
+def test_a_new_tranche_makes_a_completed_grant_active_again(amendable):
+    grant, author, approver, grantee = amendable
+    transfer(key="test-paid-all", source=commitment_code(grant.id), target=disbursed_account(),
+             amount_cents=3_000_000, actor=None, kind="disbursement")
+    for tranche in grant.tranches:
+        tranche.status = TrancheStatus.PAID  # as two paid disbursements leave them (the scene)
+    grant.status = GrantStatus.COMPLETED
+    db.session.commit()
+    amendment = amendments.propose_amendment(grant=grant, actor=author, reason="Follow-up phase", tranches=[
+        *_rows(grant), {"title": "Follow-up", "amount_cents": 400_000, "due_date": date(2027, 12, 1)}])
+    amendments.approve_amendment(amendment=amendment, actor=approver)
+    amendments.accept_amendment(amendment=amendment, actor=grantee)
+    db.session.commit()
+    assert grant.status is GrantStatus.ACTIVE and grant.amount_cents == 3_400_000
+    assert balance(commitment_code(grant.id)) == 400_000
+    _invariant_holds()
