@@ -330,3 +330,17 @@ def test_a_new_tranche_makes_a_completed_grant_active_again(amendable):
     assert grant.status is GrantStatus.ACTIVE and grant.amount_cents == 3_400_000
     assert balance(commitment_code(grant.id)) == 400_000
     _invariant_holds()
+
+
+def test_a_change_in_a_higher_tier_needs_as_many_approvals_as_the_tier(amendable, make_user):
+    grant, author, approver, grantee = amendable
+    amendment = amendments.propose_amendment(grant=grant, actor=author, reason="Much bigger",
+                                             tranches=_rows(grant, t2={"amount_cents": 2_000_000 + 6_000_000}))
+    db.session.commit()  # + USD 60,000: the second tier, two approvals
+    amendments.approve_amendment(amendment=amendment, actor=approver)
+    db.session.commit()
+    state = amendments.amendment_approval_state(amendment)
+    assert amendment.status is AmendmentStatus.PENDING and state.missing == 1 and len(state.counted) == 1
+    amendments.approve_amendment(amendment=amendment, actor=make_user("fund_manager"))
+    db.session.commit()
+    assert amendment.status is AmendmentStatus.APPROVED and amendment.approved_at is not None
