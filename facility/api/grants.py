@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
+from facility.api.amendments import amendments_brief
 from facility.api.auth import ApiError, public, require_user
 from facility.api.public_schemas import (
     GrantCoreSchema,
@@ -161,12 +162,15 @@ class GrantSchema(GrantCoreSchema):
         "category `budget_cents`, `actual_cents` from accepted reports, `pending_cents` under review, "
         "`variance_cents`, `variance_pct` (null for a zero budget), `flagged` above `flag_threshold_pct`) "
         "and `total`")})
+    amendments = ma.fields.List(ma.fields.Dict(), dump_only=True, metadata={
+        "description": "the grant's amendments in brief, newest first (GET /amendments/{id} for one)"})
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
         # The API sits above disbursements, so it asks that package directly (no registry to fill per app).
         data["disbursements"] = grant_disbursements_data(grant)
         data["budget"] = budget_data(grant)
+        data["amendments"] = amendments_brief(grant.id)
         return data
 
 

@@ -94,6 +94,18 @@ class PublicTrancheSchema(ma.Schema):
     public_summary = ma.fields.String(metadata={"description": "the grantee's public account of the milestone"})
 
 
+class PublicAmendmentSchema(ma.Schema):
+    """An amendment in force, as the public sees it."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.Function(lambda a: enum_value(a.status))
+    number = ma.fields.Integer()
+    reason = ma.fields.String()
+    accepted_at = ma.fields.AwareDateTime(allow_none=True)
+    old_total_cents = ma.fields.Integer()
+    new_total_cents = ma.fields.Integer()
+
+
 class PublicGrantSchema(PublicGrantSummarySchema):
     """A grant's public view (`portfolio.register.PublicGrant`): the register's row, progress, tranches."""
 
@@ -104,6 +116,8 @@ class PublicGrantSchema(PublicGrantSummarySchema):
     milestones_total = ma.fields.Integer()
     disbursed_cents = ma.fields.Integer()
     tranches = ma.fields.List(ma.fields.Nested(PublicTrancheSchema))
+    amendment_history = ma.fields.List(ma.fields.Nested(PublicAmendmentSchema), metadata={
+        "description": "the amendments in force, oldest first"})
 
     @ma.pre_dump
     def _flatten(self, item: Any, **_kwargs: Any) -> dict[str, Any]:
@@ -114,7 +128,7 @@ class PublicGrantSchema(PublicGrantSummarySchema):
         out.update(requested_cents=item.requested_cents, amount_changed=item.amount_changed,
                    cancelled=item.cancelled, milestones_accepted=item.milestones_accepted,
                    milestones_total=item.milestones_total, disbursed_cents=item.disbursed_cents,
-                   tranches=item.tranches)
+                   tranches=item.tranches, amendment_history=item.amendments)
         return out
 
 

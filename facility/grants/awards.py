@@ -28,6 +28,7 @@ from facility.core.notify import notify
 from facility.core.policy import require
 from facility.core.templating import money
 from facility.extensions import db
+from facility.grants.agreements import write_agreement_version
 from facility.grants.amounts import cents
 from facility.grants.models import GRANT_TRANSITIONS, Grant, GrantStatus, Tranche
 from facility.grants.policy import can_accept, can_award, can_release_pool
@@ -146,6 +147,7 @@ def _new_grant(proposal: Proposal, actor: User, amount_cents: int, specs: list[T
                                       milestone_id=spec.milestone_id))
     db.session.add(grant)
     db.session.flush()
+    write_agreement_version(grant=grant)  # version 1: the agreement as awarded
     return grant
 
 

@@ -6,6 +6,7 @@ seeds only contributions.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,7 +14,7 @@ from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, summaries
+from facility.grants import amendments, awards, contributions, milestones, payouts, summaries
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES
@@ -146,6 +147,7 @@ def seed(state: dict) -> None:
         state.setdefault("demo_grants", []).append(grant)
     db.session.flush()
     _overdue_milestone(state.get("demo_grants", []), today)
+    _amended_grant(state, state.get("demo_grants", []))
     state["grants_seeded"] = len(proposals)
 
 
@@ -156,3 +158,35 @@ def _overdue_milestone(grants: list[Grant], today: date) -> None:
     offered = next((g for g in grants if g.status == GrantStatus.OFFERED and g.tranches), None)
     if offered is not None:
         offered.tranches[0].due_date = today - timedelta(days=12)
+
+
+def _amended_grant(state: dict, grants: list[Grant]) -> None:
+    """The second demo grant is amended: its second tranche shrinks by USD 5,000 and falls due later
+    (in force, the money back in the pool, agreement version 2), and a second amendment adding a
+    tranche awaits another fund manager's approval (proposed by the second fund manager)."""
+    users = state.get("users") or {}
+    manager = users.get("fund.manager@demo.facility")
+    second = users.get("fund.manager2@demo.facility") or manager
+    grant = next((g for g in grants[1:] if len(g.tranches) > 1 and g.tranches[-1].amount_cents > 1_000_000), None)
+    grantee = None if grant is None else db.session.execute(
+        sa.select(User).where(User.organization_id == grant.organization_id, User.role_rows.any(role=Role.INNOVATOR))
+        .order_by(User.id)).scalars().first()
+    if grant is None or manager is None or second is None or grantee is None:
+        return
+
+    def schedule(**last: Any) -> list[dict[str, Any]]:
+        rows = [{"id": t.id, "title": t.title, "amount_cents": t.amount_cents, "due_date": t.due_date}
+                for t in grant.tranches]
+        rows[-1].update(last)
+        return rows
+
+    last = grant.tranches[-1]
+    first = amendments.propose_amendment(
+        grant=grant, actor=manager, reason="The city provides the handover venue; the final phase costs less and "
+        "starts a month later.", tranches=schedule(amount_cents=last.amount_cents - 500_000,
+                                                   due_date=(last.due_date or utcnow().date()) + timedelta(days=30)))
+    amendments.accept_amendment(amendment=first, actor=grantee)
+    amendments.propose_amendment(
+        grant=grant, actor=second, reason="A second district asked to join the pilot.",
+        tranches=[*schedule(), {"title": "Second district", "amount_cents": 1_500_000,
+                                "due_date": utcnow().date() + timedelta(days=300)}])

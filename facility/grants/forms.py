@@ -13,6 +13,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     PasswordField,
     RadioField,
     StringField,
@@ -22,7 +23,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
-from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail
@@ -194,3 +195,49 @@ class PublicSummaryForm(FlaskForm):
         validators=[DataRequired(_l("Write a short summary.")), Length(max=1000)])
     submit = SubmitField(_l("Publish the summary"))
 
+
+
+# --- amendments ------------------------------------------------------------------------------------
+
+AMENDMENT_BLANK_ROWS = 3
+"""Blank rows the amendment form offers for new tranches."""
+
+
+class AmendmentRowForm(Form):
+    """One row of the proposed schedule: an existing tranche (its id hidden) or a new one (blank id)."""
+
+    tranche_id = HiddenField()
+    title = StringField(_l("Tranche title"), validators=[Optional(), Length(max=NAME_CHARS)])
+    amount = UsdField(_l("Amount (US dollars)"), validators=[Optional()], render_kw={"inputmode": "decimal"})
+    due_date = DateField(_l("Due date"), validators=[Optional(), SaneDate()])
+    remove = BooleanField(_l("Remove this tranche"))
+
+
+class AmendmentForm(FlaskForm):
+    rows = FieldList(FormField(AmendmentRowForm), min_entries=1, max_entries=60)
+    reason = TextAreaField(_l("Why the grant changes"), validators=[DataRequired(_l("Give the reason.")),
+                                                                   Length(max=REASON_CHARS)])
+    submit = SubmitField(_l("Propose the amendment"))
+
+    def schedule(self) -> tuple[list[dict], list[int]]:
+        """The rows as service input (removed and empty rows left out), and each input's row index."""
+        items, where = [], []
+        for index, row in enumerate(self.rows):
+            tranche_id = int(row.tranche_id.data) if (row.tranche_id.data or "").isdecimal() else None
+            if row.remove.data and tranche_id is not None:
+                continue
+            if tranche_id is None and not (row.title.data or row.amount.data or row.due_date.data):
+                continue
+            item = {"title": row.title.data or "", "amount_cents": to_cents(row.amount.data),
+                    "due_date": row.due_date.data}
+            if tranche_id is not None:
+                item["id"] = tranche_id
+            items.append(item)
+            where.append(index)
+        return items, where
+
+
+class RejectAmendmentForm(FlaskForm):
+    reason = TextAreaField(_l("Why it is rejected"), validators=[DataRequired(_l("Give the reason.")),
+                                                                Length(max=REASON_CHARS)])
+    submit = SubmitField(_l("Reject the amendment"))

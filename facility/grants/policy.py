@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
+from facility.accounts.authority import approver_for
 from facility.accounts.models import Role
 from facility.accounts.policy import (
     fund_manager_refusal,
@@ -24,13 +25,17 @@ from facility.accounts.policy import (
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
+from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.models import (
+    OPEN_AMENDMENT_STATUSES,
+    AmendmentStatus,
     Contribution,
     ContributionMethod,
     ContributionStatus,
     EvidenceFile,
     Grant,
+    GrantAmendment,
     GrantStatus,
     MilestoneReport,
     ReportStatus,
@@ -235,4 +240,88 @@ def can_write_public_summary(user: Any, report: MilestoneReport) -> Decision:
         lambda: None if report.status == ReportStatus.ACCEPTED else conflict(
             _("A public summary is written once the milestone report is accepted; this one is %(status)s.",
               status=label(report.status))),
+    )
+
+
+# --- amendments (grants that change after signature) ----------------------------------------------
+
+AMENDABLE_GRANT_STATUSES = (GrantStatus.OFFERED, GrantStatus.ACTIVE, GrantStatus.COMPLETED)
+"""A grant whose schedule may still change: signed or offered, not cancelled, not awaiting its award's approval."""
+
+
+def open_amendment_number(grant: Grant) -> int | None:
+    """The number of the grant's open (pending or approved) amendment, if any."""
+    number = db.session.execute(sa.select(GrantAmendment.number).where(
+        GrantAmendment.grant_id == grant.id, GrantAmendment.status.in_(OPEN_AMENDMENT_STATUSES))).scalar()
+    return None if number is None else int(number)
+
+
+def _no_open_amendment(grant: Grant) -> Decision:
+    number = open_amendment_number(grant)
+    if number is None:
+        return None
+    return conflict(_("Amendment %(n)s of this grant is still open; it is accepted or rejected before another "
+                      "is proposed.", n=number))
+
+
+def _amendable(grant: Grant) -> Decision:
+    if grant.status not in AMENDABLE_GRANT_STATUSES:
+        return conflict(_("This grant is %(status)s; only an offered, active or completed grant can be amended.",
+                          status=label(grant.status)))
+    return None
+
+
+def can_propose_amendment(user: Any, grant: Grant) -> Decision:
+    """Fund managers propose an amendment to an offered, active or completed grant, one open amendment at a time."""
+    return first(
+        lambda: _fund_managers_only(user, _("Only fund managers propose amendments.")),
+        lambda: _amendable(grant),
+        lambda: _no_open_amendment(grant),
+    )
+
+
+def can_view_amendment(user: Any, amendment: GrantAmendment) -> Decision:
+    """Whoever sees the grant's full record sees its amendments (the public see those in force in the register)."""
+    return can_view_grant(user, amendment.grant)
+
+
+def can_approve_amendment(user: Any, amendment: GrantAmendment) -> Decision:
+    """A fund manager other than its author approves a pending amendment that needs approval, once, within
+    their approval limit."""
+    return first(
+        lambda: _fund_managers_only(user, _("Only fund managers approve amendments.")),
+        lambda: forbidden(_("You proposed this amendment; another fund manager approves it."))
+        if user.id == amendment.proposed_by_id else None,
+        lambda: None if amendment.status == AmendmentStatus.PENDING else conflict(
+            _("This amendment is %(status)s; only an amendment awaiting approval is approved.",
+              status=label(amendment.status))),
+        lambda: conflict(_("You have already approved this amendment."))
+        if any(a.approver_id == user.id for a in amendment.approvals) else None,
+        lambda: None if abs(amendment.change_cents) <= approver_for(user).limit_cents else forbidden(
+            _("This change is above your approval limit of %(limit)s.",
+              limit=money(approver_for(user).limit_cents))),
+    )
+
+
+def can_accept_amendment(user: Any, amendment: GrantAmendment) -> Decision:
+    """The grantee's innovators accept an approved amendment (one that needs no approval is approved at once);
+    it then takes effect."""
+    return first(
+        lambda: _grantee_only(user, amendment.grant, _("Only the grantee organisation's innovators accept an "
+                                                       "amendment.")),
+        lambda: conflict(_("This amendment awaits the fund managers' approval first."))
+        if amendment.status == AmendmentStatus.PENDING else None,
+        lambda: None if amendment.status == AmendmentStatus.APPROVED else conflict(
+            _("This amendment is %(status)s.", status=label(amendment.status))),
+        lambda: _amendable(amendment.grant),
+    )
+
+
+def can_reject_amendment(user: Any, amendment: GrantAmendment) -> Decision:
+    """The grantee's innovators or a fund manager reject an open amendment, with a reason."""
+    return first(
+        lambda: None if acts_for_grantee(user, amendment.grant) else _fund_managers_only(
+            user, _("Only fund managers or the grantee organisation's innovators reject an amendment.")),
+        lambda: None if amendment.status in OPEN_AMENDMENT_STATUSES else conflict(
+            _("This amendment is %(status)s and can no longer be rejected.", status=label(amendment.status))),
     )

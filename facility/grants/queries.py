@@ -24,11 +24,15 @@ from facility.core.policy import Decision
 from facility.extensions import db
 from facility.grants import policy
 from facility.grants.models import (
+    AmendmentApproval,
+    AmendmentStatus,
     Contribution,
     ContributionMethod,
     ContributionStatus,
     EvidenceFile,
     Grant,
+    GrantAgreementVersion,
+    GrantAmendment,
     GrantStatus,
     MilestoneReport,
     PayoutAccount,
@@ -356,3 +360,42 @@ def grantee_members(organization_ids: set[int]) -> dict[int, list[User]]:
         for user in _active_with_role(Role.INNOVATOR, User.organization_id.in_(organization_ids)):
             people.setdefault(user.organization_id or 0, []).append(user)
     return people
+
+
+# --- amendments and agreement versions ----------------------------------------------------------
+
+def get_visible_amendment(user: Any, amendment_id: int) -> GrantAmendment:
+    """An amendment with its schedule and approvals: for whoever sees its grant's full record; NotFound otherwise."""
+    amendment = db.session.execute(
+        sa.select(GrantAmendment).where(GrantAmendment.id == amendment_id).options(
+            selectinload(GrantAmendment.tranches),
+            selectinload(GrantAmendment.approvals).joinedload(AmendmentApproval.approver),
+            joinedload(GrantAmendment.grant), joinedload(GrantAmendment.proposed_by))
+    ).scalar_one_or_none()
+    return _visible(amendment, amendment and policy.can_view_amendment(user, amendment),
+                    _("No amendment %(id)s.", id=amendment_id))
+
+
+def grant_amendments(grant_id: int) -> Sequence[GrantAmendment]:
+    """A grant's amendments, newest first (a grant has few; their approvals loaded with them)."""
+    return db.session.execute(
+        sa.select(GrantAmendment).where(GrantAmendment.grant_id == grant_id)
+        .options(selectinload(GrantAmendment.approvals)).order_by(GrantAmendment.number.desc())
+    ).scalars().all()
+
+
+def amendments_in_force(grant_id: int) -> Sequence[GrantAmendment]:
+    """A grant's accepted amendments, oldest first: its public amendment history."""
+    return db.session.execute(
+        sa.select(GrantAmendment).where(GrantAmendment.grant_id == grant_id,
+                                        GrantAmendment.status == AmendmentStatus.ACCEPTED)
+        .order_by(GrantAmendment.number)
+    ).scalars().all()
+
+
+def agreement_versions(grant_id: int) -> Sequence[GrantAgreementVersion]:
+    """Every version of a grant's agreement, newest first."""
+    return db.session.execute(
+        sa.select(GrantAgreementVersion).where(GrantAgreementVersion.grant_id == grant_id)
+        .options(joinedload(GrantAgreementVersion.amendment)).order_by(GrantAgreementVersion.version.desc())
+    ).scalars().all()

@@ -29,7 +29,8 @@ from facility.core.errors import NotFound
 from facility.core.labels import choices
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
-from facility.grants.models import Grant, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
+from facility.grants.models import Grant, GrantAmendment, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
+from facility.grants.queries import amendments_in_force
 from facility.portfolio.filters import PortfolioFilter
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -122,6 +123,7 @@ class PublicGrant:
     milestones_total: int
     disbursed_cents: int
     requested_cents: int
+    amendments: Sequence[GrantAmendment] = field(default_factory=list)  # in force, oldest first (the history)
 
     @property
     def amount_changed(self) -> bool:
@@ -166,6 +168,7 @@ def public_grant(grant_id: int) -> PublicGrant:
         milestones_total=len(grant.tranches),
         disbursed_cents=sum(t.amount_cents for t in grant.tranches if t.status == TrancheStatus.PAID),
         requested_cents=grant.proposal.requested_cents,
+        amendments=amendments_in_force(grant.id),
     )
 
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from facility.demo import seed
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus, Grant, GrantStatus, PayoutAccount, TrancheStatus
+from facility.grants.queries import grant_amendments
 from facility.ledger.services import facility_totals, verify_ledger
 from facility.portfolio import demo as portfolio_demo
 
@@ -35,5 +36,8 @@ def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_propos
     assert rails == ["manual", "stripe"]
     assert db.session.execute(sa.select(Contribution.status).where(
         Contribution.method == "stripe")).scalar_one() == ContributionStatus.RECEIVED
-    assert facility_totals()["committed"] == 6_000_000 + extra.amount_cents
+    # The offered grant was amended (USD 5,000 less, in force) and has a second amendment awaiting approval.
+    assert [(a.number, a.status.value, a.change_cents) for a in grant_amendments(grants[1].id)] == [
+        (2, "pending", 1_500_000), (1, "accepted", -500_000)]
+    assert facility_totals()["committed"] == 6_000_000 - 500_000 + extra.amount_cents
     assert verify_ledger() == []

@@ -14,7 +14,7 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.errors import Conflict, NotFound, PermissionDenied
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, policy
+from facility.grants import amendments, awards, contributions, milestones, policy
 from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
 from facility.proposals.models import ProposalStatus
 from tests.factories.grants import NO_SPENDING
@@ -33,6 +33,7 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     finished = make_challenge(status=ChallengeStatus.FINISHED)
     people = SimpleNamespace(
         manager=make_user("fund_manager"),
+        manager2=make_user("fund_manager"),
         admin=make_user("admin"),
         donor=make_user("donor", organization=donor_org),
         donor_colleague=make_user("donor", organization=donor_org),
@@ -68,10 +69,20 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok",
                                                          spending=NO_SPENDING)
     milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
+    # Amendments: one approved at once (a new title), one awaiting a second fund manager (an increase).
+    approved_amendment = amendments.propose_amendment(
+        grant=active, actor=people.manager, reason="Clearer title",
+        tranches=[{"id": t.id, "title": f"{t.title} (renamed)", "amount_cents": t.amount_cents, "due_date": t.due_date}
+                  for t in active.tranches])
+    pending_amendment = amendments.propose_amendment(
+        grant=offered_again, actor=people.manager, reason="More",
+        tranches=[{"id": t.id, "title": t.title, "amount_cents": t.amount_cents + 1_000, "due_date": t.due_date}
+                  for t in offered_again.tranches])
     db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
-                              evidence=evidence, received=received, accepted_report=accepted_report)
+                              evidence=evidence, received=received, accepted_report=accepted_report,
+                              third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment)
     return SimpleNamespace(people=people, objects=objects)
 
 
@@ -93,6 +104,11 @@ CASES = {
     "can_review": (lambda o: o.report, "manager", "grantee", "other_innovator"),
     "can_download_receipt": (lambda o: o.received, "donor_colleague", "grantee", "other_donor"),
     "can_write_public_summary": (lambda o: o.accepted_report, "grantee", "grantee_donor", "other_innovator"),
+    "can_propose_amendment": (lambda o: o.third, "manager", "grantee", "other_innovator"),
+    "can_view_amendment": (lambda o: o.approved_amendment, "grantee", "official", "other_innovator"),
+    "can_approve_amendment": (lambda o: o.pending_amendment, "manager2", "grantee", "other_innovator"),
+    "can_accept_amendment": (lambda o: o.approved_amendment, "grantee", "grantee_donor", "other_innovator"),
+    "can_reject_amendment": (lambda o: o.approved_amendment, "grantee", "grantee_donor", "other_innovator"),
 }
 
 

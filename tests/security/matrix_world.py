@@ -37,10 +37,12 @@ from facility.extensions import db
 from facility.grants.awards import accept_grant
 from facility.grants.milestones import submit_milestone_report
 from facility.grants.models import (
+    AmendmentStatus,
     Contribution,
     ContributionStatus,
     EvidenceFile,
     Grant,
+    GrantAmendment,
     GrantStatus,
     MilestoneReport,
     Tranche,
@@ -279,6 +281,8 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
         "report_id": report,
         "file_id": _first(sa.select(EvidenceFile.id).order_by(EvidenceFile.id)),
         "disbursement_id": requested,
+        "amendment_id": _first(sa.select(GrantAmendment.id).where(GrantAmendment.status == AmendmentStatus.PENDING)
+                               .order_by(GrantAmendment.id)),
         "contribution_id": _first(sa.select(Contribution.id).where(Contribution.status == ContributionStatus.RECEIVED)
                                   .order_by(Contribution.id)),
         "grants.confirm_wire:contribution_id": _first(

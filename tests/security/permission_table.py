@@ -189,6 +189,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_disbursements.requeue", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     # api_grants
     # SolarKiosk's grant: its innovators act on it; staff who see it get 403 for the grantee's actions; others 404.
+    # api_amendments (the demo's open amendment is of WaterWatch's grant, proposed by the second fund manager;
+    # `propose` names SolarKiosk's grant)
+    ("api_amendments.propose", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("api_amendments.get_amendment", "GET"): row("admin", "fund_manager", "auditor", "other_innovator", refuse=404),
+    ("api_amendments.approve", "POST"): row("fund_manager", refuse=404, admin=403, auditor=403, other_innovator=403),
+    ("api_amendments.accept", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_amendments.reject", "POST"): row("fund_manager", "other_innovator", refuse=404, admin=403, auditor=403),
     ("api_grants.accept", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_grants.accept_report", "POST"): row("fund_manager"),
     ("api_grants.award", "POST"): row("fund_manager"),
@@ -282,6 +289,13 @@ TABLE: dict[tuple[str, str], Row] = {
     ("disbursements.requeue", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.show", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
     # grants
+    # grant_amendments (as api_amendments above)
+    ("grant_amendments.propose", "GET"): row("fund_manager"),
+    ("grant_amendments.propose", "POST"): row("fund_manager"),
+    ("grant_amendments.show", "GET"): row("admin", "fund_manager", "auditor", "other_innovator", refuse=404),
+    ("grant_amendments.approve", "POST"): row("fund_manager"),
+    ("grant_amendments.accept", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grant_amendments.reject", "POST"): row("fund_manager", "other_innovator", refuse=404, admin=403, auditor=403),
     ("grants.accept", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("grants.award", "GET"): row("fund_manager"),
     ("grants.award", "POST"): row("fund_manager"),

@@ -48,6 +48,7 @@ FORM_VALUES = {"confirm": "y", "reason": "matrix", "reference": "MATRIX-1", "kin
                "answer": "Yes."}
 SPENDING = {f"{name}_cents": 0 for name in ("personnel", "equipment", "services", "travel", "other")}
 API_BODIES = {
+    "api_amendments.reject": {"reason": "matrix"},
     "api_challenges.answer_clarification": {"answer": "Yes."},
     "api_challenges.ask_clarification": {"question": "Is the deadline firm?"},
     "api_challenges.extend_deadline": {"new_closes_at": "2099-01-01T00:00:00+00:00", "reason": "matrix"},
