@@ -169,7 +169,8 @@ def cancel(disbursement_id: int) -> ResponseReturnValue:
 @login_required
 def confirm(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_confirm, ConfirmPaymentForm, "confirm",
-                      requests.confirm_manual_payment, _("Payment confirmed and booked."), fields=("bank_reference",))
+                      requests.confirm_manual_payment, _("Payment confirmed and booked."),
+                      fields=("bank_reference", "local_currency", "local_amount", "exchange_rate"))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])
