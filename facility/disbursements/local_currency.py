@@ -71,8 +71,16 @@ def to_major(amount_minor: int, currency: str) -> Decimal:
 
 
 def format_local(amount_minor: int, currency: str) -> str:
-    """An amount in the viewer's locale, with the currency's symbol or code ('KES 1,292,500.00')."""
-    return str(format_currency(to_major(amount_minor, currency), currency))
+    """An amount in the viewer's locale, with the currency's symbol or code ('KES 1,292,500.00', '1 292 500,00 KES').
+
+    Babel does not apply CLDR's currency spacing, so a code written against the digits ('KES1,292,500.00')
+    is given the no-break space CLDR asks for."""
+    text = str(format_currency(to_major(amount_minor, currency), currency))
+    if text.startswith(currency) and text[len(currency):][:1].isdigit():
+        text = f"{currency}\xa0{text[len(currency):]}"
+    elif text.endswith(currency) and text[:-len(currency)][-1:].isdigit():
+        text = f"{text[:-len(currency)]}\xa0{currency}"
+    return text
 
 
 def format_rate(rate: Decimal) -> str:
