@@ -220,3 +220,36 @@ def test_shown_in_the_viewers_locale(awaiting, signed_in, make_user):
     db.session.commit()
     page = _html(signed_in(confirmer).get(f"/disbursements/{d_id}"))
     assert "1\u202f292\u202f500,50\xa0KES" in page or "1\u00a0292\u00a0500,50\xa0KES" in page, page[:3000]
+
+
+# --- the Stripe rail: the conversion is read from the transfer ------------------------------------
+
+def test_stripe_payment_to_an_account_in_shillings_records_what_it_received(payable, run_jobs, fake_stripe,
+                                                                             signed_in):
+    grant, requester, approver, grantee = payable(stripe_account="acct_1GranteeKE")
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    db.session.commit()
+    requests.approve_disbursement(disbursement=d, actor=approver)
+    db.session.commit()
+    run_jobs()
+    d = _fresh(d.id)
+    assert d.status is S.PAID and d.amount_cents == 1_000_000
+    [transfer] = fake_stripe.transfers.values()
+    assert (transfer["amount"], transfer["currency"]) == (1_000_000, "usd")
+    assert (d.local_currency, d.local_amount_minor, d.exchange_rate, d.exchange_rate_source) == (
+        "KES", 129_250_000, Decimal("129.25"), ExchangeRateSource.STRIPE)
+    assert verify_ledger() == []
+    page = _html(signed_in(grantee).get(f"/disbursements/{d.id}"))
+    assert "1,292,500.00" in page and "1 USD = 129.25 KES" in page and "Reported by Stripe" in page
+
+
+def test_stripe_payment_in_us_dollars_records_no_local_amount(payable, run_jobs, fake_stripe):
+    grant, requester, approver, grantee = payable()
+    d = requests.request_disbursement(tranche=grant.tranches[0], actor=requester)
+    db.session.commit()
+    requests.approve_disbursement(disbursement=d, actor=approver)
+    db.session.commit()
+    run_jobs()
+    d = _fresh(d.id)
+    assert d.status is S.PAID
+    assert (d.local_currency, d.local_amount_minor, d.exchange_rate, d.exchange_rate_source) == (None,) * 4
