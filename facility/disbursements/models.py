@@ -25,7 +25,7 @@ from facility.accounts.models import User, enum_column
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
 from facility.core.states import Transitions
-from facility.disbursements.local_currency import RATE_CHARS, format_local, format_rate, rate_text
+from facility.disbursements.local_currency import RATE_CHARS, format_local, format_rate, rate_text, to_major
 from facility.extensions import db
 from facility.grants.models import Grant, PayoutRail, Tranche
 
@@ -98,6 +98,20 @@ class DecimalText(sa.types.TypeDecorator):
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         return None if value is None else Decimal(value)
+
+
+class _MinorAsMajor(sa.types.TypeDecorator):
+    """Reads 'KES:129250000' (currency and minor units, joined in SQL) as Decimal('1292500.00'): the major
+    units need the currency's decimals, which only Babel knows."""
+
+    impl = sa.String()
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        currency, _, minor = str(value).partition(":")
+        return to_major(int(minor), currency)
 
 
 class LocalAmount(NamedTuple):
@@ -196,6 +210,12 @@ class Disbursement(TimestampMixin, db.Model):
     def next_try(self) -> datetime | None:
         """When a retrying disbursement is tried again."""
         return self.next_attempt_at if self.status is DisbursementStatus.RETRYING else None
+
+
+def local_amount_major_sql() -> Any:
+    """A select column: the local amount in major units (Decimal, with the currency's decimals), NULL for USD."""
+    joined = Disbursement.local_currency + ":" + sa.cast(Disbursement.local_amount_minor, sa.String)
+    return sa.type_coerce(joined, _MinorAsMajor())
 
 
 class DisbursementApproval(db.Model):

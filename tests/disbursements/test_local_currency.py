@@ -253,3 +253,45 @@ def test_stripe_payment_in_us_dollars_records_no_local_amount(payable, run_jobs,
     d = _fresh(d.id)
     assert d.status is S.PAID
     assert (d.local_currency, d.local_amount_minor, d.exchange_rate, d.exchange_rate_source) == (None,) * 4
+
+
+# --- the staff exports show both -------------------------------------------------------------------
+
+def test_payments_export_shows_the_local_amount_beside_the_usd_amount(awaiting, signed_in, make_user):
+    import csv
+    import io
+
+    import openpyxl
+
+    d_id, grant, requester, approver, grantee = awaiting
+    confirmer = make_user("fund_manager")
+    requests.confirm_manual_payment(disbursement=_fresh(d_id), actor=confirmer, bank_reference="FT-EXPORT-1",
+                                    local_currency="UGX", local_amount="37,005,000")
+    db.session.commit()
+    client = signed_in(confirmer)
+    response = client.get("/portfolio/exports/payments.csv")
+    assert response.status_code == 200
+    [row] = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert (row["amount_usd"], row["local_currency"], row["local_amount"], row["exchange_rate"],
+            row["exchange_rate_source"]) == ("10000.00", "UGX", "37005000", "3700.5", "manual")
+    assert "FT-EXPORT-1" not in response.get_data(as_text=True)  # bank references stay out of exports
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get("/portfolio/exports/payments.xlsx").get_data())).active
+    header = [c.value for c in sheet[1]]
+    values = dict(zip(header, (c.value for c in sheet[2]), strict=True))
+    assert (values["amount_usd"], values["local_currency"], values["local_amount"], values["exchange_rate"]) == (
+        10_000, "UGX", 37_005_000, 3700.5)
+    assert sheet.cell(2, header.index("local_amount") + 1).data_type == "n"
+
+
+def test_payments_export_of_a_us_dollar_payment_leaves_the_local_columns_empty(awaiting, signed_in, make_user):
+    import csv
+    import io
+
+    d_id, *_ = awaiting
+    confirmer = make_user("fund_manager")
+    requests.confirm_manual_payment(disbursement=_fresh(d_id), actor=confirmer, bank_reference="FT2")
+    db.session.commit()
+    body = signed_in(confirmer).get("/portfolio/exports/payments.csv").get_data(as_text=True).lstrip("\ufeff")
+    [row] = list(csv.DictReader(io.StringIO(body)))
+    assert (row["local_currency"], row["local_amount"], row["exchange_rate"], row["exchange_rate_source"]) == (
+        "", "", "", "")
