@@ -223,8 +223,8 @@ def manual_payment(*, usd_cents: int, currency: str | None, amount: str | None,
             errors["local_currency"] = [_("A payment in US dollars has no local amount or exchange rate; leave "
                                           "them empty.")]
         elif code is not None and code != HOME_CURRENCY and not (typed_amount or typed_rate):
-            errors["local_amount"] = [_("Give the amount received in %(currency)s, or the exchange rate.",
-                                        currency=code)]
+            errors["local_amount"] = [_("Give the amount received in %(currency)s, or the exchange rate (or choose "
+                                        "US dollars if the bank paid in US dollars).", currency=code)]
     if errors:
         raise ValidationFailed(_("Check the local currency, amount and exchange rate."), errors=errors)
     if code is None or code == HOME_CURRENCY:

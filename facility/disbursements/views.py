@@ -66,9 +66,16 @@ def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form
     return render_template(
         "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
         reason_form=reason_form or ReasonForm(prefix="cancel"),
-        confirm_form=confirm_form or ConfirmPaymentForm(prefix="confirm"),
+        confirm_form=confirm_form or _confirm_form(disbursement),
         fail_form=fail_form or ReasonForm(prefix="fail"),
     ), status
+
+
+def _confirm_form(disbursement: Disbursement) -> ConfirmPaymentForm:
+    """The bank-reference form, its currency pre-filled with the one the grant's last local payment was in."""
+    if disbursement.status is not S.AWAITING_CONFIRMATION:
+        return ConfirmPaymentForm(prefix="confirm")
+    return ConfirmPaymentForm(prefix="confirm", data={"local_currency": queries.last_local_currency(disbursement.grant_id)})
 
 
 @bp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])

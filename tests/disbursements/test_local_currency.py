@@ -2,8 +2,11 @@
 rail's confirmation with a local amount on the page, and what the pages show."""
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 
@@ -180,7 +183,7 @@ def test_confirming_on_the_page_with_a_local_amount(awaiting, signed_in, make_us
         ({"local_currency": "KES", "local_amount": "-5"}, "Give an amount above zero."),
         ({"local_currency": "KES", "local_amount": "١٢٣"}, "digits 0-9"),
         ({"local_currency": "ZZZ", "local_amount": "100"}, "ISO 4217"),
-        ({"local_currency": "KES"}, "Give the amount received in KES, or the exchange rate."),
+        ({"local_currency": "KES"}, "Give the amount received in KES, or the exchange rate"),
         ({"local_amount": "100"}, "Say which currency the grantee received."),
         ({"local_currency": "KES", "local_amount": "1,292,600", "exchange_rate": "129.25"}, "do not match"),
         ({"local_currency": "KES", "exchange_rate": "1e2"}, "digits 0-9"),
@@ -208,6 +211,27 @@ def test_confirming_on_the_page_with_a_local_amount(awaiting, signed_in, make_us
         assert "Received by the grantee as" in grant_page and "1,292,500.00" in grant_page
         assert "1 USD = 129.25 KES" in grant_page
     assert "1,292,500.00" in _html(signed_in(grantee).get(f"/disbursements/{d_id}"))
+
+
+def test_the_next_payment_of_the_grant_is_offered_the_same_currency(payable, run_jobs, signed_in, make_user):
+    grant, requester, approver, grantee = payable(rail="manual", accept=(1, 2))
+    ids = []
+    for tranche in grant.tranches:
+        d = requests.request_disbursement(tranche=tranche, actor=requester)
+        db.session.commit()
+        requests.approve_disbursement(disbursement=d, actor=approver)
+        db.session.commit()
+        ids.append(d.id)
+    run_jobs()
+    confirmer = make_user("fund_manager")
+    client = signed_in(confirmer)
+    first = _html(client.get(f"/disbursements/{ids[1]}"))
+    assert '<option value="">US dollars (no conversion)' in first and "<option selected" not in first
+    requests.confirm_manual_payment(disbursement=_fresh(ids[0]), actor=confirmer, bank_reference="FT1",
+                                    local_currency="KES", local_amount="1,292,500")
+    db.session.commit()
+    page = _html(client.get(f"/disbursements/{ids[1]}"))
+    assert '<option selected value="KES">' in page
 
 
 def test_shown_in_the_viewers_locale(awaiting, signed_in, make_user):
@@ -258,11 +282,6 @@ def test_stripe_payment_in_us_dollars_records_no_local_amount(payable, run_jobs,
 # --- the staff exports show both -------------------------------------------------------------------
 
 def test_payments_export_shows_the_local_amount_beside_the_usd_amount(awaiting, signed_in, make_user):
-    import csv
-    import io
-
-    import openpyxl
-
     d_id, grant, requester, approver, grantee = awaiting
     confirmer = make_user("fund_manager")
     requests.confirm_manual_payment(disbursement=_fresh(d_id), actor=confirmer, bank_reference="FT-EXPORT-1",
@@ -284,9 +303,6 @@ def test_payments_export_shows_the_local_amount_beside_the_usd_amount(awaiting, 
 
 
 def test_payments_export_of_a_us_dollar_payment_leaves_the_local_columns_empty(awaiting, signed_in, make_user):
-    import csv
-    import io
-
     d_id, *_ = awaiting
     confirmer = make_user("fund_manager")
     requests.confirm_manual_payment(disbursement=_fresh(d_id), actor=confirmer, bank_reference="FT2")
