@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 import pycountry
 from babel.numbers import format_decimal as babel_format_decimal
@@ -46,6 +46,7 @@ NOT_MONEY = frozenset({
 _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<fraction>[0-9]+))?")
 _RATE = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<fraction>[0-9]+))?")
 FIELDS = ("local_currency", "local_amount", "exchange_rate")
+EXACT = Context(prec=60)  # enough digits that no product or quotient of the figures above is ever rounded
 
 
 def currency_codes() -> list[str]:
@@ -175,14 +176,16 @@ def parse_rate(text: str | None) -> Decimal | None:
 
 def amount_at(usd_cents: int, rate: Decimal, currency: str) -> int:
     """The local amount of `usd_cents` at `rate`, in minor units, rounded half-even to the minor unit."""
-    local_major = Decimal(usd_cents) / 100 * rate
-    return int((local_major * (Decimal(10) ** minor_digits(currency))).to_integral_value(rounding=ROUND_HALF_EVEN))
+    with localcontext(EXACT):
+        local_major = Decimal(usd_cents) / 100 * rate
+        return int((local_major * (Decimal(10) ** minor_digits(currency))).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def rate_of(usd_cents: int, amount_minor: int, currency: str) -> Decimal:
     """The rate that turns `usd_cents` into `amount_minor`, rounded half-even to `RATE_DECIMALS` decimals."""
-    rate = to_major(amount_minor, currency) / (Decimal(usd_cents) / 100)
-    return rate.quantize(Decimal(1).scaleb(-RATE_DECIMALS), rounding=ROUND_HALF_EVEN)
+    with localcontext(EXACT):
+        rate = to_major(amount_minor, currency) / (Decimal(usd_cents) / 100)
+        return rate.quantize(Decimal(1).scaleb(-RATE_DECIMALS), rounding=ROUND_HALF_EVEN)
 
 
 def agree(usd_cents: int, amount_minor: int, rate: Decimal, currency: str) -> bool:

@@ -311,3 +311,13 @@ def test_payments_export_of_a_us_dollar_payment_leaves_the_local_columns_empty(a
     [row] = list(csv.DictReader(io.StringIO(body)))
     assert (row["local_currency"], row["local_amount"], row["exchange_rate"], row["exchange_rate_source"]) == (
         "", "", "", "")
+
+
+def test_extreme_figures_are_refused_not_crashed(app):
+    # The largest amount of a currency without decimals for one cent: a rate beyond what can be recorded.
+    with pytest.raises(ValidationFailed) as refused:
+        lc.manual_payment(usd_cents=1, currency="UGX", amount="9" * 18, rate=None)
+    assert list(refused.value.errors) == ["local_amount"]
+    with pytest.raises(ValidationFailed) as refused:
+        lc.manual_payment(usd_cents=10**15, currency="KES", amount=None, rate="9999999999.99999999")
+    assert list(refused.value.errors) == ["exchange_rate"]
