@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -25,7 +26,14 @@ from facility.accounts.models import User, enum_column
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
 from facility.core.states import Transitions
-from facility.disbursements.local_currency import RATE_CHARS, format_local, format_rate, rate_text, to_major
+from facility.disbursements.local_currency import (
+    RATE_CHARS,
+    LocalPayment,
+    format_local,
+    format_rate,
+    rate_text,
+    to_major,
+)
 from facility.extensions import db
 from facility.grants.models import Grant, PayoutRail, Tranche
 
@@ -110,7 +118,7 @@ class _MinorAsMajor(sa.types.TypeDecorator):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         if value is None:
             return None
-        currency, _, minor = str(value).partition(":")
+        currency, _colon, minor = str(value).partition(":")
         return to_major(int(minor), currency)
 
 
@@ -190,9 +198,9 @@ class Disbursement(TimestampMixin, db.Model):
         """'1 USD = 129.25 KES' in the viewer's locale; empty for a payment in US dollars."""
         if self.exchange_rate is None or self.local_currency is None:
             return ""
-        return f"1 USD = {format_rate(self.exchange_rate)} {self.local_currency}"
+        return _("1 USD = %(rate)s %(currency)s", rate=format_rate(self.exchange_rate), currency=self.local_currency)
 
-    def record_local_payment(self, payment: Any) -> None:
+    def record_local_payment(self, payment: LocalPayment | None) -> None:
         """Store a `local_currency.LocalPayment` (None: paid in US dollars, nothing stored)."""
         if payment is None:
             for name in _LOCAL_COLUMNS:
