@@ -241,7 +241,7 @@ class StripeGateway:
         except stripe.StripeError as exc:
             result = _classify(exc)
         if result.paid and paid_transfer is not None:
-            payment = paid_transfer["destination_payment"] if "destination_payment" in paid_transfer else None
+            payment = getattr(paid_transfer, "destination_payment", None)
             result = replace(result, received=self.received_by_destination(payment, destination))
         log.info("stripe transfer for disbursement %s (%s cents to %s): %s%s%s", disbursement_id, amount_cents,
                  destination, result.status.value, f" {result.transfer_id}" if result.transfer_id else "",
