@@ -19,6 +19,7 @@ from facility.api.schemas import PageArgs, page_of
 from facility.core.inputs import REASON_CHARS, REFERENCE_CHARS
 from facility.core.policy import Decision, require
 from facility.disbursements import bank_details, policy, queries, requests
+from facility.disbursements.local_currency import RATE_CHARS
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.schemas import DisbursementDetailSchema, DisbursementSchema
 from facility.extensions import db
@@ -33,6 +34,17 @@ class DisbursementListArgs(PageArgs):
 
 class ConfirmPaymentSchema(ma.Schema):
     bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REFERENCE_CHARS))
+    # Paid in the grantee's currency: the currency with the amount received, the rate, or both (checked by the
+    # service, `disbursements.local_currency.manual_payment`). Omitted for a payment in US dollars.
+    local_currency = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=3),
+                                      metadata={"description": "ISO 4217 code, like KES; omit for US dollars"})
+    local_amount = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40),
+                                    metadata={"description": "the amount received, a decimal string in major units "
+                                                             "(\"1292500.00\")"})
+    exchange_rate = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=RATE_CHARS),
+                                     metadata={"description": "units of the local currency per US dollar, a decimal "
+                                                              "string (\"129.25\"); the one of amount and rate not "
+                                                              "given is derived, rounded half to even"})
 
 
 class DisbursementReasonSchema(ma.Schema):
@@ -101,9 +113,12 @@ def approve(disbursement_id: int) -> Disbursement:
 @blp.arguments(ConfirmPaymentSchema)
 @blp.response(200, DisbursementDetailSchema)
 def confirm(data: dict[str, Any], disbursement_id: int) -> Disbursement:
-    """Manual rail: a fund manager confirms the bank transfer with its reference (-> paid)."""
+    """Manual rail: a fund manager confirms the bank transfer with its reference (-> paid); paid in the grantee's
+    currency, with `local_currency` and `local_amount` and/or `exchange_rate` (422 when they are unreadable or
+    do not agree; nothing changes)."""
     return _act(disbursement_id, policy.can_confirm, requests.confirm_manual_payment,
-                bank_reference=data["bank_reference"])
+                bank_reference=data["bank_reference"], local_currency=data["local_currency"],
+                local_amount=data["local_amount"], exchange_rate=data["exchange_rate"])
 
 
 @blp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])

@@ -61,7 +61,9 @@ def seed(state: dict[str, Any]) -> None:
     # Manual rail (bank transfer made by the finance team).
     paid = _approved(tranches[0], requester, approver)
     _worker_answers(paid, _manual_instruction(paid))
-    requests.confirm_manual_payment(disbursement=paid, actor=confirmer, bank_reference="DEMO-BANK-20261101")
+    # Paid in the grantee's currency: the bank converted the US dollars into shillings at the rate it quoted.
+    requests.confirm_manual_payment(disbursement=paid, actor=confirmer, bank_reference="DEMO-BANK-20261101",
+                                    local_currency="KES", exchange_rate="129.25")
     waiting = _approved(tranches[1], requester, approver)
     _worker_answers(waiting, _manual_instruction(waiting))
     refused = _approved(tranches[2], requester, approver)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,6 +26,14 @@ from facility.accounts.models import User, enum_column
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
 from facility.core.states import Transitions
+from facility.disbursements.local_currency import (
+    RATE_CHARS,
+    LocalPayment,
+    format_local,
+    format_rate,
+    rate_text,
+    to_major,
+)
 from facility.extensions import db
 from facility.grants.models import Grant, PayoutRail, Tranche
 
@@ -77,6 +88,51 @@ SHOWS_PROBLEM = frozenset({DisbursementStatus.FAILED, DisbursementStatus.RETRYIN
 """Statuses whose page shows the last problem (the provider's or the bank's reason)."""
 
 
+@labelled({"manual": _l("Given by the fund manager who confirmed the payment"), "stripe": _l("Reported by Stripe")})
+class ExchangeRateSource(str, enum.Enum):
+    MANUAL = "manual"  # typed with the bank reference
+    STRIPE = "stripe"  # read from the transfer's balance transaction on the connected account
+
+
+class DecimalText(sa.types.TypeDecorator):
+    """An exact Decimal stored as its text ('129.25'): the same on SQLite (which has no exact numeric type)
+    and PostgreSQL."""
+
+    impl = sa.String(RATE_CHARS)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else rate_text(Decimal(value))
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class _MinorAsMajor(sa.types.TypeDecorator):
+    """Reads 'KES:129250000' (currency and minor units, joined in SQL) as Decimal('1292500.00'): the major
+    units need the currency's decimals, which only Babel knows."""
+
+    impl = sa.String()
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        currency, _colon, minor = str(value).partition(":")
+        return to_major(int(minor), currency)
+
+
+class LocalAmount(NamedTuple):
+    """A payment's amount in the grantee's currency, as pages and the API show it."""
+
+    currency: str
+    amount_minor: int
+    formatted: str  # in the viewer's locale
+
+
+_LOCAL_COLUMNS = ("local_currency", "local_amount_minor", "exchange_rate", "exchange_rate_source")
+
+
 class Disbursement(TimestampMixin, db.Model):
     __tablename__ = "disbursements"
 
@@ -105,6 +161,12 @@ class Disbursement(TimestampMixin, db.Model):
     paid_at: Mapped[datetime | None] = mapped_column()
     ledger_transaction_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"), unique=True)
+    # Paid in the grantee's currency (`disbursements.local_currency`): information beside the USD amount, which
+    # alone is booked. All four are set together, or none (a payment in US dollars).
+    local_currency: Mapped[str | None] = mapped_column(sa.String(3))  # ISO 4217
+    local_amount_minor: Mapped[int | None] = mapped_column(sa.BigInteger)  # in the currency's minor units
+    exchange_rate: Mapped[Decimal | None] = mapped_column(DecimalText())  # local units per US dollar
+    exchange_rate_source: Mapped[ExchangeRateSource | None] = mapped_column(enum_column(ExchangeRateSource))
 
     tranche: Mapped[Tranche] = relationship()
     grant: Mapped[Grant] = relationship()
@@ -117,7 +179,36 @@ class Disbursement(TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("required_approvals >= 1", name="approvals_positive"),
+        sa.CheckConstraint("local_amount_minor IS NULL OR local_amount_minor > 0", name="local_amount_positive"),
+        sa.CheckConstraint(
+            "(local_currency IS NULL AND local_amount_minor IS NULL AND exchange_rate IS NULL "
+            "AND exchange_rate_source IS NULL) OR (local_currency IS NOT NULL AND local_amount_minor IS NOT NULL "
+            "AND exchange_rate IS NOT NULL AND exchange_rate_source IS NOT NULL)", name="local_payment_complete"),
     )
+
+    @property
+    def local_amount(self) -> LocalAmount | None:
+        """The amount the grantee received in their currency, when it was not US dollars."""
+        if self.local_currency is None or self.local_amount_minor is None:
+            return None
+        return LocalAmount(self.local_currency, self.local_amount_minor,
+                           format_local(self.local_amount_minor, self.local_currency))
+
+    @property
+    def exchange_rate_shown(self) -> str:
+        """'1 USD = 129.25 KES' in the viewer's locale; empty for a payment in US dollars."""
+        if self.exchange_rate is None or self.local_currency is None:
+            return ""
+        return _("1 USD = %(rate)s %(currency)s", rate=format_rate(self.exchange_rate), currency=self.local_currency)
+
+    def record_local_payment(self, payment: LocalPayment | None) -> None:
+        """Store a `local_currency.LocalPayment` (None: paid in US dollars, nothing stored)."""
+        if payment is None:
+            for name in _LOCAL_COLUMNS:
+                setattr(self, name, None)
+            return
+        self.local_currency, self.local_amount_minor = payment.currency, payment.amount_minor
+        self.exchange_rate, self.exchange_rate_source = payment.rate, ExchangeRateSource(payment.source)
 
     @property
     def problem(self) -> str:
@@ -128,6 +219,12 @@ class Disbursement(TimestampMixin, db.Model):
     def next_try(self) -> datetime | None:
         """When a retrying disbursement is tried again."""
         return self.next_attempt_at if self.status is DisbursementStatus.RETRYING else None
+
+
+def local_amount_major_sql() -> Any:
+    """A select column: the local amount in major units (Decimal, with the currency's decimals), NULL for USD."""
+    joined = Disbursement.local_currency + ":" + sa.cast(Disbursement.local_amount_minor, sa.String)
+    return sa.type_coerce(joined, _MinorAsMajor())
 
 
 class DisbursementApproval(db.Model):

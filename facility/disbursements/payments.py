@@ -19,6 +19,7 @@ from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.disbursements import lifecycle
 from facility.disbursements.lifecycle import Enqueue, locked, transition
+from facility.disbursements.local_currency import LocalPayment, local_details, stripe_payment
 from facility.disbursements.models import DISBURSEMENT_TRANSITIONS, Disbursement, DisbursementStatus
 from facility.disbursements.rails import RETRY_POLICY, PaymentRequest, PaymentStatus, RailResult, RetryPolicy
 from facility.extensions import db
@@ -104,8 +105,10 @@ def record_payment_result(*, disbursement_id: int, result: RailResult, enqueue: 
         disbursement.provider_reference = result.provider_reference
         note = (_("Stripe transfer %(ref)s (found from an earlier try).", ref=result.provider_reference)
                 if result.found_existing else _("Stripe transfer %(ref)s.", ref=result.provider_reference))
+        local = received_locally(disbursement, result)
+        disbursement.record_local_payment(local)
         lifecycle.mark_paid(disbursement, actor=None, note=note,
-                            details={"provider_reference": result.provider_reference})
+                            details={"provider_reference": result.provider_reference, **local_details(local)})
     elif result.status is PaymentStatus.AWAITING_CONFIRMATION:
         disbursement.payment_instruction = result.instruction
         transition(disbursement, S.AWAITING_CONFIRMATION, actor=None, note=result.message)
@@ -119,6 +122,16 @@ def record_payment_result(*, disbursement_id: int, result: RailResult, enqueue: 
         lifecycle.tell_failed(disbursement, result.message)
     db.session.flush()
     return disbursement
+
+
+def received_locally(disbursement: Disbursement, result: RailResult) -> LocalPayment | None:
+    """What the grantee received in their currency, as the rail reported it (Stripe converts a USD transfer
+    into a connected account's other default currency); None for US dollars or when the rail did not say."""
+    received = result.received
+    if received is None:
+        return None
+    return stripe_payment(usd_cents=disbursement.amount_cents, currency=received.currency,
+                          amount_minor=received.amount_minor, rate=received.exchange_rate)
 
 
 def _retry_or_give_up(disbursement: Disbursement, result: RailResult, *, enqueue: Enqueue) -> None:

@@ -119,3 +119,13 @@ def approvals_waiting_since(before: datetime) -> list[Disbursement]:
                  joinedload(Disbursement.grant).joinedload(Grant.organization))
         .order_by(Disbursement.created_at, Disbursement.id)
     ).scalars().unique())
+
+
+# --- payouts in local currency ---
+
+def last_local_currency(grant_id: int) -> str | None:
+    """The currency the grant's latest payment in local currency was received in (pre-fills the confirm form)."""
+    return db.session.execute(
+        sa.select(Disbursement.local_currency)
+        .where(Disbursement.grant_id == grant_id, Disbursement.local_currency.is_not(None))
+        .order_by(Disbursement.id.desc()).limit(1)).scalar_one_or_none()

@@ -40,7 +40,7 @@ from flask_babel import lazy_gettext as _l
 
 from facility.core.labels import labelled
 from facility.disbursements import stripe_gateway
-from facility.disbursements.stripe_gateway import StripeGateway, TransferStatus
+from facility.disbursements.stripe_gateway import Received, StripeGateway, TransferStatus
 
 
 @labelled({"paid": _l("Paid"), "awaiting_confirmation": _l("Awaiting bank confirmation"),
@@ -77,6 +77,7 @@ class RailResult:
     retry_after_seconds: float | None = None
     instruction: dict[str, Any] | None = None  # manual rail: what staff must pay, and to whom
     found_existing: bool = False
+    received: Received | None = None  # Stripe: what the connected account received, in its currency
 
 
 class Rail(Protocol):
@@ -103,7 +104,8 @@ class StripeRail:
         status = {TransferStatus.PAID: PaymentStatus.PAID, TransferStatus.RETRYABLE: PaymentStatus.RETRYABLE,
                   TransferStatus.FAILED: PaymentStatus.FAILED}[result.status]
         return RailResult(status, provider_reference=result.transfer_id, message=result.message, code=result.code,
-                          retry_after_seconds=result.retry_after_seconds, found_existing=result.found_existing)
+                          retry_after_seconds=result.retry_after_seconds, found_existing=result.found_existing,
+                          received=result.received)
 
 
 def mask_account(account: str) -> str:

@@ -21,6 +21,7 @@ from facility.core.policy import require
 from facility.disbursements import lifecycle, policy
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.lifecycle import locked, locked_tranche, transition
+from facility.disbursements.local_currency import local_details, manual_payment
 from facility.disbursements.models import (
     DISBURSEMENT_TRANSITIONS,
     INITIAL_STATUS,
@@ -163,14 +164,20 @@ def requeue_disbursement(*, disbursement: Disbursement, actor: User) -> Disburse
     return disbursement
 
 
-def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str) -> Disbursement:
+def confirm_manual_payment(*, disbursement: Disbursement, actor: User, bank_reference: str,
+                           local_currency: str | None = None, local_amount: str | None = None,
+                           exchange_rate: str | None = None) -> Disbursement:
     """Rule: `policy.can_confirm`: a fund manager who neither requested nor approved it confirms a manual-rail
-    payment with the bank's reference; it is then paid, once."""
+    payment with the bank's reference; it is then paid, once. Paid in the grantee's currency, the local amount
+    and/or the rate come with it (`local_currency.manual_payment`); the ledger books the USD amount only."""
     disbursement = locked(disbursement.id)
     require(policy.can_confirm(actor, disbursement))
     bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)
+    local = manual_payment(usd_cents=disbursement.amount_cents, currency=local_currency, amount=local_amount,
+                           rate=exchange_rate)
     disbursement.bank_reference = bank_reference
-    lifecycle.mark_paid(disbursement, actor=actor, details={"bank_reference": bank_reference},
+    disbursement.record_local_payment(local)
+    lifecycle.mark_paid(disbursement, actor=actor, details={"bank_reference": bank_reference, **local_details(local)},
                         note=_("Bank reference %(ref)s, confirmed.", ref=bank_reference))
     db.session.flush()
     return disbursement

@@ -15,6 +15,7 @@ import marshmallow as ma
 from flask_login import current_user
 
 from facility.accounts.policy import sees_people, shown_name
+from facility.disbursements.local_currency import rate_text
 from facility.disbursements.models import Disbursement
 from facility.disbursements.policy import approvals_state
 from facility.disbursements.queries import grant_disbursements
@@ -85,6 +86,16 @@ def approvals_data(disbursement: Disbursement) -> list[dict[str, Any]]:
             for approval in disbursement.approvals]
 
 
+class LocalAmountSchema(ma.Schema):
+    currency = ma.fields.String(metadata={"description": "ISO 4217 code of the currency the grantee received"})
+    amount_minor = ma.fields.Integer(metadata={"description": "in that currency's minor units (Babel's precision)"})
+    formatted = ma.fields.String(metadata={"description": "in the caller's locale"})
+
+
+def _rate(d: Any) -> str | None:
+    return None if d.exchange_rate is None else rate_text(d.exchange_rate)
+
+
 class DisbursementSchema(ma.Schema):
     id = ma.fields.Integer()
     status = ma.fields.Function(lambda d: d.status.value)
@@ -101,6 +112,15 @@ class DisbursementSchema(ma.Schema):
     paid_at = ma.fields.AwareDateTime(allow_none=True)
     created_at = ma.fields.AwareDateTime()
     history = ma.fields.List(ma.fields.Nested(DisbursementEventSchema), attribute="events")
+    # Paid in the grantee's currency (null for US dollars): information; `amount_cents` alone is booked.
+    local_amount = ma.fields.Nested(LocalAmountSchema, allow_none=True, metadata={
+        "description": "what the grantee received in their currency: {currency, amount_minor, formatted}; "
+                       "null when paid in US dollars"})
+    exchange_rate = ma.fields.Function(_rate, allow_none=True, metadata={
+        "description": "local units per US dollar, a decimal string; null when paid in US dollars"})
+    exchange_rate_source = ma.fields.Function(
+        lambda d: d.exchange_rate_source.value if d.exchange_rate_source else None, allow_none=True,
+        metadata={"description": "manual (given with the bank reference) or stripe (from the transfer)"})
 
 
 class DisbursementDetailSchema(DisbursementSchema):

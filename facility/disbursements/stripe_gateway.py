@@ -18,6 +18,12 @@ Paying a grantee at most once per tranche rests on two things here:
 2. The create call carries an idempotency key derived from the disbursement id,
    so two workers racing past the look-up still make one transfer.
 
+A transfer in US dollars to a connected account whose default currency is another one is converted
+by Stripe. Once a transfer is made (or found), `received_by_destination` reads what the account
+received: the transfer's `destination_payment` on the connected account, and its balance
+transaction's `amount`, `currency` and `exchange_rate`. That read is best effort: the transfer is
+made whatever it answers, so an error there leaves the result paid, without the local figures.
+
 The Stripe client never retries by itself (`max_network_retries=0`): retries are
 the disbursement job's, with backoff, and always start with the look-up.
 Provider errors are never raised from `transfer_for_disbursement`; they come
@@ -29,7 +35,8 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -59,6 +66,14 @@ class TransferStatus(StrEnum):
     FAILED = "failed"        # Stripe refused it (decline, invalid request); retrying will not help
 
 
+class Received(NamedTuple):
+    """What a connected account received for a transfer, in its own currency (Stripe's balance transaction)."""
+
+    currency: str  # ISO 4217, as Stripe writes it (lower case)
+    amount_minor: int
+    exchange_rate: Decimal | None  # units received per unit sent; None when nothing was converted
+
+
 @dataclass(frozen=True)
 class TransferResult:
     status: TransferStatus
@@ -68,6 +83,7 @@ class TransferResult:
     retry_after_seconds: float | None = None
     found_existing: bool = False  # the look-up found a transfer made by an earlier attempt
     request_id: str | None = None
+    received: Received | None = None  # paid: what the connected account received (None if unknown)
 
     @property
     def paid(self) -> bool:
@@ -190,10 +206,12 @@ class StripeGateway:
         if not destination:
             return TransferResult(TransferStatus.FAILED, code="no_destination",
                                   message="The grantee has no Stripe connected account to pay into.")
+        paid_transfer: stripe.Transfer | None = None
         try:
             existing = self.find_transfer_for_disbursement(disbursement_id)
             if existing is not None:
                 result = self._existing_result(existing, disbursement_id, amount_cents, destination, currency)
+                paid_transfer = existing
             else:
                 transfer = self._client().v1.transfers.create(
                     params={
@@ -219,12 +237,43 @@ class StripeGateway:
                         message=f"Transfer {transfer.id} was reversed; re-queue the disbursement as a new attempt.")
                 else:
                     result = TransferResult(TransferStatus.PAID, transfer_id=transfer.id, request_id=request_id)
+                    paid_transfer = transfer
         except stripe.StripeError as exc:
             result = _classify(exc)
+        if result.paid and paid_transfer is not None:
+            payment = getattr(paid_transfer, "destination_payment", None)
+            result = replace(result, received=self.received_by_destination(payment, destination))
         log.info("stripe transfer for disbursement %s (%s cents to %s): %s%s%s", disbursement_id, amount_cents,
                  destination, result.status.value, f" {result.transfer_id}" if result.transfer_id else "",
                  f" [{result.code}] {result.message}" if result.message else "")
         return result
+
+    def received_by_destination(self, destination_payment: Any, destination: str) -> Received | None:
+        """What the connected account received for a transfer (its currency, amount and the rate), read from the
+        transfer's destination payment and its balance transaction; None when Stripe cannot say (never raises)."""
+        try:
+            client = self._client()
+            payment_id = destination_payment
+            if payment_id is not None and not isinstance(payment_id, str):
+                payment_id = payment_id.id
+            if not payment_id:
+                return None
+            payment = client.v1.charges.retrieve(payment_id, params={"expand": ["balance_transaction"]},
+                                                 options={"stripe_account": destination})
+            txn = payment.balance_transaction
+            if isinstance(txn, str):
+                txn = client.v1.balance_transactions.retrieve(txn, options={"stripe_account": destination})
+            if txn is None:
+                return None
+            amount, currency = txn["amount"], txn["currency"]
+            rate = txn["exchange_rate"] if "exchange_rate" in txn else None  # noqa: SIM401 - no .get() in stripe 16
+            if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
+                return None
+            return Received(currency.lower(), amount, Decimal(str(rate)) if rate is not None else None)
+        except (stripe.StripeError, GatewayError, KeyError, AttributeError, TypeError, InvalidOperation) as exc:
+            log.warning("stripe payment %s: what %s received could not be read: %s", destination_payment, destination,
+                        exc)
+            return None
 
     @staticmethod
     def _existing_result(transfer: stripe.Transfer, disbursement_id: int, amount_cents: int, destination: str,

@@ -70,9 +70,16 @@ def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form
         "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
         approvals=policy.approvals_state(disbursement),
         reason_form=reason_form or ReasonForm(prefix="cancel"),
-        confirm_form=confirm_form or ConfirmPaymentForm(prefix="confirm"),
+        confirm_form=confirm_form or _confirm_form(disbursement),
         fail_form=fail_form or ReasonForm(prefix="fail"),
     ), status
+
+
+def _confirm_form(disbursement: Disbursement) -> ConfirmPaymentForm:
+    """The bank-reference form, its currency pre-filled with the one the grant's last local payment was in."""
+    if disbursement.status is not S.AWAITING_CONFIRMATION:
+        return ConfirmPaymentForm(prefix="confirm")
+    return ConfirmPaymentForm(prefix="confirm", data={"local_currency": queries.last_local_currency(disbursement.grant_id)})
 
 
 @bp.route("/tranches/<int:tranche_id>/disbursements", methods=["POST"])
@@ -173,7 +180,8 @@ def cancel(disbursement_id: int) -> ResponseReturnValue:
 @login_required
 def confirm(disbursement_id: int) -> ResponseReturnValue:
     return _with_form(disbursement_id, policy.can_confirm, ConfirmPaymentForm, "confirm",
-                      requests.confirm_manual_payment, _("Payment confirmed and booked."), fields=("bank_reference",))
+                      requests.confirm_manual_payment, _("Payment confirmed and booked."),
+                      fields=("bank_reference", "local_currency", "local_amount", "exchange_rate"))
 
 
 @bp.route("/disbursements/<int:disbursement_id>/fail", methods=["POST"])

@@ -1,8 +1,9 @@
 """The portfolio's exports: grants, tranches, payments, contributions and proposals as CSV or XLSX.
 
 Each table is its columns (`core.exports.Column`: money in cents written as USD, counts as
-integers, dates as dates) and one select of plain values, narrowed by the portfolio filter and
-read with `yield_per`, so rows go out as the database sends them and memory stays bounded.
+integers, dates as dates; a payment made in the grantee's currency also has its local amount, in that
+currency's major units, and the rate in local units per US dollar) and one select of plain values,
+narrowed by the portfolio filter and read with `yield_per`, so rows go out as the database sends them and memory stays bounded.
 
 What is left out, on purpose: bank details of any kind (payout accounts, payment instructions,
 bank references) and draft or withdrawn proposals (a draft is its authors' private work).
@@ -20,7 +21,7 @@ from facility.accounts.models import Organization
 from facility.challenges.models import Challenge
 from facility.cities.models import City
 from facility.core.exports import Column
-from facility.disbursements.models import Disbursement
+from facility.disbursements.models import Disbursement, local_amount_major_sql
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, Tranche
 from facility.ledger.services import commitment_code_sql, purpose_balance
@@ -56,9 +57,12 @@ def _tranches(flt: PortfolioFilter) -> Any:
 
 
 def _payments(flt: PortfolioFilter) -> Any:
+    # Paid in the grantee's currency: the amount received in its major units and the rate beside the USD amount.
     query = (sa.select(Disbursement.id, Disbursement.grant_id, Disbursement.tranche_id, Organization.name,
-                       Disbursement.amount_cents, Disbursement.rail, Disbursement.status, Disbursement.attempts,
-                       Disbursement.created_at, Disbursement.paid_at, *_place())
+                       Disbursement.amount_cents, Disbursement.local_currency, local_amount_major_sql(),
+                       Disbursement.exchange_rate, Disbursement.exchange_rate_source, Disbursement.rail,
+                       Disbursement.status, Disbursement.attempts, Disbursement.created_at, Disbursement.paid_at,
+                       *_place())
              .join(Grant, Disbursement.grant_id == Grant.id)
              .join(Organization, Grant.organization_id == Organization.id))
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Disbursement.id)
@@ -99,7 +103,9 @@ TABLES = {t.key: t for t in (
                        Column("title"), Column("due_date", "date"), Column("amount_usd", "money"), Column("status"),
                        Column("grantee"), *_PLACE], _tranches),
     Table("payments", [Column("disbursement_id", "int"), Column("grant_id", "int"), Column("tranche_id", "int"),
-                       Column("grantee"), Column("amount_usd", "money"), Column("rail"), Column("status"),
+                       Column("grantee"), Column("amount_usd", "money"), Column("local_currency"),
+                       Column("local_amount", "number"), Column("exchange_rate", "number"),
+                       Column("exchange_rate_source"), Column("rail"), Column("status"),
                        Column("attempts", "int"), Column("requested_at", "datetime"), Column("paid_at", "datetime"),
                        *_PLACE], _payments),
     Table("contributions", [Column("contribution_id", "int"), Column("donor_organization"), Column("method"),

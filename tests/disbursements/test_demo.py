@@ -14,3 +14,8 @@ def test_demo_has_a_disbursement_in_every_state(app):
     assert {rail.value for _status, rail in rows} == {"manual", "stripe"}
     assert facility_totals()["disbursed"] > 0
     assert verify_ledger() == []
+    # One payment was made in the grantee's currency (Kenyan shillings), its USD amount alone booked.
+    [local] = db.session.execute(sa.select(Disbursement).where(Disbursement.local_currency.is_not(None))).scalars()
+    assert (local.status, local.local_currency, local.exchange_rate_source.value) == (
+        DisbursementStatus.PAID, "KES", "manual")
+    assert local.local_amount_minor == local.amount_cents * 12925 // 100

@@ -245,6 +245,30 @@ def test_global_stripe_configuration_works_too(fake_stripe, monkeypatch):
     assert stripe.Transfer.retrieve(transfer.id).amount == 100
 
 
+def test_destination_payments_are_read_on_the_connected_account(client, fake_stripe):
+    transfer = client.v1.transfers.create(transfer_params(amount=1_000_000, destination="acct_1GranteeKE"))
+    assert (transfer.amount, transfer.currency) == (1_000_000, "usd")
+    payment_id = transfer.destination_payment
+    with pytest.raises(stripe.InvalidRequestError):  # not visible from the platform, only on the account
+        client.v1.charges.retrieve(payment_id)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.charges.retrieve(payment_id, options={"stripe_account": "acct_ok_1"})
+    payment = client.v1.charges.retrieve(payment_id, params={"expand": ["balance_transaction"]},
+                                         options={"stripe_account": "acct_1GranteeKE"})
+    assert (payment.amount, payment.currency, payment.source_transfer) == (129_250_000, "kes", transfer.id)
+    txn = payment.balance_transaction
+    assert (txn.object, txn.amount, txn.currency, txn.exchange_rate) == ("balance_transaction", 129_250_000, "kes",
+                                                                        129.25)
+    again = client.v1.balance_transactions.retrieve(txn.id, options={"stripe_account": "acct_1GranteeKE"})
+    assert again.amount == 129_250_000
+    # A transfer to an account in US dollars is not converted: no rate.
+    plain = client.v1.transfers.create(transfer_params(transfer_group="g-2"))
+    unconverted = client.v1.charges.retrieve(plain.destination_payment, params={"expand": ["balance_transaction"]},
+                                             options={"stripe_account": "acct_ok_1"})
+    assert (unconverted.amount, unconverted.currency, unconverted.balance_transaction.exchange_rate) == (
+        1500, "usd", None)
+
+
 def test_runs_as_a_separate_process():
     process = subprocess.Popen([sys.executable, "-m", "tests.fakes.stripe_server", "--port", "0"],
                                stdout=subprocess.PIPE, text=True)
@@ -260,6 +284,12 @@ def test_runs_as_a_separate_process():
         transfer = client.v1.transfers.create(transfer_params())
         assert [t["id"] for t in remote.transfers] == [transfer.id]
         assert [r["fault"] for r in remote.requests] == ["500", None]
+        # Conversions can be set from another process too.
+        remote.set_account_currency("acct_ok_3", "eur")
+        remote.set_exchange_rate("eur", "0.9")
+        converted = client.v1.transfers.create(transfer_params(destination="acct_ok_3", transfer_group="g-2"))
+        payment = client.v1.charges.retrieve(converted.destination_payment, options={"stripe_account": "acct_ok_3"})
+        assert (payment.amount, payment.currency) == (1350, "eur")
         remote.reset()
         assert remote.transfers == []
     finally:

@@ -5,6 +5,7 @@ import json
 import logging
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 import stripe
@@ -51,8 +52,11 @@ def test_transfer_is_looked_up_then_created_with_an_idempotency_key(gateway_app,
     assert (transfer["amount"], transfer["currency"], transfer["destination"]) == (250_000, "usd", "acct_ok_1")
     assert transfer["transfer_group"] == "disbursement-7"
     assert transfer["metadata"] == {"disbursement_id": "7", "grant_reference": "UIF-G-0042", "attempt": "0"}
-    assert [(r["method"], r["path"]) for r in fake_stripe.requests] == [("GET", "/v1/transfers"),
-                                                                       ("POST", "/v1/transfers")]
+    # Then what the connected account received is read from its destination payment (on that account).
+    assert [(r["method"], r["path"]) for r in fake_stripe.requests] == [
+        ("GET", "/v1/transfers"), ("POST", "/v1/transfers"), ("GET", f"/v1/charges/{transfer['destination_payment']}")]
+    assert fake_stripe.requests[2]["headers"]["Stripe-Account"] == "acct_ok_1"
+    assert result.received == stripe_gateway.Received("usd", 250_000, None)
     assert fake_stripe.requests[0]["params"]["transfer_group"] == "disbursement-7"
     assert fake_stripe.requests[1]["idempotency_key"] == "disbursement-7-transfer"
 
@@ -423,3 +427,38 @@ def test_webhook_without_a_configured_secret_is_refused(gateway_app):
     with pytest.raises(WebhookRejected) as rejected:
         stripe_gateway.verify_webhook(payload, header)
     assert rejected.value.reason == "missing_secret"
+
+
+# --- what a connected account in another currency received --------------------------------
+
+def test_a_transfer_to_an_account_in_another_currency_reports_the_conversion(gateway_app, fake_stripe):
+    result = pay(amount_cents=1_000_000, destination="acct_1GranteeKE")
+    assert result.paid
+    [transfer] = fake_stripe.transfers.values()
+    assert (transfer["amount"], transfer["currency"]) == (1_000_000, "usd")  # Stripe is paid in US dollars
+    assert result.received == stripe_gateway.Received("kes", 129_250_000, Decimal("129.25"))
+    # Found again by a later try, the conversion is read again, the same.
+    again = pay(amount_cents=1_000_000, destination="acct_1GranteeKE")
+    assert again.found_existing and again.received == result.received
+
+
+def test_the_conversion_follows_the_rate_and_the_currency_of_the_day(gateway_app, fake_stripe):
+    fake_stripe.set_account_currency("acct_ok_2", "ugx")
+    fake_stripe.set_exchange_rate("ugx", "3700.25")
+    # USD 100.02 at 3,700.25 = 370,099.005 UGX: no minor unit, half to even -> 370,099.
+    result = pay(disbursement_id=8, amount_cents=10_002, destination="acct_ok_2")
+    assert result.received == stripe_gateway.Received("ugx", 370_099, Decimal("3700.25"))
+
+
+def test_trouble_reading_the_conversion_leaves_the_transfer_paid(gateway_app, fake_stripe, monkeypatch, caplog):
+    # The transfer is made; Stripe then fails to answer for the destination payment: paid, without local figures.
+    monkeypatch.setattr(fake_stripe, "_get_charge",
+                        lambda params, id: (500, {"error": {"type": "api_error", "message": "down"}}))
+    result = pay(destination="acct_1GranteeKE")
+    assert result.paid and result.received is None and len(fake_stripe.transfers) == 1
+    assert "could not be read" in caplog.text
+    # A time-out there is the same: the transfer stands, nothing is paid twice.
+    monkeypatch.undo()
+    fake_stripe.add_fault("timeout", path=f"/v1/charges/{next(iter(fake_stripe.transfers.values()))['destination_payment']}")
+    again = pay(destination="acct_1GranteeKE")
+    assert again.paid and again.found_existing and again.received is None and len(fake_stripe.transfers) == 1

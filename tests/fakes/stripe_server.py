@@ -9,6 +9,12 @@ What it answers, like Stripe does:
 - `POST /v1/transfers`, `GET /v1/transfers/{id}`, `GET /v1/transfers?transfer_group=`
   (newest first, `limit`/`starting_after` paging), `POST /v1/transfers/{id}/reversals`;
 - `GET /v1/accounts/{id}` (preset connected accounts, see `PRESET_ACCOUNTS`), `POST /v1/accounts`;
+- `GET /v1/charges/{id}` and `GET /v1/balance_transactions/{id}` on a connected account (`Stripe-Account`
+  header): a transfer's `destination_payment` and what the account received. A transfer in another
+  currency than the destination's `default_currency` is converted at `fx_rates` (local units per unit of
+  the transfer's currency, rounded half-even to the account currency's minor unit), as Stripe does;
+  `LOCAL_CURRENCY_ACCOUNTS` are preset accounts in other currencies, `set_account_currency()` and
+  `set_exchange_rate()` change them;
 - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`.
 
 POST requests honour `Idempotency-Key`: the same key with the same parameters
@@ -54,9 +60,12 @@ import time
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from babel.numbers import get_currency_precision
 
 API_VERSION = "2025-09-30.clover"
 FAULT_KINDS = ("500", "429", "timeout", "timeout_after_commit", "lose_answer", "delay")
@@ -65,6 +74,9 @@ FAULT_KINDS = ("500", "429", "timeout", "timeout_after_commit", "lose_answer", "
 PRESET_ACCOUNTS = ("acct_ok_1", "acct_ok_2", "acct_ok_3", "acct_declined",
                    "acct_1Grantee01", "acct_1Grantee02", "acct_1Declined00")
 DECLINING_ACCOUNTS = {"acct_declined", "acct_1Declined00"}
+# Connected accounts whose default currency is not USD: transfers to them are converted.
+LOCAL_CURRENCY_ACCOUNTS = {"acct_1GranteeKE": "kes", "acct_1GranteeUG": "ugx"}
+DEFAULT_FX_RATES = {"kes": "129.25", "ugx": "3700.5", "eur": "0.9215"}  # units per US dollar
 DECLINE_MESSAGE = ("Your destination account needs to have at least one of the following capabilities enabled: "
                    "transfers, crypto_transfers, legacy_payments")
 
@@ -224,6 +236,11 @@ class FakeStripe:
             self.reversals: dict[str, dict] = {}
             self.sessions: dict[str, dict] = {}
             self.accounts: dict[str, dict] = {acct: self._account(acct) for acct in PRESET_ACCOUNTS}
+            for acct, currency in LOCAL_CURRENCY_ACCOUNTS.items():
+                self.accounts[acct] = self._account(acct, default_currency=currency, country="KE")
+            self.fx_rates: dict[str, Decimal] = {c: Decimal(r) for c, r in DEFAULT_FX_RATES.items()}
+            self.charges: dict[str, dict] = {}  # destination payments, on the connected accounts
+            self.balance_transactions: dict[str, dict] = {}  # theirs, keyed by id (each names its account)
             self.requests: list[dict] = []
             self._idempotency: dict[str, _Idempotent] = {}
             self._faults: list[Fault] = []
@@ -292,6 +309,16 @@ class FakeStripe:
             session.update(status="complete", payment_status="paid", payment_intent=self._new_id("pi"))
             return json.loads(json.dumps(session))
 
+    def set_account_currency(self, account_id: str, currency: str) -> None:
+        """The connected account's default currency (what transfers to it become)."""
+        with self._lock:
+            self.accounts[account_id]["default_currency"] = currency.lower()
+
+    def set_exchange_rate(self, currency: str, rate: str | Decimal) -> None:
+        """Units of `currency` per US dollar for the conversions from now on."""
+        with self._lock:
+            self.fx_rates[currency.lower()] = Decimal(str(rate))
+
     def advance_clock(self, seconds: int) -> None:
         """Shift the `created` timestamps the fake hands out."""
         with self._lock:
@@ -313,9 +340,12 @@ class FakeStripe:
             return generation == self._generation and not release.is_set()
 
     def process(self, method: str, path: str, pairs: list[tuple[str, str]], key: str | None,
-                hang: float = 0.0) -> tuple[int, dict, dict[str, str]]:
-        """Answer one API request, with Stripe's idempotency semantics for POST."""
+                hang: float = 0.0, account: str | None = None) -> tuple[int, dict, dict[str, str]]:
+        """Answer one API request, with Stripe's idempotency semantics for POST; `account` is the
+        `Stripe-Account` header (a request made on a connected account's behalf)."""
         params = decode_params(pairs)
+        if account:
+            params["_account"] = account
         headers: dict[str, str] = {}
         if method != "POST" or not key:
             if hang and not self._wait(hang):
@@ -366,6 +396,8 @@ class FakeStripe:
         ("GET", re.compile(r"^/v1/transfers/(?P<id>[^/]+)$"), "_get_transfer"),
         ("POST", re.compile(r"^/v1/transfers/(?P<id>[^/]+)/reversals$"), "_reverse_transfer"),
         ("GET", re.compile(r"^/v1/accounts/(?P<id>[^/]+)$"), "_get_account"),
+        ("GET", re.compile(r"^/v1/charges/(?P<id>[^/]+)$"), "_get_charge"),
+        ("GET", re.compile(r"^/v1/balance_transactions/(?P<id>[^/]+)$"), "_get_balance_transaction"),
         ("POST", re.compile(r"^/v1/accounts$"), "_create_account"),
         ("POST", re.compile(r"^/v1/checkout/sessions$"), "_create_session"),
         ("GET", re.compile(r"^/v1/checkout/sessions/(?P<id>[^/]+)$"), "_get_session"),
@@ -400,6 +432,7 @@ class FakeStripe:
         if not isinstance(metadata, dict):
             return _error(400, "invalid_request_error", "Invalid object", param="metadata")
         transfer_id = self._new_id("tr")
+        payment_id = self._destination_payment(transfer_id, destination, amount, currency)
         transfer = {
             "id": transfer_id,
             "object": "transfer",
@@ -410,7 +443,7 @@ class FakeStripe:
             "currency": currency,
             "description": params.get("description"),
             "destination": destination,
-            "destination_payment": self._new_id("py"),
+            "destination_payment": payment_id,
             "livemode": False,
             "metadata": dict(metadata),
             "reversals": {"object": "list", "data": [], "has_more": False, "total_count": 0,
@@ -422,6 +455,47 @@ class FakeStripe:
         }
         self.transfers[transfer_id] = transfer
         return 200, transfer
+
+    def _destination_payment(self, transfer_id: str, destination: str, amount: int, currency: str) -> str:
+        """The payment the connected account receives (`py_...`) and its balance transaction, converted into
+        the account's default currency when it is another one."""
+        account_currency = str(self.accounts[destination].get("default_currency") or currency).lower()
+        rate: Decimal | None = None
+        received = amount
+        if account_currency != currency and account_currency in self.fx_rates and currency == "usd":
+            rate = self.fx_rates[account_currency]
+            major = Decimal(amount) / 100 * rate
+            scale = Decimal(10) ** get_currency_precision(account_currency.upper())
+            received = int((major * scale).to_integral_value(rounding=ROUND_HALF_EVEN))
+        else:
+            account_currency = currency
+        payment_id, txn_id = self._new_id("py"), self._new_id("txn")
+        self.balance_transactions[txn_id] = {
+            "id": txn_id, "object": "balance_transaction", "account": destination, "amount": received,
+            "currency": account_currency, "exchange_rate": float(rate) if rate is not None else None,
+            "fee": 0, "net": received, "type": "payment", "source": payment_id, "status": "pending",
+            "created": self._now()}
+        self.charges[payment_id] = {
+            "id": payment_id, "object": "charge", "account": destination, "amount": received,
+            "currency": account_currency, "balance_transaction": txn_id, "source_transfer": transfer_id,
+            "paid": True, "status": "succeeded", "created": self._now()}
+        return payment_id
+
+    def _on_account(self, params: dict, store: dict, kind: str, id: str) -> tuple[int, dict]:
+        found = store.get(id)
+        if found is None or found["account"] != params.get("_account"):  # only on the account it belongs to
+            return _no_such(kind, id)
+        return 200, {k: v for k, v in found.items() if k != "account"}
+
+    def _get_charge(self, params: dict, id: str) -> tuple[int, dict]:
+        status, charge = self._on_account(params, self.charges, "charge", id)
+        if status == 200 and "balance_transaction" in (params.get("expand") or []):
+            charge["balance_transaction"] = self._on_account(
+                params, self.balance_transactions, "balance_transaction", charge["balance_transaction"])[1]
+        return status, charge
+
+    def _get_balance_transaction(self, params: dict, id: str) -> tuple[int, dict]:
+        return self._on_account(params, self.balance_transactions, "balance_transaction", id)
 
     def _list_transfers(self, params: dict) -> tuple[int, dict]:
         rows = sorted(self.transfers.values(), key=lambda t: (t["created"], t["id"]), reverse=True)
@@ -565,6 +639,18 @@ class FakeStripe:
                 except (TypeError, ValueError) as exc:
                     return 400, {"error": str(exc)}
                 return 200, {"ok": True}
+            if method == "POST" and path == "/_fake/account_currency":
+                try:
+                    self.set_account_currency(body["account"], body["currency"])
+                except (KeyError, TypeError, AttributeError) as exc:
+                    return 400, {"error": str(exc)}
+                return 200, {"ok": True}
+            if method == "POST" and path == "/_fake/exchange_rate":
+                try:
+                    self.set_exchange_rate(body["currency"], body["rate"])
+                except (KeyError, TypeError, AttributeError, ArithmeticError) as exc:
+                    return 400, {"error": str(exc)}
+                return 200, {"ok": True}
             match = re.fullmatch(r"/_fake/checkout/sessions/([^/]+)/complete", path)
             if method == "POST" and match and match.group(1) in self.sessions:
                 return 200, self.complete_checkout_session(match.group(1))
@@ -652,7 +738,8 @@ class _Handler(BaseHTTPRequestHandler):
             hang = fault.seconds or fake.hang_seconds
         elif kind == "delay":
             hang = fault.seconds or 0.2
-        status, body, headers = fake.process(method, url.path, pairs, key, hang=hang)
+        status, body, headers = fake.process(method, url.path, pairs, key, hang=hang,
+                                             account=self.headers.get("Stripe-Account"))
         if kind in ("lose_answer", "timeout_after_commit"):
             self._drop()  # performed, but the caller never hears of it
             return
@@ -720,6 +807,12 @@ class RemoteFakeStripe:
 
     def complete_checkout_session(self, session_id: str) -> dict:
         return self._call("POST", f"/_fake/checkout/sessions/{session_id}/complete")
+
+    def set_account_currency(self, account_id: str, currency: str) -> None:
+        self._call("POST", "/_fake/account_currency", {"account": account_id, "currency": currency})
+
+    def set_exchange_rate(self, currency: str, rate: str) -> None:
+        self._call("POST", "/_fake/exchange_rate", {"currency": currency, "rate": str(rate)})
 
 
 # --- webhooks --------------------------------------------------------------
