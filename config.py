@@ -102,6 +102,8 @@ class Config:
     # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
     # production; development and tests derive one from SECRET_KEY (facility.core.crypto).
     PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None
+    # Awards above this amount wait for the approval tiers (APPROVAL_TIERS) before the grant is offered.
+    AWARD_APPROVAL_ABOVE_CENTS = int(os.environ.get("AWARD_APPROVAL_ABOVE_CENTS", 5_000_000))
     # Disbursements: above this amount two fund managers (besides the requester) must approve.
     DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS = int(os.environ.get("DISBURSEMENT_TWO_APPROVALS_ABOVE_CENTS", 5_000_000))
     # A payment a worker took and has not finished for this long is presumed abandoned (its worker died)
