@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
+from facility.accounts.authority import approver_for
 from facility.accounts.models import Organization, OrgType, Role, User, UserRole
 from facility.accounts.policy import has_role, is_signed_in, is_staff, reads_everything
 from facility.challenges.models import Challenge, ChallengeStatus
@@ -244,11 +245,12 @@ def awards_to_make() -> Waiting:
 
 def awards_to_approve(user: Any) -> Waiting:
     """Awards awaiting approval that `user` may still approve: not awarded by them, not yet approved by
-    them, the oldest first (first_id: the grant)."""
+    them, within their approval limit, the oldest first (first_id: the grant)."""
     mine = GrantApproval.approver_id == (user.id if is_signed_in(user) else -1)
     approved = sa.exists().where(GrantApproval.grant_id == Grant.id, mine)
     return waiting(Grant.id, Grant.awarded_at, Grant.status == GrantStatus.PENDING_APPROVAL,
-                   sa.or_(Grant.awarded_by_id.is_(None), Grant.awarded_by_id != user.id), ~approved)
+                   sa.or_(Grant.awarded_by_id.is_(None), Grant.awarded_by_id != user.id), ~approved,
+                   Grant.amount_cents <= approver_for(user).limit_cents)
 
 
 def reports_to_review() -> Waiting:

@@ -17,7 +17,7 @@ from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import award_approvals, awards, policy
+from facility.grants import award_approvals, awards, policy, queries
 from facility.grants.models import Grant, GrantApproval, GrantStatus
 from facility.ledger.services import balance, commitment_code, pool_code, verify_ledger
 from facility.proposals.models import ProposalStatus
@@ -338,3 +338,18 @@ def test_fund_managers_see_awards_to_approve_on_the_dashboard(client, login, big
     login(client, manager)  # the one who awarded it has nothing to approve
     text = re.sub(r"<[^>]+>", "", client.get("/dashboard").get_data(as_text=True))
     assert "Awards to approve: 1" not in text
+    award_approvals.approve_award(grant=grant, actor=approver)
+    db.session.commit()
+    login(client, approver)  # approved once: nothing more to do for them
+    assert "Awards to approve: 1" not in re.sub(r"<[^>]+>", "", client.get("/dashboard").get_data(as_text=True))
+
+
+def test_the_queue_leaves_out_awards_above_the_approvers_limit(app, big, make_user):
+    proposal, manager, _ = big()
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=BIG)
+    db.session.commit()
+    approver = make_user("fund_manager")
+    assert queries.awards_to_approve(approver).count == 1 and queries.awards_to_approve(approver).first_id == grant.id
+    approver.approval_limit_cents = BIG - 1
+    assert queries.awards_to_approve(approver).count == 0
+    assert queries.awards_to_approve(manager).count == 0
