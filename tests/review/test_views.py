@@ -241,6 +241,8 @@ def test_release_from_the_page_and_feedback(client, world, login, run_jobs):
     # The proposals nobody reviews are named on the page and hold the release back.
     assert "2 submitted proposals have no reviewer" in page
     assert f"{world.proposals[1].id} — Solar kiosk plan 1" in page and "Solar kiosk plan 2" in page
+    panel = client.get(f"/review/challenges/{world.challenge.id}/panel").get_data(as_text=True)
+    assert "2 submitted proposals have no reviewer" in panel and f"{world.proposals[2].id} — Solar kiosk plan 2" in panel
     token = get_csrf(client, url)
     blocked = client.post(f"/review/challenges/{world.challenge.id}/decisions/release", data={"csrf_token": token},
                           follow_redirects=True)
