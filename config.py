@@ -114,6 +114,8 @@ class Config:
     ]
     DEFAULT_APPROVAL_LIMIT_CENTS = int(os.environ.get("DEFAULT_APPROVAL_LIMIT_CENTS", 50_000_000))  # USD 500,000
     SENIOR_APPROVAL_LIMIT_CENTS = int(os.environ.get("SENIOR_APPROVAL_LIMIT_CENTS", 500_000_000))  # USD 5,000,000
+    # Awards above this amount wait for the approval tiers (APPROVAL_TIERS) before the grant is offered.
+    AWARD_APPROVAL_ABOVE_CENTS = int(os.environ.get("AWARD_APPROVAL_ABOVE_CENTS", 5_000_000))
     # A payment a worker took and has not finished for this long is presumed abandoned (its worker died)
     # and is taken over after the sweep; keep it well above STRIPE_TIMEOUT_SECONDS.
     DISBURSEMENT_STALE_SECONDS = int(os.environ.get("DISBURSEMENT_STALE_SECONDS", 300))

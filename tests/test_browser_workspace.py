@@ -7,15 +7,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 import time_machine
 
 from facility.accounts.models import OrgKind, OrgType, User
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus
-from facility.proposals.models import Proposal
+from facility.proposals.models import Proposal, ProposalStatus
+from facility.review import facts, panels
+from facility.review import queries as review_queries
+from facility.review.assignments import add_assignment
 from facility.review.decisions import prepare_decision, release_decisions
-from facility.review.models import DecisionKind
+from facility.review.models import Assignment, DecisionKind, RoundKind
+from facility.review.reviews import save_review
 from tests.browser import browser_page, fill_proposal_form, live_server, require_chromium, sign_in_page
 from tests.factories import NOW, PASSWORD
 from tests.factories.accounts import make_org, make_user
@@ -42,7 +47,23 @@ def _only_sqlite(backend):
     require_chromium()
 
 
+def _review_every_proposal(world):
+    """The release gate waits for every submitted proposal's review: an outside reviewer gives each its review."""
+    reviewer = db.session.execute(sa.select(User).where(User.email == "panel@reviewers.test")).scalar_one_or_none() \
+        or make_user("reviewer", email="panel@reviewers.test")  # not of the applicants' domain: not conflicted
+    if facts.panel_membership(world.challenge, reviewer) is None:
+        panels.add_panel_member(actor=world.fund_manager, challenge=world.challenge, user=reviewer)
+    scoring = review_queries.round_of(world.challenge, RoundKind.SCORING)
+    for proposal in db.session.execute(sa.select(Proposal).where(
+            Proposal.challenge_id == world.challenge.id, Proposal.status == ProposalStatus.SUBMITTED,
+            ~sa.exists().where(Assignment.proposal_id == Proposal.id))).scalars().all():
+        assignment = add_assignment(actor=world.fund_manager, round_=scoring, proposal=proposal, reviewer=reviewer)
+        save_review(actor=reviewer, assignment=assignment, scores={c.id: 6 for c in world.challenge.criteria},
+                    comment="Sound plan.", submit=True)
+
+
 def _release_recommendations(world, *proposals):
+    _review_every_proposal(world)
     for proposal in proposals:
         prepare_decision(actor=world.fund_manager, proposal=proposal, kind=DecisionKind.AWARD_RECOMMENDATION)
     release_decisions(actor=world.fund_manager, challenge=world.challenge)

@@ -17,6 +17,7 @@ from facility.review import queries as review_queries
 from facility.review.assignments import add_assignment
 from facility.review.decisions import prepare_decision, release_decisions
 from facility.review.models import DecisionKind, RoundKind
+from facility.review.reviews import save_review
 from tests.factories.challenges import make_challenge
 from tests.factories.cities import make_city
 from tests.factories.grants import make_grant
@@ -88,11 +89,14 @@ def test_the_fund_managers_counts_link_to_where_the_work_is_done(app, world, log
     assert "Cities to verify" not in _text(_dashboard(login(app.test_client(), world.donor)))
 
 
-def test_the_innovator_sees_the_released_decision_and_reaches_the_feedback(app, world, login, clock):
+def test_the_innovator_sees_the_released_decision_and_reaches_the_feedback(app, world, login, clock, make_user):
     client = login(app.test_client(), world.innovator)
     before = _text(_dashboard(client))
     assert "Submitted; decisions are released after the review." in before
-    clock.move_to(world.challenge.closes_at)
+    reviewer = _outside_reviewer(make_user)
+    _, assignment = _review_started(world, clock, reviewer)  # the release gate waits for every proposal's review
+    save_review(actor=reviewer, assignment=assignment, scores={c.id: 5 for c in world.challenge.criteria},
+                comment="Clear plan.", submit=True)
     prepare_decision(actor=world.fund_manager, proposal=world.proposal, kind=DecisionKind.DECLINE)
     release_decisions(actor=world.fund_manager, challenge=world.challenge)
     db.session.commit()

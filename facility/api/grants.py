@@ -20,11 +20,11 @@ from facility.api.public_schemas import (
     enum_value,
 )
 from facility.api.schemas import PageArgs, cents_field, date_field, page_of, paginate
-from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REFERENCE_CHARS
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
-from facility.grants import awards, contributions, milestones, payouts, policy, queries, summaries
+from facility.grants import award_approvals, awards, contributions, milestones, payouts, policy, queries, summaries
 from facility.grants.budget import budget_data
 from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
 from facility.portfolio import public_ledger, register
@@ -113,6 +113,10 @@ class AwardSchema(ma.Schema):
     tranches = ma.fields.List(ma.fields.Nested(TrancheInSchema), load_default=None,
                               validate=ma.validate.Length(min=1, max=awards.MAX_TRANCHES),
                               metadata={"description": "required when amount_cents differs from the request"})
+    override_reason = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(max=REASON_CHARS),
+        metadata={"description": "required (at least 20 characters) when the panel's released decision does not "
+                                 "select the proposal: why the award departs from it (audited, shown on the grant)"})
 
 
 class ReportSchema(ma.Schema):
@@ -165,13 +169,38 @@ class GrantSchema(GrantCoreSchema):
     amendments = ma.fields.List(ma.fields.Dict(), dump_only=True, metadata={
         "description": "the grant's amendments in brief, newest first (GET /amendments/{id} for one)"})
 
+    approvals = ma.fields.List(ma.fields.Dict(), dump_only=True, metadata={"description": (
+        "an award above the approval threshold: each approval given, with `counts` and, when it does not, "
+        "`reason`; staff also see `approver_id`, `name` and `limit_cents`")})
+    approvals_needed = ma.fields.Dict(dump_only=True, allow_none=True, metadata={"description": (
+        "null unless the award needs approval: `count` more approvals needed, `senior` of them from senior "
+        "limits, `required` by the tier (`tier_up_to_cents`), and `reasons`")})
+
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
         # The API sits above disbursements, so it asks that package directly (no registry to fill per app).
         data["disbursements"] = grant_disbursements_data(grant)
         data["budget"] = budget_data(grant)
         data["amendments"] = amendments_brief(grant.id)
+        data.update(_award_approvals_data(grant))
         return data
+
+
+def _award_approvals_data(grant):
+    """`approvals` and `approvals_needed` of an award that needs (or needed) approval (`grants.policy`)."""
+    if not policy.award_has_approvals(grant):
+        return {"approvals": [], "approvals_needed": None}
+    state = policy.award_approval_state(grant)
+    names = policy.can_see_award_approvers(current_user._get_current_object(), grant) is None
+    why = {approver.user_id: reason for approver, reason in state.not_counted}
+    rows = []
+    for approval in grant.award_approvals:
+        row = {"id": approval.id, "created_at": approval.created_at.isoformat(),
+               "counts": approval.approver_id not in why, "reason": why.get(approval.approver_id)}
+        if names:
+            row.update(approver_id=approval.approver_id, name=approval.approver.name, limit_cents=approval.limit_cents)
+        rows.append(row)
+    return {"approvals": rows, "approvals_needed": state.as_json()}
 
 
 class PayoutAccountInSchema(ma.Schema):
@@ -301,13 +330,17 @@ def facility_ledger(args):
 @blp.arguments(AwardSchema)
 @blp.response(201, GrantSchema)
 def award(data, proposal_id):
-    """Award a proposal: a grant with tranches from the milestones, or from `tranches` (409 if the pool is short)."""
+    """Award a proposal: a grant with tranches from the milestones, or from `tranches` (409 if the pool is short).
+
+    Only a proposal the panel's released decision selects (an award recommendation), unless `override_reason`
+    says why the award departs from it (409 without one). Above `AWARD_APPROVAL_ABOVE_CENTS` the grant is
+    `pending_approval` until other fund managers approve it (`POST /grants/{id}/approve`)."""
     user = require_user()
     proposal = queries.get_proposal_to_award(user, proposal_id)
     grant = awards.award_proposal(proposal=proposal, actor=user, amount_cents=data["amount_cents"],
-                                  tranches=data.get("tranches"))
+                                  tranches=data.get("tranches"), override_reason=data.get("override_reason"))
     db.session.commit()
-    return grant
+    return queries.get_visible_grant(user, grant.id)
 
 
 @blp.route("/grants", methods=["GET"])
@@ -364,6 +397,20 @@ def accept(grant_id):
     awards.accept_grant(grant=grant, actor=user)
     db.session.commit()
     return grant
+
+
+@blp.route("/grants/<int:grant_id>/approve", methods=["POST"])
+@requires(Role.FUND_MANAGER, hidden=queries.get_visible_grant)
+@blp.response(200, GrantSchema)
+def approve_award(grant_id):
+    """Another fund manager approves an award awaiting approval, within their limit (403 for the one who awarded
+    it and above the approver's limit, 409 twice or when not awaiting approval); send a fresh code in `X-OTP`
+    when the tier needs more than one approval. With enough approvals the grant is offered."""
+    user = require_user()
+    grant = queries.get_visible_grant(user, grant_id)
+    award_approvals.approve_award(grant=grant, actor=user)
+    db.session.commit()
+    return queries.get_visible_grant(user, grant_id)
 
 
 @blp.route("/grants/<int:grant_id>/payout-account", methods=["GET"])

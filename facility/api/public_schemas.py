@@ -68,6 +68,8 @@ class GrantCoreSchema(ma.Schema):
     amount_cents = ma.fields.Integer()
     awarded_at = ma.fields.AwareDateTime()
     accepted_at = ma.fields.AwareDateTime(allow_none=True)
+    award_override_reason = ma.fields.String(allow_none=True, metadata={
+        "description": "set when the award departs from the panel's released decision: the fund manager's reason"})
 
 
 class PublicGrantSummarySchema(GrantCoreSchema):
@@ -124,7 +126,8 @@ class PublicGrantSchema(PublicGrantSummarySchema):
         # The row's fields come from the grant; the progress from the PublicGrant around it.
         out = {name: getattr(item.grant, name) for name in ("id", "status", "proposal_id", "challenge_id",
                                                             "organization_id", "amount_cents", "awarded_at",
-                                                            "accepted_at", "proposal", "organization", "challenge")}
+                                                            "accepted_at", "proposal", "organization", "challenge",
+                                                            "award_override_reason")}
         out.update(requested_cents=item.requested_cents, amount_changed=item.amount_changed,
                    cancelled=item.cancelled, milestones_accepted=item.milestones_accepted,
                    milestones_total=item.milestones_total, disbursed_cents=item.disbursed_cents,

@@ -22,7 +22,7 @@ from facility.audit.services import record
 from facility.challenges.models import Challenge
 from facility.core.database import lock_row
 from facility.core.errors import Conflict, ValidationFailed
-from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, clean_text
+from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.core.policy import require
@@ -31,7 +31,14 @@ from facility.extensions import db
 from facility.grants.agreements import write_agreement_version
 from facility.grants.amounts import cents
 from facility.grants.models import GRANT_TRANSITIONS, Grant, GrantStatus, Tranche
-from facility.grants.policy import can_accept, can_award, can_release_pool
+from facility.grants.policy import (
+    AWARD_OVERRIDE_MIN_CHARS,
+    award_needs_approval,
+    can_accept,
+    can_award,
+    can_release_pool,
+    panel_selects,
+)
 from facility.ledger.models import LedgerTransaction
 from facility.ledger.services import (
     balance,
@@ -138,8 +145,9 @@ def _award_amount(proposal: Proposal, amount_cents: Any) -> int:
 
 
 def _new_grant(proposal: Proposal, actor: User, amount_cents: int, specs: list[TrancheSpec]) -> Grant:
+    status = GrantStatus.PENDING_APPROVAL if award_needs_approval(amount_cents) else GrantStatus.OFFERED
     grant = Grant(proposal_id=proposal.id, challenge_id=proposal.challenge_id, organization_id=proposal.organization_id,
-                  amount_cents=amount_cents, status=GrantStatus.OFFERED, awarded_by_id=actor.id,
+                  amount_cents=amount_cents, status=status, awarded_by_id=actor.id,
                   awarded_at=utcnow(), agreement_text=_agreement_text(proposal, amount_cents, specs))
     for position, spec in enumerate(specs, start=1):
         grant.tranches.append(Tranche(position=position, title=spec.title, amount_cents=spec.amount_cents,
@@ -151,19 +159,38 @@ def _new_grant(proposal: Proposal, actor: User, amount_cents: int, specs: list[T
     return grant
 
 
+def _override_reason(proposal: Proposal, override_reason: Any) -> str | None:
+    """Rule: an award the panel's released decision does not select needs a written reason of at least
+    `AWARD_OVERRIDE_MIN_CHARS` characters; one the panel selects needs none (a reason given is not kept)."""
+    if panel_selects(proposal):
+        return None
+    reason = clean_text(override_reason, "override_reason", limit=REASON_CHARS, required=True, multiline=True)
+    if len(reason) < AWARD_OVERRIDE_MIN_CHARS:
+        message = _("Explain in at least %(n)s characters why the award departs from the panel's decision.",
+                    n=AWARD_OVERRIDE_MIN_CHARS)
+        raise ValidationFailed(message, errors={"override_reason": [message]})
+    return reason
+
+
 def award_proposal(
     *, proposal: Proposal, actor: User, amount_cents: int, tranches: Sequence[Any] | None = None,
+    override_reason: str | None = None,
 ) -> Grant:
-    """Rule: a fund manager awards a submitted or shortlisted proposal of a closed challenge, once
-    (`policy.can_award`), up to the challenge's maximum award and only from money in its prize pool.
+    """Rule: a fund manager awards a submitted or shortlisted proposal of a closed challenge, once, when the
+    panel's released decision selects it or with a written reason to override it (`policy.can_award`,
+    `_override_reason`), up to the challenge's maximum award and only from money in its prize pool.
 
-    Creates the grant (offered) with its tranches, moves the amount from the pool
-    to the grant's commitment, marks the proposal awarded and tells the applicant.
+    Creates the grant with its tranches, moves the amount from the pool to the grant's commitment (so the
+    pool is reserved) and marks the proposal awarded. Up to `AWARD_APPROVAL_ABOVE_CENTS` the grant is offered
+    and the applicant told at once; above it, the grant awaits approval (`award_approvals.approve_award`) and
+    the applicant is told once it is offered. An override is audited as `grant.award_override`.
     """
-    require(can_award(actor, proposal))  # the role before taking a lock
+    overriding = bool(str(override_reason or "").strip())
+    require(can_award(actor, proposal, overriding=overriding))  # the role before taking a lock
     proposal = lock_row(Proposal, proposal.id, missing=_("Not found."))
-    require(can_award(actor, proposal))
+    require(can_award(actor, proposal, overriding=overriding))
     challenge = proposal.challenge
+    reason = _override_reason(proposal, override_reason)
     amount_cents = _award_amount(proposal, amount_cents)
     specs = _tranche_specs(proposal, amount_cents, tranches)
     available = balance(pool_code(challenge.id))
@@ -171,6 +198,9 @@ def award_proposal(
         raise Conflict(_("The prize pool holds %(holds)s, not enough for %(amount)s.",
                          holds=money(available), amount=money(amount_cents)))
     grant = _new_grant(proposal, actor, amount_cents, specs)
+    if reason is not None:
+        grant.award_override_reason = reason
+        grant.award_override_by_id = actor.id
     transaction = transfer(
         key=f"award:{proposal.id}", source=pool_code(challenge.id),
         target=commitment_account(grant.id, name=f"Commitment of grant {grant.id}: {proposal.title}"[:200]),
@@ -180,15 +210,25 @@ def award_proposal(
     grant.ledger_transaction_id = transaction.id
     set_proposal_status(proposal=proposal, to=ProposalStatus.AWARDED, actor=actor)
     record("grant.awarded", actor=actor, obj=grant, details={
-        "proposal_id": proposal.id, "amount_cents": amount_cents,
+        "proposal_id": proposal.id, "amount_cents": amount_cents, "status": grant.status.value,
         "tranches": [[spec.title, spec.amount_cents] for spec in specs],
     })
-    members = db.session.execute(
-        sa.select(User).where(User.organization_id == proposal.organization_id, User.active.is_(True))
-    ).scalars().all()
-    notify(members, "grants/awarded", grant=grant, proposal=proposal)
+    if reason is not None:
+        record("grant.award_override", actor=actor, obj=grant, details={"proposal_id": proposal.id,
+                                                                         "reason": reason})
+    if grant.status == GrantStatus.OFFERED:
+        tell_grantee_awarded(grant)
     db.session.flush()
     return grant
+
+
+def tell_grantee_awarded(grant: Grant) -> None:
+    """The applicant organisation's active members hear of the offer (after commit): at the award, or, for an
+    award that needed approval, when the last approval counts."""
+    members = db.session.execute(
+        sa.select(User).where(User.organization_id == grant.organization_id, User.active.is_(True))
+    ).scalars().all()
+    notify(members, "grants/awarded", grant=grant, proposal=grant.proposal)
 
 
 def accept_grant(*, grant: Grant, actor: User) -> Grant:

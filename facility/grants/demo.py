@@ -14,10 +14,10 @@ from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import amendments, awards, contributions, milestones, payouts, summaries
+from facility.grants import amendments, award_approvals, awards, contributions, milestones, payouts, summaries
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
-from facility.grants.policy import AWARDABLE_STATUSES
+from facility.grants.policy import AWARDABLE_STATUSES, award_approval_state, panel_selects
 from facility.ledger.services import (
     GENERAL_FUND,
     UNALLOCATED,
@@ -137,7 +137,9 @@ def seed(state: dict) -> None:
         if amount <= 0:
             continue
         grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=amount,
-                                      tranches=_demo_tranches(index, proposal, amount, today))
+                                      tranches=_demo_tranches(index, proposal, amount, today),
+                                      override_reason=None if panel_selects(proposal) else DEMO_OVERRIDE_REASON)
+        approve_demo_award(state, grant)
         grantee = db.session.execute(
             sa.select(User).where(User.organization_id == proposal.organization_id).order_by(User.id)
         ).scalars().first()
@@ -149,6 +151,50 @@ def seed(state: dict) -> None:
     _overdue_milestone(state.get("demo_grants", []), today)
     _amended_grant(state, state.get("demo_grants", []))
     state["grants_seeded"] = len(proposals)
+    _award_awaiting_approval(state, manager, closed_ids, today)
+
+
+def _award_awaiting_approval(state: dict, manager: User, closed_ids: list[int], today: date) -> None:
+    """An award above the approval threshold that one other fund manager has approved and one more must: the
+    last proposal awaiting a decision in a closed challenge whose maximum award allows it (awarded against the
+    panel, which has not decided: its reason says why)."""
+    proposal = db.session.execute(
+        sa.select(Proposal).join(Challenge, Challenge.id == Proposal.challenge_id)
+        .where(Proposal.challenge_id.in_(closed_ids or [-1]), Proposal.status.in_(AWARDABLE_STATUSES),
+               Challenge.max_award_cents >= PENDING_DEMO_CENTS)
+        .order_by(Proposal.id.desc()).limit(1)).scalar_one_or_none()
+    if proposal is None or balance(pool_code(proposal.challenge_id)) < PENDING_DEMO_CENTS:
+        return
+    half = PENDING_DEMO_CENTS // 2
+    grant = awards.award_proposal(
+        proposal=proposal, actor=manager, amount_cents=PENDING_DEMO_CENTS,
+        override_reason=None if panel_selects(proposal) else DEMO_OVERRIDE_REASON,
+        tranches=[{"title": "Pilot installed", "amount_cents": half, "due_date": today + timedelta(days=120)},
+                  {"title": "Results and handover", "amount_cents": PENDING_DEMO_CENTS - half,
+                   "due_date": today + timedelta(days=300)}])
+    approve_demo_award(state, grant, leave=1)
+    state["award_awaiting_approval"] = grant
+
+
+# --- award governance: an award against the panel's decision, awards approved and awaiting approval ----------
+
+DEMO_OVERRIDE_REASON = (
+    "The panel's review ended without a released decision (two reviewers withdrew); the investment committee "
+    "read the proposal and the reviews in with the city and awards it so the pilot starts before the rains.")
+PENDING_DEMO_CENTS = 6_000_000  # USD 60,000: above the approval threshold (USD 50,000), two approvals
+DEMO_APPROVERS = ("fund.manager2@demo.facility", "finance@demo.facility")
+
+
+def approve_demo_award(state: dict, grant: Grant, *, leave: int = 0) -> None:
+    """The demo's other fund managers approve an award awaiting approval, leaving the last `leave` approvals
+    still to give (the grant then stays awaiting approval)."""
+    approvers = [user for email in DEMO_APPROVERS if (user := (state.get("users") or {}).get(email)) is not None]
+    for approver in approvers:
+        if grant.status != GrantStatus.PENDING_APPROVAL:
+            return
+        if leave and award_approval_state(grant).missing <= leave:
+            return
+        award_approvals.approve_award(grant=grant, actor=approver)
 
 
 def _overdue_milestone(grants: list[Grant], today: date) -> None:

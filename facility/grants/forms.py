@@ -89,6 +89,11 @@ class AwardForm(FlaskForm):
     amount = UsdField(_l("Award (US dollars)"), validators=[DataRequired(_l("Give the amount."))],
                       render_kw={"inputmode": "decimal"})
     tranches = FieldList(FormField(TrancheForm), min_entries=4, max_entries=20)
+    # Shown only when the panel's released decision does not select the proposal (the page decides).
+    override_reason = TextAreaField(
+        _l("Why award against the panel's decision?"), validators=[Optional(), Length(max=REASON_CHARS)],
+        description=_l("Required when the panel's released decision does not select this proposal. It is audited "
+                       "and shown on the grant's page and its public page."))
     submit = SubmitField(_l("Award the grant"))
 
     def tranche_specs(self) -> list[dict] | None:

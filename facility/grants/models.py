@@ -122,6 +122,10 @@ class Grant(TimestampMixin, db.Model):
     accepted_at: Mapped[datetime | None] = mapped_column()
     agreement_text: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
     ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
+    # --- award governance (award follows the panel): set when a fund manager awarded against the panel's
+    # released decision, with the written reason (audited `grant.award_override`; shown on every view).
+    award_override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    award_override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     organization: Mapped[Organization] = relationship()
     challenge: Mapped[Challenge] = relationship()
@@ -130,6 +134,8 @@ class Grant(TimestampMixin, db.Model):
         back_populates="grant", order_by="Tranche.position", cascade="all, delete-orphan")
     payout_accounts: Mapped[list[PayoutAccount]] = relationship(
         back_populates="grant", order_by="PayoutAccount.id", cascade="all, delete-orphan")
+    award_approvals: Mapped[list[GrantApproval]] = relationship(
+        back_populates="grant", order_by="GrantApproval.id", cascade="all, delete-orphan")
 
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
 
@@ -402,6 +408,16 @@ class AmendmentApproval(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     amendment_id: Mapped[int] = mapped_column(sa.ForeignKey("grant_amendments.id", ondelete="CASCADE"), index=True,
                                               nullable=False)
+
+
+class GrantApproval(db.Model):
+    """A fund manager's approval of an award above the approval threshold (`grants.award_approvals`), with
+    the approval limit they held at the time (`accounts.authority` decides whether it counts)."""
+
+    __tablename__ = "grant_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"), index=True, nullable=False)
     approver_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     limit_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
@@ -430,3 +446,9 @@ class GrantAgreementVersion(db.Model):
     amendment: Mapped[GrantAmendment | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("grant_id", "version", name="uq_grant_agreement_versions_version"),)
+
+
+    grant: Mapped[Grant] = relationship(back_populates="award_approvals")
+    approver: Mapped[User] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("grant_id", "approver_id", name="uq_grant_approvals_pair"),)

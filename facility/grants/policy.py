@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from facility.accounts.authority import approver_for
+from facility.accounts.authority import ApprovalState, Approver, approval_state, approver_for
+from facility.accounts.factors import require_fresh_factor
 from facility.accounts.models import Role
 from facility.accounts.policy import (
     fund_manager_refusal,
@@ -36,6 +38,7 @@ from facility.grants.models import (
     EvidenceFile,
     Grant,
     GrantAmendment,
+    GrantApproval,
     GrantStatus,
     MilestoneReport,
     ReportStatus,
@@ -43,6 +46,8 @@ from facility.grants.models import (
     TrancheStatus,
 )
 from facility.proposals.models import Proposal, ProposalStatus
+from facility.review.facts import latest_released_decision
+from facility.review.models import DecisionKind
 
 AWARDABLE_STATUSES = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED)
 """A proposal still in the competition, awaiting a decision."""
@@ -124,8 +129,10 @@ def _challenge_over(challenge: Challenge, message: str) -> Decision:
     return conflict(message)
 
 
-def can_award(user: Any, proposal: Proposal) -> Decision:
-    """Fund managers award a submitted or shortlisted proposal once its challenge has closed, once."""
+def can_award(user: Any, proposal: Proposal, *, overriding: bool = False) -> Decision:
+    """Fund managers award a submitted or shortlisted proposal once its challenge has closed, once, and only
+    when the panel's released decision selects it (`panel_selects`), unless `overriding` (the service then
+    asks for a written reason: `award_override_refusal`)."""
     return first(
         lambda: _fund_managers_only(user, _("Only fund managers award grants.")),
         lambda: conflict(_("This proposal has already been awarded."))
@@ -135,7 +142,99 @@ def can_award(user: Any, proposal: Proposal) -> Decision:
               status=label(proposal.status))),
         lambda: _challenge_over(proposal.challenge, _("Awards are made after the challenge closes on %(date)s.",
                                                       date=format_datetime(proposal.challenge.closes_at, "medium"))),
+        lambda: None if overriding or panel_selects(proposal) else conflict(panel_refusal_reason()),
     )
+
+
+# --- award governance: the award follows the panel; awards above the threshold are approved ---------------
+
+def can_award_overriding(user: Any, proposal: Proposal) -> Decision:
+    """`can_award` with a written reason to override the panel: every rule but the panel's selection (the
+    pages link to the award form with it; the form asks for the reason when the panel did not select)."""
+    return can_award(user, proposal, overriding=True)
+
+
+DEFAULT_AWARD_APPROVAL_ABOVE_CENTS = 5_000_000  # USD 50,000
+AWARD_OVERRIDE_MIN_CHARS = 20
+"""An override's written reason: at least this many characters (a sentence, not "ok")."""
+
+
+def panel_refusal_reason() -> str:
+    """Why an award needs an override (translated when asked)."""
+    return str(_("The panel's released decision does not select this proposal; give a reason to override."))
+
+
+def panel_selects(proposal: Proposal) -> bool:
+    """The proposal's latest released panel decision is an award recommendation."""
+    decision = latest_released_decision(proposal)
+    return decision is not None and decision.kind == DecisionKind.AWARD_RECOMMENDATION
+
+
+def award_approval_above_cents() -> int:
+    """`AWARD_APPROVAL_ABOVE_CENTS` (default USD 50,000): awards above it wait for approval before the offer."""
+    return int(current_app.config.get("AWARD_APPROVAL_ABOVE_CENTS", DEFAULT_AWARD_APPROVAL_ABOVE_CENTS))
+
+
+def award_needs_approval(amount_cents: int) -> bool:
+    return amount_cents > award_approval_above_cents()
+
+
+def award_has_approvals(grant: Grant) -> bool:
+    """The grant's award went (or goes) through approval: it awaits approval, or approvals were given."""
+    return grant.status == GrantStatus.PENDING_APPROVAL or bool(grant.award_approvals)
+
+
+def award_approval_state(grant: Grant) -> ApprovalState:
+    """Where the award's approval stands (`accounts.authority.approval_state`): the awarding fund manager is
+    the requester; each approval counts with the limit its approver held when approving."""
+    approvers = [_approver(approval) for approval in grant.award_approvals]
+    return approval_state(amount_cents=grant.amount_cents, requester_id=grant.awarded_by_id, approvers=approvers)
+
+
+def _approver(approval: GrantApproval) -> Approver:
+    return approver_for(approval.approver, limit_cents=approval.limit_cents)
+
+
+def can_approve_award(user: Any, grant: Grant) -> Decision:
+    """A fund manager other than the one who awarded approves an award awaiting approval, once, within their
+    approval limit (and with a senior limit when only senior approvals are missing)."""
+    def awaiting() -> Decision:
+        return None if grant.status == GrantStatus.PENDING_APPROVAL else conflict(
+            _("This grant is %(status)s, not awaiting approval.", status=label(grant.status)))
+
+    def not_the_requester() -> Decision:
+        return forbidden(_("You awarded this grant; other fund managers approve it.")) \
+            if user.id == grant.awarded_by_id else None
+
+    def not_twice() -> Decision:
+        return conflict(_("You have already approved this award; another fund manager must approve it too.")) \
+            if any(approval.approver_id == user.id for approval in grant.award_approvals) else None
+
+    def within_limit() -> Decision:
+        me = approver_for(user)
+        if grant.amount_cents > me.limit_cents:
+            return forbidden(_("This award of %(amount)s is above your approval limit of %(limit)s; a fund manager "
+                               "with a higher limit must approve it.", amount=money(grant.amount_cents),
+                               limit=money(me.limit_cents)))
+        state = award_approval_state(grant)
+        if not me.senior and state.missing and state.missing <= state.missing_senior:
+            return forbidden(_("The approvals still missing must come from a senior limit; yours is %(limit)s.",
+                               limit=money(me.limit_cents)))
+        return None
+
+    return first(lambda: _fund_managers_only(user, _("Only fund managers approve awards.")), awaiting,
+                 not_the_requester, not_twice, within_limit)
+
+
+def step_up_to_approve_award(user: Any, grant: Grant) -> Decision:
+    """Step-up for `can_approve_award` (apart, so the page still shows the button): when the award's tier needs
+    more than one approval, the approver must have proved a second factor in the last few minutes."""
+    return require_fresh_factor(user) if award_approval_state(grant).tier.approvals > 1 else None
+
+
+def can_see_award_approvers(user: Any, grant: Grant) -> Decision:
+    """Who approved an award: staff and auditors (the grantee sees how many, and why)."""
+    return None if reads_everything(user) else forbidden(_("Only the facility's staff and auditors see who approved."))
 
 
 def pending_decisions(challenge: Challenge) -> int:

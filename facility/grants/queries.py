@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
+from facility.accounts.authority import approver_for
 from facility.accounts.models import Organization, OrgType, Role, User, UserRole
 from facility.accounts.policy import has_role, is_signed_in, is_staff, reads_everything
 from facility.challenges.models import Challenge, ChallengeStatus
@@ -33,6 +34,7 @@ from facility.grants.models import (
     Grant,
     GrantAgreementVersion,
     GrantAmendment,
+    GrantApproval,
     GrantStatus,
     MilestoneReport,
     PayoutAccount,
@@ -179,7 +181,8 @@ def get_visible_grant(user: Any, grant_id: int) -> Grant:
         sa.select(Grant).where(Grant.id == grant_id).options(
             selectinload(Grant.tranches).selectinload(Tranche.reports).options(
                 selectinload(MilestoneReport.files), selectinload(MilestoneReport.spending_lines)),
-            selectinload(Grant.payout_accounts), joinedload(Grant.proposal), joinedload(Grant.organization))
+            selectinload(Grant.payout_accounts), joinedload(Grant.proposal), joinedload(Grant.organization),
+            selectinload(Grant.award_approvals).joinedload(GrantApproval.approver))
     ).scalar_one_or_none()
     return _visible(grant, grant and policy.can_view_grant(user, grant), _("No grant %(id)s.", id=grant_id))
 
@@ -242,6 +245,16 @@ def awards_to_make() -> Waiting:
                    ReviewDecision.kind == DecisionKind.AWARD_RECOMMENDATION, no_grant,
                    Proposal.status.in_(policy.AWARDABLE_STATUSES),
                    joins=((Proposal, Proposal.id == ReviewDecision.proposal_id),))
+
+
+def awards_to_approve(user: Any) -> Waiting:
+    """Awards awaiting approval that `user` may still approve: not awarded by them, not yet approved by
+    them, within their approval limit, the oldest first (first_id: the grant)."""
+    mine = GrantApproval.approver_id == (user.id if is_signed_in(user) else -1)
+    approved = sa.exists().where(GrantApproval.grant_id == Grant.id, mine)
+    return waiting(Grant.id, Grant.awarded_at, Grant.status == GrantStatus.PENDING_APPROVAL,
+                   sa.or_(Grant.awarded_by_id.is_(None), Grant.awarded_by_id != user.id), ~approved,
+                   Grant.amount_cents <= approver_for(user).limit_cents)
 
 
 def reports_to_review() -> Waiting:

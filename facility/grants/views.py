@@ -17,7 +17,18 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import send_stored, upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
-from facility.grants import awards, budget, contributions, milestones, payouts, policy, queries, receipts, summaries
+from facility.grants import (
+    award_approvals,
+    awards,
+    budget,
+    contributions,
+    milestones,
+    payouts,
+    policy,
+    queries,
+    receipts,
+    summaries,
+)
 from facility.grants.forms import (
     SPENDING_FIELDS,
     ActionForm,
@@ -154,14 +165,20 @@ def award(proposal_id: int):
         form.amount.data = Decimal(proposal.requested_cents) / 100
     if form.validate_on_submit():
         grant = attempt(form, awards.award_proposal, field_map=AMOUNT_FIELD, proposal=proposal, actor=_me(),
-                        amount_cents=form.amount.cents, tranches=form.tranche_specs())
+                        amount_cents=form.amount.cents, tranches=form.tranche_specs(),
+                        override_reason=form.override_reason.data)
         if grant is not FAILED:
             db.session.commit()
-            flash(_("Grant awarded; the applicant has been told."), "success")
+            if grant.status == GrantStatus.PENDING_APPROVAL:
+                flash(_("Grant awarded; it awaits the approval of other fund managers before it is offered."),
+                      "success")
+            else:
+                flash(_("Grant awarded; the applicant has been told."), "success")
             return redirect(url_for("grants.grant", grant_id=grant.id))
     pool = balance(pool_code(proposal.challenge_id))
     return render_template("grants/award.html", form=form, proposal=proposal, pool=pool,
-                           release_form=ActionForm(prefix="release")), _status(form)
+                           release_form=ActionForm(prefix="release"), panel_selects=policy.panel_selects(proposal),
+                           ), _status(form)
 
 
 @bp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])
@@ -198,7 +215,8 @@ def grant(grant_id: int):
         return current_app.view_functions[PUBLIC_GRANT_ENDPOINT](grant_id=grant_id)
     item = queries.get_visible_grant(user, grant_id)
     return render_template("grants/grant.html", grant=item, accept_form=ActionForm(prefix="accept"),
-                           summary_forms=_summary_forms(item), grant_budget=budget.grant_budget(item))
+                           summary_forms=_summary_forms(item), grant_budget=budget.grant_budget(item),
+                           **_award_approval_context(item))
 
 
 def _summary_forms(grant, posted=None) -> dict:
@@ -249,6 +267,34 @@ def payout(grant_id: int):
         getattr(form, name).data = ""
     return render_template("grants/payout.html", form=form, grant=item,
                            current=item.payout_account), _status(form)
+
+
+# --- award approvals ------------------------------------------------------------------------
+
+def _award_approval_context(grant) -> dict:
+    """The grant page's approvals block: the state (for awards that need or had approval) and its button."""
+    if not policy.award_has_approvals(grant):
+        return {"award_approvals": None}
+    return {"award_approvals": policy.award_approval_state(grant), "approve_award_form": ActionForm(prefix="approve"),
+            "show_approver_names": policy.can_see_award_approvers(_me(), grant) is None}
+
+
+@bp.route("/grants/<int:grant_id>/approve-award", methods=["POST"])
+@login_required
+def approve_award(grant_id: int):
+    """Another fund manager approves an award awaiting approval (a fresh factor when the tier needs several)."""
+    item = queries.get_visible_grant(_me(), grant_id)
+    form = ActionForm(prefix="approve")
+    if not form.validate_on_submit():
+        abort(400)
+    _refuse_role(policy.can_approve_award(_me(), item))
+    require(policy.step_up_to_approve_award(_me(), item))  # to the confirm page, and back here
+    approved = attempt_or_flash(award_approvals.approve_award, grant=item, actor=_me())
+    if approved is not FAILED:
+        db.session.commit()
+        flash(_("Award approved; the grant is offered and the grantee told.") if approved.status == GrantStatus.OFFERED
+              else _("Award approved; more approvals are needed before it is offered."), "success")
+    return redirect(url_for("grants.grant", grant_id=grant_id))
 
 
 # --- milestone evidence -------------------------------------------------------------------
@@ -326,7 +372,7 @@ def public_summary(report_id: int):
     grant = queries.get_visible_grant(_me(), item.tranche.grant_id)
     return render_template("grants/grant.html", grant=grant, accept_form=ActionForm(prefix="accept"),
                            summary_forms=_summary_forms(grant, posted=(item.id, form)),
-                           grant_budget=budget.grant_budget(grant)), 422
+                           grant_budget=budget.grant_budget(grant), **_award_approval_context(grant)), 422
 
 
 # --- dashboard panels ----------------------------------------------------------------------
@@ -377,6 +423,9 @@ def _fund_manager_panel(user):
         work_item(_("Milestone reports to review"), queries.reports_to_review(), url_for("grants.evidence_queue")),
         work_item(_("Wire transfers to confirm"), queries.wires_to_confirm(), url_for("grants.pending_wires")),
     ]
+    if user.has_role(Role.FUND_MANAGER):  # auditors read the queues but approve nothing
+        to_approve = queries.awards_to_approve(user)
+        items.insert(1, work_item(_("Awards to approve"), to_approve, _to_grant(to_approve, "grants.grants")))
     return {"title": _("Awards, reports and money in"), "template": "grants/_panel_fund_manager.html", "items": items}
 
 

@@ -18,6 +18,7 @@ from facility.cities.models import City
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions
+from facility.grants import demo as grants_demo
 from facility.proposals.demo import demo_budget
 from facility.proposals.models import PROPOSAL_TRANSITIONS, Milestone, Proposal, ProposalStatus
 
@@ -26,6 +27,8 @@ PAST_WIRES = [(450, 15_000_000, "DEMO-FT-0101"), (360, 20_000_000, "DEMO-FT-0102
               (270, 10_000_000, "DEMO-FT-0103"), (180, 30_000_000, "DEMO-FT-0104"), (95, 12_000_000, "DEMO-FT-0105")]
 SME = dict(name="Pacific Data Works", kind=OrgKind.INNOVATOR, org_type=OrgType.SME, country="FJI")
 GRANT_USD = 60_000
+SUVA_OVERRIDE_REASON = ("The challenge received a single eligible proposal and the city's panel could not sit before "
+                        "the cyclone season; the investment committee reviewed it with the city instead.")
 
 
 def _past_wires(donor: User, manager: User) -> None:
@@ -96,6 +99,10 @@ def seed(state: dict) -> None:
     db.session.flush()
     challenge = _closed_challenge(official, manager, cities["Suva"])
     proposal = _submitted_proposal(challenge, org, user)
-    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=GRANT_USD * 100)
+    # Suva's only proposal was awarded before its panel sat (the award's reason says why), above the approval
+    # threshold: the other fund managers approved it (grants.demo).
+    grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=GRANT_USD * 100,
+                                  override_reason=SUVA_OVERRIDE_REASON)
+    grants_demo.approve_demo_award(state, grant)
     awards.accept_grant(grant=grant, actor=user)
     db.session.flush()

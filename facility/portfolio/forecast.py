@@ -29,6 +29,8 @@ from facility.grants.models import Grant, GrantStatus, Tranche, TrancheStatus
 from facility.portfolio.filters import PortfolioFilter
 
 IN_FORCE = (GrantStatus.OFFERED, GrantStatus.ACTIVE, GrantStatus.COMPLETED)
+# An award awaiting approval has its money committed already (the pool is reserved): it is part of what is owed.
+COMMITTED = (GrantStatus.PENDING_APPROVAL, *IN_FORCE)
 NOT_REPORTED = (TrancheStatus.PENDING, TrancheStatus.EVIDENCE_SUBMITTED)
 NOT_WAITING = (DisbursementStatus.PAID, DisbursementStatus.CANCELLED)
 WAITING = tuple(s for s in DisbursementStatus if s not in NOT_WAITING)
@@ -56,11 +58,12 @@ def _grant_scope(flt: PortfolioFilter, query: Any) -> Any:
 
 
 def committed_by_month(flt: PortfolioFilter) -> list[tuple[str, int]]:
-    """Rule: unpaid tranches of grants in force, summed by month due ("YYYY-MM"), months in order,
-    tranches without a due date last (`NO_DUE_DATE`). One query grouped by due date."""
+    """Rule: unpaid tranches of grants in force or awaiting approval (their money is committed), summed by month
+    due ("YYYY-MM"), months in order, tranches without a due date last (`NO_DUE_DATE`). One query grouped by
+    due date."""
     query = _grant_scope(flt, sa.select(Tranche.due_date, sa.func.sum(Tranche.amount_cents))
                          .join(Grant, Tranche.grant_id == Grant.id)
-                         .where(Grant.status.in_(IN_FORCE), Tranche.status != TrancheStatus.PAID)
+                         .where(Grant.status.in_(COMMITTED), Tranche.status != TrancheStatus.PAID)
                          .group_by(Tranche.due_date))
     months: dict[str, int] = {}
     undated = 0

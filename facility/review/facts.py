@@ -159,6 +159,24 @@ def outstanding_assignments(challenge: Challenge) -> int:
     ).scalar_one())
 
 
+AWAITING_DECISION = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED)
+"""Submitted proposals still in the competition: each needs its reviews before decisions are released."""
+
+
+def proposals_without_reviewers(challenge: Challenge, *, limit: int = 20) -> tuple[int, list[Proposal]]:
+    """Submitted proposals of the challenge awaiting a decision that have no assignment (or only waived ones)
+    in any of its rounds: how many, and the first `limit` of them by id (one query: a window count)."""
+    assigned = sa.exists().where(Assignment.proposal_id == Proposal.id, Assignment.waived_at.is_(None),
+                                 ReviewRound.id == Assignment.round_id, ReviewRound.challenge_id == challenge.id)
+    rows = db.session.execute(
+        sa.select(Proposal, sa.func.count().over())
+        .where(Proposal.challenge_id == challenge.id, Proposal.status.in_(AWAITING_DECISION), ~assigned)
+        .order_by(Proposal.id).limit(limit)).all()
+    if not rows:
+        return 0, []
+    return int(rows[0][1]), [row[0] for row in rows]
+
+
 def pending_decisions(challenge: Challenge) -> int:
     """Decisions of the challenge prepared and not yet released."""
     return int(db.session.execute(

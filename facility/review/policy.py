@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import Role
 from facility.accounts.policy import (
@@ -228,10 +229,20 @@ def can_prepare_decision(user: Any, proposal: Proposal) -> Decision:
 
 
 def can_release_decisions(user: Any, challenge: Challenge) -> Decision:
-    """A fund manager releases a challenge's pending decisions together, once every assigned
-    review is in or explicitly waived."""
+    """A fund manager releases a challenge's pending decisions together, once every submitted proposal
+    awaiting a decision has a reviewer and every assigned review is in or explicitly waived."""
 
     def state() -> Decision:
+        unreviewed, named = facts.proposals_without_reviewers(challenge)
+        if unreviewed:
+            titles = ", ".join(_("%(id)d (%(title)s)", id=p.id, title=p.title) for p in named)
+            more = unreviewed - len(named)
+            return conflict(ngettext(
+                "%(num)d submitted proposal has no reviewer, so its reviews are missing: %(titles)s. Assign "
+                "reviewers to it before decisions are released.",
+                "%(num)d submitted proposals have no reviewer, so their reviews are missing: %(titles)s. Assign "
+                "reviewers to them before decisions are released.", unreviewed,
+                titles=titles + (_(" and %(n)d more", n=more) if more else "")))
         outstanding = facts.outstanding_assignments(challenge)
         if outstanding:
             return conflict(_("%(n)d assigned reviews are neither in nor waived; decisions cannot be released yet.",

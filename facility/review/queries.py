@@ -280,6 +280,8 @@ class PanelPage:
     declared: dict[tuple[int, int], Conflict] = field(default_factory=dict)
     officials: list[User] = field(default_factory=list)
     outstanding: int = 0
+    # Submitted proposals awaiting a decision with no reviewer (they hold the release back; managers only).
+    without_reviewers: tuple[int, list[Proposal]] = (0, [])
 
 
 def _assignments_by_round(challenge: Challenge) -> dict[int, list[Assignment]]:
@@ -321,6 +323,7 @@ def panel_page(user: Any, challenge: Challenge) -> PanelPage:
                      rounds=rounds_of(challenge), by_round=_assignments_by_round(challenge), proposals=proposals,
                      reviewers=reviewers, outstanding=facts.outstanding_assignments(challenge))
     if manager:
+        page.without_reviewers = facts.proposals_without_reviewers(challenge)
         page.conflicts = facts.detect_conflicts(proposals, reviewers)
         page.declared = {(c.proposal_id, c.reviewer_id): c for c in db.session.execute(
             sa.select(Conflict).where(Conflict.proposal_id.in_([p.id for p in proposals]))).scalars()}

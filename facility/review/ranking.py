@@ -6,7 +6,7 @@ functions of `review.statistics`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +50,9 @@ class RankingReport:
     alpha: float | None
     outstanding: int  # assignments neither submitted nor waived, across the challenge's rounds
     pending_decisions: int
+    # Submitted proposals awaiting a decision with no reviewer at all (they hold the release back).
+    without_reviewers: int = 0
+    without_reviewers_named: list[Proposal] = field(default_factory=list)
 
 
 RANKING_WORK_MEM = "64MB"
@@ -133,6 +136,7 @@ def ranking(round_: ReviewRound) -> RankingReport:
     reviewer_users = {u.id: u for u in db.session.execute(
         sa.select(User).where(User.id.in_([s.reviewer_id for s in reviewer_stats]))).scalars()} \
         if reviewer_stats else {}
+    unreviewed, named = facts.proposals_without_reviewers(challenge)
     decisions = {d.proposal_id: d for d in db.session.execute(
         sa.select(Decision).where(Decision.challenge_id == challenge.id).order_by(Decision.id)).scalars()}
     return RankingReport(
@@ -146,6 +150,7 @@ def ranking(round_: ReviewRound) -> RankingReport:
         reviewers=[(reviewer_users[s.reviewer_id], s) for s in reviewer_stats if s.reviewer_id in reviewer_users],
         alpha=alpha, outstanding=facts.outstanding_assignments(challenge),
         pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
+        without_reviewers=unreviewed, without_reviewers_named=named,
     )
 
 

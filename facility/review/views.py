@@ -188,7 +188,8 @@ def _panel_page(challenge_id: int, status: int = 200, **forms: Any) -> ResponseR
         "review/panel.html", challenge=page.challenge, manager=page.manager, members=page.members,
         invitations=page.invitations, rounds=page.rounds, by_round=page.by_round,
         proposals={p.id: p for p in page.proposals}, conflicts=page.conflicts, declared=page.declared,
-        outstanding=page.outstanding, invite_form=forms.get("invite_form") or InviteForm(),
+        outstanding=page.outstanding, without_reviewers=page.without_reviewers,
+        invite_form=forms.get("invite_form") or InviteForm(),
         observer_form=observer_form, assign_form=forms.get("assign_form") or AssignForm(),
         manual_forms=manual_forms, action_form=ActionForm(), outcome=forms.get("outcome"),
     ), status

@@ -1,7 +1,7 @@
 """grants: amendments (a new tranche schedule with a reason, approvals, acceptance) and agreement versions
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-02 13:30:09.153643
 
 - `grant_amendments` (one open per grant: `open_grant_id` is unique), `amendment_tranches` (the whole
@@ -16,7 +16,7 @@ import facility.core.models
 
 
 revision = '0020'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

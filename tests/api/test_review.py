@@ -10,7 +10,7 @@ from facility.review import conflicts, panels
 from facility.review.models import Assignment, PanelMember
 
 # The review fixtures (a closed challenge with a panel: `world` here is review's), for this module only.
-from tests.review.conftest import assert_blind, assign, make_world, submit, world  # noqa: F401
+from tests.review.conftest import assert_blind, assign, make_world, review_the_rest, submit, world  # noqa: F401
 
 # --- panel members -----------------------------------------------------------------------------------
 
@@ -198,6 +198,9 @@ def test_release_gate_is_409_until_reviews_are_in_or_waived(client, world, api_h
     a = assign(world, world.reviewers[0], world.proposals[0])
     manager = api_headers(world.manager)
     base = f"/api/v1/challenges/{world.challenge.id}/decisions"
+    unreviewed = client.post(base + "/release", headers=manager)  # nothing pending, but first: nobody reviews 2 of 3
+    assert unreviewed.status_code == 409 and "2 submitted proposals have no reviewer" in unreviewed.json["detail"]
+    review_the_rest(world)
     prepared = client.post(base, json={"proposal_id": world.proposals[0].id, "kind": "shortlist"}, headers=manager)
     assert prepared.status_code == 201 and prepared.json["status"] == "pending"
     assert client.post(base, json={"proposal_id": world.proposals[0].id, "kind": "crown"},
@@ -210,6 +213,9 @@ def test_release_gate_is_409_until_reviews_are_in_or_waived(client, world, api_h
     assert client.post(waive_url, json={"reason": "ill"}, headers=api_headers(world.reviewers[0])).status_code == 403
     assert client.post(waive_url, json={}, headers=manager).status_code == 422
     assert client.post(waive_url, json={"reason": "Reviewer fell ill"}, headers=manager).status_code == 200
+    alone = client.post(base + "/release", headers=manager)  # its only review waived: it has no reviewer now
+    assert alone.status_code == 409 and world.proposals[0].title in alone.json["detail"]
+    submit(world, assign(world, world.reviewers[1], world.proposals[0]), [7, 7])
     released = client.post(base + "/release", headers=manager)
     assert released.status_code == 200 and released.json == {"released": 1}
     db.session.expire_all()

@@ -23,6 +23,7 @@ from facility.ledger.services import contributions_account, pool_account, post_t
 from facility.proposals.models import Proposal, ProposalStatus
 from tests.factories import PASSWORD
 from tests.factories.accounts import enrol
+from tests.factories.grants import award
 
 
 def _user(email: str, role: str, organization: Organization | None = None) -> User:
@@ -70,7 +71,7 @@ def _payable_grant(n: int, *, amount_cents: int, stripe_account: str, tag: str, 
                      entries=[(unallocated_account(), total), (contributions_account(None), -total)])
     post_transaction(key=f"bulk-pool-{tag}", kind="pool", actor=None,
                      entries=[(pool_account(challenge.id), total), (unallocated_account(), -total)])
-    grant = awards.award_proposal(proposal=proposal, actor=requester, amount_cents=total, tranches=[
+    grant = award(proposal, requester, amount_cents=total, tranches=[
         {"title": f"Tranche {i}", "amount_cents": amount_cents} for i in range(1, n + 1)])
     awards.accept_grant(grant=grant, actor=grantee)
     payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)

@@ -42,15 +42,21 @@ def make_challenge(app):
 
 @pytest.fixture
 def make_proposal(make_org):
-    """`make_proposal(challenge, amounts=...)`: a submitted proposal of a new innovator, built as rows."""
+    """`make_proposal(challenge, amounts=...)`: a submitted proposal of a new innovator, built as rows, which the
+    panel's released decision recommends for an award unless recommended=False."""
     counter = {"n": 0}
 
-    def _make(challenge, *, org=None, amounts=(1_000_000, 2_000_000), status=ProposalStatus.SUBMITTED):
+    def _make(challenge, *, org=None, amounts=(1_000_000, 2_000_000), status=ProposalStatus.SUBMITTED,
+              recommended=True):
         counter["n"] += 1
         n = counter["n"]
         org = org or make_org(name=f"Innovator {n}", kind=OrgKind.INNOVATOR, org_type=OrgType.STARTUP)
-        return factories.proposals.make_proposal(challenge, via="models", org=org, title=f"Proposal {n}",
-                                                 amounts=amounts, status=status)
+        proposal = factories.proposals.make_proposal(challenge, via="models", org=org, title=f"Proposal {n}",
+                                                     amounts=amounts, status=status)
+        if recommended:
+            factories.grants.recommend(proposal)
+            db.session.commit()
+        return proposal
 
     return _make
 

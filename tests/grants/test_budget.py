@@ -41,7 +41,7 @@ def budget_grant(make_challenge, make_org, make_user, fund):
         specs = None
         if amount != 3_000_000:
             specs = [{"title": "All of it", "amount_cents": amount, "due_date": None}]
-        grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=amount, tranches=specs)
+        grant = factories.grants.award(proposal, manager, amount_cents=amount, tranches=specs)
         awards.accept_grant(grant=grant, actor=grantee)
         db.session.commit()
         return grant, manager, grantee

@@ -5,6 +5,7 @@ from facility.demo import seed
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus, Grant, GrantStatus, PayoutAccount, TrancheStatus
 from facility.grants.queries import grant_amendments
+from facility.grants.policy import award_approval_state
 from facility.ledger.services import facility_totals, verify_ledger
 from facility.portfolio import demo as portfolio_demo
 
@@ -29,7 +30,15 @@ def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_propos
     # The results seeder (facility/portfolio/demo.py) adds one grant of its own, last.
     extra = grants.pop()
     assert extra.organization.name == portfolio_demo.SME["name"]
+    # Last of the grants seeder's: an award above the approval threshold, one approval in and one missing.
+    pending = grants.pop()
+    assert pending.status == GrantStatus.PENDING_APPROVAL and pending.amount_cents > 5_000_000
+    state = award_approval_state(pending)
+    assert (len(state.counted), state.missing) == (1, 1)
+    assert pending.award_override_reason  # the demo's panels have released no decision on it
     assert [g.status for g in grants] == [GrantStatus.ACTIVE, GrantStatus.OFFERED]
+    assert [g.award_override_reason for g in grants] == [None, None]  # the panel recommended both
+    assert extra.award_override_reason and extra.status == GrantStatus.ACTIVE  # approved by two others
     assert [t.status for t in grants[0].tranches] == [TrancheStatus.ACCEPTED, TrancheStatus.EVIDENCE_SUBMITTED] + [
         TrancheStatus.PENDING] * 6
     rails = sorted(a.rail.value for a in db.session.execute(sa.select(PayoutAccount)).scalars())
@@ -39,5 +48,5 @@ def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_propos
     # The offered grant was amended (USD 5,000 less, in force) and has a second amendment awaiting approval.
     assert [(a.number, a.status.value, a.change_cents) for a in grant_amendments(grants[1].id)] == [
         (2, "pending", 1_500_000), (1, "accepted", -500_000)]
-    assert facility_totals()["committed"] == 6_000_000 - 500_000 + extra.amount_cents
+    assert facility_totals()["committed"] == 6_000_000 - 500_000 + pending.amount_cents + extra.amount_cents
     assert verify_ledger() == []

@@ -68,6 +68,12 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     awards.accept_grant(grant=third, actor=people.grantee)
     accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok",
                                                          spending=NO_SPENDING)
+    # An award above the approval threshold: it awaits the approval of a fund manager other than its author.
+    big_challenge = make_challenge(max_award_cents=10_000_000)
+    fund(challenge=big_challenge, pool=10_000_000)
+    pending = awards.award_proposal(proposal=make_proposal(big_challenge, org=grantee_org, amounts=(6_000_000,)),
+                                    actor=people.manager, amount_cents=6_000_000)
+    assert pending.status == GrantStatus.PENDING_APPROVAL
     milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
     # Amendments: one approved at once (a new title), one awaiting a second fund manager (an increase).
     approved_amendment = amendments.propose_amendment(
@@ -82,7 +88,8 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
                               evidence=evidence, received=received, accepted_report=accepted_report,
-                              third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment)
+                              third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment,
+                              pending=pending)
     return SimpleNamespace(people=people, objects=objects)
 
 
@@ -93,6 +100,9 @@ CASES = {
     "can_confirm_contribution": (lambda o: o.contribution, "manager", "donor", "other_donor"),
     "can_see_money_queues": (lambda o: None, "manager", "donor", "other_innovator"),
     "can_award": (lambda o: o.to_award, "manager", "official", "other_innovator"),
+    "can_award_overriding": (lambda o: o.to_award, "manager", "official", "other_innovator"),
+    "can_approve_award": (lambda o: o.pending, "manager2", "grantee", "other_innovator"),
+    "can_see_award_approvers": (lambda o: o.pending, "admin", "grantee", "other_innovator"),
     "can_release_pool": (lambda o: o.finished, "manager", "official", "other_innovator"),
     "can_view_grant": (lambda o: o.active, "grantee_donor", "official", "other_innovator"),
     "can_accept": (lambda o: o.offered, "grantee", "grantee_donor", "other_innovator"),

@@ -13,13 +13,13 @@ from facility.disbursements import payments, requests
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.rails import ManualRail
 from facility.extensions import db
-from facility.grants import awards, contributions
+from facility.grants import contributions
 from facility.grants.models import Contribution, Grant
 from facility.proposals.models import Proposal
 from tests.factories.accounts import make_org, make_user
 from tests.factories.challenges import make_challenge
 from tests.factories.cities import make_city
-from tests.factories.grants import make_grant
+from tests.factories.grants import award, make_grant
 from tests.factories.ledger import fund
 from tests.factories.proposals import make_proposal
 
@@ -92,7 +92,7 @@ def extra_grants(n: int, *, country: str = "FJI") -> list[Grant]:
     grants = []
     for i in range(n):
         proposal = make_proposal(challenge, via="models", title=f"Project {country} {i}", amounts=(1_000_000,))
-        grants.append(awards.award_proposal(proposal=proposal, actor=manager, amount_cents=1_000_000))
+        grants.append(award(proposal, manager, amount_cents=1_000_000))  # as the panel recommended
     db.session.commit()
     return grants
 

@@ -15,7 +15,7 @@ from facility.extensions import db
 from facility.proposals.models import ProposalStatus
 from facility.review import conflicts, decisions, panels, policy
 from facility.review.models import PanelInvitation, PanelRole
-from tests.review.conftest import assign, submit
+from tests.review.conftest import assign, review_the_rest, submit
 
 ANONYMOUS = AnonymousUserMixin()
 
@@ -115,6 +115,12 @@ def test_releasing_decisions(world, people):
     a = assign(world, world.reviewers[0], world.proposals[0])
     decisions.prepare_decision(actor=world.manager, proposal=world.proposals[0], kind="shortlist")
     db.session.commit()
+    # The two proposals nobody reviews hold the release back, named (they are not "missing 0").
+    unreviewed = policy.can_release_decisions(world.manager, challenge)
+    assert refused(unreviewed, Conflict) and "2 submitted proposals have no reviewer" in unreviewed.reason
+    assert all(f"{p.id} ({p.title})" in unreviewed.reason for p in world.proposals[1:])
+    assert world.proposals[0].title not in unreviewed.reason
+    review_the_rest(world)
     outstanding = policy.can_release_decisions(world.manager, challenge)
     assert refused(outstanding, Conflict) and "1 assigned reviews" in outstanding.reason
     submit(world, a, [8, 6])
@@ -225,6 +231,7 @@ def test_seeing_the_feedback(world, people):
     _only(people, set(), check, hidden=set(people))  # nothing released yet: nobody
     a = assign(world, world.reviewers[0], proposal)
     submit(world, a, [6, 6])
+    review_the_rest(world)
     decisions.prepare_decision(actor=world.manager, proposal=proposal, kind="decline")
     decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     db.session.commit()

@@ -25,7 +25,7 @@ from facility.review.models import (
     PanelRole,
     Review,
 )
-from tests.review.conftest import assign, submit
+from tests.review.conftest import assign, review_the_rest, submit
 
 
 def _actions(prefix: str) -> list[str]:
@@ -305,6 +305,12 @@ def test_release_waits_for_every_review_or_waiver(world):
     decisions.prepare_decision(actor=world.manager, proposal=p1, kind=DecisionKind.DECLINE)
     decisions.prepare_decision(actor=world.manager, proposal=p2, kind="award_recommendation")
     db.session.commit()
+    # p2 has no reviewer at all: it holds the release back, named (it used to go out as "missing 0").
+    with pytest.raises(ConflictError) as info:
+        decisions.release_decisions(actor=world.manager, challenge=world.challenge)
+    assert "1 submitted proposal has no reviewer" in info.value.detail and "Solar kiosk plan 2" in info.value.detail
+    db.session.rollback()
+    submit(world, assign(world, world.reviewers[2], p2), [6, 6])
     with pytest.raises(ConflictError) as info:
         decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     assert "1 assigned reviews" in info.value.detail
@@ -312,7 +318,14 @@ def test_release_waits_for_every_review_or_waiver(world):
     assert p0.status == ProposalStatus.SUBMITTED
     with pytest.raises(ValidationFailed):
         assignments.waive_assignment(actor=world.manager, assignment=b, reason=" ")
+    # Waiving p1's only review would leave it without any reviewer: it needs another one first.
     assignments.waive_assignment(actor=world.manager, assignment=b, reason="Reviewer fell ill")
+    db.session.commit()
+    with pytest.raises(ConflictError) as info:
+        decisions.release_decisions(actor=world.manager, challenge=world.challenge)
+    assert "Solar kiosk plan 1" in info.value.detail
+    db.session.rollback()
+    submit(world, assign(world, world.reviewers[2], p1), [4, 4])
     released = decisions.release_decisions(actor=world.manager, challenge=world.challenge)
     db.session.commit()
     assert len(released) == 3
@@ -329,6 +342,7 @@ def test_release_waits_for_every_review_or_waiver(world):
 def test_feedback_shows_comments_without_names_only_after_release(world, make_user):
     p0 = world.proposals[0]
     submit(world, assign(world, world.reviewers[0], p0), [8, 8], comment="Convincing pilot plan")
+    review_the_rest(world)
     decisions.prepare_decision(actor=world.manager, proposal=p0, kind="shortlist")
     db.session.commit()
     with pytest.raises(NotFound):

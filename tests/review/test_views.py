@@ -15,7 +15,7 @@ from facility.proposals.models import Proposal, ProposalStatus
 from facility.review import decisions, panels, policy, ranking
 from facility.review.models import Assignment, PanelInvitation, PanelMember, PanelRole
 from tests.conftest import csrf_token_from, get_csrf
-from tests.review.conftest import assert_blind, assign, submit
+from tests.review.conftest import assert_blind, assign, review_the_rest, submit
 
 
 @contextlib.contextmanager
@@ -236,7 +236,18 @@ def test_release_from_the_page_and_feedback(client, world, login, run_jobs):
     decisions.prepare_decision(actor=world.manager, proposal=p0, kind="decline")
     db.session.commit()
     login(client, world.manager)
-    token = get_csrf(client, f"/review/challenges/{world.challenge.id}/ranking")
+    url = f"/review/challenges/{world.challenge.id}/ranking"
+    page = client.get(url).get_data(as_text=True)
+    # The proposals nobody reviews are named on the page and hold the release back.
+    assert "2 submitted proposals have no reviewer" in page
+    assert f"{world.proposals[1].id} — Solar kiosk plan 1" in page and "Solar kiosk plan 2" in page
+    panel = client.get(f"/review/challenges/{world.challenge.id}/panel").get_data(as_text=True)
+    assert "2 submitted proposals have no reviewer" in panel and f"{world.proposals[2].id} — Solar kiosk plan 2" in panel
+    token = get_csrf(client, url)
+    blocked = client.post(f"/review/challenges/{world.challenge.id}/decisions/release", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert b"2 submitted proposals have no reviewer" in blocked.get_data()
+    review_the_rest(world)
     blocked = client.post(f"/review/challenges/{world.challenge.id}/decisions/release", data={"csrf_token": token},
                           follow_redirects=True)
     assert b"neither in nor waived" in blocked.get_data()
@@ -293,6 +304,7 @@ def test_queue_page_queries_do_not_grow(client, world, login):
 
 def test_ranking_page_queries_do_not_grow(client, world, login):
     submit(world, assign(world, world.reviewers[0], world.proposals[0]), [5, 5])
+    review_the_rest(world)  # the release gate then asks every question in both measurements
     login(client, world.manager)
     url = f"/review/challenges/{world.challenge.id}/ranking"
     client.get(url)

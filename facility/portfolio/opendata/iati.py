@@ -17,7 +17,8 @@ from facility.grants.models import GrantStatus
 from facility.portfolio.opendata.identity import FACILITY_ORG_TYPE, Publisher
 from facility.portfolio.opendata.source import GrantFacts
 
-# IATI ActivityStatus: 1 pipeline, 2 implementation, 3 finalisation, 5 cancelled. A completed grant is
+# IATI ActivityStatus: 1 pipeline (awaiting approval or the grantee's acceptance), 2 implementation,
+# 3 finalisation, 5 cancelled. A completed grant is
 # "finalisation", not "closed": a reversed payment can still reopen it.
 # An award awaiting approval is "pipeline" like an offered one.
 ACTIVITY_STATUS = {GrantStatus.PENDING_APPROVAL: "1", GrantStatus.OFFERED: "1", GrantStatus.ACTIVE: "2",
