@@ -408,16 +408,6 @@ class AmendmentApproval(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     amendment_id: Mapped[int] = mapped_column(sa.ForeignKey("grant_amendments.id", ondelete="CASCADE"), index=True,
                                               nullable=False)
-
-
-class GrantApproval(db.Model):
-    """A fund manager's approval of an award above the approval threshold (`grants.award_approvals`), with
-    the approval limit they held at the time (`accounts.authority` decides whether it counts)."""
-
-    __tablename__ = "grant_approvals"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"), index=True, nullable=False)
     approver_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     limit_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
@@ -447,6 +437,18 @@ class GrantAgreementVersion(db.Model):
 
     __table_args__ = (sa.UniqueConstraint("grant_id", "version", name="uq_grant_agreement_versions_version"),)
 
+
+class GrantApproval(db.Model):
+    """A fund manager's approval of an award above the approval threshold (`grants.award_approvals`), with
+    the approval limit they held at the time (`accounts.authority` decides whether it counts)."""
+
+    __tablename__ = "grant_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="CASCADE"), index=True, nullable=False)
+    approver_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    limit_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
 
     grant: Mapped[Grant] = relationship(back_populates="award_approvals")
     approver: Mapped[User] = relationship()
