@@ -145,7 +145,7 @@ def test_random_amendments_and_payments_keep_the_commitment_right(app, make_chal
     OUTCOMES.clear()
     try:
         run_state_machine_as_test(AmendmentMachine, settings=settings(
-            max_examples=12, stateful_step_count=12, deadline=None, database=None,
+            max_examples=15, stateful_step_count=15, deadline=None, database=None, derandomize=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
     finally:
         AmendmentMachine.scene = {}
