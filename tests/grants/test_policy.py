@@ -68,10 +68,11 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok",
                                                          spending=NO_SPENDING)
     milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
+    third.tranches[1].status = TrancheStatus.PAID  # something paid: a refund may be recorded (policy only)
     db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
-                              evidence=evidence, received=received, accepted_report=accepted_report)
+                              evidence=evidence, received=received, accepted_report=accepted_report, paid=third)
     return SimpleNamespace(people=people, objects=objects)
 
 
@@ -93,6 +94,9 @@ CASES = {
     "can_review": (lambda o: o.report, "manager", "grantee", "other_innovator"),
     "can_download_receipt": (lambda o: o.received, "donor_colleague", "grantee", "other_donor"),
     "can_write_public_summary": (lambda o: o.accepted_report, "grantee", "grantee_donor", "other_innovator"),
+    "can_cancel_grant": (lambda o: o.active, "manager", "grantee", "other_innovator"),
+    "can_record_refund": (lambda o: o.paid, "manager", "grantee", "other_innovator"),
+    "can_see_refund_references": (lambda o: o.paid, "admin", "grantee", "other_innovator"),
 }
 
 
@@ -136,8 +140,13 @@ def test_state_refusals(w):
     assert policy.can_write_public_summary(p.grantee, o.report).error is Conflict  # not accepted yet
     o.contribution.status = ContributionStatus.RECEIVED
     assert policy.can_confirm_contribution(p.manager, o.contribution).error is Conflict
+    assert policy.can_record_refund(p.manager, o.active).error is Conflict  # nothing paid yet
+    assert policy.can_cancel_grant(p.manager, o.offered) is None
     o.active.status = GrantStatus.COMPLETED
     assert policy.can_set_payout(p.grantee, o.active).error is Conflict
+    assert policy.can_cancel_grant(p.manager, o.active).error is Conflict  # completed
+    o.offered.status = GrantStatus.CANCELLED
+    assert policy.can_cancel_grant(p.manager, o.offered).error is Conflict  # cancelled already
     o.report.tranche.status = TrancheStatus.ACCEPTED
     assert policy.can_review(p.manager, o.report).error is Conflict
     o.to_award.status = ProposalStatus.AWARDED
