@@ -16,6 +16,7 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import awards, contributions, milestones, policy
 from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
+from facility.ledger import services as ledger
 from facility.proposals.models import ProposalStatus
 from tests.factories.grants import NO_SPENDING
 
@@ -68,7 +69,10 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     accepted_report = milestones.submit_milestone_report(tranche=third.tranches[0], actor=people.grantee, text="Ok",
                                                          spending=NO_SPENDING)
     milestones.accept_milestone_report(report=accepted_report, actor=people.manager)
-    third.tranches[1].status = TrancheStatus.PAID  # something paid: a refund may be recorded (policy only)
+    # Something paid (booked as a payment books it): a refund may be recorded.
+    third.tranches[1].status = TrancheStatus.PAID
+    ledger.transfer(key="test-paid-third", source=ledger.commitment_code(third.id), target=ledger.disbursed_account(),
+                    amount_cents=third.tranches[1].amount_cents, actor=None, kind="disbursement")
     db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
