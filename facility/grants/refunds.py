@@ -29,17 +29,20 @@ from facility.core.policy import require
 from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.amounts import cents
-from facility.grants.models import Grant, GrantRefund, RefundDestination
+from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
+from facility.grants.paid import net_paid_cents_sql
 from facility.grants.policy import can_record_refund
 from facility.ledger.models import Fund, LedgerAccount, LedgerEntry
 from facility.ledger.services import (
     DISBURSED,
     EntrySpec,
     commitment_code,
+    commitment_code_sql,
     disbursed_account,
     fund_share,
     pool_account,
     post_transaction,
+    purpose_balance,
     unallocated_account,
 )
 
@@ -146,3 +149,14 @@ def record_refund(*, grant: Grant, actor: User, amount_cents: int, bank_referenc
         "received_on": received_on.isoformat(), "destination": where.value, "ledger_transaction_id": transaction.id,
         "funds": [[fund_id, part] for fund_id, part in split]})
     return refund
+
+
+def check_refunds_and_cancellations() -> list[str]:
+    """No grant has refunded more than it was paid, and every cancelled grant's commitment is empty"""
+    net = net_paid_cents_sql(Grant.id)
+    over = db.session.execute(sa.select(Grant.id, net).where(net < 0).order_by(Grant.id)).all()
+    left = purpose_balance(commitment_code_sql(Grant.id))
+    open_cancelled = db.session.execute(sa.select(Grant.id, left).where(
+        Grant.status == GrantStatus.CANCELLED, left != 0).order_by(Grant.id)).all()
+    return ([f"grant {row[0]}: refunds exceed what it was paid by {-int(row[1])} cents" for row in over]
+            + [f"cancelled grant {row[0]} still holds {int(row[1])} cents of commitment" for row in open_cancelled])

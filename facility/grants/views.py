@@ -44,7 +44,7 @@ from facility.grants.forms import (
     ReturnReportForm,
 )
 from facility.grants.models import ContributionMethod, ContributionStatus, GrantStatus, TrancheStatus
-from facility.ledger.services import balance, commitment_code, facility_totals, pool_code
+from facility.ledger.services import balance, commitment_code, facility_totals, pool_code, register_check
 
 bp = Blueprint("grants", __name__)
 PUBLIC_GRANT_ENDPOINT = "portfolio_public.grant"  # facility.portfolio.public_views
@@ -435,3 +435,4 @@ def register(app: Flask) -> None:
         register_dashboard_panel(app, provider)
     # A proposal's page (a lower package) links to its grant once awarded.
     app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
+    register_check(refunds.check_refunds_and_cancellations)  # in ledger-verify

@@ -17,7 +17,7 @@ from facility.disbursements import payments, requests
 from facility.disbursements.rails import PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import cancellation, paid, refunds
-from facility.grants.models import Grant, GrantRefund, RefundDestination
+from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
 from facility.ledger import movements
 from facility.ledger import services as ledger
 from facility.ledger.models import LedgerTransaction
@@ -210,3 +210,19 @@ def test_the_refund_page_refuses_others(client, login, payable):
     assert client.get(f"/grants/{grant.id}/refunds/new").status_code == 302
     login(client, grantee)
     assert client.get(f"/grants/{grant.id}/refunds/new").status_code == 403
+
+
+def test_ledger_verify_finds_a_grant_refunded_beyond_what_it_was_paid_or_cancelled_with_money_left(grant_setup):
+    grant, manager, _ = grant_setup
+    assert refunds.check_refunds_and_cancellations() == []
+    # Booked around the services: a "refund" of money never paid, and a cancellation that kept its commitment.
+    posting = ledger.post_transaction(key="test-bad-refund", kind="refund", actor=None, entries=[
+        (ledger.pool_account(grant.challenge_id), 5_000), (ledger.disbursed_account(), -5_000)])
+    db.session.add(GrantRefund(grant_id=grant.id, amount_cents=5_000, bank_reference="X", received_on=TODAY,
+                               destination=RefundDestination.POOL, ledger_transaction_id=posting.id))
+    grant.status = GrantStatus.CANCELLED
+    db.session.commit()
+    problems = refunds.check_refunds_and_cancellations()
+    assert problems == [f"grant {grant.id}: refunds exceed what it was paid by 5000 cents",
+                        f"cancelled grant {grant.id} still holds 3000000 cents of commitment"]
+    assert set(problems) <= set(ledger.verify_ledger())
