@@ -435,4 +435,5 @@ def register(app: Flask) -> None:
         register_dashboard_panel(app, provider)
     # A proposal's page (a lower package) links to its grant once awarded.
     app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
-    register_check(refunds.check_refunds_and_cancellations)  # in ledger-verify
+    register_check(refunds.check_refunds_within_payments)  # in ledger-verify
+    register_check(refunds.check_cancelled_commitments_empty)
