@@ -171,7 +171,8 @@ class PublicRefundSchema(ma.Schema):
 
 
 class RefundSchema(PublicRefundSchema):
-    """A refund as the facility's staff and the grantee see it: with the bank reference and its ledger posting."""
+    """A refund as the facility's staff see it: with the bank reference, the note and its ledger posting (the
+    grantee's view of its grant has the rest, without the bank reference and the note)."""
 
     bank_reference = ma.fields.String()
     note = ma.fields.String()
@@ -196,6 +197,14 @@ class GrantSchema(GrantCoreSchema):
         "category `budget_cents`, `actual_cents` from accepted reports, `pending_cents` under review, "
         "`variance_cents`, `variance_pct` (null for a zero budget), `flagged` above `flag_threshold_pct`) "
         "and `total`")})
+
+    @ma.post_dump(pass_original=True)
+    def _refund_references(self, data, grant, **kwargs):
+        # A refund's bank reference and note are the facility's staff's (grants.policy), not the grantee's view.
+        if "refunds" in data and policy.can_see_refund_references(current_user, grant) is not None:
+            data["refunds"] = [{k: v for k, v in refund.items() if k not in ("bank_reference", "note")}
+                               for refund in data["refunds"]]
+        return data
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):

@@ -96,6 +96,9 @@ def test_record_a_refund_and_read_it_in_both_views(client, payable, api_headers)
 
     full = client.get(f"/api/v1/grants/{grant.id}", headers=headers).json
     assert [r["bank_reference"] for r in full["refunds"]] == ["FT-API-1", "FT-API-2"]
+    own = client.get(f"/api/v1/grants/{grant.id}", headers=api_headers(grantee)).json
+    assert own["agreement_text"] and [r["amount_cents"] for r in own["refunds"]] == [400_000, 400_000]
+    assert all("bank_reference" not in r for r in own["refunds"])  # staff only, as on the page
     public = client.get(f"/api/v1/grants/{grant.id}").json
     assert [(r["amount_cents"], r["received_on"]) for r in public["refunds"]] == [(400_000, TODAY)] * 2
     assert all("bank_reference" not in r for r in public["refunds"])
