@@ -89,7 +89,8 @@ def cancel_grant(*, grant: Grant, actor: User, reason: str) -> Grant:
     reason = clean_text(reason, "reason", limit=REASON_CHARS, required=True, multiline=True)
     grant = lock_row(Grant, grant.id, missing=_("No grant %(id)s.", id=grant.id))
     require(can_cancel_grant(actor, grant))
-    busy = _("A payment of this grant is being recorded right now; wait until it is paid or fails, then cancel.")
+    busy = _("A tranche of this grant is being changed right now (a payment, or a milestone report); "
+             "try again in a moment.")
     tranches = lock_now(sa.select(Tranche).where(Tranche.grant_id == grant.id).order_by(Tranche.id), busy=busy)
     for listener in current_app.extensions.get(_LISTENERS, ()):
         listener(grant=grant, actor=actor, reason=reason)
