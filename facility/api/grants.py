@@ -24,9 +24,20 @@ from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, REFERE
 from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
-from facility.grants import award_approvals, awards, contributions, milestones, payouts, policy, queries, summaries
+from facility.grants import (
+    award_approvals,
+    awards,
+    cancellation,
+    contributions,
+    milestones,
+    payouts,
+    policy,
+    queries,
+    refunds,
+    summaries,
+)
 from facility.grants.budget import budget_data
-from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail
+from facility.grants.models import ContributionMethod, ContributionStatus, PayoutRail, RefundDestination
 from facility.portfolio import public_ledger, register
 from facility.proposals.models import budget_key
 
@@ -155,7 +166,33 @@ class PayoutAccountSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
 
 
+class PublicRefundSchema(ma.Schema):
+    """Money the grantee paid back, as anyone sees it."""
+
+    id = ma.fields.Integer()
+    amount_cents = ma.fields.Integer(metadata={"description": "US cents received back"})
+    received_on = ma.fields.Date()
+    destination = ma.fields.Function(lambda r: enum_value(r.destination),
+                                     metadata={"description": "pool (the challenge's prize pool) or unallocated"})
+
+
+class RefundSchema(PublicRefundSchema):
+    """A refund as the facility's staff see it: with the bank reference, the note and its ledger posting (the
+    grantee's view of its grant has the rest, without the bank reference and the note)."""
+
+    bank_reference = ma.fields.String()
+    note = ma.fields.String()
+    recorded_by_id = ma.fields.Integer(allow_none=True)
+    ledger_transaction_id = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+
+
 class GrantSchema(GrantCoreSchema):
+    # Cancellation and refunds (grants.cancellation, grants.refunds).
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True)
+    cancel_reason = ma.fields.String(allow_none=True)
+    refunds = ma.fields.List(ma.fields.Nested(RefundSchema), dump_only=True,
+                             metadata={"description": "money the grantee paid back, oldest first"})
     agreement_text = ma.fields.String()
     tranches = ma.fields.List(ma.fields.Nested(TrancheSchema))
     payout_account = ma.fields.Nested(PayoutAccountSchema, allow_none=True)
@@ -175,6 +212,14 @@ class GrantSchema(GrantCoreSchema):
     approvals_needed = ma.fields.Dict(dump_only=True, allow_none=True, metadata={"description": (
         "null unless the award needs approval: `count` more approvals needed, `senior` of them from senior "
         "limits, `required` by the tier (`tier_up_to_cents`), and `reasons`")})
+
+    @ma.post_dump(pass_original=True)
+    def _refund_references(self, data, grant, **kwargs):
+        # A refund's bank reference and note are the facility's staff's (grants.policy), not the grantee's view.
+        if "refunds" in data and policy.can_see_refund_references(current_user, grant) is not None:
+            data["refunds"] = [{k: v for k, v in refund.items() if k not in ("bank_reference", "note")}
+                               for refund in data["refunds"]]
+        return data
 
     @ma.post_dump(pass_original=True)
     def _extras(self, data, grant, **kwargs):
@@ -363,11 +408,28 @@ def list_grants(args):
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
+class PublicGrantViewSchema(PublicGrantSchema):
+    """The public view with its cancellation and refunds (no bank references)."""
+
+    cancelled_at = ma.fields.AwareDateTime(allow_none=True, dump_only=True)
+    cancel_reason = ma.fields.String(allow_none=True, dump_only=True)
+    refunds = ma.fields.List(ma.fields.Nested(PublicRefundSchema), dump_only=True,
+                             metadata={"description": "money the grantee paid back, oldest first"})
+
+    @ma.post_dump(pass_original=True)
+    def _cancellation_and_refunds(self, data, item, **kwargs):
+        grant = item.grant
+        data["cancelled_at"] = grant.cancelled_at.isoformat() if grant.cancelled_at else None
+        data["cancel_reason"] = grant.cancel_reason
+        data["refunds"] = PublicRefundSchema(many=True).dump(grant.refunds)
+        return data
+
+
 class TrancheViewSchema(TrancheSchema, PublicTrancheSchema):
     """A tranche in either view of a grant (documentation: each view has its own fields)."""
 
 
-class GrantViewSchema(GrantSchema, PublicGrantSchema):
+class GrantViewSchema(GrantSchema, PublicGrantViewSchema):
     """A grant: the full record (agreement, tranches with reports, masked payout account, disbursements)
     for the grantee organisation and staff; the public view (the register's facts, progress, tranches with
     paid dates and public summaries) for everyone else. The other view's fields are absent."""
@@ -384,7 +446,7 @@ def get_grant(grant_id):
     user = current_user._get_current_object()
     if queries.may_see_full_grant(user, grant_id):
         return jsonify(GrantSchema().dump(queries.get_visible_grant(user, grant_id)))
-    return jsonify(PublicGrantSchema().dump(register.public_grant(grant_id)))
+    return jsonify(PublicGrantViewSchema().dump(register.public_grant(grant_id)))
 
 
 @blp.route("/grants/<int:grant_id>/accept", methods=["POST"])
@@ -434,6 +496,51 @@ def put_payout_account(data, grant_id):
     account = payouts.set_payout_account(grant=grant, actor=user, **data)
     db.session.commit()
     return account
+
+
+class CancelGrantInSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REASON_CHARS),
+                              metadata={"description": "why the grant is cancelled; the grantee is told"})
+
+
+class RefundInSchema(ma.Schema):
+    amount_cents = cents_field(required=True, metadata={"description": "US cents received back, at most what "
+                                                                       "was paid to the grant less earlier refunds"})
+    bank_reference = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REFERENCE_CHARS))
+    received_on = date_field(required=True, metadata={"description": "the day the money arrived; not in the future"})
+    destination = ma.fields.String(load_default=RefundDestination.POOL.value,
+                                   validate=ma.validate.OneOf([d.value for d in RefundDestination]),
+                                   metadata={"description": "pool (default: the challenge's prize pool) or "
+                                                            "unallocated (the facility's unallocated funds)"})
+    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=COMMENT_CHARS))
+
+
+@blp.route("/grants/<int:grant_id>/cancel", methods=["POST"])
+@requires(Role.FUND_MANAGER)
+@blp.arguments(CancelGrantInSchema)
+@blp.response(200, GrantSchema)
+def cancel_grant(data, grant_id):
+    """Cancel a grant awaiting approval, offered or active: its unpaid tranches are cancelled and its undisbursed
+    commitment returns to the challenge's pool (409 once completed or cancelled, or while a payment is being made)."""
+    user = require_user()
+    grant = queries.get_visible_grant(user, grant_id)
+    cancellation.cancel_grant(grant=grant, actor=user, reason=data["reason"])
+    db.session.commit()
+    return grant
+
+
+@blp.route("/grants/<int:grant_id>/refunds", methods=["POST"])
+@requires(Role.FUND_MANAGER)
+@blp.arguments(RefundInSchema)
+@blp.response(201, RefundSchema)
+def record_refund(data, grant_id):
+    """Record money the grantee paid back (in full or part of what it was paid less earlier refunds; 422 above
+    that): it returns through the ledger to the pool or to unallocated funds, split by fund as it was paid."""
+    user = require_user()
+    grant = queries.get_visible_grant(user, grant_id)
+    refund = refunds.record_refund(grant=grant, actor=user, **data)
+    db.session.commit()
+    return refund
 
 
 @blp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])

@@ -1,4 +1,5 @@
-"""Demo disbursements for `seed-demo`: one payment in every state, on the grant the grants seeder made active.
+"""Demo disbursements for `seed-demo`: one payment in every state, on the grant the grants seeder made active;
+then money coming back (a refund of part of a paid tranche) and a cancelled grant.
 
 The states come from the real services. Where a payment provider would answer
 (Stripe), the demo records the answer the worker would have recorded, so no
@@ -20,9 +21,12 @@ from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.models import Disbursement
 from facility.disbursements.rails import ManualRail, PaymentStatus, RailResult
 from facility.extensions import db
-from facility.grants import milestones, payouts
+from facility.grants import awards, cancellation, milestones, payouts, refunds
 from facility.grants.demo import planned_spending
-from facility.grants.models import GrantStatus, Tranche, TrancheStatus
+from facility.grants.models import Grant, GrantStatus, Tranche, TrancheStatus
+from facility.grants.policy import AWARDABLE_STATUSES, can_award
+from facility.ledger.services import balance, pool_code
+from facility.proposals.models import Proposal
 
 
 def _approved(tranche: Tranche, requester: User, approver: User) -> Disbursement:
@@ -88,6 +92,36 @@ def seed(state: dict[str, Any]) -> None:
     payments.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
     db.session.flush()
     _age({waiting.id: 12, refused.id: 40, queued.id: 3})
+    _refund(grant, tranches[0], approver)
+    _cancelled_grant(state, requester)
+
+
+def _refund(grant: Grant, paid: Tranche, manager: User) -> None:
+    """The grantee sent back part of its first, paid tranche: unspent equipment money, back to the pool."""
+    refunds.record_refund(grant=grant, actor=manager, amount_cents=max(paid.amount_cents // 5, 1),
+                          bank_reference="DEMO-RET-20261120", received_on=utcnow().date() - timedelta(days=3),
+                          destination="pool", note="Unspent equipment budget returned by the grantee (demo).")
+
+
+def _cancelled_grant(state: dict[str, Any], manager: User) -> None:
+    """Another proposal still awaiting a decision in a closed challenge is awarded, accepted, and then cancelled:
+    its commitment goes back to the challenge's pool."""
+    users = state.get("users") or {}
+    for proposal in db.session.execute(sa.select(Proposal).where(Proposal.status.in_(AWARDABLE_STATUSES))
+                                       .order_by(Proposal.id.desc())).scalars():
+        grantee = next((u for u in users.values() if u.organization_id == proposal.organization_id
+                        and u.has_role(Role.INNOVATOR)), None)
+        amount = min(proposal.requested_cents, proposal.challenge.max_award_cents)
+        if (grantee is None or can_award(manager, proposal) is not None
+                or balance(pool_code(proposal.challenge_id)) < amount):
+            continue
+        grant = awards.award_proposal(proposal=proposal, actor=manager, amount_cents=amount)
+        if grant.status is GrantStatus.OFFERED:
+            awards.accept_grant(grant=grant, actor=grantee)
+        cancellation.cancel_grant(grant=grant, actor=manager, reason=(
+            "The city withdrew the permit for the pilot site after the floods; the grantee agreed to stop (demo)."))
+        db.session.flush()
+        return
 
 
 def _age(days_by_id: dict[int, int]) -> None:

@@ -163,7 +163,12 @@ def can_requeue(user: Any, disbursement: Disbursement) -> Decision:
         return None if disbursement.grant.payout_account is not None else conflict(
             _("The grantee has not given payout details yet."))
 
-    return first(lambda: can_manage(user, disbursement), failed, payout_details)
+    def grant_active() -> Decision:  # a cancelled grant's failed payment is never paid
+        return None if disbursement.grant.status is GrantStatus.ACTIVE else conflict(
+            _("Only a payment of an active grant can be re-queued; this grant is %(status)s.",
+              status=label(disbursement.grant.status)))
+
+    return first(lambda: can_manage(user, disbursement), failed, grant_active, payout_details)
 
 
 def _awaiting_confirmation(disbursement: Disbursement) -> Decision:

@@ -23,11 +23,13 @@ from facility.core.policy import Decision, require
 from facility.core.views import register_dashboard_panel
 from facility.disbursements import bank_details, payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
+from facility.disbursements.grant_cancellation import settle_payments_of_cancelled_grant
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.disbursements.stripe_gateway import GatewayError, GatewayNotConfigured, WebhookRejected, get_gateway
 from facility.disbursements.webhooks import handle_stripe_event
 from facility.extensions import csrf, db, limiter
 from facility.grants import queries as grant_queries
+from facility.grants.cancellation import before_cancel
 from facility.grants.models import ContributionStatus
 from facility.ledger.services import register_check
 
@@ -295,3 +297,4 @@ def register(app: Flask) -> None:
     register_dashboard_panel(app, dashboard_panel)
     app.jinja_env.globals["grant_disbursements"] = queries.grant_disbursements
     register_check(payments.check_paid_disbursements_posted_once)
+    before_cancel(app, settle_payments_of_cancelled_grant)  # a grant's cancellation settles its payments first

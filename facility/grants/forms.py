@@ -26,7 +26,7 @@ from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
-from facility.grants.models import PayoutRail
+from facility.grants.models import PayoutRail, RefundDestination
 from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
 from facility.proposals.forms import MoneyField
 from facility.proposals.models import BUDGET_CATEGORIES, BudgetCategory, budget_key
@@ -246,3 +246,33 @@ class RejectAmendmentForm(FlaskForm):
     reason = TextAreaField(_l("Why it is rejected"), validators=[DataRequired(_l("Give the reason.")),
                                                                 Length(max=REASON_CHARS)])
     submit = SubmitField(_l("Reject the amendment"))
+
+
+# --- cancellation and refunds --------------------------------------------------------------
+
+class CancelGrantForm(FlaskForm):
+    """Cancelling a grant: the reason (shown to the grantee and on the grant) and an explicit confirmation."""
+
+    reason = TextAreaField(_l("Why is the grant cancelled?"),
+                           description=_l("The grantee and the grant's page show this reason."),
+                           validators=[DataRequired(_l("Give the reason for the cancellation.")),
+                                       Length(max=REASON_CHARS)])
+    confirm = BooleanField(_l("I understand: no tranche not yet paid will be paid, and the undisbursed money "
+                              "returns to the challenge's prize pool. This cannot be undone."),
+                           validators=[DataRequired(_l("Tick the box to confirm the cancellation."))])
+    submit = SubmitField(_l("Cancel the grant"))
+
+
+class RefundForm(FlaskForm):
+    """Money a grantee paid back, as the bank statement shows it."""
+
+    amount = UsdField(_l("Amount received (US dollars)"), validators=[DataRequired(_l("Give the amount received."))],
+                      render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    bank_reference = StringField(_l("Bank reference"), validators=[DataRequired(_l("Give the bank's reference.")),
+                                                                   Length(max=REFERENCE_CHARS)])
+    received_on = DateField(_l("Date received"), validators=[DataRequired(_l("Give the date the money arrived.")),
+                                                             SaneDate()])
+    destination = RadioField(_l("Where does the money go?"), choices=choices(RefundDestination),
+                             default=RefundDestination.POOL.value, validators=[DataRequired()])
+    note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=COMMENT_CHARS)])
+    submit = SubmitField(_l("Record the refund"))

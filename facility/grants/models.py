@@ -127,8 +127,16 @@ class Grant(TimestampMixin, db.Model):
     award_override_reason: Mapped[str | None] = mapped_column(sa.Text)
     award_override_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
+
+    # Cancellation (grants.cancellation): who cancelled it, when and why.
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    cancelled_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+
     organization: Mapped[Organization] = relationship()
     challenge: Mapped[Challenge] = relationship()
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+    refunds: Mapped[list[GrantRefund]] = relationship(back_populates="grant", order_by="GrantRefund.id")
     proposal: Mapped[Proposal] = relationship()
     tranches: Mapped[list[Tranche]] = relationship(
         back_populates="grant", order_by="Tranche.position", cascade="all, delete-orphan")
@@ -454,3 +462,33 @@ class GrantApproval(db.Model):
     approver: Mapped[User] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("grant_id", "approver_id", name="uq_grant_approvals_pair"),)
+
+
+@labelled({"pool": _l("The challenge's prize pool"), "unallocated": _l("The facility's unallocated funds")})
+class RefundDestination(str, enum.Enum):
+    POOL = "pool"                # back to the grant's challenge pool: it may be awarded again
+    UNALLOCATED = "unallocated"  # back to the facility's unallocated funds
+
+
+class GrantRefund(db.Model):
+    """Money a grantee paid back (a refund, or a clawback the facility asked for), booked once in the ledger:
+    Dr the destination (pool or unallocated) / Cr facility:disbursed, split by fund as the grant was paid."""
+
+    __tablename__ = "grant_refunds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grant_id: Mapped[int] = mapped_column(sa.ForeignKey("grants.id", ondelete="RESTRICT"), index=True, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    bank_reference: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    received_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    destination: Mapped[RefundDestination] = mapped_column(enum_column(RefundDestination), nullable=False)
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    ledger_transaction_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"), unique=True, nullable=False)
+    note: Mapped[str] = mapped_column(sa.Text, default="", server_default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    grant: Mapped[Grant] = relationship(back_populates="refunds")
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)

@@ -30,6 +30,7 @@ from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.models import (
+    GRANT_TRANSITIONS,
     OPEN_AMENDMENT_STATUSES,
     AmendmentStatus,
     Contribution,
@@ -45,6 +46,7 @@ from facility.grants.models import (
     Tranche,
     TrancheStatus,
 )
+from facility.grants.paid import net_paid_cents
 from facility.proposals.models import Proposal, ProposalStatus
 from facility.review.facts import latest_released_decision
 from facility.review.models import DecisionKind
@@ -424,3 +426,31 @@ def can_reject_amendment(user: Any, amendment: GrantAmendment) -> Decision:
         lambda: None if amendment.status in OPEN_AMENDMENT_STATUSES else conflict(
             _("This amendment is %(status)s and can no longer be rejected.", status=label(amendment.status))),
     )
+
+
+# --- cancellation and refunds (grants.cancellation, grants.refunds) -------------------------------
+
+def can_cancel_grant(user: Any, grant: Grant) -> Decision:
+    """Fund managers cancel a grant awaiting approval, offered or active (as `GRANT_TRANSITIONS` allows), with a
+    reason; a completed or already cancelled grant cannot be cancelled."""
+    return first(
+        lambda: _fund_managers_only(user, _("Only fund managers cancel grants.")),
+        lambda: None if GRANT_TRANSITIONS.allows(grant.status, GrantStatus.CANCELLED) else conflict(
+            _("This grant is %(status)s and cannot be cancelled; only a grant awaiting approval, offered or "
+              "active can be.", status=label(grant.status))),
+    )
+
+
+def can_record_refund(user: Any, grant: Grant) -> Decision:
+    """Fund managers record money a grantee paid back, once something was paid to the grant and not all of it
+    came back already."""
+    return first(
+        lambda: _fund_managers_only(user, _("Only fund managers record refunds.")),
+        lambda: None if net_paid_cents(grant.id) > 0 else conflict(
+            _("Nothing paid to this grant is left to be refunded: a refund is recorded once a tranche was paid.")),
+    )
+
+
+def can_see_refund_references(user: Any, grant: Grant) -> Decision:
+    """The bank references of a grant's refunds: the facility's staff and auditors (the public see amount and date)."""
+    return None if reads_everything(user) else forbidden(_("Only the facility's staff see a refund's bank reference."))

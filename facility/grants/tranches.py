@@ -45,3 +45,9 @@ def reopen_paid_tranche(*, tranche: Tranche) -> None:
     TRANCHE_TRANSITIONS.move(tranche, TrancheStatus.DISBURSING)
     if tranche.grant.status == GrantStatus.COMPLETED:
         GRANT_TRANSITIONS.move(tranche.grant, GrantStatus.ACTIVE)
+
+
+def cancel_unpaid_tranche(*, tranche: Tranche) -> None:
+    """Rule: a cancelled grant's tranches not paid and not being paid (`UNPAID_TRANCHE_STATUSES`) are cancelled:
+    they are never paid."""
+    TRANCHE_TRANSITIONS.move(tranche, TrancheStatus.CANCELLED)

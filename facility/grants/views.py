@@ -21,27 +21,31 @@ from facility.grants import (
     award_approvals,
     awards,
     budget,
+    cancellation,
     contributions,
     milestones,
     payouts,
     policy,
     queries,
     receipts,
+    refunds,
     summaries,
 )
 from facility.grants.forms import (
     SPENDING_FIELDS,
     ActionForm,
     AwardForm,
+    CancelGrantForm,
     ConfirmWireForm,
     EvidenceForm,
     PayoutForm,
     PledgeForm,
     PublicSummaryForm,
+    RefundForm,
     ReturnReportForm,
 )
 from facility.grants.models import ContributionMethod, ContributionStatus, GrantStatus, TrancheStatus
-from facility.ledger.services import balance, facility_totals, pool_code
+from facility.ledger.services import balance, commitment_code, facility_totals, pool_code, register_check
 
 bp = Blueprint("grants", __name__)
 PUBLIC_GRANT_ENDPOINT = "portfolio_public.grant"  # facility.portfolio.public_views
@@ -375,6 +379,42 @@ def public_summary(report_id: int):
                            grant_budget=budget.grant_budget(grant), **_award_approval_context(grant)), 422
 
 
+# --- cancellation and refunds ------------------------------------------------------------------
+
+@bp.route("/grants/<int:grant_id>/cancel", methods=["GET", "POST"])
+@role_required(Role.FUND_MANAGER)
+def cancel_grant(grant_id: int):
+    """A fund manager cancels a grant: a reason and an explicit confirmation (409 once completed or cancelled)."""
+    item = queries.get_visible_grant(_me(), grant_id)
+    require(policy.can_cancel_grant(_me(), item))
+    form = CancelGrantForm()
+    if form.validate_on_submit() and attempt(form, cancellation.cancel_grant, grant=item, actor=_me(),
+                                             reason=form.reason.data) is not FAILED:
+        db.session.commit()
+        flash(_("The grant was cancelled; its undisbursed money is back in the challenge's prize pool."), "success")
+        return redirect(url_for("grants.grant", grant_id=grant_id))
+    return render_template("grants/cancel.html", form=form, grant=item,
+                           returned=balance(commitment_code(item.id))), _status(form)
+
+
+@bp.route("/grants/<int:grant_id>/refunds/new", methods=["GET", "POST"])
+@role_required(Role.FUND_MANAGER)
+def record_refund(grant_id: int):
+    """A fund manager records money the grantee paid back (409 while nothing paid is left to refund)."""
+    item = queries.get_visible_grant(_me(), grant_id)
+    require(policy.can_record_refund(_me(), item))
+    form = RefundForm()
+    if form.validate_on_submit() and attempt(
+            form, refunds.record_refund, field_map=AMOUNT_FIELD, grant=item, actor=_me(),
+            amount_cents=form.amount.cents, bank_reference=form.bank_reference.data,
+            received_on=form.received_on.data, destination=form.destination.data, note=form.note.data) is not FAILED:
+        db.session.commit()
+        flash(_("Refund recorded and booked in the ledger."), "success")
+        return redirect(url_for("grants.grant", grant_id=grant_id, _anchor="refunds-heading"))
+    return render_template("grants/refund.html", form=form, grant=item,
+                           refundable=refunds.refundable_cents(item.id)), _status(form)
+
+
 # --- dashboard panels ----------------------------------------------------------------------
 
 def _donor_panel(user):
@@ -434,3 +474,5 @@ def register(app: Flask) -> None:
         register_dashboard_panel(app, provider)
     # A proposal's page (a lower package) links to its grant once awarded.
     app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
+    register_check(refunds.check_refunds_within_payments)  # in ledger-verify
+    register_check(refunds.check_cancelled_commitments_empty)

@@ -30,9 +30,15 @@ from facility.ledger.services import (
 FIGURES = ("raised", "unallocated", "allocated", "committed", "disbursed")
 
 # What a movement is, from what it changed (not from the transaction's free-text kind), in this order.
-CONTRIBUTION, DISBURSEMENT, AWARD, ALLOCATION, RETURN, OTHER = (
-    "contribution", "disbursement", "award", "allocation", "return", "other")
-KINDS = (CONTRIBUTION, ALLOCATION, RETURN, AWARD, DISBURSEMENT, OTHER)
+CONTRIBUTION, DISBURSEMENT, AWARD, GRANT_RETURN, ALLOCATION, RETURN, REFUND, OTHER = (
+    "contribution", "disbursement", "award", "grant_return", "allocation", "return", "refund", "other")
+KINDS = (CONTRIBUTION, ALLOCATION, RETURN, AWARD, GRANT_RETURN, DISBURSEMENT, REFUND, OTHER)
+
+
+def _refunded(d: Any) -> Any:
+    """Money back from a grantee: disbursed goes down while a pool or unallocated funds go up (a reversed
+    transfer goes back to the grant's commitment instead, and stays a disbursement)."""
+    return sa.and_(d.c.disbursed < 0, d.c.committed == 0, sa.or_(d.c.allocated > 0, d.c.unallocated > 0))
 
 
 def deltas() -> sa.Subquery:
@@ -55,7 +61,10 @@ def deltas() -> sa.Subquery:
 def _kind(d: Any) -> Any:
     return sa.case(
         (d.c.raised != 0, CONTRIBUTION),
+        (_refunded(d), REFUND),
         (d.c.disbursed != 0, DISBURSEMENT),
+        # A cancelled grant's commitment (or an amendment's decrease) back to its pool; an award the other way.
+        (sa.and_(d.c.committed < 0, d.c.allocated > 0), GRANT_RETURN),
         (sa.and_(d.c.committed != 0, d.c.allocated != 0), AWARD),
         (sa.and_(d.c.allocated > 0, d.c.unallocated < 0), ALLOCATION),
         (sa.and_(d.c.allocated < 0, d.c.unallocated > 0), RETURN),
@@ -66,7 +75,9 @@ def _amount(d: Any) -> Any:
     """The money the movement moved, signed as the figure it is named after (a reversal is negative)."""
     return sa.case(
         (d.c.raised != 0, d.c.raised),
+        (_refunded(d), -d.c.disbursed),  # the money that came back
         (d.c.disbursed != 0, d.c.disbursed),
+        (sa.and_(d.c.committed < 0, d.c.allocated > 0), d.c.allocated),
         (sa.and_(d.c.committed != 0, d.c.allocated != 0), d.c.committed),
         (d.c.allocated != 0, d.c.allocated),
         else_=d.c.unallocated)

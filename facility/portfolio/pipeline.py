@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
 from facility.extensions import db
-from facility.grants.models import Grant, GrantStatus
+from facility.grants.models import Grant, GrantRefund, GrantStatus
 from facility.ledger.models import LedgerAccount, LedgerEntry
 from facility.ledger.services import DISBURSED, facility_totals
 from facility.portfolio.filters import PortfolioFilter
@@ -140,9 +140,12 @@ def money_by_step(flt: PortfolioFilter) -> Money:
     paying = (sa.select(commitment_entry.transaction_id)
               .join(commitment_account, commitment_entry.account_id == commitment_account.id)
               .where(commitment_account.base_code.in_(commitment_codes)))
+    # A refund credits disbursed without touching a commitment: found by its refund row (grants.refunds).
+    refunding = sa.select(GrantRefund.ledger_transaction_id).where(GrantRefund.grant_id.in_(sa.select(grants.c.id)))
     disbursed = (sa.select(_sum(LedgerEntry.amount_cents))
                  .join(LedgerAccount, LedgerEntry.account_id == LedgerAccount.id)
-                 .where(LedgerAccount.base_code == DISBURSED, LedgerEntry.transaction_id.in_(paying)))
+                 .where(LedgerAccount.base_code == DISBURSED,
+                        sa.or_(LedgerEntry.transaction_id.in_(paying), LedgerEntry.transaction_id.in_(refunding))))
     row = db.session.execute(sa.select(allocated.scalar_subquery(), committed.scalar_subquery(),
                                        disbursed.scalar_subquery())).one()
     return Money(totals["raised"], totals["unallocated"], int(row[0]), int(row[1]), int(row[2]), scoped=True)

@@ -1,5 +1,6 @@
 """The public ledger: every facility-level movement (contributions received, money allocated to
-challenge pools and returned from them, awards, disbursements) with dates, amounts, the running
+challenge pools and returned from them, awards and what cancelled grants returned, disbursements, refunds
+from grantees) with dates, amounts, the running
 balances and a link to its object; filterable, paginated, CSV.
 
 The movements and their running balances come from `ledger.movements` (window sums in SQL); this
@@ -31,7 +32,7 @@ from facility.core.exports import Column
 from facility.core.inputs import MAX_ID
 from facility.core.pages import Page
 from facility.extensions import db
-from facility.grants.models import Contribution, Grant
+from facility.grants.models import Contribution, Grant, GrantRefund
 from facility.ledger import movements
 from facility.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from facility.ledger.services import COMMITMENT_PATTERN, POOL_PATTERN, commitment_code, facility_totals, pool_code
@@ -41,7 +42,9 @@ KIND_LABELS = {
     movements.ALLOCATION: _l("Allocated to a challenge pool"),
     movements.RETURN: _l("Returned from a challenge pool"),
     movements.AWARD: _l("Grant awarded"),
+    movements.GRANT_RETURN: _l("Returned from a grant to its challenge pool"),
     movements.DISBURSEMENT: _l("Tranche paid"),
+    movements.REFUND: _l("Refund from a grantee"),
     movements.OTHER: _l("Other movement"),
 }
 _CHALLENGE_CODE = re.compile(r"^challenge:(\d+):pool$")
@@ -106,9 +109,13 @@ def _conditions(m: Any, filters: LedgerFilter) -> list[Any]:
     if filters.challenge:
         grants = db.session.execute(sa.select(Grant.id).where(Grant.challenge_id == filters.challenge)).scalars()
         codes = [pool_code(filters.challenge), *(commitment_code(gid) for gid in grants)]
-        out.append(m.c.id.in_(_touching(codes)))
+        refunds = (sa.select(GrantRefund.ledger_transaction_id).join(Grant, Grant.id == GrantRefund.grant_id)
+                   .where(Grant.challenge_id == filters.challenge))
+        out.append(sa.or_(m.c.id.in_(_touching(codes)), m.c.id.in_(refunds)))
     if filters.grant:
-        out.append(m.c.id.in_(_touching([commitment_code(filters.grant)])))
+        # A refund touches no commitment (Dr pool or unallocated / Cr disbursed): found by its refund row.
+        refunds = sa.select(GrantRefund.ledger_transaction_id).where(GrantRefund.grant_id == filters.grant)
+        out.append(sa.or_(m.c.id.in_(_touching([commitment_code(filters.grant)])), m.c.id.in_(refunds)))
     return out
 
 
@@ -201,6 +208,10 @@ def _objects_of(ids: Sequence[int]) -> tuple[dict[int, int], dict[int, int]]:
             challenge_of[transaction_id] = int(match.group(1))
         elif (match := _GRANT_CODE.match(code)) is not None:
             grant_of[transaction_id] = int(match.group(1))
+    # A refund names its grant by its refund row (it touches no commitment).
+    grant_of.update({int(transaction_id): int(grant_id) for transaction_id, grant_id in db.session.execute(
+        sa.select(GrantRefund.ledger_transaction_id, GrantRefund.grant_id)
+        .where(GrantRefund.ledger_transaction_id.in_(ids)))})
     return challenge_of, grant_of
 
 

@@ -155,7 +155,8 @@ def public_grant(grant_id: int) -> PublicGrant:
     """A grant's public view (NotFound when there is no such grant): tranches, progress, public summaries."""
     grant = db.session.execute(
         sa.select(Grant).where(Grant.id == grant_id).options(
-            selectinload(Grant.tranches).selectinload(Tranche.reports), joinedload(Grant.organization),
+            selectinload(Grant.tranches).selectinload(Tranche.reports), selectinload(Grant.refunds),
+            joinedload(Grant.organization),
             joinedload(Grant.proposal), joinedload(Grant.challenge).joinedload(Challenge.city))
     ).unique().scalar_one_or_none()
     if grant is None:
@@ -166,7 +167,9 @@ def public_grant(grant_id: int) -> PublicGrant:
         grant=grant, tranches=tranches,
         milestones_accepted=sum(1 for t in grant.tranches if t.status in ACCEPTED_TRANCHES),
         milestones_total=len(grant.tranches),
-        disbursed_cents=sum(t.amount_cents for t in grant.tranches if t.status == TrancheStatus.PAID),
+        # Paid net of refunds (grants.paid): a refunded grant shows what it kept.
+        disbursed_cents=sum(t.amount_cents for t in grant.tranches if t.status == TrancheStatus.PAID)
+        - sum(refund.amount_cents for refund in grant.refunds),
         requested_cents=grant.proposal.requested_cents,
         amendments=amendments_in_force(grant.id),
     )

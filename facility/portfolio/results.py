@@ -10,8 +10,9 @@
   quarter (the current one included). The total equals `ledger.services.facility_totals()["raised"]`.
 - Engagement against its targets, by the definitions in `targets.DEFINITIONS`.
 - How the money follows policy: awarded money is each grant's amount (its award posting: commitment
-  debited from the prize pool); disbursed money is what left the grant's commitment account, so the
-  totals equal the ledger's committed + disbursed and disbursed.
+  debited from the prize pool); disbursed money is what the grant was paid net of refunds
+  (`grants.paid`: its paid tranches less what it sent back), so the disbursed total equals the
+  ledger's disbursed; a cancelled grant counts what it was paid, not what it was awarded.
 
 `PortfolioFilter` narrows the engagement and money figures (country, region, group, size, focus area,
 SDG target); contributions belong to no city, so the capital figures are the facility's whole.
@@ -33,9 +34,9 @@ from facility.cities.models import City, ClimateRisk, SizeClass
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant
+from facility.grants.paid import net_paid_cents_sql
 from facility.grants.queries import engaged_counts
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
-from facility.ledger.services import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import SIZE_BOUNDS, PortfolioFilter
 from facility.portfolio.targets import Target, results_config
 from facility.proposals.models import BeneficiaryGroup, Proposal
@@ -226,8 +227,9 @@ def _with_shares(key: str, grants: Any, awarded: Any, disbursed: Any, whole: Mon
 
 
 def _grant_money() -> tuple[Any, Any]:
-    """The awarded and disbursed amount of the grant in the row (its commitment over every fund's share)."""
-    return Grant.amount_cents, Grant.amount_cents - purpose_balance(commitment_code_sql(Grant.id))
+    """The awarded and disbursed amount of the grant in the row: disbursed is what it was paid net of refunds
+    (`grants.paid`), also for a cancelled grant, whose commitment went back to the pool."""
+    return Grant.amount_cents, net_paid_cents_sql(Grant.id)
 
 
 def _grants_select(*columns: Any, portfolio_filter: PortfolioFilter, proposals: bool = False) -> sa.Select[Any]:

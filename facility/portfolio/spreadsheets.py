@@ -24,6 +24,7 @@ from facility.core.exports import Column
 from facility.disbursements.models import Disbursement, local_amount_major_sql
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, Tranche
+from facility.grants.paid import net_paid_cents_sql
 from facility.ledger.services import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal
@@ -44,7 +45,8 @@ def _in_city(query: Any, challenge_of: Any) -> Any:
 
 def _grants(flt: PortfolioFilter) -> Any:
     query = (sa.select(Grant.id, Grant.proposal_id, *_place(), Organization.name, Grant.status, Grant.amount_cents,
-                       purpose_balance(commitment_code_sql(Grant.id)), Grant.awarded_at, Grant.accepted_at)
+                       purpose_balance(commitment_code_sql(Grant.id)), net_paid_cents_sql(Grant.id),
+                       Grant.awarded_at, Grant.accepted_at)
              .join(Organization, Grant.organization_id == Organization.id))
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Grant.id)
 
@@ -98,7 +100,8 @@ class Table:
 TABLES = {t.key: t for t in (
     Table("grants", [Column("grant_id", "int"), Column("proposal_id", "int"), *_PLACE, Column("grantee"),
                      Column("status"), Column("amount_usd", "money"), Column("committed_unpaid_usd", "money"),
-                     Column("awarded_at", "datetime"), Column("accepted_at", "datetime")], _grants),
+                     Column("disbursed_net_usd", "money"), Column("awarded_at", "datetime"),
+                     Column("accepted_at", "datetime")], _grants),
     Table("tranches", [Column("tranche_id", "int"), Column("grant_id", "int"), Column("position", "int"),
                        Column("title"), Column("due_date", "date"), Column("amount_usd", "money"), Column("status"),
                        Column("grantee"), *_PLACE], _tranches),

@@ -19,3 +19,20 @@ def test_demo_has_a_disbursement_in_every_state(app):
     assert (local.status, local.local_currency, local.exchange_rate_source.value) == (
         DisbursementStatus.PAID, "KES", "manual")
     assert local.local_amount_minor == local.amount_cents * 12925 // 100
+
+
+def test_demo_has_a_refunded_and_a_cancelled_grant(app):
+    from facility.grants.models import Grant, GrantRefund, GrantStatus, TrancheStatus
+    from facility.grants.paid import net_paid_cents
+    from facility.ledger.services import balance, commitment_code
+
+    seed(echo=lambda _msg: None)
+    refund = db.session.execute(sa.select(GrantRefund)).scalar_one()
+    assert refund.bank_reference == "DEMO-RET-20261120" and refund.amount_cents > 0
+    paid = sum(t.amount_cents for t in refund.grant.tranches if t.status is TrancheStatus.PAID)
+    assert net_paid_cents(refund.grant_id) == paid - refund.amount_cents
+    cancelled = db.session.execute(sa.select(Grant).where(Grant.status == GrantStatus.CANCELLED)).scalar_one()
+    assert cancelled.cancel_reason and cancelled.cancelled_at is not None
+    assert {t.status for t in cancelled.tranches} == {TrancheStatus.CANCELLED}
+    assert balance(commitment_code(cancelled.id)) == 0
+    assert verify_ledger() == []

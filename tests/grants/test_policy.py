@@ -16,6 +16,7 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import amendments, awards, contributions, milestones, policy
 from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
+from facility.ledger import services as ledger
 from facility.proposals.models import ProposalStatus
 from tests.factories.grants import NO_SPENDING
 
@@ -85,11 +86,16 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
         tranches=[{"id": t.id, "title": t.title, "amount_cents": t.amount_cents + 1_000, "due_date": t.due_date}
                   for t in offered_again.tranches])
     db.session.commit()
+    # Something paid (booked as a payment books it): a refund may be recorded.
+    third.tranches[1].status = TrancheStatus.PAID
+    ledger.transfer(key="test-paid-third", source=ledger.commitment_code(third.id), target=ledger.disbursed_account(),
+                    amount_cents=third.tranches[1].amount_cents, actor=None, kind="disbursement")
+    db.session.commit()
     objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
                               evidence=evidence, received=received, accepted_report=accepted_report,
                               third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment,
-                              pending=pending)
+                              pending=pending, paid=third)
     return SimpleNamespace(people=people, objects=objects)
 
 
@@ -119,6 +125,9 @@ CASES = {
     "can_approve_amendment": (lambda o: o.pending_amendment, "manager2", "grantee", "other_innovator"),
     "can_accept_amendment": (lambda o: o.approved_amendment, "grantee", "grantee_donor", "other_innovator"),
     "can_reject_amendment": (lambda o: o.approved_amendment, "grantee", "grantee_donor", "other_innovator"),
+    "can_cancel_grant": (lambda o: o.active, "manager", "grantee", "other_innovator"),
+    "can_record_refund": (lambda o: o.paid, "manager", "grantee", "other_innovator"),
+    "can_see_refund_references": (lambda o: o.paid, "admin", "grantee", "other_innovator"),
 }
 
 
@@ -162,8 +171,13 @@ def test_state_refusals(w):
     assert policy.can_write_public_summary(p.grantee, o.report).error is Conflict  # not accepted yet
     o.contribution.status = ContributionStatus.RECEIVED
     assert policy.can_confirm_contribution(p.manager, o.contribution).error is Conflict
+    assert policy.can_record_refund(p.manager, o.active).error is Conflict  # nothing paid yet
+    assert policy.can_cancel_grant(p.manager, o.offered) is None
     o.active.status = GrantStatus.COMPLETED
     assert policy.can_set_payout(p.grantee, o.active).error is Conflict
+    assert policy.can_cancel_grant(p.manager, o.active).error is Conflict  # completed
+    o.offered.status = GrantStatus.CANCELLED
+    assert policy.can_cancel_grant(p.manager, o.offered).error is Conflict  # cancelled already
     o.report.tranche.status = TrancheStatus.ACCEPTED
     assert policy.can_review(p.manager, o.report).error is Conflict
     o.to_award.status = ProposalStatus.AWARDED
