@@ -38,9 +38,21 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     connectable = get_engine()
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table by copy, drop and rename; with foreign keys on, dropping
+            # the old table would cascade ON DELETE to its children (SQLite's documented procedure for
+            # altering a table turns them off). The pragma only works outside a transaction, so it goes
+            # to the driver's connection, which runs without pysqlite's own transactions.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                connection.rollback()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
