@@ -39,6 +39,11 @@ class ContributionInSchema(ma.Schema):
     method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
     anonymous = ma.fields.Boolean(load_default=False,
                                   metadata={"description": "name an \"anonymous donor\" on the public ledger"})
+    earmark = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True, metadata={
+        "description": "what the money may pay for, exactly one of {\"focus_area\": \"inclusive_innovation\"}, "
+                       "{\"country_group\": \"LDC\" (LDC, LLDC, SIDS or global_south)}, "
+                       "{\"region\": \"Africa\" (a UN M49 region's name or code)} or {\"challenge_id\": N} "
+                       "(co-funding: donors, or the officials of the challenge's city); null for none"})
 
 
 class WireInstructionsSchema(ma.Schema):
@@ -58,6 +63,10 @@ class ContributionSchema(ma.Schema):
     status = ma.fields.Function(lambda c: enum_value(c.status))
     donor_organization_id = ma.fields.Integer(allow_none=True)
     anonymous = ma.fields.Boolean()
+    earmark = ma.fields.Dict(allow_none=True, metadata={"description": "as pledged; null for unrestricted money"})
+    fund_id = ma.fields.Integer(allow_none=True,
+                                metadata={"description": "the ledger fund keeping earmarked money apart, "
+                                                         "created when the money is received"})
     received_cents = ma.fields.Integer(allow_none=True)
     received_on = ma.fields.Date(allow_none=True)
     created_at = ma.fields.AwareDateTime()
@@ -214,15 +223,16 @@ class PoolReleaseSchema(ma.Schema):
 # --- contributions ---------------------------------------------------------------
 
 @blp.route("/contributions", methods=["POST"])
-@requires(Role.DONOR)
+@requires(Role.DONOR, Role.CITY_OFFICIAL)
 @blp.arguments(ContributionInSchema)
 @blp.response(201, ContributionSchema)
 def create_contribution(data):
-    """Pledge a contribution: a wire (answered with payment instructions) or a card (with `checkout_url`)."""
+    """Pledge a contribution: a wire (answered with payment instructions) or a card (with `checkout_url`),
+    optionally earmarked; a city's official pledges only to co-fund one of the city's challenges."""
     user = require_user()
-    require(policy.can_pledge(user))
     contribution = contributions.pledge_contribution(actor=user, amount_cents=data["amount_cents"],
-                                                     method=data["method"], anonymous=data["anonymous"])
+                                                     method=data["method"], anonymous=data["anonymous"],
+                                                     earmark=data["earmark"])
     db.session.commit()
     return contribution
 
