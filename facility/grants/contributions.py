@@ -75,6 +75,17 @@ def checkout_url(contribution: Contribution) -> str | None:
     return url_for(CHECKOUT_ENDPOINT, contribution_id=contribution.id)
 
 
+def challenge_to_cofund(challenge_id: int | None) -> Challenge | None:
+    """The challenge a co-funding link names (None without one; NotFound for no such challenge: the
+    policy then hides one the caller may not see)."""
+    if challenge_id is None:
+        return None
+    challenge = db.session.get(Challenge, challenge_id) if 0 < challenge_id < 2**31 else None
+    if challenge is None:
+        raise NotFound(_("No challenge %(id)s.", id=challenge_id))
+    return challenge
+
+
 def _earmark(actor: User, earmark: Any) -> tuple[EarmarkKind, str] | None:
     """The valid earmark, after the pledging rule: donors pledge; a challenge's earmark (co-funding)
     follows `policy.can_cofund` (donors and the city's officials); a challenge the actor may not see

@@ -90,6 +90,15 @@ def can_cofund(user: Any, challenge: Challenge) -> Decision:
     )
 
 
+def can_view_attribution(user: Any, _obj: Any = None) -> Decision:
+    """Donors, and cities' officials (who may co-fund), see which grants their own contributions paid for."""
+    if not is_signed_in(user):
+        return forbidden(_("Please sign in with a donor account to see where your money went."))
+    if not (has_role(user, Role.DONOR) or has_role(user, Role.CITY_OFFICIAL)):
+        return role_refusal(user, _("Only donors and cities' officials have contributions to follow."))
+    return None
+
+
 def can_view_contribution(user: Any, contribution: Contribution) -> Decision:
     """The pledging donor, their organisation, staff and auditors see a contribution; others may not know it exists."""
     if reads_everything(user) or is_member_of(user, contribution.donor_organization_id):

@@ -11,6 +11,7 @@ from facility.core.errors import PermissionDenied, ValidationFailed
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions
+from facility.grants.models import Contribution
 from facility.ledger.models import Fund, LedgerTransaction
 from facility.ledger.services import GENERAL_FUND, UNALLOCATED, balance, fund_balances, pool_code, verify_ledger
 from tests import factories
@@ -212,3 +213,70 @@ def test_api_pledge_echoes_the_earmark_and_refuses_bad_ones(client, app, donor, 
     innovator = client.post("/api/v1/contributions", headers=api_headers(make_user("innovator")),
                             json={"amount_cents": 500_000, "method": "wire", "earmark": {"region": "Africa"}})
     assert innovator.status_code == 403
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+def test_pledge_page_takes_an_earmark(client, app, donor):
+    from tests.conftest import get_csrf, sign_in
+
+    sign_in(client, donor)
+    page = client.get("/contributions").get_data(as_text=True)
+    assert "What may your money pay for?" in page and 'name="earmark_region"' in page
+    assert '<label for="earmark_region"' in page
+    token = get_csrf(client, "/contributions")
+    response = client.post("/contributions", data={"amount": "1,000", "method": "wire", "csrf_token": token,
+                                                   "earmark_kind": "region", "earmark_region": "Oceania",
+                                                   "earmark_focus_area": "public_interest_tech"})
+    assert response.status_code == 302
+    contribution = db.session.query(Contribution).one()
+    assert contribution.earmark == {"region": "Oceania"}
+    shown = client.get(f"/contributions/{contribution.id}").get_data(as_text=True)
+    assert "Region: Oceania" in shown
+    bad = client.post("/contributions", data={"amount": "1,000", "method": "wire", "csrf_token": token,
+                                              "earmark_kind": "challenge", "earmark_challenge": "424242"})
+    assert bad.status_code == 422 and "No challenge 424242" in bad.get_data(as_text=True)
+    assert db.session.query(Contribution).count() == 1
+
+
+def test_cofund_link_and_page_for_the_city_official(client, app, manager, donor, make_user):
+    from tests.conftest import get_csrf, sign_in
+
+    city, official = _city("Suva", "FJI")
+    factories.ledger.fund_facility(5_000_000)
+    challenge = _pending(city, official, pool=1_000_000)
+    sign_in(client, official)
+    assert "Co-fund this challenge" in client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+    page = client.get(f"/contributions?challenge={challenge.id}")
+    assert page.status_code == 200 and "Co-fund the challenge" in page.get_data(as_text=True)
+    token = get_csrf(client, f"/contributions?challenge={challenge.id}")
+    response = client.post(f"/contributions?challenge={challenge.id}", data={
+        "amount": "500", "method": "wire", "csrf_token": token, "earmark_kind": "challenge",
+        "earmark_challenge": str(challenge.id)})
+    assert response.status_code == 302
+    assert db.session.query(Contribution).one().earmark == {"challenge_id": challenge.id}
+    client.get("/signout")
+    # Another city's official may not co-fund it; a donor does not see a pending challenge.
+    _other, other_official = _city("Lautoka", "FJI")
+    sign_in(client, other_official)
+    assert client.get(f"/contributions?challenge={challenge.id}").status_code == 403
+    assert "Co-fund this challenge" not in client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+
+
+def test_staff_see_which_funds_paid_into_the_pool(client, app, manager, donor):
+    from tests.conftest import sign_in
+
+    city, official = _city("Kigali", "RWA")
+    factories.ledger.fund_facility(5_000_000)
+    earmarked = _received(donor, manager, 200_000, {"country_group": "LLDC"})
+    challenge = _pending(city, official, pool=1_000_000)
+    challenge_services.approve_challenge(challenge=challenge, actor=manager)
+    db.session.commit()
+    sign_in(client, manager)
+    html = client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+    assert "Which funds paid into the prize pool" in html and earmarked.reference in html
+    assert "General fund" in html
+    client.get("/signout")
+    sign_in(client, donor)
+    html = client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+    assert "Which funds paid into the prize pool" not in html and "Co-fund this challenge" in html
