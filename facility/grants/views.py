@@ -115,8 +115,7 @@ def attribution():
     require(policy.can_view_attribution(user))
     share = attribution_rules.pooled_share(user)
     earmarked = attribution_rules.earmarked_page(user, page=_page(), per_page=PER_PAGE)
-    pooled_page = max(1, request.args.get("pooled_page", 1, type=int) or 1)
-    pooled = attribution_rules.pooled_page(share, page=min(pooled_page, 10**6), per_page=PER_PAGE) \
+    pooled = attribution_rules.pooled_page(share, page=page_arg("pooled_page"), per_page=PER_PAGE) \
         if share.donor_cents else None
     return render_template("grants/attribution.html", earmarked=earmarked, pooled=pooled, share=share)
 
