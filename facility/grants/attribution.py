@@ -16,8 +16,8 @@ Each table is one query per page (paginated in SQL), whatever the number of gran
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,13 +26,12 @@ from sqlalchemy.orm import aliased
 from facility.accounts.policy import is_signed_in
 from facility.challenges.funding import eligible
 from facility.challenges.models import Challenge
+from facility.cities.models import City
 from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus, Grant
 from facility.ledger.models import Fund, LedgerAccount, LedgerEntry
 from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, commitment_code_sql
-
-_POOL_CODE = re.compile(r"^challenge:(\d+):pool$")
 
 
 def paid_per_commitment() -> Any:
@@ -168,39 +167,31 @@ def pooled_page(share: PooledShare, *, page: int, per_page: int) -> Page[PooledR
 def check_earmarks_within_purpose() -> list[str]:
     """An earmark is never spent outside its purpose"""
     share = aliased(LedgerAccount)
-    pools = db.session.execute(
-        sa.select(share.code, share.base_code, Fund.earmark_kind, Fund.earmark_value)
-        .join(Fund, Fund.id == share.fund_id).where(share.base_code.like(POOL_PATTERN))).all()
-    commitments = db.session.execute(
-        sa.select(share.code, Grant.challenge_id, Fund.earmark_kind, Fund.earmark_value)
-        .join(Fund, Fund.id == share.fund_id).join(Grant, commitment_code_sql(Grant.id) == share.base_code)
-        .where(share.base_code.like(COMMITMENT_PATTERN))).all()
     paid = paid_per_commitment()
-    payments = db.session.execute(
-        sa.select(paid.c.base_code, paid.c.fund_id, Grant.challenge_id, Fund.earmark_kind, Fund.earmark_value)
-        .join(Fund, Fund.id == paid.c.fund_id).join(Grant, commitment_code_sql(Grant.id) == paid.c.base_code)).all()
-    stray = db.session.execute(
-        sa.select(share.code).join(Grant, commitment_code_sql(Grant.id) == share.base_code, isouter=True)
-        .where(share.fund_id.is_not(None), share.base_code.like(COMMITMENT_PATTERN), Grant.id.is_(None))
-    ).scalars().all()
-    wanted: list[tuple[str, int, str, str]] = []
-    problems = [f"fund share {code} belongs to no grant" for code in stray]
-    for code, base, kind, value in pools:
-        match = _POOL_CODE.match(base)
-        if match is None:
-            problems.append(f"fund share {code} belongs to no challenge")
-            continue
-        wanted.append((code, int(match.group(1)), kind, value))
-    wanted += [(code, int(challenge_id), kind, value) for code, challenge_id, kind, value in commitments]
-    wanted += [(f"{DISBURSED} from {base} (fund {fund_id})", int(challenge_id), kind, value)
-               for base, fund_id, challenge_id, kind, value in payments]
-    challenges = {c.id: c for c in db.session.execute(
-        sa.select(Challenge).where(Challenge.id.in_({item[1] for item in wanted}))).scalars()}
-    for code, challenge_id, kind, value in wanted:
-        challenge = challenges.get(challenge_id)
-        if challenge is None:
-            problems.append(f"fund share {code}: challenge {challenge_id} does not exist")
-        elif not eligible(kind, value, challenge):
-            problems.append(f"fund share {code}: a fund earmarked {kind}={value} holds money of challenge "
+    pool_code_sql = sa.literal("challenge:") + sa.cast(Challenge.id, sa.String) + sa.literal(":pool")
+    # Every place an earmarked fund's money sits or went (pool shares, commitment shares, payments of a
+    # grant), with the challenge it belongs to: one UNION ALL, joined to the challenges and cities once.
+    pools = (sa.select(share.code.label("code"), Challenge.id.label("challenge_id"), share.fund_id.label("fund_id"))
+             .join(Challenge, pool_code_sql == share.base_code)
+             .where(share.fund_id.is_not(None), share.base_code.like(POOL_PATTERN)))
+    commitments = (sa.select(share.code.label("code"), Grant.challenge_id.label("challenge_id"),
+                             share.fund_id.label("fund_id"))
+                   .join(Grant, commitment_code_sql(Grant.id) == share.base_code)
+                   .where(share.fund_id.is_not(None), share.base_code.like(COMMITMENT_PATTERN)))
+    payments = (sa.select((sa.literal(f"{DISBURSED} from ") + paid.c.base_code).label("code"),
+                          Grant.challenge_id.label("challenge_id"), paid.c.fund_id.label("fund_id"))
+                .join(Grant, commitment_code_sql(Grant.id) == paid.c.base_code)
+                .where(paid.c.fund_id.is_not(None)))
+    places = sa.union_all(pools, commitments, payments).subquery()
+    rows = db.session.execute(
+        sa.select(places.c.code, places.c.fund_id, Fund.earmark_kind, Fund.earmark_value, Challenge.id,
+                  Challenge.focus_area, City.country)
+        .join(Fund, Fund.id == places.c.fund_id).join(Challenge, Challenge.id == places.c.challenge_id)
+        .join(City, City.id == Challenge.city_id).order_by(places.c.code)).all()
+    problems = []
+    for code, fund_id, kind, value, challenge_id, focus_area, country in rows:
+        challenge = SimpleNamespace(id=challenge_id, focus_area=focus_area, city=SimpleNamespace(country=country))
+        if not eligible(kind, value, challenge):  # type: ignore[arg-type]
+            problems.append(f"fund share {code}: fund {fund_id}, earmarked {kind}={value}, holds money of challenge "
                             f"{challenge_id}, which it may not pay for")
     return problems

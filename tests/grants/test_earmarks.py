@@ -280,3 +280,24 @@ def test_staff_see_which_funds_paid_into_the_pool(client, app, manager, donor):
     sign_in(client, donor)
     html = client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
     assert "Which funds paid into the prize pool" not in html and "Co-fund this challenge" in html
+
+
+def test_cofund_policy_refuses_anonymous_wrong_role_and_wrong_city(app, donor, make_user):
+    from flask_login import AnonymousUserMixin
+
+    from facility.core.errors import Conflict, NotFound
+    from facility.grants.policy import can_cofund, can_view_attribution
+
+    city, official = _city("Honiara", "SLB")
+    _other, other_official = _city("Gizo", "SLB")
+    challenge = _pending(city, official)
+    assert can_cofund(official, challenge) is None
+    assert can_cofund(AnonymousUserMixin(), challenge).error is PermissionDenied
+    assert can_cofund(make_user("innovator"), challenge).error is PermissionDenied
+    assert can_cofund(other_official, challenge).error is PermissionDenied
+    assert can_cofund(donor, challenge).error is NotFound  # a pending challenge is not public
+    challenge.status = ChallengeStatus.CANCELLED
+    assert can_cofund(official, challenge).error is Conflict
+    assert can_view_attribution(AnonymousUserMixin()).error is PermissionDenied
+    assert can_view_attribution(make_user("innovator")).error is PermissionDenied
+    assert can_view_attribution(donor) is None and can_view_attribution(official) is None

@@ -93,6 +93,9 @@ CASES = {
     "can_review": (lambda o: o.report, "manager", "grantee", "other_innovator"),
     "can_download_receipt": (lambda o: o.received, "donor_colleague", "grantee", "other_donor"),
     "can_write_public_summary": (lambda o: o.accepted_report, "grantee", "grantee_donor", "other_innovator"),
+    # Co-funding a published challenge: donors and its city's officials (an official of no/another city is refused).
+    "can_cofund": (lambda o: o.to_award.challenge, "donor", "grantee", "official"),
+    "can_view_attribution": (lambda o: None, "donor", "grantee", "other_innovator"),
 }
 
 
