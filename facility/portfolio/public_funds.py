@@ -2,8 +2,9 @@
 its money is now (unallocated, in prize pools, committed to grants, paid out), from the ledger's fund
 shares (`ledger.services`: a fund's balance is the sum over its shares of each purpose).
 
-A page costs three queries whatever its size: the count, the rows (one aggregate over the shares,
-grouped by fund, joined to the funds and their contributions) and the earmarked totals that the general
+`fund_splits` names the funds that paid each movement of a ledger page. A funds page costs four
+queries whatever its size: the count, the rows (one aggregate over the shares, grouped by fund, joined
+to the funds and their contributions), the facility's totals and the earmarked totals that the general
 fund's row is the rest of.
 """
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from facility.challenges.funding import earmark_text
+from facility.challenges.funding import earmark_text, split_of
 from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus
-from facility.ledger.models import Fund, LedgerAccount
+from facility.ledger.models import Fund, LedgerAccount, LedgerTransaction
 from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, UNALLOCATED, facility_totals
 
 FIGURES = ("raised", "unallocated", "allocated", "committed", "disbursed")
@@ -83,3 +84,25 @@ def _general_row(sums: Any, raised: Any) -> FundRow:
           for name in FIGURES[1:]))).one()
     values = [totals[name] - int(part) for name, part in zip(FIGURES, earmarked, strict=True)]
     return FundRow(None, _("General fund"), _("Unrestricted"), *values)
+
+
+def fund_splits(transaction_ids: list[int]) -> dict[int, list[tuple[str, int | None]]]:
+    """For the movements of a page: which funds paid how much (`transfer`'s split in the transaction's
+    metadata; an earmarked contribution: its fund, the whole amount as None), for those an earmarked fund
+    took part in. Two queries, whatever the page's size."""
+    if not transaction_ids:
+        return {}
+    metas = db.session.execute(sa.select(LedgerTransaction.id, LedgerTransaction.meta)
+                               .where(LedgerTransaction.id.in_(transaction_ids))).all()
+    splits: dict[int, list[tuple[int | None, int | None]]] = {}
+    for tid, meta in metas:
+        if isinstance((meta or {}).get("fund_id"), int):  # an earmarked contribution: into its fund, whole
+            splits[int(tid)] = [(int(meta["fund_id"]), None)]
+        else:
+            splits[int(tid)] = list(split_of(meta))
+    splits = {tid: split for tid, split in splits.items() if any(fund is not None for fund, _c in split)}
+    wanted = {fund for split in splits.values() for fund, _c in split if fund is not None}
+    names = dict(db.session.execute(sa.select(Fund.id, Fund.name).where(Fund.id.in_(wanted))).all()) if wanted else {}
+    general = _("General fund")
+    return {tid: [(names.get(fund, general) if fund is not None else general, cents) for fund, cents in split]
+            for tid, split in splits.items()}

@@ -48,7 +48,8 @@ def ledger():
     page = public_ledger.ledger_page(filters, page=page_arg(), per_page=PER_PAGE)
     funds = public_funds.funds_page(page=page_arg("funds_page"), per_page=PER_PAGE)
     return render_template("portfolio/ledger.html", page=page, form=form, filter_args=filters.args(),
-                           totals=public_ledger.ledger_totals(), funds=funds)
+                           totals=public_ledger.ledger_totals(), funds=funds,
+                           splits=public_funds.fund_splits([item.id for item in page.items]))
 
 
 @bp.route("/facility/ledger.csv")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from facility.core.models import utcnow
+from facility.core.templating import money
 from facility.extensions import db
 from facility.grants import contributions
+from facility.ledger.models import Fund
 from facility.ledger.services import UNALLOCATED, pool_account, transfer
 from facility.portfolio import public_funds
 from tests import factories
@@ -77,3 +79,15 @@ def test_funds_table_costs_the_same_whatever_its_size(app, make_user):
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == few
+
+
+def test_ledger_rows_name_the_funds_that_paid(client, app, make_user):
+    earmarked, _other = _scene(make_user)
+    html = client.get("/facility/ledger").get_data(as_text=True)
+    name = db.session.get(Fund, earmarked.fund_id).name
+    assert f"{name}: {money(300_000)}; General fund: {money(100_000)}" in html  # the pool's draw
+    splits = public_funds.fund_splits([1, 2, 3, 4, 5])
+    pool_draw = next(split for split in splits.values() if len(split) == 2)
+    assert [cents for _name, cents in pool_draw] == [300_000, 100_000]
+    assert any(split == [(pool_draw[0][0], None)] for split in splits.values())  # the earmarked contribution
+    assert public_funds.fund_splits([]) == {}
