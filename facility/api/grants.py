@@ -25,6 +25,7 @@ from facility.core.policy import require
 from facility.disbursements.schemas import grant_disbursements_data
 from facility.extensions import db
 from facility.grants import (
+    attribution,
     award_approvals,
     awards,
     cancellation,
@@ -51,6 +52,11 @@ class ContributionInSchema(ma.Schema):
     method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
     anonymous = ma.fields.Boolean(load_default=False,
                                   metadata={"description": "name an \"anonymous donor\" on the public ledger"})
+    earmark = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True, metadata={
+        "description": "what the money may pay for, exactly one of {\"focus_area\": \"inclusive_innovation\"}, "
+                       "{\"country_group\": \"LDC\" (LDC, LLDC, SIDS or global_south)}, "
+                       "{\"region\": \"Africa\" (a UN M49 region's name or code)} or {\"challenge_id\": N} "
+                       "(co-funding: donors, or the officials of the challenge's city); null for none"})
 
 
 class WireInstructionsSchema(ma.Schema):
@@ -70,6 +76,10 @@ class ContributionSchema(ma.Schema):
     status = ma.fields.Function(lambda c: enum_value(c.status))
     donor_organization_id = ma.fields.Integer(allow_none=True)
     anonymous = ma.fields.Boolean()
+    earmark = ma.fields.Dict(allow_none=True, metadata={"description": "as pledged; null for unrestricted money"})
+    fund_id = ma.fields.Integer(allow_none=True,
+                                metadata={"description": "the ledger fund keeping earmarked money apart, "
+                                                         "created when the money is received"})
     received_cents = ma.fields.Integer(allow_none=True)
     received_on = ma.fields.Date(allow_none=True)
     created_at = ma.fields.AwareDateTime()
@@ -85,6 +95,36 @@ class ContributionSchema(ma.Schema):
         if contribution.status != ContributionStatus.CHECKOUT_OPEN:
             return None
         return contributions.checkout_url(contribution)
+
+
+class AttributionArgs(PageArgs):
+    basis = ma.fields.String(load_default="earmarked", validate=ma.validate.OneOf(["earmarked", "pooled"]),
+                             metadata={"description": "earmarked: exact rows per earmarked contribution and grant; "
+                                                      "pooled: the general fund's grants with the caller's share"})
+
+
+class AttributionItemSchema(ma.Schema):
+    grant_id = ma.fields.Integer()
+    contribution_id = ma.fields.Integer(allow_none=True, metadata={"description": "earmarked rows only"})
+    earmark = ma.fields.Dict(allow_none=True)
+    committed_cents = ma.fields.Integer(allow_none=True, metadata={"description": "earmarked: still committed"})
+    paid_cents = ma.fields.Integer(allow_none=True, metadata={"description": "earmarked: paid to the grantee"})
+    general_cents = ma.fields.Integer(allow_none=True,
+                                      metadata={"description": "pooled: the grant's general-fund money"})
+    attributed_cents = ma.fields.Integer(metadata={"description": "what the caller's money paid for, US cents"})
+
+
+class AttributionSchema(page_of(AttributionItemSchema)):  # type: ignore[misc]
+    basis = ma.fields.String()
+    rule = ma.fields.String(metadata={"description": "how the rows are counted"})
+    pooled_donor_cents = ma.fields.Integer(metadata={"description": "the caller's unrestricted money received"})
+    pooled_total_cents = ma.fields.Integer(metadata={"description": "all unrestricted money received"})
+
+
+ATTRIBUTION_RULE = ("Earmarked money is attributed exactly, from the ledger: each earmarked contribution's fund's "
+                    "share of each grant's commitment and of its payments. Unrestricted money is attributed pro "
+                    "rata: the caller's unrestricted money received over all unrestricted money received, times "
+                    "each grant's general-fund money (committed and paid), rounded down to the cent.")
 
 
 class ConfirmWireSchema(ma.Schema):
@@ -292,15 +332,16 @@ class PoolReleaseSchema(ma.Schema):
 # --- contributions ---------------------------------------------------------------
 
 @blp.route("/contributions", methods=["POST"])
-@requires(Role.DONOR)
+@requires(Role.DONOR, Role.CITY_OFFICIAL)
 @blp.arguments(ContributionInSchema)
 @blp.response(201, ContributionSchema)
 def create_contribution(data):
-    """Pledge a contribution: a wire (answered with payment instructions) or a card (with `checkout_url`)."""
+    """Pledge a contribution: a wire (answered with payment instructions) or a card (with `checkout_url`),
+    optionally earmarked; a city's official pledges only to co-fund one of the city's challenges."""
     user = require_user()
-    require(policy.can_pledge(user))
     contribution = contributions.pledge_contribution(actor=user, amount_cents=data["amount_cents"],
-                                                     method=data["method"], anonymous=data["anonymous"])
+                                                     method=data["method"], anonymous=data["anonymous"],
+                                                     earmark=data["earmark"])
     db.session.commit()
     return contribution
 
@@ -328,6 +369,34 @@ def pending_wires(args):
 def get_contribution(contribution_id):
     """One contribution: its pledging donor and fund managers."""
     return queries.get_visible_contribution(require_user(), contribution_id)
+
+
+@blp.route("/me/attribution", methods=["GET"])
+@requires(Role.DONOR, Role.CITY_OFFICIAL)
+@blp.arguments(AttributionArgs, location="query")
+@blp.response(200, AttributionSchema)
+def my_attribution(args):
+    """Which grants the caller's contributions paid for: `basis=earmarked` (exact) or `pooled` (pro rata)."""
+    user = require_user()
+    require(policy.can_view_attribution(user))
+    share = attribution.pooled_share(user)
+    page, per_page = args["page"], min(args["per_page"], 100)
+    items: list[dict] = []
+    if args["basis"] == "earmarked":
+        found = attribution.earmarked_page(user, page=page, per_page=per_page)
+        items = [{"grant_id": row.grant.id, "contribution_id": row.contribution.id, "earmark": row.contribution.earmark,
+                  "committed_cents": row.committed_cents, "paid_cents": row.paid_cents,
+                  "attributed_cents": row.committed_cents + row.paid_cents} for row in found.items]
+        total = found.total
+    elif share.donor_cents:
+        pooled = attribution.pooled_page(share, page=page, per_page=per_page)
+        items = [{"grant_id": row.grant.id, "general_cents": row.general_cents,
+                  "attributed_cents": row.attributed_cents} for row in pooled.items]
+        total = pooled.total
+    else:
+        total = 0
+    return {"items": items, "page": page, "per_page": per_page, "total": total, "basis": args["basis"],
+            "rule": ATTRIBUTION_RULE, "pooled_donor_cents": share.donor_cents, "pooled_total_cents": share.total_cents}
 
 
 @blp.route("/contributions/<int:contribution_id>/confirm", methods=["POST"])

@@ -141,6 +141,8 @@ class LedgerArgs(PageArgs):
     date_to = ma.fields.Date()
     challenge = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
     grant = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    fund = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID),
+                             metadata={"description": "only the movements of this earmarked fund"})
 
 
 class MovementSchema(ma.Schema):

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from facility.accounts.models import OrgType, User
 from facility.audit.services import record
-from facility.challenges import policy, sdg
+from facility.challenges import funding, policy, sdg
 from facility.challenges.models import (
     CHALLENGE_TRANSITIONS,
     Challenge,
@@ -34,7 +34,7 @@ from facility.core.models import utcnow
 from facility.core.notify import Address, notify
 from facility.core.policy import require
 from facility.extensions import db
-from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_account, transfer, unallocated_account
+from facility.ledger.services import UNALLOCATED, pool_account, transfer, unallocated_account
 
 MAX_CRITERIA = 12
 SUMMARY_CHARS = 1000
@@ -311,12 +311,15 @@ def _lock(challenge: Challenge) -> Challenge:
 
 
 def _fund_prize_pool(*, challenge: Challenge, actor: User) -> None:
-    """Move the prize pool from unallocated money to the challenge's pool (the ledger refuses if short)."""
+    """Move the prize pool from unallocated money to the challenge's pool (the ledger refuses if short),
+    drawing the funds the challenge is eligible for in `funding.drawing_plan`'s order; the transaction's
+    metadata (``funds``) says which funds paid."""
     pool = pool_account(challenge.id, name=_pool_name(challenge))
     unallocated_account()
+    plan = funding.drawing_plan(challenge)
     transfer(
         key=f"approve-challenge:{challenge.id}", source=UNALLOCATED, target=pool,
-        amount_cents=challenge.prize_pool_cents, funds=[GENERAL_FUND],
+        amount_cents=plan.amount_cents, funds=plan.funds,
         actor=actor, kind="challenge_approval",
         description=f"Prize pool of challenge {challenge.id}",
         metadata={"challenge_id": challenge.id},

@@ -14,7 +14,16 @@ from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import amendments, award_approvals, awards, contributions, milestones, payouts, summaries
+from facility.grants import (
+    amendments,
+    award_approvals,
+    awards,
+    contributions,
+    demo_funds,
+    milestones,
+    payouts,
+    summaries,
+)
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES, award_approval_state, panel_selects
@@ -58,6 +67,7 @@ def seed_early(state: dict) -> None:
     card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe", anonymous=True)
     contributions.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id,
                                            amount_cents=25_000)
+    demo_funds.seed_earmarked_fund(donor, manager)  # drawn first by the first public-interest-tech approval
 
 
 def _fund_pools(manager: User) -> list[Challenge]:
@@ -125,6 +135,7 @@ def seed(state: dict) -> None:
     if manager is None:
         return
     today = utcnow().date()
+    demo_funds.seed_cofunding(state, manager)
     challenges = _fund_pools(manager)
     # Awards: up to two proposals awaiting a decision in closed challenges.
     closed_ids = [c.id for c in challenges if c.status == ChallengeStatus.FINISHED or c.phase == Phase.CLOSED]

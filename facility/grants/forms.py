@@ -14,16 +14,20 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
+    SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from facility.challenges.funding import COUNTRY_GROUP_LABELS, REGION_LABELS
+from facility.challenges.models import FocusArea
 from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
-from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
+from facility.core.inputs import COMMENT_CHARS, MAX_ID, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail, RefundDestination
@@ -67,7 +71,42 @@ class PledgeForm(FlaskForm):
     ], default="wire", validators=[DataRequired()])
     anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
                              description=_l("The facility's staff still see who gave; the public do not."))
+    # The earmark (optional): one radio choice, and the select that goes with it (no JavaScript needed:
+    # only the select of the chosen kind is read).
+    earmark_kind = RadioField(_l("What may your money pay for?"), choices=[
+        ("", _l("Any challenge: the facility decides (unrestricted)")),
+        ("focus_area", _l("Challenges of one focus area")),
+        ("country_group", _l("Challenges in a group of countries")),
+        ("region", _l("Challenges in one region")),
+        ("challenge", _l("One challenge (co-funding its prize pool)")),
+    ], default="", validators=[Optional()])
+    earmark_focus_area = SelectField(_l("Focus area"), choices=[], validators=[Optional()])
+    earmark_country_group = SelectField(_l("Group of countries"), choices=[], validators=[Optional()])
+    earmark_region = SelectField(_l("Region"), choices=[], validators=[Optional()])
+    earmark_challenge = IntegerField(_l("Challenge number"), validators=[Optional(), NumberRange(1, MAX_ID)],
+                                     description=_l("The number in the challenge's address, /challenges/<number>."))
     submit = SubmitField(_l("Pledge"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.earmark_focus_area.choices = choices(FocusArea)
+        self.earmark_country_group.choices = list(COUNTRY_GROUP_LABELS.items())
+        self.earmark_region.choices = list(REGION_LABELS.items())
+
+    def earmark(self) -> dict | None:
+        """The chosen earmark as the service takes it (None: unrestricted)."""
+        kind = self.earmark_kind.data or ""
+        if kind == "challenge":
+            return {"challenge_id": self.earmark_challenge.data}
+        if kind in ("focus_area", "country_group", "region"):
+            return {kind: getattr(self, f"earmark_{kind}").data}
+        return None
+
+
+EARMARK_FIELDS = {"earmark.focus_area": "earmark_focus_area", "earmark.country_group": "earmark_country_group",
+                  "earmark.region": "earmark_region", "earmark.challenge_id": "earmark_challenge",
+                  "earmark": "earmark_kind"}
+"""The service's earmark fields -> the pledge form's fields."""
 
 
 class ConfirmWireForm(FlaskForm):

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from facility.accounts.models import Organization, User, enum_column
+from facility.challenges.funding import EarmarkKind, earmark_json, earmark_text
 from facility.challenges.models import Challenge
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
@@ -74,6 +75,11 @@ class Contribution(TimestampMixin, db.Model):
     ledger_transaction_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_transactions.id", ondelete="RESTRICT"))
     # Chosen at pledge time: the public ledger then names an "anonymous donor" (staff still see who).
     anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false(), nullable=False)
+    # Earmarked (`challenges.funding`): what the money may pay for, chosen at pledge time; the ledger
+    # fund that keeps it apart is created when the money is received (a pledge holds no money).
+    earmark_kind: Mapped[EarmarkKind | None] = mapped_column(enum_column(EarmarkKind, length=30))
+    earmark_value: Mapped[str | None] = mapped_column(sa.String(60))
+    fund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_funds.id", ondelete="RESTRICT"), index=True)
 
     donor_organization: Mapped[Organization | None] = relationship(foreign_keys=[donor_organization_id])
     pledged_by: Mapped[User] = relationship(foreign_keys=[pledged_by_id])
@@ -81,7 +87,18 @@ class Contribution(TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.CheckConstraint("received_cents IS NULL OR received_cents > 0", name="received_positive"),
+        sa.CheckConstraint("(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_whole"),
+        sa.CheckConstraint("fund_id IS NULL OR earmark_kind IS NOT NULL", name="fund_earmarked"),
     )
+
+    @property
+    def earmark(self) -> dict | None:
+        """The earmark as the API states it (`{"focus_area": ...}`, `{"challenge_id": 3}`), None for none."""
+        return earmark_json(self.earmark_kind, self.earmark_value)
+
+    @property
+    def earmark_text(self) -> str:
+        return earmark_text(self.earmark_kind, self.earmark_value)
 
 
 @labelled({"pending_approval": _l("Awarded, awaiting approval"), "offered": _l("Offered: agreement to accept"),

@@ -24,7 +24,10 @@ from facility.accounts.policy import (
     reads_everything,
     role_refusal,
 )
+from facility.challenges import policy as challenge_policy
+from facility.challenges.funding import COFUNDABLE_STATUSES
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
+from facility.challenges.policy import is_city_official
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.core.templating import money
@@ -80,6 +83,31 @@ def can_pledge(user: Any, _obj: Any = None) -> Decision:
         return forbidden(_("Please sign in with a donor account to pledge."))
     if not has_role(user, Role.DONOR):
         return role_refusal(user, _("Only donors pledge contributions; sign in with a donor account."))
+    return None
+
+
+def can_cofund(user: Any, challenge: Challenge) -> Decision:
+    """Donors, and the officials of the challenge's own city, co-fund a challenge they can see that is
+    waiting for approval or published (a contribution earmarked for it); a challenge they may not see
+    does not exist for them."""
+    if not is_signed_in(user):
+        return forbidden(_("Please sign in with a donor or city account to co-fund a challenge."))
+    if not (is_city_official(user, challenge) or has_role(user, Role.DONOR)):
+        return role_refusal(user, _("Only donors and the city's officials co-fund a challenge."))
+    return first(
+        lambda: challenge_policy.can_view(user, challenge),
+        lambda: None if challenge.status in COFUNDABLE_STATUSES else conflict(
+            _("Only a challenge waiting for approval or published can be co-funded; this one is %(status)s.",
+              status=label(challenge.status))),
+    )
+
+
+def can_view_attribution(user: Any, _obj: Any = None) -> Decision:
+    """Donors, and cities' officials (who may co-fund), see which grants their own contributions paid for."""
+    if not is_signed_in(user):
+        return forbidden(_("Please sign in with a donor account to see where your money went."))
+    if not (has_role(user, Role.DONOR) or has_role(user, Role.CITY_OFFICIAL)):
+        return role_refusal(user, _("Only donors and cities' officials have contributions to follow."))
     return None
 
 

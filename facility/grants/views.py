@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from facility.accounts.models import Role
 from facility.accounts.permissions import role_required
+from facility.challenges import funding
 from facility.core.dashboard import work_item
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
@@ -17,6 +18,7 @@ from facility.core.policy import Decision, require
 from facility.core.uploads import send_stored, upload_path
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
+from facility.grants import attribution as attribution_rules
 from facility.grants import (
     award_approvals,
     awards,
@@ -32,6 +34,7 @@ from facility.grants import (
     summaries,
 )
 from facility.grants.forms import (
+    EARMARK_FIELDS,
     SPENDING_FIELDS,
     ActionForm,
     AwardForm,
@@ -89,13 +92,18 @@ def facility():
 @bp.route("/contributions", methods=["GET", "POST"], endpoint="contributions")
 @login_required
 def contributions_page():
+    """Pledge (optionally earmarked); `?challenge=N` (the challenge page's "Co-fund" link) chooses that
+    challenge, and lets the officials of its city in (they pledge only to co-fund their city's challenges)."""
     user = _me()
-    require(policy.can_pledge(user))
+    cofunded = contributions.challenge_to_cofund(request.args.get("challenge", type=int))
+    require(policy.can_cofund(user, cofunded) if cofunded is not None else policy.can_pledge(user))
     form = PledgeForm()
+    if cofunded is not None and request.method == "GET":
+        form.earmark_kind.data, form.earmark_challenge.data = "challenge", cofunded.id
     if form.validate_on_submit():
-        contribution = attempt(form, contributions.pledge_contribution, field_map=AMOUNT_FIELD, actor=user,
-                               amount_cents=form.amount.cents, method=form.method.data,
-                               anonymous=form.anonymous.data)
+        contribution = attempt(form, contributions.pledge_contribution, field_map={**AMOUNT_FIELD, **EARMARK_FIELDS},
+                               actor=user, amount_cents=form.amount.cents, method=form.method.data,
+                               anonymous=form.anonymous.data, earmark=form.earmark())
         if contribution is not FAILED:
             db.session.commit()
             checkout = contributions.checkout_url(contribution)
@@ -109,7 +117,22 @@ def contributions_page():
                         ref=contribution.reference), "success")
             return redirect(url_for("grants.contribution", contribution_id=contribution.id))
     pagination = _paginate(queries.contributions_of(user))
-    return render_template("grants/contributions.html", form=form, pagination=pagination), _status(form)
+    return render_template("grants/contributions.html", form=form, pagination=pagination, cofunded=cofunded,
+                           donor=policy.can_pledge(user) is None), _status(form)
+
+
+@bp.route("/contributions/attribution")
+@login_required
+def attribution():
+    """Which grants the caller's contributions paid for: exact for earmarked funds, pro rata for the
+    general fund (`grants.attribution`); each table is paginated on its own."""
+    user = _me()
+    require(policy.can_view_attribution(user))
+    share = attribution_rules.pooled_share(user)
+    earmarked = attribution_rules.earmarked_page(user, page=_page(), per_page=PER_PAGE)
+    pooled = attribution_rules.pooled_page(share, page=page_arg("pooled_page"), per_page=PER_PAGE) \
+        if share.donor_cents else None
+    return render_template("grants/attribution.html", earmarked=earmarked, pooled=pooled, share=share)
 
 
 @bp.route("/contributions/<int:contribution_id>")
@@ -476,3 +499,6 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["grant_of_proposal"] = queries.grant_of_proposal
     register_check(refunds.check_refunds_within_payments)  # in ledger-verify
     register_check(refunds.check_cancelled_commitments_empty)
+    # A challenge's page (a lower package) shows which funds paid into its pool (challenges.funding).
+    app.jinja_env.globals["pool_funding_of"] = funding.pool_funding
+    register_check(attribution_rules.check_earmarks_within_purpose)

@@ -64,6 +64,8 @@ class LedgerForm(FlaskForm):
     date_to = DateField(_l("To (date)"), validators=[Optional()])
     challenge = IntegerField(_l("Challenge number"), validators=[Optional(), NumberRange(1, MAX_ID)])
     grant = IntegerField(_l("Grant number"), validators=[Optional(), NumberRange(1, MAX_ID)])
+    fund = IntegerField(_l("Earmarked fund number"), validators=[Optional(), NumberRange(1, MAX_ID)],
+                        description=_l("The movements of one earmarked fund (see the funds table)."))
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class LedgerFilter:
     date_to: date | None = None
     challenge: int | None = None
     grant: int | None = None
+    fund: int | None = None
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> tuple[LedgerFilter, LedgerForm]:
@@ -85,7 +88,7 @@ class LedgerFilter:
             return f.data if f.data not in (None, "") and not f.errors else None
 
         return cls(kind=good("kind"), date_from=good("date_from"), date_to=good("date_to"),
-                   challenge=good("challenge"), grant=good("grant")), form
+                   challenge=good("challenge"), grant=good("grant"), fund=good("fund")), form
 
     def args(self) -> dict[str, str]:
         return {k: v.isoformat() if isinstance(v, date) else str(v)
@@ -116,7 +119,15 @@ def _conditions(m: Any, filters: LedgerFilter) -> list[Any]:
         # A refund touches no commitment (Dr pool or unallocated / Cr disbursed): found by its refund row.
         refunds = sa.select(GrantRefund.ledger_transaction_id).where(GrantRefund.grant_id == filters.grant)
         out.append(sa.or_(m.c.id.in_(_touching([commitment_code(filters.grant)])), m.c.id.in_(refunds)))
+    if filters.fund:
+        out.append(m.c.id.in_(_touching_fund(filters.fund)))
     return out
+
+
+def _touching_fund(fund_id: int) -> Any:
+    """Ids of the transactions with an entry on any share of the earmarked fund `fund_id`."""
+    return (sa.select(LedgerEntry.transaction_id).join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+            .where(LedgerAccount.fund_id == fund_id))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, render_template, request
 from facility.core.exports import csv_response
 from facility.core.inputs import page_arg
 from facility.extensions import db
-from facility.portfolio import public_ledger
+from facility.portfolio import public_funds, public_ledger
 from facility.portfolio import register as public_register
 
 bp = Blueprint("portfolio_public", __name__)
@@ -42,11 +42,14 @@ def grant(grant_id: int):
 
 @bp.route("/facility/ledger")
 def ledger():
-    """Every facility-level movement with running balances, filtered by kind, dates and challenge."""
+    """Every facility-level movement with running balances, filtered by kind, dates, challenge, grant and
+    fund; and the funds table (`portfolio.public_funds`)."""
     filters, form = public_ledger.LedgerFilter.from_args(request.args)
     page = public_ledger.ledger_page(filters, page=page_arg(), per_page=PER_PAGE)
+    funds = public_funds.funds_page(page=page_arg("funds_page"), per_page=PER_PAGE)
     return render_template("portfolio/ledger.html", page=page, form=form, filter_args=filters.args(),
-                           totals=public_ledger.ledger_totals())
+                           totals=public_ledger.ledger_totals(), funds=funds,
+                           splits=public_funds.fund_splits([item.id for item in page.items]))
 
 
 @bp.route("/facility/ledger.csv")

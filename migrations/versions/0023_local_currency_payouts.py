@@ -1,7 +1,7 @@
 """disbursements: payouts in local currency (the amount the grantee received and the exchange rate)
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-02 14:00:00.000000
 
 - `disbursements.local_currency` (ISO 4217), `local_amount_minor` (minor units), `exchange_rate`
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

@@ -128,6 +128,9 @@ CASES = {
     "can_cancel_grant": (lambda o: o.active, "manager", "grantee", "other_innovator"),
     "can_record_refund": (lambda o: o.paid, "manager", "grantee", "other_innovator"),
     "can_see_refund_references": (lambda o: o.paid, "admin", "grantee", "other_innovator"),
+    # Co-funding a published challenge: donors and its city's officials (an official of no/another city is refused).
+    "can_cofund": (lambda o: o.to_award.challenge, "donor", "grantee", "official"),
+    "can_view_attribution": (lambda o: None, "donor", "grantee", "other_innovator"),
 }
 
 

@@ -203,7 +203,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_grants.cancel_grant", "POST"): row("fund_manager"),
     ("api_grants.record_refund", "POST"): row("fund_manager"),
     ("api_grants.confirm_contribution", "POST"): row("fund_manager"),
-    ("api_grants.create_contribution", "POST"): row("donor"),
+    # City officials pledge only to co-fund their city's challenges (the service refuses anything else; the
+    # matrix's generic body is refused as invalid first).
+    ("api_grants.create_contribution", "POST"): row("donor", "city_official", "other_official"),
+    ("api_grants.my_attribution", "GET"): row("donor", "city_official", "other_official"),
     ("api_grants.facility", "GET"): row(PUBLIC),
     ("api_grants.facility_ledger", "GET"): row(PUBLIC),
     ("api_grants.get_contribution", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
@@ -310,6 +313,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("grants.confirm_wire", "GET"): row("fund_manager"),
     ("grants.confirm_wire", "POST"): row("fund_manager"),
     ("grants.contribution", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
+    ("grants.attribution", "GET"): row("donor", "city_official", "other_official"),
     ("grants.contributions", "GET"): row("donor"),
     ("grants.contributions", "POST"): row("donor"),
     ("grants.evidence", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
