@@ -30,6 +30,7 @@ from facility.cities.models import City, ClimateRisk
 from facility.core.errors import Conflict
 from facility.core.models import utcnow
 from facility.extensions import db
+from facility.grants.amendments import check_commitments_match_tranches
 from facility.grants.models import Grant, GrantStatus
 from facility.ledger import services as ledger
 from facility.ledger.models import LedgerAccount
@@ -289,7 +290,10 @@ class FundsMachine(RuleBasedStateMachine):
 
     @invariant()
     def ledger_is_sound(self):
-        assert ledger.verify_ledger() == []
+        # Every check but the grants' tranche check: this machine keeps its tranches in the model (checked by
+        # `commitments_equal_undisbursed_tranches`), not as rows moved by the grants package.
+        assert [problem for _name, check in ledger.ledger_checks() if check is not check_commitments_match_tranches
+                for problem in check()] == []
 
     @invariant()
     def shares_match_the_model(self):
