@@ -64,7 +64,7 @@ WRITE_FORM_PAGES = {
     "challenges.new", "challenges.edit", "cities.new_city", "cities.edit", "proposals.new", "proposals.edit",
     "grants.award", "grants.confirm_wire", "grants.payout", "grants.evidence", "review.waive", "review.edit_round",
     "accounts.admin_user_roles", "payments.checkout", "grants.contributions", "review.review",
-    "accounts.organization", "grants.cancel_grant", "grants.record_refund",
+    "accounts.organization", "grants.cancel_grant", "grants.record_refund", "grant_amendments.propose",
 }
 NOT_FOR_STAFF = {
     # Pages that belong to one other role, which a fund manager does not get either.

@@ -119,9 +119,10 @@ def seed(state: dict) -> None:
     applicants = _applicants(state)
     proposals: list[Proposal] = []
     for challenge in challenges:
-        # While open: one of each state. After close: only submitted ones remain interesting.
+        # While open: one of each state. After close: only submitted ones remain interesting (three, so that
+        # the demo can award, approve, cancel and still leave a proposal to decide on).
         states = ([ProposalStatus.SUBMITTED, ProposalStatus.DRAFT, ProposalStatus.WITHDRAWN] if challenge.is_open
-                  else [ProposalStatus.SUBMITTED, ProposalStatus.SUBMITTED, ProposalStatus.DRAFT])
+                  else [ProposalStatus.SUBMITTED, ProposalStatus.SUBMITTED, ProposalStatus.SUBMITTED])
         for (key, org, user), status in zip(applicants, states, strict=False):
             proposals.append(_build(challenge, key, org, user, status))
     db.session.flush()
