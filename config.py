@@ -116,6 +116,8 @@ class Config:
     SENIOR_APPROVAL_LIMIT_CENTS = int(os.environ.get("SENIOR_APPROVAL_LIMIT_CENTS", 500_000_000))  # USD 5,000,000
     # Awards above this amount wait for the approval tiers (APPROVAL_TIERS) before the grant is offered.
     AWARD_APPROVAL_ABOVE_CENTS = int(os.environ.get("AWARD_APPROVAL_ABOVE_CENTS", 5_000_000))
+    # Amendments that increase a grant, or change it by more than this, wait for another fund manager's approval.
+    AMENDMENT_APPROVAL_ABOVE_CENTS = int(os.environ.get("AMENDMENT_APPROVAL_ABOVE_CENTS", 1_000_000))
     # A payment a worker took and has not finished for this long is presumed abandoned (its worker died)
     # and is taken over after the sweep; keep it well above STRIPE_TIMEOUT_SECONDS.
     DISBURSEMENT_STALE_SECONDS = int(os.environ.get("DISBURSEMENT_STALE_SECONDS", 300))
