@@ -32,12 +32,11 @@ from facility.challenges.funding import EarmarkKind, earmark_text, parse_earmark
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, ValidationFailed
-from facility.core.inputs import REFERENCE_CHARS, clean_text
 from facility.core.models import utcnow
 from facility.core.policy import require
 from facility.core.templating import money
 from facility.extensions import db
-from facility.grants.amounts import cents
+from facility.grants.amounts import cents, money_received
 from facility.grants.models import CONTRIBUTION_TRANSITIONS, Contribution, ContributionMethod, ContributionStatus
 from facility.grants.policy import can_cofund, can_confirm_contribution, can_pledge
 from facility.ledger.models import Fund, LedgerTransaction
@@ -200,21 +199,10 @@ def _fund_for(contribution: Contribution, *, actor: Any) -> Fund | None:
 def _wire_receipt(received_cents: Any, received_on: Any, bank_reference: Any) -> tuple[int, date, str]:
     """The receipt's fields, or one ValidationFailed naming every field that needs attention."""
     errors: dict[str, list[str]] = {}
-    try:
-        received_cents = cents(received_cents, "amount_cents")
-    except ValidationFailed as error:
-        errors.update(error.errors)
-    if not isinstance(received_on, date):
-        errors["received_on"] = [_("Give the date the money arrived.")]
-    elif received_on > utcnow().date():
-        errors["received_on"] = [_("The date cannot be in the future.")]
-    try:
-        bank_reference = clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS, required=True)
-    except ValidationFailed as error:
-        errors.update(error.errors)
+    receipt = money_received(received_cents, received_on, bank_reference, errors)
     if errors:
         raise ValidationFailed(_("Some fields need attention."), errors=errors)
-    return received_cents, received_on, bank_reference
+    return receipt
 
 
 def confirm_wire_contribution(

@@ -23,12 +23,11 @@ from facility.accounts.models import User
 from facility.audit.services import record
 from facility.core.database import lock_row
 from facility.core.errors import ValidationFailed
-from facility.core.inputs import COMMENT_CHARS, REFERENCE_CHARS, clean_text
-from facility.core.models import utcnow
+from facility.core.inputs import COMMENT_CHARS, clean_text
 from facility.core.policy import require
 from facility.core.templating import money
 from facility.extensions import db
-from facility.grants.amounts import cents
+from facility.grants.amounts import money_received
 from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
 from facility.grants.paid import net_paid_cents_sql
 from facility.grants.policy import can_record_refund
@@ -74,27 +73,19 @@ def _fields(amount_cents: Any, bank_reference: Any, received_on: Any, destinatio
             note: Any) -> tuple[int, str, date, RefundDestination, str]:
     """The refund's fields, or one ValidationFailed naming every field that needs attention."""
     errors: dict[str, list[str]] = {}
-    values: dict[str, Any] = {}
-    for name, check in (
-            ("amount_cents", lambda: cents(amount_cents, "amount_cents")),
-            ("bank_reference", lambda: clean_text(bank_reference, "bank_reference", limit=REFERENCE_CHARS,
-                                                  required=True)),
-            ("note", lambda: clean_text(note or "", "note", limit=COMMENT_CHARS, multiline=True))):
-        try:
-            values[name] = check()
-        except ValidationFailed as error:
-            errors.update(error.errors)
-    if not isinstance(received_on, date):
-        errors["received_on"] = [_("Give the date the money arrived.")]
-    elif received_on > utcnow().date():
-        errors["received_on"] = [_("The date cannot be in the future.")]
+    amount, received_on, reference = money_received(amount_cents, received_on, bank_reference, errors)
+    note_text = ""
+    try:
+        note_text = clean_text(note or "", "note", limit=COMMENT_CHARS, multiline=True)
+    except ValidationFailed as error:
+        errors.update(error.errors)
     try:
         where = RefundDestination(destination or RefundDestination.POOL.value)
     except ValueError:
         errors["destination"] = [_("Choose the challenge's prize pool or the facility's unallocated funds.")]
     if errors:
         raise ValidationFailed(_("Some fields need attention."), errors=errors)
-    return values["amount_cents"], values["bank_reference"], received_on, where, values["note"]
+    return amount, reference, received_on, where, note_text
 
 
 def _split(by_fund: dict[int | None, int], amount_cents: int) -> list[tuple[int | None, int]]:
