@@ -140,7 +140,7 @@ def main() -> None:
             ratio = pipeline_rate / noop_rate
             print(f"ratio pipeline / no-op   {ratio:8.2f}   (goal >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
             per = Counter(t["metadata"].get("disbursement_id") for t in fake.transfers.values())
-            from facility.ledger.services import verify_ledger
+            from facility.ledger.verify import verify_ledger
 
             problems = verify_ledger()
             db.session.rollback()

@@ -25,7 +25,8 @@ from facility.grants import awards, cancellation, milestones, payouts, refunds
 from facility.grants.demo import planned_spending
 from facility.grants.models import Grant, GrantStatus, Tranche, TrancheStatus
 from facility.grants.policy import AWARDABLE_STATUSES, can_award_overriding
-from facility.ledger.services import balance, pool_code
+from facility.ledger.balances import balance
+from facility.ledger.services import pool_code
 from facility.proposals.models import Proposal
 
 

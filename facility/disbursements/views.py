@@ -31,7 +31,7 @@ from facility.extensions import csrf, db, limiter
 from facility.grants import queries as grant_queries
 from facility.grants.cancellation import before_cancel
 from facility.grants.models import ContributionStatus
-from facility.ledger.services import register_check
+from facility.ledger.verify import register_check
 
 log = logging.getLogger(__name__)
 S = DisbursementStatus

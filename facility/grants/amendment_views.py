@@ -18,7 +18,7 @@ from facility.extensions import db
 from facility.grants import amendments, policy, queries
 from facility.grants.forms import AMENDMENT_BLANK_ROWS, ActionForm, AmendmentForm, RejectAmendmentForm
 from facility.grants.models import TrancheStatus
-from facility.ledger.services import register_check
+from facility.ledger.verify import register_check
 
 bp = Blueprint("grant_amendments", __name__)
 ROW_ERROR = re.compile(r"tranches\.(\d+)\.(\w+)")

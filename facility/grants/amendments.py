@@ -59,16 +59,8 @@ from facility.grants.models import (
     Tranche,
     TrancheStatus,
 )
-from facility.ledger.services import (
-    balance,
-    commitment_account,
-    commitment_code,
-    commitment_code_sql,
-    pool_account,
-    pool_code,
-    purpose_balance,
-    transfer,
-)
+from facility.ledger.balances import balance, commitment_code_sql, purpose_balance
+from facility.ledger.services import commitment_account, commitment_code, pool_account, pool_code, transfer
 
 DEFAULT_AMENDMENT_APPROVAL_ABOVE_CENTS = 1_000_000  # USD 10,000
 MAX_TRANCHES = 50

@@ -30,8 +30,9 @@ from facility.cities.models import City
 from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus, Grant
+from facility.ledger.balances import commitment_code_sql
 from facility.ledger.models import Fund, LedgerAccount, LedgerEntry
-from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, commitment_code_sql
+from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN
 
 
 def paid_per_commitment() -> Any:

@@ -39,15 +39,9 @@ from facility.grants.policy import (
     can_release_pool,
     panel_selects,
 )
+from facility.ledger.balances import balance
 from facility.ledger.models import LedgerTransaction
-from facility.ledger.services import (
-    balance,
-    commitment_account,
-    pool_account,
-    pool_code,
-    transfer,
-    unallocated_account,
-)
+from facility.ledger.services import commitment_account, pool_account, pool_code, transfer, unallocated_account
 from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import Proposal, ProposalStatus
 

@@ -52,7 +52,8 @@ from facility.grants.models import (
 )
 from facility.grants.policy import can_cancel_grant
 from facility.grants.tranches import cancel_unpaid_tranche
-from facility.ledger.services import balance, commitment_code, pool_account, transfer
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, pool_account, transfer
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for FOR UPDATE NOWAIT on a row another transaction holds
 

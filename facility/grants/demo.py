@@ -27,15 +27,8 @@ from facility.grants import (
 from facility.grants.budget import scale_budget
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES, award_approval_state, panel_selects
-from facility.ledger.services import (
-    GENERAL_FUND,
-    UNALLOCATED,
-    balance,
-    pool_account,
-    pool_code,
-    transfer,
-    unallocated_account,
-)
+from facility.ledger.balances import balance
+from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_account, pool_code, transfer, unallocated_account
 from facility.proposals.models import BudgetCategory, Proposal, budget_key
 
 DEMO_TRANCHES = 8

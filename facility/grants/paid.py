@@ -16,8 +16,9 @@ from sqlalchemy.orm import aliased
 
 from facility.extensions import db
 from facility.grants.models import GrantRefund
+from facility.ledger.balances import commitment_code_sql
 from facility.ledger.models import LedgerAccount, LedgerEntry
-from facility.ledger.services import DISBURSED, commitment_code_sql
+from facility.ledger.services import DISBURSED
 
 
 def net_paid_cents_sql(grant_id: Any) -> Any:

@@ -42,7 +42,7 @@ from facility.grants.models import (
     Tranche,
     TrancheStatus,
 )
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.proposals.models import COMPETING_STATUSES, Proposal
 from facility.review.models import Decision as ReviewDecision
 from facility.review.models import DecisionKind

@@ -31,17 +31,16 @@ from facility.grants.amounts import money_received
 from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
 from facility.grants.paid import net_paid_cents_sql
 from facility.grants.policy import can_record_refund
+from facility.ledger.balances import commitment_code_sql, purpose_balance
 from facility.ledger.models import Fund, LedgerAccount, LedgerEntry
 from facility.ledger.services import (
     DISBURSED,
     EntrySpec,
     commitment_code,
-    commitment_code_sql,
     disbursed_account,
     fund_share,
     pool_account,
     post_transaction,
-    purpose_balance,
     unallocated_account,
 )
 

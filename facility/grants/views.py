@@ -48,7 +48,9 @@ from facility.grants.forms import (
     ReturnReportForm,
 )
 from facility.grants.models import ContributionMethod, ContributionStatus, GrantStatus, TrancheStatus
-from facility.ledger.services import balance, commitment_code, facility_totals, pool_code, register_check
+from facility.ledger.balances import balance, facility_totals
+from facility.ledger.services import commitment_code, pool_code
+from facility.ledger.verify import register_check
 
 bp = Blueprint("grants", __name__)
 PUBLIC_GRANT_ENDPOINT = "portfolio_public.grant"  # facility.portfolio.public_views

@@ -9,7 +9,8 @@ from flask.cli import with_appcontext
 from facility.core.templating import money
 from facility.extensions import db
 from facility.ledger import movements  # noqa: F401 - registers the public ledger's check
-from facility.ledger.services import facility_totals, ledger_checks
+from facility.ledger.balances import facility_totals
+from facility.ledger.verify import ledger_checks
 
 SHOWN_PER_CHECK = 50
 

@@ -19,13 +19,8 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
-from facility.ledger.services import (
-    COMMITMENT_PATTERN,
-    DISBURSED,
-    POOL_PATTERN,
-    UNALLOCATED,
-    register_check,
-)
+from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, UNALLOCATED
+from facility.ledger.verify import register_check
 
 FIGURES = ("raised", "unallocated", "allocated", "committed", "disbursed")
 

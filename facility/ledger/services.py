@@ -48,7 +48,8 @@ code (the general fund's money stays on the purpose account itself). So:
 So raised (minus the sum of income balances) = unallocated + allocated (pools)
 + committed (commitments) + disbursed, and the cash the facility still holds is
 unallocated + allocated + committed: no separate cash account is needed, and
-`facility_totals()` reads every DESIGN.md total in one aggregate query.
+`facility.ledger.balances.facility_totals()` reads every DESIGN.md total in one aggregate query;
+`facility.ledger.verify` holds the checks of `ledger-verify`.
 
 Concurrency
 -----------
@@ -63,14 +64,13 @@ nothing but core.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 
 from facility.core.database import lock_audit_chain
 from facility.core.errors import Conflict, ValidationFailed
@@ -475,187 +475,3 @@ def _lock_accounts(amounts: dict[str, int]) -> dict[str, LedgerAccount]:
         message = _("No ledger account %(codes)s.", codes=", ".join(missing))
         raise ValidationFailed(message, errors={"entries": [message]})
     return by_code
-
-
-# --- reading -----------------------------------------------------------------
-
-def balance(code: str) -> int:
-    """The stored balance of an account (debit positive) with its fund shares; an account never opened holds 0.
-
-    A purpose's code sums the purpose over every fund; a fund share's code reads that share alone.
-    """
-    value = db.session.execute(
-        sa.select(sa.func.sum(LedgerAccount.balance_cents))
-        .where(sa.or_(LedgerAccount.base_code == code, LedgerAccount.code == code))
-    ).scalar_one_or_none()
-    return int(value or 0)
-
-
-def purpose_balance(code: Any) -> Any:
-    """`balance` in SQL, for a code expression correlated to an outer query: the purpose over every fund."""
-    return (sa.select(sa.func.coalesce(sa.func.sum(LedgerAccount.balance_cents), 0))
-            .where(LedgerAccount.base_code == code).scalar_subquery())
-
-
-def commitment_code_sql(grant_id: Any) -> Any:
-    """`commitment_code` in SQL, for a grant id column."""
-    return sa.literal("grant:") + sa.cast(grant_id, sa.String) + sa.literal(":commitment")
-
-
-def fund_balances(code: str) -> dict[int | None, int]:
-    """The purpose `code`'s balance per fund (`GENERAL_FUND` for unrestricted money); funds never drawn are absent."""
-    rows = db.session.execute(
-        sa.select(LedgerAccount.fund_id, LedgerAccount.balance_cents).where(LedgerAccount.base_code == code)).all()
-    return {fund_id: int(cents) for fund_id, cents in rows}
-
-
-def facility_totals() -> dict[str, int]:
-    """The DESIGN.md totals in cents, from one aggregate query over the stored balances.
-
-    raised = all income credited (contributions), unallocated, allocated (all
-    prize pools), committed (all grant commitments), disbursed, held (money not
-    yet paid out) and the USD 1 billion target.
-    """
-    a = LedgerAccount
-
-    def total(condition: Any, value: Any = a.balance_cents) -> Any:
-        return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
-
-    row = db.session.execute(sa.select(
-        total(a.kind == AccountKind.INCOME, -a.balance_cents),
-        total(a.base_code == UNALLOCATED),
-        total(a.base_code.like(POOL_PATTERN)),
-        total(a.base_code.like(COMMITMENT_PATTERN)),
-        total(a.base_code == DISBURSED),
-    )).one()
-    raised, unallocated, allocated, committed, disbursed = (int(value) for value in row)
-    return {
-        "raised": raised,
-        "unallocated": unallocated,
-        "allocated": allocated,
-        "committed": committed,
-        "disbursed": disbursed,
-        "held": unallocated + allocated + committed,
-        "target": TARGET_CENTS,
-    }
-
-
-# --- verification ------------------------------------------------------------
-
-Check = Callable[[], Iterable[str]]
-
-
-def _transactions_balance() -> list[str]:
-    """Every transaction has at least two entries summing to zero"""
-    t, e = LedgerTransaction, LedgerEntry
-    count, total = sa.func.count(e.id), sa.func.coalesce(sa.func.sum(e.amount_cents), 0)
-    rows = db.session.execute(
-        sa.select(t.id, t.key, count, total)
-        .outerjoin(e, e.transaction_id == t.id)
-        .group_by(t.id, t.key)
-        .having(sa.or_(count < 2, total != 0))
-        .order_by(t.id)
-    ).all()
-    return [f"transaction {row[0]} ({row[1]}): {row[2]} entries summing to {int(row[3])} cents" for row in rows]
-
-
-def _no_zero_entries() -> list[str]:
-    """No entry is zero"""
-    rows = db.session.execute(
-        sa.select(LedgerEntry.id, LedgerEntry.transaction_id).where(LedgerEntry.amount_cents == 0)
-    ).all()
-    return [f"entry {row[0]} of transaction {row[1]} is zero" for row in rows]
-
-
-def _stored_balances_match() -> list[str]:
-    """Every stored balance equals the sum of its entries"""
-    a, e = LedgerAccount, LedgerEntry
-    total = sa.func.coalesce(sa.func.sum(e.amount_cents), 0)
-    rows = db.session.execute(
-        sa.select(a.id, a.code, a.balance_cents, total)
-        .outerjoin(e, e.account_id == a.id)
-        .group_by(a.id, a.code, a.balance_cents)
-        .having(a.balance_cents != total)
-        .order_by(a.id)
-    ).all()
-    return [f"account {row[1]}: stored balance {row[2]} cents, entries sum to {int(row[3])} cents" for row in rows]
-
-
-def _guarded_not_negative() -> list[str]:
-    """No guarded account is negative"""
-    rows = db.session.execute(
-        sa.select(LedgerAccount.code, LedgerAccount.balance_cents)
-        .where(LedgerAccount.guarded.is_(True), LedgerAccount.balance_cents < 0)
-        .order_by(LedgerAccount.id)
-    ).all()
-    return [f"guarded account {row[0]} is negative: {row[1]} cents" for row in rows]
-
-
-def _reversals_negate_originals() -> list[str]:
-    """Every reversal exactly negates the transaction it reverses"""
-    t, e = LedgerTransaction, LedgerEntry
-    own = sa.select(t.id.label("rid"), e.account_id, e.amount_cents).join(e, e.transaction_id == t.id) \
-        .where(t.reverses_id.is_not(None))
-    original = sa.select(t.id.label("rid"), e.account_id, e.amount_cents).join(e, e.transaction_id == t.reverses_id)
-    both = sa.union_all(own, original).subquery()
-    rows = db.session.execute(
-        sa.select(both.c.rid, both.c.account_id, sa.func.sum(both.c.amount_cents))
-        .group_by(both.c.rid, both.c.account_id)
-        .having(sa.func.sum(both.c.amount_cents) != 0)
-        .order_by(both.c.rid, both.c.account_id)
-    ).all()
-    return [f"reversal {row[0]} leaves {int(row[2])} cents on account id {row[1]}" for row in rows]
-
-
-def _fund_shares_match_purpose() -> list[str]:
-    """Every fund share has its purpose account's kind and guard"""
-    share, purpose = aliased(LedgerAccount), aliased(LedgerAccount)
-    rows = db.session.execute(
-        sa.select(share.code).outerjoin(purpose, purpose.code == share.base_code)
-        .where(share.fund_id.is_not(None),
-               sa.or_(purpose.id.is_(None), purpose.kind != share.kind, purpose.guarded != share.guarded))
-        .order_by(share.id)).scalars().all()
-    return [f"fund share {code} has no purpose account of its kind and guard" for code in rows]
-
-
-_BUILT_IN_CHECKS: list[Check] = [
-    _transactions_balance, _no_zero_entries, _stored_balances_match, _guarded_not_negative, _reversals_negate_originals,
-    _fund_shares_match_purpose,
-]
-_EXTRA_CHECKS: list[Check] = []
-
-
-def register_check(check: Check) -> Check:
-    """Add a check to `verify_ledger` (usable as a decorator); it returns a list of problems.
-
-    Its docstring's first line names it in the `ledger-verify` report. Other
-    packages register theirs at import time, e.g. "every paid disbursement has
-    exactly one posting".
-    """
-    if check not in _EXTRA_CHECKS:
-        _EXTRA_CHECKS.append(check)
-    return check
-
-
-def unregister_check(check: Check) -> None:
-    if check in _EXTRA_CHECKS:
-        _EXTRA_CHECKS.remove(check)
-
-
-def ledger_checks() -> list[tuple[str, Check]]:
-    """Every check with its name, built-in ones first."""
-    return [(check_name(check), check) for check in _BUILT_IN_CHECKS + _EXTRA_CHECKS]
-
-
-def check_name(check: Check) -> str:
-    doc = (check.__doc__ or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else check.__name__.strip("_").replace("_", " ")
-
-
-def verify_ledger() -> list[str]:
-    """Every problem found by every check; empty when the ledger is sound.
-
-    Each check is one set-based query (GROUP BY / HAVING), so the run stays a
-    handful of queries however long the ledger grows.
-    """
-    return [problem for _name, check in ledger_checks() for problem in check()]

@@ -23,8 +23,9 @@ from facility.challenges.models import Challenge, ChallengeStatus
 from facility.cities.models import City
 from facility.extensions import db
 from facility.grants.models import Grant, GrantRefund, GrantStatus
+from facility.ledger.balances import facility_totals
 from facility.ledger.models import LedgerAccount, LedgerEntry
-from facility.ledger.services import DISBURSED, facility_totals
+from facility.ledger.services import DISBURSED
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.review.models import SCORED_KINDS, Assignment, Decision, DecisionKind, Review, ReviewRound, ReviewStatus, RoundKind

@@ -19,8 +19,9 @@ from facility.challenges.funding import earmark_text, split_of
 from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus
+from facility.ledger.balances import facility_totals
 from facility.ledger.models import Fund, LedgerAccount, LedgerTransaction
-from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, UNALLOCATED, facility_totals
+from facility.ledger.services import COMMITMENT_PATTERN, DISBURSED, POOL_PATTERN, UNALLOCATED
 
 FIGURES = ("raised", "unallocated", "allocated", "committed", "disbursed")
 

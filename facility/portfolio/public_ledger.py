@@ -34,8 +34,9 @@ from facility.core.pages import Page
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, GrantRefund
 from facility.ledger import movements
+from facility.ledger.balances import facility_totals
 from facility.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from facility.ledger.services import COMMITMENT_PATTERN, POOL_PATTERN, commitment_code, facility_totals, pool_code
+from facility.ledger.services import COMMITMENT_PATTERN, POOL_PATTERN, commitment_code, pool_code
 
 KIND_LABELS = {
     movements.CONTRIBUTION: _l("Contribution received"),

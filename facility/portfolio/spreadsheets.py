@@ -25,7 +25,7 @@ from facility.disbursements.models import Disbursement, local_amount_major_sql
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, Tranche
 from facility.grants.paid import net_paid_cents_sql
-from facility.ledger.services import commitment_code_sql, purpose_balance
+from facility.ledger.balances import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal
 

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from facility.accounts.models import OrgKind
 from facility.extensions import db
 from facility.grants.models import GrantAmendment, TrancheStatus
-from facility.ledger.services import balance, commitment_code, pool_code
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, pool_code
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401
 from tests.grants.test_amendments import amendable  # noqa: F401
 

@@ -9,7 +9,7 @@ from facility.accounts.models import OrgKind
 from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
-from facility.ledger.services import verify_ledger
+from facility.ledger.verify import verify_ledger
 from tests.disbursements.conftest import (  # noqa: F401
     fake_stripe,
     fake_stripe_server,

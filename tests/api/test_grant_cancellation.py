@@ -12,7 +12,7 @@ from facility.disbursements import payments, requests
 from facility.disbursements.rails import PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants.models import GrantRefund
-from facility.ledger.services import verify_ledger
+from facility.ledger.verify import verify_ledger
 from tests.disbursements.conftest import fake_stripe, fake_stripe_server, payable, paying_app  # noqa: F401
 from tests.grants.conftest import fund, grant_setup, make_challenge, make_proposal  # noqa: F401
 

@@ -14,7 +14,7 @@ from facility.grants.models import (
     ContributionStatus,
     Grant,
 )
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.proposals.models import ProposalStatus
 from tests.conftest import PASSWORD
 from tests.factories.grants import NO_SPENDING

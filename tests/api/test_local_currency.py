@@ -11,7 +11,7 @@ from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.ledger.models import LedgerEntry
-from facility.ledger.services import verify_ledger
+from facility.ledger.verify import verify_ledger
 from tests.api.test_disbursements import _problem, as_user  # noqa: F401
 from tests.disbursements.conftest import fake_stripe, fake_stripe_server, payable, paying_app  # noqa: F401
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from tests.portfolio.test_results import contribute, manager, portfolio  # noqa: F401
 
 

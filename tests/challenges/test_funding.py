@@ -8,7 +8,9 @@ from facility.challenges import services
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.core.errors import Conflict
 from facility.extensions import db
-from facility.ledger.services import balance, facility_totals, pool_code, verify_ledger
+from facility.ledger.balances import balance, facility_totals
+from facility.ledger.services import pool_code
+from facility.ledger.verify import verify_ledger
 from tests.conftest import fund_facility
 from tests.factories.challenges import make_challenge
 from tests.factories.cities import make_city

@@ -14,7 +14,9 @@ from facility.core.errors import Conflict
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions
-from facility.ledger.services import GENERAL_FUND, UNALLOCATED, fund_balances, pool_code, verify_ledger
+from facility.ledger.balances import fund_balances
+from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_code
+from facility.ledger.verify import verify_ledger
 from tests import factories
 
 

@@ -4,7 +4,11 @@ import sqlalchemy as sa
 from facility.demo import seed
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
-from facility.ledger.services import facility_totals, verify_ledger
+from facility.grants.models import Grant, GrantRefund, GrantStatus, TrancheStatus
+from facility.grants.paid import net_paid_cents
+from facility.ledger.balances import balance, facility_totals
+from facility.ledger.services import commitment_code
+from facility.ledger.verify import verify_ledger
 
 
 def test_demo_has_a_disbursement_in_every_state(app):
@@ -22,10 +26,6 @@ def test_demo_has_a_disbursement_in_every_state(app):
 
 
 def test_demo_has_a_refunded_and_a_cancelled_grant(app):
-    from facility.grants.models import Grant, GrantRefund, GrantStatus, TrancheStatus
-    from facility.grants.paid import net_paid_cents
-    from facility.ledger.services import balance, commitment_code
-
     seed(echo=lambda _msg: None)
     refund = db.session.execute(sa.select(GrantRefund)).scalar_one()
     assert refund.bank_reference == "DEMO-RET-20261120" and refund.amount_cents > 0

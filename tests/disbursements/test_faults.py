@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from facility.extensions import db
-from facility.ledger.services import verify_ledger
+from facility.ledger.verify import verify_ledger
 from tests.disbursements import scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]

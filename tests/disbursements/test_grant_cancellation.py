@@ -17,7 +17,9 @@ from facility.disbursements.rails import PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import cancellation
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
-from facility.ledger.services import balance, commitment_code, pool_code, verify_ledger
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, pool_code
+from facility.ledger.verify import verify_ledger
 
 S = DisbursementStatus
 

@@ -16,7 +16,7 @@ from facility.disbursements import requests
 from facility.disbursements.models import Disbursement, DisbursementStatus, ExchangeRateSource
 from facility.extensions import db
 from facility.ledger.models import LedgerEntry
-from facility.ledger.services import verify_ledger
+from facility.ledger.verify import verify_ledger
 from tests.conftest import get_csrf
 
 S = DisbursementStatus

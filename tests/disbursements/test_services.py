@@ -13,7 +13,9 @@ from facility.disbursements import jobs, payments, requests
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants.models import GrantStatus, TrancheStatus
-from facility.ledger.services import balance, commitment_code, verify_ledger
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code
+from facility.ledger.verify import verify_ledger
 from facility.queue import get_queue
 
 S = DisbursementStatus

@@ -14,7 +14,8 @@ from facility.disbursements.models import Disbursement, DisbursementStatus, Stri
 from facility.extensions import db
 from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus
-from facility.ledger.services import facility_totals, verify_ledger
+from facility.ledger.balances import facility_totals
+from facility.ledger.verify import verify_ledger
 from tests.disbursements.conftest import WEBHOOK_SECRET
 from tests.fakes.stripe_server import checkout_session_completed_event, signed_event, transfer_reversed_event
 

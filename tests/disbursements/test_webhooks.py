@@ -14,7 +14,9 @@ from facility.disbursements.models import Disbursement, DisbursementStatus, Stri
 from facility.extensions import db
 from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus, TrancheStatus
-from facility.ledger.services import balance, commitment_code, facility_totals, verify_ledger
+from facility.ledger.balances import balance, facility_totals
+from facility.ledger.services import commitment_code
+from facility.ledger.verify import verify_ledger
 from tests.disbursements.conftest import WEBHOOK_SECRET
 from tests.fakes.stripe_server import (
     checkout_session_completed_event,

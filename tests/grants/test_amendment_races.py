@@ -20,7 +20,9 @@ from facility.disbursements.requests import request_disbursement
 from facility.extensions import db
 from facility.grants import amendments
 from facility.grants.models import AmendmentStatus, GrantAmendment, Tranche, TrancheStatus
-from facility.ledger.services import balance, commitment_code, verify_ledger
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code
+from facility.ledger.verify import verify_ledger
 from tests import factories
 
 

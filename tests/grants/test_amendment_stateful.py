@@ -25,7 +25,9 @@ from facility.grants.models import (
     Tranche,
     TrancheStatus,
 )
-from facility.ledger.services import balance, commitment_code, disbursed_account, pool_code, transfer, verify_ledger
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, disbursed_account, pool_code, transfer
+from facility.ledger.verify import verify_ledger
 
 OUTCOMES: Counter[str] = Counter()
 amounts = st.integers(1, 4_000_000)

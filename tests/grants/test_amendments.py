@@ -19,15 +19,9 @@ from facility.grants.models import (
     Tranche,
     TrancheStatus,
 )
-from facility.ledger.services import (
-    balance,
-    commitment_code,
-    disbursed_account,
-    ledger_checks,
-    pool_code,
-    transfer,
-    verify_ledger,
-)
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, disbursed_account, pool_code, transfer
+from facility.ledger.verify import ledger_checks, verify_ledger
 from tests import factories
 
 

@@ -8,14 +8,8 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import attribution, awards, contributions
 from facility.grants.models import TRANCHE_TRANSITIONS, TrancheStatus
-from facility.ledger.services import (
-    UNALLOCATED,
-    commitment_code,
-    disbursed_account,
-    pool_account,
-    transfer,
-    verify_ledger,
-)
+from facility.ledger.services import UNALLOCATED, commitment_code, disbursed_account, pool_account, transfer
+from facility.ledger.verify import verify_ledger
 from tests.conftest import sign_in
 
 

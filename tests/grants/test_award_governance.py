@@ -19,7 +19,9 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import award_approvals, awards, policy, queries
 from facility.grants.models import Grant, GrantApproval, GrantStatus
-from facility.ledger.services import balance, commitment_code, pool_code, verify_ledger
+from facility.ledger.balances import balance
+from facility.ledger.services import commitment_code, pool_code
+from facility.ledger.verify import verify_ledger
 from facility.proposals.models import ProposalStatus
 from facility.review.models import Decision, DecisionKind
 from tests.conftest import get_csrf

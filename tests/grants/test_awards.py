@@ -11,7 +11,9 @@ from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.grants import awards
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
-from facility.ledger.services import UNALLOCATED, balance, commitment_code, facility_totals, pool_code, verify_ledger
+from facility.ledger.balances import balance, facility_totals
+from facility.ledger.services import UNALLOCATED, commitment_code, pool_code
+from facility.ledger.verify import verify_ledger
 from facility.proposals.models import ProposalStatus
 
 

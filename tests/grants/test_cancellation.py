@@ -11,7 +11,9 @@ from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.grants import awards, cancellation
 from facility.grants.models import Grant, GrantStatus, TrancheStatus
+from facility.ledger import balances as ledger_balances
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 from facility.ledger.models import LedgerTransaction
 from facility.proposals.models import ProposalStatus
 from tests import factories
@@ -25,8 +27,8 @@ def _fresh(grant_id: int) -> Grant:
 
 def test_cancelling_an_offered_grant_returns_its_whole_commitment_to_the_pool(grant_setup):
     grant, manager, grantee = grant_setup
-    pool_before = ledger.balance(ledger.pool_code(grant.challenge_id))
-    assert ledger.balance(ledger.commitment_code(grant.id)) == 3_000_000
+    pool_before = ledger_balances.balance(ledger.pool_code(grant.challenge_id))
+    assert ledger_balances.balance(ledger.commitment_code(grant.id)) == 3_000_000
 
     cancellation.cancel_grant(grant=grant, actor=manager, reason="  The grantee organisation was dissolved.  ")
     db.session.commit()
@@ -36,8 +38,8 @@ def test_cancelling_an_offered_grant_returns_its_whole_commitment_to_the_pool(gr
     assert grant.cancel_reason == "The grantee organisation was dissolved."
     assert grant.cancelled_by_id == manager.id and grant.cancelled_at is not None
     assert {t.status for t in grant.tranches} == {TrancheStatus.CANCELLED}
-    assert ledger.balance(ledger.commitment_code(grant.id)) == 0
-    assert ledger.balance(ledger.pool_code(grant.challenge_id)) == pool_before + 3_000_000
+    assert ledger_balances.balance(ledger.commitment_code(grant.id)) == 0
+    assert ledger_balances.balance(ledger.pool_code(grant.challenge_id)) == pool_before + 3_000_000
     posting = db.session.execute(sa.select(LedgerTransaction).where(
         LedgerTransaction.key == f"grant-cancel:{grant.id}")).scalar_one()
     assert posting.kind == "grant-cancellation" and posting.meta["grant_id"] == grant.id
@@ -46,7 +48,7 @@ def test_cancelling_an_offered_grant_returns_its_whole_commitment_to_the_pool(gr
     assert event.details["returned_cents"] == 3_000_000 and event.details["from"] == "offered"
     mails = db.session.execute(sa.select(OutboundEmail).where(OutboundEmail.to_address == grantee.email)).scalars()
     assert any("cancelled" in mail.subject for mail in mails)
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_a_grant_awaiting_approval_and_an_active_one_can_be_cancelled(grant_setup, active_grant):
@@ -67,7 +69,7 @@ def test_a_reason_is_required_and_nothing_changes_without_one(grant_setup):
     assert "reason" in error.value.errors
     db.session.rollback()
     grant = _fresh(grant.id)
-    assert grant.status is GrantStatus.OFFERED and ledger.balance(ledger.commitment_code(grant.id)) == 3_000_000
+    assert grant.status is GrantStatus.OFFERED and ledger_balances.balance(ledger.commitment_code(grant.id)) == 3_000_000
 
 
 def test_a_cancelled_grant_cannot_be_cancelled_again_and_others_may_not_cancel(grant_setup, make_user):
@@ -100,18 +102,18 @@ def test_earmarked_money_returns_to_the_same_funds_share_of_the_pool(make_challe
     ledger.transfer(key="test-approve", source=ledger.UNALLOCATED, target=ledger.pool_account(challenge.id),
                     amount_cents=5_200_000, actor=None, kind="allocation")
     db.session.commit()
-    before = ledger.fund_balances(ledger.pool_code(challenge.id))
+    before = ledger_balances.fund_balances(ledger.pool_code(challenge.id))
     assert before == {earmarked.id: 1_200_000, None: 4_000_000}
     grant = factories.grants.make_grant(proposal, manager, grantee, amount_cents=3_000_000)
-    assert ledger.fund_balances(ledger.commitment_code(grant.id)) == {earmarked.id: 1_200_000, None: 1_800_000}
+    assert ledger_balances.fund_balances(ledger.commitment_code(grant.id)) == {earmarked.id: 1_200_000, None: 1_800_000}
 
     cancellation.cancel_grant(grant=grant, actor=manager, reason="Stopped.")
     db.session.commit()
-    assert ledger.fund_balances(ledger.pool_code(challenge.id)) == before
+    assert ledger_balances.fund_balances(ledger.pool_code(challenge.id)) == before
     posting = db.session.execute(sa.select(LedgerTransaction).where(
         LedgerTransaction.key == f"grant-cancel:{grant.id}")).scalar_one()
     assert posting.meta["funds"] == [[None, 1_800_000], [earmarked.id, 1_200_000]]  # general money first
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_a_cancelled_grant_cannot_be_accepted_paid_out_or_reported(grant_setup):

@@ -10,8 +10,10 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions
 from facility.grants.models import Contribution, ContributionStatus
+from facility.ledger.balances import balance, facility_totals
 from facility.ledger.models import LedgerTransaction
-from facility.ledger.services import UNALLOCATED, balance, facility_totals, verify_ledger
+from facility.ledger.services import UNALLOCATED
+from facility.ledger.verify import verify_ledger
 
 
 def _actions():

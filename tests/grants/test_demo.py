@@ -6,7 +6,8 @@ from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus, Grant, GrantStatus, PayoutAccount, TrancheStatus
 from facility.grants.policy import award_approval_state
 from facility.grants.queries import grant_amendments
-from facility.ledger.services import facility_totals, verify_ledger
+from facility.ledger.balances import facility_totals
+from facility.ledger.verify import verify_ledger
 from facility.portfolio import demo as portfolio_demo
 
 

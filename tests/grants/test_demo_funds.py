@@ -6,7 +6,9 @@ import sqlalchemy as sa
 from facility.challenges.models import Challenge
 from facility.extensions import db
 from facility.grants.models import Contribution
-from facility.ledger.services import fund_balances, pool_code, verify_ledger
+from facility.ledger.balances import fund_balances
+from facility.ledger.services import pool_code
+from facility.ledger.verify import verify_ledger
 
 
 def test_seed_demo_has_an_earmarked_fund_and_a_cofunded_challenge(app):

@@ -12,8 +12,10 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions
 from facility.grants.models import Contribution
+from facility.ledger.balances import balance, fund_balances
 from facility.ledger.models import Fund, LedgerTransaction
-from facility.ledger.services import GENERAL_FUND, UNALLOCATED, balance, fund_balances, pool_code, verify_ledger
+from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_code
+from facility.ledger.verify import verify_ledger
 from tests import factories
 
 

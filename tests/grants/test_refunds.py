@@ -18,8 +18,10 @@ from facility.disbursements.rails import PaymentStatus, RailResult
 from facility.extensions import db
 from facility.grants import cancellation, paid, refunds
 from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
+from facility.ledger import balances as ledger_balances
 from facility.ledger import movements
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 from facility.ledger.models import LedgerTransaction
 from facility.portfolio import public_ledger, register, results
 from facility.portfolio.filters import PortfolioFilter
@@ -53,13 +55,13 @@ def _refund(grant, manager, amount, **kwargs):
 def test_a_partial_refund_returns_to_the_pool_and_a_second_may_not_exceed_what_is_left(payable):
     grant, requester, approver, _ = payable()
     _pay(grant, requester, approver)
-    pool, disbursed = ledger.balance(ledger.pool_code(grant.challenge_id)), ledger.balance(ledger.DISBURSED)
+    pool, disbursed = ledger_balances.balance(ledger.pool_code(grant.challenge_id)), ledger_balances.balance(ledger.DISBURSED)
     assert refunds.refundable_cents(grant.id) == 1_000_000
 
     refund = _refund(grant, approver, 400_000, note="Unspent equipment budget")
     assert refund.destination is RefundDestination.POOL and refund.ledger_transaction_id
-    assert ledger.balance(ledger.pool_code(grant.challenge_id)) == pool + 400_000
-    assert ledger.balance(ledger.DISBURSED) == disbursed - 400_000
+    assert ledger_balances.balance(ledger.pool_code(grant.challenge_id)) == pool + 400_000
+    assert ledger_balances.balance(ledger.DISBURSED) == disbursed - 400_000
     posting = db.session.get(LedgerTransaction, refund.ledger_transaction_id)
     assert posting.kind == "refund" and posting.meta["grant_id"] == grant.id
     assert sorted(entry.amount_cents for entry in posting.entries) == [-400_000, 400_000]
@@ -79,7 +81,7 @@ def test_a_partial_refund_returns_to_the_pool_and_a_second_may_not_exceed_what_i
     with pytest.raises(Conflict, match="Nothing paid"):  # everything came back: the policy refuses
         refunds.record_refund(grant=grant, actor=approver, amount_cents=1, bank_reference="X", received_on=TODAY)
     db.session.rollback()
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_bad_input_is_refused_field_by_field_and_changes_nothing(payable):
@@ -123,10 +125,10 @@ def test_a_refund_is_split_by_fund_as_the_grant_was_paid_general_money_first(
     refund = _refund(grant, approver, 700_000)
     posting = db.session.get(LedgerTransaction, refund.ledger_transaction_id)
     assert posting.meta["funds"] == [[None, 500_000], [earmarked.id, 200_000]]
-    assert ledger.fund_balances(ledger.pool_code(challenge.id)) == {None: 500_000, earmarked.id: 200_000}
+    assert ledger_balances.fund_balances(ledger.pool_code(challenge.id)) == {None: 500_000, earmarked.id: 200_000}
     assert refunds.disbursed_by_fund(grant.id) == {earmarked.id: 300_000}
-    assert ledger.fund_balances(ledger.DISBURSED) == {None: 0, earmarked.id: 300_000}
-    assert ledger.verify_ledger() == []
+    assert ledger_balances.fund_balances(ledger.DISBURSED) == {None: 0, earmarked.id: 300_000}
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_refunds_appear_in_the_public_ledger_as_refunds_linked_to_the_grant(app, payable):
@@ -142,7 +144,7 @@ def _check_public_ledger(grant, refund):
     [row] = [m for m in page.items if m.id == refund.ledger_transaction_id]
     assert row.kind == movements.REFUND and row.amount_cents == 250_000
     assert row.kind_label == "Refund from a grantee" and f"/grants/{grant.id}" in (row.link or "")
-    assert row.balances["disbursed"] == ledger.balance(ledger.DISBURSED)
+    assert row.balances["disbursed"] == ledger_balances.balance(ledger.DISBURSED)
     only = public_ledger.ledger_page(public_ledger.LedgerFilter(kind=movements.REFUND), page=1, per_page=20)
     assert [m.id for m in only.items] == [refund.ledger_transaction_id]
     by_challenge = public_ledger.ledger_page(public_ledger.LedgerFilter(challenge=grant.challenge_id), page=1,
@@ -170,7 +172,7 @@ def test_disbursed_figures_are_what_was_paid_net_of_refunds_also_for_a_cancelled
     assert paid.net_paid_cents(grant.id) == 700_000
     whole, _ = results.money_by_policy()
     assert whole.awarded_cents == 3_000_000
-    assert whole.disbursed_cents == 700_000 == ledger.facility_totals()["disbursed"]
+    assert whole.disbursed_cents == 700_000 == ledger_balances.facility_totals()["disbursed"]
     # The filtered money figures (the pipeline) net the refund too.
     scoped = money_by_step(PortfolioFilter(country="UGA"))
     assert scoped.disbursed == 700_000
@@ -225,4 +227,4 @@ def test_ledger_verify_finds_a_grant_refunded_beyond_what_it_was_paid_or_cancell
     problems = refunds.check_refunds_within_payments() + refunds.check_cancelled_commitments_empty()
     assert problems == [f"grant {grant.id}: refunds exceed what it was paid by 5000 cents",
                         f"cancelled grant {grant.id} still holds 3000000 cents of commitment"]
-    assert set(problems) <= set(ledger.verify_ledger())
+    assert set(problems) <= set(ledger_verify.verify_ledger())

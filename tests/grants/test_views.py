@@ -17,7 +17,7 @@ from facility.grants.models import (
     PayoutAccount,
     TrancheStatus,
 )
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from tests.conftest import PASSWORD, get_csrf
 from tests.factories.grants import NO_SPENDING
 

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from facility.core.errors import Conflict
 from facility.extensions import db
+from facility.ledger import balances as ledger_balances
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 from facility.ledger.models import LedgerAccount, LedgerTransaction
 from tests.ledger.conftest import counts
 
@@ -55,10 +57,10 @@ def test_200_racing_withdrawals_from_100_units(app, chart, contribute):
     assert outcomes.count("ok") == 100
     assert outcomes.count("conflict") == 100
     assert all(detail.startswith("Not enough money in") for outcome, detail in results if outcome == "conflict")
-    assert ledger.balance(U) == 0
-    assert ledger.balance(P) == 100 * UNIT
+    assert ledger_balances.balance(U) == 0
+    assert ledger_balances.balance(P) == 100 * UNIT
     assert counts() == (101, 202)
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_racing_retries_of_one_key_book_once(app, chart, contribute):
@@ -71,8 +73,8 @@ def test_racing_retries_of_one_key_book_once(app, chart, contribute):
     results = _race(app, retry, 40, workers=8)
     assert {outcome for outcome, _ in results} == {"ok"}
     assert len({txn_id for _, txn_id in results}) == 1
-    assert ledger.balance(U) == 7 * UNIT and ledger.balance(P) == 3 * UNIT
-    assert ledger.verify_ledger() == []
+    assert ledger_balances.balance(U) == 7 * UNIT and ledger_balances.balance(P) == 3 * UNIT
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_racing_reversals_reverse_once(app, chart, contribute):
@@ -85,12 +87,12 @@ def test_racing_reversals_reverse_once(app, chart, contribute):
     results = _race(app, reverse, 30, workers=8)
     outcomes = [outcome for outcome, _ in results]
     assert outcomes.count("ok") == 1 and outcomes.count("conflict") == 29
-    assert ledger.balance(U) == 0
+    assert ledger_balances.balance(U) == 0
     reversals = db.session.execute(
         sa.select(sa.func.count()).select_from(LedgerTransaction).where(LedgerTransaction.reverses_id == original_id)
     ).scalar_one()
     assert reversals == 1
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_racing_account_openings_make_one_account(app):

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from facility.audit.models import AuditEvent
 from facility.core.errors import Conflict, ValidationFailed
 from facility.extensions import db
+from facility.ledger import balances as ledger_balances
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from tests.ledger.conftest import counts
 
@@ -22,8 +24,8 @@ def test_balanced_posting_moves_money_and_is_audited(app, chart, make_user):
                                   description="Wire", metadata={"reference": "ABC"})
     db.session.commit()
     db.session.expire_all()
-    assert ledger.balance(U) == 50_000
-    assert ledger.balance(DONOR) == -50_000
+    assert ledger_balances.balance(U) == 50_000
+    assert ledger_balances.balance(DONOR) == -50_000
     assert chart["donor"].normal_balance_cents == 50_000
     stored = db.session.get(LedgerTransaction, txn.id)
     assert stored.created_by_id == manager.id and stored.meta == {"reference": "ABC"}
@@ -31,7 +33,7 @@ def test_balanced_posting_moves_money_and_is_audited(app, chart, make_user):
     event = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "ledger.posted")).scalar_one()
     assert event.actor_id == manager.id and event.object_id == str(txn.id)
     assert event.details["key"] == "contribution:1"
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_full_flow_and_totals(app, chart, contribute):
@@ -40,11 +42,11 @@ def test_full_flow_and_totals(app, chart, contribute):
     ledger.post_transaction(key="award:1", kind="award", actor=None, entries=[(C, 400_00), (P, -400_00)])
     ledger.post_transaction(key="pay:1", kind="disbursement", actor=None, entries=[(D, 150_00), (C, -150_00)])
     db.session.commit()
-    assert ledger.facility_totals() == {
+    assert ledger_balances.facility_totals() == {
         "raised": 1_000_00, "unallocated": 400_00, "allocated": 200_00, "committed": 250_00,
         "disbursed": 150_00, "held": 850_00, "target": 100_000_000_000,
     }
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_totals_take_one_query(app, chart, contribute):
@@ -57,7 +59,7 @@ def test_totals_take_one_query(app, chart, contribute):
 
     sa.event.listen(db.engine, "before_cursor_execute", _count)
     try:
-        ledger.facility_totals()
+        ledger_balances.facility_totals()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", _count)
     assert len(statements) == 1
@@ -86,7 +88,7 @@ def test_bad_postings_are_refused_and_nothing_written(app, chart, entries, messa
     assert "entries" in caught.value.errors
     assert counts() == before  # nothing flushed either
     db.session.rollback()
-    assert ledger.balance(U) == 0
+    assert ledger_balances.balance(U) == 0
 
 
 @pytest.mark.parametrize("field, kwargs", [
@@ -107,7 +109,7 @@ def test_same_key_same_posting_is_booked_once(app, chart):
                                     entries=[(DONOR, -500), (chart["unallocated"], 500)])
     db.session.commit()
     assert again.id == first.id
-    assert ledger.balance(U) == 500
+    assert ledger_balances.balance(U) == 500
     assert counts() == (1, 2)
     assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one() == 1
 
@@ -123,7 +125,7 @@ def test_reusing_a_key_for_another_posting_is_a_conflict(app, chart, entries, ki
     with pytest.raises(Conflict, match="already used"):
         ledger.post_transaction(key="contribution:7", kind=kind, actor=None, entries=entries)
     db.session.rollback()
-    assert ledger.balance(U) == 500 and counts() == (1, 2)
+    assert ledger_balances.balance(U) == 500 and counts() == (1, 2)
 
 
 def test_guarded_account_cannot_go_negative_and_nothing_is_written(app, chart, contribute):
@@ -139,18 +141,18 @@ def test_guarded_account_cannot_go_negative_and_nothing_is_written(app, chart, c
     assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent)).scalar_one() == audit_before
     db.session.rollback()
     db.session.expire_all()
-    assert ledger.balance(U) == 100_00 and ledger.balance(P) == 0
+    assert ledger_balances.balance(U) == 100_00 and ledger_balances.balance(P) == 0
     # Exactly everything is allowed: the guard is "not below zero".
     ledger.post_transaction(key="approve:1", kind="allocation", actor=None, entries=[(P, 100_00), (U, -100_00)])
     db.session.commit()
-    assert ledger.balance(U) == 0 and ledger.balance(P) == 100_00
+    assert ledger_balances.balance(U) == 0 and ledger_balances.balance(P) == 100_00
 
 
 def test_unguarded_accounts_may_go_negative(app, chart):
     # Contributions are credit balances: negative in normal use.
     ledger.post_transaction(key="c", kind="contribution", actor=None, entries=[(U, 1), (DONOR, -1)])
     db.session.commit()
-    assert ledger.balance(DONOR) == -1
+    assert ledger_balances.balance(DONOR) == -1
 
 
 def test_database_refuses_a_negative_guarded_balance(app, chart):
@@ -173,8 +175,8 @@ def test_reversal_negates_and_links(app, chart, contribute, make_user):
     assert reversal.reverses_id == approval.id and reversal.kind == "reversal"
     assert reversal.description == "Challenge withdrawn"
     assert {e.account.code: e.amount_cents for e in reversal.entries} == {P: -70_00, U: 70_00}
-    assert ledger.balance(U) == 100_00 and ledger.balance(P) == 0
-    assert ledger.verify_ledger() == []
+    assert ledger_balances.balance(U) == 100_00 and ledger_balances.balance(P) == 0
+    assert ledger_verify.verify_ledger() == []
     # A retried reversal request is the same reversal.
     again = ledger.reverse_transaction(transaction=approval, actor=manager, key="unapprove:1",
                                        reason="Challenge withdrawn")
@@ -188,7 +190,7 @@ def test_double_reversal_is_refused(app, chart, contribute):
     with pytest.raises(Conflict, match="already reversed"):
         ledger.reverse_transaction(transaction=txn, actor=None, key="refund:2", reason="Again")
     db.session.rollback()
-    assert ledger.balance(U) == 0 and counts() == (2, 4)
+    assert ledger_balances.balance(U) == 0 and counts() == (2, 4)
 
 
 def test_reversal_of_a_reversal_is_refused(app, chart, contribute):
@@ -206,7 +208,7 @@ def test_reversal_respects_the_guards(app, chart, contribute):
     with pytest.raises(Conflict, match="short by USD 80.00"):
         ledger.reverse_transaction(transaction=txn, actor=None, key="refund:1", reason="Donor asked")
     db.session.rollback()
-    assert ledger.balance(U) == 20_00
+    assert ledger_balances.balance(U) == 20_00
 
 
 def test_reversal_needs_a_reason(app, chart, contribute):
@@ -263,4 +265,4 @@ def test_get_or_create_account_is_idempotent_and_keeps_its_kind(app):
 
 
 def test_balance_of_an_unopened_account_is_zero(app):
-    assert ledger.balance(ledger.pool_code(999)) == 0
+    assert ledger_balances.balance(ledger.pool_code(999)) == 0

@@ -32,7 +32,9 @@ from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants.amendments import check_commitments_match_tranches
 from facility.grants.models import Grant, GrantStatus
+from facility.ledger import balances as ledger_balances
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 from facility.ledger.models import LedgerAccount
 from facility.proposals.models import Proposal, ProposalStatus
 from tests.conftest import _reset_database
@@ -292,7 +294,7 @@ class FundsMachine(RuleBasedStateMachine):
     def ledger_is_sound(self):
         # Every check but the grants' tranche check: this machine keeps its tranches in the model (checked by
         # `commitments_equal_undisbursed_tranches`), not as rows moved by the grants package.
-        assert [problem for _name, check in ledger.ledger_checks() if check is not check_commitments_match_tranches
+        assert [problem for _name, check in ledger_verify.ledger_checks() if check is not check_commitments_match_tranches
                 for problem in check()] == []
 
     @invariant()
@@ -317,7 +319,7 @@ class FundsMachine(RuleBasedStateMachine):
     @invariant()
     def commitments_equal_undisbursed_tranches(self):
         for g in range(len(self.grant_ids)):
-            assert ledger.balance(self.commitment(g)) == sum(self.tranches[g])
+            assert ledger_balances.balance(self.commitment(g)) == sum(self.tranches[g])
         db.session.rollback()
 
 

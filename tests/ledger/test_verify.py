@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.ledger import services as ledger
+from facility.ledger import verify as ledger_verify
 
 U, P = ledger.UNALLOCATED, ledger.pool_code(1)
 
@@ -38,14 +39,14 @@ def _without_triggers(backend, statement, params=None):
 
 def test_sound_ledger_passes(app, chart, contribute):
     _some_postings(contribute)
-    assert ledger.verify_ledger() == []
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_tampered_stored_balance_is_found(app, chart, contribute):
     _some_postings(contribute)
     db.session.execute(sa.text("UPDATE ledger_accounts SET balance_cents = balance_cents + 1 WHERE code = :c"), {"c": U})
     db.session.commit()
-    problems = ledger.verify_ledger()
+    problems = ledger_verify.verify_ledger()
     assert problems[0] == f"account {U}: stored balance 10001 cents, entries sum to 10000 cents"
     # The public ledger (ledger.movements, registered when the app is built) no longer adds up either.
     assert problems[1:] == ["public ledger: unallocated movements sum to 10000 cents, "
@@ -55,7 +56,7 @@ def test_tampered_stored_balance_is_found(app, chart, contribute):
 def test_unbalanced_transaction_is_found(app, backend, chart, contribute):
     _some_postings(contribute)
     _without_triggers(backend, "UPDATE ledger_entries SET amount_cents = amount_cents + 5 WHERE id = 1")
-    problems = ledger.verify_ledger()
+    problems = ledger_verify.verify_ledger()
     assert any(p.startswith("transaction 1 (contribution:test:1): 2 entries summing to 5 cents") for p in problems)
     assert any(p.startswith("account ") for p in problems)  # its stored balance no longer matches either
 
@@ -65,7 +66,7 @@ def test_transaction_with_one_entry_is_found(app, backend, chart, contribute):
     # The reversal (transaction 3) loses an entry: it no longer balances nor mirrors transaction 2.
     entry_id = db.session.execute(sa.text("SELECT MAX(id) FROM ledger_entries")).scalar_one()
     _without_triggers(backend, "DELETE FROM ledger_entries WHERE id = :i", {"i": entry_id})
-    problems = ledger.verify_ledger()
+    problems = ledger_verify.verify_ledger()
     assert any(p.startswith("transaction 3 (unapprove:1): 1 entries") for p in problems)
     assert any(p.startswith("reversal 3 leaves") for p in problems)
 
@@ -79,7 +80,7 @@ def test_negative_guarded_balance_is_found_when_the_constraint_is_bypassed(app, 
         db.session.execute(sa.text("PRAGMA ignore_check_constraints = ON"))
     try:
         db.session.execute(sa.text("UPDATE ledger_accounts SET balance_cents = -3 WHERE code = :c"), {"c": U})
-        problems = ledger.verify_ledger()
+        problems = ledger_verify.verify_ledger()
     finally:
         db.session.rollback()
         if backend == "sqlite":
@@ -94,18 +95,18 @@ def test_registered_checks_run_and_can_be_removed(app):
         """Every paid disbursement has exactly one posting"""
         return ["disbursement 9 has no posting"]
 
-    ledger.register_check(every_paid_disbursement_posted_once)
-    ledger.register_check(every_paid_disbursement_posted_once)  # once only
+    ledger_verify.register_check(every_paid_disbursement_posted_once)
+    ledger_verify.register_check(every_paid_disbursement_posted_once)  # once only
     try:
-        assert ledger.verify_ledger() == ["disbursement 9 has no posting"]
-        names = [name for name, _check in ledger.ledger_checks()]
+        assert ledger_verify.verify_ledger() == ["disbursement 9 has no posting"]
+        names = [name for name, _check in ledger_verify.ledger_checks()]
         assert names[-1] == "Every paid disbursement has exactly one posting"
         result = app.test_cli_runner().invoke(args=["facility", "ledger-verify"])
         assert result.exit_code == 1
         assert "Every paid disbursement has exactly one posting … 1 problem(s)" in result.output
     finally:
-        ledger.unregister_check(every_paid_disbursement_posted_once)
-    assert ledger.verify_ledger() == []
+        ledger_verify.unregister_check(every_paid_disbursement_posted_once)
+    assert ledger_verify.verify_ledger() == []
 
 
 def test_verification_is_a_constant_number_of_queries(app, chart, contribute):
@@ -120,10 +121,10 @@ def test_verification_is_a_constant_number_of_queries(app, chart, contribute):
 
     sa.event.listen(db.engine, "before_cursor_execute", _count)
     try:
-        ledger.verify_ledger()
+        ledger_verify.verify_ledger()
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", _count)
-    assert len(statements) == len(ledger.ledger_checks())
+    assert len(statements) == len(ledger_verify.ledger_checks())
 
 
 def test_cli_passes_on_a_sound_ledger(app, chart, contribute):

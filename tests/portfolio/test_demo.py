@@ -4,7 +4,8 @@ import sqlalchemy as sa
 from facility.demo import seed
 from facility.extensions import db
 from facility.grants.models import Contribution, ContributionStatus
-from facility.ledger.services import facility_totals, verify_ledger
+from facility.ledger.balances import facility_totals
+from facility.ledger.verify import verify_ledger
 from facility.portfolio import results
 from facility.portfolio.results_views import build_charts
 

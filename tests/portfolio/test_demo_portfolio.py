@@ -9,7 +9,8 @@ from facility.demo import DEMO_PASSWORD, seed
 from facility.disbursements.models import DisbursementStatus
 from facility.extensions import db
 from facility.grants.models import GrantStatus
-from facility.ledger.services import facility_totals, verify_ledger
+from facility.ledger.balances import facility_totals
+from facility.ledger.verify import verify_ledger
 from facility.portfolio import forecast, pipeline
 from facility.portfolio.filters import PortfolioFilter
 from facility.portfolio.staff_charts import portfolio_charts

@@ -14,7 +14,7 @@ from facility.accounts.models import User
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants import contributions, payouts
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.portfolio import spreadsheets
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import ProposalStatus

@@ -11,7 +11,7 @@ from facility.core.models import utcnow
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants import milestones
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.portfolio import forecast
 from facility.portfolio.filters import PortfolioFilter
 from tests.factories.grants import NO_SPENDING

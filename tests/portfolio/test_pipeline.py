@@ -9,7 +9,7 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants.models import GrantStatus
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.portfolio import pipeline
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import ProposalStatus

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.ledger import movements
+from facility.ledger.balances import balance, facility_totals
 from facility.ledger.models import LedgerAccount
-from facility.ledger.services import DISBURSED, UNALLOCATED, balance, facility_totals, verify_ledger
+from facility.ledger.services import DISBURSED, UNALLOCATED
+from facility.ledger.verify import verify_ledger
 from facility.portfolio import public_ledger
 from tests.portfolio import public_scene
 

@@ -13,11 +13,11 @@ from facility.challenges.models import ChallengeStatus, FocusArea
 from facility.core.labels import label
 from facility.extensions import db
 from facility.grants import contributions
+from facility.ledger.balances import facility_totals
 from facility.ledger.services import (
     DISBURSED,
     commitment_code,
     disbursed_account,
-    facility_totals,
     pool_account,
     post_transaction,
     unallocated_account,

@@ -14,7 +14,7 @@ from facility.accounts.models import User
 from facility.core.models import utcnow
 from facility.core.templating import money
 from facility.extensions import db
-from facility.ledger.services import facility_totals
+from facility.ledger.balances import facility_totals
 from facility.portfolio import pipeline
 from tests import factories
 from tests.portfolio import staff_scene
