@@ -18,7 +18,8 @@ import config as config_module
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
-API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "grants", "amendments", "disbursements",
+API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "grants", "contributions", "amendments",
+               "disbursements",
                "results"]
 
 

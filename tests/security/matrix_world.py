@@ -287,7 +287,7 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
                                   .order_by(Contribution.id)),
         "grants.confirm_wire:contribution_id": _first(
             sa.select(Contribution.id).where(Contribution.status == ContributionStatus.PLEDGED)),
-        "api_grants.confirm_contribution:contribution_id": _first(
+        "api_contributions.confirm_contribution:contribution_id": _first(
             sa.select(Contribution.id).where(Contribution.status == ContributionStatus.PLEDGED)),
         "event_id": _first(sa.select(AuditEvent.id).order_by(AuditEvent.id)),
         "request_id": _first(sa.select(RoleGrantRequest.id).order_by(RoleGrantRequest.id)),
