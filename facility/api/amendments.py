@@ -13,7 +13,7 @@ from facility.api.schemas import cents_field, date_field, id_field
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.extensions import db
 from facility.grants import amendments, queries
-from facility.grants.models import GrantAmendment
+from facility.grants.amendment_models import GrantAmendment
 
 blp = api_blueprint("api_amendments", __name__, "Grant amendments: a new tranche schedule, approved and accepted")
 

@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from facility.extensions import db
-from facility.grants.models import Grant, GrantAgreementVersion, GrantAmendment, Tranche
+from facility.grants.amendment_models import GrantAgreementVersion, GrantAmendment
+from facility.grants.models import Grant, Tranche
 
 
 def schedule_of(tranches: Iterable[Tranche]) -> list[dict[str, Any]]:

@@ -44,17 +44,19 @@ from facility.core.templating import money
 from facility.extensions import db
 from facility.grants import policy
 from facility.grants.agreements import schedule_of, write_agreement_version
-from facility.grants.amounts import cents
-from facility.grants.models import (
+from facility.grants.amendment_models import (
     AMENDMENT_TRANSITIONS,
-    GRANT_TRANSITIONS,
-    TRANCHE_TRANSITIONS,
-    UNPAID_TRANCHE_STATUSES,
     AmendmentApproval,
     AmendmentStatus,
     AmendmentTranche,
-    Grant,
     GrantAmendment,
+)
+from facility.grants.amounts import cents
+from facility.grants.models import (
+    GRANT_TRANSITIONS,
+    TRANCHE_TRANSITIONS,
+    UNPAID_TRANCHE_STATUSES,
+    Grant,
     GrantStatus,
     Tranche,
     TrancheStatus,

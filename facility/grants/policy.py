@@ -32,16 +32,14 @@ from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.core.templating import money
 from facility.extensions import db
+from facility.grants.amendment_models import OPEN_AMENDMENT_STATUSES, AmendmentStatus, GrantAmendment
 from facility.grants.models import (
     GRANT_TRANSITIONS,
-    OPEN_AMENDMENT_STATUSES,
-    AmendmentStatus,
     Contribution,
     ContributionMethod,
     ContributionStatus,
     EvidenceFile,
     Grant,
-    GrantAmendment,
     GrantApproval,
     GrantStatus,
     MilestoneReport,

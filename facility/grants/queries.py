@@ -24,16 +24,13 @@ from facility.core.errors import NotFound
 from facility.core.policy import Decision
 from facility.extensions import db
 from facility.grants import policy
+from facility.grants.amendment_models import AmendmentApproval, AmendmentStatus, GrantAgreementVersion, GrantAmendment
 from facility.grants.models import (
-    AmendmentApproval,
-    AmendmentStatus,
     Contribution,
     ContributionMethod,
     ContributionStatus,
     EvidenceFile,
     Grant,
-    GrantAgreementVersion,
-    GrantAmendment,
     GrantApproval,
     GrantStatus,
     MilestoneReport,

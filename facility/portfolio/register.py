@@ -29,7 +29,8 @@ from facility.core.errors import NotFound
 from facility.core.labels import choices
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
-from facility.grants.models import Grant, GrantAmendment, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
+from facility.grants.amendment_models import GrantAmendment
+from facility.grants.models import Grant, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
 from facility.grants.queries import amendments_in_force
 from facility.portfolio.filters import PortfolioFilter
 

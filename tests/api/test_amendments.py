@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from facility.accounts.models import OrgKind
 from facility.extensions import db
-from facility.grants.models import GrantAmendment, TrancheStatus
+from facility.grants.amendment_models import GrantAmendment
+from facility.grants.models import TrancheStatus
 from facility.ledger.balances import balance
 from facility.ledger.services import commitment_code, pool_code
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401

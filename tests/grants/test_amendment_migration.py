@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 
 from facility.extensions import db
-from facility.grants.models import GrantAgreementVersion
+from facility.grants.amendment_models import GrantAgreementVersion
 
 
 def test_existing_grants_get_agreement_version_one(app, grant_setup):

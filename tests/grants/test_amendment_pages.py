@@ -11,7 +11,8 @@ from flask_login import AnonymousUserMixin
 from facility.accounts.models import OrgKind
 from facility.extensions import db
 from facility.grants import amendments, policy
-from facility.grants.models import AmendmentStatus, GrantAmendment, TrancheStatus
+from facility.grants.amendment_models import AmendmentStatus, GrantAmendment
+from facility.grants.models import TrancheStatus
 from tests import factories
 from tests.grants.test_amendments import _rows, amendable  # noqa: F401 - the fixture
 

@@ -19,7 +19,8 @@ from facility.disbursements.models import Disbursement
 from facility.disbursements.requests import request_disbursement
 from facility.extensions import db
 from facility.grants import amendments
-from facility.grants.models import AmendmentStatus, GrantAmendment, Tranche, TrancheStatus
+from facility.grants.amendment_models import AmendmentStatus, GrantAmendment
+from facility.grants.models import Tranche, TrancheStatus
 from facility.ledger.balances import balance
 from facility.ledger.services import commitment_code
 from facility.ledger.verify import verify_ledger

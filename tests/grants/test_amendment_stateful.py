@@ -15,16 +15,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from facility.core.errors import Conflict, ValidationFailed
 from facility.extensions import db
 from facility.grants import amendments, awards
-from facility.grants.models import (
-    OPEN_AMENDMENT_STATUSES,
-    TRANCHE_TRANSITIONS,
-    UNPAID_TRANCHE_STATUSES,
-    AmendmentStatus,
-    Grant,
-    GrantAmendment,
-    Tranche,
-    TrancheStatus,
-)
+from facility.grants.amendment_models import OPEN_AMENDMENT_STATUSES, AmendmentStatus, GrantAmendment
+from facility.grants.models import TRANCHE_TRANSITIONS, UNPAID_TRANCHE_STATUSES, Grant, Tranche, TrancheStatus
 from facility.ledger.balances import balance
 from facility.ledger.services import commitment_code, disbursed_account, pool_code, transfer
 from facility.ledger.verify import verify_ledger

@@ -11,14 +11,8 @@ from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
 from facility.grants import amendments, awards
-from facility.grants.models import (
-    AmendmentStatus,
-    GrantAgreementVersion,
-    GrantAmendment,
-    GrantStatus,
-    Tranche,
-    TrancheStatus,
-)
+from facility.grants.amendment_models import AmendmentStatus, GrantAgreementVersion, GrantAmendment
+from facility.grants.models import GrantStatus, Tranche, TrancheStatus
 from facility.ledger.balances import balance
 from facility.ledger.services import commitment_code, disbursed_account, pool_code, transfer
 from facility.ledger.verify import ledger_checks, verify_ledger

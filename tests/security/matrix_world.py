@@ -34,19 +34,10 @@ from facility.cities.models import City
 from facility.demo import DEMO_PASSWORD, seed
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
+from facility.grants.amendment_models import AmendmentStatus, GrantAmendment
 from facility.grants.awards import accept_grant
 from facility.grants.milestones import submit_milestone_report
-from facility.grants.models import (
-    AmendmentStatus,
-    Contribution,
-    ContributionStatus,
-    EvidenceFile,
-    Grant,
-    GrantAmendment,
-    GrantStatus,
-    MilestoneReport,
-    Tranche,
-)
+from facility.grants.models import Contribution, ContributionStatus, EvidenceFile, Grant, GrantStatus, MilestoneReport, Tranche
 from facility.portfolio.spreadsheets import TABLES
 from facility.proposals.models import Attachment, Proposal, ProposalStatus
 from facility.proposals.services import add_attachment, attachment_path
