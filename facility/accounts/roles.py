@@ -106,6 +106,12 @@ def _file_request(user: User, guarded: set[Role], actor: User) -> RoleGrantReque
     return grant_request
 
 
+def _decide(request: RoleGrantRequest | ApprovalLimitRequest, to: RoleRequestStatus, actor: User) -> None:
+    """Move a second-admin request (role grant or limit change) out of pending, stamping who decided and when."""
+    ROLE_REQUEST_TRANSITIONS.move(request, to)
+    request.decided_by_id, request.decided_at = actor.id, utcnow()
+
+
 def _locked_request(role_request_id: int) -> RoleGrantRequest:
     return lock_row(RoleGrantRequest, role_request_id, missing=_("There is no such role request."))
 
@@ -116,8 +122,7 @@ def approve_role_request(*, role_request: RoleGrantRequest, actor: User) -> Role
     role_request = _locked_request(role_request.id)
     require(policy.can_decide_role_request(actor, role_request))
     require(factors.require_fresh_factor(actor))
-    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.APPROVED)
-    role_request.decided_by_id, role_request.decided_at = actor.id, utcnow()
+    _decide(role_request, RoleRequestStatus.APPROVED, actor)
     person = role_request.person
     before = sorted(person.roles)
     for value in role_request.roles:
@@ -137,8 +142,8 @@ def reject_role_request(*, role_request: RoleGrantRequest, actor: User, reason: 
     role_request = _locked_request(role_request.id)
     require(policy.can_decide_role_request(actor, role_request))
     reason = clean_text(reason, "reason", limit=REASON_CHARS, multiline=True)
-    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.REJECTED)
-    role_request.decided_by_id, role_request.decided_at, role_request.reason = actor.id, utcnow(), reason
+    _decide(role_request, RoleRequestStatus.REJECTED, actor)
+    role_request.reason = reason
     record("role_request.rejected", actor=actor, obj=role_request,
            details={"person_id": role_request.person_id, "roles": list(role_request.roles), "reason": reason})
     db.session.flush()
@@ -149,8 +154,7 @@ def withdraw_role_request(*, role_request: RoleGrantRequest, actor: User) -> Rol
     """Rule `policy.can_withdraw_role_request`: the requester takes back their own pending request."""
     role_request = _locked_request(role_request.id)
     require(policy.can_withdraw_role_request(actor, role_request))
-    ROLE_REQUEST_TRANSITIONS.move(role_request, RoleRequestStatus.WITHDRAWN)
-    role_request.decided_by_id, role_request.decided_at = actor.id, utcnow()
+    _decide(role_request, RoleRequestStatus.WITHDRAWN, actor)
     record("role_request.withdrawn", actor=actor, obj=role_request,
            details={"person_id": role_request.person_id, "roles": list(role_request.roles)})
     db.session.flush()
@@ -218,8 +222,7 @@ def approve_limit_request(*, limit_request: ApprovalLimitRequest, actor: User) -
     limit_request = _locked_limit_request(limit_request.id)
     require(policy.can_decide_limit_request(actor, limit_request))
     require(factors.require_fresh_factor(actor))
-    ROLE_REQUEST_TRANSITIONS.move(limit_request, RoleRequestStatus.APPROVED)
-    limit_request.decided_by_id, limit_request.decided_at = actor.id, utcnow()
+    _decide(limit_request, RoleRequestStatus.APPROVED, actor)
     person = lock_row(User, limit_request.person_id, missing=_("There is no such user."))
     before = person.approval_limit_cents
     person.approval_limit_cents = limit_request.limit_cents
@@ -238,8 +241,7 @@ def reject_limit_request(*, limit_request: ApprovalLimitRequest, actor: User, re
     limit_request = _locked_limit_request(limit_request.id)
     require(policy.can_decide_limit_request(actor, limit_request))
     reason = clean_text(reason, "reason", limit=REASON_CHARS, multiline=True)
-    ROLE_REQUEST_TRANSITIONS.move(limit_request, RoleRequestStatus.REJECTED)
-    limit_request.decided_by_id, limit_request.decided_at = actor.id, utcnow()
+    _decide(limit_request, RoleRequestStatus.REJECTED, actor)
     limit_request.decision_reason = reason
     record("approval_limit_request.rejected", actor=actor, obj=limit_request,
            details={"person_id": limit_request.person_id, "limit_cents": limit_request.limit_cents, "reason": reason})
@@ -251,8 +253,7 @@ def withdraw_limit_request(*, limit_request: ApprovalLimitRequest, actor: User) 
     """Rule `policy.can_withdraw_limit_request`: the proposer takes back their own pending change."""
     limit_request = _locked_limit_request(limit_request.id)
     require(policy.can_withdraw_limit_request(actor, limit_request))
-    ROLE_REQUEST_TRANSITIONS.move(limit_request, RoleRequestStatus.WITHDRAWN)
-    limit_request.decided_by_id, limit_request.decided_at = actor.id, utcnow()
+    _decide(limit_request, RoleRequestStatus.WITHDRAWN, actor)
     record("approval_limit_request.withdrawn", actor=actor, obj=limit_request,
            details={"person_id": limit_request.person_id, "limit_cents": limit_request.limit_cents})
     db.session.flush()
