@@ -34,7 +34,7 @@ from facility.accounts.authority import ApprovalState, approval_state, approver_
 from facility.accounts.models import Role, User
 from facility.audit.services import record
 from facility.core.database import lock_row
-from facility.core.errors import Conflict, NotFound, ValidationFailed
+from facility.core.errors import Conflict, ValidationFailed
 from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.labels import label
 from facility.core.models import utcnow
@@ -132,17 +132,11 @@ def _row(index: int, item: Any, errors: dict[str, list[str]]) -> ScheduleRow:
 
 
 def _locked_grant(grant_id: int) -> Grant:
-    """The grant's row, locked and fresh. `FOR NO KEY UPDATE` on PostgreSQL (what `core.database.lock_row` does,
-    less the key lock): a disbursement request holds its tranche's lock while its insert takes a key-share lock
-    on the grant (the foreign key); with a plain `FOR UPDATE` here, the two would deadlock (grant, then tranche
-    here; tranche, then grant there). Amendments still exclude each other, and the tranche locks decide races
-    with payments."""
-    grant = db.session.execute(
-        sa.select(Grant).where(Grant.id == grant_id).with_for_update(key_share=True)  # FOR NO KEY UPDATE
-        .execution_options(populate_existing=True)).scalar_one_or_none()
-    if grant is None:
-        raise NotFound(_("Not found."))
-    return grant
+    """The grant's row, locked and fresh, `FOR NO KEY UPDATE` (`lock_row(no_key=True)`): a disbursement request
+    holds its tranche's lock while its insert takes a key-share lock on the grant (the foreign key); with a plain
+    `FOR UPDATE` here, the two would deadlock (grant, then tranche here; tranche, then grant there). Amendments
+    still exclude each other, and the tranche locks decide races with payments."""
+    return lock_row(Grant, grant_id, missing=_("Not found."), no_key=True)
 
 
 def _locked_tranches(grant_id: int) -> dict[int, Tranche]:
