@@ -94,6 +94,14 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "UTC"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
 
+    # Slow lines: responses compressed (brotli first, then gzip) for every text type the site sends.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/csv", "text/plain", "text/xml", "application/xml",
+                          "application/json", "application/problem+json", "application/geo+json",
+                          "image/svg+xml", "application/javascript", "text/javascript"]
+    COMPRESS_MIN_SIZE = 256
+    COMPRESS_BR_LEVEL = 5
+
     # Payments.
     STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY") or None
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None

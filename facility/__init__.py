@@ -141,7 +141,7 @@ def _init_extensions(app: Flask) -> None:
     from facility.api import api
     from facility.core import hooks
     from facility.core.database import configure_engine
-    from facility.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from facility.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
     from facility.queue import redis_url
 
     db.init_app(app)
@@ -159,7 +159,12 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     csrf.init_app(app)
+    _offer_translated_languages(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    compress.init_app(app)
+    from facility.core import static_files
+
+    static_files.register(app)
 
     url = redis_url(app)
     if url.startswith("unix://"):
@@ -229,6 +234,18 @@ def _select_locale() -> str | None:
         chosen: str = session["lang"]
         return chosen
     return request.accept_languages.best_match(languages) or "en"
+
+
+def _offer_translated_languages(app: Flask) -> None:
+    """Only languages that exist are offered: `LANGUAGES` keeps the default locale and each language
+    with a compiled catalogue, so the switcher never offers a language whose pages would be English with
+    a false `lang`."""
+    folder = config_module.BASE_DIR / "translations"
+    default = app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    app.config["LANGUAGES"] = {
+        code: name for code, name in app.config["LANGUAGES"].items()
+        if code == default or (folder / code / "LC_MESSAGES" / "messages.mo").exists()
+    }
 
 
 def _languages() -> dict[str, str]:

@@ -31,7 +31,7 @@ from facility.extensions import db
 bp = Blueprint("mfa", __name__)
 
 # Endpoints a person who must enrol may still reach (besides this blueprint's own).
-GATE_OPEN = frozenset({"accounts.signout", "static", "core.set_language", "core.healthz"})
+GATE_OPEN = frozenset({"accounts.signout", "static", "core.set_language", "core.healthz", "favicon"})
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:

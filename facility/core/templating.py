@@ -1,12 +1,14 @@
 """Jinja filters and globals: money in cents, dates in the viewer's time zone, enum labels, policy answers."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pycountry
 from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
+from markupsafe import Markup
 
 from facility.core.labels import label, tone
 from facility.core.policy import Answer
@@ -17,9 +19,8 @@ def money(cents: int | None, currency: str = "USD") -> str:
     """12345 -> 'USD 123.45' in the viewer's locale; money is always integer cents."""
     if cents is None:
         return "—"
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(int(cents)), 100)
-    return f"{currency} {sign}{format_decimal(whole, format='#,##0')}.{frac:02d}"
+    # Exact: cents as a Decimal with two places, grouped and separated by the viewer's locale (1 234,50).
+    return f"{currency} {format_decimal(Decimal(int(cents)).scaleb(-2), format='#,##0.00')}"
 
 
 def country_name(alpha3: str | None) -> str:
@@ -39,6 +40,16 @@ def is_right_to_left() -> bool:
     return bool(locale and locale.character_order == "right-to-left")
 
 
+def codes(values: Any) -> Markup:
+    """A list of codes (SDG targets, ISO codes) as text that reads the same in every direction: each code
+    isolated in `<bdi>`, so "11.5, 11.b, 13.1" is not reordered by an Arabic page; '—' for none."""
+    items = [str(value) for value in (values or []) if value not in (None, "")]
+    if not items:
+        return Markup("—")
+    separator = "، " if is_right_to_left() else ", "
+    return Markup(separator).join(Markup("<bdi>%s</bdi>") % item for item in items)
+
+
 def may(name: str, *args: Any) -> Answer:
     """The one Jinja helper for permissions: `{% set answer = may("grants.accept", grant) %}`.
 
@@ -54,5 +65,6 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["tone"] = tone
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["codes"] = codes
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else "—"
     app.jinja_env.add_extension("jinja2.ext.i18n")

@@ -400,7 +400,7 @@ def test_page_without_javascript_says_passkeys_need_it(client, make_user, login)
     html = client.get("/profile/passkeys").get_data(as_text=True)
     assert "needs JavaScript" in html and "authenticator app" in html
     assert '<form id="passkey-add"' in html and 'hidden' in html.split('<form id="passkey-add"')[1].split(">")[0]
-    assert 'src="/static/js/passkeys.js"' in html
+    assert 'src="/static/js/passkeys.js?v=' in html
     response = client.get("/static/js/passkeys.js")
     assert response.status_code == 200 and b"PublicKeyCredential" in response.data
 

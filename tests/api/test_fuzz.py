@@ -91,12 +91,15 @@ def _token_headers(email: str | None) -> dict:
     from facility.accounts.models import User
     from facility.accounts.services import issue_api_token
 
+    # Uncompressed answers: schemathesis's WSGI transport reads bodies as sent and does not undo brotli or
+    # gzip (compression itself is tested in tests/reach/test_slow_lines.py).
+    plain_body = {"Accept-Encoding": "identity"}
     if email is None:
-        return {}
+        return plain_body
     user = db.session.execute(db.select(User).where(User.email == email)).scalar_one()
     _, plain = issue_api_token(user=user)
     db.session.commit()
-    return {"Authorization": f"Bearer {plain}"}
+    return {**plain_body, "Authorization": f"Bearer {plain}"}
 
 
 def public_operations(app) -> set[tuple[str, str]]:

@@ -101,7 +101,7 @@ def test_in_the_recipient_language(grant, clock):
     _run_at(clock, FIRST_DUE - timedelta(days=14))
     (mail,) = _mails(manager.email, "Jalon attendu%")
     assert mail.subject == "Jalon attendu le 2027-03-21 : Pilot kiosks"
-    assert "USD 10\u202f000.00" in mail.body  # amounts in the French way
+    assert "USD 10\u202f000,00" in mail.body  # amounts in the French way: grouped by a narrow space, decimal comma
 
 
 def test_a_grant_not_yet_accepted_is_left_alone(clock, setup):

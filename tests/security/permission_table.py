@@ -36,7 +36,7 @@ CALLER_KINDS = ("anonymous", "admin", "fund_manager", "city_official", "innovato
 # Routes a fund manager without a second factor may still use (accounts.mfa_views.GATE_OPEN, the mfa and passkeys
 # pages, the API's /me and /me/mfa): everything else sends them to enrol (pages) or answers 403 (API).
 ENROLMENT_ENDPOINTS: frozenset[str] = frozenset({
-    "accounts.signout", "core.set_language", "static", "core.healthz", "api-docs.openapi_json",
+    "accounts.signout", "core.set_language", "static", "favicon", "core.healthz", "api-docs.openapi_json",
     "api_accounts.me", "api_accounts.start_totp", "api_accounts.confirm_totp",
     "mfa.two_step", "mfa.two_step_start", "mfa.two_step_confirm", "mfa.two_step_recovery_codes", "mfa.two_step_off",
     "mfa.confirm", "mfa.signin_verify", "passkeys.manage", "passkeys.registration_options", "passkeys.register",
@@ -398,4 +398,5 @@ TABLE: dict[tuple[str, str], Row] = {
     ("review.waive", "POST"): row("fund_manager"),
     # static
     ("static", "GET"): row(PUBLIC),
+    ("favicon", "GET"): row(PUBLIC),
 }
