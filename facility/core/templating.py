@@ -46,8 +46,8 @@ def codes(values: Any) -> Markup:
     items = [str(value) for value in (values or []) if value not in (None, "")]
     if not items:
         return Markup("—")
-    separator = "، " if is_right_to_left() else ", "
-    return Markup(separator).join(Markup("<bdi>%s</bdi>") % item for item in items)
+    isolated = [Markup("<bdi>{}</bdi>").format(item) for item in items]  # format() escapes each code
+    return (Markup("، ") if is_right_to_left() else Markup(", ")).join(isolated)
 
 
 def may(name: str, *args: Any) -> Answer:
