@@ -99,8 +99,8 @@ def test_in_the_recipient_language(grant, clock):
     manager.locale = "fr"
     db.session.commit()
     _run_at(clock, FIRST_DUE - timedelta(days=14))
-    (mail,) = _mails(manager.email, "Jalon attendu%")
-    assert mail.subject == "Jalon attendu le 2027-03-21 : Pilot kiosks"
+    (mail,) = _mails(manager.email, "Jalon à échéance%")
+    assert mail.subject.replace("\xa0", " ") == "Jalon à échéance le 2027-03-21 : Pilot kiosks"
     assert "USD 10\u202f000,00" in mail.body  # amounts in the French way: grouped by a narrow space, decimal comma
 
 

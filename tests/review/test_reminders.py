@@ -79,7 +79,7 @@ def test_in_the_reviewer_language_and_not_to_one_who_opted_out(scene, clock):
     r0.locale = "fr"
     db.session.commit()
     _run_at(clock, scene.scoring.closes_at - timedelta(days=1))
-    (mail,) = _mails(r0.email, "%valuations à rendre bientôt%")
+    (mail,) = _mails(r0.email, "%valuations bientôt dues%")
     assert "Clean water kiosks" in mail.subject
     r0.optional_reminders = False
     db.session.commit()
