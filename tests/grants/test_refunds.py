@@ -30,7 +30,7 @@ from tests import factories
 from tests.conftest import csrf_token_from
 from tests.disbursements.conftest import fake_stripe, fake_stripe_server, payable, paying_app  # noqa: F401
 
-TODAY = utcnow().date()
+TODAY = utcnow().date()  # a past-or-present date even when the run crosses midnight; "the future" is computed at its use
 
 
 def _pay(grant, requester, approver, position=1):
@@ -92,7 +92,7 @@ def test_bad_input_is_refused_field_by_field_and_changes_nothing(payable):
     _pay(grant, requester, approver)
     with pytest.raises(ValidationFailed) as error:
         refunds.record_refund(grant=grant, actor=approver, amount_cents=0, bank_reference="  ",
-                              received_on=TODAY + timedelta(days=1), destination="elsewhere")
+                              received_on=utcnow().date() + timedelta(days=1), destination="elsewhere")
     assert set(error.value.errors) == {"amount_cents", "bank_reference", "received_on", "destination"}
     db.session.rollback()
     for person in (grantee, AnonymousUserMixin()):
