@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 ORG_IDENTIFIER_CHARS = 60
 ORG_IDENTIFIER = re.compile(r"^[A-Z]{2}-[A-Z0-9]{2,12}-[A-Za-z0-9][A-Za-z0-9.\-_]*$")
@@ -31,7 +32,9 @@ def org_identifier_problem(value: str) -> str | None:
     if not value:
         return None
     if len(value) > ORG_IDENTIFIER_CHARS:
-        return str(_("An organisation identifier has at most %(n)d characters.", n=ORG_IDENTIFIER_CHARS))
+        return str(ngettext("An organisation identifier has at most %(n)d character.",
+                            "An organisation identifier has at most %(n)d characters.",
+                            ORG_IDENTIFIER_CHARS, n=ORG_IDENTIFIER_CHARS))
     if not ORG_IDENTIFIER.match(value):
         return str(_("Write the identifier as org-id.guide gives it: list prefix and number, e.g. GB-CHC-1234567 "
                  "(letters, digits, dots and hyphens only)."))

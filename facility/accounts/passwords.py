@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from zxcvbn import zxcvbn
 
 from facility.accounts.models import User
@@ -45,7 +46,8 @@ def password_problems(password: str, *, email: str = "", name: str = "") -> list
     """
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+        problems.append(ngettext("Use at least %(n)d character.",
+                                 "Use at least %(n)d characters.", MIN_PASSWORD_LENGTH, n=MIN_PASSWORD_LENGTH))
     lowered = password.lower()
     if password and not password.strip():
         problems.append(_("A password of spaces only is easy to guess; use words and other characters."))

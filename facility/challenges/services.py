@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import OrgType, User
 from facility.audit.services import record
@@ -151,7 +152,8 @@ def _criteria(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
         errors["criteria"] = [_("Give at least one scoring criterion.")]
         return []
     if len(value) > MAX_CRITERIA:
-        errors["criteria"] = [_("Use at most %(n)d criteria.", n=MAX_CRITERIA)]
+        errors["criteria"] = [ngettext("Use at most %(n)d criterion.",
+                                       "Use at most %(n)d criteria.", MAX_CRITERIA, n=MAX_CRITERIA)]
         return []
     out: list[dict[str, Any]] = []
     for index, item in enumerate(value):

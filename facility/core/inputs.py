@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from werkzeug.routing import IntegerConverter, Map
 
 from facility.core.errors import DomainError, ValidationFailed
@@ -142,7 +143,8 @@ def json_depth_exceeds(data: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 def too_deep() -> DomainError:
-    return DomainError(_("The JSON is nested more than %(n)s levels deep.", n=MAX_JSON_DEPTH))
+    return DomainError(ngettext("The JSON is nested more than %(n)s level deep.",
+                                "The JSON is nested more than %(n)s levels deep.", MAX_JSON_DEPTH, n=MAX_JSON_DEPTH))
 
 
 def refuse_deep_json() -> None:

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 import pycountry
 from babel.numbers import format_decimal as babel_format_decimal
 from babel.numbers import get_currency_precision
-from flask_babel import format_currency, get_locale
+from flask_babel import format_currency, get_locale, ngettext
 from flask_babel import gettext as _
 
 from facility.core.errors import ValidationFailed
@@ -134,7 +134,8 @@ def parse_local_amount(text: str | None, currency: str) -> int | None:
         raise ValueError(_("Give the amount in digits 0-9, like 1,250.50: commas between groups of three digits."))
     fraction = match.group("fraction") or ""
     if len(fraction) > digits:
-        raise ValueError(_("An amount in %(currency)s has at most %(n)s decimals.", currency=currency, n=digits)
+        raise ValueError(ngettext("An amount in %(currency)s has at most %(n)s decimal.",
+                                  "An amount in %(currency)s has at most %(n)s decimals.", digits, currency=currency, n=digits)
                          if digits else _("An amount in %(currency)s has no decimals.", currency=currency))
     whole = match.group("whole").replace(",", "")
     if len(whole) > 19:
@@ -161,7 +162,8 @@ def parse_rate(text: str | None) -> Decimal | None:
         raise ValueError(_("Give the rate in digits 0-9 with a decimal point, like 129.25 (units of the local "
                            "currency for one US dollar)."))
     if len(match.group("fraction") or "") > RATE_DECIMALS:
-        raise ValueError(_("Give the rate with at most %(n)s decimals.", n=RATE_DECIMALS))
+        raise ValueError(ngettext("Give the rate with at most %(n)s decimal.",
+                                  "Give the rate with at most %(n)s decimals.", RATE_DECIMALS, n=RATE_DECIMALS))
     if len(match.group("whole").lstrip("0")) > 10:
         raise ValueError(_("Give a rate below %(max)s.", max="10,000,000,000"))
     rate = Decimal(raw)

@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.authority import ApprovalState, approval_state, approver_for
 from facility.accounts.models import Role, User
@@ -160,8 +161,10 @@ def _schedule(tranches: Sequence[Any] | None, current: dict[int, Tranche]) -> li
         raise ValidationFailed(_("Give the whole new schedule: at least one tranche."),
                                errors={"tranches": [_("Give at least one tranche.")]})
     if len(items) > MAX_TRANCHES:
-        raise ValidationFailed(_("Give at most %(n)s tranches.", n=MAX_TRANCHES),
-                               errors={"tranches": [_("Give at most %(n)s tranches.", n=MAX_TRANCHES)]})
+        raise ValidationFailed(ngettext("Give at most %(n)s tranche.",
+                                        "Give at most %(n)s tranches.", MAX_TRANCHES, n=MAX_TRANCHES),
+                               errors={"tranches": [ngettext("Give at most %(n)s tranche.",
+                                                             "Give at most %(n)s tranches.", MAX_TRANCHES, n=MAX_TRANCHES)]})
     rows = [_row(index, item, errors) for index, item in enumerate(items)]
     seen: set[int] = set()
     for index, row in enumerate(rows):

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import User
 from facility.audit.services import record
@@ -102,7 +103,8 @@ def _tranche_specs(proposal: Proposal, amount_cents: int, tranches: Sequence[Any
         return _from_milestones(proposal, amount_cents)
     errors: dict[str, list[str]] = {}
     if len(tranches) > MAX_TRANCHES:
-        errors["tranches"] = [_("Give at most %(n)s tranches.", n=MAX_TRANCHES)]
+        errors["tranches"] = [ngettext("Give at most %(n)s tranche.",
+                                       "Give at most %(n)s tranches.", MAX_TRANCHES, n=MAX_TRANCHES)]
     specs = [_tranche_spec(index, item, errors) for index, item in enumerate(tranches)]
     if not errors and sum(spec.amount_cents for spec in specs) != amount_cents:
         message = _("The tranches sum to %(sum)s but the award is %(amount)s; they must be equal.",
@@ -160,8 +162,9 @@ def _override_reason(proposal: Proposal, override_reason: Any) -> str | None:
         return None
     reason = clean_text(override_reason, "override_reason", limit=REASON_CHARS, required=True, multiline=True)
     if len(reason) < AWARD_OVERRIDE_MIN_CHARS:
-        message = _("Explain in at least %(n)s characters why the award departs from the panel's decision.",
-                    n=AWARD_OVERRIDE_MIN_CHARS)
+        message = ngettext("Explain in at least %(n)s character why the award departs from the panel's decision.",
+                           "Explain in at least %(n)s characters why the award departs from the panel's decision.",
+                           AWARD_OVERRIDE_MIN_CHARS, n=AWARD_OVERRIDE_MIN_CHARS)
         raise ValidationFailed(message, errors={"override_reason": [message]})
     return reason
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import User
 from facility.audit.services import record
@@ -57,12 +58,13 @@ def clean_kpis(kpi_values: Any) -> dict[str, float | int]:
     if not isinstance(kpi_values, dict):
         raise _kpi_error(_("KPI values must map names to numbers."))
     if len(kpi_values) > MAX_KPIS:
-        raise _kpi_error(_("Give at most %(n)s KPI values.", n=MAX_KPIS))
+        raise _kpi_error(ngettext("Give at most %(n)s KPI value.", "Give at most %(n)s KPI values.", MAX_KPIS, n=MAX_KPIS))
     cleaned: dict[str, float | int] = {}
     for name, value in kpi_values.items():
         label = " ".join(str(name).split())
         if not label or len(label) > KPI_NAME_CHARS:
-            raise _kpi_error(_("KPI names have 1 to %(n)s characters.", n=KPI_NAME_CHARS))
+            raise _kpi_error(ngettext("KPI names have 1 to %(n)s character.",
+                                      "KPI names have 1 to %(n)s characters.", KPI_NAME_CHARS, n=KPI_NAME_CHARS))
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise _kpi_error(_("The value of %(name)s must be a number.", name=label))
         cleaned[label] = value

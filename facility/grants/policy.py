@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 
 from facility.accounts.authority import ApprovalState, Approver, approval_state, approver_for
@@ -279,7 +279,8 @@ def _no_pending_decisions(challenge: Challenge) -> Decision:
         return None
     pending = pending_decisions(challenge)
     if pending:
-        return conflict(_("%(n)s proposals still await a decision; award or decline them first.", n=pending))
+        return conflict(ngettext("%(n)s proposal still awaits a decision; award or decline it first.",
+                                 "%(n)s proposals still await a decision; award or decline them first.", pending, n=pending))
     return None
 
 

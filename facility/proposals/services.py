@@ -14,6 +14,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import Organization, User
 from facility.audit.services import record
@@ -106,7 +107,9 @@ def _clean_fields(data: dict[str, Any], errors: dict[str, list[str]]) -> dict[st
     if "milestones" in data:
         rows = list(data["milestones"] or [])
         if len(rows) > MAX_MILESTONES:
-            errors.setdefault("milestones", []).append(_("Use at most %(n)d milestones.", n=MAX_MILESTONES))
+            errors.setdefault("milestones", []).append(ngettext("Use at most %(n)d milestone.",
+                                                                "Use at most %(n)d milestones.",
+                                                                MAX_MILESTONES, n=MAX_MILESTONES))
         milestones = []
         for index, row in enumerate(rows[:MAX_MILESTONES]):
             prefix = f"milestones.{index}"
@@ -342,8 +345,10 @@ def add_attachment(*, actor: User, proposal: Proposal, filename: str, stream: IO
     max_bytes = int(current_app.config.get("ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_MAX_BYTES))
     max_count = int(current_app.config.get("ATTACHMENT_MAX_COUNT", DEFAULT_ATTACHMENT_MAX_COUNT))
     if len(proposal.attachments) >= max_count:
-        raise ValidationFailed(_("A proposal may have at most %(n)d files.", n=max_count),
-                               errors={"file": [_("A proposal may have at most %(n)d files.", n=max_count)]})
+        raise ValidationFailed(ngettext("A proposal may have at most %(n)d file.",
+                                        "A proposal may have at most %(n)d files.", max_count, n=max_count),
+                               errors={"file": [ngettext("A proposal may have at most %(n)d file.",
+                                                         "A proposal may have at most %(n)d files.", max_count, n=max_count)]})
     content = stream.read(max_bytes + 1)  # never read more than the limit allows
     if not content:
         raise ValidationFailed(_("The file is empty."), errors={"file": [_("The file is empty.")]})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import User
 from facility.audit.services import record
@@ -57,18 +58,23 @@ def _explain(result: AssignmentResult, proposals: list[Proposal], per_proposal: 
     details = []
     for proposal_id, shortfall in result.reasons.items():
         if shortfall.reason == REASON_CONFLICTS:
-            details.append(_("“%(title)s” (no. %(id)d): only %(n)d non-conflicted reviewers for %(places)d places.",
-                             title=titles[proposal_id], id=proposal_id, n=shortfall.eligible, places=per_proposal))
+            details.append(ngettext("“%(title)s” (no. %(id)d): only %(n)d non-conflicted reviewer for %(places)d places.",
+                                    "“%(title)s” (no. %(id)d): only %(n)d non-conflicted reviewers for %(places)d places.",
+                                    shortfall.eligible, title=titles[proposal_id], id=proposal_id, n=shortfall.eligible,
+                                    places=per_proposal))
         else:
             details.append(_("“%(title)s” (no. %(id)d): its non-conflicted reviewers have no capacity left.",
                              title=titles[proposal_id], id=proposal_id))
     if not proposals:
         message = _("There are no proposals to assign in this round.")
     elif result.reasons:
-        message = _("%(n)d of %(total)d proposals cannot reach %(per)d reviewers.",
-                    n=len(result.reasons), total=len(proposals), per=per_proposal)
+        message = ngettext("%(n)d of %(total)d proposal cannot reach %(per)d reviewers.",
+                           "%(n)d of %(total)d proposals cannot reach %(per)d reviewers.",
+                           len(proposals), n=len(result.reasons), total=len(proposals), per=per_proposal)
     else:
-        message = _("All %(total)d proposals have %(per)d reviewers.", total=len(proposals), per=per_proposal)
+        message = ngettext("All %(total)d proposals have %(per)d reviewer.",
+                           "All %(total)d proposals have %(per)d reviewers.", per_proposal,
+                           total=len(proposals), per=per_proposal)
     return message, details
 
 

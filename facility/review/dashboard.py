@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from facility.accounts.models import Role
 from facility.accounts.policy import is_fund_manager
@@ -50,7 +51,9 @@ def fund_manager_panel(user: Any) -> dict[str, Any] | None:
     short, closing = progress.panels_short_of_reviewers(), progress.rounds_closing_soon()
     ready, pending = progress.rankings_ready(), progress.decisions_to_release()
     items: list[WorkItem] = [
-        work_item(_("Panels with fewer than %(n)d reviewers", n=progress.ENOUGH_REVIEWERS), short,
+        work_item(ngettext("Panels with fewer than %(n)d reviewer",
+                           "Panels with fewer than %(n)d reviewers", progress.ENOUGH_REVIEWERS,
+                           n=progress.ENOUGH_REVIEWERS), short,
                   _to_challenge("review.panel", short, "challenges.index"), _("first closes")),
         work_item(_("Review rounds closing within 7 days"), closing,
                   _to_challenge("review.panel", closing, "challenges.index"), _("first closes")),

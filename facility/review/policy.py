@@ -245,8 +245,9 @@ def can_release_decisions(user: Any, challenge: Challenge) -> Decision:
                 titles=titles + (_(" and %(n)d more", n=more) if more else "")))
         outstanding = facts.outstanding_assignments(challenge)
         if outstanding:
-            return conflict(_("%(n)d assigned reviews are neither in nor waived; decisions cannot be released yet.",
-                              n=outstanding))
+            return conflict(ngettext("%(n)d assigned review is neither in nor waived; decisions cannot be released yet.",
+                                     "%(n)d assigned reviews are neither in nor waived; decisions cannot be released yet.",
+                                     outstanding, n=outstanding))
         if not facts.pending_decisions(challenge):
             return conflict(_("There are no pending decisions to release."))
         return None
