@@ -122,7 +122,7 @@ def test_releasing_decisions(world, people):
     assert world.proposals[0].title not in unreviewed.reason
     review_the_rest(world)
     outstanding = policy.can_release_decisions(world.manager, challenge)
-    assert refused(outstanding, Conflict) and "1 assigned reviews" in outstanding.reason
+    assert refused(outstanding, Conflict) and "1 assigned review is neither in nor waived" in outstanding.reason
     submit(world, a, [8, 6])
     _only(people, STAFF_ONLY, lambda user: policy.can_release_decisions(user, challenge))
 

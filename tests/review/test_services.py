@@ -313,7 +313,7 @@ def test_release_waits_for_every_review_or_waiver(world):
     submit(world, assign(world, world.reviewers[2], p2), [6, 6])
     with pytest.raises(ConflictError) as info:
         decisions.release_decisions(actor=world.manager, challenge=world.challenge)
-    assert "1 assigned reviews" in info.value.detail
+    assert "1 assigned review is neither in nor waived" in info.value.detail
     db.session.rollback()
     assert p0.status == ProposalStatus.SUBMITTED
     with pytest.raises(ValidationFailed):
