@@ -156,7 +156,7 @@ def _text(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
 
 
-def _fill_the_challenge_list(city_id: int) -> int:
+def fill_the_challenge_list(city_id: int) -> int:
     """Open challenges in Kampala until the list is a full page, with texts of realistic length (titles of about
     ten words, summaries of about forty); answers the id of one with a long description (about 3,000 letters)."""
     rng = random.Random(14)
@@ -181,7 +181,7 @@ def _public_pages() -> list[tuple[str, str]]:
     challenge = db.session.execute(sa.select(Challenge.id).where(
         Challenge.city_id == kampala, Challenge.status == ChallengeStatus.PUBLISHED).order_by(Challenge.id)
         .limit(1)).scalar_one()
-    long_challenge = _fill_the_challenge_list(kampala)
+    long_challenge = fill_the_challenge_list(kampala)
     grant = db.session.execute(sa.select(Grant.id).where(Grant.status == GrantStatus.ACTIVE)
                                .order_by(Grant.id).limit(1)).scalar_one()
     return [
