@@ -5,7 +5,8 @@ few nodes as it takes: bars are one `<rect>` each, grouped per series in a `<g c
 colours them (static/css/site.css, under `.chart svg`); a line is one `<path>`; the guides of an axis are
 one `<path>`. Horizontal bars print their value at the end, so they need no axis. Coordinates are whole
 units of a 360-wide view box; text is 12 units high (the stylesheet sets it), and its width is estimated
-(0.6 em a letter, 1 em an East Asian wide character) to wrap long labels and keep labels apart.
+from above (0.6 em a small letter, 0.7 a digit or a capital, 1 em an East Asian wide character) to wrap
+long labels and keep labels apart.
 
 The picture is one image to assistive technology (`role="img"`, a `<title>` and a `<desc>`); the data is in
 the table beside it. Right to left, bars grow from the right and value axes stand on the right; the caller
@@ -27,8 +28,17 @@ BAR = 12
 SWATCH = 10
 
 
+def _em(ch: str) -> float:
+    if unicodedata.east_asian_width(ch) in "WF":
+        return 1.0
+    if ch.isdigit() or ch.isupper():
+        return 0.7
+    return 0.35 if ch in " .,:;'()|" else 0.6
+
+
 def text_width(text: str) -> float:
-    return sum(FONT if unicodedata.east_asian_width(ch) in "WF" else FONT * 0.6 for ch in text)
+    """An upper estimate of the text's width in view box units (the fonts people have differ)."""
+    return sum(_em(ch) for ch in text) * FONT
 
 
 def wrap(text: str, width: float) -> list[str]:
@@ -80,7 +90,7 @@ def horizontal_bars(title: str, summary: str, *, labels: Sequence[str], names: S
     room = max([text_width(shown(v)) for row in rows for v in row] + [text_width(t) for t in texts]) + 6
     widest = max(text_width(label) for label in labels)
     beside = widest <= WIDTH * 0.3
-    start = widest + 6 if beside else 0.0
+    start = round(widest + 6) if beside else 0
     scale = (WIDTH - start - room) / top_value
     bars: list[list[str]] = [[] for _ in names]
     words: list[str] = []
@@ -97,7 +107,7 @@ def horizontal_bars(title: str, summary: str, *, labels: Sequence[str], names: S
             label_words.append(_text(label_x, y + height / 2 + 4, label))
         offset = start
         for series, value in enumerate(row):
-            length = max(0.0, value) * scale
+            length = round(max(0.0, value) * scale)
             x = WIDTH - offset - length if rtl else offset
             bars[series].append(f'<rect x="{round(x)}" y="{y}" width="{round(length)}" height="{BAR}"/>')
             if stacked:
