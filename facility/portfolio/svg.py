@@ -174,16 +174,15 @@ def lines(title: str, summary: str, *, labels: Sequence[str], names: Sequence[st
                  + "".join(_text(tick_x, y_of(t) + 4, text) for t, text in zip(ticks, tick_texts, strict=True))
                  + "</g>")
     for i, series in enumerate(values):
-        path, dots, run = "", "", 0
-        for j, value in enumerate([*series, None]):
+        runs: list[list[tuple[int, float]]] = [[]]
+        for j, value in enumerate(series):
             if value is None:
-                if run == 1:
-                    k = j - 1
-                    dots += f'<circle cx="{x_of(k)}" cy="{y_of(series[k] or 0)}" r="3"/>'
-                run = 0
-                continue
-            path += f"{'L' if run else 'M'}{x_of(j)} {y_of(value)}"
-            run += 1
+                runs.append([])
+            else:
+                runs[-1].append((j, value))
+        path = "".join("M" + "L".join(f"{x_of(j)} {y_of(v)}" for j, v in run) for run in runs if len(run) > 1)
+        dots = "".join(f'<circle cx="{x_of(j)}" cy="{y_of(v)}" r="3"/>' for run in runs if len(run) == 1
+                       for j, v in run)
         parts.append(f'<path class="line color-{i}" d="{path}"/>' if path else "")
         parts.append(f'<g class="color-{i}">{dots}</g>' if dots else "")
     parts.append(f'<g class="mid">{_x_labels(labels, x_of, step, bottom + 16)}</g>')
