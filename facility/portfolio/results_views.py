@@ -65,7 +65,7 @@ def _capital_charts(figures: Results, rtl: bool) -> list[Chart]:
           raised=money(capital.raised_cents), n=len(quarters), needed=money(capital.needed_per_quarter_cents),
           date=format_date(capital.target.deadline, "long")),
         label_header=_("Quarter"), labels=quarters, series=[(_("Raised (USD)"), [q.raised_cents for q in capital.quarters])],
-        horizontal=False, rtl=rtl)
+        rtl=rtl)
     current = Quarter.of(capital.today)
     past = [q.quarter for q in capital.quarters]
     # The axis runs on to the deadline's quarter; the needed path and the projection are where the
@@ -102,15 +102,14 @@ def _engagement_chart(figures: Results, rtl: bool) -> Chart:
                              (_("Target"), [e.target.value for e in figures.engagement])])
 
 
-def _money_chart(key: str, title: str, rows: list[Money], names: list[str], header: str, rtl: bool, *,
-                 horizontal: bool = True) -> Chart:
+def _money_chart(key: str, title: str, rows: list[Money], names: list[str], header: str, rtl: bool) -> Chart:
     """Awarded and disbursed money per row; empty when no grant has been made."""
     shown = [(name, row) for name, row in zip(names, rows, strict=True) if row.grants]
     biggest = max(shown, key=lambda item: item[1].awarded_cents, default=None)
     summary = _("Most money was awarded to %(name)s: %(amount)s (%(pct)s%% of all awarded).",
                 name=biggest[0], amount=money(biggest[1].awarded_cents), pct=biggest[1].awarded_pct) if biggest else ""
     return bar_chart(key, title, summary, label_header=header, labels=[name for name, _row in shown], rtl=rtl,
-                     horizontal=horizontal, series=[(_("Awarded (USD)"), [row.awarded_cents for _name, row in shown]),
+                     series=[(_("Awarded (USD)"), [row.awarded_cents for _name, row in shown]),
                              (_("Disbursed (USD)"), [row.disbursed_cents for _name, row in shown])])
 
 
@@ -136,10 +135,8 @@ def build_charts(figures: Results, *, rtl: bool = False) -> dict[str, Chart]:
     groups = [str(label(BeneficiaryGroup(m.key))) for m in figures.by_beneficiary_group]
     charts = [
         *_capital_charts(figures, rtl), _engagement_chart(figures, rtl), _policy_chart(figures, rtl),
-        _money_chart("focus_area", _("Money by focus area"), figures.by_focus_area, focus, _("Focus area"), rtl,
-                     horizontal=False),
-        _money_chart("sdg_target", _("Money per SDG 11 target"), figures.by_sdg_target, sdg, _("SDG target"), rtl,
-                     horizontal=False),
+        _money_chart("focus_area", _("Money by focus area"), figures.by_focus_area, focus, _("Focus area"), rtl),
+        _money_chart("sdg_target", _("Money per SDG 11 target"), figures.by_sdg_target, sdg, _("SDG target"), rtl),
         _money_chart("beneficiary_group", _("Money per beneficiary group"), figures.by_beneficiary_group, groups,
                      _("Beneficiary group"), rtl),
     ]

@@ -108,13 +108,17 @@ def test_filter_sql_matches_the_city_facts(app):
 
 
 def test_count_charts_get_whole_number_ticks():
-    """Counts are drawn on whole-number ticks: pygal's default 0, 0.5, 1 ... printed as 0, 0, 1 ..."""
-    chart = bar_chart("n", "Grants", "Three.", label_header="Area", labels=["A", "B"],
-                      series=[("Grants", [3, 1])], kind="int", horizontal=False)
-    ticks = re.findall(r'<text x="-5"[^>]*>([^<]+)</text>', chart.svg)  # the y axis labels
+    """Counts are drawn on whole-number ticks (never 0, 0.5, 1 ... printed as 0, 0, 1 ...) and bars print
+    their count."""
+    line = line_chart("n", "Grants", "Three.", label_header="Month", labels=["Jan", "Feb"],
+                      series=[("Grants", [3, 1])], kind="int")
+    ticks = re.findall(r"<text[^>]*>([^<]+)</text>", line.svg.split('<g class="end">', 1)[1].split("</g>", 1)[0])
     assert len(ticks) >= 3
     assert len(ticks) == len(set(ticks)), ticks
     assert all(t.replace(",", "").isdigit() for t in ticks)
+    bars = bar_chart("n", "Grants", "Three.", label_header="Area", labels=["A", "B"],
+                     series=[("Grants", [3, 1])], kind="int")
+    assert re.findall(r">(\d+)</text>", bars.svg) == ["3", "1"]
 
 
 def assert_time_runs_from_the_right(english: str, arabic: str, key: str) -> None:
