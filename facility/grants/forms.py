@@ -29,6 +29,7 @@ from facility.challenges.models import FocusArea
 from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.inputs import COMMENT_CHARS, MAX_ID, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
+from facility.core.providers import stripe_configured
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail, RefundDestination
 from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
@@ -65,10 +66,7 @@ class UsdField(ParsedFieldMixin, StringField):
 class PledgeForm(FlaskForm):
     amount = UsdField(_l("Amount (US dollars)"), validators=[DataRequired(_l("Give an amount."))],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    method = RadioField(_l("How will you pay?"), choices=[
-        ("wire", _l("Bank transfer (wire): we show you our bank details and your reference")),
-        ("stripe", _l("Card, through Stripe's secure payment page")),
-    ], default="wire", validators=[DataRequired()])
+    method = RadioField(_l("How will you pay?"), choices=[], default="wire", validators=[DataRequired()])
     anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
                              description=_l("The facility's staff still see who gave; the public do not."))
     # The earmark (optional): one radio choice, and the select that goes with it (no JavaScript needed:
@@ -89,6 +87,9 @@ class PledgeForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.method.choices = [("wire", _l("Bank transfer (wire): we show you our bank details and your reference"))]
+        if stripe_configured():  # card payment only where it can work
+            self.method.choices.append(("stripe", _l("Card, through Stripe's secure payment page")))
         self.earmark_focus_area.choices = choices(FocusArea)
         self.earmark_country_group.choices = list(COUNTRY_GROUP_LABELS.items())
         self.earmark_region.choices = list(REGION_LABELS.items())
@@ -153,9 +154,7 @@ class ActionForm(FlaskForm):
 
 
 class PayoutForm(FlaskForm):
-    rail = RadioField(_l("How should the grant be paid?"),
-                      choices=choices(PayoutRail)[::-1],  # the bank first: Stripe reaches few countries
-                      default="manual", validators=[DataRequired()])
+    rail = RadioField(_l("How should the grant be paid?"), choices=[], default="manual", validators=[DataRequired()])
     stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=STRIPE_ACCOUNT_CHARS)],
                                     description=_l("Starts with acct_. Only for Stripe."))
     account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=NAME_CHARS)])
@@ -168,6 +167,11 @@ class PayoutForm(FlaskForm):
                                      description=_l("Needed to change payout details that were already given."),
                                      render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Save payout details"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The bank first: Stripe reaches few countries; Stripe only where it is configured.
+        self.rail.choices = choices(PayoutRail, only=None if stripe_configured() else {PayoutRail.MANUAL})[::-1]
 
 
 def _spent(label: str) -> MoneyField:

@@ -356,7 +356,7 @@ def test_the_results_page_takes_the_same_number_of_queries_however_many_grants(c
     assert few() == many()
 
 
-def test_a_wire_counts_in_the_quarter_the_bank_received_it(app, clock):
+def test_a_wire_counts_in_the_quarter_the_bank_received_it(app, clock, stripe_on):
     donor = factories.accounts.make_user("donor", organization=factories.accounts.make_org(
         name="Foundation", kind=OrgKind.DONOR, country="NOR"))
     confirmer = factories.accounts.make_user("fund_manager")
