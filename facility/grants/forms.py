@@ -161,8 +161,14 @@ class PayoutForm(FlaskForm):
     bank_name = StringField(_l("Bank or mobile-money provider"), validators=[Optional(), Length(max=NAME_CHARS)])
     account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)],
                                  description=_l("Or give an IBAN instead."), render_kw={"autocomplete": "off"})
-    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)], render_kw={"autocomplete": "off"})
-    swift = StringField(_l("SWIFT/BIC code"), validators=[Optional(), Length(max=SWIFT_CHARS)])
+    iban = StringField(_l("IBAN (international bank account number)"),
+                       validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)], render_kw={"autocomplete": "off"},
+                       description=_l("Starts with two letters for the country, like GB82 WEST 1234 5698 7654 32; "
+                                      "your bank statement shows it. Many countries have none: then give the "
+                                      "account number."))
+    swift = StringField(_l("SWIFT/BIC code (the bank's international code)"),
+                        validators=[Optional(), Length(max=SWIFT_CHARS)],
+                        description=_l("8 or 11 letters and digits, like DEUTDEFF; your bank gives it."))
     current_password = PasswordField(_l("Your current password"), validators=[Optional(), Length(max=PASSWORD_CHARS)],
                                      description=_l("Needed to change payout details that were already given."),
                                      render_kw={"autocomplete": "current-password"})

@@ -333,7 +333,7 @@ def test_the_page_filters_and_reports_a_bad_filter_without_failing(client, clock
     bad = client.get("/results?country=XXX&sdg_target=99.9&size_class=huge&region=Mars")
     assert bad.status_code == 200
     text = bad.get_data(as_text=True)
-    assert "Give an ISO 3166-1 alpha-3 code" in text and "Give an SDG target code" in text
+    assert "Choose a country from the list." in text and "Give an SDG target code" in text
     assert "3 grants: USD 100,000.00 awarded" in text  # the bad values are ignored, not applied
 
 
