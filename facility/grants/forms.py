@@ -66,7 +66,9 @@ class UsdField(ParsedFieldMixin, StringField):
 class PledgeForm(FlaskForm):
     amount = UsdField(_l("Amount (US dollars)"), validators=[DataRequired(_l("Give an amount."))],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    method = RadioField(_l("How will you pay?"), choices=[], default="wire", validators=[DataRequired()])
+    # validate_choice=False: a choice that is not offered (card without Stripe) is refused by the service, in words.
+    method = RadioField(_l("How will you pay?"), choices=[], default="wire", validators=[DataRequired()],
+                        validate_choice=False)
     anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
                              description=_l("The facility's staff still see who gave; the public do not."))
     # The earmark (optional): one radio choice, and the select that goes with it (no JavaScript needed:
@@ -154,7 +156,8 @@ class ActionForm(FlaskForm):
 
 
 class PayoutForm(FlaskForm):
-    rail = RadioField(_l("How should the grant be paid?"), choices=[], default="manual", validators=[DataRequired()])
+    rail = RadioField(_l("How should the grant be paid?"), choices=[], default="manual", validators=[DataRequired()],
+                      validate_choice=False)  # a rail not offered is refused by the service, in words
     stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=STRIPE_ACCOUNT_CHARS)],
                                     description=_l("Starts with acct_. Only for Stripe."))
     account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=NAME_CHARS)])

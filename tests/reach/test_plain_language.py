@@ -150,6 +150,7 @@ def test_without_stripe_no_card_payment_is_offered_or_taken(app, signed_in, make
     posted = browser.post("/contributions", data={"amount": "50", "method": "stripe",
                                                   "csrf_token": get_csrf(browser, "/contributions")})
     assert posted.status_code == 422
+    assert "Card payments are not available; pledge by bank transfer (wire) instead." in _html(posted)
     assert db.session.scalar(sa.select(sa.func.count(Contribution.id))) == 0
     api = app.test_client().post("/api/v1/contributions", json={"amount_cents": 5_000, "method": "stripe"},
                                  headers=api_headers(donor))
@@ -188,6 +189,7 @@ def test_without_stripe_no_stripe_payout_is_offered_or_taken(manual_grant, signe
         "rail": "stripe", "stripe_account_id": "acct_1AbCdEfGh", "current_password": factories.PASSWORD,
         "csrf_token": get_csrf(browser, f"/grants/{grant.id}/payout")})
     assert posted.status_code == 422
+    assert "Payouts to a Stripe account are not available; give bank or mobile-money details." in _html(posted)
     api = app.test_client().put(f"/api/v1/grants/{grant.id}/payout-account", headers=api_headers(grantee), json={
         "rail": "stripe", "stripe_account_id": "acct_1AbCdEfGh", "confirm_password": factories.PASSWORD})
     assert api.status_code == 422
