@@ -179,6 +179,15 @@ def app(backend_app):
 
 
 @pytest.fixture
+def stripe_on(app, monkeypatch):
+    """The app with Stripe configured (card pledges and Stripe payouts offered); nothing listens at its
+    address, so a test that does reach Stripe fails fast instead of using the network."""
+    monkeypatch.setitem(app.config, "STRIPE_API_KEY", factories.grants.OFFLINE_STRIPE_KEY)
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", "http://127.0.0.1:9")
+    return app
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

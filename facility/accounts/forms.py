@@ -18,6 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from facility.accounts.models import OrgType, Role
 from facility.accounts.orgids import ORG_IDENTIFIER_CHARS
 from facility.accounts.services import WEBSITE_CHARS, email_problem
+from facility.core.forms import country_choices as core_country_choices
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
 
@@ -36,10 +37,7 @@ def org_type_choices():
 
 
 def country_choices():
-    import pycountry
-
-    countries = sorted(pycountry.countries, key=lambda c: c.name)
-    return [("", _l("Choose…"))] + [(c.alpha_3, c.name) for c in countries]
+    return core_country_choices(_l("Choose…"))
 
 
 class SignUpForm(FlaskForm):

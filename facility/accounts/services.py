@@ -41,6 +41,7 @@ from facility.accounts.passwords import (  # noqa: F401 (re-exported: the accoun
 from facility.audit.services import record
 from facility.core.errors import NotFound, ValidationFailed
 from facility.core.inputs import NAME_CHARS, REASON_CHARS, clean_text
+from facility.core.labels import label
 from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.core.policy import require
@@ -114,7 +115,7 @@ def register_user(
     admin_acting = actor is not None and actor.has_role(Role.ADMIN)
     if role_value is not None and role_value not in SELF_SIGNUP_ROLES and not admin_acting:
         errors.setdefault("role", []).append(
-            _("You cannot sign yourself up as %(role)s; the facility grants that role.", role=role_value.value)
+            _("You cannot sign yourself up as %(role)s; the facility grants that role.", role=label(role_value))
         )
     problem = email_problem(email)
     if problem is not None:
@@ -137,7 +138,8 @@ def register_user(
         if not org_name and "organization.name" not in errors:
             errors.setdefault("organization.name", []).append(_("Enter the organisation's name."))
         if country is None:
-            errors.setdefault("organization.country", []).append(_("Choose a country (ISO 3166-1 alpha-3 code)."))
+            errors.setdefault("organization.country", []).append(
+                _("Choose a country (its three-letter code, like UGA for Uganda)."))
         kind = OrgKind.INNOVATOR if role_value == Role.INNOVATOR else OrgKind.DONOR
         if kind == OrgKind.INNOVATOR:
             try:

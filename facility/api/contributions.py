@@ -33,7 +33,9 @@ blp = api_blueprint("api_contributions", __name__,
 
 class ContributionInSchema(ma.Schema):
     amount_cents = cents_field(required=True)
-    method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]))
+    method = ma.fields.String(required=True, validate=ma.validate.OneOf([m.value for m in ContributionMethod]),
+                              metadata={"description": "wire, or stripe (card) only where Stripe is configured: "
+                                                       "without it a card pledge is refused (422, errors.method)"})
     anonymous = ma.fields.Boolean(load_default=False,
                                   metadata={"description": "name an \"anonymous donor\" on the public ledger"})
     earmark = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True, metadata={

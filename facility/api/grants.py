@@ -179,7 +179,10 @@ def _award_approvals_data(grant):
 
 
 class PayoutAccountInSchema(ma.Schema):
-    rail = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in PayoutRail]))
+    rail = ma.fields.String(required=True, validate=ma.validate.OneOf([r.value for r in PayoutRail]),
+                            metadata={"description": "manual (bank or mobile money), or stripe only where Stripe is "
+                                                     "configured: without it a Stripe payout is refused (422, "
+                                                     "errors.rail)"})
     stripe_account_id = ma.fields.String(validate=ma.validate.Length(max=payouts.STRIPE_ACCOUNT_CHARS))
     account_holder = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))
     bank_name = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))

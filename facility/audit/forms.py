@@ -31,7 +31,8 @@ class AuditSearchForm(FlaskForm):
         csrf = False
 
     actor = StringField(_l("Actor (user id or e-mail address)"), validators=[Optional(), Length(max=ACTOR_CHARS)])
-    action = StringField(_l("Action (e.g. disbursement.approved)"), validators=[Optional(), Length(max=ACTION_CHARS)])
+    action = StringField(_l("Action code (e.g. disbursement.approved for a payment approved)"),
+                         validators=[Optional(), Length(max=ACTION_CHARS)])
     object_type = StringField(_l("Object type (e.g. Disbursement)"),
                               validators=[Optional(), Length(max=OBJECT_TYPE_CHARS)])
     object_id = StringField(_l("Object id"), validators=[Optional(), Length(max=OBJECT_ID_CHARS)])

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from facility.audit import forms, policy, queries
+from facility.audit import actions, forms, policy, queries
 from facility.audit.models import AuditAnchor, AuditEvent
 from facility.audit.services import ChainProblem, verify_chain
 from facility.core.exports import Column, csv_response
@@ -153,5 +153,8 @@ def dashboard_panel(user: Any) -> dict[str, Any] | None:
 
 
 def register(app: Flask) -> None:
-    """Wire the audit trail into the app: the dashboard panel of fund managers, admins and auditors."""
+    """Wire the audit trail into the app: the dashboard panel of fund managers, admins and auditors, and the
+    words for actions and objects (`action_label`, `object_label` filters)."""
     register_dashboard_panel(app, dashboard_panel)
+    app.jinja_env.filters["action_label"] = actions.action_label
+    app.jinja_env.filters["object_label"] = actions.object_label

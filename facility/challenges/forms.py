@@ -24,7 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from facility.accounts.forms import org_type_choices
 from facility.challenges.models import FocusArea
 from facility.challenges.services import ANSWER_CHARS, DESCRIPTION_CHARS, QUESTION_CHARS, SUMMARY_CHARS
-from facility.core.forms import SaneDate, parse_usd
+from facility.core.forms import SaneDate, country_choices, parse_usd
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
 
@@ -82,8 +82,8 @@ class ChallengeForm(FlaskForm):
                                    description=_l("In your time zone (see your profile)."))
     eligible_org_types = MultiCheckboxField(_l("Who may apply (none ticked: every type)"), choices=[])
     eligible_countries = StringField(_l("Eligible countries"), validators=[Optional(), Length(max=REASON_CHARS)],
-                                     description=_l("ISO alpha-3 codes separated by commas, e.g. UGA, KEN. "
-                                                    "Empty: every country."))
+                                     description=_l("Three-letter country codes separated by commas, like UGA "
+                                                    "for Uganda and KEN for Kenya. Empty: every country."))
     criteria = FieldList(FormField(CriterionForm), min_entries=CRITERIA_ROWS, max_entries=CRITERIA_ROWS)
     submit = SubmitField(_l("Save draft"))
 
@@ -172,7 +172,7 @@ class FilterForm(FlaskForm):
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=NAME_CHARS)])
     status = SelectField(_l("Status"), validators=[Optional()], choices=[])
-    country = StringField(_l("Country (alpha-3)"), validators=[Optional(), Length(max=3)])
+    country = SelectField(_l("Country"), validators=[Optional()], choices=[], validate_choice=False)
     focus_area = SelectField(_l("Focus area"), validators=[Optional()], choices=[])
     sdg_target = StringField(_l("SDG target"), validators=[Optional(), Length(max=5)])
     submit = SubmitField(_l("Filter"))
@@ -181,4 +181,5 @@ class FilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.status.choices = [("", _l("Published (any)")), ("open", _l("Open now")), ("upcoming", _l("Upcoming")),
                                ("closed", _l("Closed")), ("finished", _l("Finished"))]
+        self.country.choices = country_choices(_l("Any"))
         self.focus_area.choices = [("", _l("Any")), *choices(FocusArea)]

@@ -197,7 +197,7 @@ def clean_challenge_fields(data: dict[str, Any], *, now: datetime | None = None)
     clean["eligible_org_types"] = _code_list(data.get("eligible_org_types"), "eligible_org_types", errors, _org_type,
                                              _("Unknown organisation types:"))
     clean["eligible_countries"] = _code_list(data.get("eligible_countries"), "eligible_countries", errors,
-                                             valid_country, _("Not ISO 3166-1 alpha-3 country codes:"))
+                                             valid_country, _("These are not three-letter country codes (like UGA for Uganda):"))
     pool = _cents(data.get("prize_pool_cents"), "prize_pool_cents", errors)
     award = _cents(data.get("max_award_cents"), "max_award_cents", errors)
     if pool is not None and award is not None and award > pool:

@@ -59,7 +59,7 @@ def index():
         if country:
             filters["country"] = country
         else:
-            form.country.errors = [_("Give an ISO 3166-1 alpha-3 code, e.g. UGA.")]
+            form.country.errors = [_("Choose a country from the list.")]
     if form.focus_area.data in {f.value for f in FocusArea}:
         filters["focus_area"] = form.focus_area.data
     elif form.focus_area.data:

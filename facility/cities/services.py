@@ -46,7 +46,7 @@ def _clean_fields(data: dict[str, Any]) -> dict[str, Any]:
     clean["name"] = name
     country = valid_country(data.get("country"))
     if country is None:
-        errors["country"] = [_("Give the country as an ISO 3166-1 alpha-3 code, e.g. UGA.")]
+        errors["country"] = [_("Choose a country (its three-letter code, like UGA for Uganda).")]
     clean["country"] = country
     population = data.get("population")
     if isinstance(population, bool) or not isinstance(population, int) or not 0 < population <= MAX_POPULATION:

@@ -5,6 +5,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pycountry
 from flask import flash
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -12,11 +13,20 @@ from wtforms.validators import StopValidation, ValidationError
 
 from facility.core.errors import DomainError, NotFound, PermissionDenied
 from facility.core.inputs import MAX_CENTS, date_in_range, date_range_message
+from facility.core.templating import country_name
 from facility.extensions import db
 
 _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[, ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")
 """ASCII digits; optionally thousands separated by commas (or by spaces), in groups of three; at most two
 decimals. Not `1e3`, `1_000`, `1,00`, full-width or other scripts' digits, `NaN` or `Infinity`."""
+
+
+def country_choices(blank: Any) -> list[tuple[str, str]]:
+    """A country select's options: the names in the viewer's language, in their order; each option's value
+    stays the ISO alpha-3 code that is stored. `blank` labels the empty first option ("Any", "Choose…")."""
+    named = sorted(((str(country_name(c.alpha_3)), c.alpha_3) for c in pycountry.countries),
+                   key=lambda pair: pair[0].casefold())
+    return [("", blank)] + [(code, name) for name, code in named]
 
 
 def parse_usd(text: str | None, *, allow_zero: bool = False) -> int | None:

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from facility.core.labels import label, tone
 from facility.core.policy import Answer
 from facility.core.policy import may as ask_policy
+from facility.core.providers import stripe_configured
 
 
 def money(cents: int | None, currency: str = "USD") -> str:
@@ -61,6 +62,7 @@ def may(name: str, *args: Any) -> Answer:
 
 def register(app: Flask) -> None:
     app.jinja_env.globals["may"] = may
+    app.jinja_env.globals["stripe_configured"] = stripe_configured
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["tone"] = tone
     app.jinja_env.filters["money"] = money

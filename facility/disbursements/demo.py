@@ -4,8 +4,8 @@ then money coming back (a refund of part of a paid tranche) and a cancelled gran
 The states come from the real services. Where a payment provider would answer
 (Stripe), the demo records the answer the worker would have recorded, so no
 network is needed; the queued and retrying payments are picked up by the
-worker that `make run` starts (without a Stripe key the Stripe one then fails
-with a clear message, as it would in a deployment without Stripe).
+worker that `make run` starts. Without a Stripe key the grantee is never moved
+to Stripe (no Stripe payout is offered then): every payment is a bank transfer.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from facility.accounts.models import Role, User
 from facility.core.models import utcnow
+from facility.core.providers import stripe_configured
 from facility.disbursements import payments, requests
 from facility.disbursements.jobs import enqueue_after_commit
 from facility.disbursements.models import Disbursement
@@ -80,15 +81,21 @@ def seed(state: dict[str, Any]) -> None:
     requests.request_disbursement(tranche=tranches[3], actor=requester)  # awaiting a second fund manager
     queued = _approved(tranches[4], requester, approver)  # queued: the worker prepares the bank instruction
 
-    # The grantee then moves to Stripe Connect; the next payments go there.
-    payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
-                              confirm_password=state["password"])
-    db.session.flush()
-    by_stripe = _approved(tranches[5], requester, approver)
-    _worker_answers(by_stripe, RailResult(PaymentStatus.PAID, provider_reference="tr_demo_0000000001"))
+    # Where Stripe is configured the grantee then moves to Stripe Connect, and the next payments go there;
+    # without Stripe they stay on the bank (no Stripe payout is offered then).
+    if stripe_configured():
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee02",
+                                   confirm_password=state["password"])
+        db.session.flush()
+    paid_later = _approved(tranches[5], requester, approver)
+    if stripe_configured():
+        _worker_answers(paid_later, RailResult(PaymentStatus.PAID, provider_reference="tr_demo_0000000001"))
+    else:
+        _worker_answers(paid_later, _manual_instruction(paid_later))
+        requests.confirm_manual_payment(disbursement=paid_later, actor=confirmer, bank_reference="DEMO-BANK-20261115")
     retrying = _approved(tranches[6], requester, approver)
-    _worker_answers(retrying, RailResult(PaymentStatus.RETRYABLE, message="Stripe did not answer in time (demo).",
-                                         retry_after_seconds=3600))  # retried within the hour
+    _worker_answers(retrying, RailResult(PaymentStatus.RETRYABLE, retry_after_seconds=3600,  # retried within the hour
+                                         message="The payment service did not answer in time (demo)."))
     processing = _approved(tranches[7], requester, approver)
     payments.claim_disbursement(disbursement_id=processing.id)  # a worker has it now
     db.session.flush()

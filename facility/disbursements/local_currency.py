@@ -113,7 +113,7 @@ def parse_currency(text: str | None) -> str | None:
         return None
     code = raw.upper()
     if not is_currency(code):
-        raise ValueError(_("Give the currency as its three-letter ISO 4217 code, like KES or XOF."))
+        raise ValueError(_("Choose the currency from the list, or give its three-letter code, like KES for the Kenyan shilling."))
     return code
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm import joinedload
 
 from facility.audit.services import record
@@ -70,7 +71,7 @@ def claim_disbursement(*, disbursement_id: int, job_id: str | None = None) -> Di
         .execution_options(populate_existing=True)
     ).unique().scalar_one()
     transition(disbursement, S.PROCESSING, actor=None, replaced=replaced,
-               note=_("A worker took it (try %(n)s).", n=disbursement.attempts + 1))
+               note=_("Being paid (attempt %(n)s).", n=disbursement.attempts + 1))
     db.session.flush()
     return disbursement
 
@@ -103,8 +104,8 @@ def record_payment_result(*, disbursement_id: int, result: RailResult, enqueue: 
         return disbursement  # the sweep or a person moved it meanwhile; the look-up protects the next run
     if result.status is PaymentStatus.PAID:
         disbursement.provider_reference = result.provider_reference
-        note = (_("Stripe transfer %(ref)s (found from an earlier try).", ref=result.provider_reference)
-                if result.found_existing else _("Stripe transfer %(ref)s.", ref=result.provider_reference))
+        note = (_("Paid by Stripe transfer %(ref)s (made by an earlier attempt).", ref=result.provider_reference)
+                if result.found_existing else _("Paid by Stripe transfer %(ref)s.", ref=result.provider_reference))
         local = received_locally(disbursement, result)
         disbursement.record_local_payment(local)
         lifecycle.mark_paid(disbursement, actor=None, note=note,
@@ -140,13 +141,16 @@ def _retry_or_give_up(disbursement: Disbursement, result: RailResult, *, enqueue
     policy = retry_policy()
     if policy.gives_up(disbursement.attempts):
         transition(disbursement, S.FAILED, actor=None, details={"code": result.code},
-                   note=_("Gave up after %(n)s tries: %(reason)s", n=disbursement.attempts, reason=result.message))
+                   note=ngettext("Not paid after %(num)s attempt: %(reason)s", "Not paid after %(num)s attempts: %(reason)s",
+                                 disbursement.attempts, reason=result.message))
         lifecycle.tell_failed(disbursement, result.message)
         return
     delay = policy.delay_seconds(disbursement.attempts, result.retry_after_seconds)
     lifecycle.queue_for_payment(disbursement, actor=None, enqueue=enqueue, delay_seconds=delay,
-                                note=_("Try %(n)s did not go through (%(reason)s); trying again in %(s)s seconds.",
-                                       n=disbursement.attempts, reason=result.message, s=int(delay)))
+                                note=ngettext("Attempt %(n)s did not go through (%(reason)s); the next attempt is in "
+                                              "%(num)s second.", "Attempt %(n)s did not go through (%(reason)s); "
+                                              "the next attempt is in %(num)s seconds.", int(delay),
+                                              n=disbursement.attempts, reason=result.message))
 
 
 # --- the sweep -------------------------------------------------------------------------
@@ -180,7 +184,7 @@ def requeue_lost(*, disbursement_id: int, status: str, job_id: str | None) -> st
         return None
     disbursement = db.session.get(Disbursement, disbursement_id)
     db.session.refresh(disbursement)
-    lifecycle.note(disbursement_id, replaced, _("Its job was lost; the sweep queued it again."))
+    lifecycle.note(disbursement_id, replaced, _("The payment had stalled; it was queued for payment again."))
     record("disbursement.swept", actor=None, obj=disbursement, details={
         "status": replaced.value, "lost_job_id": job_id, "job_id": new_job_id})
     db.session.flush()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from facility.core.labels import labelled
@@ -136,7 +137,8 @@ class ManualRail:
             "reference": request.reference,
         }
         return RailResult(PaymentStatus.AWAITING_CONFIRMATION, instruction=instruction,
-                          message="Pay by bank or mobile-money transfer, then confirm with the bank reference.")
+                          message=_("To be paid by bank or mobile-money transfer, then confirmed with the bank's "
+                                    "reference."))
 
 
 RAIL_NAMES = ("stripe", "manual")

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 
 import stripe
 from flask import Flask, current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from facility.core.labels import labelled
@@ -201,11 +202,11 @@ class StripeGateway:
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
             raise ValueError(f"attempt must be a non-negative integer, not {attempt!r}")
         if self.client is None:
-            return TransferResult(TransferStatus.FAILED, message="Stripe is not configured: STRIPE_API_KEY is not set.",
+            return TransferResult(TransferStatus.FAILED, message=_("Stripe is not set up here; the grantee gives bank details."),
                                   code="not_configured")
         if not destination:
             return TransferResult(TransferStatus.FAILED, code="no_destination",
-                                  message="The grantee has no Stripe connected account to pay into.")
+                                  message=_("The grantee has no Stripe account to pay into."))
         paid_transfer: stripe.Transfer | None = None
         try:
             existing = self.find_transfer_for_disbursement(disbursement_id)
@@ -234,7 +235,7 @@ class StripeGateway:
                 if transfer.reversed:
                     result = TransferResult(
                         TransferStatus.FAILED, transfer_id=transfer.id, code="transfer_reversed", request_id=request_id,
-                        message=f"Transfer {transfer.id} was reversed; re-queue the disbursement as a new attempt.")
+                        message=_("Stripe transfer %(id)s was taken back; queue the payment again.", id=transfer.id))
                 else:
                     result = TransferResult(TransferStatus.PAID, transfer_id=transfer.id, request_id=request_id)
                     paid_transfer = transfer
@@ -284,8 +285,8 @@ class StripeGateway:
                       disbursement_id)
             return TransferResult(
                 TransferStatus.FAILED, transfer_id=transfer.id, code="transfer_mismatch", found_existing=True,
-                message=(f"Stripe already has transfer {transfer.id} for this disbursement, of {transfer.amount} "
-                         f"{transfer.currency} cents to {transfer.destination}; it does not match and needs review."))
+                message=_("Stripe already has transfer %(id)s for this payment, for another amount or account; it "
+                          "does not match and needs review before anything more is paid.", id=transfer.id))
         return TransferResult(TransferStatus.PAID, transfer_id=transfer.id, found_existing=True)
 
     # -- checkout (card contributions) --
@@ -408,15 +409,15 @@ def _classify(exc: stripe.StripeError) -> TransferResult:
 
     if isinstance(exc, stripe.APIConnectionError):
         # The request may or may not have reached Stripe: the next attempt looks the transfer up first.
-        return retry("Could not reach Stripe (network error or time-out); the outcome is unknown.", NETWORK_RETRY_AFTER)
+        return retry(_("Stripe could not be reached; whether it paid is unknown until it is asked again."), NETWORK_RETRY_AFTER)
     if isinstance(exc, stripe.RateLimitError) or status == 429 or code == "rate_limit":
-        return retry(message or "Stripe's rate limit was reached.", _retry_after_header(exc) or RATE_LIMIT_RETRY_AFTER)
+        return retry(message or _("Stripe asked us to slow down."), _retry_after_header(exc) or RATE_LIMIT_RETRY_AFTER)
     if code == "idempotency_key_in_use" or (status == 409 and error.get("type") == "idempotency_error"):
-        return retry(message or "Another request for this payment is still running at Stripe.", IN_PROGRESS_RETRY_AFTER)
+        return retry(message or _("Stripe is still working on an earlier request for this payment."), IN_PROGRESS_RETRY_AFTER)
     if code == "lock_timeout" or status is None or status >= 500 or status == 409:
-        return retry(message or "Stripe had a temporary problem.", SERVER_ERROR_RETRY_AFTER)
+        return retry(message or _("Stripe had a temporary problem."), SERVER_ERROR_RETRY_AFTER)
     # Declines, invalid requests, key or permission problems, a reused key with other parameters.
-    return TransferResult(TransferStatus.FAILED, message=message or "Stripe refused the request.", code=code,
+    return TransferResult(TransferStatus.FAILED, message=message or _("Stripe refused the payment."), code=code,
                           request_id=request_id)
 
 

@@ -20,6 +20,7 @@ from facility.core.errors import PermissionDenied
 from facility.core.forms import FAILED, apply_errors, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import Decision, require
+from facility.core.providers import stripe_configured
 from facility.core.views import register_dashboard_panel
 from facility.disbursements import bank_details, payments, policy, queries, requests
 from facility.disbursements.forms import ButtonForm, ConfirmPaymentForm, FilterForm, ReasonForm
@@ -225,6 +226,9 @@ def checkout(contribution_id: int) -> ResponseReturnValue:
         raise PermissionDenied(_("Only the donor who pledged it pays a contribution by card."))
     if contribution.status != ContributionStatus.CHECKOUT_OPEN:
         flash(_("This contribution is not waiting for a card payment."), "info")
+        return redirect(back)
+    if not stripe_configured():  # pages link here only with Stripe; an old link still gets an answer
+        flash(_("Card payments are not available at the moment. You can pledge by wire instead."), "error")
         return redirect(back)
     try:
         session = get_gateway().create_checkout_session(

@@ -34,6 +34,7 @@ from facility.core.database import lock_row
 from facility.core.errors import Conflict, NotFound, ValidationFailed
 from facility.core.models import utcnow
 from facility.core.policy import require
+from facility.core.providers import CARD_UNAVAILABLE, stripe_configured
 from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.amounts import cents, money_received
@@ -64,13 +65,13 @@ def wire_instructions(contribution: Contribution) -> dict[str, str]:
 
 
 def checkout_url(contribution: Contribution) -> str | None:
-    """The page that sends a card pledge's donor to Stripe Checkout (None for a wire).
+    """The page that sends a card pledge's donor to Stripe Checkout (None for a wire, or without Stripe).
 
     `disbursements` serves it (only that package talks to payment providers); grants sits below
     it, so it names the endpoint instead of importing the view. create_app always registers it.
     """
-    if contribution.method != ContributionMethod.STRIPE:
-        return None
+    if contribution.method != ContributionMethod.STRIPE or not stripe_configured():
+        return None  # no link to a Stripe checkout that cannot work
     return url_for(CHECKOUT_ENDPOINT, contribution_id=contribution.id)
 
 
@@ -128,8 +129,11 @@ def pledge_contribution(*, actor: User, amount_cents: int, method: ContributionM
     try:
         method = ContributionMethod(method)
     except ValueError:
-        message = _("Choose wire or card.")
+        message = _("Choose wire or card.") if stripe_configured() else _("Choose wire.")
         raise ValidationFailed(message, errors={"method": [message]}) from None
+    if method == ContributionMethod.STRIPE and not stripe_configured():
+        message = str(CARD_UNAVAILABLE)
+        raise ValidationFailed(message, errors={"method": [message]})
     status = ContributionStatus.PLEDGED if method == ContributionMethod.WIRE else ContributionStatus.CHECKOUT_OPEN
     contribution = Contribution(
         donor_organization_id=actor.organization_id, pledged_by_id=actor.id, amount_cents=amount_cents,

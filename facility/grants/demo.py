@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from facility.accounts.models import Role, User
 from facility.challenges.models import Challenge, ChallengeStatus, Phase
 from facility.core.models import utcnow
+from facility.core.providers import stripe_configured
 from facility.extensions import db
 from facility.grants import (
     amendments,
@@ -56,10 +57,16 @@ def seed_early(state: dict) -> None:
     contributions.confirm_wire_contribution(contribution=big, actor=manager, received_cents=2_500_000_000,
                                             received_on=today - timedelta(days=40), bank_reference="DEMO-FT-0001")
     contributions.pledge_contribution(actor=donor, amount_cents=500_000_000, method="wire")
-    # The card gift was made anonymously: the public ledger names an "anonymous donor" for it.
-    card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe", anonymous=True)
-    contributions.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id,
-                                           amount_cents=25_000)
+    # The card gift was made anonymously: the public ledger names an "anonymous donor" for it. Without Stripe
+    # (no card payments offered) the same gift came by wire.
+    if stripe_configured():
+        card = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="stripe", anonymous=True)
+        contributions.record_card_contribution(checkout_session_id="cs_demo_0001", contribution_id=card.id,
+                                               amount_cents=25_000)
+    else:
+        gift = contributions.pledge_contribution(actor=donor, amount_cents=25_000, method="wire", anonymous=True)
+        contributions.confirm_wire_contribution(contribution=gift, actor=manager, received_cents=25_000,
+                                                received_on=today - timedelta(days=10), bank_reference="DEMO-FT-0002")
     demo_funds.seed_earmarked_fund(donor, manager)  # drawn first by the first public-interest-tech approval
 
 
@@ -102,7 +109,13 @@ def planned_spending(tranche: Tranche, *, overspend: dict[BudgetCategory, int] |
 def _grantee_acts(index: int, grant: Grant, proposal: Proposal, grantee: User, manager: User) -> None:
     """The first grant is accepted, paid by bank, with one milestone accepted and one under review."""
     if index != 0:
-        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id="acct_1DemoGrantee01")
+        if stripe_configured():
+            payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe",
+                                       stripe_account_id="acct_1DemoGrantee01")
+        else:
+            payouts.set_payout_account(grant=grant, actor=grantee, rail="manual",
+                                       account_holder=proposal.organization.name, bank_name="Demo Savings Bank",
+                                       account_number="0098765432")
         return
     awards.accept_grant(grant=grant, actor=grantee)
     payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", account_holder=proposal.organization.name,

@@ -29,6 +29,7 @@ from facility.challenges.models import FocusArea
 from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.inputs import COMMENT_CHARS, MAX_ID, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
+from facility.core.providers import stripe_configured
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail, RefundDestination
 from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
@@ -65,10 +66,9 @@ class UsdField(ParsedFieldMixin, StringField):
 class PledgeForm(FlaskForm):
     amount = UsdField(_l("Amount (US dollars)"), validators=[DataRequired(_l("Give an amount."))],
                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    method = RadioField(_l("How will you pay?"), choices=[
-        ("wire", _l("Bank transfer (wire): we show you our bank details and your reference")),
-        ("stripe", _l("Card, through Stripe's secure payment page")),
-    ], default="wire", validators=[DataRequired()])
+    # validate_choice=False: a choice that is not offered (card without Stripe) is refused by the service, in words.
+    method = RadioField(_l("How will you pay?"), choices=[], default="wire", validators=[DataRequired()],
+                        validate_choice=False)
     anonymous = BooleanField(_l("Show me as \"anonymous donor\" on the public ledger"),
                              description=_l("The facility's staff still see who gave; the public do not."))
     # The earmark (optional): one radio choice, and the select that goes with it (no JavaScript needed:
@@ -89,6 +89,9 @@ class PledgeForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.method.choices = [("wire", _l("Bank transfer (wire): we show you our bank details and your reference"))]
+        if stripe_configured():  # card payment only where it can work
+            self.method.choices.append(("stripe", _l("Card, through Stripe's secure payment page")))
         self.earmark_focus_area.choices = choices(FocusArea)
         self.earmark_country_group.choices = list(COUNTRY_GROUP_LABELS.items())
         self.earmark_region.choices = list(REGION_LABELS.items())
@@ -153,21 +156,31 @@ class ActionForm(FlaskForm):
 
 
 class PayoutForm(FlaskForm):
-    rail = RadioField(_l("How should the grant be paid?"),
-                      choices=choices(PayoutRail)[::-1],  # the bank first: Stripe reaches few countries
-                      default="manual", validators=[DataRequired()])
+    rail = RadioField(_l("How should the grant be paid?"), choices=[], default="manual", validators=[DataRequired()],
+                      validate_choice=False)  # a rail not offered is refused by the service, in words
     stripe_account_id = StringField(_l("Stripe account id"), validators=[Optional(), Length(max=STRIPE_ACCOUNT_CHARS)],
                                     description=_l("Starts with acct_. Only for Stripe."))
     account_holder = StringField(_l("Account holder"), validators=[Optional(), Length(max=NAME_CHARS)])
     bank_name = StringField(_l("Bank or mobile-money provider"), validators=[Optional(), Length(max=NAME_CHARS)])
     account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)],
                                  description=_l("Or give an IBAN instead."), render_kw={"autocomplete": "off"})
-    iban = StringField(_l("IBAN"), validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)], render_kw={"autocomplete": "off"})
-    swift = StringField(_l("SWIFT/BIC code"), validators=[Optional(), Length(max=SWIFT_CHARS)])
+    iban = StringField(_l("IBAN (international bank account number)"),
+                       validators=[Optional(), Length(max=ACCOUNT_NUMBER_CHARS)], render_kw={"autocomplete": "off"},
+                       description=_l("Starts with two letters for the country, like GB82 WEST 1234 5698 7654 32; "
+                                      "your bank statement shows it. Many countries have none: then give the "
+                                      "account number."))
+    swift = StringField(_l("SWIFT/BIC code (the bank's international code)"),
+                        validators=[Optional(), Length(max=SWIFT_CHARS)],
+                        description=_l("8 or 11 letters and digits, like DEUTDEFF; your bank gives it."))
     current_password = PasswordField(_l("Your current password"), validators=[Optional(), Length(max=PASSWORD_CHARS)],
                                      description=_l("Needed to change payout details that were already given."),
                                      render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Save payout details"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The bank first: Stripe reaches few countries; Stripe only where it is configured.
+        self.rail.choices = choices(PayoutRail, only=None if stripe_configured() else {PayoutRail.MANUAL})[::-1]
 
 
 def _spent(label: str) -> MoneyField:

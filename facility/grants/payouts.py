@@ -20,6 +20,7 @@ from facility.core.errors import Conflict, ValidationFailed
 from facility.core.inputs import NAME_CHARS, clean_text
 from facility.core.models import utcnow
 from facility.core.policy import require
+from facility.core.providers import STRIPE_PAYOUT_UNAVAILABLE, stripe_configured
 from facility.extensions import db
 from facility.grants.models import Grant, PayoutAccount, PayoutRail
 from facility.grants.policy import can_set_payout
@@ -125,8 +126,11 @@ def set_payout_account(
     try:
         rail = PayoutRail(rail)
     except ValueError:
-        raise ValidationFailed(_("Choose Stripe or a bank transfer."),
-                               errors={"rail": [_("Choose Stripe or a bank transfer.")]}) from None
+        message = _("Choose Stripe or a bank transfer.") if stripe_configured() else _("Choose a bank transfer.")
+        raise ValidationFailed(message, errors={"rail": [message]}) from None
+    if rail == PayoutRail.STRIPE and not stripe_configured():
+        message = str(STRIPE_PAYOUT_UNAVAILABLE)
+        raise ValidationFailed(message, errors={"rail": [message]})
     if current is not None and not _password_ok(actor, confirm_password):
         errors["confirm_password"] = [_("Changing payout details needs your current password.")]
     account = PayoutAccount(grant_id=grant.id, rail=rail, created_by_id=actor.id, created_at=utcnow())

@@ -108,15 +108,11 @@ def contributions_page():
                                anonymous=form.anonymous.data, earmark=form.earmark())
         if contribution is not FAILED:
             db.session.commit()
-            checkout = contributions.checkout_url(contribution)
+            checkout = contributions.checkout_url(contribution)  # a card pledge is taken only with Stripe
             if checkout:
                 return redirect(checkout)
-            if contribution.method == ContributionMethod.STRIPE:
-                flash(_("Card payments are not available at the moment; your pledge %(ref)s is saved.",
-                        ref=contribution.reference), "info")
-            else:
-                flash(_("Thank you. Your pledge %(ref)s is saved; the bank details are below.",
-                        ref=contribution.reference), "success")
+            flash(_("Thank you. Your pledge %(ref)s is saved; the bank details are below.",
+                    ref=contribution.reference), "success")
             return redirect(url_for("grants.contribution", contribution_id=contribution.id))
     pagination = _paginate(queries.contributions_of(user))
     return render_template("grants/contributions.html", form=form, pagination=pagination, cofunded=cofunded,

@@ -25,6 +25,7 @@ from facility.challenges.sdg import is_target
 from facility.cities import countries
 from facility.cities.models import City, SizeClass
 from facility.cities.services import valid_country
+from facility.core.forms import country_choices
 from facility.core.labels import choices
 
 SelectT = TypeVar("SelectT", bound=sa.Select[Any])
@@ -50,7 +51,7 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    country = StringField(_l("Country (alpha-3)"), validators=[Optional(), Length(max=3)])
+    country = SelectField(_l("Country"), validators=[Optional()], choices=[], validate_choice=False)
     region = SelectField(_l("Region"), validators=[Optional()], choices=[("", _l("Any")), *REGION_CHOICES])
     country_group = SelectField(_l("Country group"), validators=[Optional()],
                                 choices=[("", _l("Any")), *GROUP_CHOICES])
@@ -61,6 +62,7 @@ class FilterForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.country.choices = country_choices(_l("Any"))
         self.size_class.choices = [("", _l("Any")), *choices(SizeClass)]
         self.focus_area.choices = [("", _l("Any")), *choices(FocusArea)]
 
@@ -89,7 +91,7 @@ class PortfolioFilter:
             if country:
                 values["country"] = country
             else:
-                form.country.errors = [_l("Give an ISO 3166-1 alpha-3 code, e.g. UGA.")]
+                form.country.errors = [_l("Choose a country from the list.")]
         if form.sdg_target.data and not form.sdg_target.errors:
             if is_target(form.sdg_target.data.strip()):
                 values["sdg_target"] = form.sdg_target.data.strip()

@@ -131,7 +131,7 @@ def test_api_wire_pledge_and_confirm(client, app, donor, make_user, api_headers)
     assert facility_totals()["raised"] == 1_000_000
 
 
-def test_api_card_pledge_links_to_checkout(client, donor, api_headers):
+def test_api_card_pledge_links_to_checkout(client, donor, api_headers, stripe_on):
     """A card pledge is answered with the checkout URL of the payments blueprint, and no wire instructions."""
     response = client.post("/api/v1/contributions", json={"amount_cents": 5_000, "method": "stripe"},
                            headers=api_headers(donor))

@@ -47,10 +47,10 @@ def _reader(client, make_user, role="auditor"):
 
 
 def _actions(client, **args) -> list[str]:
-    """The actions listed in the page's table, top to bottom."""
+    """The actions listed in the page's table, top to bottom (the code shown beside the words)."""
     html = client.get("/audit", query_string=args).get_data(as_text=True)
     table = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in html else ""
-    return [part.split("</code>", 1)[0] for part in table.split("<td><code>")[1:]]
+    return [part.split("</code>", 1)[0] for part in table.split("<small><code>")[1:]]
 
 
 # --- who may see it -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from facility.ledger.services import commitment_code
 from facility.ledger.verify import verify_ledger
 
 
-def test_demo_has_a_disbursement_in_every_state(app):
+def test_demo_has_a_disbursement_in_every_state(app, stripe_on):
     seed(echo=lambda _msg: None)
     rows = db.session.execute(sa.select(Disbursement.status, Disbursement.rail)).all()
     assert {status for status, _rail in rows} == set(DisbursementStatus)

@@ -213,7 +213,7 @@ def test_a_lost_answer_is_found_by_the_look_up_not_paid_twice(payable, run_jobs,
         run_jobs()
     d = _fresh(d)
     assert d.status is S.PAID and len(fake_stripe.transfers) == 1
-    assert "earlier try" in d.events[-1].note
+    assert "earlier attempt" in d.events[-1].note
 
 
 def test_retries_give_up_after_the_policy_limit(payable, run_jobs, fake_stripe):

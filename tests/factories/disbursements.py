@@ -23,7 +23,7 @@ from facility.ledger.services import contributions_account, pool_account, post_t
 from facility.proposals.models import Proposal, ProposalStatus
 from tests.factories import PASSWORD
 from tests.factories.accounts import enrol
-from tests.factories.grants import award
+from tests.factories.grants import award, stripe_given
 
 
 def _user(email: str, role: str, organization: Organization | None = None) -> User:
@@ -74,7 +74,8 @@ def _payable_grant(n: int, *, amount_cents: int, stripe_account: str, tag: str, 
     grant = award(proposal, requester, amount_cents=total, tranches=[
         {"title": f"Tranche {i}", "amount_cents": amount_cents} for i in range(1, n + 1)])
     awards.accept_grant(grant=grant, actor=grantee)
-    payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
+    with stripe_given():
+        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
     db.session.execute(sa.update(Tranche).where(Tranche.grant_id == grant.id).values(status=TrancheStatus.ACCEPTED))
     return grant
 

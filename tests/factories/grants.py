@@ -1,8 +1,11 @@
 """Grants: awarded, accepted, with a payout account and accepted milestone evidence, through the services."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+from flask import current_app
 
 from facility.accounts.authority import senior_limit_cents
 from facility.accounts.models import User
@@ -22,6 +25,23 @@ def spending(**cents: int) -> dict[str, int]:
 
 
 NO_SPENDING = spending()
+
+OFFLINE_STRIPE_KEY = "sk_test_offline"  # Stripe configured, but nothing listens: no test reaches the network
+
+
+@contextmanager
+def stripe_given() -> Iterator[None]:
+    """Card pledges and Stripe payout accounts are only taken where Stripe is configured: builders that make
+    them do so as an installation with Stripe would, and put the setting back (a test's app may have none)."""
+    config = current_app.config
+    saved = config.get("STRIPE_API_KEY")
+    if not saved:
+        config["STRIPE_API_KEY"] = OFFLINE_STRIPE_KEY
+    try:
+        yield
+    finally:
+        config["STRIPE_API_KEY"] = saved
+
 
 MANUAL_ACCOUNT = dict(account_holder="WaterWatch", bank_name="Dutch-Bangla Bank", iban="GB82WEST12345698765432",
                       swift="DBBLBDDH")
@@ -68,7 +88,8 @@ def make_grant(proposal: Proposal, manager: User, grantee: User | None = None, *
     if accept:
         awards.accept_grant(grant=grant, actor=grantee)
     if rail == "stripe":
-        payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
+        with stripe_given():
+            payouts.set_payout_account(grant=grant, actor=grantee, rail="stripe", stripe_account_id=stripe_account)
     elif rail == "manual":
         payouts.set_payout_account(grant=grant, actor=grantee, rail="manual", **MANUAL_ACCOUNT)
     for position in accepted_reports:

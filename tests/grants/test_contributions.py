@@ -88,7 +88,7 @@ def test_pledge_rules(app, donor, make_user):
     assert "method" in caught.value.errors
 
 
-def test_card_webhook_books_once(app, donor):
+def test_card_webhook_books_once(app, donor, stripe_on):
     contribution = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
     db.session.commit()
     assert contribution.status == ContributionStatus.CHECKOUT_OPEN
@@ -107,7 +107,7 @@ def test_card_webhook_books_once(app, donor):
                                           amount_cents=2_500)
 
 
-def test_card_webhook_refuses_wire_and_reused_sessions(app, donor):
+def test_card_webhook_refuses_wire_and_reused_sessions(app, donor, stripe_on):
     wire = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="wire")
     card1 = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")
     card2 = contributions.pledge_contribution(actor=donor, amount_cents=2_500, method="stripe")

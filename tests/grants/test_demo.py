@@ -20,7 +20,7 @@ def test_seed_without_challenges_makes_contributions(app):
     assert verify_ledger() == []
 
 
-def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_proposal, make_user):
+def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_proposal, make_user, stripe_on):
     challenge = make_challenge()
     first = make_proposal(challenge)
     second = make_proposal(challenge)

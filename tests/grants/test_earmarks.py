@@ -154,7 +154,7 @@ def test_cofunding_a_published_challenge_goes_straight_to_its_pool(app, donor, m
     assert verify_ledger() == []
 
 
-def test_card_cofunding_moves_on_the_webhook(app, donor, manager):
+def test_card_cofunding_moves_on_the_webhook(app, donor, manager, stripe_on):
     city, official = _city("Lima", "PER")
     factories.ledger.fund_facility(5_000_000)
     challenge = _pending(city, official, pool=1_000_000)

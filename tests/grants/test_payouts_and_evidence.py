@@ -50,7 +50,7 @@ def test_payout_details_for_is_the_decrypting_path(app, grant_setup):
         "bank_name": "Dutch-Bangla Bank", "account_number": "0123456789", "swift": None}
 
 
-def test_changing_needs_password_and_supersedes(app, grant_setup):
+def test_changing_needs_password_and_supersedes(app, grant_setup, stripe_on):
     grant, _, grantee = grant_setup
     first = _manual(grant, grantee)
     db.session.commit()
@@ -73,7 +73,7 @@ def test_changing_needs_password_and_supersedes(app, grant_setup):
     assert "payout_account.changed" in actions
 
 
-def test_payout_validation_and_permissions(app, grant_setup, make_user, make_org):
+def test_payout_validation_and_permissions(app, grant_setup, make_user, make_org, stripe_on):
     grant, manager, grantee = grant_setup
     with pytest.raises(ValidationFailed) as caught:
         _manual(grant, grantee, account_holder="", iban="GB00WEST12345698765432", swift="XX")

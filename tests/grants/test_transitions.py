@@ -70,7 +70,7 @@ def donor(make_user, make_org):
     return make_user("donor", organization=make_org(name="Foundation", kind=OrgKind.DONOR, country="NOR"))
 
 
-def test_contribution_moves_through_the_services(app, donor, make_user):
+def test_contribution_moves_through_the_services(app, donor, make_user, stripe_on):
     manager = make_user("fund_manager")
     wire = contributions.pledge_contribution(actor=donor, amount_cents=10_000, method="wire")
     contributions.confirm_wire_contribution(contribution=wire, actor=manager, received_cents=10_000,

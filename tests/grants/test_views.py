@@ -55,7 +55,7 @@ def test_pledge_form_errors(client, login, donor, amount):
     assert db.session.execute(sa.select(sa.func.count(Contribution.id))).scalar_one() == 0
 
 
-def test_card_pledge_without_checkout_route_keeps_pledge(client, login, donor):
+def test_card_pledge_without_checkout_route_keeps_pledge(client, login, donor, stripe_on):
     login(client, donor)
     token = get_csrf(client, "/contributions")
     response = client.post("/contributions", data={"amount": "50", "method": "stripe", "csrf_token": token})
