@@ -83,6 +83,21 @@ def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] 
         form.form_errors.append(error.detail)
 
 
+def add_missing_errors(form: FlaskForm, errors: dict[str, list[str]], field_map: dict[str, str] | None = None) -> None:
+    """A service's per-field problems (e.g. `accounts.services.signup_problems`) added to a form whose own
+    checks failed, so every problem shows at once: only on fields without an error of their own (the
+    same problem is not said twice); problems of no field of this form go at the top."""
+    field_map = field_map or {}
+    in_error = {field.name for field in form if field.errors}
+    for name, messages in errors.items():
+        field = getattr(form, field_map.get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            if field.name not in in_error:
+                field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors.extend(messages)
+
+
 FAILED: Any = object()
 """What `attempt` and `attempt_or_flash` return when the service refused (nothing was written)."""
 
