@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def _page(status: int, detail: str = ""):
-    return render_template("errors/error.html", status=status, detail=detail), status
+    # Too large a request (MAX_CONTENT_LENGTH): nothing was read, so the way back is to the form that sent it.
+    back = _back_to() if status == 413 else None
+    return render_template("errors/error.html", status=status, detail=detail, back=back), status
 
 
 def _back_to() -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,7 +19,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.models import OrgType, Role
 from facility.accounts.orgids import ORG_IDENTIFIER_CHARS
-from facility.accounts.services import WEBSITE_CHARS, email_problem
+from facility.accounts.services import WEBSITE_CHARS, email_problem, signup_problems
+from facility.core.forms import add_missing_errors
 from facility.core.forms import country_choices as core_country_choices
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
@@ -69,6 +72,28 @@ class SignUpForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.org_country.choices = country_choices()
         self.org_type.choices = org_type_choices()
+
+    def signup_values(self) -> dict[str, Any]:
+        """The form as `services.register_user` takes it: an organisation when one is named (or due)."""
+        organization = None
+        if self.org_name.data or self.role.data == Role.INNOVATOR.value:
+            organization = {"name": self.org_name.data, "country": self.org_country.data,
+                            "org_type": self.org_type.data}
+        return {"email": self.email.data, "password": self.password.data, "name": self.name.data,
+                "role": self.role.data, "organization": organization}
+
+    def validate(self, extra_validators=None) -> bool:
+        """The form's checks and, when they fail, the sign-up's own rules too (the password rules, the
+        organisation an innovator needs, an address already taken): every problem in one pass."""
+        valid = super().validate(extra_validators)
+        if not valid:
+            add_missing_errors(self, signup_problems(**self.signup_values()), SIGNUP_FIELDS)
+        return valid
+
+
+SIGNUP_FIELDS = {"organization": "org_name", "organization.name": "org_name",
+                 "organization.country": "org_country", "organization.org_type": "org_type"}
+"""The sign-up service's error keys -> the sign-up form's fields."""
 
 
 class SignInForm(FlaskForm):

@@ -27,6 +27,7 @@ from facility.accounts.factors import note_factor_verified
 from facility.accounts.models import PasskeyCredential, User
 from facility.accounts.views import _safe_next
 from facility.core.errors import DomainError, NotFound, PermissionDenied
+from facility.core.forms import note_form_errors
 from facility.extensions import db
 
 bp = Blueprint("passkeys", __name__)
@@ -136,6 +137,7 @@ def remove(passkey_id: int):
         abort(404)
     except DomainError as error:
         db.session.rollback()
+        note_form_errors()  # the refusal is shown in an error summary: "Error:" in the title
         return render_template("accounts/passkeys.html", passkeys=passkeys.passkeys_of(user),
                                add_form=PasskeyNameForm(), remove_form=form, rp_id=passkeys.rp_id(),
                                refusal=error.detail), error.status

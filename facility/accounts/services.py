@@ -6,6 +6,7 @@ commits once.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import available_timezones
@@ -90,25 +91,24 @@ def _check_country(code: str | None) -> str | None:
     return country.alpha_3 if country else None
 
 
-def register_user(
-    *,
-    email: str,
-    password: str,
-    name: str,
-    role: str,
-    organization: dict[str, Any] | None = None,
-    actor: User | None = None,
-) -> User:
-    """Create an account. Self sign-up only as innovator, city official or donor.
+@dataclass
+class _SignUp:
+    """What a sign-up would write, once `_check_signup` found nothing wrong."""
 
-    An innovator brings an organisation (`name`, `country` ISO alpha-3,
-    `org_type`); a donor may bring one. Every problem is reported at once.
-    """
-    errors: dict[str, list[str]] = {}
+    email: str
+    name: str
+    role: Role | None
+    organization: Organization | None
+
+
+def _check_signup(errors: dict[str, list[str]], *, email: str, password: str, name: str, role: str,
+                  organization: dict[str, Any] | None, actor: User | None) -> _SignUp:
+    """Every rule of a sign-up, each problem collected into `errors` (all fields at once); the
+    organisation is built (not added) only when nothing is wrong."""
     email = normalise_email(email)
     name = _collect(errors, name, "name", limit=NAME_CHARS)
     try:
-        role_value = Role(role)
+        role_value: Role | None = Role(role)
     except ValueError:
         role_value = None
         errors.setdefault("role", []).append(_("Unknown role."))
@@ -150,17 +150,48 @@ def register_user(
             org_type = None
         if not errors:
             org = Organization(name=org_name, kind=kind, org_type=org_type, country=country)
-            db.session.add(org)
+    return _SignUp(email=email, name=name, role=role_value, organization=org)
 
+
+def signup_problems(*, email: str, password: str, name: str, role: str,
+                    organization: dict[str, Any] | None = None, actor: User | None = None) -> dict[str, list[str]]:
+    """Every reason `register_user` would refuse these values (field -> messages; empty when none);
+    writes nothing. For a page or API whose own checks failed: the person sees every problem at once."""
+    errors: dict[str, list[str]] = {}
+    _check_signup(errors, email=email, password=password, name=name, role=role, organization=organization,
+                  actor=actor)
+    return errors
+
+
+def register_user(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    role: str,
+    organization: dict[str, Any] | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account. Self sign-up only as innovator, city official or donor.
+
+    An innovator brings an organisation (`name`, `country` ISO alpha-3,
+    `org_type`); a donor may bring one. Every problem is reported at once.
+    """
+    errors: dict[str, list[str]] = {}
+    signup = _check_signup(errors, email=email, password=password, name=name, role=role,
+                           organization=organization, actor=actor)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
 
-    assert role_value is not None  # an unknown role was refused above
-    user = User(email=email, name=name, password_hash=hash_password(password), organization=org)
-    user.add_role(role_value)
+    assert signup.role is not None  # an unknown role was refused above
+    if signup.organization is not None:
+        db.session.add(signup.organization)
+    user = User(email=signup.email, name=signup.name, password_hash=hash_password(password),
+                organization=signup.organization)
+    user.add_role(signup.role)
     db.session.add(user)
     db.session.flush()
-    record("user.signed_up", actor=actor or user, obj=user, details={"role": role_value.value})
+    record("user.signed_up", actor=actor or user, obj=user, details={"role": signup.role.value})
     return user
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, logout_user
 
 from facility.accounts import admin_views, mfa_views, queries, services, signin_flow
 from facility.accounts.forms import (
+    SIGNUP_FIELDS,
     ChangePasswordForm,
     ForgotPasswordForm,
     OrganizationForm,
@@ -19,7 +20,7 @@ from facility.accounts.forms import (
     SignUpForm,
 )
 from facility.accounts.limits import reset_limits, signin_limits, signup_limits
-from facility.accounts.models import Role, User
+from facility.accounts.models import User
 from facility.core.errors import DomainError
 from facility.core.forms import FAILED, attempt
 from facility.core.urls import safe_next
@@ -51,16 +52,7 @@ def signup():
         return redirect(url_for("core.dashboard"))
     form = SignUpForm()
     if form.validate_on_submit():
-        organization = None
-        if form.org_name.data or form.role.data == Role.INNOVATOR.value:
-            organization = {"name": form.org_name.data, "country": form.org_country.data,
-                            "org_type": form.org_type.data}
-        user = attempt(
-            form, services.register_user, email=form.email.data, password=form.password.data, name=form.name.data,
-            role=form.role.data, organization=organization,
-            field_map={"organization": "org_name", "organization.name": "org_name",
-                       "organization.country": "org_country", "organization.org_type": "org_type"},
-        )
+        user = attempt(form, services.register_user, field_map=SIGNUP_FIELDS, **form.signup_values())
         if user is not FAILED:
             _sign_in(user)
             db.session.commit()

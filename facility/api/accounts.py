@@ -1,6 +1,8 @@
 """API: tokens, sign-up and the caller."""
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from facility.accounts import mfa, queries, services, totp
@@ -9,6 +11,7 @@ from facility.accounts.models import SELF_SIGNUP_ROLES, OrgType
 from facility.accounts.policy import is_enrolled, must_enrol
 from facility.api import api_blueprint
 from facility.api.auth import ApiError, public, require_user
+from facility.api.problems import flatten_errors
 from facility.api.schemas import PageArgs, page_of, paginate
 from facility.audit.services import record
 from facility.core.inputs import NAME_CHARS
@@ -67,6 +70,34 @@ class SignUpSchema(ma.Schema):
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(
         [r.value for r in SELF_SIGNUP_ROLES], error="Sign up as one of {choices}; the facility grants the other roles."))
     organization = ma.fields.Nested(OrganizationInSchema)
+
+    def handle_error(self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any) -> None:
+        """Some fields were refused here: the sign-up's own rules (`services.signup_problems`) are checked
+        too, so the caller hears of every problem in one answer (the password rules, the organisation an
+        innovator needs...), and of none twice."""
+        if many or not isinstance(data, dict) or not isinstance(error.messages, dict):
+            return
+        refused = flatten_errors(error.messages)
+        org = data.get("organization")
+        problems = services.signup_problems(
+            email=_text(data.get("email")), password=_text(data.get("password")), name=_text(data.get("name")),
+            role=_text(data.get("role")),
+            organization={key: _text(org.get(key)) for key in ("name", "country", "org_type")}
+            if isinstance(org, dict) and org else None,
+        )
+        more = {key: messages for key, messages in problems.items() if not _covered(key, refused)}
+        if more:
+            raise ma.ValidationError({**error.messages, **more}, data=data, valid_data=error.valid_data)
+
+
+def _text(value: Any) -> str:
+    """A value as the sign-up rules read it: anything but text (refused by the schema) counts as empty."""
+    return value if isinstance(value, str) else ""
+
+
+def _covered(key: str, refused: dict[str, list[str]]) -> bool:
+    """Whether the schema already refused this field, a field inside it or the object it is in."""
+    return any(name == key or name.startswith(key + ".") or key.startswith(name + ".") for name in refused)
 
 
 class OrganizationSchema(ma.Schema):

@@ -6,9 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pycountry
-from flask import flash
+from flask import flash, g, has_request_context
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from wtforms import Form
 from wtforms.validators import StopValidation, ValidationError
 
 from facility.core.errors import DomainError, NotFound, PermissionDenied
@@ -93,6 +96,21 @@ def apply_errors(form: FlaskForm, error: DomainError, field_map: dict[str, str] 
         form.form_errors.append(error.detail)
 
 
+def add_missing_errors(form: FlaskForm, errors: dict[str, list[str]], field_map: dict[str, str] | None = None) -> None:
+    """A service's per-field problems (e.g. `accounts.services.signup_problems`) added to a form whose own
+    checks failed, so every problem shows at once: only on fields without an error of their own (the
+    same problem is not said twice); problems of no field of this form go at the top."""
+    field_map = field_map or {}
+    in_error = {field.name for field in form if field.errors}
+    for name, messages in errors.items():
+        field = getattr(form, field_map.get(name, name), None)
+        if field is not None and hasattr(field, "errors"):
+            if field.name not in in_error:
+                field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors.extend(messages)
+
+
 FAILED: Any = object()
 """What `attempt` and `attempt_or_flash` return when the service refused (nothing was written)."""
 
@@ -132,3 +150,52 @@ def attempt_or_flash(service: Callable[..., Any], **kwargs: Any) -> Any:
     Returns the service's result or `FAILED`; `PermissionDenied` and `NotFound` are re-raised.
     """
     return _refusable(service, kwargs, lambda error: flash(error.detail, "error"))
+
+
+# --- what a page with form errors shows: "Error:" in its title, the error summary focused -------------
+
+def note_form_errors() -> None:
+    """The page being answered shows errors that are on no form of its context (e.g. a checklist of
+    why a proposal cannot be submitted): its title starts with "Error:" too."""
+    g.form_has_errors = True
+
+
+def _has_errors(value: Any) -> bool:
+    return isinstance(value, Form) and bool(value.errors)
+
+
+@pass_context
+def page_has_form_errors(context: Context) -> bool:
+    """Whether the page being rendered shows a form with errors: a form of its context (also in a
+    list or dict of forms) whose checks or service refused, or `note_form_errors()`. base.html
+    starts the page's title with "Error:" then, on every page, with nothing to do in the views."""
+    if has_request_context() and g.get("form_has_errors"):
+        return True
+    for value in context.get_all().values():
+        if _has_errors(value):
+            return True
+        if isinstance(value, list | tuple) and any(_has_errors(item) for item in value):
+            return True
+        if isinstance(value, dict) and any(_has_errors(item) for item in value.values()):
+            return True
+    return False
+
+
+def claim_autofocus() -> bool:
+    """True for the first error summary of the request only: the one element with `autofocus`, so a
+    browser moves focus there (and a screen reader reads it) without JavaScript."""
+    if g.get("error_summary_shown"):
+        return False
+    g.error_summary_shown = True
+    return True
+
+
+def error_summary_shown() -> bool:
+    """An error summary already has the focus: fields then drop any `autofocus` of their own."""
+    return bool(g.get("error_summary_shown"))
+
+
+def register_template_helpers(app: Any) -> None:
+    """The helpers `_forms.html` and base.html call (from `core.templating.register`)."""
+    app.jinja_env.globals.update(page_has_form_errors=page_has_form_errors, claim_autofocus=claim_autofocus,
+                                 error_summary_shown=error_summary_shown)

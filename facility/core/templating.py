@@ -10,6 +10,7 @@ from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
+from facility.core.forms import register_template_helpers
 from facility.core.labels import label, tone
 from facility.core.policy import Answer
 from facility.core.policy import may as ask_policy
@@ -63,6 +64,7 @@ def may(name: str, *args: Any) -> Answer:
 def register(app: Flask) -> None:
     app.jinja_env.globals["may"] = may
     app.jinja_env.globals["stripe_configured"] = stripe_configured
+    register_template_helpers(app)  # "Error:" titles, the focused error summary
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["tone"] = tone
     app.jinja_env.filters["money"] = money

@@ -26,10 +26,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from facility.challenges.funding import COUNTRY_GROUP_LABELS, REGION_LABELS
 from facility.challenges.models import FocusArea
+from facility.core.errors import ValidationFailed
 from facility.core.forms import ParsedFieldMixin, SaneDate, parse_usd
 from facility.core.inputs import COMMENT_CHARS, MAX_ID, NAME_CHARS, REASON_CHARS, REFERENCE_CHARS
 from facility.core.labels import choices
 from facility.core.providers import stripe_configured
+from facility.core.uploads import validate_upload
 from facility.grants.milestones import REPORT_CHARS, RETURN_COMMENT_CHARS
 from facility.grants.models import PayoutRail, RefundDestination
 from facility.grants.payouts import ACCOUNT_NUMBER_CHARS, PASSWORD_CHARS, STRIPE_ACCOUNT_CHARS, SWIFT_CHARS
@@ -206,6 +208,20 @@ class EvidenceForm(FlaskForm):
         self.kpi_values = parse_kpis(field.data or "")
 
     kpi_values: dict = {}
+
+    def validate_files(self, field):
+        """Each file as the service judges it (`core.uploads.validate_upload`: empty, too large, not a PDF,
+        image or text), so a refused file shows at the field with the form's other problems. The files
+        read are kept (`uploads`) for the service."""
+        self.uploads = [(upload.filename, upload.read()) for upload in (field.data or [])
+                        if upload and upload.filename]
+        for filename, data in self.uploads:
+            try:
+                validate_upload(filename, data)
+            except ValidationFailed as error:
+                field.errors.extend(error.errors.get("files", [error.detail]))
+
+    uploads: list[tuple[str, bytes]] = []
 
     def spending_fields(self) -> list[tuple[BudgetCategory, MoneyField]]:
         """(category, field) in the categories' order."""

@@ -330,15 +330,13 @@ def evidence(tranche_id: int):
     tranche = queries.get_visible_tranche(_me(), tranche_id)
     _refuse_role(policy.can_report(_me(), tranche))
     form = EvidenceForm()
-    if form.validate_on_submit():
-        files = [(upload.filename or "file", upload.read()) for upload in (form.files.data or [])
-                 if upload and upload.filename]
-        if attempt(form, milestones.submit_milestone_report, field_map={"kpi_values": "kpis", **SPENDING_FIELDS},
-                   tranche=tranche, actor=_me(), text=form.text.data, spending=form.spending_data(),
-                   kpi_values=form.kpi_values, files=files) is not FAILED:
-            db.session.commit()
-            flash(_("Milestone report sent; a fund manager will review it."), "success")
-            return redirect(url_for("grants.grant", grant_id=tranche.grant_id))
+    if form.validate_on_submit() and attempt(
+            form, milestones.submit_milestone_report, field_map={"kpi_values": "kpis", **SPENDING_FIELDS},
+            tranche=tranche, actor=_me(), text=form.text.data, spending=form.spending_data(),
+            kpi_values=form.kpi_values, files=form.uploads) is not FAILED:
+        db.session.commit()
+        flash(_("Milestone report sent; a fund manager will review it."), "success")
+        return redirect(url_for("grants.grant", grant_id=tranche.grant_id))
     return render_template("grants/evidence.html", form=form, tranche=tranche), _status(form)
 
 

@@ -13,7 +13,7 @@ from facility.challenges.queries import get_visible_challenge
 from facility.challenges.services import register_extension_recipients
 from facility.core.dashboard import work_item
 from facility.core.errors import DomainError, ValidationFailed
-from facility.core.forms import FAILED, apply_errors, attempt
+from facility.core.forms import FAILED, attempt, note_form_errors
 from facility.core.inputs import page_arg
 from facility.core.labels import label
 from facility.core.policy import require
@@ -138,6 +138,8 @@ def show(proposal_id: int, submit_errors: dict | None = None, upload_form: Uploa
     if policy.can_submit(current_user, proposal) is None and submit_errors is None:
         problems = services.submission_problems(proposal)  # a checklist before submitting
     status = 422 if submit_errors or (upload_form is not None and upload_form.errors) else 200
+    if submit_errors:
+        note_form_errors()  # the refused submission's errors are on no form: "Error:" in the title all the same
     return render_template(
         "proposals/show.html", proposal=proposal, challenge=proposal.challenge,
         action_form=ActionForm(), upload_form=upload_form or UploadForm(), submit_errors=submit_errors,
@@ -193,13 +195,9 @@ def upload(proposal_id: int):
     form = UploadForm()
     if form.validate_on_submit():
         data = form.file.data
-        try:
-            services.add_attachment(actor=_user(), proposal=proposal, filename=data.filename or "",
-                                    stream=data.stream)
-        except ValidationFailed as error:
-            db.session.rollback()
-            apply_errors(form, error)
-        else:
+        # A file the service refuses (empty, too large, not a PDF or image, one too many): at the field.
+        if attempt(form, services.add_attachment, actor=_user(), proposal=proposal, filename=data.filename or "",
+                   stream=data.stream) is not FAILED:
             db.session.commit()
             flash(_("File uploaded."), "success")
             return redirect(url_for("proposals.show", proposal_id=proposal.id) + "#attachments")
