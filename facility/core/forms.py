@@ -14,9 +14,9 @@ from jinja2.runtime import Context
 from wtforms import Form
 from wtforms.validators import StopValidation, ValidationError
 
+from facility.core.countries import country_name
 from facility.core.errors import DomainError, NotFound, PermissionDenied
 from facility.core.inputs import MAX_CENTS, date_in_range, date_range_message
-from facility.core.templating import country_name
 from facility.extensions import db
 
 _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[, ])[0-9]{3}(?:(?P=sep)[0-9]{3})*|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?")

@@ -4,12 +4,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pycountry
 from flask import Flask
 from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
+from facility.core.countries import country_name
 from facility.core.forms import register_template_helpers
 from facility.core.labels import label, tone
 from facility.core.policy import Answer
@@ -23,16 +23,6 @@ def money(cents: int | None, currency: str = "USD") -> str:
         return "—"
     # Exact: cents as a Decimal with two places, grouped and separated by the viewer's locale (1 234,50).
     return f"{currency} {format_decimal(Decimal(int(cents)).scaleb(-2), format='#,##0.00')}"
-
-
-def country_name(alpha3: str | None) -> str:
-    """A country's name in the viewer's language (Babel's territory names) for its ISO alpha-3 code:
-    pages show names, never codes. An unknown code is shown as given."""
-    found = pycountry.countries.get(alpha_3=(alpha3 or "").upper()) if alpha3 else None
-    if found is None:
-        return alpha3 or "—"
-    locale = get_locale()
-    return str((locale.territories.get(found.alpha_2) if locale else None) or found.name)
 
 
 def is_right_to_left() -> bool:

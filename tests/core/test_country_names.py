@@ -1,7 +1,7 @@
 """Pages show a country's name in the viewer's language, never its code."""
 from flask_babel import force_locale
 
-from facility.core.templating import country_name
+from facility.core.countries import country_name
 
 
 def test_country_names_follow_the_language(app):
