@@ -52,7 +52,7 @@ def hits(table: str, q: str) -> sa.Subquery:
         return select.where(vector.bool_op("@@")(query) if terms else sa.false()).subquery(f"{table}_hits")
     name = fts_table(table)
     fts = sa.table(name, sa.column("rowid"))
-    whole = sa.literal_column(name)
+    whole: sa.ColumnElement[Any] = sa.literal_column(name)
     select = sa.select(fts.c.rowid.label("id"), sa.func.bm25(whole, *BM25_WEIGHTS).label("rank"))
     return select.where(whole.bool_op("MATCH")(fts5_query(terms)) if terms else sa.false()).subquery(f"{table}_hits")
 

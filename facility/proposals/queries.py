@@ -75,7 +75,7 @@ def viewable_by(user: Any) -> sa.ColumnElement[bool]:
         return sa.true()
     if not is_signed_in(user) or user.organization_id is None:
         return sa.false()
-    member = Proposal.organization_id == user.organization_id
+    member: sa.ColumnElement[bool] = Proposal.organization_id == user.organization_id
     if not has_role(user, Role.CITY_OFFICIAL):
         return member
     now = utcnow()

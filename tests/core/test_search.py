@@ -312,3 +312,4 @@ def test_only_the_search_objects_are_left_out_of_the_schema_comparison(app, back
             ("remove_index", name) for name in [*search_schema.JSON_LIST_INDEXES, "ix_challenges_search_vector",
                                                 "ix_proposals_search_vector"]}, diff
         assert {kind for kind, _ in names} <= {"remove_column", "remove_index"}, diff
+
