@@ -13,7 +13,8 @@ indexes on `CAST(sdg_targets AS jsonb)` and `CAST(beneficiary_groups AS jsonb)` 
 SQLite: FTS5 external-content tables `challenges_fts` and `proposals_fts` (unicode61 tokenizer,
 diacritics removed) filled from the existing rows and kept in step by AFTER INSERT/UPDATE/DELETE
 triggers. A later batch migration that rebuilds `challenges` or `proposals` on SQLite drops these
-triggers with the old table and must create them again (`_sqlite_triggers`).
+triggers with the old table and must create them again (`_sqlite_triggers`); on PostgreSQL, changing
+the type of a column the vector reads means dropping `search_vector` and adding it again.
 
 None of these objects is mapped by a model: `facility.core.search_schema.include_name` keeps Alembic's
 comparison away from them. The names and the accent table are copied here, not imported, so that this
