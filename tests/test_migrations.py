@@ -16,7 +16,7 @@ def test_single_head(app):
 def test_models_and_migrations_agree(app):
     assert isinstance(app.extensions["migrate"].migrate, Migrate)
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+        context = MigrationContext.configure(conn, opts={**app.extensions["migrate"].configure_args})
         diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models differ from the migrated schema: {diff}"
 
@@ -27,5 +27,5 @@ def test_downgrade_and_upgrade_again(app, backend):
     downgrade(revision="base")
     upgrade()
     with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={**app.extensions["migrate"].configure_args})
         assert compare_metadata(context, db.metadata) == []

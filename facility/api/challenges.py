@@ -162,7 +162,8 @@ def _current_fields(challenge) -> dict:
 @blp.response(200, page_of(ChallengeSchema))
 def list_challenges(args):
     """Published and finished challenges; filter by status (published, upcoming, open, closed, finished),
-    country, focus_area, sdg_target and free text q (title and summary)."""
+    country, focus_area, sdg_target and free text q (every word, in the title, summary or description; the
+    best match first: a title hit before a summary hit)."""
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(queries.public_challenges(**args), page=page, per_page=per_page)
 

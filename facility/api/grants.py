@@ -248,9 +248,13 @@ def award(data, proposal_id):
 @blp.response(200, page_of(PublicGrantSummarySchema))
 def list_grants(args):
     """The public grants register (anyone), with the filters of `/grants`; `mine=true`: the caller's
-    organisation's grants (every grant for fund managers and admins)."""
+    organisation's grants (every grant for fund managers and admins), with `q` those whose proposal matches it."""
+    q = args.pop("q", None)
     if args.pop("mine"):
-        query = queries.visible_grants(require_user())
+        query = queries.search_grants(require_user(), q)
+    elif q:
+        raise ApiError(422, "Free text search of grants needs mine=true.",
+                       errors={"q": ["Only with mine=true: the public register is not searched by text."]})
     else:
         filters, portfolio_form, register_form = register.RegisterFilter.from_args(
             {k: str(v) for k, v in args.items() if k not in ("page", "per_page")})

@@ -11,6 +11,7 @@ from facility.api.accounts import OrganizationSchema
 from facility.api.auth import require_user
 from facility.api.schemas import NullableList, PageArgs, cents_field, date_field, page_of, paginate
 from facility.challenges.queries import get_visible_challenge
+from facility.core.inputs import NAME_CHARS
 from facility.extensions import db
 from facility.proposals import queries, services
 from facility.proposals.downloads import send_attachment
@@ -133,14 +134,21 @@ def create_proposal(data, challenge_id):
     return proposal
 
 
+class ProposalListArgs(PageArgs):
+    q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS),
+                         metadata={"description": "free text: every word, in the title, summary or approach"})
+
+
 @blp.route("/challenges/<int:challenge_id>/proposals", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(ProposalListArgs, location="query")
 @blp.response(200, page_of(ProposalSummarySchema))
 def list_proposals(args, challenge_id):
-    """A challenge's proposals: fund managers (all), the city's officials after the deadline (submitted ones)."""
+    """A challenge's proposals: fund managers (all), the city's officials after the deadline (submitted ones);
+    with `q`, those matching it, the best match first."""
     user = require_user()
     challenge = queries.get_listable_challenge(user, challenge_id)
-    return paginate(queries.challenge_proposals(user, challenge), page=args["page"], per_page=args["per_page"])
+    return paginate(queries.challenge_proposals(user, challenge, q=args.get("q")),
+                    page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/proposals/<int:proposal_id>", methods=["GET"])

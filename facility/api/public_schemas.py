@@ -16,7 +16,7 @@ from facility.challenges.models import FocusArea
 from facility.challenges.sdg import SDG_TARGETS
 from facility.cities.countries import REGIONS
 from facility.cities.models import SizeClass
-from facility.core.inputs import MAX_ID
+from facility.core.inputs import MAX_ID, NAME_CHARS
 from facility.grants.models import GrantStatus
 from facility.ledger import movements
 from facility.portfolio.filters import GROUP_CHOICES
@@ -49,6 +49,9 @@ class RegisterArgs(PageArgs):
     year = ma.fields.Integer(validate=ma.validate.Range(min=FIRST_YEAR, max=LAST_YEAR))
     mine = ma.fields.Boolean(load_default=False, metadata={"description": "only the caller's organisation's "
                                                                           "grants (every grant for staff); needs a token"})
+    q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS), metadata={
+        "description": "with `mine=true` only: free text, every word in the grant's proposal (title, summary, "
+                       "approach), the best match first"})
 
 
 class PublicOrganizationSchema(ma.Schema):

@@ -14,6 +14,7 @@ from facility.cities.models import City
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.models import utcnow
+from facility.core.search import json_list_contains, narrow
 from facility.extensions import db
 
 STATUS_FILTERS = ("published", "upcoming", "open", "closed", "finished")
@@ -51,18 +52,15 @@ def is_open_at(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def has_sdg_target(code: str, column: Any = Challenge.sdg_targets) -> sa.ColumnElement[bool]:
-    """The challenge lists SDG target `code`. JSON lists are stored as text on SQLite and json on
-    PostgreSQL, so this matches the quoted code in the list's text (one rule for every filter)."""
-    return sa.cast(column, sa.Text).contains(f"\"{code}\"", autoescape=True)
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    """The JSON list in `column` (a challenge's SDG targets by default) holds `code`: containment served
+    by a GIN index on PostgreSQL (`core.search.json_list_contains`), one rule for every filter."""
+    return json_list_contains(column, code)
 
 
 def public_challenges(*, status: str | None = None, country: str | None = None, focus_area: str | None = None,
                       sdg_target: str | None = None, q: str | None = None) -> sa.Select[tuple[Challenge]]:
-    """Published (and finished) challenges filtered; `status` is one of STATUS_FILTERS."""
+    """Published (and finished) challenges filtered; `status` is one of STATUS_FILTERS. With `q`, only those
+    matching every word of it (title, summary, description: `search_challenges`), the best match first."""
     now = utcnow()
     published = Challenge.status == ChallengeStatus.PUBLISHED
     by_status = {
@@ -74,18 +72,22 @@ def public_challenges(*, status: str | None = None, country: str | None = None, 
     }
     query = (sa.select(Challenge).join(Challenge.city)
              .options(selectinload(Challenge.criteria))
-             .where(by_status.get(status or "", Challenge.status.in_(PUBLIC_STATUSES)))
-             .order_by(Challenge.closes_at.asc(), Challenge.id.asc()))
+             .where(by_status.get(status or "", Challenge.status.in_(PUBLIC_STATUSES))))
     if country:
         query = query.where(City.country == country.upper())
     if focus_area:
         query = query.where(Challenge.focus_area == FocusArea(focus_area))
     if sdg_target:
         query = query.where(has_sdg_target(sdg_target))
-    if q:
-        query = query.where(sa.or_(Challenge.title.ilike(_like(q), escape="\\"),
-                                   Challenge.summary.ilike(_like(q), escape="\\")))
-    return query
+    return search_challenges(query, q)
+
+
+def search_challenges(query: sa.Select[tuple[Challenge]], q: str | None) -> sa.Select[tuple[Challenge]]:
+    """`query` kept to the challenges matching every word of `q` (any order, case and Latin accents
+    ignored), ranked: a title hit before a summary hit before a description hit; then by deadline and id.
+    An empty `q` keeps every row, by deadline."""
+    query, rank = narrow(query, table="challenges", id_column=Challenge.id, q=q)
+    return query.order_by(*rank, Challenge.closes_at.asc(), Challenge.id.asc())
 
 
 def open_challenges(*, excluding: sa.Select[Any] | None = None, limit: int = 5) -> list[Challenge]:

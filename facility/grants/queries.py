@@ -22,6 +22,7 @@ from facility.cities.models import City
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
 from facility.core.policy import Decision
+from facility.core.search import narrow
 from facility.extensions import db
 from facility.grants import policy
 from facility.grants.amendment_models import AmendmentApproval, AmendmentStatus, GrantAgreementVersion, GrantAmendment
@@ -163,12 +164,18 @@ def get_challenge_to_release(user: Any, challenge_id: int) -> Challenge:
 
 def visible_grants(user: Any) -> sa.Select[tuple[Grant]]:
     """The caller's organisation's grants; every grant for staff and auditors. Newest first, with grantee and proposal."""
-    query = (sa.select(Grant).options(joinedload(Grant.organization), joinedload(Grant.proposal))
-             .order_by(Grant.id.desc()))
+    return search_grants(user, None)
+
+
+def search_grants(user: Any, q: str | None) -> sa.Select[tuple[Grant]]:
+    """The grants `user` may see in full (`visible_grants`) whose proposal matches every word of `q` (its
+    title, summary and approach, which these readers may see), the best match first, then newest first."""
+    query = sa.select(Grant).options(joinedload(Grant.organization), joinedload(Grant.proposal))
     if not reads_everything(user):
         organization_id = user.organization_id if is_signed_in(user) else None
         query = query.where(Grant.organization_id == (organization_id or -1))
-    return query
+    query, rank = narrow(query, table="proposals", id_column=Grant.proposal_id, q=q)
+    return query.order_by(*rank, Grant.id.desc())
 
 
 def get_visible_grant(user: Any, grant_id: int) -> Grant:

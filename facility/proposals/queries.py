@@ -9,10 +9,14 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import joinedload, selectinload
 
 from facility.accounts.models import Organization, Role, User, UserRole
-from facility.challenges.models import Challenge
+from facility.accounts.policy import has_role, is_signed_in, reads_everything
+from facility.challenges.models import Challenge, ChallengeStatus
 from facility.challenges.queries import get_visible_challenge, is_open_at, open_challenges
+from facility.cities.models import City
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
+from facility.core.models import utcnow
+from facility.core.search import narrow
 from facility.extensions import db
 from facility.proposals import policy
 from facility.proposals.models import COMPETING_STATUSES, Attachment, Proposal, ProposalStatus
@@ -49,15 +53,47 @@ def get_listable_challenge(user: Any, challenge_id: int) -> Challenge:
     return challenge
 
 
-def challenge_proposals(user: Any, challenge: Challenge) -> sa.Select[tuple[Proposal]]:
+_SUBMISSION_ORDER = (Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id)
+
+
+def challenge_proposals(user: Any, challenge: Challenge, *, q: str | None = None) -> sa.Select[tuple[Proposal]]:
     """A challenge's proposals as `user` may list them: every status for staff, the competing ones
-    for the city; submitted first, in order of submission."""
+    for the city; those matching `q` (if given) the best match first, then submitted first, in order of submission."""
     query = (sa.select(Proposal).where(Proposal.challenge_id == challenge.id)
-             .options(joinedload(Proposal.organization), selectinload(Proposal.milestones))
-             .order_by(Proposal.submitted_at.is_(None), Proposal.submitted_at, Proposal.id))
+             .options(joinedload(Proposal.organization), selectinload(Proposal.milestones)))
     if not policy.sees_every_status(user, challenge):
         query = query.where(Proposal.status.in_(COMPETING_STATUSES))
-    return query
+    query, rank = narrow(query, table="proposals", id_column=Proposal.id, q=q)
+    return query.order_by(*rank, *_SUBMISSION_ORDER)
+
+
+def viewable_by(user: Any) -> sa.ColumnElement[bool]:
+    """SQL for `policy.can_view(user, proposal)`, the same rule for a list: the applicant organisation's
+    members and facility staff and auditors see a proposal; the city's officials once the challenge has
+    closed (published past its deadline, or finished), the proposals in the competition only; nobody else."""
+    if reads_everything(user):
+        return sa.true()
+    if not is_signed_in(user) or user.organization_id is None:
+        return sa.false()
+    member: sa.ColumnElement[bool] = Proposal.organization_id == user.organization_id
+    if not has_role(user, Role.CITY_OFFICIAL):
+        return member
+    now = utcnow()
+    closed = sa.or_(Challenge.status == ChallengeStatus.FINISHED,
+                    sa.and_(Challenge.status == ChallengeStatus.PUBLISHED, Challenge.closes_at <= now))
+    of_the_city = Proposal.challenge_id.in_(
+        sa.select(Challenge.id).join(City, City.id == Challenge.city_id)
+        .where(City.organization_id == user.organization_id, closed))
+    return sa.or_(member, sa.and_(Proposal.status.in_(COMPETING_STATUSES), of_the_city))
+
+
+def search_proposals(user: Any, q: str | None) -> sa.Select[tuple[Proposal]]:
+    """The proposals `user` may see (`viewable_by`) matching every word of `q` (title, summary, approach;
+    any order, case and Latin accents ignored), the best match first, then by submission; an empty `q`:
+    every proposal `user` may see, by submission."""
+    query = sa.select(Proposal).where(viewable_by(user)).options(joinedload(Proposal.organization))
+    query, rank = narrow(query, table="proposals", id_column=Proposal.id, q=q)
+    return query.order_by(*rank, *_SUBMISSION_ORDER)
 
 
 def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
