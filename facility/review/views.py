@@ -110,16 +110,21 @@ def _review_form(page: queries.ReviewPage) -> Any:
     return form_class(data=data)
 
 
-def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseReturnValue | None:
-    """Save or submit from the form; the redirect on success, None when refused."""
-    criteria, assignment = page.criteria, page.assignment
-    submit = bool(form.submit_review.data)
-    scores = {c.id: int(getattr(form, f"c_{c.id}").data) for c in criteria
+def _review_values(form: Any, page: queries.ReviewPage) -> dict[str, Any]:
+    """The service's arguments from the form: scores by criterion id, the comment, the eligibility."""
+    scores = {c.id: int(getattr(form, f"c_{c.id}").data) for c in page.criteria
               if getattr(form, f"c_{c.id}").data not in (None, "", "None")}
     eligible = {"pass": True, "fail": False}.get(form.eligible.data) if not page.round.is_scored else None
-    if attempt(form, reviews.save_review, field_map={f"scores.{c.id}": f"c_{c.id}" for c in criteria},
-               actor=user, assignment=assignment, scores=scores, comment=form.comment.data, eligible=eligible,
-               submit=submit) is FAILED:
+    return {"scores": scores, "comment": form.comment.data, "eligible": eligible,
+            "field_map": {f"scores.{c.id}": f"c_{c.id}" for c in page.criteria}}
+
+
+def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseReturnValue | None:
+    """Save, or submit once confirmed (`confirm`); the redirect on success, None when refused."""
+    assignment = page.assignment
+    submit = bool(form.confirm.data)
+    if attempt(form, reviews.save_review, actor=user, assignment=assignment, submit=submit,
+               **_review_values(form, page)) is FAILED:
         return None
     db.session.commit()
     flash(_("Your review is submitted.") if submit else _("Draft saved."), "success")
@@ -138,7 +143,18 @@ def review(assignment_id: int) -> ResponseReturnValue:
     user = _user()
     page = queries.review_page(user, queries.get_visible_assignment(user, assignment_id))
     form = _review_form(page)
-    if form.validate_on_submit():
+    if not form.validate_on_submit() or form.back.data:
+        pass  # the form, as it was posted when coming back from the confirmation
+    elif form.submit_review.data and not form.confirm.data:
+        # "Submit review (final)": checked as the submission will be, then confirmed; nothing is written yet.
+        values = _review_values(form, page)
+        if attempt(form, reviews.check_review, actor=user, assignment=page.assignment, submit=True,
+                   **values) is not FAILED:
+            return render_template("review/confirm_review.html", assignment=page.assignment, round=page.round,
+                                   criteria=page.criteria, proposal=page.proposal, form=form,
+                                   eligible=values["eligible"])
+        page = queries.review_page(user, page.assignment)
+    else:
         done = _save_review(form, page, user)
         if done is not None:
             return done
