@@ -284,17 +284,22 @@ def edit_round(round_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash(_("Round saved."), "success")
         return redirect(url_for("review.panel", challenge_id=round_.challenge_id))
-    return render_template("review/round.html", round=round_, form=form, action_form=ActionForm()), _status(form)
+    return render_template("review/round.html", round=round_, form=form), _status(form)
 
 
-@bp.route("/rounds/<int:round_id>/close", methods=["POST"])
+@bp.route("/rounds/<int:round_id>/close", methods=["GET", "POST"])
 @login_required
 def close_round(round_id: int) -> ResponseReturnValue:
+    """GET: what closing does and a button to confirm (the same policy as the POST: 403, or the refusal flashed)."""
     round_ = queries.get_round(round_id)
     refusal = policy.can_close_round(_user(), round_)
     if refusal is not None and not refusal.is_state:
         refusal.raise_()
-    if ActionForm().validate_on_submit() and attempt_or_flash(
+    if request.method == "GET":
+        if refusal is None:
+            return render_template("review/close_round.html", round=round_)
+        flash(refusal.reason, "error")
+    elif ActionForm().validate_on_submit() and attempt_or_flash(
             panels.close_round, actor=_user(), round_=round_) is not FAILED:
         db.session.commit()
         flash(_("Round closed."), "success")
@@ -419,11 +424,18 @@ def prepare_decision(challenge_id: int, proposal_id: int) -> ResponseReturnValue
     return redirect(url_for("review.ranking", challenge_id=challenge.id, round=request.args.get("round", "scoring")))
 
 
-@bp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
+@bp.route("/challenges/<int:challenge_id>/decisions/release", methods=["GET", "POST"])
 @login_required
 def release(challenge_id: int) -> ResponseReturnValue:
+    """GET: the decisions to release and a button to confirm (asks `policy.can_release_decisions`, as the service)."""
     challenge = _managed_challenge(challenge_id)
-    if ActionForm().validate_on_submit():
+    if request.method == "GET":
+        refusal = policy.can_release_decisions(_user(), challenge)
+        if refusal is None:
+            return render_template("review/release.html", challenge=challenge,
+                                   decisions=queries.pending_decisions(challenge))
+        flash(refusal.reason, "error")
+    elif ActionForm().validate_on_submit():
         released = attempt_or_flash(decisions.release_decisions, actor=_user(), challenge=challenge)
         if released is not FAILED:
             db.session.commit()

@@ -14,11 +14,13 @@ from facility.ledger.balances import balance
 from facility.ledger.models import LedgerTransaction
 from facility.ledger.services import pool_code
 from facility.proposals.models import Proposal, ProposalStatus
-from facility.review.models import Review
+from facility.review import facts
+from facility.review.decisions import prepare_decision
+from facility.review.models import Review, ReviewRound
 from tests import factories
 from tests.conftest import csrf_token_from, get_csrf
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401 - fixtures
-from tests.review.conftest import assign
+from tests.review.conftest import assign, review_the_rest
 from tests.review.conftest import build_world as build_review_world
 
 S = DisbursementStatus
@@ -259,3 +261,60 @@ def test_the_final_review_is_submitted_only_once_confirmed(app, login, make_user
     review = stored()
     assert review is not None and review.is_submitted
     assert review.score_map == {c1.id: 7, c2.id: 0} and review.comment == "Clear plan,\nthin budget."
+
+
+# --- release decisions, close a round --------------------------------------------------------
+
+def test_releasing_decisions_is_confirmed_first(app, login, make_user, make_org):
+    panel = build_review_world(make_user, make_org, n_proposals=1, n_reviewers=1)
+    proposal = panel.proposals[0]
+    review_the_rest(panel)
+    prepare_decision(actor=panel.manager, proposal=proposal, kind="decline")
+    db.session.commit()
+    url = f"/review/challenges/{panel.challenge.id}/decisions/release"
+    manager = _signed_in(app, login, panel.manager)
+    assert f'href="{url}"' in _html(manager.get(f"/review/challenges/{panel.challenge.id}/ranking"))
+
+    page = manager.get(url)
+    html = _html(page)
+    assert page.status_code == 200 and "Yes, release these decisions" in html and "This cannot be undone." in html
+    assert f"<td>{proposal.id} — {proposal.title}</td><td>declined</td>" in html
+    assert facts.pending_decisions(panel.challenge) == 1
+
+    for someone in (panel.official, panel.reviewers[0], panel.applicants[0]):
+        assert _same_refusal(_signed_in(app, login, someone), url) in (403, 404)
+    assert _same_refusal(app.test_client(), url) == 302
+    assert facts.pending_decisions(panel.challenge) == 1
+
+    assert manager.post(url, data={"csrf_token": csrf_token_from(html)}).status_code == 302
+    assert facts.pending_decisions(panel.challenge) == 0
+    db.session.expire_all()
+    assert db.session.get(Proposal, proposal.id).status is ProposalStatus.DECLINED
+    again = manager.get(url)  # nothing pending: told why on the ranking, as the POST would
+    assert again.status_code == 302 and "no pending decisions" in _html(manager.get(again.location))
+
+
+def test_closing_a_round_early_is_confirmed_first(app, login, make_user, make_org):
+    panel = build_review_world(make_user, make_org, n_proposals=1, n_reviewers=1)
+    round_id = panel.scoring.id
+    url = f"/review/rounds/{round_id}/close"
+    manager = _signed_in(app, login, panel.manager)
+    assert f'href="{url}"' in _html(manager.get(f"/review/rounds/{round_id}"))
+
+    page = manager.get(url)
+    html = _html(page)
+    assert page.status_code == 200 and "Yes, close this round now" in html and "This cannot be undone." in html
+
+    def closed() -> bool:
+        db.session.expire_all()
+        return db.session.get(ReviewRound, round_id).is_closed
+
+    assert not closed()
+    for someone in (panel.official, panel.reviewers[0]):
+        assert _same_refusal(_signed_in(app, login, someone), url) == 403
+    assert not closed()
+
+    assert manager.post(url, data={"csrf_token": csrf_token_from(html)}).status_code == 302
+    assert closed()
+    again = manager.get(url)
+    assert again.status_code == 302 and "already closed" in _html(manager.get(again.location))
