@@ -246,9 +246,9 @@ def release_problem(challenge: Challenge) -> str | None:
     """Why the prize pool cannot be released, beyond `policy.can_release_pool`: it was already released, or
     nothing is left in it (the confirmation page asks this too, before offering the button)."""
     if db.session.execute(sa.select(LedgerTransaction.id).where(LedgerTransaction.key == _release_key(challenge))).first():
-        return _("This prize pool was already released.")
+        return str(_("This prize pool was already released."))
     if balance(pool_code(challenge.id)) <= 0:
-        return _("The prize pool is empty: nothing to release.")
+        return str(_("The prize pool is empty: nothing to release."))
     return None
 
 
