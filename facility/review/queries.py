@@ -361,6 +361,4 @@ def pending_reviews_due(now: datetime, *, soon: timedelta, late: timedelta) -> l
 
 def pending_decisions(challenge: Challenge) -> list[Decision]:
     """The challenge's decisions prepared and not yet released, with their proposals (the release's confirmation)."""
-    return list(db.session.execute(
-        sa.select(Decision).where(Decision.challenge_id == challenge.id, Decision.released_at.is_(None))
-        .options(joinedload(Decision.proposal)).order_by(Decision.id)).scalars())
+    return facts.unreleased_decisions(challenge)

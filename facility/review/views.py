@@ -143,21 +143,19 @@ def review(assignment_id: int) -> ResponseReturnValue:
     user = _user()
     page = queries.review_page(user, queries.get_visible_assignment(user, assignment_id))
     form = _review_form(page)
-    if not form.validate_on_submit() or form.back.data:
-        pass  # the form, as it was posted when coming back from the confirmation
-    elif form.submit_review.data and not form.confirm.data:
-        # "Submit review (final)": checked as the submission will be, then confirmed; nothing is written yet.
-        values = _review_values(form, page)
-        if attempt(form, reviews.check_review, actor=user, assignment=page.assignment, submit=True,
-                   **values) is not FAILED:
-            return render_template("review/confirm_review.html", assignment=page.assignment, round=page.round,
-                                   criteria=page.criteria, proposal=page.proposal, form=form,
-                                   eligible=values["eligible"])
-        page = queries.review_page(user, page.assignment)
-    else:
-        done = _save_review(form, page, user)
-        if done is not None:
-            return done
+    if form.validate_on_submit() and not form.back.data:  # back from the confirmation: the form as posted
+        if form.submit_review.data and not form.confirm.data:
+            # "Submit review (final)": checked as the submission will be, then confirmed; nothing is written yet.
+            values = _review_values(form, page)
+            if attempt(form, reviews.check_review, actor=user, assignment=page.assignment, submit=True,
+                       **values) is not FAILED:
+                return render_template("review/confirm_review.html", assignment=page.assignment, round=page.round,
+                                       criteria=page.criteria, proposal=page.proposal, form=form,
+                                       eligible=values["eligible"])
+        else:
+            done = _save_review(form, page, user)
+            if done is not None:
+                return done
         page = queries.review_page(user, page.assignment)
     return render_template("review/review.html", assignment=page.assignment, round=page.round,
                            criteria=page.criteria, proposal=page.proposal,
