@@ -65,6 +65,8 @@ WRITE_FORM_PAGES = {
     "grants.award", "grants.confirm_wire", "grants.payout", "grants.evidence", "review.waive", "review.edit_round",
     "accounts.admin_user_roles", "payments.checkout", "grants.contributions", "review.review",
     "accounts.organization", "grants.cancel_grant", "grants.record_refund", "grant_amendments.propose",
+    "proposals.withdraw", "disbursements.approve", "disbursements.cancel", "grants.release_pool", "review.release",
+    "review.close_round",
 }
 NOT_FOR_STAFF = {
     # Pages that belong to one other role, which a fund manager does not get either.

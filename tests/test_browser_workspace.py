@@ -104,7 +104,10 @@ def test_fund_manager_awards_and_pays_by_clicks(app, backend, run_jobs):
             # ...approved by the second...
             _sign_in(page, base, second)
             page.click("a:has-text('Disbursements to approve')")
-            page.click("button:has-text('Approve payment of')")
+            page.click("a:has-text('Approve payment of')")  # to the confirmation page: nothing approved yet
+            assert "This cannot be undone." in page.inner_text("main")
+            page.click("button:has-text('Yes, approve the payment of')")
+            assert "Approved." in page.inner_text("main")
             run_jobs()  # the payment job prepares the manual rail's instruction
             db.session.commit()
             _sign_out(page)

@@ -67,12 +67,11 @@ def show(disbursement_id: int) -> ResponseReturnValue:
     return _render(queries.get_visible_disbursement(_me(), disbursement_id))
 
 
-def _render(disbursement: Disbursement, *, reason_form: Any = None, confirm_form: Any = None, fail_form: Any = None,
+def _render(disbursement: Disbursement, *, confirm_form: Any = None, fail_form: Any = None,
             status: int = 200) -> ResponseReturnValue:
     return render_template(
         "disbursements/disbursement.html", d=disbursement, button=ButtonForm(),
         approvals=policy.approvals_state(disbursement),
-        reason_form=reason_form or ReasonForm(prefix="cancel"),
         confirm_form=confirm_form or _confirm_form(disbursement),
         fail_form=fail_form or ReasonForm(prefix="fail"),
     ), status
@@ -126,9 +125,23 @@ def _button(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], 
     return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
 
 
-@bp.route("/disbursements/<int:disbursement_id>/approve", methods=["POST"])
+def _confirmation(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], template: str,
+                  status: int = 200, **context: Any) -> ResponseReturnValue:
+    """The GET of an irreversible action: what it does and a button to confirm. Asks the same policy function
+    as the POST, with the same answers: 404 if not visible, 403 unless a fund manager, a flashed refusal."""
+    disbursement, refusal = _allowed(disbursement_id, can)
+    if refusal is not None:
+        flash(refusal.reason, "error")
+        return redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
+    return render_template(template, d=disbursement, approvals=policy.approvals_state(disbursement, names=False),
+                           **context), status
+
+
+@bp.route("/disbursements/<int:disbursement_id>/approve", methods=["GET", "POST"])
 @login_required
 def approve(disbursement_id: int) -> ResponseReturnValue:
+    if request.method == "GET":
+        return _confirmation(disbursement_id, policy.can_approve, "disbursements/approve.html")
     return _button(disbursement_id, policy.can_approve, requests.approve_disbursement, _("Approved."))
 
 
@@ -138,12 +151,14 @@ def requeue(disbursement_id: int) -> ResponseReturnValue:
     return _button(disbursement_id, policy.can_requeue, requests.requeue_disbursement, _("Queued for payment again."))
 
 
-# Which form of the disbursement page each prefix is (to re-render it with its errors).
+# Which form of the disbursement page (or the cancellation's page) each prefix is (to re-render it with its errors).
 _FORM_SLOTS = {"cancel": "reason_form", "confirm": "confirm_form", "fail": "fail_form"}
 
 
 def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision], form_class: type, prefix: str,
-               service: Callable[..., Any], message: str, fields: tuple[str, ...]) -> ResponseReturnValue:
+               service: Callable[..., Any], message: str, fields: tuple[str, ...],
+               page: str | None = None) -> ResponseReturnValue:
+    """A form's POST; its errors are shown on the disbursement page, or on the confirmation `page` it came from."""
     disbursement, refusal = _allowed(disbursement_id, can)
     back = redirect(url_for("disbursements.show", disbursement_id=disbursement_id))
     if refusal is not None:  # the page no longer shows the form it came from: say why
@@ -168,15 +183,21 @@ def _with_form(disbursement_id: int, can: Callable[[Any, Disbursement], Decision
         if refusals:
             flash(refusals[0], "error")
             return back
+    if page is not None:
+        return _confirmation(disbursement_id, can, page, status=422, **{_FORM_SLOTS[prefix]: form})
     disbursement = queries.get_visible_disbursement(_me(), disbursement_id)  # after a rollback: fresh rows
     return _render(disbursement, status=422, **{_FORM_SLOTS[prefix]: form})
 
 
-@bp.route("/disbursements/<int:disbursement_id>/cancel", methods=["POST"])
+@bp.route("/disbursements/<int:disbursement_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(disbursement_id: int) -> ResponseReturnValue:
+    """GET: what cancelling does, the reason to give and a button to confirm; POST: cancel."""
+    if request.method == "GET":
+        return _confirmation(disbursement_id, policy.can_cancel, "disbursements/cancel.html",
+                             reason_form=ReasonForm(prefix="cancel"))
     return _with_form(disbursement_id, policy.can_cancel, ReasonForm, "cancel", requests.cancel_disbursement,
-                      _("Cancelled."), fields=("reason",))
+                      _("Cancelled."), fields=("reason",), page="disbursements/cancel.html")
 
 
 @bp.route("/disbursements/<int:disbursement_id>/confirm", methods=["POST"])

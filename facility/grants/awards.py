@@ -241,18 +241,31 @@ def accept_grant(*, grant: Grant, actor: User) -> Grant:
     return grant
 
 
+def _release_key(challenge: Challenge) -> str:
+    return f"release-pool:{challenge.id}"
+
+
+def release_problem(challenge: Challenge) -> str | None:
+    """Why the prize pool cannot be released, beyond `policy.can_release_pool`: it was already released, or
+    nothing is left in it (the confirmation page asks this too, before offering the button)."""
+    if db.session.execute(sa.select(LedgerTransaction.id).where(LedgerTransaction.key == _release_key(challenge))).first():
+        return str(_("This prize pool was already released."))
+    if balance(pool_code(challenge.id)) <= 0:
+        return str(_("The prize pool is empty: nothing to release."))
+    return None
+
+
 def release_unused_pool(*, challenge: Challenge, actor: User) -> LedgerTransaction:
     """Rule: once a challenge is over (`policy.can_release_pool`), a fund manager returns what is left
     in its prize pool to unallocated funds, once.
     """
     require(can_release_pool(actor, challenge))
-    key = f"release-pool:{challenge.id}"
-    if db.session.execute(sa.select(LedgerTransaction.id).where(LedgerTransaction.key == key)).first():
-        raise Conflict(_("This prize pool was already released."))
+    problem = release_problem(challenge)
+    if problem is not None:
+        raise Conflict(problem)
+    key = _release_key(challenge)
     pool = pool_account(challenge.id)
     amount = balance(pool.code)
-    if amount <= 0:
-        raise Conflict(_("The prize pool is empty: nothing to release."))
     transaction = transfer(
         key=key, source=pool.code, target=unallocated_account(), amount_cents=amount, actor=actor, kind="release-pool",
         description=f"Unused prize pool of challenge {challenge.id} returned",

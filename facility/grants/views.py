@@ -202,14 +202,26 @@ def award(proposal_id: int):
             return redirect(url_for("grants.grant", grant_id=grant.id))
     pool = balance(pool_code(proposal.challenge_id))
     return render_template("grants/award.html", form=form, proposal=proposal, pool=pool,
-                           release_form=ActionForm(prefix="release"), panel_selects=policy.panel_selects(proposal),
+                           panel_selects=policy.panel_selects(proposal),
                            ), _status(form)
 
 
-@bp.route("/challenges/<int:challenge_id>/release-pool", methods=["POST"])
+@bp.route("/challenges/<int:challenge_id>/release-pool", methods=["GET", "POST"])
 @role_required(Role.FUND_MANAGER)
 def release_pool(challenge_id: int):
+    """GET: how much returns and a button to confirm (asks `policy.can_release_pool`, as the service does:
+    403 for who may not, the refusal of the moment flashed on the challenge's page); POST: return it."""
     challenge = queries.get_challenge_to_release(_me(), challenge_id)
+    here = url_for("grants.release_pool", challenge_id=challenge_id)
+    if request.method == "GET":
+        refusal = policy.can_release_pool(_me(), challenge)
+        _refuse_role(refusal)
+        problem = refusal.reason if refusal is not None else awards.release_problem(challenge)
+        if problem is not None:
+            flash(problem, "error")
+            return redirect(url_for("challenges.show", challenge_id=challenge_id))
+        return render_template("grants/release_pool.html", challenge=challenge,
+                               amount=balance(pool_code(challenge_id)))
     form = ActionForm(prefix="release")
     if not form.validate_on_submit():
         abort(400)
@@ -218,8 +230,10 @@ def release_pool(challenge_id: int):
         db.session.commit()
         flash(_("The unused prize pool was returned to unallocated funds (transaction %(id)s).",
                 id=transaction.id), "success")
-    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url)
-                    else url_for("grants.grants"))
+    referrer = request.referrer or ""
+    if referrer.startswith(request.host_url) and not referrer.partition("?")[0].endswith(here):
+        return redirect(referrer)
+    return redirect(url_for("challenges.show", challenge_id=challenge_id))
 
 
 # --- grants ----------------------------------------------------------------------------

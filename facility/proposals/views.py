@@ -174,10 +174,14 @@ def submit(proposal_id: int):
     return redirect(url_for("proposals.show", proposal_id=proposal.id))
 
 
-@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["POST"])
+@bp.route("/proposals/<int:proposal_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw(proposal_id: int):
+    """GET: what withdrawing does, and a button to confirm (asks `policy.can_withdraw`, as the service does)."""
     proposal = _visible_proposal(proposal_id)
+    if request.method == "GET":
+        require(policy.can_withdraw(current_user, proposal))
+        return render_template("proposals/withdraw.html", proposal=proposal, challenge=proposal.challenge)
     if not ActionForm().validate_on_submit():
         abort(400)
     services.withdraw_proposal(actor=_user(), proposal=proposal)

@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import joinedload
 
 from facility.accounts.models import User
 from facility.audit.services import record
@@ -69,9 +68,7 @@ def release_decisions(*, actor: User, challenge: Challenge) -> list[Decision]:
     declined; an award recommendation leaves the status for the award), and each applicant is
     e-mailed after commit and can read the reviewers' comments (never their names)."""
     require(policy.can_release_decisions(actor, challenge))
-    pending = list(db.session.execute(
-        sa.select(Decision).where(Decision.challenge_id == challenge.id, Decision.released_at.is_(None))
-        .options(joinedload(Decision.proposal)).order_by(Decision.id)).scalars())
+    pending = facts.unreleased_decisions(challenge)
     now = utcnow()
     applicants = _applicants({d.proposal.organization_id for d in pending})
     for decision in pending:

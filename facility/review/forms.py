@@ -112,6 +112,9 @@ def review_form_class(criteria: list[Criterion], eligibility: bool) -> type[Flas
         save = SubmitField(_l("Save draft"))
         save_next = SubmitField(_l("Save and next"))
         submit_review = SubmitField(_l("Submit review (final)"))
+        # The final submission's confirmation step (the values in hidden fields): submit, or back to the form.
+        confirm = SubmitField(_l("Yes, submit my final review"))
+        back = SubmitField(_l("No, go back to the form"))
 
     if eligibility:
         ReviewForm.eligible = RadioField(_l("Eligibility"), choices=[("pass", _l("Passes")), ("fail", _l("Fails"))],

@@ -27,6 +27,7 @@ from facility.review.models import (
     Assignment,
     Conflict,
     ConflictReason,
+    Decision,
     PanelInvitation,
     PanelMember,
     PanelRole,
@@ -356,3 +357,8 @@ def pending_reviews_due(now: datetime, *, soon: timedelta, late: timedelta) -> l
         sa.select(User).where(User.id.in_({row.reviewer_id for row in rows}), User.active.is_(True))).scalars()}
     return [(rounds[row.round_id], people[row.reviewer_id], int(row.pending))
             for row in rows if row.reviewer_id in people]
+
+
+def pending_decisions(challenge: Challenge) -> list[Decision]:
+    """The challenge's decisions prepared and not yet released, with their proposals (the release's confirmation)."""
+    return facts.unreleased_decisions(challenge)

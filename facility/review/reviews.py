@@ -79,11 +79,10 @@ def _store_scores(review: Review, parsed: dict[int, int]) -> None:
             review.scores.remove(row)
 
 
-def save_review(*, actor: User, assignment: Assignment, scores: Mapping[Any, Any] | None = None, comment: str = "",
-                eligible: bool | None = None, submit: bool = False) -> Review:
-    """Rule: the assigned, non-conflicted reviewer writes a draft while the round is open and may
-    submit it once every criterion is scored 0..10 (eligibility rounds: pass or fail) with a
-    comment of at most `COMMENT_CHARS` characters; a submitted review is final."""
+def check_review(*, actor: User, assignment: Assignment, scores: Mapping[Any, Any] | None = None, comment: str = "",
+                 eligible: bool | None = None, submit: bool = False) -> tuple[str, dict[int, int]]:
+    """`save_review`'s checks, writing nothing: the page asks it before showing the final submission's
+    confirmation. Returns the cleaned comment and the parsed scores; raises as `save_review` would."""
     require(policy.can_edit_review(actor, assignment))
     round_ = assignment.round
     criteria = list(round_.challenge.criteria)
@@ -92,6 +91,18 @@ def save_review(*, actor: User, assignment: Assignment, scores: Mapping[Any, Any
     errors = _problems(comment, parsed, criteria, scored=round_.is_scored, eligible=eligible, submit=submit)
     if errors:
         raise ValidationFailed(_("Some fields need your attention."), errors=errors)
+    return comment, parsed
+
+
+def save_review(*, actor: User, assignment: Assignment, scores: Mapping[Any, Any] | None = None, comment: str = "",
+                eligible: bool | None = None, submit: bool = False) -> Review:
+    """Rule: the assigned, non-conflicted reviewer writes a draft while the round is open and may
+    submit it once every criterion is scored 0..10 (eligibility rounds: pass or fail) with a
+    comment of at most `COMMENT_CHARS` characters; a submitted review is final."""
+    comment, parsed = check_review(actor=actor, assignment=assignment, scores=scores, comment=comment,
+                                   eligible=eligible, submit=submit)
+    round_ = assignment.round
+    criteria = list(round_.challenge.criteria)
     review = assignment.review
     if review is None:
         review = Review(assignment=assignment, status=ReviewStatus.DRAFT)

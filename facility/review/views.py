@@ -110,16 +110,21 @@ def _review_form(page: queries.ReviewPage) -> Any:
     return form_class(data=data)
 
 
-def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseReturnValue | None:
-    """Save or submit from the form; the redirect on success, None when refused."""
-    criteria, assignment = page.criteria, page.assignment
-    submit = bool(form.submit_review.data)
-    scores = {c.id: int(getattr(form, f"c_{c.id}").data) for c in criteria
+def _review_values(form: Any, page: queries.ReviewPage) -> dict[str, Any]:
+    """The service's arguments from the form: scores by criterion id, the comment, the eligibility."""
+    scores = {c.id: int(getattr(form, f"c_{c.id}").data) for c in page.criteria
               if getattr(form, f"c_{c.id}").data not in (None, "", "None")}
     eligible = {"pass": True, "fail": False}.get(form.eligible.data) if not page.round.is_scored else None
-    if attempt(form, reviews.save_review, field_map={f"scores.{c.id}": f"c_{c.id}" for c in criteria},
-               actor=user, assignment=assignment, scores=scores, comment=form.comment.data, eligible=eligible,
-               submit=submit) is FAILED:
+    return {"scores": scores, "comment": form.comment.data, "eligible": eligible,
+            "field_map": {f"scores.{c.id}": f"c_{c.id}" for c in page.criteria}}
+
+
+def _save_review(form: Any, page: queries.ReviewPage, user: User) -> ResponseReturnValue | None:
+    """Save, or submit once confirmed (`confirm`); the redirect on success, None when refused."""
+    assignment = page.assignment
+    submit = bool(form.confirm.data)
+    if attempt(form, reviews.save_review, actor=user, assignment=assignment, submit=submit,
+               **_review_values(form, page)) is FAILED:
         return None
     db.session.commit()
     flash(_("Your review is submitted.") if submit else _("Draft saved."), "success")
@@ -138,10 +143,19 @@ def review(assignment_id: int) -> ResponseReturnValue:
     user = _user()
     page = queries.review_page(user, queries.get_visible_assignment(user, assignment_id))
     form = _review_form(page)
-    if form.validate_on_submit():
-        done = _save_review(form, page, user)
-        if done is not None:
-            return done
+    if form.validate_on_submit() and not form.back.data:  # back from the confirmation: the form as posted
+        if form.submit_review.data and not form.confirm.data:
+            # "Submit review (final)": checked as the submission will be, then confirmed; nothing is written yet.
+            values = _review_values(form, page)
+            if attempt(form, reviews.check_review, actor=user, assignment=page.assignment, submit=True,
+                       **values) is not FAILED:
+                return render_template("review/confirm_review.html", assignment=page.assignment, round=page.round,
+                                       criteria=page.criteria, proposal=page.proposal, form=form,
+                                       eligible=values["eligible"])
+        else:
+            done = _save_review(form, page, user)
+            if done is not None:
+                return done
         page = queries.review_page(user, page.assignment)
     return render_template("review/review.html", assignment=page.assignment, round=page.round,
                            criteria=page.criteria, proposal=page.proposal,
@@ -268,17 +282,22 @@ def edit_round(round_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash(_("Round saved."), "success")
         return redirect(url_for("review.panel", challenge_id=round_.challenge_id))
-    return render_template("review/round.html", round=round_, form=form, action_form=ActionForm()), _status(form)
+    return render_template("review/round.html", round=round_, form=form), _status(form)
 
 
-@bp.route("/rounds/<int:round_id>/close", methods=["POST"])
+@bp.route("/rounds/<int:round_id>/close", methods=["GET", "POST"])
 @login_required
 def close_round(round_id: int) -> ResponseReturnValue:
+    """GET: what closing does and a button to confirm (the same policy as the POST: 403, or the refusal flashed)."""
     round_ = queries.get_round(round_id)
     refusal = policy.can_close_round(_user(), round_)
     if refusal is not None and not refusal.is_state:
         refusal.raise_()
-    if ActionForm().validate_on_submit() and attempt_or_flash(
+    if request.method == "GET":
+        if refusal is None:
+            return render_template("review/close_round.html", round=round_)
+        flash(refusal.reason, "error")
+    elif ActionForm().validate_on_submit() and attempt_or_flash(
             panels.close_round, actor=_user(), round_=round_) is not FAILED:
         db.session.commit()
         flash(_("Round closed."), "success")
@@ -403,11 +422,18 @@ def prepare_decision(challenge_id: int, proposal_id: int) -> ResponseReturnValue
     return redirect(url_for("review.ranking", challenge_id=challenge.id, round=request.args.get("round", "scoring")))
 
 
-@bp.route("/challenges/<int:challenge_id>/decisions/release", methods=["POST"])
+@bp.route("/challenges/<int:challenge_id>/decisions/release", methods=["GET", "POST"])
 @login_required
 def release(challenge_id: int) -> ResponseReturnValue:
+    """GET: the decisions to release and a button to confirm (asks `policy.can_release_decisions`, as the service)."""
     challenge = _managed_challenge(challenge_id)
-    if ActionForm().validate_on_submit():
+    if request.method == "GET":
+        refusal = policy.can_release_decisions(_user(), challenge)
+        if refusal is None:
+            return render_template("review/release.html", challenge=challenge,
+                                   decisions=queries.pending_decisions(challenge))
+        flash(refusal.reason, "error")
+    elif ActionForm().validate_on_submit():
         released = attempt_or_flash(decisions.release_decisions, actor=_user(), challenge=challenge)
         if released is not FAILED:
             db.session.commit()

@@ -166,7 +166,7 @@ def test_the_page_shows_who_approved_what_is_missing_and_why_one_cannot_approve(
     assert "1 of them from an approver with a senior limit (USD 50,000.00 or more)." in page
     assert "2 more approvals are needed, each within the approver&#39;s limit." in page
     assert "above your approval limit of USD 8,000.00" in page  # in place of the button
-    assert f'action="/disbursements/{d.id}/approve"' not in page
+    assert f'href="/disbursements/{d.id}/approve"' not in page
     seen_by_grantee = _html(signed_in(grantee).get(f"/disbursements/{d.id}"))
     assert "1 of 3 approvals count so far." in seen_by_grantee and "Carla Counted" not in seen_by_grantee
     queue = _html(signed_in(requester).get("/disbursements"))

@@ -105,7 +105,7 @@ def test_large_approval_needs_a_fresh_factor_but_the_button_still_shows(payable,
     assert policy.can_approve(approver, d) is None  # no freshness in can_approve: templates show the button
     ben = signed_in(approver)
     page = _html(ben.get(f"/disbursements/{d.id}"))
-    assert f'action="/disbursements/{d.id}/approve"' in page
+    assert f'href="/disbursements/{d.id}/approve"' in page
     token = get_csrf(ben, f"/disbursements/{d.id}")
     stale_factor(approver)  # the sign-in code was a while ago
     refused = ben.post(f"/disbursements/{d.id}/approve", data={"csrf_token": token})

@@ -67,7 +67,7 @@ def test_fund_managers_request_from_the_grant_page_and_another_approves(payable,
     page = _html(ana.get(response.location))
     assert "Another fund manager must approve it" in page
     assert "You requested this payment; another fund manager must approve it." in page
-    assert f'action="/disbursements/{d.id}/approve"' not in page
+    assert f'href="/disbursements/{d.id}/approve"' not in page
     assert "Request payment of tranche 1" not in _html(ana.get(f"/grants/{grant.id}"))
 
     # The requester's own POST is refused with a message, and nothing changes.
@@ -85,7 +85,7 @@ def test_fund_managers_request_from_the_grant_page_and_another_approves(payable,
 
     ben = signed_in(approver)
     page = _html(ben.get(f"/disbursements/{d.id}"))
-    assert f'action="/disbursements/{d.id}/approve"' in page and "Approve payment of USD 10,000.00" in page
+    assert f'href="/disbursements/{d.id}/approve"' in page and "Approve payment of USD 10,000.00" in page
     response = ben.post(f"/disbursements/{d.id}/approve", data={"csrf_token": get_csrf(ben, f"/disbursements/{d.id}")})
     assert response.status_code == 302
     assert "Approved." in _html(ben.get(response.location))
@@ -185,7 +185,7 @@ def test_cancel_needs_a_reason_and_frees_the_tranche(requested, signed_in):
     d, grant, requester, approver, grantee = requested()
     ben = signed_in(approver)
     page = _html(ben.get(f"/disbursements/{d.id}"))
-    assert f'action="/disbursements/{d.id}/cancel"' in page
+    assert f'href="/disbursements/{d.id}/cancel"' in page
     token = get_csrf(ben, f"/disbursements/{d.id}")
     for reason in ("", "   "):
         response = ben.post(f"/disbursements/{d.id}/cancel", data={"cancel-reason": reason, "cancel-csrf_token": token})
@@ -197,7 +197,7 @@ def test_cancel_needs_a_reason_and_frees_the_tranche(requested, signed_in):
     d = _fresh(d.id)
     assert d.status is S.CANCELLED and d.tranche.status is TrancheStatus.ACCEPTED
     page = _html(ben.get(f"/disbursements/{d.id}"))
-    assert "Wrong tranche" in page and f'action="/disbursements/{d.id}/cancel"' not in page
+    assert "Wrong tranche" in page and f'href="/disbursements/{d.id}/cancel"' not in page
     assert "Request payment of tranche 1" in _html(ben.get(f"/grants/{grant.id}"))
     # Cancelling a cancelled one is refused on the form.
     again = ben.post(f"/disbursements/{d.id}/cancel", data={"cancel-reason": "again", "cancel-csrf_token": token})

@@ -120,7 +120,7 @@ def test_reviewer_pages_never_show_the_applicant(client, world, login):
     assert invalid.status_code == 422 and b"A comment is required." in invalid.get_data()
     done = client.post(f"/review/assignments/{a.id}", data={"csrf_token": token, f"c_{c1.id}": "7",
                                                            f"c_{c2.id}": "6", "comment": "Fine",
-                                                           "submit_review": "1"}, follow_redirects=True)
+                                                           "confirm": "y"}, follow_redirects=True)
     assert done.status_code == 200 and b"Strong" in done.get_data()  # others now visible
     for response in pages + [invalid, done]:
         assert_blind(world, response)
@@ -331,7 +331,7 @@ def test_eligibility_screening_on_the_page(client, world, login):
     assert missing.status_code == 422
     done = client.post(f"/review/assignments/{a.id}", data={"csrf_token": token, "eligible": "fail",
                                                            "comment": "Not in an eligible country",
-                                                           "submit_review": "1"})
+                                                           "confirm": "y"})
     assert done.status_code == 302
     db.session.expire_all()
     assert a.review.eligible is False and a.review.is_submitted

@@ -286,7 +286,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("core.set_language", "POST"): row(PUBLIC),
     # disbursements
     # As in the API: staff who see payments but may not act get 403; the others may not know it exists: 404.
+    ("disbursements.approve", "GET"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.approve", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
+    ("disbursements.cancel", "GET"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.cancel", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.confirm", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
     ("disbursements.fail", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
@@ -329,6 +331,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("grants.pending_wires", "GET"): row("fund_manager", "auditor"),
     ("grants.public_summary", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("grants.receipt", "GET"): row("admin", "fund_manager", "donor", "auditor", refuse=404),
+    ("grants.release_pool", "GET"): row("fund_manager"),
     ("grants.release_pool", "POST"): row("fund_manager"),
     ("grants.report", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
     ("grants.report", "POST"): row("fund_manager", refuse=404, admin=403, innovator=403, auditor=403),
@@ -364,6 +367,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("proposals.show", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404, anonymous=404),
     ("proposals.submit", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.upload", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposals.withdraw", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.withdraw", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     # results
     ("results.chart_csv", "GET"): row(PUBLIC),
@@ -376,6 +380,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("review.add_observer", "POST"): row("fund_manager"),
     ("review.add_round", "POST"): row("fund_manager"),
     ("review.assign", "POST"): row("fund_manager"),
+    ("review.close_round", "GET"): row("fund_manager"),
     ("review.close_round", "POST"): row("fund_manager"),
     ("review.declare_conflict", "POST"): row("reviewer"),
     ("review.edit_round", "GET"): row("fund_manager"),
@@ -389,6 +394,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("review.queue", "GET"): row("reviewer"),
     ("review.ranking", "GET"): row("fund_manager", "auditor"),
     ("review.ranking_csv", "GET"): row("fund_manager", "auditor"),
+    ("review.release", "GET"): row("fund_manager"),
     ("review.release", "POST"): row("fund_manager"),
     ("review.remove_assignment", "POST"): row("fund_manager"),
     ("review.review", "GET"): row("reviewer"),
