@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench install install-dev clean translations
+.PHONY: run test lint bench install install-dev clean translations axe
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,15 @@ PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 # Security linter: medium and high findings fail (config and reviewed exceptions: pyproject.toml [tool.bandit]).
 BANDIT := $(BIN)/bandit -c pyproject.toml -q -r facility -ll
 
-test: $(VENV)/.dev
+## make axe: axe-core from the npm registry for the browser accessibility test (tests/reach/test_browser_reach.py)
+AXE_VERSION := 4.10.3
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE): | $(BIN)/python
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/axe axe-core@$(AXE_VERSION) \
+	  || echo "npm could not install axe-core; the browser test falls back to the older bundled axe"
+axe: $(AXE)
+
+test: $(VENV)/.dev $(AXE)
 	$(BIN)/ruff check .
 	$(BANDIT)
 	$(BIN)/mypy
