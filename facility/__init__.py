@@ -55,6 +55,7 @@ def create_app(config: Any = None, **overrides: Any) -> Flask:
 
     errors.register(app)
     security.register(app)
+    _register_public_cache(app)
     from facility.cli import facility_cli
 
     app.cli.add_command(facility_cli)
@@ -218,6 +219,19 @@ def _wire_hooks(app: Flask) -> None:
 
     # Periodic jobs kept as data: every package's `jobs.PERIODIC`, reconciled by each worker as it starts.
     schedule.declare(app, [periodic for module in package_modules("jobs") for periodic in getattr(module, "PERIODIC", ())])
+
+
+def _register_public_cache(app: Flask) -> None:
+    """Anonymous public pages and API answers shared through Redis (core.public_cache); registered last, as
+    its look-up runs before every other before_request function and its storing after every after_request one.
+    The session and token touches of signed-in requests show on no public page: they leave the cache alone."""
+    from facility.accounts.models import ApiToken, UserSession
+    from facility.core import public_cache
+    from facility.queue import redis_url
+
+    url = redis_url(app)
+    public_cache.register(app, redis_url=url)
+    public_cache.ignore_writes_to(app, UserSession.__tablename__, ApiToken.__tablename__)
 
 
 def _select_locale() -> str | None:
