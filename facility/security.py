@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("HSTS"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if _personal() and not public_cache.shared() and "no-store" not in headers.get("Cache-Control", ""):
+        if not public_cache.shared() and _personal() and "no-store" not in headers.get("Cache-Control", ""):
             headers["Cache-Control"] = "private, no-store"
         return response
 

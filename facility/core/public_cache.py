@@ -31,19 +31,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, has_app_context, request, session
-from flask_babel import get_locale
 from flask_compress.flask_compress import _choose_algorithm
 from flask_login import current_user
+from redis.connection import parse_url
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.sql.elements import TextClause
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Request
 
 from facility.core.hooks import after_commit_once
+from facility.core.page_memory import PageMemory
 from facility.extensions import compress
 from facility.extensions import public_cache as cache
 
@@ -59,28 +65,43 @@ PUBLIC_ENDPOINTS = frozenset({
 })
 # A visitor's cookie session may hold their language and the CSRF secret of a form they opened elsewhere.
 SHAREABLE_SESSION_KEYS = frozenset({"lang", "csrf_token"})
-# Never stored: what belongs to one response (its cookie, its CSP nonce, its date) or is recomputed.
-UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "content-security-policy", "date"})
+# Never stored: what belongs to one response (its cookie, its date) or is recomputed; the CSP is stored
+# without its nonce (a shared page has no inline script: `_shareable_response`).
+UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "date"})
 VARY = ("Cookie", "Accept-Language", "Accept-Encoding")
 _STATE = "public_cache"
 _QUIET = "facility_public_cache_quiet_tables"
+_MEMORY = "facility_page_memory"
+_LANGUAGE = "facility_public_cache_language"
+_NONCE = re.compile(r" 'nonce-[^']*'")
+Language = Callable[[str | None, LanguageAccept, list[str]], str]
 
 
-def register(app: Flask, *, redis_url: str) -> None:
+def register(app: Flask, *, redis_url: str, language: Language) -> None:
     """Connect the cache to `app`: its Redis backend (Flask-Caching), the look-up that runs before anything
-    else, the tagging that runs first after the view, and the storing that runs last (after compression)."""
+    else, the tagging that runs first after the view, and the storing that runs last (after compression).
+    `language(chosen, accept_languages, offered)` is the app's locale for a visitor who is not signed in (the
+    only ones the cache serves), from the language they switched to (or None) and their browser's."""
     cache.init_app(app, config={
         "CACHE_TYPE": "RedisCache",
         "CACHE_REDIS_URL": redis_url,
+        "CACHE_REDIS_DB": parse_url(redis_url).get("db", 0),  # Flask-Caching would put 0 over the URL's own
         "CACHE_KEY_PREFIX": app.config["PUBLIC_CACHE_KEY_PREFIX"],
         "CACHE_DEFAULT_TIMEOUT": app.config["PUBLIC_CACHE_TIMEOUT"],
         "CACHE_OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
     })
     app.extensions.setdefault(_QUIET, set())
+    app.extensions[_LANGUAGE] = language
+    app.extensions[_MEMORY] = PageMemory(redis_url, app.config["PUBLIC_CACHE_KEY_PREFIX"] + GENERATION)
     _listen()
     # before_request functions run in order (a hit answers before the others run); after_request functions
     # run last-registered first: `_tag` before security headers and compression, `_store` after all of them.
     app.before_request_funcs.setdefault(None, []).insert(0, _serve)
+    # In front of Flask (behind ProxyFix, which sets the scheme and host the key has): see `_FastPath`.
+    if isinstance(app.wsgi_app, ProxyFix):
+        app.wsgi_app.app = _FastPath(app, app.wsgi_app.app)
+    else:
+        app.wsgi_app = _FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     after = app.after_request_funcs.setdefault(None, [])
     after.append(_tag)
     after.insert(0, _store)
@@ -95,6 +116,7 @@ def clear(app: Flask) -> None:
     """Forget every entry and the generation of `app`'s key prefix (tests, after resetting the database)."""
     with app.app_context():
         cache.clear()
+    app.extensions[_MEMORY].forget()
 
 
 def shared() -> bool:
@@ -108,19 +130,29 @@ def shared() -> bool:
 def _serve() -> Response | None:
     if not current_app.config["PUBLIC_CACHE_ENABLED"] or not _shareable_request():
         return None
-    key = _key()
-    try:
-        generation, entry = cache.get_many(GENERATION, key)
-    except Exception:  # Redis down: render the page as if there were no cache
-        log.warning("public cache unavailable", exc_info=True)
-        return None
+    # What get_locale() answers a visitor (the page's language), without loading Flask-Login's user.
+    language = current_app.extensions[_LANGUAGE](session.get("lang"), request.accept_languages,
+                                                 list(current_app.config["LANGUAGES"]))
+    key = _key(request, language)
+    memory: PageMemory = current_app.extensions[_MEMORY]
+    entry = memory.get(key)  # this process's copy, when it knows the generation (no round trip)
+    if entry is not None and _fresh(entry, entry["generation"], current_app.config["PUBLIC_CACHE_TIMEOUT"]):
+        generation = entry["generation"]
+    else:
+        try:
+            generation, entry = cache.get_many(GENERATION, key)
+        except Exception:  # Redis down: render the page as if there were no cache
+            log.warning("public cache unavailable", exc_info=True)
+            return None
     state: dict[str, Any] = {"key": key, "generation": int(generation or 0), "session": dict(session)}
     setattr(g, _STATE, state)
-    if not _fresh(entry, state["generation"]):
+    if not _fresh(entry, state["generation"], current_app.config["PUBLIC_CACHE_TIMEOUT"]):
         return None
     state["hit"] = True
+    memory.keep(key, entry)
     response = Response(entry["body"], status=entry["status"], headers=entry["headers"])
-    response.make_conditional(request)  # in place: a 304 when the client's ETag matches
+    if "If-None-Match" in request.headers or "If-Modified-Since" in request.headers:
+        response.make_conditional(request)  # in place: a 304 when the client's copy is current
     return response
 
 
@@ -135,20 +167,54 @@ def _shareable_request() -> bool:
     return set(session.keys()) <= SHAREABLE_SESSION_KEYS
 
 
-def _key() -> str:
+def _key(req: Request, language: str) -> str:
     """Host and path, sorted query, language, encoding: hashed, so a long URL makes a short key."""
-    language = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
-    encoding = _choose_algorithm(compress.enabled_algorithms, request.headers.get("Accept-Encoding", "")) or "identity"
-    query = urlencode(sorted(request.args.items(multi=True)))
-    raw = "\n".join((request.host_url, request.path, query, language, encoding))
+    encoding = _choose_algorithm(compress.enabled_algorithms, req.headers.get("Accept-Encoding", "")) or "identity"
+    query = urlencode(sorted(req.args.items(multi=True)))
+    raw = "\n".join((req.scheme, req.host, req.root_path, req.path, query, language, encoding))
     return "page:" + hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _fresh(entry: Any, generation: int) -> bool:
+def _fresh(entry: Any, generation: int, timeout: int) -> bool:
     if not isinstance(entry, dict) or entry.get("generation") != generation:
         return False
     age = time.time() - float(entry.get("at", 0))
-    return bool(0 <= age < current_app.config["PUBLIC_CACHE_TIMEOUT"])
+    return 0 <= age < timeout
+
+
+class _FastPath:
+    """WSGI, in front of Flask: a page this process holds (`PageMemory`), for a visitor without any cookie
+    or credential asking for it unconditionally, is answered without building Flask's request at all.
+
+    Such a visitor is nobody: no session (so no language switched to), no remember cookie, no token; the
+    entry is one a shareable request stored (the allow-list and every other check were passed then), and
+    the key is the one Flask's look-up computes for them. Everything else goes through Flask."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        response = self._hit(environ)
+        if response is None:
+            return self.wsgi_app(environ, start_response)
+        return response(environ, start_response)
+
+    def _hit(self, environ: dict[str, Any]) -> Response | None:
+        config = self.app.config
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not config["PUBLIC_CACHE_ENABLED"]:
+            return None
+        if any(name in environ for name in _NOT_FAST):
+            return None
+        req = self.app.request_class(environ)
+        language = self.app.extensions[_LANGUAGE](None, req.accept_languages, list(config["LANGUAGES"]))
+        entry = self.app.extensions[_MEMORY].get(_key(req, language))
+        if entry is None or not _fresh(entry, entry["generation"], config["PUBLIC_CACHE_TIMEOUT"]):
+            return None
+        return Response(entry["body"], status=entry["status"], headers=entry["headers"])
+
+
+# A cookie (a session, a remember cookie), a credential, or a conditional request: Flask answers.
+_NOT_FAST = ("HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 
 
 # --- tagging and storing -----------------------------------------------------------------------------------
@@ -201,10 +267,12 @@ def _store(response: Response) -> Response:
         response.cache_control.max_age = current_app.config["PUBLIC_CACHE_MAX_AGE"]
     if response.status_code == 200:  # not a 304 Flask-Compress already answered
         entry = {"generation": state["generation"], "at": time.time(), "status": response.status_code,
-                 "headers": [(k, v) for k, v in response.headers.items() if k.lower() not in UNSTORED_HEADERS],
+                 "headers": [(k, _NONCE.sub("", v) if k.lower() == "content-security-policy" else v)
+                             for k, v in response.headers.items() if k.lower() not in UNSTORED_HEADERS],
                  "body": response.get_data()}
         try:
             cache.set(state["key"], entry)
+            current_app.extensions[_MEMORY].keep(state["key"], entry)
         except Exception:
             log.warning("public cache unavailable", exc_info=True)
     # Flask saves the session after every after_request function: this visitor's own cookie, if any, keeps
@@ -251,6 +319,6 @@ def bump() -> None:
     if not has_app_context() or not current_app.config.get("PUBLIC_CACHE_ENABLED"):
         return
     try:
-        cache.cache.inc(GENERATION)  # Flask-Caching's Cache has no inc(); its Redis backend does (INCR)
+        current_app.extensions[_MEMORY].bump()  # INCR and PUBLISH (core.page_memory), Flask-Caching's key
     except Exception:
         log.error("public cache generation not bumped: pages may be stale for PUBLIC_CACHE_TIMEOUT", exc_info=True)

@@ -5,10 +5,12 @@ A page served from the cache runs no SQL at all, so "served from the cache" is "
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from facility.core import public_cache
+from facility.core.page_memory import PageMemory
 from facility.extensions import db
 from tests.conftest import csrf_token_from, get_csrf
 from tests.factories.challenges import make_challenge
@@ -174,7 +176,7 @@ def test_pages_render_when_redis_is_down(client, monkeypatch, challenge):
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(public_cache.cache, "get_many", down)
-    monkeypatch.setattr(public_cache.cache.cache, "inc", down)
+    monkeypatch.setattr(PageMemory, "bump", down)
     page = client.get(f"/challenges/{challenge.id}")
     assert page.status_code == 200 and "Clean water" in page.get_data(as_text=True)
     challenge.title = "Still saved"
@@ -195,3 +197,60 @@ def test_signed_in_people_switch_by_post_and_a_get_saves_nothing(app, client, lo
     client.post("/language", data={"lang": "fr", "next": "/", "csrf_token": csrf_token_from(page)})
     db.session.refresh(user)
     assert user.locale == "fr"
+
+
+def _memory(app) -> PageMemory:
+    memory = app.extensions["facility_page_memory"]
+    for _ in range(100):  # the listener reads the generation within a second of starting or forgetting
+        if memory.generation is not None:
+            return memory
+        time.sleep(0.05)
+    raise AssertionError("the page memory never learnt the generation")
+
+
+def test_repeat_hits_need_no_round_trip_and_hear_other_processes_bumps(app, client, monkeypatch, challenge):
+    path = f"/challenges/{challenge.id}"
+    client.get(path)
+    memory = _memory(app)
+    client.get(path)  # from Redis, and now in this process's copy too
+    calls = []
+    monkeypatch.setattr(public_cache.cache, "get_many", lambda *keys: calls.append(keys) or [None, None])
+    assert "Clean water" in client.get(path).get_data(as_text=True) and calls == [], "no round trip"
+    # Another process commits: it bumps Redis's counter; this process hears it and drops its copy.
+    other = PageMemory(memory.url, memory.counter_key)
+    before = memory.generation
+    other.bump()
+    for _ in range(100):
+        if memory.generation != before:
+            break
+        time.sleep(0.02)
+    assert memory.generation == before + 1 and memory.entries == {}
+    client.get(path)
+    assert calls, "a dead copy sends the look-up to Redis"
+
+
+def test_a_visitor_without_cookies_is_answered_before_flask(app, challenge):
+    path = f"/challenges/{challenge.id}"
+    visitor = app.test_client(use_cookies=False)
+    first = visitor.get(path, headers={"Accept-Encoding": "br"})
+    _memory(app)
+    visitor.get(path, headers={"Accept-Encoding": "br"})  # now in this process's copy
+
+    def not_flask(*args, **kwargs):
+        raise AssertionError("Flask's look-up ran")
+
+    first_functions = app.before_request_funcs[None]
+    serve, first_functions[0] = first_functions[0], not_flask  # Flask's first before_request: the look-up
+    try:
+        fast = visitor.get(path, headers={"Accept-Encoding": "br"})
+        # A cookie, a token or a conditional request goes through Flask (here: into the refusing look-up).
+        for headers in ({"Authorization": "Bearer x"}, {"If-None-Match": first.headers["ETag"]}, {"Cookie": "a=b"}):
+            with pytest.raises(AssertionError, match="look-up ran"):
+                visitor.get(path, headers={"Accept-Encoding": "br", **headers})
+    finally:
+        first_functions[0] = serve
+    assert serve is public_cache._serve
+    assert fast.status_code == 200 and fast.get_data() == first.get_data()
+    assert fast.headers["Content-Encoding"] == "br" and fast.headers["ETag"] == first.headers["ETag"]
+    assert fast.headers["Cache-Control"] == "public, max-age=60" and fast.headers["X-Frame-Options"] == "DENY"
+    assert "nonce-" not in fast.headers["Content-Security-Policy"]
