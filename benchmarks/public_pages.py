@@ -4,7 +4,8 @@ Issue 15 ("Performance"): anonymous public pages at least 50% of a hello-world a
 apps run under gunicorn with the same workers (`--workers`, sync), and `wrk` sends the same load to each
 (`--connections`, `--seconds` per run, `Accept-Encoding: br, gzip` as browsers send), interleaved over
 `--rounds` rounds; the medians are compared. For context the same pages are also measured with the cache
-off (`PUBLIC_CACHE_ENABLED=0`, a third server).
+off (`PUBLIC_CACHE_ENABLED=0`, a third server), and with a visitor's session cookie (their language
+switched: such requests are served through Flask's look-up, not before Flask).
 
 The product runs on a throw-away PostgreSQL database (migrated, then one verified city and 25 published
 challenges made with the test factories) and Redis (`BENCH_REDIS_URL`, its own key prefix).
@@ -100,9 +101,22 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str]]:
         connection.close()
 
 
-def _wrk(url: str, connections: int, seconds: int) -> float:
+def _language_cookie(port: int) -> str:
+    """A visitor's session cookie after the language switch (such visitors are served through Flask)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/language?lang=en&next=/")
+        answer = connection.getresponse()
+        answer.read()
+        return str(answer.getheader("Set-Cookie", "")).split(";")[0]
+    finally:
+        connection.close()
+
+
+def _wrk(url: str, connections: int, seconds: int, cookie: str | None = None) -> float:
+    extra = ["-H", f"Cookie: {cookie}"] if cookie else []
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "-H",
-                          "Accept-Encoding: br, gzip", url], capture_output=True, text=True, check=True).stdout
+                          "Accept-Encoding: br, gzip", *extra, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"{url}: errors under load\n{out}")
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -145,10 +159,14 @@ def main() -> int:
             status, headers = _get(ports["cached"], page)
             if status != 200 or not headers.get("Cache-Control", "").startswith("public"):
                 raise RuntimeError(f"{page} is not shared: {status} {headers.get('Cache-Control')}")
+        cookie = _language_cookie(ports["cached"])
         rates: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             rates.setdefault("hello /", []).append(_wrk(f"http://127.0.0.1:{ports['hello']}/", args.connections,
                                                         args.seconds))
+            for page in ("/challenges", "/api/v1/challenges"):
+                rate = _wrk(f"http://127.0.0.1:{ports['cached']}{page}", args.connections, args.seconds, cookie)
+                rates.setdefault(f"cached {page} (session cookie)", []).append(rate)
             for kind in ("cached", "uncached"):
                 for page in PAGES:
                     rate = _wrk(f"http://127.0.0.1:{ports[kind]}{page}", args.connections, args.seconds)

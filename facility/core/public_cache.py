@@ -183,12 +183,14 @@ def _fresh(entry: Any, generation: int, timeout: int) -> bool:
 
 
 class _FastPath:
-    """WSGI, in front of Flask: a page this process holds (`PageMemory`), for a visitor without any cookie
-    or credential asking for it unconditionally, is answered without building Flask's request at all.
+    """WSGI, in front of Flask: a page this process holds (`PageMemory`), for a visitor who is nobody asking
+    for it unconditionally, is answered without building Flask's request at all.
 
-    Such a visitor is nobody: no session (so no language switched to), no remember cookie, no token; the
-    entry is one a shareable request stored (the allow-list and every other check were passed then), and
-    the key is the one Flask's look-up computes for them. Everything else goes through Flask."""
+    Nobody: no credential, no cookie but the session's, and a session holding no more than
+    `_shareable_request` allows (their language, a CSRF secret); such a session is neither changed nor
+    refreshed by a hit, so Flask would send no cookie either. The entry is one a shareable request stored
+    (the allow-list and every other check were passed then), and the key is the one Flask's look-up
+    computes for them. Everything else goes through Flask."""
 
     def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
         self.app, self.wsgi_app = app, wsgi_app
@@ -206,15 +208,23 @@ class _FastPath:
         if any(name in environ for name in _NOT_FAST):
             return None
         req = self.app.request_class(environ)
-        language = self.app.extensions[_LANGUAGE](None, req.accept_languages, list(config["LANGUAGES"]))
+        chosen = None
+        if req.cookies:  # only a session cookie, holding only what `_shareable_request` allows
+            if set(req.cookies) != {config["SESSION_COOKIE_NAME"]}:
+                return None
+            visitor = self.app.session_interface.open_session(self.app, req)
+            if visitor is None or not set(visitor.keys()) <= SHAREABLE_SESSION_KEYS:
+                return None
+            chosen = visitor.get("lang")
+        language = self.app.extensions[_LANGUAGE](chosen, req.accept_languages, list(config["LANGUAGES"]))
         entry = self.app.extensions[_MEMORY].get(_key(req, language))
         if entry is None or not _fresh(entry, entry["generation"], config["PUBLIC_CACHE_TIMEOUT"]):
             return None
         return Response(entry["body"], status=entry["status"], headers=entry["headers"])
 
 
-# A cookie (a session, a remember cookie), a credential, or a conditional request: Flask answers.
-_NOT_FAST = ("HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+# A credential or a conditional request: Flask answers.
+_NOT_FAST = ("HTTP_AUTHORIZATION", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 
 
 # --- tagging and storing -----------------------------------------------------------------------------------

@@ -229,8 +229,13 @@ def test_repeat_hits_need_no_round_trip_and_hear_other_processes_bumps(app, clie
     assert calls, "a dead copy sends the look-up to Redis"
 
 
-def test_a_visitor_without_cookies_is_answered_before_flask(app, challenge):
+def test_a_visitor_without_cookies_is_answered_before_flask(app, challenge, login, make_user):
     path = f"/challenges/{challenge.id}"
+    switched = app.test_client()
+    switched.get("/language", query_string={"lang": "en"})
+    signed_in = app.test_client()
+    login(signed_in, make_user("donor"))  # before the pages are kept: a new user is a commit
+    session_cookie = signed_in.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
     visitor = app.test_client(use_cookies=False)
     first = visitor.get(path, headers={"Accept-Encoding": "br"})
     _memory(app)
@@ -243,8 +248,12 @@ def test_a_visitor_without_cookies_is_answered_before_flask(app, challenge):
     serve, first_functions[0] = first_functions[0], not_flask  # Flask's first before_request: the look-up
     try:
         fast = visitor.get(path, headers={"Accept-Encoding": "br"})
-        # A cookie, a token or a conditional request goes through Flask (here: into the refusing look-up).
-        for headers in ({"Authorization": "Bearer x"}, {"If-None-Match": first.headers["ETag"]}, {"Cookie": "a=b"}):
+        # A visitor who switched language is answered there too (their session holds nothing else).
+        assert switched.get(path, headers={"Accept-Encoding": "br"}).get_data() == first.get_data()
+        # A token, a conditional request, another cookie or a signed-in session goes through Flask (here:
+        # into the refusing look-up).
+        for headers in ({"Authorization": "Bearer x"}, {"If-None-Match": first.headers["ETag"]}, {"Cookie": "a=b"},
+                        {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={session_cookie}"}):
             with pytest.raises(AssertionError, match="look-up ran"):
                 visitor.get(path, headers={"Accept-Encoding": "br", **headers})
     finally:
