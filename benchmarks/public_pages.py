@@ -185,13 +185,13 @@ def main() -> int:
     baseline = statistics.median(rates["hello /"])
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; gunicorn --workers {args.workers} (sync), "
           f"wrk -c{args.connections} -d{args.seconds}s, median of {args.rounds} interleaved rounds")
-    print(f"{'hello /':32} {baseline:9.0f} req/s")
+    print(f"{'hello /':44} {baseline:9.0f} req/s")
     worst = None
     for label, values in rates.items():
         if label == "hello /":
             continue
         rate = statistics.median(values)
-        print(f"{label:32} {rate:9.0f} req/s  {rate / baseline:6.0%} of hello")
+        print(f"{label:44} {rate:9.0f} req/s  {rate / baseline:6.0%} of hello")
         if label.startswith("cached"):
             worst = rate if worst is None else min(worst, rate)
     ratio = (worst or 0) / baseline

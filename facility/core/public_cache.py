@@ -4,14 +4,16 @@ What is shared: a GET or HEAD of an endpoint on `PUBLIC_ENDPOINTS` (or an API en
 by a visitor who is nobody: no `Authorization` header, no remember cookie, and a cookie session holding
 nothing but a language and a CSRF secret (`SHAREABLE_SESSION_KEYS`; a signed-in session, a pending flash
 message or a half-finished sign-in never is). The answer is kept only when it is a 200, not streamed, at
-most `PUBLIC_CACHE_MAX_BYTES`, was rendered for nobody, rendered no CSRF token (`csrf_token()` puts it in
-`g`; the layout's language switch is a GET form for visitors, so public pages need none), carries no CSP
-nonce, and sets no cookie. One entry per host and path, sorted query, language and response encoding.
+most `PUBLIC_CACHE_MAX_BYTES`, was rendered for nobody, shows neither the request's CSRF token nor the
+session's secret (the layout's language switch is a GET form for visitors, so public pages need none) nor
+the CSP nonce, and changed nothing in the session but, perhaps, a new CSRF secret for a form the view
+built and did not show (that visitor's own response, carrying their cookie, stays private; the entry
+has no cookie). One entry per host and path, sorted query, language and response encoding.
 
 Invalidation is by generation, not by timer: a counter in Redis (`GENERATION`). A session listener notes
 when a flush (or a bulk `UPDATE`/`DELETE`/`INSERT`) writes a row of any table but the quiet ones
 (`ignore_writes_to`: the session and token touches no public page shows) and asks `core.hooks` to bump
-the counter (`INCR`) once after that transaction commits; a rolled-back one bumps nothing. Each entry
+the counter (`INCR`, and publish it) once after that transaction commits; a rolled-back one bumps nothing. Each entry
 records the generation read as its request began, before any database read, so an entry is dead the
 moment a later commit bumps it, even one rendered from data read just before the commit. Bumping is one
 `INCR`, whatever was written; deleting the affected keys would need to know which pages show which rows
@@ -19,6 +21,11 @@ moment a later commit bumps it, even one rendered from data read just before the
 counter and the entry together (one round trip per request, not two); a dead entry is overwritten at its
 next miss, and every entry expires after `PUBLIC_CACHE_TIMEOUT`, which also bounds what the clock alone
 changes (a deadline passing commits nothing). Entry ages are measured on the app's clock.
+
+Each process also keeps its own copy of the entries it served (core.page_memory): every bump is published,
+so the copy is exact without asking Redis, and a repeat hit costs no round trip. A visitor who is nobody
+(no credential, no cookie but a session holding only a language) asking unconditionally for a page in that
+copy is answered before Flask builds its request (`_FastPath`); everyone else goes through `_serve`.
 
 The stored body is the one sent: compressed once by Flask-Compress when the entry was made (the key has
 the encoding Flask-Compress chooses for the request's `Accept-Encoding`), so a hit costs no compression.
