@@ -94,6 +94,15 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "UTC"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
 
+    # The shared cache of anonymous public pages and public API answers (facility.core.public_cache), in Redis:
+    # entries die at the next commit that writes a row; PUBLIC_CACHE_TIMEOUT (seconds) bounds what a clock alone
+    # changes (a deadline passing) and frees Redis; proxies may keep a public page PUBLIC_CACHE_MAX_AGE seconds.
+    PUBLIC_CACHE_ENABLED = _env_bool("PUBLIC_CACHE_ENABLED", True)
+    PUBLIC_CACHE_KEY_PREFIX = os.environ.get("PUBLIC_CACHE_KEY_PREFIX", "facility-cache:")
+    PUBLIC_CACHE_TIMEOUT = int(os.environ.get("PUBLIC_CACHE_TIMEOUT", 300))
+    PUBLIC_CACHE_MAX_AGE = int(os.environ.get("PUBLIC_CACHE_MAX_AGE", 60))
+    PUBLIC_CACHE_MAX_BYTES = int(os.environ.get("PUBLIC_CACHE_MAX_BYTES", 2 * 1024 * 1024))
+
     # Slow lines: responses compressed (brotli first, then gzip) for every text type the site sends.
     COMPRESS_ALGORITHM = ["br", "gzip"]
     COMPRESS_MIMETYPES = ["text/html", "text/css", "text/csv", "text/plain", "text/xml", "application/xml",

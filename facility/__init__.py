@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import get_locale
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as config_module
@@ -55,6 +56,7 @@ def create_app(config: Any = None, **overrides: Any) -> Flask:
 
     errors.register(app)
     security.register(app)
+    _register_public_cache(app)
     from facility.cli import facility_cli
 
     app.cli.add_command(facility_cli)
@@ -220,6 +222,19 @@ def _wire_hooks(app: Flask) -> None:
     schedule.declare(app, [periodic for module in package_modules("jobs") for periodic in getattr(module, "PERIODIC", ())])
 
 
+def _register_public_cache(app: Flask) -> None:
+    """Anonymous public pages and API answers shared through Redis (core.public_cache); registered last, as
+    its look-up runs before every other before_request function and its storing after every after_request one.
+    The session and token touches of signed-in requests show on no public page: they leave the cache alone."""
+    from facility.accounts.models import ApiToken, UserSession
+    from facility.core import public_cache
+    from facility.queue import redis_url
+
+    url = redis_url(app)
+    public_cache.register(app, redis_url=url, language=_visitor_locale)
+    public_cache.ignore_writes_to(app, UserSession.__tablename__, ApiToken.__tablename__)
+
+
 def _select_locale() -> str | None:
     from flask import has_request_context
     from flask_login import current_user
@@ -230,10 +245,14 @@ def _select_locale() -> str | None:
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         locale: str = current_user.locale
         return locale
-    if session.get("lang") in languages:
-        chosen: str = session["lang"]
-        return chosen
-    return request.accept_languages.best_match(languages) or "en"
+    return _visitor_locale(session.get("lang"), request.accept_languages, languages)
+
+
+def _visitor_locale(chosen: str | None, accept: LanguageAccept, languages: list[str]) -> str:
+    """The language of someone not signed in: the one they switched to, else their browser's best offered."""
+    if chosen in languages:
+        return str(chosen)
+    return accept.best_match(languages) or "en"
 
 
 def _offer_translated_languages(app: Flask) -> None:

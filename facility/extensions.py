@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -21,6 +22,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 compress = Compress()
+public_cache = Cache()  # anonymous public pages and API answers (facility.core.public_cache)
 
 
 def client_address() -> str:

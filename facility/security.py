@@ -2,13 +2,16 @@
 
 Nothing personal is kept by a browser or a shared cache: every response to a signed-in user, the
 API, and the accounts pages (sign-in, password reset) send `Cache-Control: no-store`; public pages
-seen anonymously, and static files, keep the default."""
+and public API answers seen anonymously are shared (`core.public_cache`: `public, max-age=...`), other
+pages seen anonymously, and static files, keep the default."""
 from __future__ import annotations
 
 import secrets
 
 from flask import Flask, g, request
 from flask_login import current_user
+
+from facility.core import public_cache
 
 
 def register(app: Flask) -> None:
@@ -18,11 +21,12 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        nonce = g.get("csp_nonce", "")
+        nonce = g.get("csp_nonce", "")  # none on a page from the public cache: it has no inline script
+        scripts = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
         csp = (
             "default-src 'self'; "
             "img-src 'self' data:; "
-            f"script-src 'self' 'nonce-{nonce}'; "
+            f"script-src {scripts}; "
             "style-src 'self'; "
             "object-src 'none'; "
             "base-uri 'self'; "
@@ -37,7 +41,7 @@ def register(app: Flask) -> None:
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if app.config.get("HSTS"):
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        if _personal() and "no-store" not in headers.get("Cache-Control", ""):
+        if not public_cache.shared() and _personal() and "no-store" not in headers.get("Cache-Control", ""):
             headers["Cache-Control"] = "private, no-store"
         return response
 

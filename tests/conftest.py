@@ -93,6 +93,7 @@ def make_test_app(database_url: str, redis_url: str, instance_path: str, **overr
         # limiter.reset() deletes every key under the storage prefix; a prefix of our own keeps
         # concurrent test runs on a shared Redis from wiping each other's counters.
         RATELIMIT_STORAGE_OPTIONS={"key_prefix": f"test-{tag}-LIMITS"},
+        PUBLIC_CACHE_KEY_PREFIX=f"test-{tag}-cache:",  # the shared page cache's entries are this app's own
         INSTANCE_PATH=instance_path,
         **overrides,
     )
@@ -153,8 +154,10 @@ def _reset_database(app) -> None:
 
 
 def _reset_redis(app) -> None:
+    from facility.core import public_cache
     from facility.queue import all_queues
 
+    public_cache.clear(app)  # the database was reset without a commit: the pages cached from it are dead
     with app.app_context():
         for queue in all_queues(app):
             queue.empty()

@@ -28,6 +28,14 @@ def after_commit(callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Non
     session.info.setdefault(_KEY, []).append((callback, args, kwargs))
 
 
+def after_commit_once(session: Session, callback: Callable[[], Any]) -> None:
+    """Call `callback()` once after `session` commits, however often it is asked for before then: for
+    session listeners (they have the session at hand and may fire on every flush of the transaction)."""
+    pending = session.info.setdefault(_KEY, [])
+    if not any(entry[0] is callback for entry in pending):
+        pending.append((callback, (), {}))
+
+
 def _run_pending(session: Session) -> None:
     pending = session.info.pop(_KEY, [])
     for callback, args, kwargs in pending:

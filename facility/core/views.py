@@ -46,16 +46,21 @@ def register_dashboard_panel(app: Flask, provider: PanelProvider) -> None:
     app.extensions.setdefault("facility_dashboard", []).append(provider)
 
 
-@bp.route("/language", methods=["POST"])
+@bp.route("/language", methods=["GET", "POST"])
 def set_language() -> Response:
-    """Language switch: a plain form, works without JavaScript."""
-    code = request.form.get("lang", "")
+    """Language switch: a plain form, works without JavaScript.
+
+    Visitors use a GET form, which only sets the session's language (display, not a change of state; no
+    CSRF token, so the page holding the form can be shared by `core.public_cache`); signed-in people POST
+    it with their CSRF token and their profile keeps it."""
+    form = request.form if request.method == "POST" else request.args
+    code = form.get("lang", "")
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-        if current_user.is_authenticated:
+        if request.method == "POST" and current_user.is_authenticated:
             current_user.locale = code
             db.session.commit()
-    return redirect(safe_next(request.form.get("next"), url_for("core.home")))
+    return redirect(safe_next(form.get("next"), url_for("core.home")))
 
 
 @bp.route("/healthz")

@@ -122,7 +122,7 @@ def test_public_summary_refused_to_wrong_role_wrong_org_anonymous(client, login,
     assert donor.status_code in (403, 404)
     # Pages: anonymous is sent to sign in; the fund manager is refused; another organisation sees nothing.
     page = f"/reports/{report.id}/public-summary"
-    anonymous = client.post(page, data={"csrf_token": get_csrf(client, "/")})
+    anonymous = client.post(page, data={"csrf_token": get_csrf(client, "/signin")})
     assert anonymous.status_code == 302 and "/signin" in anonymous.headers["Location"]
     for user, status in ((scene.manager, 403), (stranger, 404)):
         login(client, user)

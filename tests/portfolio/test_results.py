@@ -10,6 +10,7 @@ import pytest
 
 from facility.accounts.models import OrgKind, OrgType
 from facility.challenges.models import ChallengeStatus, FocusArea
+from facility.core import public_cache
 from facility.core.labels import label
 from facility.extensions import db
 from facility.grants import contributions
@@ -347,6 +348,7 @@ def test_the_results_page_takes_the_same_number_of_queries_however_many_grants(c
                                                                                count_queries):
     granted(challenge_in("Gulu"), 1_000_000, manager, paid=100)
     client.get("/results")
+    public_cache.bump()  # the page's own queries, not the shared cache's answer (core.public_cache)
     with count_queries(selects_only=True) as few:
         assert client.get("/results").status_code == 200
     for n in range(4):

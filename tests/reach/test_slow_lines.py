@@ -66,7 +66,8 @@ def test_the_language_switch_refuses_a_language_that_is_not_offered(app, client,
     monkeypatch.setitem(app.config, "LANGUAGES", {"en": "English", "fr": "Français"})
     page = client.get("/").get_data(as_text=True)
     assert 'value="zh"' not in page and 'value="fr"' in page
-    client.post("/language", data={"lang": "zh", "csrf_token": get_csrf(client, "/")})
+    client.get("/language", query_string={"lang": "zh"})  # a visitor's switch is a GET form
+    client.post("/language", data={"lang": "zh", "csrf_token": get_csrf(client, "/signin")})
     assert '<html lang="en"' in client.get("/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
 
 

@@ -283,6 +283,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("core.dashboard", "GET"): row(SIGNED_IN),
     ("core.healthz", "GET"): row(PUBLIC),
     ("core.home", "GET"): row(PUBLIC),
+    ("core.set_language", "GET"): row(PUBLIC),
     ("core.set_language", "POST"): row(PUBLIC),
     # disbursements
     # As in the API: staff who see payments but may not act get 403; the others may not know it exists: 404.
