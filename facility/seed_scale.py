@@ -66,7 +66,7 @@ def seed_scale(*, factor: float = 1.0, progress: Progress = lambda _n: None,
     writer = Writer(progress)
     now = utcnow().replace(microsecond=0)
     people = _people(writer, scale, now)
-    challenges = _challenges(writer, scale, people, now, rng)
+    challenges = _challenges(writer, scale, people, now)
     proposals = _proposals(writer, scale, people, challenges, now, rng)
     _reviews(writer, scale, people, challenges, proposals, now, rng)
     grants = seed_grants(writer, scale, people, challenges, proposals, now)
@@ -142,7 +142,7 @@ def _encrypted_secret(secret: str) -> str:
     totp.store_secret(holder, secret)
     return str(holder.totp_secret_encrypted)
 
-def _challenges(w: Writer, scale: Scale, people: dict, now: datetime, rng: random.Random) -> list[ChallengePlan]:
+def _challenges(w: Writer, scale: Scale, people: dict, now: datetime) -> list[ChallengePlan]:
     first, first_criterion = w.next_id(Challenge), w.next_id(Criterion)
     finished = [i for i in range(scale.challenges) if CHALLENGE_STATES[i % 10] == "finished"]
     out: list[ChallengePlan] = []
@@ -181,8 +181,7 @@ def _challenges(w: Writer, scale: Scale, people: dict, now: datetime, rng: rando
             row["prize_pool_cents"] = challenge.pool_cents
         elif challenge.state in ("draft", "pending", "cancelled"):
             row["prize_pool_cents"] = 3 * GRANT_CENTS
-    rng.shuffle(rows)  # insertion order does not matter; keeps the planner honest about correlation
-    w.insert(Challenge, sorted(rows, key=lambda r: r["id"]))
+    w.insert(Challenge, rows)
     w.insert(Criterion, criteria)
     return out
 
