@@ -324,19 +324,21 @@ def main() -> int:
         warm(binary, hello_port, "/", "", 3)
         warm(binary, site_port, "/", "", 10)
         baseline = wrk(binary, hello_port, "/", "", args.duration)
-        rows = [("hello-world (same gunicorn)", baseline, "", 0)]
+        print(f"\nfactor {args.factor}, gunicorn --workers {args.workers} (sync), wrk -t2 -c16 -d{args.duration}s")
+        print(f"{'page':<44} {'req/s':>9} {'ratio':>7} {'p50 ms':>9} {'p99 ms':>9} {'queries':>8}")
+
+        def line(label: str, result: dict[str, float], queries: str) -> None:  # each row as soon as it is measured
+            print(f"{label:<44} {result['rps']:>9.1f} {result['rps'] / baseline['rps']:>7.3f} {result['p50']:>9.2f} "
+                  f"{result['p99']:>9.2f} {queries:>8}", flush=True)
+
+        line("hello-world (same gunicorn)", baseline, "")
         for label, path, who in pages(ids):
             header = headers[who] if who else ""
             status, queries = count_queries(app, path, header)
             warm(binary, site_port, path, header, 2)
             result = wrk(binary, site_port, path, header, args.duration)
             note = "" if status == 200 and not result["non2xx"] else f" (status {status}, {int(result['non2xx'])} non-2xx)"
-            rows.append((label + note, result, str(queries), 1))
-        print(f"\nfactor {args.factor}, gunicorn --workers {args.workers} (sync), wrk -t2 -c16 -d{args.duration}s")
-        print(f"{'page':<44} {'req/s':>9} {'ratio':>7} {'p50 ms':>9} {'p99 ms':>9} {'queries':>8}")
-        for label, result, queries, _ in rows:
-            print(f"{label:<44} {result['rps']:>9.1f} {result['rps'] / baseline['rps']:>7.3f} {result['p50']:>9.2f} "
-                  f"{result['p99']:>9.2f} {queries:>8}")
+            line(label + note, result, str(queries))
     finally:
         for process in processes:
             process.terminate()
