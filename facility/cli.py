@@ -1,5 +1,5 @@
-"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, demo-otp, audit-verify, audit-anchor,
-sweep, ledger-verify."""
+"""`flask --app wsgi facility COMMAND`: serve, worker, create-user, seed-demo, seed-scale, demo-otp, audit-verify,
+audit-anchor, sweep, ledger-verify."""
 from __future__ import annotations
 
 import os
@@ -119,6 +119,24 @@ def seed_demo() -> None:
     click.echo(f"  {DEMO_TOTP_SECRET}")
     click.echo("to an authenticator app, or print the current code: flask --app wsgi facility demo-otp EMAIL")
     click.echo(f"({time.monotonic() - started:.1f}s)")
+
+
+@facility_cli.command("seed-scale")
+@click.option("--factor", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Share of full scale (1: 10,000 challenges, 100,000 proposals, 1,000,000 ledger entries).")
+@with_appcontext
+def seed_scale(factor: float) -> None:
+    """Bulk-load a facility at full scale (or FACTOR of it), for benchmarks; prints the rows written."""
+    from facility.seed_scale import SCALE_PASSWORD, Scale, expected_rows
+    from facility.seed_scale import seed_scale as seed
+
+    started = time.monotonic()
+    with click.progressbar(length=expected_rows(Scale(factor)), label="Seeding at scale", file=sys.stderr) as bar:
+        counts = seed(factor=factor, progress=bar.update)
+        db.session.commit()
+    for table, count in sorted(counts.items()):
+        click.echo(f"  {table:<28} {count:>10,}")
+    click.echo(f"Password of every account: {SCALE_PASSWORD} ({time.monotonic() - started:.1f}s)")
 
 
 @facility_cli.command("demo-otp")
