@@ -212,7 +212,7 @@ def test_four_workers_stay_under_stripes_limit_without_a_429_or_a_retry(paying_a
     env = scenario.worker_env(paying_app, STRIPE_WRITES_PER_SECOND=str(RATE), STRIPE_WRITES_BURST=str(BURST),
                               STRIPE_WRITES_WAIT_SECONDS="60", STRIPE_TIMEOUT_SECONDS="5",
                               DISBURSEMENT_RETRY_BASE_SECONDS="0.5", DISBURSEMENT_RETRY_CAP_SECONDS="2",
-                              SWEEP_INTERVAL_SECONDS="100000")
+                              SWEEP_INTERVAL_SECONDS="100000", SWEEP_GRACE_SECONDS="100000")
     procs = [scenario.start_worker(env, tmp_path / "workers.log", "payments") for _ in range(4)]
     try:
         for disbursement_id in ids:
@@ -240,3 +240,5 @@ def test_four_workers_stay_under_stripes_limit_without_a_429_or_a_retry(paying_a
     busiest = max(sum(1 for t in writes if start <= t < start + 1) for start in writes)
     assert busiest <= RATE + BURST  # the bucket's pace (jitter allowed), under Stripe's 25
     assert writes[-1] - writes[0] >= (PACE_N - BURST) / RATE * 0.9  # the workers were held to the pace
+    print(f"\n{PACE_N} payments by 4 workers: {(PACE_N - 1) / (writes[-1] - writes[0]):.1f} transfers/s, busiest "
+          f"second {busiest} (bucket {RATE}/s, burst {BURST}; Stripe's limit {STRIPE_LIMIT}/s); no 429, no retry")
