@@ -92,7 +92,7 @@ def main() -> int:
             log = Path(instance) / "workers.log"
             for _ in range(args.workers):
                 procs.append(scenario.start_worker(env, log, "payments", "default"))
-            _wait_for_workers(get_queue("default"), args.workers)
+            _wait_for_workers(get_queue("default"), args.workers, timeout=600)  # a loaded machine is slow to start them
             fake.set_rate_limit(args.limit)
 
             started = time.monotonic()
