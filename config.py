@@ -117,6 +117,14 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", 15))
     STRIPE_WEBHOOK_TOLERANCE = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE", 300))  # seconds
+    # Stripe's write pace, shared by every worker (a token bucket in Redis, per endpoint): writes a second,
+    # the most sent at once after a quiet spell, and how long a write waits for its turn before it is retried
+    # later. Any one second carries at most rate + burst - 1 writes: keep that within Stripe's limit (about 25
+    # writes a second per endpoint in live mode).
+    # A rate of 0 turns the pacing off.
+    STRIPE_WRITES_PER_SECOND = float(os.environ.get("STRIPE_WRITES_PER_SECOND", 25))
+    STRIPE_WRITES_BURST = float(os.environ.get("STRIPE_WRITES_BURST", 1))
+    STRIPE_WRITES_WAIT_SECONDS = float(os.environ.get("STRIPE_WRITES_WAIT_SECONDS", 10))
     # Fernet key(s) for payout bank details, comma-separated, newest first. Required in
     # production; development and tests derive one from SECRET_KEY (facility.core.crypto).
     PAYOUT_ENCRYPTION_KEY = os.environ.get("PAYOUT_ENCRYPTION_KEY") or None

@@ -7,7 +7,7 @@ call it without Stripe leaking into their models.
 Settings (app config): `STRIPE_API_KEY`, `STRIPE_WEBHOOK_SECRET`,
 `STRIPE_API_BASE` (tests point it at the fake server),
 `STRIPE_TIMEOUT_SECONDS` (default 15) and `STRIPE_WEBHOOK_TOLERANCE`
-(seconds, default 300).
+(seconds, default 300). Every write call first waits its turn in the workers' shared bucket (`stripe_pace`).
 
 Paying a grantee at most once per tranche rests on two things here:
 
@@ -46,6 +46,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from facility.core.labels import labelled
+from facility.disbursements.stripe_pace import PaceTimeout, WriteBucket, bucket_for, pace_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ NETWORK_RETRY_AFTER = 30.0
 SERVER_ERROR_RETRY_AFTER = 30.0
 RATE_LIMIT_RETRY_AFTER = 60.0
 IN_PROGRESS_RETRY_AFTER = 10.0
+PACE_RETRY_AFTER = 10.0  # no write turn came free in time (a long queue of writes): soon, from the back
 CHECKOUT_PRODUCT_NAME = "Contribution to the Urban Innovation Facility"
 
 
@@ -160,8 +162,9 @@ class StripeGateway:
 
     def __init__(self, *, api_key: str | None, api_base: str | None = None,
                  timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, webhook_secret: str | None = None,
-                 webhook_tolerance: int = DEFAULT_WEBHOOK_TOLERANCE) -> None:
+                 webhook_tolerance: int = DEFAULT_WEBHOOK_TOLERANCE, pace: WriteBucket | None = None) -> None:
         self.api_key = api_key
+        self.pace = pace  # the shared bucket of write turns; None: writes go out unpaced
         self.webhook_secret = webhook_secret
         self.webhook_tolerance = webhook_tolerance
         self.client: stripe.StripeClient | None = None
@@ -214,6 +217,7 @@ class StripeGateway:
                 result = self._existing_result(existing, disbursement_id, amount_cents, destination, currency)
                 paid_transfer = existing
             else:
+                self._wait_turn("transfers")
                 transfer = self._client().v1.transfers.create(
                     params={
                         "amount": amount_cents,
@@ -241,6 +245,9 @@ class StripeGateway:
                     paid_transfer = transfer
         except stripe.StripeError as exc:
             result = _classify(exc)
+        except PaceTimeout as exc:  # nothing was sent: the next attempt looks up first, as after any retryable
+            result = TransferResult(TransferStatus.RETRYABLE, message=str(exc), code="pace_timeout",
+                                    retry_after_seconds=PACE_RETRY_AFTER)
         if result.paid and paid_transfer is not None:
             payment = getattr(paid_transfer, "destination_payment", None)
             result = replace(result, received=self.received_by_destination(payment, destination))
@@ -300,6 +307,7 @@ class StripeGateway:
         client = self._client()
         metadata = {"contribution_id": str(contribution_id)}
         try:
+            self._wait_turn("checkout_sessions")
             session = client.v1.checkout.sessions.create(
                 params={
                     "mode": "payment",
@@ -322,6 +330,8 @@ class StripeGateway:
             log.warning("stripe checkout for contribution %s: %s [%s] %s", contribution_id, result.status.value,
                         result.code, result.message)
             raise GatewayError(result.message, retryable=result.retryable, code=result.code) from exc
+        except PaceTimeout as exc:
+            raise GatewayError(str(exc), retryable=True, code="pace_timeout") from exc
         if not session.url:
             raise GatewayError("Stripe returned a checkout session without a payment page.", retryable=True)
         log.info("stripe checkout session %s for contribution %s", session.id, contribution_id)
@@ -388,6 +398,10 @@ class StripeGateway:
         return WebhookRejected("stale_timestamp",
                                f"The webhook timestamp is older than {self.webhook_tolerance} seconds (a replay?).")
 
+    def _wait_turn(self, endpoint: str) -> None:  # before a write call; raises `PaceTimeout`
+        if self.pace is not None:
+            self.pace.acquire(endpoint)
+
     def _client(self) -> stripe.StripeClient:
         if self.client is None:
             raise GatewayNotConfigured("STRIPE_API_KEY")
@@ -444,10 +458,10 @@ def get_gateway(app: Flask | None = None) -> StripeGateway:
     """The app's gateway, rebuilt when its Stripe settings change (tests switch them)."""
     app = app or current_app
     settings = _settings(app.config)
-    fingerprint = json.dumps(settings, sort_keys=True)
+    fingerprint = json.dumps([settings, pace_fingerprint(app.config)], sort_keys=True)
     cached = app.extensions.get("stripe_gateway")
     if cached is None or cached[0] != fingerprint:
-        cached = (fingerprint, StripeGateway(**settings))
+        cached = (fingerprint, StripeGateway(**settings, pace=bucket_for(app) if settings["api_key"] else None))
         app.extensions["stripe_gateway"] = cached
     return cached[1]
 

@@ -33,6 +33,10 @@ Faults (`add_fault`, `set_fault_rate`) hit the next matching requests:
 - `"lose_answer"`: performs the request, then drops the connection without an answer;
 - `"delay"`: answers normally after `seconds` (to make concurrent requests overlap).
 
+Stripe's rate limit (`set_rate_limit(n)`): above `n` requests (POST by default: Stripe's writes) to one
+endpoint in any second, a request is answered 429 `rate_limit` with `Stripe-Should-Retry: true`, nothing
+performed; `rate_limited` counts those answers (ids in a path are one endpoint: `/v1/transfers/{id}`).
+
 Every request is recorded (`requests`) for assertions. State lives in memory
 and is guarded by one lock; `reset()` clears it.
 
@@ -58,6 +62,7 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -128,6 +133,19 @@ def _error(status: int, type_: str, message: str, *, code: str | None = None,
     if param:
         error["param"] = param
     return status, {"error": error}
+
+
+def _rate_limit_error() -> tuple[int, dict]:
+    return _error(429, "invalid_request_error", "Request rate limit exceeded. You can learn more about rate limits "
+                  "here https://stripe.com/docs/rate-limits.", code="rate_limit")
+
+
+_ID_SEGMENT = re.compile(r"/[A-Za-z]+_[A-Za-z0-9_]*\d[A-Za-z0-9_]*")
+
+
+def endpoint_of(path: str) -> str:
+    """The endpoint a path belongs to, for the rate limit: `/v1/transfers/tr_1/reversals` -> `/v1/transfers/{id}/reversals`."""
+    return _ID_SEGMENT.sub("/{id}", path)
 
 
 def _missing(param: str) -> tuple[int, dict]:
@@ -251,6 +269,10 @@ class FakeStripe:
             self._fault_rate_method: str | None = None
             self._ids = itertools.count(1)
             self._clock_offset = 0
+            self._rate_limit: int | None = None
+            self._rate_limit_method: str | None = "POST"
+            self._rate_window: dict[tuple[str, str], deque[float]] = {}
+            self.rate_limited = 0  # requests answered 429 by the rate limit (not by faults)
 
     # -- faults --
     def add_fault(self, kind: str, count: int = 1, *, path: str | None = None, method: str | None = None,
@@ -273,6 +295,31 @@ class FakeStripe:
             self._fault_kinds = kinds
             self._fault_rate_path = path
             self._fault_rate_method = method.upper() if method else None
+
+    def set_rate_limit(self, per_second: int | None, *, method: str | None = "POST") -> None:
+        """Refuse (429) a request to an endpoint that already had `per_second` accepted ones (of `method`, None:
+        any) in the last second, as Stripe's rate limiter does; None lifts the limit. `reset()` lifts it too."""
+        if per_second is not None and (isinstance(per_second, bool) or not isinstance(per_second, int)
+                                       or per_second < 1):
+            raise ValueError(f"per_second must be a positive integer or None, not {per_second!r}")
+        with self._lock:
+            self._rate_limit = per_second
+            self._rate_limit_method = method.upper() if method else None
+            self._rate_window.clear()
+
+    def _over_rate_limit(self, method: str, path: str) -> bool:
+        with self._lock:
+            if self._rate_limit is None or self._rate_limit_method not in (None, method):
+                return False
+            now = time.monotonic()
+            window = self._rate_window.setdefault((method, endpoint_of(path)), deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= self._rate_limit:
+                self.rate_limited += 1
+                return True
+            window.append(now)
+            return False
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -624,6 +671,14 @@ class FakeStripe:
                 return 200, list(self.sessions.values())
             if method == "GET" and path == "/_fake/requests":
                 return 200, self.requests
+            if method == "GET" and path == "/_fake/stats":
+                return 200, {"rate_limited": self.rate_limited}
+            if method == "POST" and path == "/_fake/rate_limit":
+                try:
+                    self.set_rate_limit(**body)
+                except (TypeError, ValueError) as exc:
+                    return 400, {"error": str(exc)}
+                return 200, {"ok": True}
             if method == "POST" and path == "/_fake/reset":
                 self.reset()
                 return 200, {"ok": True}
@@ -706,22 +761,23 @@ class _Handler(BaseHTTPRequestHandler):
             pairs += parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         key = self.headers.get("Idempotency-Key")
         fault = fake._take_fault(method, url.path)
+        limited = fault is None and fake._over_rate_limit(method, url.path)
         with fake._lock:
             fake.requests.append({
                 "method": method, "path": url.path, "query": url.query, "headers": dict(self.headers.items()),
                 "idempotency_key": key, "params": decode_params(pairs), "fault": fault.kind if fault else None,
-                "at": time.time(),
+                "rate_limited": limited, "at": time.time(),
             })
         kind = fault.kind if fault else None
+        if limited:
+            self._send(*_rate_limit_error(), {"Stripe-Should-Retry": "true"})
+            return
         if kind == "500":
             self._send(*_error(500, "api_error", "An unknown error occurred"))
             return
         if kind == "429":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            status, body = _error(429, "invalid_request_error",
-                                  "Request rate limit exceeded. You can learn more about rate limits here "
-                                  "https://stripe.com/docs/rate-limits.", code="rate_limit")
-            self._send(status, body, headers)
+            self._send(*_rate_limit_error(), headers)
             return
         if kind == "timeout":
             fake._wait(fault.seconds or fake.hang_seconds)
@@ -804,6 +860,13 @@ class RemoteFakeStripe:
 
     def set_fault_rate(self, rate: float, **options: Any) -> None:
         self._call("POST", "/_fake/fault_rate", {"rate": rate, **options})
+
+    def set_rate_limit(self, per_second: int | None, **options: Any) -> None:
+        self._call("POST", "/_fake/rate_limit", {"per_second": per_second, **options})
+
+    @property
+    def rate_limited(self) -> int:
+        return self._call("GET", "/_fake/stats")["rate_limited"]
 
     def complete_checkout_session(self, session_id: str) -> dict:
         return self._call("POST", f"/_fake/checkout/sessions/{session_id}/complete")
