@@ -117,9 +117,9 @@ class Writer:
         for name in self.counts:
             table = db.metadata.tables[name]
             if "id" in table.c and isinstance(table.c.id.type, sa.Integer):
-                self.connection.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608 - names from metadata
-                    f"(SELECT coalesce(max(id), 1) FROM {name}))"))
+                # Built by SQLAlchemy from the table object (no SQL text): the name is bound, the table quoted.
+                highest = sa.select(sa.func.coalesce(sa.func.max(table.c.id), 1)).scalar_subquery()
+                self.connection.execute(sa.select(sa.func.setval(sa.func.pg_get_serial_sequence(name, "id"), highest)))
 
 
 @dataclass
