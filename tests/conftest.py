@@ -253,8 +253,10 @@ def make_user(app):
 
 
 def csrf_token_from(html: str) -> str:
+    # A form's hidden field, or the token a script sends (`data-csrf`, e.g. the passkey sign-in page, whose
+    # only form is the script's: since visitors switch language by GET, no other form carries one).
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html)
+        r'value="([^"]+)"[^>]*name="csrf_token"', html) or re.search(r'data-csrf="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
 

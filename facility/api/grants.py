@@ -248,13 +248,11 @@ def award(data, proposal_id):
 @blp.response(200, page_of(PublicGrantSummarySchema))
 def list_grants(args):
     """The public grants register (anyone), with the filters of `/grants`; `mine=true`: the caller's
-    organisation's grants (every grant for fund managers and admins), with `q` those whose proposal matches it."""
+    organisation's grants (every grant for fund managers and admins), with `q` those whose proposal matches it.
+    On the public register `q` searches what a row shows: the proposal's title, the grantee and the challenge."""
     q = args.pop("q", None)
     if args.pop("mine"):
         query = queries.search_grants(require_user(), q)
-    elif q:
-        raise ApiError(422, "Free text search of grants needs mine=true.",
-                       errors={"q": ["Only with mine=true: the public register is not searched by text."]})
     else:
         filters, portfolio_form, register_form = register.RegisterFilter.from_args(
             {k: str(v) for k, v in args.items() if k not in ("page", "per_page")})
@@ -262,7 +260,7 @@ def list_grants(args):
         if errors:
             raise ApiError(422, "Some filters are not valid.",
                            errors={name: [str(m) for m in messages] for name, messages in errors.items()})
-        query = register.register_query(filters)
+        query = register.search_register(register.register_query(filters), q)
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 

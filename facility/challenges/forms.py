@@ -24,6 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from facility.accounts.forms import org_type_choices
 from facility.challenges.models import FocusArea
 from facility.challenges.services import ANSWER_CHARS, DESCRIPTION_CHARS, QUESTION_CHARS, SUMMARY_CHARS
+from facility.cities.queries import countries_with_cities
 from facility.core.forms import SaneDate, country_choices, parse_usd
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
@@ -181,5 +182,5 @@ class FilterForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.status.choices = [("", _l("Published (any)")), ("open", _l("Open now")), ("upcoming", _l("Upcoming")),
                                ("closed", _l("Closed")), ("finished", _l("Finished"))]
-        self.country.choices = country_choices(_l("Any"))
+        self.country.choices = country_choices(_l("Any"), only=countries_with_cities(self.country.data))
         self.focus_area.choices = [("", _l("Any")), *choices(FocusArea)]

@@ -56,3 +56,10 @@ def verification_queue() -> list[City]:
 def cities_to_verify() -> Waiting:
     """Cities waiting for a fund manager's verification, the oldest profile first."""
     return waiting(City.id, City.created_at, City.verified_at.is_(None))
+
+
+def countries_with_cities(also: str | None = None) -> list[str]:
+    """The ISO alpha-3 codes of the countries the facility has cities in (what a country filter offers), and
+    `also` (the one already chosen) so a filter never loses its value."""
+    codes = set(db.session.execute(sa.select(City.country).distinct()).scalars())
+    return sorted(codes | ({also.upper()} if also and len(also) == 3 else set()))

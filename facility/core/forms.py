@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pycountry
@@ -24,11 +24,13 @@ _AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?P<sep>[, ])[0-9]{3}(?:(?P=sep)[0-9]
 decimals. Not `1e3`, `1_000`, `1,00`, full-width or other scripts' digits, `NaN` or `Infinity`."""
 
 
-def country_choices(blank: Any) -> list[tuple[str, str]]:
+def country_choices(blank: Any, only: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """A country select's options: the names in the viewer's language, in their order; each option's value
-    stays the ISO alpha-3 code that is stored. `blank` labels the empty first option ("Any", "Choose…")."""
-    named = sorted(((str(country_name(c.alpha_3)), c.alpha_3) for c in pycountry.countries),
-                   key=lambda pair: pair[0].casefold())
+    stays the ISO alpha-3 code that is stored. `blank` labels the empty first option ("Any", "Choose…").
+    `only`: just these codes (a filter offers the countries the facility has data for, not all 249: on a
+    phone and a slow line the whole list is a long scroll and about 2 KB of every filtered page)."""
+    codes = {c.alpha_3 for c in pycountry.countries} if only is None else {code.upper() for code in only}
+    named = sorted(((str(country_name(code)), code) for code in codes), key=lambda pair: pair[0].casefold())
     return [("", blank)] + [(code, name) for name, code in named]
 
 

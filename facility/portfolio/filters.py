@@ -24,6 +24,7 @@ from facility.challenges.queries import has_sdg_target
 from facility.challenges.sdg import is_target
 from facility.cities import countries
 from facility.cities.models import City, SizeClass
+from facility.cities.queries import countries_with_cities
 from facility.cities.services import valid_country
 from facility.core.forms import country_choices
 from facility.core.labels import choices
@@ -62,7 +63,7 @@ class FilterForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = country_choices(_l("Any"))
+        self.country.choices = country_choices(_l("Any"), only=countries_with_cities(self.country.data))
         self.size_class.choices = [("", _l("Any")), *choices(SizeClass)]
         self.focus_area.choices = [("", _l("Any")), *choices(FocusArea)]
 

@@ -23,16 +23,19 @@ from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from facility.accounts.models import Organization
 from facility.challenges.models import Challenge
 from facility.cities.models import City
 from facility.core.errors import NotFound
 from facility.core.labels import choices
+from facility.core.search import words
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants.amendment_models import GrantAmendment
 from facility.grants.models import Grant, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
 from facility.grants.queries import amendments_in_force
 from facility.portfolio.filters import PortfolioFilter
+from facility.proposals.models import Proposal
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -96,6 +99,18 @@ def register_query(filters: RegisterFilter | None = None) -> sa.Select[tuple[Gra
     if filters.year is not None:
         query = query.where(Grant.awarded_at >= datetime(filters.year, 1, 1, tzinfo=UTC),
                             Grant.awarded_at < datetime(filters.year + 1, 1, 1, tzinfo=UTC))
+    return query
+
+
+def search_register(query: sa.Select[tuple[Grant]], q: str | None) -> sa.Select[tuple[Grant]]:
+    """The register narrowed to grants whose public record holds every word of `q`: the proposal's title, the
+    grantee's name or the challenge's title (what a row shows; never the proposal's private text)."""
+    for word in words(q or ""):
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(sa.or_(
+            Grant.proposal_id.in_(sa.select(Proposal.id).where(Proposal.title.ilike(like, escape="\\"))),
+            Grant.organization_id.in_(sa.select(Organization.id).where(Organization.name.ilike(like, escape="\\"))),
+            Challenge.title.ilike(like, escape="\\")))
     return query
 
 
