@@ -96,11 +96,15 @@ def test_the_bank_transfer_instruction_is_in_words(manual_grant, signed_in):
 
 @pytest.mark.parametrize("path", ["/challenges", "/results"])
 def test_country_filters_offer_country_names_and_keep_the_code(client, path):
+    """The filter lists, by name, the countries the facility has cities in (not all 249), the value the code."""
+    factories.cities.make_city(name="Kampala", country="UGA")
+    db.session.commit()
     page = _html(client.get(path))
     assert "alpha-3" not in page and "ISO 3166" not in page
     select = re.search(r'<select[^>]*name="country".*?</select>', page, re.S)
     assert select, "the country filter is a select"
     assert '<option value="UGA">Uganda</option>' in select.group(0)
+    assert 'value="KEN"' not in select.group(0)  # no city in Kenya: not offered
     chosen = _html(client.get(path, query_string={"country": "UGA"}))
     assert re.search(r'<option[^>]*value="UGA"[^>]*selected|<option[^>]*selected[^>]*value="UGA"', chosen)
 
