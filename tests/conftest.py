@@ -265,6 +265,18 @@ def get_csrf(client, path="/signin") -> str:
     return csrf_token_from(client.get(path).get_data(as_text=True))
 
 
+SIGNUP_PASSWORD = "correct horse battery staple"
+
+
+def post_signup(client, **overrides):
+    """Sign up the way the form does: an innovator with her organisation, `overrides` replacing fields."""
+    data = {"role": "innovator", "name": "Amina", "email": "amina@example.org", "password": SIGNUP_PASSWORD,
+            "org_name": "Kiosk", "org_country": "UGA", "org_type": "startup"}
+    data.update(overrides)
+    data["csrf_token"] = get_csrf(client, "/signup")
+    return client.post("/signup", data=data)
+
+
 def sign_in(client, user_or_email, password=PASSWORD, *, path="/signin"):
     """Sign in through the page; a person with two-step sign-in on also passes the second step with a
     fresh code (`factories.accounts.fresh_code`). Answers the last response (302 on success)."""
@@ -294,6 +306,19 @@ def login():
         return client
 
     return _login
+
+
+@pytest.fixture
+def signed_in(app, login):
+    """`signed_in(user)`: a new test client signed in as `user` (each user signs in once: the sign-in
+    limit counts per account)."""
+
+    def _client(user):
+        client = app.test_client()
+        login(client, user)
+        return client
+
+    return _client
 
 
 @pytest.fixture

@@ -6,17 +6,12 @@ import sqlalchemy as sa
 from facility.accounts.models import User, UserSession
 from facility.core.mail import OutboundEmail
 from facility.extensions import db
-from tests.conftest import PASSWORD, get_csrf, sign_in
+from tests.conftest import PASSWORD, SIGNUP_PASSWORD, get_csrf, post_signup, sign_in
 
-GOOD = "correct horse battery staple"
+GOOD = SIGNUP_PASSWORD
 
 
-def _signup(client, **overrides):
-    data = {"role": "innovator", "name": "Amina", "email": "amina@example.org", "password": GOOD,
-            "org_name": "Kiosk", "org_country": "UGA", "org_type": "startup"}
-    data.update(overrides)
-    data["csrf_token"] = get_csrf(client, "/signup")
-    return client.post("/signup", data=data)
+_signup = post_signup  # the sign-up form posted with good values, `overrides` replacing some
 
 
 def test_signup_innovator_signs_in(client):

@@ -15,7 +15,6 @@ from tests.disbursements.conftest import (  # noqa: F401
     fake_stripe_server,
     payable,
     paying_app,
-    signed_in,
     two_approvals_above_usd_5000,
 )
 

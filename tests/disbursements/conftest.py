@@ -61,19 +61,6 @@ from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: E
 
 
 @pytest.fixture
-def signed_in(app, login):
-    """`signed_in(user)`: a new test client signed in as `user` (each user signs in once: the sign-in
-    limit counts per account)."""
-
-    def _client(user):
-        client = app.test_client()
-        login(client, user)
-        return client
-
-    return _client
-
-
-@pytest.fixture
 def paying_app(app, fake_stripe):
     """The backend app (SQLite or PostgreSQL) with its Stripe settings pointed at a clean fake."""
     saved = {key: app.config.get(key) for key in

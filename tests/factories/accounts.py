@@ -94,3 +94,4 @@ def stale_factor(user: User) -> None:
     counts as fresh for `STEP_UP_SECONDS`)."""
     db.session.execute(db.update(UserSession).where(UserSession.user_id == user.id).values(factor_verified_at=None))
     db.session.commit()
+

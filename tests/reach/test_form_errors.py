@@ -14,12 +14,12 @@ from facility.grants import awards
 from facility.grants.models import MilestoneReport
 from facility.proposals.models import Attachment
 from tests import factories
-from tests.conftest import get_csrf
+from tests.conftest import SIGNUP_PASSWORD, get_csrf, post_signup
 from tests.grants.conftest import fund, make_challenge, make_proposal  # noqa: F401 (fixtures)
 from tests.review.conftest import assign
 from tests.review.conftest import build_world as build_review_world
 
-GOOD = "correct horse battery staple"
+GOOD = SIGNUP_PASSWORD
 PDF = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer\n%%EOF\n"
 HTML = b"<!doctype html><script>alert(1)</script>"
 EXE = b"MZ\x90\x00" + b"\x00" * 64
@@ -54,12 +54,7 @@ def _assert_error_page(html: str, title: str) -> None:
     assert 'tabindex="-1"' in focused[0]
 
 
-def _signup(client, **overrides):
-    data = {"role": "innovator", "name": "Amina", "email": "amina@example.org", "password": GOOD,
-            "org_name": "Kiosk", "org_country": "UGA", "org_type": "startup"}
-    data.update(overrides)
-    data["csrf_token"] = get_csrf(client, "/signup")
-    return client.post("/signup", data=data)
+_signup = post_signup  # the sign-up form posted with good values, `overrides` replacing some
 
 
 # --- sign-up: every problem at once ---------------------------------------------------------------------

@@ -32,16 +32,6 @@ def _html(response) -> str:
 
 
 @pytest.fixture
-def signed_in(app, login):
-    def _client(user):
-        client = app.test_client()
-        login(client, user)
-        return client
-
-    return _client
-
-
-@pytest.fixture
 def manual_grant(make_challenge, make_proposal, make_user, fund):  # noqa: F811 - fixtures imported above
     """An active grant paid by bank transfer, its first tranche's evidence accepted: (grant, requester,
     approver, grantee)."""
