@@ -29,7 +29,7 @@ from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.amounts import money_received
 from facility.grants.models import Grant, GrantRefund, GrantStatus, RefundDestination
-from facility.grants.paid import net_paid_cents_sql
+from facility.grants.paid import net_paid_by_grant
 from facility.grants.policy import can_record_refund
 from facility.ledger.balances import commitment_code_sql, purpose_balance
 from facility.ledger.models import Fund, LedgerAccount, LedgerEntry
@@ -143,8 +143,9 @@ def record_refund(*, grant: Grant, actor: User, amount_cents: int, bank_referenc
 
 def check_refunds_within_payments() -> list[str]:
     """No grant has refunded more than it was paid"""
-    net = net_paid_cents_sql(Grant.id)
-    over = db.session.execute(sa.select(Grant.id, net).where(net < 0).order_by(Grant.id)).all()
+    net = net_paid_by_grant()
+    over = db.session.execute(sa.select(net.c.grant_id, net.c.net_paid_cents)
+                              .where(net.c.net_paid_cents < 0).order_by(net.c.grant_id)).all()
     return [f"grant {row[0]}: refunds exceed what it was paid by {-int(row[1])} cents" for row in over]
 
 

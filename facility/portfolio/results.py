@@ -20,7 +20,7 @@ SDG target); contributions belong to no city, so the capital figures are the fac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -34,7 +34,7 @@ from facility.cities.models import City, ClimateRisk, SizeClass
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant
-from facility.grants.paid import net_paid_cents_sql
+from facility.grants.paid import net_paid_by_grant
 from facility.grants.queries import engaged_counts
 from facility.ledger.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 from facility.portfolio.filters import SIZE_BOUNDS, PortfolioFilter
@@ -226,23 +226,25 @@ def _with_shares(key: str, grants: Any, awarded: Any, disbursed: Any, whole: Mon
                  _pct(disbursed, whole.disbursed_cents))
 
 
-def _grant_money() -> tuple[Any, Any]:
+def _grant_money(net_paid: Any) -> tuple[Any, Any]:
     """The awarded and disbursed amount of the grant in the row: disbursed is what it was paid net of refunds
     (`grants.paid`), also for a cancelled grant, whose commitment went back to the pool."""
-    return Grant.amount_cents, net_paid_cents_sql(Grant.id)
+    return Grant.amount_cents, sa.func.coalesce(net_paid.c.net_paid_cents, 0)
 
 
-def _grants_select(*columns: Any, portfolio_filter: PortfolioFilter, proposals: bool = False) -> sa.Select[Any]:
+def _grants_select(*columns: Any, net_paid: Any, portfolio_filter: PortfolioFilter,
+                   proposals: bool = False) -> sa.Select[Any]:
     query = (sa.select(*columns).select_from(Grant)
-             .join(Challenge, Challenge.id == Grant.challenge_id).join(City, City.id == Challenge.city_id))
+             .join(Challenge, Challenge.id == Grant.challenge_id).join(City, City.id == Challenge.city_id)
+             .outerjoin(net_paid, net_paid.c.grant_id == Grant.id))
     if proposals:
         query = query.join(Proposal, Proposal.id == Grant.proposal_id)
     return query.where(*portfolio_filter.conditions())
 
 
-def _sums(condition: Any) -> list[Any]:
+def _sums(condition: Any, net_paid: Any) -> list[Any]:
     """Grants, awarded and disbursed money of the rows meeting `condition`, as three aggregate columns."""
-    awarded, disbursed = _grant_money()
+    awarded, disbursed = _grant_money(net_paid)
     return [sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((condition, awarded), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(sa.case((condition, disbursed), else_=0)), 0)]
@@ -262,16 +264,32 @@ def policy_slices() -> dict[str, Any]:
     }
 
 
-def _sliced(slices: dict[str, Any], portfolio_filter: PortfolioFilter, *,
+def _sliced(slices: dict[Any, Any], portfolio_filter: PortfolioFilter, *,
             proposals: bool = False) -> tuple[Money, list[Money]]:
     """The whole and each slice of `slices`, in one query."""
-    columns = [*_sums(sa.true())]
+    # Each grant's net paid is read from the ledger once for all grants (`net_paid_by_grant`), not per row.
+    net_paid = net_paid_by_grant()
+    columns = [*_sums(sa.true(), net_paid)]
     for condition in slices.values():
-        columns.extend(_sums(condition))
-    row = db.session.execute(_grants_select(*columns, portfolio_filter=portfolio_filter, proposals=proposals)).one()
+        columns.extend(_sums(condition, net_paid))
+    row = db.session.execute(_grants_select(*columns, net_paid=net_paid, portfolio_filter=portfolio_filter,
+                                            proposals=proposals)).one()
     whole = _with_shares("all", row[0], row[1], row[2], None)
-    parts = [_with_shares(key, row[3 + 3 * i], row[4 + 3 * i], row[5 + 3 * i], whole) for i, key in enumerate(slices)]
+    parts = [_with_shares(str(key), row[3 + 3 * i], row[4 + 3 * i], row[5 + 3 * i], whole)
+             for i, key in enumerate(slices)]
     return whole, parts
+
+
+def _focus_area_slices() -> dict[str, Any]:
+    return {area.value: Challenge.focus_area == area for area in FocusArea}
+
+
+def _sdg_target_slices() -> dict[str, Any]:
+    return {code: has_sdg_target(code, Challenge.sdg_targets) for code in SDG11_TARGETS}
+
+
+def _beneficiary_slices() -> dict[str, Any]:
+    return {group.value: has_sdg_target(group.value, Proposal.beneficiary_groups) for group in BeneficiaryGroup}
 
 
 def money_by_policy(portfolio_filter: PortfolioFilter = NO_FILTER) -> tuple[Money, list[Money]]:
@@ -281,21 +299,32 @@ def money_by_policy(portfolio_filter: PortfolioFilter = NO_FILTER) -> tuple[Mone
 
 def money_by_focus_area(portfolio_filter: PortfolioFilter = NO_FILTER) -> list[Money]:
     """The split of grants and money by the challenge's focus area, every area listed (one query)."""
-    return _sliced({area.value: Challenge.focus_area == area for area in FocusArea}, portfolio_filter)[1]
+    return _sliced(_focus_area_slices(), portfolio_filter)[1]
 
 
 def money_by_sdg_target(portfolio_filter: PortfolioFilter = NO_FILTER) -> list[Money]:
     """Grants and money per SDG 11 target of the challenge (one query). A challenge naming two targets
     counts under both, so the rows add up to more than the whole; the shares are each of the whole."""
-    slices = {code: has_sdg_target(code, Challenge.sdg_targets) for code in SDG11_TARGETS}
-    return _sliced(slices, portfolio_filter)[1]
+    return _sliced(_sdg_target_slices(), portfolio_filter)[1]
 
 
 def money_by_beneficiary_group(portfolio_filter: PortfolioFilter = NO_FILTER) -> list[Money]:
     """Grants and money per group the proposal says benefits (one query); a proposal naming several
     groups counts under each."""
-    slices = {group.value: has_sdg_target(group.value, Proposal.beneficiary_groups) for group in BeneficiaryGroup}
-    return _sliced(slices, portfolio_filter, proposals=True)[1]
+    return _sliced(_beneficiary_slices(), portfolio_filter, proposals=True)[1]
+
+
+def money_breakdowns(portfolio_filter: PortfolioFilter = NO_FILTER) -> tuple[Money, dict[str, list[Money]]]:
+    """The whole and every breakdown above (policy, focus area, SDG target, beneficiary group) in ONE query:
+    at full scale each query reads every grant's net paid from the ledger, so the page does it once."""
+    groups = {"policy": policy_slices(), "focus_area": _focus_area_slices(), "sdg_target": _sdg_target_slices(),
+              "beneficiary_group": _beneficiary_slices()}
+    slices = {(group, key): condition for group, parts in groups.items() for key, condition in parts.items()}
+    whole, parts = _sliced(slices, portfolio_filter, proposals=True)
+    out: dict[str, list[Money]] = {group: [] for group in groups}
+    for (group, key), money in zip(slices, parts, strict=True):
+        out[group].append(replace(money, key=key))
+    return whole, out
 
 
 # --- everything together --------------------------------------------------------------------------
@@ -313,10 +342,9 @@ class Results:
 
 
 def results(portfolio_filter: PortfolioFilter = NO_FILTER, *, today: date | None = None) -> Results:
-    """Every figure of the results framework (seven queries, whatever the size of the facility)."""
-    money, by_policy = money_by_policy(portfolio_filter)
+    """Every figure of the results framework (four queries, whatever the size of the facility)."""
+    money, by = money_breakdowns(portfolio_filter)
     return Results(capital=capital_raised(today=today), engagement=engagement(portfolio_filter), money=money,
-                   by_policy=by_policy, by_focus_area=money_by_focus_area(portfolio_filter),
-                   by_sdg_target=money_by_sdg_target(portfolio_filter),
-                   by_beneficiary_group=money_by_beneficiary_group(portfolio_filter),
+                   by_policy=by["policy"], by_focus_area=by["focus_area"], by_sdg_target=by["sdg_target"],
+                   by_beneficiary_group=by["beneficiary_group"],
                    large_informal_settlements_min_pct=results_config().large_informal_settlements_min_pct)

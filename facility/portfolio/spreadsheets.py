@@ -24,7 +24,7 @@ from facility.core.exports import Column
 from facility.disbursements.models import Disbursement, local_amount_major_sql
 from facility.extensions import db
 from facility.grants.models import Contribution, Grant, Tranche
-from facility.grants.paid import net_paid_cents_sql
+from facility.grants.paid import net_paid_by_grant
 from facility.ledger.balances import commitment_code_sql, purpose_balance
 from facility.portfolio.filters import PortfolioFilter
 from facility.proposals.models import COMPETING_STATUSES, Proposal
@@ -44,10 +44,12 @@ def _in_city(query: Any, challenge_of: Any) -> Any:
 
 
 def _grants(flt: PortfolioFilter) -> Any:
+    net_paid = net_paid_by_grant()  # every grant's net paid read from the ledger once, not once per row
     query = (sa.select(Grant.id, Grant.proposal_id, *_place(), Organization.name, Grant.status, Grant.amount_cents,
-                       purpose_balance(commitment_code_sql(Grant.id)), net_paid_cents_sql(Grant.id),
+                       purpose_balance(commitment_code_sql(Grant.id)), sa.func.coalesce(net_paid.c.net_paid_cents, 0),
                        Grant.awarded_at, Grant.accepted_at)
-             .join(Organization, Grant.organization_id == Organization.id))
+             .join(Organization, Grant.organization_id == Organization.id)
+             .outerjoin(net_paid, net_paid.c.grant_id == Grant.id))
     return flt.apply(_in_city(query, Grant.challenge_id)).order_by(Grant.id)
 
 

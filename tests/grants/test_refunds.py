@@ -170,6 +170,11 @@ def test_disbursed_figures_are_what_was_paid_net_of_refunds_also_for_a_cancelled
     cancellation.cancel_grant(grant=db.session.get(Grant, grant.id), actor=approver, reason="Stopped early.")
     db.session.commit()
     assert paid.net_paid_cents(grant.id) == 700_000
+    # The set-based sum for all grants agrees with the one-grant sum, grant by grant.
+    net = paid.net_paid_by_grant()
+    by_grant = dict(db.session.execute(sa.select(net.c.grant_id, net.c.net_paid_cents)).all())
+    assert by_grant[grant.id] == 700_000
+    assert all(by_grant.get(gid, 0) == paid.net_paid_cents(gid) for gid in db.session.scalars(sa.select(Grant.id)))
     whole, _ = results.money_by_policy()
     assert whole.awarded_cents == 3_000_000
     assert whole.disbursed_cents == 700_000 == ledger_balances.facility_totals()["disbursed"]
