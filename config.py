@@ -102,6 +102,8 @@ class Config:
     PUBLIC_CACHE_TIMEOUT = int(os.environ.get("PUBLIC_CACHE_TIMEOUT", 300))
     PUBLIC_CACHE_MAX_AGE = int(os.environ.get("PUBLIC_CACHE_MAX_AGE", 60))
     PUBLIC_CACHE_MAX_BYTES = int(os.environ.get("PUBLIC_CACHE_MAX_BYTES", 2 * 1024 * 1024))
+    # On a miss one request renders the page; others asking for it wait up to this many seconds for its entry.
+    PUBLIC_CACHE_FILL_WAIT = float(os.environ.get("PUBLIC_CACHE_FILL_WAIT", 20))
 
     # Slow lines: responses compressed (brotli first, then gzip) for every text type the site sends.
     COMPRESS_ALGORITHM = ["br", "gzip"]

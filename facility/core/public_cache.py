@@ -76,6 +76,7 @@ SHAREABLE_SESSION_KEYS = frozenset({"lang", "csrf_token"})
 # without its nonce (a shared page has no inline script: `_shareable_response`).
 UNSTORED_HEADERS = frozenset({"set-cookie", "content-length", "date"})
 VARY = ("Cookie", "Accept-Language", "Accept-Encoding")
+FILL_POLL_SECONDS = 0.02  # how often a request waiting for another's rendering of the page looks for it
 _STATE = "public_cache"
 _QUIET = "facility_public_cache_quiet_tables"
 _MEMORY = "facility_page_memory"
@@ -112,6 +113,7 @@ def register(app: Flask, *, redis_url: str, language: Language) -> None:
     after = app.after_request_funcs.setdefault(None, [])
     after.append(_tag)
     after.insert(0, _store)
+    app.teardown_request(_release_fill)  # after `_store` kept the entry, or when the page failed
 
 
 def ignore_writes_to(app: Flask, *tables: str) -> None:
@@ -154,13 +156,54 @@ def _serve() -> Response | None:
     state: dict[str, Any] = {"key": key, "generation": int(generation or 0), "session": dict(session)}
     setattr(g, _STATE, state)
     if not _fresh(entry, state["generation"], current_app.config["PUBLIC_CACHE_TIMEOUT"]):
-        return None
+        entry = _fill_or_wait(state)
+        if entry is None:
+            return None
     state["hit"] = True
     memory.keep(key, entry)
     response = Response(entry["body"], status=entry["status"], headers=entry["headers"])
     if "If-None-Match" in request.headers or "If-Modified-Since" in request.headers:
         response.make_conditional(request)  # in place: a 304 when the client's copy is current
     return response
+
+
+def _fill_or_wait(state: dict[str, Any]) -> dict[str, Any] | None:
+    """On a miss, one request renders the page and the others asking for it meanwhile wait for its entry,
+    rather than every worker rendering the same slow page at once (a page that takes seconds at full
+    scale, under many visitors, would otherwise occupy every worker). The renderer holds a lock in Redis
+    (`SET NX`, for this key and generation, expiring after `PUBLIC_CACHE_FILL_WAIT` seconds); a waiter polls
+    for the entry and renders the page itself if none comes in that time. None: render it."""
+    wait = float(current_app.config.get("PUBLIC_CACHE_FILL_WAIT", 0))
+    if wait <= 0:
+        return None
+    lock = f"fill:{state['key']}:{state['generation']}"
+    try:
+        if cache.add(lock, 1, timeout=max(1, int(wait))):
+            state["lock"] = lock  # this request renders; `_store` (or the teardown) lets the others go
+            return None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            time.sleep(FILL_POLL_SECONDS)
+            generation, entry = cache.get_many(GENERATION, state["key"])
+            if int(generation or 0) != state["generation"]:
+                return None  # a commit since: this request renders the new page
+            if _fresh(entry, state["generation"], current_app.config["PUBLIC_CACHE_TIMEOUT"]):
+                return entry  # type: ignore[no-any-return]
+            if not cache.has(lock):
+                return None  # the renderer gave up (an error, or an answer that is not shared)
+    except Exception:
+        log.warning("public cache unavailable", exc_info=True)
+    return None
+
+
+def _release_fill(_error: BaseException | None = None) -> None:
+    state = g.get(_STATE)
+    lock = state.pop("lock", None) if state else None
+    if lock:
+        try:
+            cache.delete(lock)
+        except Exception:
+            log.warning("public cache unavailable", exc_info=True)
 
 
 def _shareable_request() -> bool:

@@ -4,8 +4,13 @@ the figures' running balances after it (the public ledger, `facility.portfolio.p
 A transaction's change of a figure is the sum of its entries on that figure's accounts (the chart of
 accounts in `facility.ledger.services`): raised (income accounts, credit negative, so negated),
 unallocated, allocated (prize pools), committed (grant commitments) and disbursed. The running
-balances are window sums over the transactions in id order, computed by the database, so a page of
-the public ledger costs the same number of queries, and the same work, at page 1 and at page 500.
+balances are window sums over the transactions in id order, computed by the database.
+
+A page reads only what it needs (`movements_of`): the deltas of its own transactions, and its balances
+from whichever end of the ledger is nearer: after transaction X a figure is the sum of every change up to X
+(the window from the start), or its stored balance now less every change after X (the window from the
+end). The newest page, the one most read, sums a page's worth of entries, not the million of a facility
+at full scale; a page in the middle of the history sums at most half the ledger.
 
 The check `movements_match_totals` (in `ledger-verify`) holds the public ledger to the stored
 balances: the movements' sums must equal the stored figures (as `facility_totals()` reads them, the
@@ -13,6 +18,7 @@ figures of `/facility`), figure by figure, in one query.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,8 +42,9 @@ def _refunded(d: Any) -> Any:
     return sa.and_(d.c.disbursed < 0, d.c.committed == 0, sa.or_(d.c.allocated > 0, d.c.unallocated > 0))
 
 
-def deltas() -> sa.Subquery:
-    """Per transaction id, its change of each figure (cents), from one GROUP BY over the entries."""
+def deltas(*conditions: Any) -> sa.Subquery:
+    """Per transaction id, its change of each figure (cents), from one GROUP BY over the entries (those meeting
+    `conditions` on `LedgerEntry`, e.g. a range of transaction ids)."""
     e, a = LedgerEntry, LedgerAccount
 
     def part(condition: Any, value: Any = e.amount_cents) -> Any:
@@ -50,7 +57,7 @@ def deltas() -> sa.Subquery:
         part(a.base_code.like(POOL_PATTERN)).label("allocated"),
         part(a.base_code.like(COMMITMENT_PATTERN)).label("committed"),
         part(a.base_code == DISBURSED).label("disbursed"),
-    ).join(a, a.id == e.account_id).group_by(e.transaction_id).subquery("deltas"))
+    ).join(a, a.id == e.account_id).where(*conditions).group_by(e.transaction_id).subquery("deltas"))
 
 
 def _kind(d: Any) -> Any:
@@ -78,17 +85,50 @@ def _amount(d: Any) -> Any:
         else_=d.c.unallocated)
 
 
-def running_movements() -> sa.Subquery:
-    """Every transaction as a movement: id, created_at, reverses_id, kind, amount, each figure's change
-    and `<figure>_balance` after it (window sums in id order). Filter and page the outer query."""
-    d = deltas()
+def _movements(d: Any, balances: list[Any]) -> sa.Subquery:
     t = LedgerTransaction
     return (sa.select(
         d.c.id, t.created_at, t.reverses_id, _kind(d).label("kind"), _amount(d).label("amount"),
-        *(d.c[name] for name in FIGURES),
-        *(sa.func.sum(d.c[name]).over(order_by=d.c.id, rows=(None, 0)).label(f"{name}_balance")
-          for name in FIGURES),
+        *(d.c[name] for name in FIGURES), *balances,
     ).join(t, t.id == d.c.id).subquery("movements"))
+
+
+def _from_start(d: Any) -> list[Any]:
+    """Each figure after the row: the sum of every change up to and including it."""
+    return [sa.func.sum(d.c[name]).over(order_by=d.c.id, rows=(None, 0)).label(f"{name}_balance")
+            for name in FIGURES]
+
+
+def _from_end(d: Any) -> list[Any]:
+    """Each figure after the row: its stored balance now less every change after the row (`d` must hold every
+    transaction newer than the rows asked for)."""
+    return [(_stored(name) - sa.func.coalesce(sa.func.sum(d.c[name]).over(
+        order_by=d.c.id.desc(), rows=(None, -1)), 0)).label(f"{name}_balance") for name in FIGURES]
+
+
+def running_movements() -> sa.Subquery:
+    """Every transaction as a movement: id, created_at, reverses_id, kind, amount, each figure's change
+    and `<figure>_balance` after it (window sums in id order). Filter and page the outer query; for a page
+    of known transactions, `movements_of` reads far less."""
+    d = deltas()
+    return _movements(d, _from_start(d))
+
+
+def movements_of(ids: Sequence[int]) -> list[Any]:
+    """The movements (rows as `running_movements` has them) of the transactions `ids`, newest first, reading
+    the entries between the nearer end of the ledger and the farthest of `ids` (module docstring)."""
+    if not ids:
+        return []
+    low, high = min(ids), max(ids)
+    first, last = db.session.execute(sa.select(sa.func.min(LedgerTransaction.id),
+                                               sa.func.max(LedgerTransaction.id))).one()
+    if last - low <= high - first:  # fewer transactions after the page than before it
+        d = deltas(LedgerEntry.transaction_id >= low)
+        m = _movements(d, _from_end(d))
+    else:
+        d = deltas(LedgerEntry.transaction_id <= high)
+        m = _movements(d, _from_start(d))
+    return list(db.session.execute(sa.select(m).where(m.c.id.in_(list(ids))).order_by(m.c.id.desc())).all())
 
 
 def movement_sums() -> dict[str, int]:

@@ -154,13 +154,24 @@ LedgerPage = Page[Movement]  # a page of movements, newest first
 
 
 def ledger_page(filters: LedgerFilter, *, page: int, per_page: int) -> LedgerPage:
-    """The movements matching `filters`, newest first, one page of them with running balances."""
-    m = movements.running_movements()
-    conditions = _conditions(m, filters)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(m).where(*conditions)).scalar_one()
-    rows = db.session.execute(sa.select(m).where(*conditions).order_by(m.c.id.desc())
-                              .limit(per_page).offset((page - 1) * per_page)).all()
-    return LedgerPage(items=_named(rows), page=page, per_page=per_page, total=int(total))
+    """The movements matching `filters`, newest first, one page of them with running balances.
+
+    The kind of a movement is read from its entries, so a kind filter reads every movement; every other
+    filter is a condition on the transactions themselves, so the page's transactions are found (and
+    counted) on their table and only they are read as movements (`movements.movements_of`)."""
+    if filters.kind:
+        m = movements.running_movements()
+        conditions = _conditions(m, filters)
+        total = db.session.execute(sa.select(sa.func.count()).select_from(m).where(*conditions)).scalar_one()
+        rows = db.session.execute(sa.select(m).where(*conditions).order_by(m.c.id.desc())
+                                  .limit(per_page).offset((page - 1) * per_page)).all()
+        return LedgerPage(items=_named(rows), page=page, per_page=per_page, total=int(total))
+    t = LedgerTransaction.__table__
+    conditions = _conditions(t, filters)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(t).where(*conditions)).scalar_one()
+    ids = db.session.execute(sa.select(t.c.id).where(*conditions).order_by(t.c.id.desc())
+                             .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return LedgerPage(items=_named(movements.movements_of(ids)), page=page, per_page=per_page, total=int(total))
 
 
 def csv_rows(filters: LedgerFilter) -> Iterator[tuple[Any, ...]]:

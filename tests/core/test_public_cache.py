@@ -263,3 +263,46 @@ def test_a_visitor_without_cookies_is_answered_before_flask(app, challenge, logi
     assert fast.headers["Content-Encoding"] == "br" and fast.headers["ETag"] == first.headers["ETag"]
     assert fast.headers["Cache-Control"] == "public, max-age=60" and fast.headers["X-Frame-Options"] == "DENY"
     assert "nonce-" not in fast.headers["Content-Security-Policy"]
+
+
+def test_visitors_asking_at_once_for_a_missing_page_wait_for_one_rendering(app):
+    """One request renders a missing page; the others asking for it meanwhile are served its entry (a page
+    that takes seconds at full scale would otherwise occupy every worker at once)."""
+    import threading
+
+    view, rendered = app.view_functions["core.home"], []
+
+    def slow_home():
+        rendered.append(1)
+        time.sleep(0.5)
+        return view()
+
+    app.view_functions["core.home"] = slow_home
+    try:
+        answers: list = []
+        threads = [threading.Thread(target=lambda: answers.append(app.test_client().get("/"))) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        app.view_functions["core.home"] = view
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len({answer.get_data() for answer in answers}) == 1
+    assert rendered == [1], "one rendering for the three visitors"
+
+
+def test_a_waiter_renders_itself_when_the_renderer_gives_up_or_takes_too_long(app, monkeypatch):
+    """A lock whose holder stores no entry (an error, or an answer not shared) holds nobody for long: the
+    waiter renders when the lock is gone, or after PUBLIC_CACHE_FILL_WAIT seconds."""
+    app.config["PUBLIC_CACHE_FILL_WAIT"] = 0.3
+    monkeypatch.setattr(public_cache.cache, "add", lambda *args, **kwargs: False)  # someone else "renders"
+    monkeypatch.setattr(public_cache.cache, "has", lambda key: True)  # ... and never finishes
+    started = time.monotonic()
+    assert app.test_client().get("/").status_code == 200
+    assert time.monotonic() - started >= 0.3
+    public_cache.clear(app)  # the page is missing again
+    monkeypatch.setattr(public_cache.cache, "has", lambda key: False)  # the renderer gave up
+    started = time.monotonic()
+    assert app.test_client().get("/").status_code == 200
+    assert time.monotonic() - started < 0.3

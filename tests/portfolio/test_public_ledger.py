@@ -58,6 +58,20 @@ def test_running_balances(client, clock):
     ]
 
 
+def test_a_page_of_movements_reads_its_balances_from_either_end_alike(client, clock):
+    """`movements_of` sums from the start or from the stored balances back, whichever end is nearer: both
+    give the balances of the whole window (`running_movements`), for one row, a page, or rows far apart."""
+    public_scene.build(clock)
+    every = db.session.execute(sa.select(movements.running_movements())).all()
+    by_id = {row.id: tuple(row) for row in every}
+    ids = sorted(by_id)
+    for chosen in ([ids[0]], [ids[-1]], ids[:2], ids[-2:], [ids[0], ids[-1]], ids):
+        got = movements.movements_of(chosen)
+        assert [row.id for row in got] == sorted(chosen, reverse=True)
+        assert [tuple(row) for row in got] == [by_id[i] for i in sorted(chosen, reverse=True)], chosen
+    assert movements.movements_of([]) == []
+
+
 def test_sums_equal_facility_totals_and_stored_balances(client, clock):
     public_scene.build(clock)
     public_scene.extra_grants(3, country="FJI")
