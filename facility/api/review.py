@@ -394,11 +394,11 @@ def get_ranking(args: dict[str, Any], challenge_id: int) -> Any:
     actor = require_user()
     challenge = queries.get_visible_challenge(actor, challenge_id)
     round_ = queries.get_ranking_round(actor, challenge, args["round"])
-    report = ranking.ranking(round_)
-    rows = ranking.ranking_items(report)
     page, per_page = args["page"], args["per_page"]
-    items = rows[(page - 1) * per_page: page * per_page]
-    return {"items": items, "page": page, "per_page": per_page, "total": len(rows), "round_id": round_.id,
+    report = ranking.ranking(round_, rows=slice((page - 1) * per_page, page * per_page))
+    items = ranking.ranking_items(report)
+    return {"items": items, "page": page, "per_page": per_page, "total": report.ranked_total + report.unranked_total,
+            "round_id": round_.id,
             "alpha": report.alpha, "outstanding_reviews": report.outstanding, "method": METHOD}
 
 

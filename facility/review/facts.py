@@ -166,16 +166,21 @@ AWAITING_DECISION = (ProposalStatus.SUBMITTED, ProposalStatus.SHORTLISTED)
 
 def proposals_without_reviewers(challenge: Challenge, *, limit: int = 20) -> tuple[int, list[Proposal]]:
     """Submitted proposals of the challenge awaiting a decision that have no assignment (or only waived ones)
-    in any of its rounds: how many, and the first `limit` of them by id (one query: a window count)."""
-    assigned = sa.exists().where(Assignment.proposal_id == Proposal.id, Assignment.waived_at.is_(None),
-                                 ReviewRound.id == Assignment.round_id, ReviewRound.challenge_id == challenge.id)
-    rows = db.session.execute(
-        sa.select(Proposal, sa.func.count().over())
-        .where(Proposal.challenge_id == challenge.id, Proposal.status.in_(AWAITING_DECISION), ~assigned)
-        .order_by(Proposal.id).limit(limit)).all()
-    if not rows:
+    in any of its rounds: how many, and the first `limit` of them by id (two queries).
+
+    The ids first, unordered and unlimited: `ORDER BY id LIMIT` over a correlated NOT EXISTS leads
+    PostgreSQL to walk every proposal of the facility by primary key against every assignment of the
+    round (half a second for a 1,000-proposal challenge at full scale); `NOT IN` a hashed list of the
+    round's assigned proposals on the challenge's own proposals takes a couple of milliseconds."""
+    assigned = (sa.select(Assignment.proposal_id).join(ReviewRound, ReviewRound.id == Assignment.round_id)
+                .where(ReviewRound.challenge_id == challenge.id, Assignment.waived_at.is_(None)))
+    ids = sorted(db.session.execute(
+        sa.select(Proposal.id).where(Proposal.challenge_id == challenge.id, Proposal.status.in_(AWAITING_DECISION),
+                                     Proposal.id.not_in(assigned))).scalars())
+    if not ids:
         return 0, []
-    return int(rows[0][1]), [row[0] for row in rows]
+    named = db.session.execute(sa.select(Proposal).where(Proposal.id.in_(ids[:limit])).order_by(Proposal.id))
+    return len(ids), list(named.scalars())
 
 
 def pending_decisions(challenge: Challenge) -> int:

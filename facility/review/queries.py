@@ -6,6 +6,7 @@ act on, the action's policy then answering 403 to anyone else.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,12 +98,21 @@ def round_of(challenge: Challenge, kind: RoundKind) -> ReviewRound | None:
     ).scalar_one_or_none()
 
 
-def round_proposals(round_: ReviewRound) -> list[Proposal]:
-    """The proposals a round reviews: every competing one; a shortlist round only the shortlisted."""
+def round_proposals(round_: ReviewRound, ids: Sequence[int] | None = None) -> list[Proposal]:
+    """The proposals a round reviews: every competing one; a shortlist round only the shortlisted (of
+    `ids` only, when given: a page of the ranking loads its own rows, not the round's thousand)."""
+    query = sa.select(Proposal).where(Proposal.challenge_id == round_.challenge_id,
+                                      Proposal.status.in_(facts.round_statuses(round_)))
+    if ids is not None:
+        query = query.where(Proposal.id.in_(list(ids)))
+    return list(db.session.execute(query.order_by(Proposal.id)).scalars())
+
+
+def round_proposal_ids(round_: ReviewRound) -> list[int]:
+    """The ids of `round_proposals`, without loading the proposals."""
     return list(db.session.execute(
-        sa.select(Proposal).where(Proposal.challenge_id == round_.challenge_id,
-                                  Proposal.status.in_(facts.round_statuses(round_)))
-        .order_by(Proposal.id)
+        sa.select(Proposal.id).where(Proposal.challenge_id == round_.challenge_id,
+                                     Proposal.status.in_(facts.round_statuses(round_))).order_by(Proposal.id)
     ).scalars())
 
 

@@ -5,7 +5,7 @@ functions of `review.statistics`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from facility.extensions import db
 from facility.proposals.models import Proposal
 from facility.review import facts
 from facility.review.models import Assignment, Decision, Review, ReviewRound
-from facility.review.queries import criteria_of, round_proposals
+from facility.review.queries import criteria_of, round_proposal_ids, round_proposals
 from facility.review.statistics import (
     WEIGHT_TOTAL,
     ProposalStats,
@@ -53,6 +53,9 @@ class RankingReport:
     # Submitted proposals awaiting a decision with no reviewer at all (they hold the release back).
     without_reviewers: int = 0
     without_reviewers_named: list[Proposal] = field(default_factory=list)
+    # The whole round's counts (`ranked`/`unranked` may be a window of it: `ranking(rows=...)`).
+    ranked_total: int = 0
+    unranked_total: int = 0
 
 
 RANKING_WORK_MEM = "64MB"
@@ -112,27 +115,37 @@ def round_statistics(round_: ReviewRound, *, connection: Any = None) -> tuple[Ra
     return ranking, alpha_arrays(pids, points, complete)
 
 
-def _unrankable(proposals: dict[int, Proposal]) -> tuple[ProposalStats, ...]:
-    return tuple(ProposalStats(pid, None, None, None, None, None, None, 0, 0, False, False) for pid in proposals)
+def _unrankable(proposal_ids: Sequence[int]) -> tuple[ProposalStats, ...]:
+    return tuple(ProposalStats(pid, None, None, None, None, None, None, 0, 0, False, False) for pid in proposal_ids)
 
 
-def ranking(round_: ReviewRound) -> RankingReport:
+def ranking(round_: ReviewRound, *, rows: slice | None = None) -> RankingReport:
     """The round's ranking (see `review.statistics`): weighted raw scores, per-reviewer z-scores,
     mean, spread, disagreement, ties, unranked proposals with the reviews they still lack, and
     Krippendorff's alpha. A fixed number of queries, whatever the number of rows; the scores
     come from each review's stored weighted total (`round_statistics`). Pages and the API call
-    it after `queries.get_ranking_round` (which asks `policy.can_see_ranking`)."""
+    it after `queries.get_ranking_round` (which asks `policy.can_see_ranking`).
+
+    `rows`: the window of the ranking to return (ranked rows first, then the unranked), e.g. one page;
+    the whole round is still ranked, so ranks are the round's, and `ranked_total`/`unranked_total` count
+    it all, but only the window's proposals are loaded."""
     if not round_.is_scored:
         raise ConflictError(_("Only scoring rounds are ranked."))
     challenge = round_.challenge
     criteria = criteria_of(challenge)
-    proposals = {p.id: p for p in round_proposals(round_)}
     if sum(c.weight for c in criteria) == WEIGHT_TOTAL:
         result, alpha = round_statistics(round_)
         ranked_stats, unranked_stats, reviewer_stats = result.ranked, result.unranked, result.reviewers
     else:  # a rubric that does not add up cannot be ranked; everything is listed unranked
         ranked_stats, reviewer_stats, alpha = (), (), None
-        unranked_stats = _unrankable(proposals)
+        unranked_stats = _unrankable(round_proposal_ids(round_))
+    ranked_total, unranked_total = len(ranked_stats), len(unranked_stats)
+    if rows is not None:
+        start, stop, _step = rows.indices(ranked_total + unranked_total)
+        ranked_stats = ranked_stats[start:stop]
+        unranked_stats = unranked_stats[max(0, start - ranked_total):max(0, stop - ranked_total)]
+    proposals = {p.id: p for p in round_proposals(
+        round_, ids=None if rows is None else [s.proposal_id for s in (*ranked_stats, *unranked_stats)])}
     reviewer_users = {u.id: u for u in db.session.execute(
         sa.select(User).where(User.id.in_([s.reviewer_id for s in reviewer_stats]))).scalars()} \
         if reviewer_stats else {}
@@ -151,6 +164,7 @@ def ranking(round_: ReviewRound) -> RankingReport:
         alpha=alpha, outstanding=facts.outstanding_assignments(challenge),
         pending_decisions=sum(1 for d in decisions.values() if not d.is_released),
         without_reviewers=unreviewed, without_reviewers_named=named,
+        ranked_total=ranked_total, unranked_total=unranked_total,
     )
 
 

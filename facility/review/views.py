@@ -18,6 +18,7 @@ from facility.challenges.models import render_markdown
 from facility.core.exports import csv_response
 from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import id_arg, page_arg
+from facility.core.pages import Page
 from facility.core.policy import require
 from facility.core.views import register_dashboard_panel
 from facility.extensions import db
@@ -40,6 +41,7 @@ from facility.review.forms import (
 from facility.review.models import Assignment, PanelMember, PanelRole, RoundKind
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+RANKING_PER_PAGE = 50  # rows of the ranking per page; ranks are the whole round's
 
 
 def register(app: Flask) -> None:
@@ -394,9 +396,13 @@ def _ranking_round(challenge_id: int) -> Any:
 def ranking_page(challenge_id: int) -> ResponseReturnValue:
     round_ = _ranking_round(challenge_id)
     challenge = round_.challenge
-    return render_template("review/ranking.html", challenge=challenge, report=ranking.ranking(round_), round=round_,
-                           org_name=queries.applicant_names(challenge), decision_form=DecisionForm(),
-                           action_form=ActionForm())
+    page = page_arg()
+    report = ranking.ranking(round_, rows=slice((page - 1) * RANKING_PER_PAGE, page * RANKING_PER_PAGE))
+    pagination = Page(items=[], total=report.ranked_total + report.unranked_total, page=page,
+                      per_page=RANKING_PER_PAGE)
+    return render_template("review/ranking.html", challenge=challenge, report=report, round=round_,
+                           pagination=pagination, org_name=queries.applicant_names(challenge),
+                           decision_form=DecisionForm(), action_form=ActionForm())
 
 
 @bp.route("/challenges/<int:challenge_id>/ranking.csv")

@@ -268,6 +268,22 @@ def test_ranking_shows_ties_and_missing_reviews(make_world):
     assert report.outstanding == 1
 
 
+def test_a_window_of_the_ranking_keeps_the_rounds_ranks_and_counts(make_world):
+    """`ranking(rows=...)` (a page) returns the window of the whole order, ranked rows then unranked ones,
+    with the round's ranks and totals: the same rows as slicing the whole report."""
+    world = make_world(n_proposals=3, n_reviewers=2)
+    p0, p1, p2 = world.proposals
+    for proposal, s in ((p0, [9, 9]), (p1, [5, 5])):
+        submit(world, assign(world, world.reviewers[0], proposal), s)
+    assign(world, world.reviewers[1], p2)  # assigned, not in: unranked
+    whole = ranking.ranking(world.scoring)
+    order = [(r.proposal.id, r.stats.rank) for r in (*whole.ranked, *whole.unranked)]
+    for start, stop in ((0, 1), (1, 2), (1, 3), (2, 3), (0, 3), (3, 6)):
+        window = ranking.ranking(world.scoring, rows=slice(start, stop))
+        assert [(r.proposal.id, r.stats.rank) for r in (*window.ranked, *window.unranked)] == order[start:stop]
+        assert (window.ranked_total, window.unranked_total) == (2, 1)
+
+
 def test_csv_has_a_header_and_defuses_formulas(world):
     world.proposals[0].title = "=HYPERLINK(\"http://evil\")"
     world.proposals[1].title = "@SUM(A1)"

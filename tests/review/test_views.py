@@ -13,6 +13,7 @@ from facility.core.policy import forbidden
 from facility.extensions import db
 from facility.proposals.models import Proposal, ProposalStatus
 from facility.review import decisions, panels, policy, ranking
+from facility.review import views as review_views
 from facility.review.models import Assignment, PanelInvitation, PanelMember, PanelRole
 from tests.conftest import csrf_token_from, get_csrf
 from tests.review.conftest import assert_blind, assign, review_the_rest, submit
@@ -228,6 +229,18 @@ def test_ranking_page_documents_the_method_and_exports_csv(client, world, login)
     assert rows[0] == ranking.CSV_HEADER
     assert rows[1][:3] == ["1", "", str(world.proposals[0].id)] and rows[1][11] == "yes"  # 7.2 vs 3.0
     assert any(r[3] == "'=cmd|' /C calc'!A0" for r in rows[1:])
+
+
+def test_the_ranking_page_shows_a_page_of_rows_with_the_rounds_ranks(client, world, login, monkeypatch):
+    monkeypatch.setattr(review_views, "RANKING_PER_PAGE", 1)
+    submit(world, assign(world, world.reviewers[0], world.proposals[0]), [9, 9])
+    submit(world, assign(world, world.reviewers[0], world.proposals[1]), [3, 3])
+    login(client, world.manager)
+    url = f"/review/challenges/{world.challenge.id}/ranking"
+    first, second = (client.get(url, query_string={"page": n}).get_data(as_text=True) for n in (1, 2))
+    assert world.proposals[0].title in first and world.proposals[1].title not in first
+    assert world.proposals[1].title in second and world.proposals[0].title not in second
+    assert 'rel="next"' in first and 'rel="prev"' in second
 
 
 def test_release_from_the_page_and_feedback(client, world, login, run_jobs):
