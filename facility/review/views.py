@@ -398,7 +398,7 @@ def ranking_page(challenge_id: int) -> ResponseReturnValue:
     challenge = round_.challenge
     page = page_arg()
     report = ranking.ranking(round_, rows=slice((page - 1) * RANKING_PER_PAGE, page * RANKING_PER_PAGE))
-    pagination = Page(items=[], total=report.ranked_total + report.unranked_total, page=page,
+    pagination: Page[Any] = Page(items=[], total=report.ranked_total + report.unranked_total, page=page,
                       per_page=RANKING_PER_PAGE)
     return render_template("review/ranking.html", challenge=challenge, report=report, round=round_,
                            pagination=pagination, org_name=queries.applicant_names(challenge),
