@@ -89,6 +89,8 @@ class Contribution(TimestampMixin, db.Model):
         sa.CheckConstraint("received_cents IS NULL OR received_cents > 0", name="received_positive"),
         sa.CheckConstraint("(earmark_kind IS NULL) = (earmark_value IS NULL)", name="earmark_whole"),
         sa.CheckConstraint("fund_id IS NULL OR earmark_kind IS NOT NULL", name="fund_earmarked"),
+        # The public ledger names each contribution's donor by its transaction (migration 0027).
+        sa.Index("ix_contributions_ledger_transaction_id", "ledger_transaction_id"),
     )
 
     @property
@@ -162,7 +164,11 @@ class Grant(TimestampMixin, db.Model):
     award_approvals: Mapped[list[GrantApproval]] = relationship(
         back_populates="grant", order_by="GrantApproval.id", cascade="all, delete-orphan")
 
-    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # The register's order, newest award first: its first page without sorting every grant (migration 0027).
+        sa.Index("ix_grants_awarded_at_id", "awarded_at", "id"),
+    )
 
     @property
     def payout_account(self) -> PayoutAccount | None:
