@@ -203,7 +203,8 @@ def freshness(salt: str) -> Freshness:
         sa.select(sa.func.max(Grant.updated_at)).scalar_subquery(),
         sa.select(sa.func.count(Grant.id)).scalar_subquery(),
         sa.select(sa.func.max(LedgerTransaction.id)).scalar_subquery(),
-        sa.select(sa.func.max(LedgerTransaction.created_at)).scalar_subquery(),
+        # The newest transaction's time by its id (the primary key's index), not a scan of every transaction.
+        sa.select(LedgerTransaction.created_at).order_by(LedgerTransaction.id.desc()).limit(1).scalar_subquery(),
         sa.select(sa.func.max(Organization.updated_at)).scalar_subquery(),
         sa.select(sa.func.max(Challenge.updated_at)).scalar_subquery(),
         sa.select(sa.func.count(Tranche.id)).scalar_subquery(),

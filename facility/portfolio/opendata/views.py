@@ -1,9 +1,10 @@
 """`/opendata/`: the open-data page and its four files, for everyone (no sign-in, no policy: what is
 published is decided by `source`).
 
-Each file is generated live from the database on each request and streamed; its ETag and
-Last-Modified come from one cheap query (`source.freshness`), and a client that already has the
-current file gets `304 Not Modified` before anything is generated.
+Each file's ETag and Last-Modified come from one cheap query (`source.freshness`), and a client that
+already has the current file gets `304 Not Modified` before anything is generated. The text files are
+built once per state of the data and then served from disk (`files`); the spreadsheet is built on each
+request.
 
 The bodies are plain generators over `source.published_grants(engine)`, which reads on a connection
 of its own: no `stream_with_context`, so a response a client never reads (or abandons) holds no
@@ -19,7 +20,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from facility.core.exports import csv_lines, xlsx_response
 from facility.extensions import db
-from facility.portfolio.opendata import iati, source, tables, threesixty
+from facility.portfolio.opendata import files, iati, source, tables, threesixty
 from facility.portfolio.opendata.identity import LICENCE_NAME, LICENCE_URL, Publisher, publisher
 
 bp = Blueprint("opendata", __name__, url_prefix="/opendata")
@@ -36,7 +37,7 @@ def _not_modified(fresh: source.Freshness) -> bool:
     return since is not None and fresh.last_modified <= since.astimezone(UTC)
 
 
-def _cached(fmt: str, build: Callable[[Publisher, datetime], Response]) -> Response:
+def _cached(fmt: str, build: Callable[[Publisher, datetime, str], Response]) -> Response:
     """`build`'s response with its validators, or 304 when the client's copy is current."""
     who = publisher(current_app.config)
     fresh = source.freshness(f"{fmt}|{who}")
@@ -46,18 +47,29 @@ def _cached(fmt: str, build: Callable[[Publisher, datetime], Response]) -> Respo
     if _not_modified(fresh):
         response = Response(status=304, headers=PUBLIC_HEADERS)
     else:
-        response = build(who, datetime.now(UTC))
+        response = build(who, datetime.now(UTC), fresh.etag)
         response.headers.update(PUBLIC_HEADERS)
     response.set_etag(fresh.etag)
     response.last_modified = fresh.last_modified
     return response
 
 
-def _stream(lines: Iterator[str], mimetype: str, headers: dict[str, str] | None = None) -> Response:
-    def encoded() -> Iterator[bytes]:
-        for line in lines:
-            yield line.encode("utf-8")
-    return Response(encoded(), mimetype=mimetype, headers=headers)
+def _encoded(lines: Iterator[str]) -> Iterator[bytes]:
+    for line in lines:
+        yield line.encode("utf-8")
+
+
+def _file(fmt: str, lines: Callable[[Publisher, datetime], Iterator[str]], mimetype: str,
+          headers: dict[str, str] | None = None) -> Response:
+    """A text file: from disk when this state of the data was built before (`files`), else built there by
+    this request, or streamed live while another request builds it (or when the file cache is off)."""
+    def build(who: Publisher, now: datetime, etag: str) -> Response:
+        if files.enabled():
+            built = files.built_file(fmt, etag, _encoded(lines(who, now)), mimetype, headers or {})
+            if built is not None:
+                return built
+        return Response(_encoded(lines(who, now)), mimetype=mimetype, headers=headers)
+    return _cached(fmt, build)
 
 
 @bp.route("/")
@@ -69,34 +81,35 @@ def index() -> str:
 
 @bp.route("/360giving.json")
 def threesixtygiving() -> Response:
-    def build(who: Publisher, now: datetime) -> Response:
-        lines = threesixty.package_lines(source.published_grants(db.engine), who, now=now,
-                                         download_url=url_for(".threesixtygiving", _external=True),
-                                         access_url=url_for(".index", _external=True))
-        return _stream(lines, "application/json")
-    return _cached("360giving", build)
+    def lines(who: Publisher, now: datetime) -> Iterator[str]:
+        return threesixty.package_lines(source.published_grants(db.engine), who, now=now,
+                                        download_url=url_for(".threesixtygiving", _external=True),
+                                        access_url=url_for(".index", _external=True))
+    return _file("360giving", lines, "application/json")
 
 
 @bp.route("/iati-activities.xml")
 def iati_activities() -> Response:
-    def build(who: Publisher, now: datetime) -> Response:
-        return _stream(iati.document_lines(source.published_grants(db.engine), who, now=now), "application/xml")
-    return _cached("iati", build)
+    def lines(who: Publisher, now: datetime) -> Iterator[str]:
+        return iati.document_lines(source.published_grants(db.engine), who, now=now)
+    return _file("iati", lines, "application/xml")
 
 
 @bp.route("/grants.csv")
 def grants_csv() -> Response:
-    def build(who: Publisher, now: datetime) -> Response:
+    def lines(who: Publisher, now: datetime) -> Iterator[str]:
         rows = tables.grant_rows(source.published_grants(db.engine), who, now.date())
         # core.exports' CSV, with its byte-order mark (spreadsheets then read every script as UTF-8)
-        lines = itertools.chain(["\ufeff"], csv_lines(tables.COLUMNS, rows))
-        return _stream(lines, "text/csv", {"Content-Disposition": 'attachment; filename="grants.csv"'})
-    return _cached("csv", build)
+        return itertools.chain(["\ufeff"], csv_lines(tables.COLUMNS, rows))
+    return _file("csv", lines, "text/csv", {"Content-Disposition": 'attachment; filename="grants.csv"'})
 
 
 @bp.route("/grants.xlsx")
 def grants_xlsx() -> Response:
-    def build(who: Publisher, now: datetime) -> Response:
+    def build(who: Publisher, now: datetime, _etag: str) -> Response:
         rows = tables.grant_rows(source.published_grants(db.engine), who, now.date())
         return xlsx_response(tables.COLUMNS, rows, "grants.xlsx", sheet="Grants")
     return _cached("xlsx", build)
+
+
+bp.record_once(lambda state: files.configure(state.app))
