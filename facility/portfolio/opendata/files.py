@@ -21,12 +21,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from flask import Flask, Response, current_app, request, send_file
+from flask import Response, current_app, request, send_file
+from flask.sansio.app import App
 
 STALE_LOCK_SECONDS = 600
 
 
-def configure(app: Flask) -> None:
+def configure(app: App) -> None:
     app.config.setdefault("OPENDATA_FILE_CACHE", not app.testing)
     app.config.setdefault("OPENDATA_FILE_DIR", os.path.join(app.instance_path, "opendata"))
 
@@ -77,7 +78,7 @@ def _build(plain: Path, packed: Path, body: Iterator[bytes]) -> None:
 
 
 def _send(plain: Path, packed: Path, mimetype: str, headers: dict[str, str]) -> Response:
-    gzipped = "gzip" in request.accept_encodings
+    gzipped = request.accept_encodings.best_match(["gzip"]) == "gzip"
     response = send_file(packed if gzipped else plain, mimetype=mimetype, conditional=False, etag=False,
                          last_modified=None, max_age=None)
     response.headers.update(headers)
