@@ -10,7 +10,8 @@ Issue 15, "Performance". The script
   4. runs `wrk -t2 -c16 -d<duration>s --latency` on loopback for hello-world and for each page (wrk from Debian,
      installed with apt-get when missing), and counts each page's SQL statements in-process (Flask test client,
      the same cookies or token, a `before_cursor_execute` listener);
-  5. prints: page, requests/s, ratio to hello-world, p50 and p99 latency, queries per request.
+  5. prints: page, requests/s, ratio to hello-world, p50 and p99 latency, queries per request (served warm), and
+     "first ms": the first request in-process, before anything is cached (a public page's cost once per change).
 
     .venv/bin/python benchmarks/pages.py [--factor 1] [--duration 5] [--reuse DBNAME] [--keep]
 
@@ -55,9 +56,10 @@ EMAIL_PREFIX = {"admin": "admin.", "fund_manager": "fund.manager1.", "city_offic
 def _env(database: str) -> dict[str, str]:
     db_url = sa.engine.make_url(URL).set(drivername="postgresql+psycopg", database=database)
     prefix = f"benchpages{uuid.uuid4().hex[:8]}"
+    # Own key prefixes: no page cached by an earlier run (of another database) is served in this one.
     return {**os.environ, **SECRETS, "FACILITY_ENV": "production", "REDIS_URL": REDIS_URL,
             "DATABASE_URL": db_url.render_as_string(hide_password=False), "QUEUE_PREFIX": f"{prefix}:",
-            "RATELIMIT_KEY_PREFIX": prefix}
+            "RATELIMIT_KEY_PREFIX": prefix, "PUBLIC_CACHE_KEY_PREFIX": f"{prefix}-cache:"}
 
 
 def _admin_engine() -> sa.Engine:
@@ -157,7 +159,14 @@ def sign_in(port: int, email: str, password: str, secret: str) -> str:
 
 
 def warm(binary: str, port: int, path: str, header: str, seconds: int) -> None:
-    """Every worker serves the page a few times first (its templates compiled, its imports done); not measured."""
+    """The page is served once (a public page's first rendering fills the shared cache, however long it
+    takes: the "first ms" column says how long), then every worker serves it a few times (its templates
+    compiled, its imports done); not measured."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    name, _, value = header.partition(": ")
+    conn.request("GET", path, headers={name: value} if header else {})
+    conn.getresponse().read()
+    conn.close()
     command = [binary, "-t1", "-c4", f"-d{seconds}s", "--timeout", "60s"] + (["-H", header] if header else [])
     subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, check=True, timeout=seconds + 90)
 
@@ -260,14 +269,17 @@ def pages(ids: dict) -> list[tuple[str, str, str | None]]:
     ]
 
 
-def count_queries(app, path: str, header: str) -> tuple[int, int]:
-    """(status, SQL statements) of one GET in-process, after one warm-up GET."""
+def count_queries(app, path: str, header: str) -> tuple[int, int, float]:
+    """(status, SQL statements, first ms) of one GET in-process after one first GET, and how long that first
+    one took (a public page's rendering before it is cached: its cost once per change)."""
     from facility.extensions import db
 
     name, _, value = header.partition(": ")
     headers = {name: value} if header else {}
     client = app.test_client(use_cookies=False)  # its own (empty) jar would drop the Cookie header
-    client.get(path, headers=headers, base_url="https://localhost")
+    started = time.perf_counter()
+    client.get(path, headers=headers, base_url="https://localhost").get_data()
+    first_ms = (time.perf_counter() - started) * 1000
     statements: list[str] = []
     with app.app_context():
         engine = db.engine
@@ -282,7 +294,7 @@ def count_queries(app, path: str, header: str) -> tuple[int, int]:
         response.close()
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
-    return response.status_code, len(statements)
+    return response.status_code, len(statements), first_ms
 
 
 def main() -> int:
@@ -325,20 +337,20 @@ def main() -> int:
         warm(binary, site_port, "/", "", 10)
         baseline = wrk(binary, hello_port, "/", "", args.duration)
         print(f"\nfactor {args.factor}, gunicorn --workers {args.workers} (sync), wrk -t2 -c16 -d{args.duration}s")
-        print(f"{'page':<44} {'req/s':>9} {'ratio':>7} {'p50 ms':>9} {'p99 ms':>9} {'queries':>8}")
+        print(f"{'page':<44} {'req/s':>9} {'ratio':>7} {'p50 ms':>9} {'p99 ms':>9} {'queries':>8} {'first ms':>9}")
 
-        def line(label: str, result: dict[str, float], queries: str) -> None:  # each row as soon as it is measured
+        def line(label: str, result: dict[str, float], queries: str, first: str) -> None:  # each row when measured
             print(f"{label:<44} {result['rps']:>9.1f} {result['rps'] / baseline['rps']:>7.3f} {result['p50']:>9.2f} "
-                  f"{result['p99']:>9.2f} {queries:>8}", flush=True)
+                  f"{result['p99']:>9.2f} {queries:>8} {first:>9}", flush=True)
 
-        line("hello-world (same gunicorn)", baseline, "")
+        line("hello-world (same gunicorn)", baseline, "", "")
         for label, path, who in pages(ids):
             header = headers[who] if who else ""
-            status, queries = count_queries(app, path, header)
+            status, queries, first_ms = count_queries(app, path, header)
             warm(binary, site_port, path, header, 2)
             result = wrk(binary, site_port, path, header, args.duration)
             note = "" if status == 200 and not result["non2xx"] else f" (status {status}, {int(result['non2xx'])} non-2xx)"
-            line(label + note, result, str(queries))
+            line(label + note, result, str(queries), f"{first_ms:.0f}")
     finally:
         for process in processes:
             process.terminate()
