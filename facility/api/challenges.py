@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import url_for
 from flask_login import current_user
 
 from facility.accounts.models import OrgType, Role
@@ -72,32 +73,45 @@ class CriterionSchema(ma.Schema):
     position = ma.fields.Integer()
 
 
-class CityRefSchema(ma.Schema):
+class CityNameSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
-    country = ma.fields.String()
+    country = ma.fields.String(metadata={"description": "ISO 3166-1 alpha-3"})
+
+
+class CityRefSchema(CityNameSchema):
     priority_score = ma.fields.Integer()
 
 
-class ChallengeSchema(ma.Schema):
+class ChallengeSummarySchema(ma.Schema):
+    """A row of the list: what a list shows, and `url`, the item with the full text and the rubric."""
+
     id = ma.fields.Integer()
-    city = ma.fields.Nested(CityRefSchema)
+    url = ma.fields.Function(lambda c: url_for("api_challenges.get_challenge", challenge_id=c.id),
+                             metadata={"description": "the challenge: its description and rubric"})
+    city = ma.fields.Nested(CityNameSchema)
     title = ma.fields.String()
     summary = ma.fields.String()
-    description = ma.fields.String(metadata={"description": "Markdown source"})
-    description_html = ma.fields.String(metadata={"description": "sanitised HTML"})
     focus_area = ma.fields.Function(lambda c: c.focus_area.value)
     sdg_targets = ma.fields.List(ma.fields.String())
-    prize_pool_cents = ma.fields.Integer()
-    max_award_cents = ma.fields.Integer()
+    prize_pool_cents = ma.fields.Integer(metadata={"description": "US cents"})
+    max_award_cents = ma.fields.Integer(metadata={"description": "US cents"})
     opens_at = ma.fields.AwareDateTime()
-    closes_at = ma.fields.AwareDateTime()
-    eligible_org_types = ma.fields.List(ma.fields.String())
-    eligible_countries = ma.fields.List(ma.fields.String())
+    closes_at = ma.fields.AwareDateTime(metadata={"description": "the deadline for proposals"})
     status = ma.fields.Function(lambda c: c.status.value)
     phase = ma.fields.Function(lambda c: c.phase.value if c.phase else None,
                                metadata={"description": "upcoming, open or closed (published challenges)"})
     is_open = ma.fields.Boolean()
+
+
+class ChallengeSchema(ChallengeSummarySchema):
+    """A challenge in full: the list's fields, the description, eligibility and the rubric."""
+
+    city = ma.fields.Nested(CityRefSchema)
+    description = ma.fields.String(metadata={"description": "Markdown source"})
+    description_html = ma.fields.String(metadata={"description": "sanitised HTML"})
+    eligible_org_types = ma.fields.List(ma.fields.String())
+    eligible_countries = ma.fields.List(ma.fields.String())
     criteria = ma.fields.List(ma.fields.Nested(CriterionSchema))
     submitted_at = ma.fields.AwareDateTime(allow_none=True)
     approved_at = ma.fields.AwareDateTime(allow_none=True)
@@ -159,13 +173,15 @@ def _current_fields(challenge) -> dict:
 @blp.route("/challenges", methods=["GET"])
 @public
 @blp.arguments(ChallengeListArgs, location="query")
-@blp.response(200, page_of(ChallengeSchema))
+@blp.response(200, page_of(ChallengeSummarySchema))
 def list_challenges(args):
     """Published and finished challenges; filter by status (published, upcoming, open, closed, finished),
     country, focus_area, sdg_target and free text q (every word, in the title, summary or description; the
-    best match first: a title hit before a summary hit)."""
+    best match first: a title hit before a summary hit). Each row is what a list shows; its `url` is the
+    challenge with the description and the rubric."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    return paginate(queries.public_challenges(**args), page=page, per_page=per_page)
+    return paginate(queries.public_challenges(**args), page=page, per_page=per_page,
+                    count=lambda: queries.count_public_challenges(**args))
 
 
 @blp.route("/challenges", methods=["POST"])
