@@ -88,7 +88,7 @@ class ChallengeSummarySchema(ma.Schema):
 
     id = ma.fields.Integer()
     url = ma.fields.Function(lambda c: url_for("api_challenges.get_challenge", challenge_id=c.id),
-                             metadata={"description": "the challenge: its description and rubric"})
+                             metadata={"type": "string", "description": "the challenge: its description and rubric"})
     city = ma.fields.Nested(CityNameSchema)
     title = ma.fields.String()
     summary = ma.fields.String()
