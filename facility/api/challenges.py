@@ -1,6 +1,9 @@
 """API: challenges, their lifecycle, deadline extensions and clarification questions."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import marshmallow as ma
 from flask import url_for
 from flask_login import current_user
@@ -10,9 +13,10 @@ from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role, require_user
 from facility.api.schemas import NullableList, PageArgs, cents_field, datetime_field, id_field, page_of, paginate
 from facility.challenges import queries, sdg, services
-from facility.challenges.models import FocusArea
+from facility.challenges.models import Challenge, FocusArea, Phase
 from facility.cities.queries import get_visible_city
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
+from facility.core.models import utcnow
 from facility.extensions import db
 
 blp = api_blueprint("api_challenges", __name__, "Challenges, rubric, deadlines and clarifications")
@@ -83,8 +87,8 @@ class CityRefSchema(CityNameSchema):
     priority_score = ma.fields.Integer()
 
 
-class ChallengeSummarySchema(ma.Schema):
-    """A row of the list: what a list shows, and `url`, the item with the full text and the rubric."""
+class ChallengeRowFields(ma.Schema):
+    """The fields of a challenge that a list shows, and `url`, the item with the full text and the rubric."""
 
     id = ma.fields.Integer()
     url = ma.fields.Function(lambda c: url_for("api_challenges.get_challenge", challenge_id=c.id),
@@ -104,7 +108,29 @@ class ChallengeSummarySchema(ma.Schema):
     is_open = ma.fields.Boolean()
 
 
-class ChallengeSchema(ChallengeSummarySchema):
+def summary_row(challenge: Challenge, now: datetime) -> dict[str, Any]:
+    """A row of the list, as ChallengeRowFields would dump it at `now`, built directly: a 50-row page costs
+    a tenth of marshmallow's field-by-field dump (benchmarks/api_list.py; a test holds the two equal)."""
+    phase = challenge.phase_at(now)
+    city = challenge.city
+    return {"id": challenge.id, "url": url_for("api_challenges.get_challenge", challenge_id=challenge.id),
+            "city": {"id": city.id, "name": city.name, "country": city.country}, "title": challenge.title,
+            "summary": challenge.summary, "focus_area": challenge.focus_area.value,
+            "sdg_targets": list(challenge.sdg_targets), "prize_pool_cents": challenge.prize_pool_cents,
+            "max_award_cents": challenge.max_award_cents, "opens_at": challenge.opens_at.isoformat(),
+            "closes_at": challenge.closes_at.isoformat(), "status": challenge.status.value,
+            "phase": phase.value if phase else None, "is_open": phase == Phase.OPEN}
+
+
+class ChallengeSummarySchema(ChallengeRowFields):
+    """A row of the list (ChallengeRowFields), dumped by `summary_row`."""
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        now = utcnow()
+        return [summary_row(c, now) for c in obj] if (self.many if many is None else many) else summary_row(obj, now)
+
+
+class ChallengeSchema(ChallengeRowFields):
     """A challenge in full: the list's fields, the description, eligibility and the rubric."""
 
     city = ma.fields.Nested(CityRefSchema)
