@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, lazyload, load_only, selectinload
 
 from facility.challenges import policy
 from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, FocusArea
@@ -19,6 +19,13 @@ from facility.extensions import db
 
 STATUS_FILTERS = ("published", "upcoming", "open", "closed", "finished")
 """What the public list filters by: a status, or a published challenge's phase by the clock."""
+
+
+LIST_COLUMNS = (Challenge.id, Challenge.city_id, Challenge.title, Challenge.summary, Challenge.focus_area,
+                Challenge.sdg_targets, Challenge.prize_pool_cents, Challenge.max_award_cents, Challenge.opens_at,
+                Challenge.closes_at, Challenge.status)
+"""The columns a row of the public list shows (the page's card, the API's list): not the description, not
+the rubric; the challenge's page and the API's item load the rest."""
 
 
 def get_visible_challenge(user: Any, challenge_id: int) -> Challenge:
@@ -60,7 +67,31 @@ def has_sdg_target(code: str, column: Any = Challenge.sdg_targets) -> sa.ColumnE
 def public_challenges(*, status: str | None = None, country: str | None = None, focus_area: str | None = None,
                       sdg_target: str | None = None, q: str | None = None) -> sa.Select[tuple[Challenge]]:
     """Published (and finished) challenges filtered; `status` is one of STATUS_FILTERS. With `q`, only those
-    matching every word of it (title, summary, description: `search_challenges`), the best match first."""
+    matching every word of it (title, summary, description: `search_challenges`), the best match first.
+    Rows carry LIST_COLUMNS and their city's id, name and country (from the same join), as a list shows
+    them; count them with `count_public_challenges`."""
+    query = (sa.select(Challenge).join(Challenge.city)
+             .options(load_only(*LIST_COLUMNS), contains_eager(Challenge.city).options(
+                 load_only(City.id, City.name, City.country), lazyload(City.organization))))
+    return search_challenges(_public_filtered(query, status=status, country=country, focus_area=focus_area,
+                                              sdg_target=sdg_target), q)
+
+
+def count_public_challenges(*, status: str | None = None, country: str | None = None,
+                            focus_area: str | None = None, sdg_target: str | None = None,
+                            q: str | None = None) -> int:
+    """How many rows `public_challenges` gives for the same filters, counted on the challenges table alone
+    (no join, no columns): unfiltered, PostgreSQL answers from the status index without reading a row."""
+    query = _public_filtered(sa.select(sa.func.count()).select_from(Challenge), status=status, country=country,
+                             focus_area=focus_area, sdg_target=sdg_target)
+    query, _rank = narrow(query, table="challenges", id_column=Challenge.id, q=q)
+    return int(db.session.execute(query).scalar_one())
+
+
+def _public_filtered(query: Any, *, status: str | None, country: str | None, focus_area: str | None,
+                     sdg_target: str | None) -> Any:
+    """`query` (over challenges) kept to the public ones the filters name: one set of rules for the list
+    and its count."""
     now = utcnow()
     published = Challenge.status == ChallengeStatus.PUBLISHED
     by_status = {
@@ -70,16 +101,14 @@ def public_challenges(*, status: str | None = None, country: str | None = None, 
         "finished": Challenge.status == ChallengeStatus.FINISHED,
         "published": published,
     }
-    query = (sa.select(Challenge).join(Challenge.city)
-             .options(selectinload(Challenge.criteria))
-             .where(by_status.get(status or "", Challenge.status.in_(PUBLIC_STATUSES))))
+    query = query.where(by_status.get(status or "", Challenge.status.in_(PUBLIC_STATUSES)))
     if country:
-        query = query.where(City.country == country.upper())
+        query = query.where(Challenge.city_id.in_(sa.select(City.id).where(City.country == country.upper())))
     if focus_area:
         query = query.where(Challenge.focus_area == FocusArea(focus_area))
     if sdg_target:
         query = query.where(has_sdg_target(sdg_target))
-    return search_challenges(query, q)
+    return query
 
 
 def search_challenges(query: sa.Select[tuple[Challenge]], q: str | None) -> sa.Select[tuple[Challenge]]:

@@ -76,7 +76,9 @@ def index():
         else:  # as the API refuses it; the list still answers, unfiltered
             form.q.errors = [_("At most %(n)s characters; this has %(got)s.", n=NAME_CHARS, got=len(form.q.data.strip()))]
     page = page_arg()
-    pagination = db.paginate(queries.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False)
+    pagination = db.paginate(queries.public_challenges(**filters), page=page, per_page=PAGE_SIZE, error_out=False,
+                             count=False)
+    pagination.total = queries.count_public_challenges(**filters)  # the lean count: the status index alone
     return render_template("challenges/index.html", form=form, pagination=pagination)
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from facility.api.challenges import ChallengeRowFields, ChallengeSummarySchema
 from facility.challenges.models import Challenge
 from facility.extensions import db
 from tests.factories import NOW
@@ -143,3 +144,53 @@ def test_clarifications_over_the_api(world, client, api_headers):
     public = client.get(path).get_json()
     assert public["total"] == 1 and public["items"][0]["answer"] == "Yes."
     assert "SMS only?" in client.get(f"/challenges/{challenge.id}").get_data(as_text=True)
+
+
+# --- the list and the item -------------------------------------------------------------------------
+LIST_FIELDS = {"id", "url", "city", "title", "summary", "focus_area", "sdg_targets", "prize_pool_cents",
+               "max_award_cents", "opens_at", "closes_at", "status", "phase", "is_open"}
+FULL_ONLY = {"description", "description_html", "criteria", "eligible_org_types", "eligible_countries",
+             "submitted_at", "approved_at", "created_at"}
+
+
+def test_the_list_sends_what_a_list_needs_and_the_item_the_full_text(world, client):
+    challenge = make_challenge(world["city"], world["official"], state="published",
+                               fund_manager=world["fund_manager"], description="## Water\n\nA **long** text.")
+    db.session.expire_all()
+    [row] = client.get("/api/v1/challenges").get_json()["items"]
+    assert set(row) == LIST_FIELDS
+    assert row["city"] == {"id": world["city"].id, "name": world["city"].name, "country": world["city"].country}
+    assert (row["title"], row["focus_area"], sorted(row["sdg_targets"])) == (challenge.title, "inclusive_innovation",
+                                                                              ["11.2", "3.6"])
+    assert (row["status"], row["phase"], row["prize_pool_cents"]) == ("published", "upcoming", 50_000_000)
+    assert row["url"] == f"/api/v1/challenges/{challenge.id}"
+    item = client.get(row["url"]).get_json()
+    assert set(item) >= FULL_ONLY | LIST_FIELDS
+    assert item["description"] == "## Water\n\nA **long** text." and "<strong>long</strong>" in item["description_html"]
+    assert [c["name"] for c in item["criteria"]] == ["Impact", "Feasibility", "Openness"]
+    assert {name: item[name] for name in LIST_FIELDS - {"city"}} == {name: row[name] for name in LIST_FIELDS - {"city"}}
+
+
+def test_the_openapi_document_describes_the_list_row_and_the_full_item(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    listed = spec["paths"]["/api/v1/challenges"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schemas[listed["$ref"].rsplit("/", 1)[1]]
+    row = schemas[page["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert set(row["properties"]) == LIST_FIELDS
+    item = spec["paths"]["/api/v1/challenges/{challenge_id}"]["get"]["responses"]["200"]["content"]
+    full = schemas[item["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(full["properties"]) >= FULL_ONLY | LIST_FIELDS
+
+
+def test_the_list_row_is_what_its_schema_would_dump(world, app, clock):
+    """`summary_row` builds the list's rows by hand for speed: the same as marshmallow's dump of the fields
+    the document shows, for a draft (no phase), an upcoming and an open challenge."""
+    draft = make_challenge(world["city"], world["official"])
+    upcoming = make_challenge(world["city"], world["official"], state="published", fund_manager=world["fund_manager"])
+    clock.move_to(NOW + timedelta(days=2))
+    challenges = [draft, upcoming]
+    with app.test_request_context():
+        assert ChallengeSummarySchema(many=True).dump(challenges) == ChallengeRowFields(many=True).dump(challenges)
+        assert ChallengeSummarySchema().dump(upcoming) == ChallengeRowFields().dump(upcoming)
+        assert ChallengeSummarySchema().dump(upcoming)["is_open"] is True

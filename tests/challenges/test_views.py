@@ -59,7 +59,9 @@ def test_list_filters(world, client, make_user, clock):
     def ids(query):
         response = client.get("/api/v1/challenges" + query)
         assert response.status_code == 200, response.get_json()
-        return [item["id"] for item in response.get_json()["items"]]
+        body = response.get_json()
+        assert body["total"] == len(body["items"])  # the count (its own query) keeps to the same filters
+        return [item["id"] for item in body["items"]]
 
     assert sorted(ids("")) == sorted([upcoming.id, open_now.id])
     assert ids("?status=open") == [open_now.id]
@@ -286,3 +288,17 @@ def test_inert_checker_catches_live_markup():
     for html in ('<a href=" JavaScript:alert(1)">x</a>', '<p onclick="x">', "<script>x</script>"):
         with pytest.raises(AssertionError):
             _assert_inert(html)
+
+
+def test_the_list_page_counts_its_pages_with_the_filters(world, client):
+    """The page counts with `count_public_challenges`: 21 public challenges make two pages, one of them
+    (in Fiji) alone makes none."""
+    _publish_many(world, 20)
+    suva = make_city(name="Nadi", country="FJI", fund_manager=world["fund_manager"])[0]
+    make_challenge(suva, state="published", via="models", title="Island water")
+    db.session.commit()
+    assert "Page 1 of 2" in client.get("/challenges").get_data(as_text=True)
+    last = client.get("/challenges?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in last and 'rel="prev"' in last and 'rel="next"' not in last
+    fiji = client.get("/challenges?country=FJI").get_data(as_text=True)
+    assert "Island water" in fiji and 'class="pager"' not in fiji
