@@ -80,4 +80,5 @@ def key_segment(key: Any, prefix: str) -> Any:
     rest = sa.func.substr(key, len(prefix) + 1)
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.func.split_part(rest, ":", 1)
-    return sa.func.substr(rest, 1, sa.func.instr(rest + ":", ":") - 1)
+    # As text (affinity), so that SQLite may index it when joining it to another text value.
+    return sa.cast(sa.func.substr(rest, 1, sa.func.instr(rest + ":", ":") - 1), sa.String)
