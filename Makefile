@@ -60,7 +60,7 @@ lint: $(VENV)/.dev
 # benchmarks/pages.py drives its pages with wrk (Debian's package), installed here when missing.
 bench: $(VENV)/.dev
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || sudo -n apt-get install -y -q wrk
-	@for b in benchmarks/*.py; do case $$b in benchmarks/hello.py) continue;; esac; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/*.py; do case $$b in benchmarks/hello.py|benchmarks/_*) continue;; esac; echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

@@ -28,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,16 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from benchmarks._database import throwaway_database  # noqa: E402
+
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def noop() -> None:
     """The baseline job: nothing at all."""
-
-
-def _pg(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
 
 def _wait_for_workers(queue, count: int, timeout: float = 120) -> None:
@@ -97,17 +95,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from facility.extensions import db
     from tests.disbursements import scenario
     from tests.fakes.stripe_server import FakeStripe
 
-    admin = sa.create_engine(_pg(URL), isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database_url = sa.engine.make_url(_pg(URL)).set(database=name).render_as_string(hide_password=False)
+    stack = ExitStack()
+    database_url = stack.enter_context(throwaway_database(migrate_schema=True)).url
     instance = tempfile.mkdtemp(prefix="bench-disb-")
     fake = FakeStripe().start()
     tag = uuid.uuid4().hex[:8]
@@ -119,7 +112,6 @@ def main() -> None:
                          INSTANCE_PATH=instance, STRIPE_API_KEY="sk_test_bench", STRIPE_API_BASE=fake.url,
                          STRIPE_TIMEOUT_SECONDS=10)
         with app.app_context():
-            upgrade()
             grants, requester, approver = scenario.payable_grants(args.jobs)
             ids = scenario.request_and_approve(grants, requester, approver, enqueue=False)
             # Stripe's write pace off: this measures the pipeline, not the rail's limit (payments_pace.py does).
@@ -161,11 +153,7 @@ def main() -> None:
             except Exception:  # noqa: BLE001 - a stuck worker is killed
                 os.killpg(proc.pid, signal.SIGKILL)
         fake.stop()
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                         {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        stack.close()  # the throw-away database dropped
         shutil.rmtree(instance, ignore_errors=True)
 
 

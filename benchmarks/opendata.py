@@ -27,14 +27,14 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
+
+from benchmarks._database import throwaway_database  # noqa: E402
 
 URL = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
        or "postgresql://postgres@127.0.0.1:5432/test")
@@ -87,10 +87,6 @@ GRANT_ROWS = [
 ]
 
 
-def _sa_url(url: str) -> str:
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
-
-
 def fill(conn: psycopg.Connection, lo: int, hi: int) -> float:
     started = time.perf_counter()
     params = {"cities": CITIES, "lo": lo, "hi": hi}
@@ -130,28 +126,19 @@ def export_all(client, grants: int, label: str) -> None:
 
 
 def main() -> int:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
     try:
-        admin = psycopg.connect(URL, autocommit=True, connect_timeout=5)
+        psycopg.connect(URL, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         print(f"skipped: no PostgreSQL at {URL} ({exc.__class__.__name__}); set BENCH_DATABASE_URL")
         return 0
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(URL, dbname=name)
-    target = f"{URL.rsplit('/', 1)[0]}/{name}"  # the same server, the throw-away database
-    try:
-        from flask_migrate import upgrade
-
+    with throwaway_database(migrate_schema=True, server_url=URL) as database:
         from facility import create_app
         from facility.extensions import db
 
-        app = create_app("test", SQLALCHEMY_DATABASE_URI=_sa_url(target), REDIS_URL=REDIS_URL,
+        app = create_app("test", SQLALCHEMY_DATABASE_URI=database.url, REDIS_URL=REDIS_URL,
                          INSTANCE_PATH=tempfile.mkdtemp(), RATELIMIT_ENABLED=False)
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
         client = app.test_client()
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(database.conninfo) as conn:
             filled = fill(conn, 1, BASELINE)
             print(f"filled {BASELINE:,} grants in {filled:.1f} s")
             export_all(client, BASELINE, "baseline")
@@ -166,11 +153,6 @@ def main() -> int:
         with app.app_context():
             db.engine.dispose()
         return 0 if growth < GOAL_MB else 1
-    finally:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                      "AND pid <> pg_backend_pid()", (name,))
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.parse
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pyotp
@@ -39,6 +40,8 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._database import throwaway_database  # noqa: E402 - after the path tweak
+
 BIN = Path(sys.executable).parent
 URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -60,10 +63,6 @@ def _env(database: str) -> dict[str, str]:
     return {**os.environ, **SECRETS, "FACILITY_ENV": "production", "REDIS_URL": REDIS_URL,
             "DATABASE_URL": db_url.render_as_string(hide_password=False), "QUEUE_PREFIX": f"{prefix}:",
             "RATELIMIT_KEY_PREFIX": prefix, "PUBLIC_CACHE_KEY_PREFIX": f"{prefix}-cache:"}
-
-
-def _admin_engine() -> sa.Engine:
-    return sa.create_engine(sa.engine.make_url(URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
 
 
 def ensure_wrk() -> str:
@@ -306,12 +305,9 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database made here (print its name)")
     args = parser.parse_args()
     binary = ensure_wrk()
-    name = args.reuse or f"bench_pages_{uuid.uuid4().hex[:10]}"
+    made = ExitStack()  # the database made here (not --reuse), dropped at the end unless --keep
+    name = args.reuse or made.enter_context(throwaway_database("bench_pages", keep=args.keep)).name
     env = _env(name)
-    admin = _admin_engine()
-    if not args.reuse:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     processes: list[subprocess.Popen] = []
     try:
         if not args.reuse:
@@ -359,10 +355,8 @@ def main() -> int:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if not args.reuse and not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        elif not args.reuse:
+        made.close()
+        if not args.reuse and args.keep:
             print(f"database kept: {name} (--reuse {name} next time)")
     return 0
 

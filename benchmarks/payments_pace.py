@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from benchmarks.disbursements import REDIS, URL, _pg, _wait_for_workers  # noqa: E402
+from benchmarks._database import throwaway_database  # noqa: E402
+from benchmarks.disbursements import REDIS, _wait_for_workers  # noqa: E402
 
 
 def busiest_second(times: list[float]) -> int:
@@ -54,8 +56,6 @@ def main() -> int:
     parser.add_argument("--burst", type=float, default=1, help="STRIPE_WRITES_BURST of the workers")
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from facility import create_app
     from facility.disbursements.jobs import _enqueue_now
     from facility.disbursements.models import Disbursement
@@ -65,11 +65,8 @@ def main() -> int:
     from tests.disbursements import scenario
     from tests.fakes.stripe_server import FakeStripe
 
-    admin = sa.create_engine(_pg(URL), isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    database_url = sa.engine.make_url(_pg(URL)).set(database=name).render_as_string(hide_password=False)
+    stack = ExitStack()
+    database_url = stack.enter_context(throwaway_database(migrate_schema=True)).url
     instance = tempfile.mkdtemp(prefix="bench-pace-")
     fake = FakeStripe().start()
     procs = []
@@ -78,7 +75,6 @@ def main() -> int:
                          QUEUE_PREFIX=f"bench-{uuid.uuid4().hex[:8]}-", INSTANCE_PATH=instance,
                          STRIPE_API_KEY="sk_test_bench", STRIPE_API_BASE=fake.url, STRIPE_TIMEOUT_SECONDS=10)
         with app.app_context():
-            upgrade()
             grants, requester, approver = scenario.payable_grants(args.payments)
             ids = scenario.request_and_approve(grants, requester, approver, enqueue=False)
             job_ids = dict(db.session.execute(sa.select(Disbursement.id, Disbursement.job_id)
@@ -139,11 +135,7 @@ def main() -> int:
             except Exception:  # noqa: BLE001 - a stuck worker is killed
                 os.killpg(proc.pid, signal.SIGKILL)
         fake.stop()
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                         {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        stack.close()  # the throw-away database dropped
         shutil.rmtree(instance, ignore_errors=True)
 
 

@@ -30,12 +30,12 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from flask import Flask
 
 ROOT = Path(__file__).resolve().parents[1]
-URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PAGES = ("/", "/challenges", "/challenges/1", "/cities/1", "/api/v1/challenges")
 GOAL = 0.5
@@ -56,10 +56,7 @@ def _port() -> int:
 
 
 def _prepare(sa_url: str, instance: str) -> None:
-    """Migrate the throw-away database and make the public data the pages show."""
-    sys.path.insert(0, str(ROOT))
-    from flask_migrate import upgrade
-
+    """Make the public data the pages show in the (migrated) throw-away database."""
     from facility import create_app
     from facility.extensions import db
     from tests.factories.challenges import make_challenge
@@ -68,7 +65,6 @@ def _prepare(sa_url: str, instance: str) -> None:
     app = create_app("test", SQLALCHEMY_DATABASE_URI=sa_url, REDIS_URL=REDIS, INSTANCE_PATH=instance,
                      PUBLIC_CACHE_ENABLED=False)
     with app.app_context():
-        upgrade()
         city, _ = make_city(via="models")
         for number in range(25):
             make_challenge(city, state="published", via="models", title=f"Urban challenge number {number + 1}")
@@ -136,14 +132,12 @@ def main() -> int:
         print("wrk is not installed (apt-get install wrk)")
         return 2
 
-    import psycopg
-    import sqlalchemy as sa
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._database import throwaway_database
 
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    sa_url = sa.engine.make_url(URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+    stack = ExitStack()
+    database = stack.enter_context(throwaway_database(migrate_schema=True))
+    name, sa_url = database.name, database.url
     instance = tempfile.mkdtemp(prefix="bench-pages-")
     servers: list[subprocess.Popen] = []
     try:
@@ -176,10 +170,7 @@ def main() -> int:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-        with psycopg.connect(URL, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                          "AND pid <> pg_backend_pid()", (name,))
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        stack.close()  # the throw-away database dropped
         shutil.rmtree(instance, ignore_errors=True)
 
     baseline = statistics.median(rates["hello /"])

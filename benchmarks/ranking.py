@@ -23,19 +23,17 @@ import importlib.util
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from facility.review import ranking as review_ranking  # noqa: E402 - after the path tweak
+from benchmarks._database import throwaway_database  # noqa: E402 - after the path tweak
+from facility.review import ranking as review_ranking  # noqa: E402
 from facility.review.models import ReviewRound, RoundKind  # noqa: E402
 from tests.review.oracles import (  # noqa: E402 - the other implementations live beside the tests
     ReviewScores,
@@ -44,8 +42,6 @@ from tests.review.oracles import (  # noqa: E402 - the other implementations liv
     reviews_alpha,
 )
 
-URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PROPOSALS = int(os.environ.get("BENCH_PROPOSALS", "100000"))
 REVIEWS_PER_PROPOSAL = 3
 REVIEWERS = 2_000
@@ -98,20 +94,6 @@ def _migration_backfill() -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.BACKFILL
-
-
-def migrate(url: str) -> None:
-    """The product's schema, built as the tests and deployments build it: by the migrations."""
-    from flask_migrate import upgrade
-
-    from facility import create_app
-
-    app = create_app("test", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL, INSTANCE_PATH=tempfile.mkdtemp())
-    with app.app_context():
-        upgrade()
-        from facility.extensions import db
-
-        db.engine.dispose()
 
 
 def fill(conn: psycopg.Connection) -> float:
@@ -180,21 +162,15 @@ def timed(fn, conn):
 
 
 def main() -> int:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    bench_url = make_conninfo(URL, dbname=name)
-    sa_url = sa.engine.make_url(URL).set(drivername="postgresql+psycopg", database=name)
-    engine = None
-    try:
-        started = time.perf_counter()
-        migrate(sa_url.render_as_string(hide_password=False))
+    started = time.perf_counter()
+    with throwaway_database(migrate_schema=True) as database:
+        bench_url = database.conninfo
         with psycopg.connect(bench_url) as conn:
             backfill = fill(conn)
         print(f"migrated and filled {PROPOSALS:,} proposals x {REVIEWS_PER_PROPOSAL} reviews x {len(WEIGHTS)} "
               f"criteria ({PROPOSALS * REVIEWS_PER_PROPOSAL * len(WEIGHTS):,} scores) in "
               f"{time.perf_counter() - started:.1f} s (migration 0007's backfill of the totals: {backfill:.1f} s)")
-        engine = sa.create_engine(sa_url)
+        engine = sa.create_engine(database.url)
         with engine.connect() as conn, psycopg.connect(bench_url) as raw:
             product_path(conn)  # warm the buffer cache and the imports, as the other paths will find them
             product_times, product = [], None
@@ -208,13 +184,7 @@ def main() -> int:
                 if len(base_times) < 3:
                     (base, rows, weights), elapsed = timed(baseline, raw)
                     base_times.append(elapsed)
-    finally:
-        if engine is not None:
-            engine.dispose()
-        with psycopg.connect(URL, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                          (name,))
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        engine.dispose()
 
     product_time = statistics.median(product_times)
     sql_time = statistics.median(sql_times)

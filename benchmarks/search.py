@@ -21,7 +21,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -30,12 +29,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from facility import create_app  # noqa: E402 - after the path tweak
+from benchmarks._database import throwaway_database  # noqa: E402 - after the path tweak
+from facility import create_app  # noqa: E402
 from facility.challenges.models import Challenge, ChallengeStatus  # noqa: E402
 from facility.challenges.queries import public_challenges  # noqa: E402
 from facility.extensions import db  # noqa: E402
 
-URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROWS = int(os.environ.get("BENCH_ROWS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -108,20 +107,13 @@ def percentiles(times: list[float]) -> tuple[float, float]:
 
 
 def main() -> int:
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    sa_url = sa.engine.make_url(URL).set(drivername="postgresql+psycopg", database=name)
-    url = sa_url.render_as_string(hide_password=False)
-    try:
-        from flask_migrate import upgrade
-
-        app = create_app("test", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=REDIS_URL, INSTANCE_PATH=tempfile.mkdtemp())
+    with throwaway_database(migrate_schema=True) as database:
+        app = create_app("test", SQLALCHEMY_DATABASE_URI=database.url, REDIS_URL=REDIS_URL,
+                         INSTANCE_PATH=tempfile.mkdtemp())
         words = vocabulary()
         with app.app_context():
-            upgrade()
             started = time.perf_counter()
-            fill(psycopg.conninfo.make_conninfo(URL, dbname=name), words)
+            fill(database.conninfo, words)
             print(f"filled {ROWS:,} challenges in {time.perf_counter() - started:.1f} s")
             rng = random.Random(3)
             # common, middling and rare words, and two-word queries
@@ -149,10 +141,6 @@ def main() -> int:
         goal = percentiles(product)[1] < GOAL_P99_MS and percentiles(product_sdg)[1] < GOAL_P99_MS
         print(f"goal (p99 under {GOAL_P99_MS:.0f} ms for both): {'met' if goal else 'NOT met'}")
         return 0
-    finally:
-        with psycopg.connect(URL, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 if __name__ == "__main__":

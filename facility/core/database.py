@@ -71,3 +71,14 @@ def lock_row(model: Any, object_id: int, *, missing: str, no_key: bool = False) 
     if row is None:
         raise NotFound(missing)
     return row
+
+
+def key_segment(key: Any, prefix: str) -> Any:
+    """SQL for the part of `key` after `prefix` up to the next ':' or the end ('disbursement:12:2' with prefix
+    'disbursement:' gives '12'); `key` must start with `prefix`. One expression per database (PostgreSQL's
+    split_part, SQLite's substr/instr), so a join on it is an equi-join rather than a LIKE per pair of rows."""
+    rest = sa.func.substr(key, len(prefix) + 1)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.func.split_part(rest, ":", 1)
+    # As text (affinity), so that SQLite may index it when joining it to another text value.
+    return sa.cast(sa.func.substr(rest, 1, sa.func.instr(rest + ":", ":") - 1), sa.String)

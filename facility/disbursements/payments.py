@@ -16,6 +16,7 @@ from flask_babel import ngettext
 from sqlalchemy.orm import joinedload
 
 from facility.audit.services import record
+from facility.core.database import key_segment
 from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.disbursements import lifecycle
@@ -31,6 +32,8 @@ from facility.ledger.models import LedgerTransaction
 S = DisbursementStatus
 # A claimed disbursement whose worker has said nothing for this long is presumed dead (seconds).
 DEFAULT_STALE_SECONDS = 300
+# The ledger key of a disbursement's posting: `disbursement:<id>`, and `disbursement:<id>:<n>` for a re-posting.
+POSTING_PREFIX = "disbursement:"
 
 
 def retry_policy() -> RetryPolicy:
@@ -196,25 +199,30 @@ def requeue_lost(*, disbursement_id: int, status: str, job_id: str | None) -> st
 def check_paid_disbursements_posted_once() -> list[str]:
     """Every paid disbursement has exactly one posting of its amount; every live posting belongs to a paid one.
 
-    One set-based statement (like the ledger's own checks): live postings are the
-    package's `disbursement:<id>[:<n>]` transactions that were not reversed.
+    Set-based and linear: live postings are the package's `disbursement:<id>[:<n>]`
+    transactions that were not reversed; each one's disbursement id is read from
+    its key in SQL (`key_segment`), the postings are grouped by it, and the paid
+    disbursements are joined to the groups by equality (a hash join, or an
+    automatic index on SQLite), not by a LIKE over every pair of rows.
     """
     reversal = sa.orm.aliased(LedgerTransaction)
-    live = (sa.select(LedgerTransaction.id, LedgerTransaction.key)
-            .where(LedgerTransaction.kind == "disbursement", LedgerTransaction.key.like("disbursement:%"),
+    live = (sa.select(LedgerTransaction.id, key_segment(LedgerTransaction.key, POSTING_PREFIX).label("owner"))
+            .where(LedgerTransaction.kind == "disbursement", LedgerTransaction.key.like(POSTING_PREFIX + "%"),
                    ~sa.exists().where(reversal.reverses_id == LedgerTransaction.id))
             .subquery())
-    prefix = sa.literal("disbursement:") + sa.cast(Disbursement.id, sa.String)
-    belongs = sa.or_(live.c.key == prefix, live.c.key.like(prefix + sa.literal(":%")))
+    postings = (sa.select(live.c.owner, sa.func.count(live.c.id).label("count"),
+                          sa.func.min(live.c.id).label("first_id"))
+                .group_by(live.c.owner).subquery())
     paid = Disbursement.status == S.PAID
-    paid_side = (sa.select(sa.literal("paid"), Disbursement.id, sa.func.count(live.c.id), sa.func.min(live.c.id),
+    own_key = sa.cast(Disbursement.id, sa.String)
+    count = sa.func.coalesce(postings.c.count, 0)
+    paid_side = (sa.select(sa.literal("paid"), Disbursement.id, count, postings.c.first_id,
                            Disbursement.ledger_transaction_id)
-                 .select_from(Disbursement).outerjoin(live, belongs).where(paid)
-                 .group_by(Disbursement.id, Disbursement.ledger_transaction_id)
-                 .having(sa.or_(sa.func.count(live.c.id) != 1,
-                                sa.func.min(live.c.id) != sa.func.coalesce(Disbursement.ledger_transaction_id, -1))))
+                 .select_from(Disbursement).outerjoin(postings, postings.c.owner == own_key).where(paid)
+                 .where(sa.or_(count != 1,
+                               postings.c.first_id != sa.func.coalesce(Disbursement.ledger_transaction_id, -1))))
     orphan_side = (sa.select(sa.literal("orphan"), live.c.id, sa.literal(0), sa.literal(0), sa.literal(0))
-                   .where(~sa.exists().where(paid, belongs)))
+                   .where(live.c.owner.not_in(sa.select(own_key).where(paid))))
     problems = []
     for side, object_id, count, posting_id, pointer in db.session.execute(sa.union_all(paid_side, orphan_side)):
         if side == "orphan":

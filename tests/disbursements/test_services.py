@@ -316,3 +316,41 @@ def test_the_grantee_hears_of_a_payment_with_a_link_to_the_grant(payable, run_jo
                                                                OutboundEmail.subject.like("Payment sent%"))).scalars()
     assert mail.subject == "Payment sent: USD 10,000.00"
     assert "Tranche 1 of your grant has been paid (USD 10,000.00)" in mail.body and f"/grants/{grant.id}" in mail.body
+
+
+def test_ledger_verify_reads_the_disbursement_id_from_the_posting_key(payable, run_jobs):
+    """A re-posting's key `disbursement:<id>:<n>` belongs to <id>; `disbursement:<id>2` (an id that starts with
+    <id>, like 12 after 1) does not. (Rows are added by hand: the ledger's transactions cannot be changed.)"""
+    from facility.ledger.models import LedgerTransaction
+
+    grant, requester, approver, _ = payable()
+    d = _approved(grant, requester, approver)
+    run_jobs()
+    d = _fresh(d)
+    first = d.ledger_transaction_id
+    assert d.status is S.PAID and payments.check_paid_disbursements_posted_once() == []
+    longer_id = int(f"{d.id}2")
+    assert db.session.get(Disbursement, longer_id) is None
+
+    def posting(key: str, reverses: int | None = None) -> int:
+        transaction = LedgerTransaction(key=key, kind="reversal" if reverses else "disbursement", reverses_id=reverses)
+        db.session.add(transaction)
+        db.session.flush()
+        return transaction.id
+
+    # The first posting reversed, the re-posting `disbursement:<id>:2` is its only live one, and it points at it.
+    posting(f"test-reversal:{first}", reverses=first)
+    d.ledger_transaction_id = posting(f"disbursement:{d.id}:2")
+    db.session.commit()
+    assert payments.check_paid_disbursements_posted_once() == []
+
+    other, other_retry = posting(f"disbursement:{longer_id}"), posting(f"disbursement:{longer_id}:1")
+    db.session.commit()
+    orphans = [f"ledger transaction {other} is a live disbursement posting of no paid disbursement",
+               f"ledger transaction {other_retry} is a live disbursement posting of no paid disbursement"]
+    assert sorted(payments.check_paid_disbursements_posted_once()) == sorted(orphans)
+
+    posting(f"disbursement:{d.id}:3")
+    db.session.commit()
+    assert sorted(payments.check_paid_disbursements_posted_once()) == sorted(
+        [f"disbursement {d.id} is paid with 2 ledger postings", *orphans])
