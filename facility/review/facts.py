@@ -103,7 +103,9 @@ def website_domain(value: str | None) -> str:
 
 def same_name(a: str | None, b: str | None) -> bool:
     """Organisation names compared case-insensitively, white space folded."""
-    return bool(a and b) and " ".join(a.split()).casefold() == " ".join((b or "").split()).casefold()
+    if not a or not b:
+        return False
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _organizations(org_ids: set[int]) -> dict[int, tuple[str, str]]:

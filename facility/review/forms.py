@@ -84,6 +84,17 @@ class ConflictForm(FlaskForm):
     submit = SubmitField(_l("Declare"))
 
 
+class AffiliationForm(FlaskForm):
+    organization_name = StringField(_l("Organisation"), validators=[DataRequired(), Length(max=NAME_CHARS)],
+                                    render_kw={"autocomplete": "organization"})
+    website_domain = StringField(_l("Website domain (optional)"), validators=[Optional(), Length(max=300)],
+                                 description=_l("For example example.org."))
+    from_year = IntegerField(_l("From (year, optional)"), validators=[Optional(), NumberRange(min=1900, max=2999)])
+    to_year = IntegerField(_l("Until (year)"), validators=[Optional(), NumberRange(min=1900, max=2999)],
+                           description=_l("Leave empty if you still work with them."))
+    submit = SubmitField(_l("Declare the affiliation"))
+
+
 class DecisionForm(FlaskForm):
     kind = SelectField(_l("Decision"), choices=[(DecisionKind.SHORTLIST.value, _l("Shortlist")),
                                                 (DecisionKind.AWARD_RECOMMENDATION.value, _l("Recommend an award")),

@@ -44,7 +44,7 @@ from facility.proposals.services import add_attachment, attachment_path
 from facility.review import facts
 from facility.review import queries as review_queries
 from facility.review.decisions import prepare_decision, release_decisions
-from facility.review.models import Assignment, Decision, DecisionKind, ReviewRound, RoundKind
+from facility.review.models import Assignment, Decision, DecisionKind, ReviewerAffiliation, ReviewRound, RoundKind
 from tests.conftest import csrf_token_from, sign_in
 from tests.factories.grants import NO_SPENDING
 
@@ -267,6 +267,10 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
                                 .order_by(Assignment.id)),
         "review.feedback:proposal_id": _first(sa.select(Decision.proposal_id).join(Proposal)
                                               .order_by(Proposal.organization_id != solarkiosk, Decision.id)),
+        "affiliation_id": _first(sa.select(ReviewerAffiliation.id)
+                                 .join(User, User.id == ReviewerAffiliation.reviewer_id)
+                                 .where(User.email == LOGINS["reviewer"])),
+        "review_affiliations.member:user_id": _first(sa.select(User.id).where(User.email == LOGINS["reviewer"])),
         "grant_id": grant,
         "tranche_id": tranche,
         "report_id": report,
