@@ -159,7 +159,7 @@ def detect_conflicts(proposals: Iterable[Proposal],
     belongs to the applicant organisation; shares a (non-webmail) e-mail domain with one of its
     members; declared a conflict with that organisation before; declared a recent affiliation with it
     (by link or name) or with its website domain; or belongs to an organisation with the applicant's
-    website domain. Five queries, whatever the sizes.
+    website domain. Four queries, whatever the sizes.
     """
     proposals = list(proposals)
     reviewers = list(reviewers)
