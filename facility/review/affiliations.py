@@ -66,7 +66,7 @@ def clean_affiliation(data: dict[str, Any]) -> dict[str, Any]:
     if from_year is not None and to_year is not None and from_year > to_year:
         errors["to_year"] = [_("The end year cannot be before the start year.")]
     if errors:
-        raise ValidationFailed(_("Please correct the marked fields."), errors=errors)
+        raise ValidationFailed(_("Some fields need your attention."), errors=errors)
     return {"organization_name": name, "website_domain": domain, "from_year": from_year, "to_year": to_year}
 
 
