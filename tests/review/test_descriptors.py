@@ -118,3 +118,14 @@ def test_review_form_shows_the_descriptors_beside_the_scale(world, client, login
     form = review_form_class([c1, c2], eligibility=False)(meta={"csrf": False})
     assert form[f"c_{c2.id}"].description == ""  # no descriptors, nothing extra
     assert form[f"c_{c1.id}"].description.startswith("0–3: ")
+
+
+def test_the_reviewers_api_returns_the_descriptors(world, client, api_headers):
+    c1, _c2 = world.criteria
+    c1.descriptor_high = HIGH
+    db.session.commit()
+    assign(world, world.reviewers[0], world.proposals[0])
+    body = client.get(f"/api/v1/proposals/{world.proposals[0].id}/review",
+                      headers=api_headers(world.reviewers[0])).get_json()
+    shown = {c["id"]: c for c in body["criteria"]}
+    assert shown[c1.id]["descriptor_high"] == HIGH and shown[c1.id]["descriptor_low"] == ""
