@@ -13,7 +13,7 @@ from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role, require_user
 from facility.api.schemas import NullableList, PageArgs, cents_field, datetime_field, id_field, page_of, paginate
 from facility.challenges import queries, sdg, services
-from facility.challenges.models import Challenge, FocusArea, Phase
+from facility.challenges.models import DESCRIPTOR_CHARS, Challenge, FocusArea, Phase
 from facility.cities.queries import get_visible_city
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.models import utcnow
@@ -28,6 +28,12 @@ class CriterionInSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NAME_CHARS))
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=REASON_CHARS))
     weight = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(1, 100))
+    descriptor_low = ma.fields.String(load_default="", validate=ma.validate.Length(max=DESCRIPTOR_CHARS),
+                                      metadata={"description": "what a low score (0–3) means; plain text"})
+    descriptor_mid = ma.fields.String(load_default="", validate=ma.validate.Length(max=DESCRIPTOR_CHARS),
+                                      metadata={"description": "what a middle score (4–6) means; plain text"})
+    descriptor_high = ma.fields.String(load_default="", validate=ma.validate.Length(max=DESCRIPTOR_CHARS),
+                                       metadata={"description": "what a high score (7–10) means; plain text"})
 
 
 class ChallengeFieldsSchema(ma.Schema):
@@ -75,6 +81,9 @@ class CriterionSchema(ma.Schema):
     description = ma.fields.String()
     weight = ma.fields.Integer()
     position = ma.fields.Integer()
+    descriptor_low = ma.fields.String()
+    descriptor_mid = ma.fields.String()
+    descriptor_high = ma.fields.String()
 
 
 class CityNameSchema(ma.Schema):

@@ -166,6 +166,9 @@ class RankingCriterionSchema(ma.Schema):
     name = ma.fields.String()
     description = ma.fields.String()
     weight = ma.fields.Integer()
+    descriptor_low = ma.fields.String(metadata={"description": "what a low score (0–3) means; empty if not given"})
+    descriptor_mid = ma.fields.String(metadata={"description": "what a middle score (4–6) means"})
+    descriptor_high = ma.fields.String(metadata={"description": "what a high score (7–10) means"})
 
 
 class ReviewPageSchema(ma.Schema):

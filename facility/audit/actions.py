@@ -67,6 +67,8 @@ ACTION_LABELS: dict[str, Any] = {
     "proposal.submitted": _l("Proposal submitted"),
     "proposal.updated": _l("Proposal changed"),
     "proposal.withdrawn": _l("Proposal withdrawn"),
+    "review.affiliation_added": _l("Affiliation declared"),
+    "review.affiliation_removed": _l("Affiliation removed"),
     "review.assigned": _l("Reviewers assigned"),
     "review.assignment_added": _l("Reviewer assigned"),
     "review.assignment_removed": _l("Reviewer unassigned"),
@@ -127,6 +129,7 @@ OBJECT_LABELS: dict[str, Any] = {
     "GrantRefund": _l("Refund"), "LedgerTransaction": _l("Ledger booking"), "MilestoneReport": _l("Milestone report"),
     "Organization": _l("Organisation"), "PasskeyCredential": _l("Passkey"), "PayoutAccount": _l("Payout details"),
     "Proposal": _l("Proposal"), "ReviewRound": _l("Review round"), "Review": _l("Review"),
+    "ReviewerAffiliation": _l("Declared affiliation"),
     "RoleGrantRequest": _l("Role request"), "StripeEvent": _l("Message from Stripe"), "User": _l("Account"),
 }
 

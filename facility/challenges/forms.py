@@ -22,8 +22,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from facility.accounts.forms import org_type_choices
-from facility.challenges.models import FocusArea
-from facility.challenges.services import ANSWER_CHARS, DESCRIPTION_CHARS, QUESTION_CHARS, SUMMARY_CHARS
+from facility.challenges.models import DESCRIPTOR_CHARS, SCORE_BANDS, FocusArea
+from facility.challenges.services import (
+    ANSWER_CHARS,
+    DESCRIPTION_CHARS,
+    DESCRIPTOR_FIELDS,
+    QUESTION_CHARS,
+    SUMMARY_CHARS,
+)
 from facility.cities.queries import countries_with_cities
 from facility.core.forms import SaneDate, country_choices, parse_usd
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
@@ -63,6 +69,19 @@ class CriterionForm(Form):
     name = StringField(_l("Criterion"), validators=[Optional(), Length(max=NAME_CHARS)])
     description = StringField(_l("What it means"), validators=[Optional(), Length(max=REASON_CHARS)])
     weight = IntegerField(_l("Weight"), validators=[Optional(), NumberRange(min=1, max=100)])
+    descriptor_low = StringField(_l("What a low score means (%(low)d–%(high)d)", low=SCORE_BANDS[0][0],
+                                    high=SCORE_BANDS[0][1]),
+                                 validators=[Optional(), Length(max=DESCRIPTOR_CHARS)],
+                                 description=_l("Optional; reviewers see it beside the scale."))
+    descriptor_mid = StringField(_l("What a middle score means (%(low)d–%(high)d)", low=SCORE_BANDS[1][0],
+                                    high=SCORE_BANDS[1][1]),
+                                 validators=[Optional(), Length(max=DESCRIPTOR_CHARS)])
+    descriptor_high = StringField(_l("What a high score means (%(low)d–%(high)d)", low=SCORE_BANDS[2][0],
+                                     high=SCORE_BANDS[2][1]),
+                                  validators=[Optional(), Length(max=DESCRIPTOR_CHARS)])
+
+    def descriptor_data(self) -> dict[str, str]:
+        return {key: self[key].data or "" for key in DESCRIPTOR_FIELDS}
 
 
 class ChallengeForm(FlaskForm):
@@ -104,7 +123,7 @@ class ChallengeForm(FlaskForm):
             "eligible_org_types": list(self.eligible_org_types.data or []),
             "eligible_countries": [c.upper() for c in codes(self.eligible_countries.data)],
             "criteria": [{"name": row.form.name.data, "description": row.form.description.data or "",
-                          "weight": row.form.weight.data}
+                          "weight": row.form.weight.data, **row.form.descriptor_data()}
                          for row in self.criteria if row.form.name.data or row.form.weight.data],
         }
 
@@ -123,6 +142,8 @@ class ChallengeForm(FlaskForm):
         for row, criterion in zip(self.criteria, challenge.criteria, strict=False):
             row.form.name.data, row.form.description.data, row.form.weight.data = (
                 criterion.name, criterion.description, criterion.weight)
+            for key in DESCRIPTOR_FIELDS:
+                row.form[key].data = getattr(criterion, key)
 
 
 def _aware(value: datetime | None, zone: ZoneInfo) -> datetime | None:

@@ -153,6 +153,14 @@ class Challenge(TimestampMixin, db.Model):
 
     # --- kept for other packages (review, grants) until they ask challenges.policy -------------
 
+SCORE_MIN, SCORE_MAX = 0, 10
+"""A reviewer scores each criterion with a whole number from SCORE_MIN to SCORE_MAX."""
+SCORE_BANDS: tuple[tuple[int, int], ...] = ((0, 3), (4, 6), (7, 10))
+"""The low, middle and high bands of the scale that a criterion's descriptors describe."""
+DESCRIPTOR_CHARS = 500
+"""The longest descriptor of a score band."""
+
+
 class Criterion(db.Model):
     """One line of the scoring rubric; a challenge's weights sum to 100."""
 
@@ -169,8 +177,18 @@ class Criterion(db.Model):
     description: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
     weight: Mapped[int] = mapped_column(nullable=False)
     position: Mapped[int] = mapped_column(nullable=False)
+    # What the low, middle and high scores mean (plain text, empty when not given): `score_bands`.
+    descriptor_low: Mapped[str] = mapped_column(sa.String(500), default="", server_default="", nullable=False)
+    descriptor_mid: Mapped[str] = mapped_column(sa.String(500), default="", server_default="", nullable=False)
+    descriptor_high: Mapped[str] = mapped_column(sa.String(500), default="", server_default="", nullable=False)
 
     challenge: Mapped[Challenge] = relationship(back_populates="criteria")
+
+    @property
+    def score_bands(self) -> list[tuple[int, int, str]]:
+        """The described score bands, (lowest, highest, meaning), low to high; empty without descriptors."""
+        texts = (self.descriptor_low, self.descriptor_mid, self.descriptor_high)
+        return [(low, high, text) for (low, high), text in zip(SCORE_BANDS, texts, strict=True) if text]
 
 
 class Clarification(db.Model):

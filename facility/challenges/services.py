@@ -17,6 +17,7 @@ from facility.audit.services import record
 from facility.challenges import funding, policy, sdg
 from facility.challenges.models import (
     CHALLENGE_TRANSITIONS,
+    DESCRIPTOR_CHARS,
     Challenge,
     ChallengeStatus,
     Clarification,
@@ -39,6 +40,8 @@ from facility.ledger.services import UNALLOCATED, pool_account, transfer, unallo
 
 MAX_CRITERIA = 12
 SUMMARY_CHARS = 1000
+DESCRIPTOR_FIELDS = ("descriptor_low", "descriptor_mid", "descriptor_high")
+"""A criterion's optional descriptors of its low, middle and high scores (`Criterion.score_bands`)."""
 DESCRIPTION_CHARS = 50_000
 QUESTION_CHARS = COMMENT_CHARS
 ANSWER_CHARS = COMMENT_CHARS
@@ -162,12 +165,14 @@ def _criteria(value: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
         name = _text(item.get("name"), "name", sub, max_len=NAME_CHARS, multiline=False)
         description = _text(item.get("description") or "", "description", sub, max_len=REASON_CHARS,
                             required=False)
+        descriptors = {key: _text(item.get(key) or "", key, sub, max_len=DESCRIPTOR_CHARS, required=False,
+                                  multiline=False) for key in DESCRIPTOR_FIELDS}
         weight = item.get("weight")
         if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= 100:
             sub["weight"] = [_("Give a whole number from 1 to 100.")]
         for key, messages in sub.items():
             errors[f"criteria.{index}.{key}"] = messages
-        out.append({"name": name, "description": description, "weight": weight})
+        out.append({"name": name, "description": description, "weight": weight, **descriptors})
     if not any(key.startswith("criteria.") for key in errors):
         total = sum(c["weight"] for c in out)
         if total != 100:

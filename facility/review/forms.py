@@ -1,6 +1,7 @@
 """Forms of the review pages."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional
 
-from facility.challenges.models import Criterion
+from facility.challenges.models import SCORE_MAX, SCORE_MIN, Criterion
 from facility.core.forms import SaneDate
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS
 from facility.core.labels import choices
@@ -27,7 +28,7 @@ from facility.review.models import DecisionKind, RoundKind
 def score_choices() -> list[tuple[str, str]]:
     """0..10 with labelled anchors."""
     anchors = {0: _l("absent"), 2: _l("weak"), 5: _l("adequate"), 8: _l("strong"), 10: _l("exceptional")}
-    return [(str(n), f"{n} — {anchors[n]}" if n in anchors else str(n)) for n in range(11)]
+    return [(str(n), f"{n} — {anchors[n]}" if n in anchors else str(n)) for n in range(SCORE_MIN, SCORE_MAX + 1)]
 
 
 class ActionForm(FlaskForm):
@@ -83,6 +84,17 @@ class ConflictForm(FlaskForm):
     submit = SubmitField(_l("Declare"))
 
 
+class AffiliationForm(FlaskForm):
+    organization_name = StringField(_l("Organisation"), validators=[DataRequired(), Length(max=NAME_CHARS)],
+                                    render_kw={"autocomplete": "organization"})
+    website_domain = StringField(_l("Website domain (optional)"), validators=[Optional(), Length(max=300)],
+                                 description=_l("For example example.org."))
+    from_year = IntegerField(_l("From (year, optional)"), validators=[Optional(), NumberRange(min=1900, max=2999)])
+    to_year = IntegerField(_l("Until (year)"), validators=[Optional(), NumberRange(min=1900, max=2999)],
+                           description=_l("Leave empty if you still work with them."))
+    submit = SubmitField(_l("Declare the affiliation"))
+
+
 class DecisionForm(FlaskForm):
     kind = SelectField(_l("Decision"), choices=[(DecisionKind.SHORTLIST.value, _l("Shortlist")),
                                                 (DecisionKind.AWARD_RECOMMENDATION.value, _l("Recommend an award")),
@@ -103,6 +115,12 @@ class AcceptInvitationForm(FlaskForm):
     submit = SubmitField(_l("Create my reviewer account"))
 
 
+def descriptor_summary(criterion: Criterion) -> str:
+    """'0–3: …; 4–6: …; 7–10: …' for the score bands the criterion describes (empty without descriptors)."""
+    return "; ".join(_("%(low)d–%(high)d: %(meaning)s", low=low, high=high, meaning=text)
+                     for low, high, text in criterion.score_bands)
+
+
 def review_form_class(criteria: list[Criterion], eligibility: bool) -> type[FlaskForm]:
     """The scoring form of one rubric: a radio group 0..10 per criterion (or pass/fail), a comment."""
 
@@ -120,7 +138,8 @@ def review_form_class(criteria: list[Criterion], eligibility: bool) -> type[Flas
         ReviewForm.eligible = RadioField(_l("Eligibility"), choices=[("pass", _l("Passes")), ("fail", _l("Fails"))],
                                          validators=[Optional()])
     for criterion in criteria:
+        description = " ".join(part for part in (criterion.description, descriptor_summary(criterion)) if part)
         setattr(ReviewForm, f"c_{criterion.id}", RadioField(
             f"{criterion.name} ({criterion.weight}%)", choices=score_choices(), validators=[Optional()],
-            description=criterion.description))
+            description=description))
     return ReviewForm

@@ -77,6 +77,8 @@ class ConflictKind(str, enum.Enum):
     "member": _l("belongs to the applicant organisation"),
     "domain": _l("same e-mail domain as the applicant's members"),
     "previous": _l("declared a conflict with this organisation before"),
+    "affiliation": _l("declared working with the applicant organisation in the last three years"),
+    "website": _l("declared or belongs to an organisation with the applicant's website domain"),
 })
 class ConflictReason(str, enum.Enum):
     """Why a reviewer and a proposal are conflicted: declared, or found automatically."""
@@ -86,6 +88,8 @@ class ConflictReason(str, enum.Enum):
     MEMBER = "member"  # the reviewer belongs to the applicant organisation
     DOMAIN = "domain"  # same (non-webmail) e-mail domain as one of the applicant's members
     PREVIOUS = "previous"  # declared a conflict with the same organisation before
+    AFFILIATION = "affiliation"  # a recent declared affiliation names the applicant organisation (link or name)
+    WEBSITE = "website"  # a recent affiliation's domain, or the reviewer's organisation's, is the applicant's
 
 
 class Conflict(db.Model):
@@ -115,6 +119,41 @@ class Conflict(db.Model):
     proposal: Mapped[Proposal] = relationship()
     reviewer: Mapped[User] = relationship()
     organization: Mapped[Organization | None] = relationship()
+
+
+AFFILIATION_YEARS = 3
+"""An affiliation counts for conflicts while current or for this many years after it ended."""
+
+
+class ReviewerAffiliation(db.Model):
+    """An organisation a reviewer declares having worked with (`review.affiliations`); recent ones
+    (current, or ended within AFFILIATION_YEARS) make its proposals conflicted (`facts.detect_conflicts`)."""
+
+    __tablename__ = "review_affiliations"
+    __table_args__ = (
+        sa.CheckConstraint("from_year IS NULL OR to_year IS NULL OR from_year <= to_year", name="years_in_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    organization_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    website_domain: Mapped[str | None] = mapped_column(sa.String(253))  # lower case, no scheme or "www."
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    from_year: Mapped[int | None] = mapped_column()
+    to_year: Mapped[int | None] = mapped_column()  # None: current
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    reviewer: Mapped[User] = relationship()
+    organization: Mapped[Organization | None] = relationship()
+
+    @classmethod
+    def counting_in(cls, year: int) -> sa.ColumnElement[bool]:
+        """The affiliations that count in `year`: current, or ended within AFFILIATION_YEARS before it."""
+        return sa.or_(cls.to_year.is_(None), cls.to_year >= year - AFFILIATION_YEARS)
 
 
 @labelled({"eligibility": _l("Eligibility screening"), "scoring": _l("Scoring"), "shortlist": _l("Shortlist")})

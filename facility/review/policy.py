@@ -33,7 +33,7 @@ from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.proposals.policy import is_member as is_applicant_member
 from facility.review import facts
-from facility.review.models import Assignment, PanelInvitation, ReviewRound
+from facility.review.models import Assignment, PanelInvitation, PanelMember, ReviewerAffiliation, ReviewRound
 
 
 def _fund_manager(user: Any, message: str) -> Decision:
@@ -263,3 +263,26 @@ def can_see_feedback(user: Any, proposal: Proposal) -> Decision:
     if facts.latest_released_decision(proposal) is None:
         return hidden(_("No decision has been released yet."))
     return None
+
+
+# --- declared affiliations ---------------------------------------------------------------------------
+
+
+def can_manage_affiliations(user: Any, _obj: Any = None) -> Decision:
+    """Reviewers declare the organisations they worked with, and remove them: their own only."""
+    if has_role(user, Role.REVIEWER):
+        return None
+    return role_refusal(user, _("Only reviewers declare their affiliations."))
+
+
+def can_remove_affiliation(user: Any, affiliation: ReviewerAffiliation) -> Decision:
+    """A reviewer removes one of their own affiliations; nobody else's (not told it exists)."""
+    return first(lambda: can_manage_affiliations(user),
+                 lambda: None if affiliation.reviewer_id == user.id else hidden(_("No such affiliation.")))
+
+
+def can_see_affiliations(user: Any, _member: PanelMember | None = None) -> Decision:
+    """Fund managers (and auditors, who read every panel) see the affiliations a panel's reviewer declared."""
+    if _reads_reviews(user):
+        return None
+    return role_refusal(user, _("Only fund managers see a reviewer's declared affiliations."))

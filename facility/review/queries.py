@@ -33,6 +33,7 @@ from facility.review.models import (
     PanelMember,
     PanelRole,
     Review,
+    ReviewerAffiliation,
     ReviewRound,
     ReviewStatus,
     RoundKind,
@@ -372,3 +373,33 @@ def pending_reviews_due(now: datetime, *, soon: timedelta, late: timedelta) -> l
 def pending_decisions(challenge: Challenge) -> list[Decision]:
     """The challenge's decisions prepared and not yet released, with their proposals (the release's confirmation)."""
     return facts.unreleased_decisions(challenge)
+
+
+# --- declared affiliations -------------------------------------------------------------------------
+
+
+def affiliations_query(user: User) -> sa.Select[Any]:
+    """The reviewer's declared affiliations: current ones first, then by end year, latest first."""
+    return (sa.select(ReviewerAffiliation).where(ReviewerAffiliation.reviewer_id == user.id)
+            .order_by(ReviewerAffiliation.to_year.is_(None).desc(), ReviewerAffiliation.to_year.desc(),
+                      ReviewerAffiliation.id.desc()))
+
+
+def get_own_affiliation(user: Any, affiliation_id: int) -> ReviewerAffiliation:
+    """One of the caller's own affiliations; NotFound for anyone else's (it may not be known to exist)."""
+    affiliation = db.session.get(ReviewerAffiliation, affiliation_id)
+    if affiliation is None:
+        raise NotFound(_("No such affiliation."))
+    require(policy.can_remove_affiliation(user, affiliation))
+    return affiliation
+
+
+def get_panel_reviewer(user: Any, challenge_id: int, user_id: int) -> PanelMember:
+    """A reviewer's seat on the panel of a challenge the caller may see (NotFound otherwise)."""
+    challenge = get_visible_challenge(user, challenge_id)
+    member = db.session.execute(sa.select(PanelMember).where(
+        PanelMember.challenge_id == challenge.id, PanelMember.user_id == user_id,
+        PanelMember.role == PanelRole.REVIEWER)).scalar_one_or_none()
+    if member is None:
+        raise NotFound(_("No such panel member."))
+    return member

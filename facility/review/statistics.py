@@ -48,8 +48,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-SCORE_MIN = 0
-SCORE_MAX = 10
+from facility.challenges.models import SCORE_MAX, SCORE_MIN
+
 WEIGHT_TOTAL = 100
 DISAGREEMENT_RANGE = 4  # points on the 0..10 scale
 DISAGREEMENT_RANGE_HUNDREDTHS = DISAGREEMENT_RANGE * 100

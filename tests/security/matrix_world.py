@@ -44,7 +44,7 @@ from facility.proposals.services import add_attachment, attachment_path
 from facility.review import facts
 from facility.review import queries as review_queries
 from facility.review.decisions import prepare_decision, release_decisions
-from facility.review.models import Assignment, Decision, DecisionKind, ReviewRound, RoundKind
+from facility.review.models import Assignment, Decision, DecisionKind, ReviewerAffiliation, ReviewRound, RoundKind
 from tests.conftest import csrf_token_from, sign_in
 from tests.factories.grants import NO_SPENDING
 
@@ -157,6 +157,8 @@ def _add_role_request_and_passkey() -> None:
                                         reason="Covers the larger tranches.", requested_by_id=second.id))
     db.session.add(PasskeyCredential(user_id=_user(LOGINS["admin"]).id, credential_id="bWF0cml4LXBhc3NrZXk",
                                      public_key=b"not-a-key", name="Laptop"))
+    # reviewer1's second affiliation (the demo declares one): the page and the API each remove their own.
+    db.session.add(ReviewerAffiliation(reviewer_id=_user(LOGINS["reviewer"]).id, organization_name="Matrix Lab"))
     db.session.commit()
 
 
@@ -241,6 +243,7 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
     report = _first(sa.select(MilestoneReport.id).where(MilestoneReport.tranche_id == tranche))
     requested = _first(sa.select(Disbursement.id).join(Tranche, Tranche.id == Disbursement.tranche_id)
                        .where(Tranche.grant_id == grant, Disbursement.status == DisbursementStatus.REQUESTED))
+    reviewer1 = _first(sa.select(User.id).where(User.email == LOGINS["reviewer"]))
     results_html = caller.client.get("/results").get_data(as_text=True)
     chart = re.search(r"/results/([\w-]+)\.csv", results_html)
     return {
@@ -267,6 +270,12 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
                                 .order_by(Assignment.id)),
         "review.feedback:proposal_id": _first(sa.select(Decision.proposal_id).join(Proposal)
                                               .order_by(Proposal.organization_id != solarkiosk, Decision.id)),
+        "affiliation_id": _first(sa.select(ReviewerAffiliation.id).where(ReviewerAffiliation.reviewer_id == reviewer1)
+                                 .order_by(ReviewerAffiliation.id)),
+        "api_affiliations.remove_affiliation:affiliation_id": _first(
+            sa.select(ReviewerAffiliation.id).where(ReviewerAffiliation.reviewer_id == reviewer1)
+            .order_by(ReviewerAffiliation.id.desc())),
+        "review_affiliations.member:user_id": reviewer1,
         "grant_id": grant,
         "tranche_id": tranche,
         "report_id": report,

@@ -239,6 +239,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_proposals.withdraw_proposal", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     # api_results
     ("api_results.results", "GET"): row(PUBLIC),
+    # api_affiliations: the caller's own (reviewers); another reviewer's affiliation is not found
+    ("api_affiliations.add_affiliation", "POST"): row("reviewer"),
+    ("api_affiliations.list_affiliations", "GET"): row("reviewer"),
+    ("api_affiliations.remove_affiliation", "DELETE"): row("reviewer"),
     # api_review
     ("api_review.add_reviewer", "POST"): row("fund_manager"),
     ("api_review.assign", "POST"): row("fund_manager"),
@@ -373,6 +377,11 @@ TABLE: dict[tuple[str, str], Row] = {
     # results
     ("results.chart_csv", "GET"): row(PUBLIC),
     ("results.index", "GET"): row(PUBLIC),
+    # review_affiliations: a reviewer's own; fund managers and auditors read a panel reviewer's
+    ("review_affiliations.manage", "GET"): row("reviewer"),
+    ("review_affiliations.manage", "POST"): row("reviewer"),
+    ("review_affiliations.remove", "POST"): row("reviewer"),
+    ("review_affiliations.member", "GET"): row("fund_manager", "auditor"),
     # review
     # The e-mailed token is the permission: with a made-up one everybody gets 404.
     ("review.accept_invitation", "GET"): row(NOBODY, refuse=404, anonymous=404),
