@@ -7,9 +7,10 @@ PostgreSQL matches the vector of the visitor's language (`search_schema.CONFIGUR
 SQLite matches the FTS5 table with every word quoted as a string (so FTS syntax in `q` is only text)
 ranked by `bm25`. Both weigh a hit in the title above one in the summary, above one in the body.
 
-A search keeps at most `MATCH_LIMIT` rows of the list (those the list's own filters keep): the first
-ones the index gives, then ranked. A frequent word matches most of a large table, and ranking and
-counting every match is what made a page slow; a list that reaches the limit has "more than" it.
+A search keeps at most `MATCH_LIMIT` + 1 rows of the list (those the list's own filters keep): the
+first ones the index gives, then ranked. A frequent word matches most of a large table, and ranking and
+counting every match is what made a page slow; a list of more than `MATCH_LIMIT` rows says "more than
+1,000 results" (`is_cut`, the `pager` macro) instead of a count.
 """
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ S = TypeVar("S", bound=sa.Select[Any])
 BM25_WEIGHTS = (10.0, 4.0, 2.0)
 """SQLite: title, summary, body; in the ratio of PostgreSQL's default ts_rank weights A, B and C (1, 0.4, 0.2)."""
 MATCH_LIMIT = 1000
-"""The most rows a search keeps: the candidates that are ranked, and the largest total a search list counts."""
+"""A search keeps this many rows and one more (the candidates that are ranked, the largest total a search
+list counts), so that a list of more than MATCH_LIMIT rows shows it was cut."""
+
+
+def is_cut(total: int) -> bool:
+    """A searched list of `total` rows has more matches than it keeps (`MATCH_LIMIT`)."""
+    return total > MATCH_LIMIT
 
 
 def _dialect() -> str:
@@ -73,13 +80,13 @@ def _fts_hits(table: str, terms: list[str]) -> sa.Subquery:
 def narrow(query: S, *, table: str, id_column: Any, q: str | None,
            language: str | None = None) -> tuple[S, list[sa.ColumnElement[Any]]]:
     """`query` kept to the rows whose `id_column` is a row of `table` matching `q`, at most `MATCH_LIMIT`
-    of them, and the ORDER BY terms to put before the list's usual order (best match first). An empty
+    + 1 of them, and the ORDER BY terms to put before the list's usual order (best match first). An empty
     `q` changes nothing; a `q` without a word to look for (or, on PostgreSQL, only stop words) keeps nothing.
     `language`: the words' language (`configuration`), by default the visitor's.
 
     The matches are those `query` keeps joined to `table` where the vector matches (on PostgreSQL, when
     `id_column` is `table`'s own id, the condition is on that table: its GIN index); the first
-    `MATCH_LIMIT` of them (in the index's order: the list's filters applied, nothing ranked yet) are
+    `MATCH_LIMIT` + 1 of them (in the index's order: the list's filters applied, nothing ranked yet) are
     the candidates, and only those are ranked, by `ts_rank` or `bm25`."""
     if table not in SEARCH_COLUMNS:
         raise ValueError(f"{table} is not searchable")
@@ -102,7 +109,7 @@ def narrow(query: S, *, table: str, id_column: Any, q: str | None,
         found = _fts_hits(table, terms)
         joined = matched = query.join(found, found.c.id == id_column)
         rank = found.c.rank.asc()
-    candidates = matched.with_only_columns(id_column, maintain_column_froms=True).order_by(None).limit(MATCH_LIMIT)
+    candidates = matched.with_only_columns(id_column, maintain_column_froms=True).order_by(None).limit(MATCH_LIMIT + 1)
     return joined.where(id_column.in_(candidates)), [rank]
 
 

@@ -124,18 +124,24 @@ def test_words_are_stemmed_in_the_visitor_language_on_postgresql(app, backend):
     assert _titles_in(app, "en", "cities") == ["City parks"]
 
 
-def test_a_search_keeps_at_most_the_match_limit(app, monkeypatch):
-    for n in range(5):
+def test_a_search_keeps_at_most_one_more_than_the_match_limit(app, client, monkeypatch):
+    for n in range(6):
         _published(f"Water {n}", closes_at=NOW + timedelta(days=5 + n))
     _published("Air", closes_at=NOW + timedelta(days=3))
     monkeypatch.setattr(search, "MATCH_LIMIT", 3)
     found = _titles("water")
-    assert len(found) == 3 and all(title.startswith("Water") for title in found), found
+    assert len(found) == 4 and all(title.startswith("Water") for title in found), found
     page = db.paginate(public_challenges(q="water"), page=1, per_page=2, error_out=False)
-    assert page.total == 3 and len(page.items) == 2  # the count stops at the limit
-    assert len(_titles(None)) == 6  # without words nothing is cut
+    assert page.total == 4 and len(page.items) == 2  # the count stops past the limit
+    assert search.is_cut(page.total) and not search.is_cut(3)
+    assert len(_titles(None)) == 7  # without words nothing is cut
+    text = client.get("/challenges?q=water").text
+    assert "More than 3 challenges" in text and "4 challenges" not in text
+    assert "More than 3 results: add words to narrow the search." in text
+    assert "More than" not in client.get("/challenges").text
     monkeypatch.setattr(search, "MATCH_LIMIT", 1000)
-    assert len(_titles("water")) == 5
+    assert len(_titles("water")) == 6
+    assert "More than" not in client.get("/challenges?q=Water").text  # another address: not the cached page
 
 
 def test_quoting_for_fts5():
