@@ -333,15 +333,21 @@ def test_postgresql_uses_the_gin_indexes(app, backend):
     db.session.rollback()
 
 
-def test_the_migration_folds_the_same_accents_as_the_application():
-    path = Path(__file__).parents[2] / "migrations" / "versions" / "0024_full_text_search.py"
-    spec = importlib.util.spec_from_file_location("migration_0024", path)
+@pytest.mark.parametrize("filename", ["0024_full_text_search.py", "0030_search_languages.py"])
+def test_the_migrations_fold_the_same_accents_as_the_application(filename):
+    """The migrations copy the accent table and the names (they must not change with the application)."""
+    path = Path(__file__).parents[2] / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"migration_{filename[:4]}", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     assert (migration.ACCENTED, migration.FOLDED) == (search_schema.ACCENTED, search_schema.FOLDED)
     assert migration.SEARCH_COLUMNS == search_schema.SEARCH_COLUMNS
-    assert migration.JSON_LIST_INDEXES == search_schema.JSON_LIST_INDEXES
+    if hasattr(migration, "VECTORS"):
+        assert {(column, config) for column, configs in migration.VECTORS.items() for config in configs} == {
+            (column, config) for config, column in search_schema.VECTORS.items()}
+    else:
+        assert migration.JSON_LIST_INDEXES == search_schema.JSON_LIST_INDEXES
 
 
 def test_only_the_search_objects_are_left_out_of_the_schema_comparison(app, backend):
