@@ -32,6 +32,10 @@ MATCH_LIMIT = 1000
 """A search keeps this many rows and one more (the candidates that are ranked, the largest total a search
 list counts), so that a list of more than MATCH_LIMIT rows shows it was cut."""
 
+API_NOTE = (f"; words are stemmed in the caller's language (their account's, else Accept-Language); at most "
+            f"{MATCH_LIMIT + 1:,} matches are kept, so a `total` above {MATCH_LIMIT:,} means more than {MATCH_LIMIT:,}")
+"""What the OpenAPI document says of every `q` parameter, after its own description."""
+
 
 def is_cut(total: int) -> bool:
     """A searched list of `total` rows has more matches than it keeps (`MATCH_LIMIT`)."""
