@@ -17,6 +17,7 @@ from facility.challenges.models import DESCRIPTOR_CHARS, Challenge, FocusArea, P
 from facility.cities.queries import get_visible_city
 from facility.core.inputs import NAME_CHARS, REASON_CHARS
 from facility.core.models import utcnow
+from facility.core.search import API_NOTE
 from facility.extensions import db
 
 blp = api_blueprint("api_challenges", __name__, "Challenges, rubric, deadlines and clarifications")
@@ -158,7 +159,8 @@ class ChallengeListArgs(PageArgs):
     country = ma.fields.String(validate=ma.validate.Length(equal=3))
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
     sdg_target = ma.fields.String(validate=_SDG_TARGET)
-    q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS))
+    q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS), metadata={
+        "description": "free text: every word, in the title, summary or description, the best match first" + API_NOTE})
 
 
 class ReasonSchema(ma.Schema):

@@ -12,6 +12,7 @@ from facility.api.auth import require_user
 from facility.api.schemas import NullableList, PageArgs, cents_field, date_field, page_of, paginate
 from facility.challenges.queries import get_visible_challenge
 from facility.core.inputs import NAME_CHARS
+from facility.core.search import API_NOTE
 from facility.extensions import db
 from facility.proposals import queries, services
 from facility.proposals.downloads import send_attachment
@@ -136,7 +137,7 @@ def create_proposal(data, challenge_id):
 
 class ProposalListArgs(PageArgs):
     q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS),
-                         metadata={"description": "free text: every word, in the title, summary or approach"})
+                         metadata={"description": "free text: every word, in the title, summary or approach" + API_NOTE})
 
 
 @blp.route("/challenges/<int:challenge_id>/proposals", methods=["GET"])

@@ -17,6 +17,7 @@ from facility.challenges.sdg import SDG_TARGETS
 from facility.cities.countries import REGIONS
 from facility.cities.models import SizeClass
 from facility.core.inputs import MAX_ID, NAME_CHARS
+from facility.core.search import API_NOTE
 from facility.grants.models import GrantStatus
 from facility.ledger import movements
 from facility.portfolio.filters import GROUP_CHOICES
@@ -51,7 +52,7 @@ class RegisterArgs(PageArgs):
                                                                           "grants (every grant for staff); needs a token"})
     q = ma.fields.String(validate=ma.validate.Length(max=NAME_CHARS), metadata={
         "description": "with `mine=true` only: free text, every word in the grant's proposal (title, summary, "
-                       "approach), the best match first"})
+                       "approach), the best match first" + API_NOTE})
 
 
 class PublicOrganizationSchema(ma.Schema):

@@ -5,11 +5,15 @@ PostgreSQL: a generated `search_vector` (tsvector) column and its GIN index per 
 GIN indexes on the JSON lists the filters look into. SQLite: an FTS5 external-content table per
 searchable table (`<table>_fts`, with its shadow tables `<table>_fts_data` ...) kept in step by triggers.
 
-No row has a language, so both databases index with one language-neutral rule: words split on
-punctuation and spaces, lower-cased, the accents of Latin letters folded ("São" matches "sao"), no
-stemming. PostgreSQL does it with the `simple` configuration over `translate(text, ACCENTED, FOLDED)`
-(the `unaccent` extension would need installing and is not immutable, so a generated column cannot use
-it); SQLite with the `unicode61` tokenizer and `remove_diacritics 2`.
+Rows have no language, so PostgreSQL (since migration 0030) keeps one vector per text search
+configuration a visitor's language maps to (`CONFIGURATIONS`): `search_vector` is `english` and
+`simple` together (English stems and stop words, and every word as written, for the languages without
+a PostgreSQL parser: Arabic and Chinese), `search_vector_french`, `_spanish` and `_russian` the stems of
+those languages, each with its GIN index; a query is built with the configuration of its vector. Both
+databases fold the accents of Latin letters first ("São" matches "sao"): PostgreSQL with
+`translate(text, ACCENTED, FOLDED)` (the `unaccent` extension would need installing and is not
+immutable, so a generated column cannot use it); SQLite with the `unicode61` tokenizer and
+`remove_diacritics 2`, without stemming (the embedded default).
 """
 from __future__ import annotations
 
@@ -24,13 +28,25 @@ SEARCH_COLUMNS: dict[str, tuple[str, str, str]] = {
 """Searchable table -> its (title, summary, body) columns, weighted A, B and C."""
 
 VECTOR_COLUMN = "search_vector"
+CONFIGURATIONS: dict[str, str] = {"en": "english", "fr": "french", "es": "spanish", "ru": "russian",
+                                  "ar": "simple", "zh": "simple"}
+"""A visitor's language -> the PostgreSQL text search configuration their words are stemmed with
+(PostgreSQL ships no Arabic or Chinese parser: `simple`, words as written); any other language: `english`."""
+VECTORS: dict[str, str] = {"english": VECTOR_COLUMN, "simple": VECTOR_COLUMN, "french": "search_vector_french",
+                           "spanish": "search_vector_spanish", "russian": "search_vector_russian"}
+"""Configuration -> the generated column holding the rows' words in it (`english` and `simple` share one)."""
 JSON_LIST_INDEXES = {"ix_challenges_sdg_targets_gin": ("challenges", "sdg_targets"),
                      "ix_proposals_beneficiary_groups_gin": ("proposals", "beneficiary_groups")}
 """PostgreSQL GIN indexes on `CAST(column AS jsonb)` (jsonb_path_ops), for `@>` containment."""
 
 
-def vector_index(table: str) -> str:
-    return f"ix_{table}_search_vector"
+def vector_index(table: str, column: str = VECTOR_COLUMN) -> str:
+    return f"ix_{table}_{column}"
+
+
+def vector_indexes() -> set[str]:
+    """Every GIN index on a search vector, by name."""
+    return {vector_index(table, column) for table in SEARCH_COLUMNS for column in set(VECTORS.values())}
 
 
 def fts_table(table: str) -> str:
@@ -63,7 +79,7 @@ def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) 
     if type_ == "table":
         return not any(name == fts_table(t) or (name or "").startswith(fts_table(t) + "_") for t in SEARCH_COLUMNS)
     if type_ == "column":
-        return not (name == VECTOR_COLUMN and parent_names.get("table_name") in SEARCH_COLUMNS)
+        return not (name in VECTORS.values() and parent_names.get("table_name") in SEARCH_COLUMNS)
     if type_ == "index":
-        return name not in JSON_LIST_INDEXES and name not in {vector_index(t) for t in SEARCH_COLUMNS}
+        return name not in JSON_LIST_INDEXES and name not in vector_indexes()
     return True

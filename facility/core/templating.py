@@ -9,6 +9,7 @@ from flask_babel import format_datetime, format_decimal, get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
+from facility.core import search
 from facility.core.countries import country_name
 from facility.core.forms import register_template_helpers
 from facility.core.labels import label, tone
@@ -54,6 +55,8 @@ def may(name: str, *args: Any) -> Answer:
 def register(app: Flask) -> None:
     app.jinja_env.globals["may"] = may
     app.jinja_env.globals["stripe_configured"] = stripe_configured
+    app.jinja_env.globals["search_is_cut"] = search.is_cut  # a searched list cut at search.MATCH_LIMIT
+    app.jinja_env.globals["search_match_limit"] = lambda: format_decimal(search.MATCH_LIMIT)
     register_template_helpers(app)  # "Error:" titles, the focused error summary
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["tone"] = tone

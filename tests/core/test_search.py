@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask_babel import force_locale
 from flask_login import AnonymousUserMixin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,8 +18,8 @@ from hypothesis import strategies as st
 from facility.accounts.models import Organization, OrgKind
 from facility.challenges.models import Challenge
 from facility.challenges.queries import public_challenges
-from facility.core import search_schema
-from facility.core.search import fts5_query, words
+from facility.core import search, search_schema
+from facility.core.search import configuration, fts5_query, words
 from facility.extensions import db
 from facility.proposals import policy
 from facility.proposals.models import Proposal, ProposalStatus
@@ -88,6 +89,59 @@ def test_punctuation_and_query_syntax_are_only_text(app, q):
         assert found == ["Water pumps"], q
     else:
         assert found == [], q
+
+
+def _titles_in(app, language: str, q: str) -> list[str]:
+    """What a visitor reading `language` finds for `q` (their locale picks the text search configuration)."""
+    with app.test_request_context(), force_locale(language):
+        return _titles(q)
+
+
+def test_a_visitor_language_maps_to_a_text_search_configuration(app):
+    assert [configuration(code) for code in ("en", "fr", "es", "ru", "ar", "zh", "zh_Hans", "de")] == [
+        "english", "french", "spanish", "russian", "simple", "simple", "simple", "english"]
+    assert configuration() == "english"  # outside a request: the default locale
+    with app.test_request_context(), force_locale("fr"):
+        assert configuration() == "french"
+
+
+def test_words_are_stemmed_in_the_visitor_language_on_postgresql(app, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite's FTS5 tables match words as written (the embedded default)")
+    _published("City parks", summary="The libraries of a city.")
+    _published("Logements sociaux", summary="Écoles économiques.")
+    _published("Новые города", summary="Escuelas públicas.")
+    assert _titles("cities") == ["City parks"]  # English by default: "cities" and "city" share the stem
+    assert _titles("library") == ["City parks"]
+    assert _titles("the") == []  # an English stop word: nothing to look for
+    assert _titles("logement social") == []  # not English stems of "logements sociaux"
+    assert _titles_in(app, "fr", "logement social") == ["Logements sociaux"]
+    assert _titles_in(app, "fr", "ecole ÉCONOMIQUE") == ["Logements sociaux"]  # stems, and accents folded
+    assert _titles_in(app, "ru", "город") == ["Новые города"]
+    assert _titles_in(app, "es", "escuela publica") == ["Новые города"]
+    assert _titles_in(app, "ar", "the") == ["City parks"]  # `simple`: every word as written, no stop words
+    assert _titles_in(app, "zh", "cities") == []  # and no stemming
+    assert _titles_in(app, "en", "cities") == ["City parks"]
+
+
+def test_a_search_keeps_at_most_one_more_than_the_match_limit(app, client, monkeypatch):
+    for n in range(6):
+        _published(f"Water {n}", closes_at=NOW + timedelta(days=5 + n))
+    _published("Air", closes_at=NOW + timedelta(days=3))
+    monkeypatch.setattr(search, "MATCH_LIMIT", 3)
+    found = _titles("water")
+    assert len(found) == 4 and all(title.startswith("Water") for title in found), found
+    page = db.paginate(public_challenges(q="water"), page=1, per_page=2, error_out=False)
+    assert page.total == 4 and len(page.items) == 2  # the count stops past the limit
+    assert search.is_cut(page.total) and not search.is_cut(3)
+    assert len(_titles(None)) == 7  # without words nothing is cut
+    text = client.get("/challenges?q=water").text
+    assert "More than 3 challenges" in text and "4 challenges" not in text
+    assert "More than 3 results: add words to narrow the search." in text
+    assert "More than" not in client.get("/challenges").text
+    monkeypatch.setattr(search, "MATCH_LIMIT", 1000)
+    assert len(_titles("water")) == 6
+    assert "More than" not in client.get("/challenges?q=Water").text  # another address: not the cached page
 
 
 def test_quoting_for_fts5():
@@ -279,19 +333,25 @@ def test_postgresql_uses_the_gin_indexes(app, backend):
     db.session.rollback()
 
 
-def test_the_migration_folds_the_same_accents_as_the_application():
-    path = Path(__file__).parents[2] / "migrations" / "versions" / "0024_full_text_search.py"
-    spec = importlib.util.spec_from_file_location("migration_0024", path)
+@pytest.mark.parametrize("filename", ["0024_full_text_search.py", "0030_search_languages.py"])
+def test_the_migrations_fold_the_same_accents_as_the_application(filename):
+    """The migrations copy the accent table and the names (they must not change with the application)."""
+    path = Path(__file__).parents[2] / "migrations" / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"migration_{filename[:4]}", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     assert (migration.ACCENTED, migration.FOLDED) == (search_schema.ACCENTED, search_schema.FOLDED)
     assert migration.SEARCH_COLUMNS == search_schema.SEARCH_COLUMNS
-    assert migration.JSON_LIST_INDEXES == search_schema.JSON_LIST_INDEXES
+    if hasattr(migration, "VECTORS"):
+        assert {(column, config) for column, configs in migration.VECTORS.items() for config in configs} == {
+            (column, config) for config, column in search_schema.VECTORS.items()}
+    else:
+        assert migration.JSON_LIST_INDEXES == search_schema.JSON_LIST_INDEXES
 
 
 def test_only_the_search_objects_are_left_out_of_the_schema_comparison(app, backend):
-    """Without `include_name` the comparison sees exactly the objects migration 0024 added, so the filter
+    """Without `include_name` the comparison sees exactly the objects migrations 0024 and 0030 added, so the filter
     hides nothing else and the objects are there."""
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -309,7 +369,8 @@ def test_only_the_search_objects_are_left_out_of_the_schema_comparison(app, back
     else:
         assert ("remove_column", "search_vector") in names, diff
         assert {n for n in names if n[0] == "remove_index"} <= {
-            ("remove_index", name) for name in [*search_schema.JSON_LIST_INDEXES, "ix_challenges_search_vector",
-                                                "ix_proposals_search_vector"]}, diff
+            ("remove_index", name) for name in [*search_schema.JSON_LIST_INDEXES, *search_schema.vector_indexes()]}, diff
+        assert {n for n in names if n[0] == "remove_column"} == {
+            ("remove_column", column) for column in search_schema.VECTORS.values()}, diff
         assert {kind for kind, _ in names} <= {"remove_column", "remove_index"}, diff
 
