@@ -67,6 +67,9 @@ ACTION_LABELS: dict[str, Any] = {
     "proposal.submitted": _l("Proposal submitted"),
     "proposal.updated": _l("Proposal changed"),
     "proposal.withdrawn": _l("Proposal withdrawn"),
+    "review.appeal_dismissed": _l("Appeal dismissed"),
+    "review.appeal_submitted": _l("Reconsideration asked for"),
+    "review.appeal_upheld": _l("Appeal upheld"),
     "review.assigned": _l("Reviewers assigned"),
     "review.assignment_added": _l("Reviewer assigned"),
     "review.assignment_removed": _l("Reviewer unassigned"),
@@ -121,6 +124,7 @@ ACTION_LABELS: dict[str, Any] = {
 }
 
 OBJECT_LABELS: dict[str, Any] = {
+    "Appeal": _l("Appeal"),
     "ApiToken": _l("API token"), "ApprovalLimitRequest": _l("Approval limit request"), "Challenge": _l("Challenge"),
     "City": _l("City"), "Clarification": _l("Question"), "Contribution": _l("Contribution"),
     "Disbursement": _l("Payment"), "Grant": _l("Grant"), "GrantAmendment": _l("Grant amendment"),
