@@ -80,7 +80,7 @@ def get_appeal(appeal_id: int) -> Any:
 
 
 @blp.route("/appeals/<int:appeal_id>/outcome", methods=["POST"])
-@requires(Role.FUND_MANAGER)
+@requires(Role.FUND_MANAGER, hidden=queries.get_appeal)
 @blp.arguments(OutcomeInSchema)
 @blp.response(200, AppealSchema)
 @blp.alt_response(409, description="the appeal is already decided")

@@ -2,8 +2,6 @@
 grounds; a fund manager who took no part in the decision upholds (new review) or dismisses it, with reasons."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
