@@ -11,9 +11,9 @@ from facility.accounts.models import User
 from facility.challenges.models import Challenge
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.proposals.models import COMPETING_STATUSES, Proposal
-from facility.review import assignments, facts, panels, queries, reviews
-from facility.review.models import Assignment, RoundKind
+from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
+from facility.review import appeals, assignments, decisions, facts, panels, queries, reviews
+from facility.review.models import AppealGrounds, Assignment, DecisionKind, RoundKind
 
 DEMO_REVIEWERS = ["reviewer1@demo.facility", "reviewer2@demo.facility", "reviewer3@demo.facility"]
 MANAGER = "fund.manager@demo.facility"
@@ -65,3 +65,28 @@ def seed(state: dict[str, Any]) -> None:
             reviews.save_review(actor=assignment.reviewer, assignment=assignment, scores=scores,
                                  comment=COMMENTS[n % len(COMMENTS)], submit=not (index == 0 and n % 4 == 2))
     db.session.flush()
+    _declined_and_appealed(manager, challenges[1:])
+
+
+def _declined_and_appealed(manager: User, challenges: list[Challenge]) -> None:
+    """One released decline, appealed by the applicant and awaiting an impartial fund manager: on the last
+    proposal of the last challenge (other than the first) whose reviews are all in."""
+    for challenge in reversed(challenges):
+        if facts.outstanding_assignments(challenge) or facts.proposals_without_reviewers(challenge)[0] \
+                or facts.pending_decisions(challenge):
+            continue
+        proposal = db.session.execute(sa.select(Proposal).where(
+            Proposal.challenge_id == challenge.id, Proposal.status == ProposalStatus.SUBMITTED)
+            .order_by(Proposal.id.desc()).limit(1)).scalar_one_or_none()
+        applicant = db.session.execute(sa.select(User).where(
+            User.organization_id == proposal.organization_id, User.active).order_by(User.id).limit(1)
+        ).scalar_one_or_none() if proposal is not None else None
+        if proposal is None or applicant is None:
+            continue
+        decisions.prepare_decision(actor=manager, proposal=proposal, kind=DecisionKind.DECLINE,
+                                   note="Demo: declined, then appealed.")
+        decisions.release_decisions(actor=manager, challenge=challenge)
+        appeals.submit_appeal(actor=applicant, proposal=proposal, grounds=AppealGrounds.FACTUAL_ERROR,
+                              statement="The panel read our maintenance budget as a one-off cost; it is yearly.")
+        db.session.flush()
+        return
