@@ -6,24 +6,14 @@ import sqlalchemy as sa
 
 from facility.extensions import db
 from facility.proposals.models import ProposalStatus
-from facility.review import appeals, decisions
+from facility.review import appeals
 from facility.review.models import Appeal, AppealStatus
 from tests.conftest import csrf_token_from
-from tests.review.conftest import assign, review_the_rest, submit
-
-
-def _declined(world):
-    proposal = world.proposals[0]
-    submit(world, assign(world, world.reviewers[0], proposal), [3, 3])
-    review_the_rest(world)
-    decisions.prepare_decision(actor=world.manager, proposal=proposal, kind="decline")
-    decisions.release_decisions(actor=world.manager, challenge=world.challenge)
-    db.session.commit()
-    return proposal
+from tests.review.conftest import release_one
 
 
 def test_the_applicant_asks_from_the_decision_and_reads_the_outcome(world, signed_in, make_user):
-    proposal = _declined(world)
+    proposal = release_one(world)
     applicant = signed_in(world.applicants[0])
     feedback = applicant.get(f"/review/proposals/{proposal.id}/feedback").get_data(as_text=True)
     assert f"/review/proposals/{proposal.id}/appeal" in feedback and "Ask for reconsideration" in feedback
@@ -73,7 +63,7 @@ def test_the_queue_is_for_fund_managers_and_auditors(world, signed_in, make_user
 
 
 def test_the_api_submits_lists_reads_and_decides(world, client, api_headers, make_user):
-    proposal = _declined(world)
+    proposal = release_one(world)
     applicant = api_headers(world.applicants[0])
     bad = client.post(f"/api/v1/proposals/{proposal.id}/appeals", json={"grounds": "luck", "statement": "x"},
                       headers=applicant)

@@ -13,19 +13,7 @@ from facility.proposals.models import ProposalStatus
 from facility.review import appeals, assignments, decisions, panels, policy
 from facility.review.models import Appeal, AppealStatus
 from tests.factories.accounts import enrol
-from tests.review.conftest import assign, review_the_rest, submit
-
-
-def _release(world, kind: str = "decline", releaser=None):
-    """Reviews in for every proposal; the first proposal's decision prepared by world.manager, released by
-    `releaser` (default the same manager)."""
-    proposal = world.proposals[0]
-    submit(world, assign(world, world.reviewers[0], proposal), [4, 4])
-    review_the_rest(world)
-    decisions.prepare_decision(actor=world.manager, proposal=proposal, kind=kind)
-    decisions.release_decisions(actor=releaser or world.manager, challenge=world.challenge)
-    db.session.commit()
-    return proposal
+from tests.review.conftest import release_one, submit
 
 
 def _appeal(world, proposal, **kw):
@@ -47,7 +35,7 @@ def impartial(make_user):
 
 
 def test_the_applicant_appeals_a_released_decline_within_the_window(clock, world):
-    proposal = _release(world)
+    proposal = release_one(world)
     clock.shift(days=13)
     appeal = _appeal(world, proposal, grounds="undeclared_conflict")
     assert appeal.status == AppealStatus.SUBMITTED and appeal.organization_id == proposal.organization_id
@@ -56,7 +44,7 @@ def test_the_applicant_appeals_a_released_decline_within_the_window(clock, world
 
 
 def test_an_appeal_outside_its_window_is_refused(clock, world):
-    proposal = _release(world)
+    proposal = release_one(world)
     clock.shift(days=14, minutes=1)
     with pytest.raises(Conflict, match="within 14 days of its release"):
         _appeal(world, proposal)
@@ -65,7 +53,7 @@ def test_an_appeal_outside_its_window_is_refused(clock, world):
 
 def test_the_window_is_configurable(app, clock, world):
     app.config["APPEAL_WINDOW_DAYS"] = 30
-    proposal = _release(world)
+    proposal = release_one(world)
     clock.shift(days=20)
     assert _appeal(world, proposal).status == AppealStatus.SUBMITTED
     app.config["APPEAL_WINDOW_DAYS"] = 1
@@ -74,7 +62,7 @@ def test_the_window_is_configurable(app, clock, world):
 
 
 def test_wrong_grounds_and_an_empty_statement_are_refused(world):
-    proposal = _release(world)
+    proposal = release_one(world)
     with pytest.raises(ValidationFailed) as refused:
         _appeal(world, proposal, grounds="bad_luck")
     assert "grounds" in refused.value.errors
@@ -84,14 +72,14 @@ def test_wrong_grounds_and_an_empty_statement_are_refused(world):
 
 
 def test_only_a_member_of_the_applicant_organisation_appeals(world, make_user):
-    proposal = _release(world)
+    proposal = release_one(world)
     for outsider in (world.applicants[1], world.manager, world.reviewers[0]):
         with pytest.raises(NotFound):
             _appeal(world, proposal, actor=outsider)
 
 
 def test_only_a_released_decline_is_appealable_and_only_once(world):
-    proposal = _release(world, kind="shortlist")
+    proposal = release_one(world, kind="shortlist")
     with pytest.raises(Conflict, match="decline"):
         _appeal(world, proposal)
     declined = world.proposals[1]
@@ -111,7 +99,7 @@ def test_a_handler_who_took_part_is_refused(world, make_user, impartial):
     panellist = make_user("fund_manager", "reviewer", email="panellist@facility.example")
     panels.add_panel_member(actor=world.manager, challenge=world.challenge, user=panellist)
     db.session.commit()
-    proposal = _release(world, releaser=releaser)
+    proposal = release_one(world, releaser=releaser)
     appeal = _appeal(world, proposal)
     # prepared it, released it, sits on the panel, reviewed the proposal (a fund manager who also reviews)
     reviewer_fm = world.reviewers[0]
@@ -129,7 +117,7 @@ def test_a_handler_who_took_part_is_refused(world, make_user, impartial):
 
 
 def test_dismissed_keeps_the_decision_and_tells_the_applicant_the_reasons(world, impartial):
-    proposal = _release(world)
+    proposal = release_one(world)
     appeal = _appeal(world, proposal)
     appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed",
                           reasons="The budget was read correctly; the score stands.")
@@ -146,7 +134,7 @@ def test_dismissed_keeps_the_decision_and_tells_the_applicant_the_reasons(world,
 
 
 def test_upheld_sets_the_decision_aside_and_returns_the_proposal_to_review(world, impartial, make_user):
-    proposal = _release(world)
+    proposal = release_one(world)
     appeal = _appeal(world, proposal, grounds="procedural_error")
     appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="upheld", reasons="The reviewer was conflicted.")
     db.session.commit()
@@ -172,7 +160,7 @@ def test_upheld_sets_the_decision_aside_and_returns_the_proposal_to_review(world
 
 
 def test_reasons_and_a_known_outcome_are_required(world, impartial):
-    appeal = _appeal(world, _release(world))
+    appeal = _appeal(world, release_one(world))
     with pytest.raises(ValidationFailed) as refused:
         appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="upheld", reasons=" ")
     assert "reasons" in refused.value.errors
@@ -185,7 +173,7 @@ def test_reasons_and_a_known_outcome_are_required(world, impartial):
 
 def test_appeal_counts(world, impartial):
     assert appeals.appeal_counts() == {"submitted": 0, "upheld": 0, "dismissed": 0, "open": 0}
-    appeal = _appeal(world, _release(world))
+    appeal = _appeal(world, release_one(world))
     assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 0, "open": 1}
     appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed", reasons="Stands.")
     db.session.commit()
