@@ -21,10 +21,14 @@ blp = api_blueprint("api_appeals", __name__, "Appeals of decisions")
 
 
 class AppealInSchema(ma.Schema):
-    grounds = ma.fields.String(required=True, validate=ma.validate.OneOf([g.value for g in AppealGrounds]),
-                               metadata={"description": "procedural_error, undeclared_conflict or factual_error"})
-    statement = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=COMMENT_CHARS),
-                                 metadata={"description": "what went wrong, and why it changes the decision"})
+    """Checked by the service (`appeals.submit_appeal`) after the policy, so that a caller who may not appeal the
+    proposal is told it does not exist (404) whatever the body, and never learns what it expects."""
+
+    grounds = ma.fields.String(load_default="", metadata={
+        "description": "procedural_error, undeclared_conflict or factual_error",
+        "enum": [g.value for g in AppealGrounds]})
+    statement = ma.fields.String(load_default="", metadata={
+        "description": f"what went wrong, and why it changes the decision (1 to {COMMENT_CHARS} characters)"})
 
 
 class OutcomeInSchema(ma.Schema):

@@ -48,7 +48,6 @@ FORM_VALUES = {"confirm": "y", "reason": "matrix", "reference": "MATRIX-1", "kin
                "answer": "Yes."}
 SPENDING = {f"{name}_cents": 0 for name in ("personnel", "equipment", "services", "travel", "other")}
 API_BODIES = {
-    "api_appeals.create_appeal": {"grounds": "factual_error", "statement": "matrix"},
     "api_amendments.reject": {"reason": "matrix"},
     "api_challenges.answer_clarification": {"answer": "Yes."},
     "api_challenges.ask_clarification": {"question": "Is the deadline firm?"},
