@@ -70,14 +70,16 @@ def seed(state: dict[str, Any]) -> None:
 
 def _declined_and_appealed(manager: User, challenges: list[Challenge]) -> None:
     """One released decline, appealed by the applicant and awaiting an impartial fund manager: on the last
-    proposal of the last challenge (other than the first) whose reviews are all in."""
-    for challenge in reversed(challenges):
+    proposal of the first challenge (after the first, whose reviews are unfinished) whose reviews are all in and
+    that keeps other submitted proposals (the grants demo awards the first ones)."""
+    for challenge in challenges:
         if facts.outstanding_assignments(challenge) or facts.proposals_without_reviewers(challenge)[0] \
                 or facts.pending_decisions(challenge):
             continue
-        proposal = db.session.execute(sa.select(Proposal).where(
+        submitted = list(db.session.execute(sa.select(Proposal).where(
             Proposal.challenge_id == challenge.id, Proposal.status == ProposalStatus.SUBMITTED)
-            .order_by(Proposal.id.desc()).limit(1)).scalar_one_or_none()
+            .order_by(Proposal.id.desc())).scalars())
+        proposal = submitted[0] if len(submitted) > 1 else None
         applicant = db.session.execute(sa.select(User).where(
             User.organization_id == proposal.organization_id, User.active).order_by(User.id).limit(1)
         ).scalar_one_or_none() if proposal is not None else None
