@@ -24,6 +24,9 @@ class AppealInSchema(ma.Schema):
     """Checked by the service (`appeals.submit_appeal`) after the policy, so that a caller who may not appeal the
     proposal is told it does not exist (404) whatever the body, and never learns what it expects."""
 
+    class Meta:
+        unknown = ma.EXCLUDE  # other members are ignored, not refused before the policy has answered
+
     grounds = ma.fields.String(load_default="", metadata={
         "description": "procedural_error, undeclared_conflict or factual_error",
         "enum": [g.value for g in AppealGrounds]})
