@@ -78,6 +78,9 @@ class Config:
     # A second factor proved within this many seconds counts as fresh for step-up actions (accounts.factors).
     STEP_UP_SECONDS = int(os.environ.get("STEP_UP_SECONDS", "300"))
 
+    # An applicant may ask for reconsideration of a released decision within this many days (review.appeals).
+    APPEAL_WINDOW_DAYS = int(os.environ.get("APPEAL_WINDOW_DAYS", 14))
+
     # E-mail: printed to the log when MAIL_SERVER is unset.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 587))

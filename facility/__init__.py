@@ -19,8 +19,8 @@ import config as config_module
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
-API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "grants",
-               "contributions", "amendments", "disbursements", "results"]
+API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "appeals",
+               "grants", "contributions", "amendments", "disbursements", "results"]
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:
@@ -186,6 +186,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(importlib.import_module("facility.accounts.passkey_views").bp)  # passkeys (WebAuthn)
     app.register_blueprint(importlib.import_module("facility.review.affiliation_views").bp)  # reviewers' affiliations
+    app.register_blueprint(importlib.import_module("facility.review.appeal_views").bp)  # appeals of decisions
     importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in

@@ -59,6 +59,9 @@ EXCLUDED = {
     "review.release": "the release's confirmation, linked from the ranking only while decisions are pending with "
                       "every review in; the completed demo has released its decisions (tests/reach/test_confirmations.py "
                       "follows the link)",
+    "appeals.new": "the request for reconsideration, linked from a declined proposal's page and feedback only within "
+                   "the appeal window and until it is appealed; the demo's one released decline is already appealed "
+                   "(tests/review/test_appeal_pages.py follows the link)",
 }
 
 # State pages end with "What happens next" (templates/_next_steps.html).

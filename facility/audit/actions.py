@@ -69,6 +69,9 @@ ACTION_LABELS: dict[str, Any] = {
     "proposal.withdrawn": _l("Proposal withdrawn"),
     "review.affiliation_added": _l("Affiliation declared"),
     "review.affiliation_removed": _l("Affiliation removed"),
+    "review.appeal_dismissed": _l("Appeal dismissed"),
+    "review.appeal_submitted": _l("Reconsideration asked for"),
+    "review.appeal_upheld": _l("Appeal upheld"),
     "review.assigned": _l("Reviewers assigned"),
     "review.assignment_added": _l("Reviewer assigned"),
     "review.assignment_removed": _l("Reviewer unassigned"),
@@ -123,6 +126,7 @@ ACTION_LABELS: dict[str, Any] = {
 }
 
 OBJECT_LABELS: dict[str, Any] = {
+    "Appeal": _l("Appeal"),
     "ApiToken": _l("API token"), "ApprovalLimitRequest": _l("Approval limit request"), "Challenge": _l("Challenge"),
     "City": _l("City"), "Clarification": _l("Question"), "Contribution": _l("Contribution"),
     "Disbursement": _l("Payment"), "Grant": _l("Grant"), "GrantAmendment": _l("Grant amendment"),

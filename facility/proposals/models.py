@@ -36,7 +36,8 @@ PROPOSAL_TRANSITIONS = Transitions(ProposalStatus, {
                                ProposalStatus.AWARDED},
     # A later round's released decision may change a shortlisted or declined proposal's standing.
     ProposalStatus.SHORTLISTED: {ProposalStatus.DECLINED, ProposalStatus.AWARDED},
-    ProposalStatus.DECLINED: {ProposalStatus.SHORTLISTED},
+    # An upheld appeal sets a released decline aside: the proposal is submitted again, for a new review.
+    ProposalStatus.DECLINED: {ProposalStatus.SHORTLISTED, ProposalStatus.SUBMITTED},
     ProposalStatus.WITHDRAWN: set(),
     ProposalStatus.AWARDED: set(),
 })

@@ -52,7 +52,7 @@ def prepare_decision(*, actor: User, proposal: Proposal, kind: DecisionKind | st
 _STATUS_AFTER = {DecisionKind.SHORTLIST: ProposalStatus.SHORTLISTED, DecisionKind.DECLINE: ProposalStatus.DECLINED}
 
 
-def _applicants(org_ids: set[int]) -> dict[int, list[User]]:
+def applicant_members(org_ids: set[int]) -> dict[int, list[User]]:
     """The active members of each applicant organisation (who are told of the decision)."""
     members: dict[int, list[User]] = {}
     for user in db.session.execute(sa.select(User).where(User.organization_id.in_(org_ids), User.active)
@@ -70,7 +70,7 @@ def release_decisions(*, actor: User, challenge: Challenge) -> list[Decision]:
     require(policy.can_release_decisions(actor, challenge))
     pending = facts.unreleased_decisions(challenge)
     now = utcnow()
-    applicants = _applicants({d.proposal.organization_id for d in pending})
+    applicants = applicant_members({d.proposal.organization_id for d in pending})
     for decision in pending:
         decision.released_at = now
         decision.released_by_id = actor.id

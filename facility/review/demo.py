@@ -11,9 +11,9 @@ from facility.accounts.models import User
 from facility.challenges.models import Challenge
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.proposals.models import COMPETING_STATUSES, Proposal
-from facility.review import affiliations, assignments, facts, panels, queries, reviews
-from facility.review.models import Assignment, ReviewerAffiliation, RoundKind
+from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
+from facility.review import affiliations, appeals, assignments, decisions, facts, panels, queries, reviews
+from facility.review.models import AppealGrounds, Assignment, DecisionKind, ReviewerAffiliation, RoundKind
 
 DEMO_REVIEWERS = ["reviewer1@demo.facility", "reviewer2@demo.facility", "reviewer3@demo.facility"]
 MANAGER = "fund.manager@demo.facility"
@@ -69,6 +69,7 @@ def seed(state: dict[str, Any]) -> None:
                                  comment=COMMENTS[n % len(COMMENTS)], submit=not (index == 0 and n % 4 == 2))
     db.session.flush()
     _declare_affiliation(reviewers[0])
+    _declined_and_appealed(manager, challenges[1:])
 
 
 def _declare_affiliation(reviewer: User) -> None:
@@ -77,3 +78,29 @@ def _declare_affiliation(reviewer: User) -> None:
     if declared is None:
         affiliations.add_affiliation(actor=reviewer, **AFFILIATION, to_year=utcnow().year - 1)
         db.session.flush()
+
+
+def _declined_and_appealed(manager: User, challenges: list[Challenge]) -> None:
+    """One released decline, appealed by the applicant and awaiting an impartial fund manager: on the last
+    proposal of the first challenge (after the first, whose reviews are unfinished) whose reviews are all in and
+    that keeps other submitted proposals (the grants demo awards the first ones)."""
+    for challenge in challenges:
+        if facts.outstanding_assignments(challenge) or facts.proposals_without_reviewers(challenge)[0] \
+                or facts.pending_decisions(challenge):
+            continue
+        submitted = list(db.session.execute(sa.select(Proposal).where(
+            Proposal.challenge_id == challenge.id, Proposal.status == ProposalStatus.SUBMITTED)
+            .order_by(Proposal.id.desc())).scalars())
+        proposal = submitted[0] if len(submitted) > 1 else None
+        applicant = db.session.execute(sa.select(User).where(
+            User.organization_id == proposal.organization_id, User.active).order_by(User.id).limit(1)
+        ).scalar_one_or_none() if proposal is not None else None
+        if proposal is None or applicant is None:
+            continue
+        decisions.prepare_decision(actor=manager, proposal=proposal, kind=DecisionKind.DECLINE,
+                                   note="Demo: declined, then appealed.")
+        decisions.release_decisions(actor=manager, challenge=challenge)
+        appeals.submit_appeal(actor=applicant, proposal=proposal, grounds=AppealGrounds.FACTUAL_ERROR,
+                              statement="The panel read our maintenance budget as a one-off cost; it is yearly.")
+        db.session.flush()
+        return

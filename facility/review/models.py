@@ -346,9 +346,82 @@ class Decision(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     released_at: Mapped[datetime | None] = mapped_column()
     released_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    set_aside_at: Mapped[datetime | None] = mapped_column()  # an upheld appeal set it aside (`review.appeals`)
 
     proposal: Mapped[Proposal] = relationship()
 
     @property
     def is_released(self) -> bool:
         return self.released_at is not None
+
+    @property
+    def is_set_aside(self) -> bool:
+        return self.set_aside_at is not None
+
+
+@labelled({"procedural_error": _l("Procedural error"),
+           "undeclared_conflict": _l("Undeclared conflict of interest"),
+           "factual_error": _l("Factual error")})
+class AppealGrounds(str, enum.Enum):
+    """What an applicant may ask reconsideration on."""
+
+    PROCEDURAL_ERROR = "procedural_error"
+    UNDECLARED_CONFLICT = "undeclared_conflict"
+    FACTUAL_ERROR = "factual_error"
+
+
+@labelled({"submitted": _l("Awaiting a decision"), "upheld": _l("Upheld"), "dismissed": _l("Dismissed")},
+          tones={"submitted": "waiting", "upheld": "good", "dismissed": "bad"})
+class AppealStatus(str, enum.Enum):
+    SUBMITTED = "submitted"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+# An appeal is submitted by the applicant, then decided once by a fund manager who took no part in the
+# decision: upheld (the decision is set aside and the proposal reviewed again) or dismissed. Both are final.
+APPEAL_TRANSITIONS = Transitions(AppealStatus, {
+    AppealStatus.SUBMITTED: {AppealStatus.UPHELD, AppealStatus.DISMISSED},
+    AppealStatus.UPHELD: set(),
+    AppealStatus.DISMISSED: set(),
+})
+
+OPEN_APPEAL_STATUSES = (AppealStatus.SUBMITTED,)
+
+
+class Appeal(db.Model):
+    """An applicant's request for reconsideration of a released decision (at most one per decision)."""
+
+    __tablename__ = "review_appeals"
+    __table_args__ = (sa.UniqueConstraint("decision_id", name="uq_review_appeals_decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("review_decisions.id", ondelete="CASCADE"), nullable=False
+    )
+    proposal_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("proposals.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    applicant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    grounds: Mapped[AppealGrounds] = mapped_column(enum_column(AppealGrounds), nullable=False)
+    statement: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[AppealStatus] = mapped_column(
+        enum_column(AppealStatus), default=AppealStatus.SUBMITTED, index=True, nullable=False
+    )
+    handler_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    outcome_reasons: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+    decision: Mapped[Decision] = relationship()
+    proposal: Mapped[Proposal] = relationship()
+    organization: Mapped[Organization] = relationship()
+    applicant: Mapped[User | None] = relationship(foreign_keys=[applicant_id])
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_APPEAL_STATUSES

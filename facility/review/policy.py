@@ -29,11 +29,20 @@ from facility.accounts.policy import (
 from facility.challenges import policy as challenge_policy
 from facility.challenges.models import Challenge
 from facility.cities.policy import is_official
+from facility.core.models import utcnow
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.proposals.models import COMPETING_STATUSES, Proposal, ProposalStatus
 from facility.proposals.policy import is_member as is_applicant_member
-from facility.review import facts
-from facility.review.models import Assignment, PanelInvitation, PanelMember, ReviewerAffiliation, ReviewRound
+from facility.review import appeal_facts, facts
+from facility.review.models import (
+    Appeal,
+    Assignment,
+    DecisionKind,
+    PanelInvitation,
+    PanelMember,
+    ReviewerAffiliation,
+    ReviewRound,
+)
 
 
 def _fund_manager(user: Any, message: str) -> Decision:
@@ -286,3 +295,61 @@ def can_see_affiliations(user: Any, _member: PanelMember | None = None) -> Decis
     if _reads_reviews(user):
         return None
     return role_refusal(user, _("Only fund managers see a reviewer's declared affiliations."))
+
+
+# --- appeals ---------------------------------------------------------------------------------------------
+
+
+def can_appeal(user: Any, proposal: Proposal) -> Decision:
+    """A member of the applicant organisation asks for reconsideration of the proposal's latest released
+    decision, if it declined the proposal (a shortlist or an award recommendation has nothing to appeal), was
+    not set aside, has not been appealed yet, and was released at most `APPEAL_WINDOW_DAYS` days ago.
+    Everyone else is not told the proposal exists (404)."""
+    if not is_applicant_member(user, proposal):
+        return hidden(_("No such proposal."))
+
+    def state() -> Decision:
+        decision = facts.latest_released_decision(proposal)
+        if (decision is None or decision.kind != DecisionKind.DECLINE or decision.is_set_aside
+                or proposal.status != ProposalStatus.DECLINED):
+            return conflict(_("Only a released decision to decline a proposal can be appealed."))
+        if appeal_facts.appeal_of(decision) is not None:
+            return conflict(_("This decision has already been appealed."))
+        closes = appeal_facts.window_closes(decision)
+        if closes is not None and utcnow() > closes:
+            return conflict(ngettext(
+                "A decision may be appealed within %(num)d day of its release; this one was released on %(date)s.",
+                "A decision may be appealed within %(num)d days of its release; this one was released on %(date)s.",
+                appeal_facts.window_days(), date=f"{decision.released_at:%Y-%m-%d}"))
+        return None
+
+    return state()
+
+
+def can_see_appeal(user: Any, appeal: Appeal) -> Decision:
+    """The applicant organisation's members, fund managers and auditors; everyone else gets 404."""
+    if is_applicant_member(user, appeal.proposal) or _reads_reviews(user):
+        return None
+    return hidden(_("No such appeal."))
+
+
+def can_see_appeals(user: Any, _obj: Any = None) -> Decision:
+    """The queue of appeals: fund managers (who handle them) and auditors (who read them)."""
+    if _reads_reviews(user):
+        return None
+    return role_refusal(user, _("Only fund managers handle appeals."))
+
+
+def can_handle_appeal(user: Any, appeal: Appeal) -> Decision:
+    """A fund manager who took no part in the decision (did not prepare or release it, does not sit on the
+    challenge's panel, was never assigned the proposal) decides an appeal still awaiting a decision."""
+
+    def impartial() -> Decision:
+        if appeal_facts.took_part(user, appeal.decision):
+            return forbidden(_("You took part in this decision, so another fund manager must handle the appeal."))
+        return None
+
+    def state() -> Decision:
+        return None if appeal.is_open else conflict(_("This appeal has already been decided."))
+
+    return first(lambda: _fund_manager(user, _("Only fund managers handle appeals.")), impartial, state)

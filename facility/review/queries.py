@@ -25,6 +25,8 @@ from facility.proposals.models import COMPETING_STATUSES, Proposal
 from facility.review import facts, policy
 from facility.review.blind import blind_titles, blind_view
 from facility.review.models import (
+    Appeal,
+    AppealStatus,
     Assignment,
     Conflict,
     ConflictReason,
@@ -79,6 +81,24 @@ def get_proposal(proposal_id: int, *, challenge: Challenge | None = None) -> Pro
     if proposal is None or (challenge is not None and proposal.challenge_id != challenge.id):
         raise NotFound(_("No such proposal."))
     return proposal
+
+
+def get_appeal(user: Any, appeal_id: int) -> Appeal:
+    """The appeal, for whoever may read it (`policy.can_see_appeal`); 404 for everyone else."""
+    appeal = db.session.execute(sa.select(Appeal).where(Appeal.id == appeal_id).options(
+        joinedload(Appeal.proposal), joinedload(Appeal.decision))).scalar_one_or_none()
+    if appeal is None:
+        raise NotFound(_("No such appeal."))
+    require(policy.can_see_appeal(user, appeal))
+    return appeal
+
+
+def appeals_query() -> sa.Select:
+    """Every appeal, those awaiting a decision first, then the newest (with proposal and organisation)."""
+    return (sa.select(Appeal)
+            .options(joinedload(Appeal.proposal), joinedload(Appeal.organization))
+            .order_by(sa.case((Appeal.status == AppealStatus.SUBMITTED, 0), else_=1),
+                      Appeal.created_at.desc(), Appeal.id.desc()))
 
 
 # --- rounds ------------------------------------------------------------------------------------------------

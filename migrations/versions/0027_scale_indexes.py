@@ -1,7 +1,7 @@
 """scale: indexes the full-scale pages need
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-04 02:45:00.000000
 
 Measured at full scale (`facility seed-scale`, 461,000 contributions, 10,000 grants):
@@ -13,7 +13,7 @@ Measured at full scale (`facility seed-scale`, 461,000 contributions, 10,000 gra
 from alembic import op
 
 revision = '0027'
-down_revision = '0025'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 

@@ -34,7 +34,8 @@ def test_every_move_of_the_table_is_made(challenge, make_challenge, city, make_p
     services.withdraw_proposal(actor=innovator, proposal=withdrawn_draft)
     made.add((S.DRAFT, S.WITHDRAWN))
     db.session.commit()
-    for path in ([S.SHORTLISTED, S.DECLINED, S.SHORTLISTED, S.AWARDED], [S.DECLINED], [S.AWARDED],
+    # declined -> submitted: an upheld appeal (review.appeals) sets the decline aside for a new review
+    for path in ([S.SHORTLISTED, S.DECLINED, S.SHORTLISTED, S.AWARDED], [S.DECLINED, S.SUBMITTED], [S.AWARDED],
                  [S.SHORTLISTED, S.AWARDED]):
         proposal = make_proposal(make_challenge(city), submit=True)  # one live proposal per challenge
         made |= set(_walk(proposal, fund_manager, path))

@@ -15,7 +15,7 @@ from facility.challenges.models import Challenge, Criterion
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals.models import Attachment, Proposal, ProposalSnapshot, ProposalStatus
-from facility.review import assignments, panels, queries, reviews
+from facility.review import assignments, decisions, panels, queries, reviews
 from facility.review.models import Assignment, ReviewRound, RoundKind
 from tests import factories
 
@@ -150,3 +150,15 @@ def review_the_rest(world: World, reviewer: User | None = None) -> None:
             Assignment.proposal_id == proposal.id, Assignment.waived_at.is_(None))).first()
         if live is None:
             submit(world, assign(world, reviewer, proposal), [5] * len(world.criteria))
+
+
+def release_one(world: World, kind: str = "decline", releaser: User | None = None) -> Proposal:
+    """Reviews in for every proposal; the first proposal's decision (`kind`) prepared by world.manager and
+    released by `releaser` (default the same manager). Returns that proposal."""
+    proposal = world.proposals[0]
+    submit(world, assign(world, world.reviewers[0], proposal), [4] * len(world.criteria))
+    review_the_rest(world)
+    decisions.prepare_decision(actor=world.manager, proposal=proposal, kind=kind)
+    decisions.release_decisions(actor=releaser or world.manager, challenge=world.challenge)
+    db.session.commit()
+    return proposal

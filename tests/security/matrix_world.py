@@ -31,6 +31,7 @@ from facility.accounts.services import issue_api_token
 from facility.audit.models import AuditEvent
 from facility.challenges.models import Challenge, ChallengeStatus, Clarification
 from facility.cities.models import City
+from facility.core.models import utcnow
 from facility.demo import DEMO_PASSWORD, seed
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
@@ -44,7 +45,16 @@ from facility.proposals.services import add_attachment, attachment_path
 from facility.review import facts
 from facility.review import queries as review_queries
 from facility.review.decisions import prepare_decision, release_decisions
-from facility.review.models import Assignment, Decision, DecisionKind, ReviewerAffiliation, ReviewRound, RoundKind
+from facility.review.models import (
+    Appeal,
+    AppealGrounds,
+    Assignment,
+    Decision,
+    DecisionKind,
+    ReviewerAffiliation,
+    ReviewRound,
+    RoundKind,
+)
 from tests.conftest import csrf_token_from, sign_in
 from tests.factories.grants import NO_SPENDING
 
@@ -116,6 +126,7 @@ def _add_draft_with_attachment() -> None:
     submit_milestone_report(tranche=grant.tranches[0], actor=lead, text="Done, see the photo.",
                             spending=NO_SPENDING, files=[("photo.png", PNG)])
     _release_decisions()
+    _add_appeal()
     # The demo's fund manager requested every payment; the one awaiting approval is put in the second fund
     # manager's name, so that the first may approve it (nobody approves their own request).
     requested = db.session.scalars(sa.select(Disbursement).where(
@@ -141,6 +152,26 @@ def _release_decisions() -> None:
             release_decisions(actor=manager, challenge=challenge)
             return
     raise AssertionError("the demo has no challenge whose reviews are all in")
+
+
+def _add_appeal() -> None:
+    """SolarKiosk appeals a decline of its Kampala proposal, prepared and released by the second fund manager
+    (rows written directly: the proposal's review round stays open for the reviewer's routes)."""
+    solarkiosk = _user(LOGINS["innovator"])
+    proposal = db.session.scalars(sa.select(Proposal).join(Challenge, Challenge.id == Proposal.challenge_id)
+                                  .join(City, City.id == Challenge.city_id)
+                                  .where(City.name == "Kampala", Challenge.status == ChallengeStatus.PUBLISHED,
+                                         Proposal.organization_id == solarkiosk.organization_id,
+                                         Proposal.status != ProposalStatus.DRAFT).order_by(Proposal.id)).first()
+    assert proposal is not None, "the demo has no proposal of SolarKiosk's to Kampala"
+    second = _user("fund.manager2@demo.facility")
+    decision = Decision(challenge_id=proposal.challenge_id, proposal=proposal, kind=DecisionKind.DECLINE,
+                        created_by_id=second.id, released_at=utcnow(), released_by_id=second.id)
+    db.session.add(decision)
+    db.session.flush()
+    db.session.add(Appeal(decision_id=decision.id, proposal_id=proposal.id, organization_id=proposal.organization_id,
+                          applicant_id=solarkiosk.id, grounds=AppealGrounds.FACTUAL_ERROR, statement="Matrix."))
+    db.session.flush()
 
 
 def _add_role_request_and_passkey() -> None:
@@ -276,6 +307,7 @@ def parameters(app: Flask, caller: Caller) -> dict[str, Any]:
             sa.select(ReviewerAffiliation.id).where(ReviewerAffiliation.reviewer_id == reviewer1)
             .order_by(ReviewerAffiliation.id.desc())),
         "review_affiliations.member:user_id": reviewer1,
+        "appeal_id": _first(sa.select(Appeal.id).where(Appeal.organization_id == solarkiosk).order_by(Appeal.id)),
         "grant_id": grant,
         "tranche_id": tranche,
         "report_id": report,

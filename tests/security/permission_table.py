@@ -18,7 +18,8 @@ without a second factor) gets what `fund_manager` gets on ENROLMENT_ENDPOINTS, a
 enrolment (pages, public ones included) or 403 (API).
 
 The objects (matrix_world.parameters): Kampala and its published challenge, SolarKiosk's proposal to it and
-reviewer1's assignment on it, SolarKiosk's first grant, its first tranche and milestone report, the payment
+reviewer1's assignment on it, SolarKiosk's appeal of a decline on it (decided by the second fund manager, so the
+first took no part), SolarKiosk's first grant, its first tranche and milestone report, the payment
 awaiting approval (requested by the second fund manager), a received and a pledged contribution of the
 foundation, the first audit event. The routes about drafts and attachments use WaterWatch's draft (there
 `other_innovator` is the owner and `innovator` the outsider), the evidence file is WaterWatch's, and
@@ -244,6 +245,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_affiliations.list_affiliations", "GET"): row("reviewer"),
     ("api_affiliations.remove_affiliation", "DELETE"): row("reviewer"),
     # api_review
+    ("api_appeals.create_appeal", "POST"): row("innovator", refuse=404),
+    ("api_appeals.decide_appeal", "POST"): row("fund_manager", refuse=404, innovator=403, auditor=403),
+    ("api_appeals.get_appeal", "GET"): row("fund_manager", "innovator", "auditor", refuse=404),
+    ("api_appeals.list_appeals", "GET"): row("fund_manager", "auditor"),
     ("api_review.add_reviewer", "POST"): row("fund_manager"),
     ("api_review.assign", "POST"): row("fund_manager"),
     ("api_review.declare_conflict", "POST"): row("reviewer"),
@@ -384,6 +389,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("review_affiliations.member", "GET"): row("fund_manager", "auditor"),
     # review
     # The e-mailed token is the permission: with a made-up one everybody gets 404.
+    ("appeals.decide", "POST"): row("fund_manager", refuse=404, innovator=403, auditor=403),
+    ("appeals.new", "GET"): row("innovator", refuse=404),
+    ("appeals.new", "POST"): row("innovator", refuse=404),
+    ("appeals.queue", "GET"): row("fund_manager", "auditor"),
+    ("appeals.show", "GET"): row("fund_manager", "innovator", "auditor", refuse=404),
     ("review.accept_invitation", "GET"): row(NOBODY, refuse=404, anonymous=404),
     ("review.accept_invitation", "POST"): row(NOBODY, refuse=404, anonymous=404),
     ("review.add_assignment", "POST"): row("fund_manager"),
