@@ -21,6 +21,7 @@ from facility.portfolio.charts import Chart, bar_chart, line_chart
 from facility.portfolio.filters import PortfolioFilter
 from facility.portfolio.results import Money, Quarter, Results
 from facility.proposals.models import BeneficiaryGroup
+from facility.review import appeals
 
 bp = Blueprint("results", __name__)
 
@@ -156,8 +157,11 @@ def index() -> str:
     charts = build_charts(figures, rtl=is_right_to_left())
     filters: dict[str, Any] = portfolio_filter.args()
     csv_urls = {key: url_for("results.chart_csv", key=key, **filters) for key in charts}
+    # Appeals are counted facility-wide, like the capital raised (issue 16: "the counts appear in the results
+    # framework"); they sit above the filters, which apply to the figures below them.
     return render_template("portfolio/results.html", figures=figures, charts=charts, csv_urls=csv_urls, form=form,
-                           portfolio_filter=portfolio_filter, target_names=TARGET_NAMES, slice_names=SLICE_NAMES,
+                           appeal_counts=appeals.appeal_counts(), portfolio_filter=portfolio_filter,
+                           target_names=TARGET_NAMES, slice_names=SLICE_NAMES,
                            slice_definitions=slice_definitions(figures), rate_bases=RATE_BASES,
                            sdg_name=sdg_name, format_date=format_date,
                            focus_names={m.key: label(FocusArea(m.key)) for m in figures.by_focus_area},

@@ -2,6 +2,8 @@
 grounds; a fund manager who took no part in the decision upholds (new review) or dismisses it, with reasons."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -178,3 +180,13 @@ def test_appeal_counts(world, impartial):
     appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed", reasons="Stands.")
     db.session.commit()
     assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 1, "open": 0}
+
+
+def test_the_results_framework_shows_the_appeal_counts(client, world, impartial):
+    appeal = _appeal(world, release_one(world))
+    appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed", reasons="Stands.")
+    db.session.commit()
+    page = client.get("/results").get_data(as_text=True)
+    section = page[page.index('id="appeal-counts-title"'):page.index('id="filters-heading"')]
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", section))
+    assert figures == {"Submitted": "1", "Upheld": "0", "Dismissed": "1", "Awaiting a decision": "0"}
