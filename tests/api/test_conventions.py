@@ -210,7 +210,10 @@ def test_every_write_with_a_body_declares_its_roles_or_is_open_to_every_signed_i
     open_to_all = {("post", "/api/v1/auth/tokens"), ("post", "/api/v1/users"),
                    ("post", "/api/v1/challenges/{challenge_id}/clarifications"),
                    ("delete", "/api/v1/auth/tokens/{token_id}"),
-                   ("post", "/api/v1/me/mfa/totp"), ("post", "/api/v1/me/mfa/totp/confirm")}  # anyone's own factor
+                   ("post", "/api/v1/me/mfa/totp"), ("post", "/api/v1/me/mfa/totp/confirm"),  # anyone's own factor
+                   # any member of the applicant organisation, whatever their role; the body is read after the
+                   # policy, so anyone else gets a 404 and never a field error (review.policy.can_appeal)
+                   ("post", "/api/v1/proposals/{proposal_id}/appeals")}
     undeclared = sorted(key for key, view in _views(app).items()
                         if key[0] in WRITES and not required_roles(view) and key not in open_to_all)
     assert not undeclared
