@@ -50,9 +50,14 @@ def test_the_busiest_public_pages_render_in_under_3_seconds_on_slow_3g(app, back
         for name, path in pages.items():
             page.goto(base + path, wait_until="load", timeout=30_000)
             page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
+            # Headless Chromium may record the paint entry a moment after the load event: wait for it (its time is
+            # still measured from the start of navigation), rather than read a missing one.
+            page.wait_for_function(
+                "() => performance.getEntriesByType('paint').some(e => e.name === 'first-contentful-paint')",
+                timeout=10_000)
             measured[name] = page.evaluate(TIMES)
             assert page.locator("h1").count() == 1, f"the {name} did not render"
-    report = "\n".join(f"{name} ({pages[name]}): first contentful paint {t['fcp']:.0f} ms, load {t['load']:.0f} ms, "
+    report = "\n".join(f"{name} ({pages[name]}): first contentful paint {t['fcp'] or 0:.0f} ms, load {t['load']:.0f} ms, "
                        f"{t['requests']} requests, {t['bytes']} bytes for the page" for name, t in measured.items())
     print(f"\nSlow 3G (400 kbit/s, 400 ms per request, no cache):\n{report}")
     slow = [name for name, t in measured.items() if t["fcp"] is None or t["fcp"] >= LIMIT_MS or t["load"] >= LIMIT_MS]
