@@ -14,12 +14,10 @@ from facility.proposals.models import Proposal
 from facility.review import facts
 from facility.review.models import Appeal, Assignment, Decision
 
-DEFAULT_WINDOW_DAYS = 14
-
 
 def window_days() -> int:
-    """`APPEAL_WINDOW_DAYS` (default 14): how long after its release a decision may be appealed."""
-    return int(current_app.config.get("APPEAL_WINDOW_DAYS", DEFAULT_WINDOW_DAYS))
+    """`APPEAL_WINDOW_DAYS` (config.py, 14 unless set): how long after its release a decision may be appealed."""
+    return int(current_app.config["APPEAL_WINDOW_DAYS"])
 
 
 def window_closes(decision: Decision) -> datetime | None:
