@@ -49,10 +49,11 @@ class AppealSchema(ma.Schema):
     organization_id = ma.fields.Integer()
     grounds = ma.fields.Function(lambda a: a.grounds.value)
     statement = ma.fields.String()
-    status = ma.fields.Function(lambda a: a.status.value, metadata={"description": "submitted, upheld or dismissed"})
+    status = ma.fields.Function(lambda a: a.status.value, metadata={"description": "submitted, upheld, dismissed or withdrawn"})
     outcome_reasons = ma.fields.String()
     created_at = ma.fields.AwareDateTime()
     decided_at = ma.fields.AwareDateTime(allow_none=True)
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
 
 
 @blp.route("/proposals/<int:proposal_id>/appeals", methods=["POST"])
@@ -96,5 +97,17 @@ def decide_appeal(data: dict[str, Any], appeal_id: int) -> Any:
     actor = require_user()
     appeal = appeals.decide_appeal(actor=actor, appeal=queries.get_appeal(actor, appeal_id),
                                    outcome=data["outcome"], reasons=data["reasons"])
+    db.session.commit()
+    return appeal
+
+
+@blp.route("/appeals/<int:appeal_id>/withdrawal", methods=["POST"])
+@requires(Role.INNOVATOR, hidden=queries.get_appeal)
+@blp.response(200, AppealSchema)
+@blp.alt_response(409, description="the appeal is already decided or withdrawn")
+def withdraw_appeal(appeal_id: int) -> Any:
+    """Withdraw an appeal awaiting a decision (a member of the applicant organisation; the decision stands)."""
+    actor = require_user()
+    appeal = appeals.withdraw_appeal(actor=actor, appeal=queries.get_appeal(actor, appeal_id))
     db.session.commit()
     return appeal

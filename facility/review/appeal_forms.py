@@ -26,3 +26,9 @@ class OutcomeForm(FlaskForm):
     reasons = TextAreaField(_l("Reasons"), validators=[DataRequired(), Length(max=REASON_CHARS)],
                             description=_l("The applicant reads them."))
     submit = SubmitField(_l("Decide the appeal"))
+
+
+class WithdrawForm(FlaskForm):
+    """The applicant's button to withdraw an appeal awaiting a decision (only the CSRF token)."""
+
+    submit = SubmitField(_l("Withdraw the appeal"))

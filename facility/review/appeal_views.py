@@ -9,12 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from facility.core.forms import FAILED, attempt
+from facility.core.forms import FAILED, attempt, attempt_or_flash
 from facility.core.inputs import page_arg
 from facility.core.policy import require
 from facility.extensions import db
 from facility.review import appeal_facts, appeals, facts, policy, queries
-from facility.review.appeal_forms import AppealForm, OutcomeForm
+from facility.review.appeal_forms import AppealForm, OutcomeForm, WithdrawForm
 
 bp = Blueprint("appeals", __name__, url_prefix="/review")
 
@@ -72,7 +72,7 @@ def queue() -> ResponseReturnValue:
 def show(appeal_id: int) -> ResponseReturnValue:
     """The appeal, its outcome and reasons; for a fund manager who may decide it, the outcome form."""
     appeal = queries.get_appeal(_user(), appeal_id)
-    return render_template("review/appeals/show.html", appeal=appeal, form=OutcomeForm())
+    return render_template("review/appeals/show.html", appeal=appeal, form=OutcomeForm(), withdraw_form=WithdrawForm())
 
 
 @bp.route("/appeals/<int:appeal_id>/outcome", methods=["POST"])
@@ -89,4 +89,18 @@ def decide(appeal_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash(_("The appeal is decided; the applicant is being told."), "success")
         return redirect(url_for("appeals.show", appeal_id=appeal.id))
-    return render_template("review/appeals/show.html", appeal=appeal, form=form), _status(form)
+    return render_template("review/appeals/show.html", appeal=appeal, form=form, withdraw_form=WithdrawForm()), \
+        _status(form)
+
+
+@bp.route("/appeals/<int:appeal_id>/withdrawal", methods=["POST"])
+@login_required
+def withdraw(appeal_id: int) -> ResponseReturnValue:
+    """The applicant withdraws its appeal while it awaits a decision (`policy.can_withdraw_appeal`)."""
+    appeal = queries.get_appeal(_user(), appeal_id)
+    form = WithdrawForm()
+    if form.validate_on_submit() and attempt_or_flash(appeals.withdraw_appeal, actor=_user(),
+                                                                 appeal=appeal) is not FAILED:
+        db.session.commit()
+        flash(_("Your appeal is withdrawn; the decision stands."), "success")
+    return redirect(url_for("appeals.show", appeal_id=appeal.id))

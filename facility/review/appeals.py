@@ -13,6 +13,8 @@
   then an ordinary submitted proposal awaiting a decision: the fund managers assign a new reviewer through
   the existing assignment flow (a closed round is reopened by giving it new dates), and prepare and release
   a new decision as for any other proposal (`review.decisions`); releasing waits for that review.
+- While it awaits a decision, a member of the applicant organisation may withdraw it (`withdraw_appeal`); the
+  decision then stands and, appealed once, is not appealed again.
 - The applicant organisation's members are e-mailed the outcome after commit (`core.notify`) and read it,
   with the reasons, on the appeal's page. Every step is audited.
 """
@@ -103,10 +105,25 @@ def decide_appeal(*, actor: User, appeal: Appeal, outcome: Any, reasons: str) ->
     return appeal
 
 
+def withdraw_appeal(*, actor: User, appeal: Appeal) -> Appeal:
+    """Rule: a member of the applicant organisation withdraws its appeal while it awaits a decision; the
+    decision stands. Nobody is e-mailed (the fund managers' queue no longer lists it as open)."""
+    require(policy.can_withdraw_appeal(actor, appeal))
+    appeal = lock_row(Appeal, appeal.id, missing=_("No such appeal."))
+    require(policy.can_withdraw_appeal(actor, appeal))
+    APPEAL_TRANSITIONS.move(appeal, AppealStatus.WITHDRAWN)
+    appeal.withdrawn_at = utcnow()
+    db.session.flush()
+    record("review.appeal_withdrawn", actor=actor, obj=appeal,
+           details={"proposal_id": appeal.proposal_id, "decision_id": appeal.decision_id})
+    return appeal
+
+
 def appeal_counts() -> dict[str, int]:
-    """For the results framework: appeals submitted (all of them), upheld, dismissed and still open."""
+    """For the results framework: appeals submitted (all of them), upheld, dismissed, withdrawn, still open."""
     rows = {AppealStatus(status): int(n) for status, n in db.session.execute(
         sa.select(Appeal.status, sa.func.count(Appeal.id)).group_by(Appeal.status)).all()}
     counts = {status.value: rows.get(status, 0) for status in AppealStatus}
     return {"submitted": sum(counts.values()), "upheld": counts[AppealStatus.UPHELD.value],
-            "dismissed": counts[AppealStatus.DISMISSED.value], "open": counts[AppealStatus.SUBMITTED.value]}
+            "dismissed": counts[AppealStatus.DISMISSED.value], "withdrawn": counts[AppealStatus.WITHDRAWN.value],
+            "open": counts[AppealStatus.SUBMITTED.value]}

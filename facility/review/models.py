@@ -370,20 +370,25 @@ class AppealGrounds(str, enum.Enum):
     FACTUAL_ERROR = "factual_error"
 
 
-@labelled({"submitted": _l("Awaiting a decision"), "upheld": _l("Upheld"), "dismissed": _l("Dismissed")},
-          tones={"submitted": "waiting", "upheld": "good", "dismissed": "bad"})
+@labelled({"submitted": _l("Awaiting a decision"), "upheld": _l("Upheld"), "dismissed": _l("Dismissed"),
+           "withdrawn": _l("Withdrawn by the applicant")},
+          tones={"submitted": "waiting", "upheld": "good", "dismissed": "bad", "withdrawn": "neutral"})
 class AppealStatus(str, enum.Enum):
     SUBMITTED = "submitted"
     UPHELD = "upheld"
     DISMISSED = "dismissed"
+    WITHDRAWN = "withdrawn"
 
 
 # An appeal is submitted by the applicant, then decided once by a fund manager who took no part in the
-# decision: upheld (the decision is set aside and the proposal reviewed again) or dismissed. Both are final.
+# decision: upheld (the decision is set aside and the proposal reviewed again) or dismissed; or the applicant
+# withdraws it before then. All three are final (a decision is appealed at most once, so a withdrawn appeal
+# is not made again).
 APPEAL_TRANSITIONS = Transitions(AppealStatus, {
-    AppealStatus.SUBMITTED: {AppealStatus.UPHELD, AppealStatus.DISMISSED},
+    AppealStatus.SUBMITTED: {AppealStatus.UPHELD, AppealStatus.DISMISSED, AppealStatus.WITHDRAWN},
     AppealStatus.UPHELD: set(),
     AppealStatus.DISMISSED: set(),
+    AppealStatus.WITHDRAWN: set(),
 })
 
 OPEN_APPEAL_STATUSES = (AppealStatus.SUBMITTED,)
@@ -415,6 +420,7 @@ class Appeal(db.Model):
     outcome_reasons: Mapped[str] = mapped_column(sa.Text, default="", nullable=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
     decided_at: Mapped[datetime | None] = mapped_column()
+    withdrawn_at: Mapped[datetime | None] = mapped_column()  # the applicant withdrew it (`review.appeals`)
 
     decision: Mapped[Decision] = relationship()
     proposal: Mapped[Proposal] = relationship()

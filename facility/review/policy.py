@@ -340,6 +340,16 @@ def can_see_appeals(user: Any, _obj: Any = None) -> Decision:
     return role_refusal(user, _("Only fund managers handle appeals."))
 
 
+def can_withdraw_appeal(user: Any, appeal: Appeal) -> Decision:
+    """A member of the applicant organisation withdraws its appeal while it awaits a decision; fund managers
+    and auditors may read it but not withdraw it (403); everyone else is not told it exists (404)."""
+    if not is_applicant_member(user, appeal.proposal):
+        if _reads_reviews(user):
+            return forbidden(_("Only the applicant may withdraw an appeal."))
+        return hidden(_("No such appeal."))
+    return None if appeal.is_open else conflict(_("This appeal has already been decided or withdrawn."))
+
+
 def can_handle_appeal(user: Any, appeal: Appeal) -> Decision:
     """A fund manager who took no part in the decision (did not prepare or release it, does not sit on the
     challenge's panel, was never assigned the proposal) decides an appeal still awaiting a decision."""
@@ -350,6 +360,6 @@ def can_handle_appeal(user: Any, appeal: Appeal) -> Decision:
         return None
 
     def state() -> Decision:
-        return None if appeal.is_open else conflict(_("This appeal has already been decided."))
+        return None if appeal.is_open else conflict(_("This appeal has already been decided or withdrawn."))
 
     return first(lambda: _fund_manager(user, _("Only fund managers handle appeals.")), impartial, state)

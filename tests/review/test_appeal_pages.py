@@ -99,6 +99,59 @@ def test_the_api_submits_lists_reads_and_decides(world, client, api_headers, mak
 def test_the_endpoints_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     for path in ("/api/v1/proposals/{proposal_id}/appeals", "/api/v1/appeals", "/api/v1/appeals/{appeal_id}",
-                 "/api/v1/appeals/{appeal_id}/outcome"):
+                 "/api/v1/appeals/{appeal_id}/outcome", "/api/v1/appeals/{appeal_id}/withdrawal"):
         assert path in paths, path
     assert "post" in paths["/api/v1/appeals/{appeal_id}/outcome"]
+
+
+def test_the_applicant_withdraws_from_the_appeal_page_and_the_api(world, signed_in, client, api_headers):
+    proposal = release_one(world)
+    appeal = appeals.submit_appeal(actor=world.applicants[0], proposal=proposal, grounds="factual_error",
+                                   statement="Misread budget.")
+    db.session.commit()
+    manager = signed_in(world.manager)
+    assert "Withdraw the appeal" not in manager.get(f"/review/appeals/{appeal.id}").get_data(as_text=True)
+    applicant = signed_in(world.applicants[0])
+    page = applicant.get(f"/review/appeals/{appeal.id}").get_data(as_text=True)
+    assert "Withdraw the appeal" in page
+    token = csrf_token_from(page)
+    assert manager.post(f"/review/appeals/{appeal.id}/withdrawal",
+                        data={"csrf_token": csrf_token_from(manager.get("/review/appeals").get_data(as_text=True))}
+                        ).status_code == 403
+    done = applicant.post(f"/review/appeals/{appeal.id}/withdrawal", data={"csrf_token": token})
+    assert done.status_code == 302 and done.location.endswith(f"/review/appeals/{appeal.id}")
+    db.session.expire_all()
+    assert db.session.get(Appeal, appeal.id).status == AppealStatus.WITHDRAWN
+    shown = applicant.get(f"/review/appeals/{appeal.id}").get_data(as_text=True)
+    assert "withdrew this appeal" in shown and "Withdraw the appeal</" not in shown
+    feedback = applicant.get(f"/review/proposals/{proposal.id}/feedback").get_data(as_text=True)
+    assert "You withdrew your appeal" in feedback and "Ask for reconsideration" not in feedback
+    # the API answers the same: already withdrawn is a conflict, others are refused
+    headers = api_headers(world.applicants[0])
+    assert client.post(f"/api/v1/appeals/{appeal.id}/withdrawal", headers=headers).status_code == 409
+    assert client.post(f"/api/v1/appeals/{appeal.id}/withdrawal",
+                       headers=api_headers(world.applicants[1])).status_code == 404
+    assert client.post(f"/api/v1/appeals/{appeal.id}/withdrawal",
+                       headers=api_headers(world.manager)).status_code == 403
+
+
+def test_the_api_withdraws_an_open_appeal(world, client, api_headers):
+    proposal = release_one(world)
+    appeal = appeals.submit_appeal(actor=world.applicants[0], proposal=proposal, grounds="factual_error",
+                                   statement="Misread budget.")
+    db.session.commit()
+    answer = client.post(f"/api/v1/appeals/{appeal.id}/withdrawal", headers=api_headers(world.applicants[0]))
+    assert answer.status_code == 200 and answer.json["status"] == "withdrawn" and answer.json["withdrawn_at"]
+
+
+def test_the_feedback_page_says_when_the_decision_was_set_aside(world, signed_in, make_user):
+    proposal = release_one(world)
+    appeal = appeals.submit_appeal(actor=world.applicants[0], proposal=proposal, grounds="factual_error",
+                                   statement="Misread budget.")
+    impartial = make_user("fund_manager", email="impartial@facility.example")
+    appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="upheld", reasons="It was misread.")
+    db.session.commit()
+    feedback = signed_in(world.applicants[0]).get(f"/review/proposals/{proposal.id}/feedback")
+    html = feedback.get_data(as_text=True)
+    assert feedback.status_code == 200 and "was set aside" in html and "being reviewed again" in html
+    assert "Your proposal was Declined" not in html and "Your proposal was declined" not in html

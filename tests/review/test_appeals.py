@@ -174,12 +174,12 @@ def test_reasons_and_a_known_outcome_are_required(world, impartial):
 
 
 def test_appeal_counts(world, impartial):
-    assert appeals.appeal_counts() == {"submitted": 0, "upheld": 0, "dismissed": 0, "open": 0}
+    assert appeals.appeal_counts() == {"submitted": 0, "upheld": 0, "dismissed": 0, "withdrawn": 0, "open": 0}
     appeal = _appeal(world, release_one(world))
-    assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 0, "open": 1}
+    assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 0, "withdrawn": 0, "open": 1}
     appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed", reasons="Stands.")
     db.session.commit()
-    assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 1, "open": 0}
+    assert appeals.appeal_counts() == {"submitted": 1, "upheld": 0, "dismissed": 1, "withdrawn": 0, "open": 0}
 
 
 def test_the_results_framework_shows_the_appeal_counts(client, world, impartial):
@@ -189,4 +189,36 @@ def test_the_results_framework_shows_the_appeal_counts(client, world, impartial)
     page = client.get("/results").get_data(as_text=True)
     section = page[page.index('id="appeal-counts-title"'):page.index('id="filters-heading"')]
     figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", section))
-    assert figures == {"Submitted": "1", "Upheld": "0", "Dismissed": "1", "Awaiting a decision": "0"}
+    assert figures == {"Submitted": "1", "Upheld": "0", "Dismissed": "1", "Withdrawn": "0", "Awaiting a decision": "0"}
+
+
+def test_the_applicant_withdraws_an_open_appeal_and_the_decision_stands(world, impartial):
+    proposal = release_one(world)
+    appeal = _appeal(world, proposal)
+    for outsider in (world.applicants[1], world.reviewers[0]):
+        with pytest.raises(NotFound):
+            appeals.withdraw_appeal(actor=outsider, appeal=appeal)
+    for staff in (world.manager, impartial):  # they read it, but the appeal is the applicant's to withdraw
+        with pytest.raises(PermissionDenied):
+            appeals.withdraw_appeal(actor=staff, appeal=appeal)
+    appeals.withdraw_appeal(actor=world.applicants[0], appeal=appeal)
+    db.session.commit()
+    assert appeal.status == AppealStatus.WITHDRAWN and appeal.withdrawn_at is not None
+    assert proposal.status == ProposalStatus.DECLINED and not appeal.decision.is_set_aside
+    assert _actions(appeal) == ["review.appeal_submitted", "review.appeal_withdrawn"]
+    assert appeals.appeal_counts()["withdrawn"] == 1 and appeals.appeal_counts()["open"] == 0
+    with pytest.raises(Conflict, match="decided or withdrawn"):
+        appeals.withdraw_appeal(actor=world.applicants[0], appeal=appeal)
+    with pytest.raises(Conflict, match="decided or withdrawn"):  # nobody decides a withdrawn appeal
+        appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="upheld", reasons="Too late.")
+    with pytest.raises(Conflict, match="already been appealed"):  # and it is not made again
+        _appeal(world, proposal)
+
+
+def test_a_decided_appeal_cannot_be_withdrawn(world, impartial):
+    appeal = _appeal(world, release_one(world))
+    appeals.decide_appeal(actor=impartial, appeal=appeal, outcome="dismissed", reasons="Stands.")
+    db.session.commit()
+    with pytest.raises(Conflict, match="decided or withdrawn"):
+        appeals.withdraw_appeal(actor=world.applicants[0], appeal=appeal)
+    assert appeal.status == AppealStatus.DISMISSED
