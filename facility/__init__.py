@@ -147,7 +147,7 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, synchronous=app.config.get("SQLITE_SYNCHRONOUS", "FULL"))
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
     hooks.install()
 

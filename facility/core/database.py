@@ -14,8 +14,14 @@ from facility.extensions import db
 AUDIT_CHAIN_LOCK_KEY = 7_310_001
 
 
-def configure_engine(engine: Engine) -> None:
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
+
+
+def configure_engine(engine: Engine, *, synchronous: str = "FULL") -> None:
     """SQLite: foreign keys on, WAL, a busy timeout, and every transaction BEGIN IMMEDIATE.
+
+    `synchronous` is SQLite's flush setting (`SQLITE_SYNCHRONOUS` in the configuration): FULL, the
+    default, flushes every commit to disk; the test suite's throwaway databases use OFF.
 
     pysqlite's own transaction handling is switched off so that SQLAlchemy's
     "begin" event can issue BEGIN IMMEDIATE: a writer takes the database lock
@@ -24,6 +30,8 @@ def configure_engine(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite":
         return
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -33,6 +41,7 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
