@@ -49,8 +49,8 @@ test: $(VENV)/.dev $(AXE)
 	$(BIN)/ruff check .
 	$(BANDIT)
 	$(BIN)/mypy
-	$(PYTEST) -n $(TEST_WORKERS) -m "not serial"
-	$(PYTEST) -m "serial"
+	$(PYTEST) -n $(TEST_WORKERS) -m "not serial" --durations=10
+	$(PYTEST) -m "serial" --durations=10
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
