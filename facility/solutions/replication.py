@@ -43,8 +43,8 @@ EDITABLE = frozenset(challenge_services.FIELDS)
 def solution_line(grant: Grant) -> str:
     """The line of the new challenge's description that names the solution it replicates."""
     city = grant.challenge.city
-    return _("This challenge replicates the solution “%(title)s” by %(grantee)s, piloted in %(city)s.",
-             title=grant.proposal.title, grantee=grant.organization.name, city=city.name)
+    return str(_("This challenge replicates the solution “%(title)s” by %(grantee)s, piloted in %(city)s.",
+             title=grant.proposal.title, grantee=grant.organization.name, city=city.name))
 
 
 def prefill(grant: Grant, city: City) -> dict[str, Any]:

@@ -102,6 +102,7 @@ def replicate(grant_id: int) -> ResponseReturnValue:
         if solution:
             return redirect(url_for("solutions.show", grant_id=grant.id))
         return redirect(url_for("solutions.index"))
+    assert city is not None  # the policy checked it
     form = ReplicationForm()
     if request.method == "GET":
         form.fill_from_fields(replication.prefill(grant, city), _timezone())
