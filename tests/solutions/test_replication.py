@@ -186,11 +186,15 @@ def test_drafts_are_shown_to_their_city_and_staff_not_to_the_public(scene, clien
     assert "Secret draft" in client.get(f"/solutions/{grant.id}").get_data(as_text=True)
 
 
-def test_publishing_a_replication_refreshes_the_cached_library(scene, client):
+def test_publishing_a_replication_refreshes_the_cached_library(scene, client, count_queries):
     grant, _ = scene.make_pilot(name="Cached")
-    before = client.get(f"/solutions/{grant.id}")
-    assert "Not replicated yet." in before.get_data(as_text=True)
-    assert "Not replicated yet." in client.get(f"/solutions/{grant.id}").get_data(as_text=True)  # from the cache
+    for path in (f"/solutions/{grant.id}", "/solutions", "/api/v1/solutions", f"/api/v1/solutions/{grant.id}"):
+        first = client.get(path)
+        with count_queries() as ran:
+            again = client.get(path)
+        assert again.status_code == first.status_code == 200 and ran() == 0, path  # the second from the cache
+        assert again.headers["Cache-Control"] == "public, max-age=60", path
+    assert "Not replicated yet." in client.get(f"/solutions/{grant.id}").get_data(as_text=True)
     made = replication.start_replication(actor=scene.official, grant=grant, city=scene.city, title="Now public")
     challenge_services.submit_challenge(challenge=made.challenge, actor=scene.official)
     challenge_services.approve_challenge(challenge=made.challenge, actor=scene.manager)
