@@ -257,3 +257,17 @@ def test_the_demo_has_a_replicated_solution(app):
     client = app.test_client()
     assert "Open heat data for Lyon" in client.get(f"/solutions/{made.solution_grant_id}").get_data(as_text=True)
     assert "Replicates the solution" in client.get(f"/challenges/{made.challenge_id}").get_data(as_text=True)
+
+
+def test_anonymous_is_refused_by_the_service(scene):
+    from flask_login import AnonymousUserMixin
+
+    grant, _ = scene.make_pilot(name="Nobody")
+    with pytest.raises(PermissionDenied):
+        replication.start_replication(actor=AnonymousUserMixin(), grant=grant, city=scene.city)
+
+
+def test_the_city_official_dashboard_links_the_solutions_to_replicate(scene, signed_in, make_user):
+    official = signed_in(scene.official).get("/dashboard").get_data(as_text=True)
+    assert "Solutions to replicate" in official and 'href="/solutions"' in official
+    assert "Solutions to replicate" not in signed_in(make_user("innovator")).get("/dashboard").get_data(as_text=True)
