@@ -18,9 +18,10 @@ import config as config_module
 # Domain packages in dependency order. Each may have models.py, views.py (bp),
 # a dashboard panel and an API module under facility/api/.
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
-                   "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
+                   "disbursements", "portfolio", "solutions"]  # portfolio's demo adds to every package's data;
+# solutions (beside portfolio) reads grants and challenges, and its demo makes a solution of the portfolio's grant
 API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "appeals",
-               "grants", "contributions", "amendments", "disbursements", "results"]
+               "grants", "contributions", "amendments", "disbursements", "results", "solutions"]
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:

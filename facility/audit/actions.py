@@ -123,6 +123,8 @@ ACTION_LABELS: dict[str, Any] = {
     "disbursement.cancelled": _l("Payment cancelled"),
     "stripe.event_ignored": _l("Message from Stripe ignored"),
     "stripe.event_refused": _l("Message from Stripe refused"),
+    # solutions
+    "solution.replication_started": _l("Replication of a solution started"),
 }
 
 OBJECT_LABELS: dict[str, Any] = {
@@ -133,7 +135,7 @@ OBJECT_LABELS: dict[str, Any] = {
     "GrantRefund": _l("Refund"), "LedgerTransaction": _l("Ledger booking"), "MilestoneReport": _l("Milestone report"),
     "Organization": _l("Organisation"), "PasskeyCredential": _l("Passkey"), "PayoutAccount": _l("Payout details"),
     "Proposal": _l("Proposal"), "ReviewRound": _l("Review round"), "Review": _l("Review"),
-    "ReviewerAffiliation": _l("Declared affiliation"),
+    "ReviewerAffiliation": _l("Declared affiliation"), "Replication": _l("Replication of a solution"),
     "RoleGrantRequest": _l("Role request"), "StripeEvent": _l("Message from Stripe"), "User": _l("Account"),
 }
 

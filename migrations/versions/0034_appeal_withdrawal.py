@@ -1,7 +1,7 @@
 """review: an applicant may withdraw an appeal awaiting a decision
 
 Revision ID: 0034
-Revises: 0030
+Revises: 0033
 Create Date: 2026-12-04 18:40:00.000000
 
 - `review_appeals.status` is a portable enum (VARCHAR + CHECK); the CHECK gains 'withdrawn'.
@@ -13,7 +13,7 @@ from alembic import op
 import facility.core.models
 
 revision = '0034'
-down_revision = '0030'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 

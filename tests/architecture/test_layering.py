@@ -28,6 +28,7 @@ LAYERS = {
     "grants": 7,
     "disbursements": 8,
     "portfolio": 9,
+    "solutions": 9,  # the solutions library reads grants, challenges, proposals, cities (and portfolio's public grant)
     "api": 10,  # the API serves the portfolio's figures too (results, public ledger, open data)
     "app": 11,  # facility/__init__.py, cli.py, demo.py, seed_scale*.py, errors.py, security.py
 }

@@ -77,6 +77,8 @@ PAGES = {
     # the confirmations of what cannot be undone
     "proposals.withdraw", "disbursements.approve", "disbursements.cancel", "grants.release_pool", "review.release",
     "review.close_round",
+    # the solutions library, a solution and the city official's replication form
+    "solutions.index", "solutions.show", "solutions.replicate",
 }
 PER_ROLE = {"core.dashboard", "challenges.show", "proposals.show", "grants.grant"}
 

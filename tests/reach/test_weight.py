@@ -31,6 +31,7 @@ from facility.core.models import utcnow
 from facility.demo import seed
 from facility.extensions import db
 from facility.grants.models import Grant, GrantStatus
+from facility.solutions.queries import solution_condition
 from tests.factories.challenges import make_challenge
 from tests.security.permission_table import PUBLIC, TABLE
 
@@ -53,7 +54,7 @@ NOT_PAGE_PREFIXES = ("api_", "opendata.grants_", "opendata.iati", "opendata.thre
 _PAGE_ENDPOINTS = ("core.home", "challenges.index", "challenges.show", "cities.show", "grants.facility",
                    "results.index", "portfolio_public.register", "portfolio_public.grant", "grants.grant",
                    "portfolio_public.ledger", "opendata.index", "accounts.signin", "accounts.signup",
-                   "accounts.forgot_password")
+                   "accounts.forgot_password", "solutions.index", "solutions.show")
 
 
 class _Resources(HTMLParser):
@@ -186,6 +187,7 @@ def _public_pages() -> list[tuple[str, str]]:
     long_challenge = fill_the_challenge_list(kampala)
     grant = db.session.execute(sa.select(Grant.id).where(Grant.status == GrantStatus.ACTIVE)
                                .order_by(Grant.id).limit(1)).scalar_one()
+    solution = db.session.execute(sa.select(Grant.id).where(solution_condition()).order_by(Grant.id).limit(1)).scalar_one()
     return [
         ("core.home", "/"),
         ("challenges.index", "/challenges"),
@@ -198,6 +200,8 @@ def _public_pages() -> list[tuple[str, str]]:
         ("portfolio_public.grant", f"/grants/{grant}/public"),
         ("grants.grant", f"/grants/{grant}"),
         ("portfolio_public.ledger", "/facility/ledger"),
+        ("solutions.index", "/solutions"),
+        ("solutions.show", f"/solutions/{solution}"),
         ("opendata.index", "/opendata/"),
         ("accounts.signin", "/signin"),
         ("accounts.signup", "/signup"),
