@@ -5,6 +5,7 @@ objects (nor the Kampala and Suva ones the permission matrix relies on)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from facility.accounts.models import User
 from facility.challenges import services as challenge_services
@@ -35,7 +36,7 @@ def seed(state: dict, manager: User) -> None:
     cities, users, orgs = state.get("cities") or {}, state.get("users") or {}, state.get("orgs") or {}
     city = cities.get("Kathmandu")
     official = next((u for u in users.values() if city is not None and u.organization is city.organization), None)
-    applicants = [(key, orgs.get(key), users.get(email)) for key, email in
+    applicants: list[tuple[str, Any, Any]] = [(key, orgs.get(key), users.get(email)) for key, email in
                   (("solarkiosk", "founder@solarkiosk.demo"), ("waterwatch", "lead@waterwatch.demo"))]
     if city is None or official is None or any(org is None or user is None for _k, org, user in applicants):
         return
@@ -67,7 +68,7 @@ def seed(state: dict, manager: User) -> None:
     state["stages"] = {"pilot": pilot, "scale": scale}
 
 
-def _pilot_grant(pilot: Challenge, key: str, org, user: User, manager: User, *, all_accepted: bool) -> Grant:
+def _pilot_grant(pilot: Challenge, key: str, org: Any, user: User, manager: User, *, all_accepted: bool) -> Grant:
     """A submitted pilot proposal, awarded in two tranches, accepted by the grantee, its first milestone (or
     both) reported and accepted."""
     proposal = _build(pilot, key, org, user, ProposalStatus.SUBMITTED)

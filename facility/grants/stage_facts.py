@@ -41,18 +41,18 @@ def advancement_problem(grant: Grant, stage: Challenge, invited: set[int] | None
     accepted (accepted, being paid or paid), and the organisation is not invited yet. `invited` (the
     organisations already invited) saves a query per grant on a list."""
     if stage.previous_stage_id is None or grant.challenge_id != stage.previous_stage_id:
-        return _("This grant is not from the previous stage of this challenge.")
+        return str(_("This grant is not from the previous stage of this challenge."))
     if grant.status == GrantStatus.CANCELLED:
-        return _("The grant was cancelled.")
+        return str(_("The grant was cancelled."))
     tranches = [t for t in grant.tranches if t.status != TrancheStatus.CANCELLED]
     if not tranches:
-        return _("The grant has no milestone to accept.")
+        return str(_("The grant has no milestone to accept."))
     waiting = [t for t in tranches if t.status not in DONE_TRANCHE_STATUSES]
     if waiting:
-        return _("Milestone “%(title)s” is not accepted yet (%(status)s); every milestone must be accepted first.",
-                 title=waiting[0].title, status=label(waiting[0].status))
+        return str(_("Milestone “%(title)s” is not accepted yet (%(status)s); every milestone must be accepted "
+                     "first.", title=waiting[0].title, status=label(waiting[0].status)))
     if grant.organization_id in (invited_organization_ids(stage) if invited is None else invited):
-        return _("%(org)s is already invited to this stage.", org=grant.organization.name)
+        return str(_("%(org)s is already invited to this stage.", org=grant.organization.name))
     return ""
 
 
