@@ -1,4 +1,4 @@
-"""Who may advance from one stage of a staged prize to the next: the facts `policy.can_invite` and the
+"""Who may advance from one stage of a staged prize to the next: the facts `stage_policy.can_invite` and the
 "Invite grantees" page read (`grants.stages` makes the invitations)."""
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Who may invite grantees of one stage of a staged prize into the next (`grants.stages`); re-exported by
-`grants.policy`, so pages ask `may("grants.invite_to_stage", stage)` like any other permission."""
+"""Who may invite grantees of one stage of a staged prize into the next (`grants.stages`). `can_invite_to_stage`
+is re-exported by `grants.policy`, so pages ask `may("grants.invite_to_stage", stage)` like any other
+permission; `can_invite` (the same, for one grant) is asked by the service."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,5 @@
 """Pages of staged prizes: "Invite the previous stage's grantees" for the fund managers and the city's
-officials (`policy.can_invite_to_stage`, `policy.can_invite`), each grant listed with why it may or may not
+officials (`policy.can_invite_to_stage`, `stage_policy.can_invite`), each grant listed with why it may or may not
 advance."""
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from facility.core.inputs import REASON_CHARS, clean_text
 from facility.core.notify import notify
 from facility.core.policy import require
 from facility.extensions import db
-from facility.grants import policy
+from facility.grants import stage_policy
 from facility.grants.models import Grant
 
 
@@ -33,13 +33,13 @@ def _reason(value: Any) -> str:
 
 
 def invite_to_next_stage(*, actor: User, grant: Grant, next_stage: Challenge, reason: Any) -> ChallengeInvitation:
-    """Rule `policy.can_invite`: a fund manager or the stage city's official invites the organisation of a
+    """Rule `stage_policy.can_invite`: a fund manager or the stage city's official invites the organisation of a
     grant of the previous stage into the invitation-only `next_stage`, once, when every milestone of that
     grant that is not cancelled was accepted; with a public reason. Audited; the organisation's members are
     e-mailed (after commit)."""
-    require(policy.can_invite_to_stage(actor, next_stage))  # the role before the lock
+    require(stage_policy.can_invite_to_stage(actor, next_stage))  # the role before the lock
     db.session.refresh(next_stage, with_for_update=True)  # two invitations of one organisation: one waits
-    require(policy.can_invite(actor, grant, next_stage))
+    require(stage_policy.can_invite(actor, grant, next_stage))
     clean = _reason(reason)
     invitation = ChallengeInvitation(challenge_id=next_stage.id, organization_id=grant.organization_id,
                                      source_grant_id=grant.id, reason=clean, invited_by_id=actor.id)
