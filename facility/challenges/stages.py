@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import User
@@ -24,6 +25,14 @@ from facility.extensions import db
 
 STAGE_NAME_CHARS = 80
 """The longest stage name ("Pilot", "Scale", "Replication")."""
+
+
+def lock_challenge(challenge: Challenge) -> Challenge:
+    """Re-read the challenge under a row lock on its own row (FOR UPDATE OF challenges on PostgreSQL: its city is
+    joined; SQLite already holds the write lock)."""
+    return db.session.execute(
+        sa.select(Challenge).where(Challenge.id == challenge.id).with_for_update(of=Challenge)
+        .execution_options(populate_existing=True)).scalar_one()
 
 
 def _stage_name(value: Any, field: str, errors: dict[str, list[str]], *, required: bool) -> str:
@@ -62,7 +71,7 @@ def add_next_stage(*, actor: User, challenge: Challenge, stage_name: str, prize_
     goes through the usual submission and approval (which funds its pool). `previous_stage_name` names
     `challenge` itself when it has no stage name yet (e.g. "Pilot")."""
     require(policy.can_add_stage(actor, challenge))  # the role before the lock
-    db.session.refresh(challenge, with_for_update=True)  # two requests cannot both add the next stage
+    challenge = lock_challenge(challenge)  # two requests cannot both add the next stage
     require(policy.can_add_stage(actor, challenge))
     errors: dict[str, list[str]] = {}
     name = _stage_name(stage_name, "stage_name", errors, required=True)

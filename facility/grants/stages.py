@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.challenges.models import Challenge, ChallengeInvitation
+from facility.challenges.stages import lock_challenge
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS, clean_text
 from facility.core.notify import notify
@@ -38,7 +39,7 @@ def invite_to_next_stage(*, actor: User, grant: Grant, next_stage: Challenge, re
     grant that is not cancelled was accepted; with a public reason. Audited; the organisation's members are
     e-mailed (after commit)."""
     require(stage_policy.can_invite_to_stage(actor, next_stage))  # the role before the lock
-    db.session.refresh(next_stage, with_for_update=True)  # two invitations of one organisation: one waits
+    next_stage = lock_challenge(next_stage)  # two invitations of one organisation: one waits
     require(stage_policy.can_invite(actor, grant, next_stage))
     clean = _reason(reason)
     invitation = ChallengeInvitation(challenge_id=next_stage.id, organization_id=grant.organization_id,
