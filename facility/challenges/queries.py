@@ -192,9 +192,10 @@ def stages_of(challenge: Challenge) -> list[Challenge]:
 
 
 def visible_stages(user: Any, challenge: Challenge) -> list[Challenge]:
-    """`stages_of`, keeping the stages `user` may see (`policy.can_view`: drafts only to the city and staff)."""
-    chain = stages_of(challenge)
-    return [stage for stage in chain if policy.can_view(user, stage) is None] if len(chain) > 1 else []
+    """`stages_of`, keeping the stages `user` may see (`policy.can_view`: drafts only to the city and staff);
+    empty when that leaves one stage (nothing to list: a one-stage challenge, or a next stage still private)."""
+    visible = [stage for stage in stages_of(challenge) if policy.can_view(user, stage) is None]
+    return visible if len(visible) > 1 else []
 
 
 def invitations_of(challenge: Challenge) -> list[ChallengeInvitation]:

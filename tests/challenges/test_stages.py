@@ -140,7 +140,8 @@ def test_a_one_stage_challenge_is_its_own_chain_and_shows_no_stages(world, clien
 def test_the_public_page_lists_the_stages_and_hides_drafts(world, client, login):
     stage = _add(world, previous_stage_name="Pilot")
     html = client.get(f"/challenges/{world.challenge.id}").get_data(as_text=True)
-    assert "Stages" not in html or f"/challenges/{stage.id}\"" not in html  # the draft is not public
+    assert 'id="stages-heading"' not in html and f'href="/challenges/{stage.id}"' not in html  # a private draft
+    assert client.get(f"/api/v1/challenges/{world.challenge.id}").get_json()["stages"] == []
     login(client, world.official)
     html = client.get(f"/challenges/{world.challenge.id}").get_data(as_text=True)
     assert 'id="stages-heading"' in html and f'href="/challenges/{stage.id}"' in html

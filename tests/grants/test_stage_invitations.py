@@ -218,3 +218,12 @@ def test_the_api(staged, client, api_headers):
     assert client.post(f"{url}/invitations", json=body, headers=headers).status_code == 409
     public = client.get(f"{url}/invitations").get_json()
     assert [(i["organization_id"], i["reason"]) for i in public] == [(staged.done.organization_id, REASON)]
+
+
+def test_an_invitation_shows_at_once_on_the_cached_public_page(staged, client):
+    url = f"/challenges/{staged.stage.id}"
+    assert REASON not in client.get(url).get_data(as_text=True)
+    assert REASON not in client.get(url).get_data(as_text=True)  # served again (from the shared cache)
+    _invite(staged)
+    assert REASON in client.get(url).get_data(as_text=True)  # the commit bumped the cache's generation
+    assert REASON in client.get(f"/api/v1/challenges/{staged.stage.id}").get_data(as_text=True)
