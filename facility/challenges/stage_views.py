@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -53,6 +53,6 @@ def new_stage(challenge_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash(_("The next stage is saved as a draft. Check it, then submit it for approval."), "success")
             return redirect(url_for("challenges.show", challenge_id=stage.id))
-    status = 422 if form.errors or form.form_errors else 200
+    status = 422 if form.errors or form.form_errors else 409 if refusal is not None and request.method == "POST" else 200
     return render_template("challenges/next_stage.html", challenge=challenge, form=form,
                            refusal=refusal.reason if refusal is not None else ""), status

@@ -222,6 +222,9 @@ def test_the_add_stage_page(world, client, login):
     assert stage.prize_pool_cents == 20_000_000 and stage.invitation_only
     again = client.get(f"/challenges/{world.challenge.id}/next-stage")
     assert again.status_code == 200 and "already has a next stage" in again.get_data(as_text=True)
+    twice = client.post(f"/challenges/{world.challenge.id}/next-stage", data={**_form(world.challenge),
+                                                                             "csrf_token": token})
+    assert twice.status_code == 409 and len(queries.stages_of(world.challenge)) == 2
 
 
 def test_the_add_stage_page_refuses_the_wrong_people(world, client, login):
