@@ -21,7 +21,7 @@ DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges"
                    "disbursements", "portfolio", "solutions"]  # portfolio's demo adds to every package's data;
 # solutions (beside portfolio) reads grants and challenges, and its demo makes a solution of the portfolio's grant
 API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "appeals",
-               "grants", "contributions", "amendments", "disbursements", "results", "solutions"]
+               "grants", "contributions", "amendments", "disbursements", "results", "stages", "solutions"]
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:
@@ -186,9 +186,11 @@ def _register_blueprints(app: Flask) -> None:
     for module in package_modules("views"):
         app.register_blueprint(module.bp)
     app.register_blueprint(importlib.import_module("facility.accounts.passkey_views").bp)  # passkeys (WebAuthn)
+    app.register_blueprint(importlib.import_module("facility.challenges.stage_views").bp)  # staged prizes
     app.register_blueprint(importlib.import_module("facility.review.affiliation_views").bp)  # reviewers' affiliations
     app.register_blueprint(importlib.import_module("facility.review.appeal_views").bp)  # appeals of decisions
     importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
+    app.register_blueprint(importlib.import_module("facility.grants.stage_views").bp)  # invitations to a stage
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
     importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger

@@ -66,7 +66,7 @@ WRITE_FORM_PAGES = {
     "accounts.admin_user_roles", "payments.checkout", "grants.contributions", "review.review",
     "accounts.organization", "grants.cancel_grant", "grants.record_refund", "grant_amendments.propose",
     "proposals.withdraw", "disbursements.approve", "disbursements.cancel", "grants.release_pool", "review.release",
-    "review.close_round", "appeals.new", "solutions.replicate",
+    "review.close_round", "appeals.new", "solutions.replicate", "stages.new_stage", "stage_invitations.candidates",
 }
 NOT_FOR_STAFF = {
     # Pages that belong to one other role, which a fund manager does not get either.

@@ -140,8 +140,54 @@ class ChallengeSummarySchema(ChallengeRowFields):
         return [summary_row(c, now) for c in obj] if (self.many if many is None else many) else summary_row(obj, now)
 
 
+class StageSchema(ma.Schema):
+    """One stage of a staged prize, as the chain lists it."""
+
+    id = ma.fields.Integer()
+    url = ma.fields.Function(lambda c: url_for("api_challenges.get_challenge", challenge_id=c.id),
+                             metadata={"type": "string"})
+    title = ma.fields.String()
+    stage_name = ma.fields.String()
+    status = ma.fields.Function(lambda c: c.status.value)
+    invitation_only = ma.fields.Boolean()
+    opens_at = ma.fields.AwareDateTime()
+    closes_at = ma.fields.AwareDateTime()
+    prize_pool_cents = ma.fields.Integer(metadata={"description": "US cents"})
+
+
+class InvitationSchema(ma.Schema):
+    """An organisation invited into an invitation-only stage: who advanced, from which grant, and why."""
+
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    organization_id = ma.fields.Integer()
+    organization_name = ma.fields.Function(lambda i: i.organization.name, metadata={"type": "string"})
+    source_grant_id = ma.fields.Integer(allow_none=True, metadata={"description": "its grant in the previous stage"})
+    reason = ma.fields.String(metadata={"description": "why it advanced (public)"})
+    created_at = ma.fields.AwareDateTime()
+
+
+def _stages(challenge: Challenge) -> list[dict[str, Any]]:
+    return StageSchema(many=True).dump(queries.visible_stages(current_user, challenge))
+
+
+def _invitations(challenge: Challenge) -> list[dict[str, Any]]:
+    return InvitationSchema(many=True).dump(queries.invitations_of(challenge) if challenge.invitation_only else [])
+
+
 class ChallengeSchema(ChallengeRowFields):
-    """A challenge in full: the list's fields, the description, eligibility and the rubric."""
+    """A challenge in full: the list's fields, the description, eligibility, the rubric and its stages."""
+
+    previous_stage_id = ma.fields.Integer(allow_none=True, metadata={"description": "the stage before this one"})
+    stage_name = ma.fields.String(metadata={"description": "e.g. Pilot or Scale; empty for a one-stage challenge"})
+    invitation_only = ma.fields.Boolean(metadata={"description": "only organisations invited may apply"})
+    stages = ma.fields.Function(_stages, metadata={
+        "type": "array", "items": {"type": "object"},
+        "description": "the chain of stages, first to last, that the caller may see (StageSchema); empty for a "
+                       "one-stage challenge"})
+    invitations = ma.fields.Function(_invitations, metadata={
+        "type": "array", "items": {"type": "object"},
+        "description": "who advanced into this invitation-only stage and why (InvitationSchema)"})
 
     city = ma.fields.Nested(CityRefSchema)
     description = ma.fields.String(metadata={"description": "Markdown source"})

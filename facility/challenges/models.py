@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from markdown_it import MarkdownIt
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from facility.accounts.models import OrgType, User, enum_column
+from facility.accounts.models import Organization, OrgType, User, enum_column
 from facility.cities.models import City
 from facility.core.labels import labelled
 from facility.core.models import TimestampMixin, utcnow
@@ -102,6 +102,13 @@ class Challenge(TimestampMixin, db.Model):
     submitted_at: Mapped[datetime | None] = mapped_column()
     approved_at: Mapped[datetime | None] = mapped_column()
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # Staged prizes (`challenges.stages`): the stage before this one, this stage's short name ("Pilot",
+    # "Scale"; empty for a one-stage challenge) and whether only organisations invited from the previous
+    # stage may apply (`ChallengeInvitation`).
+    previous_stage_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("challenges.id"), index=True)
+    stage_name: Mapped[str] = mapped_column(sa.String(80), default="", server_default="", nullable=False)
+    invitation_only: Mapped[bool] = mapped_column(default=False, server_default=sa.false(), nullable=False)
 
     city: Mapped[City] = relationship(lazy="joined", innerjoin=True)
     criteria: Mapped[list[Criterion]] = relationship(
@@ -234,3 +241,27 @@ class DeadlineExtension(db.Model):
 
     challenge: Mapped[Challenge] = relationship(back_populates="extensions")
     actor: Mapped[User | None] = relationship()
+
+
+class ChallengeInvitation(db.Model):
+    """An organisation invited to an invitation-only stage from the previous one, with the public reason
+    why it advanced; at most one per stage and organisation. Made by `grants.stages.invite_to_next_stage`
+    from the grant the organisation holds in the previous stage (`source_grant_id`: grants sit above
+    challenges, so the key names the table, not the model)."""
+
+    __tablename__ = "challenge_invitations"
+    __table_args__ = (sa.UniqueConstraint("challenge_id", "organization_id", name="uq_challenge_invitations_org"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("challenges.id", ondelete="CASCADE"), index=True, nullable=False)
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False)
+    source_grant_id: Mapped[int | None] = mapped_column(sa.ForeignKey("grants.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    invited_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
+
+    challenge: Mapped[Challenge] = relationship()
+    organization: Mapped[Organization] = relationship(lazy="joined", innerjoin=True)
+    invited_by: Mapped[User | None] = relationship()

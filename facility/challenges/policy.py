@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.policy import (
@@ -16,6 +17,7 @@ from facility.accounts.policy import (
     is_auditor,
     is_fund_manager,
     is_signed_in,
+    mfa_refusal,
     read_only_reason,
     reads_everything,
     role_refusal,
@@ -25,6 +27,7 @@ from facility.cities.policy import is_official
 from facility.core.labels import label
 from facility.core.models import utcnow
 from facility.core.policy import Decision, conflict, forbidden, hidden
+from facility.extensions import db
 
 
 def is_city_official(user: Any, challenge: Challenge) -> bool:
@@ -104,6 +107,43 @@ def can_extend_deadline(user: Any, challenge: Challenge) -> Decision:
         return conflict(_("Only published challenges have deadlines to extend."))
     if challenge.phase == Phase.CLOSED:
         return conflict(_("The deadline has already passed; a closed challenge cannot be reopened."))
+    return None
+
+
+MAX_STAGES = 5
+"""The most stages a chain may have (pilot, scale, ...): `queries.stages_of` loads at most this many."""
+
+
+def has_next_stage(challenge: Challenge) -> bool:
+    """Some challenge (of any status) names `challenge` as its previous stage."""
+    return bool(db.session.execute(
+        sa.select(sa.exists().where(Challenge.previous_stage_id == challenge.id))).scalar())
+
+
+def stage_number(challenge: Challenge) -> int:
+    """1 for a first (or only) stage, 2 for the stage after it, ...: counted up the chain (at most MAX_STAGES)."""
+    number, previous = 1, challenge.previous_stage_id
+    while previous is not None and number <= MAX_STAGES:
+        number += 1
+        previous = db.session.execute(
+            sa.select(Challenge.previous_stage_id).where(Challenge.id == previous)).scalar()
+    return number
+
+
+def can_add_stage(user: Any, challenge: Challenge) -> Decision:
+    """The city's officials and fund managers add the next stage to an approved (published or finished)
+    challenge that has no next stage yet, up to MAX_STAGES stages in a chain."""
+    if not (is_city_official(user, challenge) or is_fund_manager(user)):
+        return role_refusal(user, _("Only fund managers and the city's officials add stages to a challenge."))
+    if not is_city_official(user, challenge) and (refusal := mfa_refusal(user)) is not None:
+        return refusal
+    if challenge.status not in PUBLIC_STATUSES:
+        return conflict(_("A next stage follows an approved challenge; this one is %(status)s.",
+                          status=_status(challenge)))
+    if has_next_stage(challenge):
+        return conflict(_("This stage already has a next stage; add one after the last stage."))
+    if stage_number(challenge) >= MAX_STAGES:
+        return conflict(_("A challenge has at most %(n)d stages.", n=MAX_STAGES))
     return None
 
 

@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager, lazyload, load_only, selectinload
 
 from facility.challenges import policy
-from facility.challenges.models import PUBLIC_STATUSES, Challenge, ChallengeStatus, Clarification, FocusArea
+from facility.challenges.models import (
+    PUBLIC_STATUSES,
+    Challenge,
+    ChallengeInvitation,
+    ChallengeStatus,
+    Clarification,
+    FocusArea,
+)
 from facility.cities.models import City
 from facility.core.dashboard import Waiting, waiting
 from facility.core.errors import NotFound
@@ -155,3 +162,53 @@ def clarifications_to_answer(city_id: int) -> Waiting:
     return waiting(Clarification.challenge_id, Clarification.created_at,
                    Clarification.answered_at.is_(None), Challenge.city_id == city_id,
                    joins=((Challenge, Challenge.id == Clarification.challenge_id),))
+
+
+# --- stages ---
+
+
+def stages_of(challenge: Challenge) -> list[Challenge]:
+    """The chain of stages `challenge` belongs to, first to last (just `[challenge]` for a one-stage
+    challenge): one query, two recursive walks from it (up through `previous_stage_id`, down to the stages
+    naming it), each capped at `policy.MAX_STAGES`, then ordered by following the links."""
+    up = (sa.select(Challenge.id, Challenge.previous_stage_id, sa.literal(1).label("depth"))
+          .where(Challenge.id == challenge.id).cte("stages_up", recursive=True))
+    up = up.union_all(sa.select(Challenge.id, Challenge.previous_stage_id, (up.c.depth + 1).label("depth"))
+                      .where(Challenge.id == up.c.previous_stage_id, up.c.depth < policy.MAX_STAGES))
+    down = (sa.select(Challenge.id, sa.literal(1).label("depth"))
+            .where(Challenge.id == challenge.id).cte("stages_down", recursive=True))
+    down = down.union_all(sa.select(Challenge.id, (down.c.depth + 1).label("depth"))
+                          .where(Challenge.previous_stage_id == down.c.id, down.c.depth < policy.MAX_STAGES))
+    rows = db.session.execute(
+        sa.select(Challenge).where(sa.or_(Challenge.id.in_(sa.select(up.c.id)), Challenge.id.in_(sa.select(down.c.id))))
+    ).scalars().all()
+    by_previous = {row.previous_stage_id: row for row in rows}
+    ids = {row.id for row in rows}
+    first = next((row for row in rows if row.previous_stage_id not in ids), challenge)
+    chain = [first]
+    while chain[-1].id in by_previous and len(chain) < 2 * policy.MAX_STAGES:
+        chain.append(by_previous[chain[-1].id])
+    return chain
+
+
+def visible_stages(user: Any, challenge: Challenge) -> list[Challenge]:
+    """`stages_of`, keeping the stages `user` may see (`policy.can_view`: drafts only to the city and staff);
+    empty when that leaves one stage (nothing to list: a one-stage challenge, or a next stage still private)."""
+    visible = [stage for stage in stages_of(challenge) if policy.can_view(user, stage) is None]
+    return visible if len(visible) > 1 else []
+
+
+def invitations_of(challenge: Challenge) -> list[ChallengeInvitation]:
+    """The organisations invited to the stage, the first invited first, with their organisation."""
+    return list(db.session.execute(
+        sa.select(ChallengeInvitation).where(ChallengeInvitation.challenge_id == challenge.id)
+        .order_by(ChallengeInvitation.id)).scalars())
+
+
+def is_invited(challenge: Challenge, organization_id: int | None) -> bool:
+    """The organisation holds an invitation to the stage."""
+    if organization_id is None:
+        return False
+    return bool(db.session.execute(sa.select(sa.exists().where(
+        ChallengeInvitation.challenge_id == challenge.id,
+        ChallengeInvitation.organization_id == organization_id))).scalar())

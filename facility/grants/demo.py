@@ -21,6 +21,7 @@ from facility.grants import (
     awards,
     contributions,
     demo_funds,
+    demo_stages,
     milestones,
     payouts,
     summaries,
@@ -169,6 +170,7 @@ def seed(state: dict) -> None:
     _amended_grant(state, state.get("demo_grants", []))
     state["grants_seeded"] = len(proposals)
     _award_awaiting_approval(state, manager, closed_ids, today)
+    demo_stages.seed(state, manager)  # a two-stage challenge, last: it changes none of the objects above
 
 
 def _award_awaiting_approval(state: dict, manager: User, closed_ids: list[int], today: date) -> None:

@@ -48,6 +48,7 @@ from facility.grants.models import (
     TrancheStatus,
 )
 from facility.grants.paid import net_paid_cents
+from facility.grants.stage_policy import can_invite_to_stage as can_invite_to_stage  # staged prizes (the rules)
 from facility.proposals.models import Proposal, ProposalStatus
 from facility.review.facts import latest_released_decision
 from facility.review.models import DecisionKind

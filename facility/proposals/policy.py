@@ -15,6 +15,7 @@ from facility.accounts.policy import has_role, is_member_of, is_signed_in, reads
 from facility.challenges.models import Challenge, ChallengeStatus
 from facility.challenges.policy import can_view as can_view_challenge
 from facility.challenges.policy import is_city_official
+from facility.challenges.queries import is_invited
 from facility.core.labels import label
 from facility.core.policy import Decision, conflict, hidden
 from facility.proposals.models import COMPETING_STATUSES, Attachment, Proposal, ProposalStatus
@@ -42,15 +43,27 @@ def can_view(user: Any, proposal: Proposal) -> Decision:
     return hidden(_("There is no such proposal."))
 
 
+def invitation_refusal(user: Any, challenge: Challenge) -> Decision:
+    """An invitation-only stage takes proposals only from organisations invited from the previous stage
+    (`challenges.models.ChallengeInvitation`)."""
+    if challenge.invitation_only and not is_invited(challenge, getattr(user, "organization_id", None)):
+        return conflict(_("This stage is by invitation: only organisations invited from the previous stage "
+                          "may apply."))
+    return None
+
+
 def can_create(user: Any, challenge: Challenge) -> Decision:
-    """An innovator of an innovator organisation drafts a proposal to an open challenge it sees
-    (one per organisation: `services.create_proposal` checks that under a lock)."""
+    """An innovator of an innovator organisation drafts a proposal to an open challenge it sees, when the
+    challenge is by invitation only if the organisation is invited (one per organisation:
+    `services.create_proposal` checks that under a lock)."""
     refusal = can_view_challenge(user, challenge)
     if refusal is not None:
         return refusal
     if not (has_role(user, Role.INNOVATOR) and user.organization is not None
             and user.organization.kind == OrgKind.INNOVATOR):
         return role_refusal(user, _("Only innovators of an innovator organisation may propose."))
+    if (refusal := invitation_refusal(user, challenge)) is not None:
+        return refusal
     if not challenge.is_open:
         return conflict(_("This challenge is not open for proposals."))
     return None
@@ -73,14 +86,17 @@ def can_edit(user: Any, proposal: Proposal) -> Decision:
 
 
 def can_submit(user: Any, proposal: Proposal) -> Decision:
-    """The applicant's innovators submit a draft while the challenge is open (eligibility and
-    completeness are `services.submission_problems`, reported field by field)."""
+    """The applicant's innovators submit a draft while the challenge is open, to an invitation-only stage
+    only while their organisation is invited (eligibility and completeness are
+    `services.submission_problems`, reported field by field)."""
     refusal = _applicant(user, proposal, _("Only the applicant organisation's innovators may submit this proposal."))
     if refusal is not None:
         return refusal
     if proposal.status != ProposalStatus.DRAFT:
         return conflict(_("This proposal is %(status)s, not a draft.", status=label(proposal.status)))
     challenge = proposal.challenge
+    if (refusal := invitation_refusal(user, challenge)) is not None:
+        return refusal
     if challenge.is_open:
         return None
     if challenge.status != ChallengeStatus.PUBLISHED:

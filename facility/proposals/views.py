@@ -263,6 +263,8 @@ def challenge_links(challenge: Challenge) -> dict:
             links["own"] = existing
         elif policy.can_create(user, challenge) is None:
             links["new"] = url_for("proposals.new", challenge_id=challenge.id)
+        elif (refusal := policy.invitation_refusal(user, challenge)) is not None and challenge.is_open:
+            links["refused"] = refusal.reason  # instead of the apply button: why this organisation may not
     if policy.can_list(user, challenge) is None:
         links["list"] = url_for("proposals.challenge_proposals", challenge_id=challenge.id)
     return links

@@ -1,7 +1,7 @@
 """solutions: replications (a challenge started from a proven solution)
 
 Revision ID: 0033
-Revises: 0030
+Revises: 0032
 Create Date: 2026-12-04 18:30:00.000000
 
 - `replications`: one row per replication challenge (unique), naming the solution's grant it replicates,
@@ -14,7 +14,7 @@ from alembic import op
 import facility.core.models
 
 revision = '0033'
-down_revision = '0030'
+down_revision = '0032'
 branch_labels = None
 depends_on = None
 

@@ -90,8 +90,11 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     third.tranches[1].status = TrancheStatus.PAID
     ledger.transfer(key="test-paid-third", source=ledger.commitment_code(third.id), target=ledger.disbursed_account(),
                     amount_cents=third.tranches[1].amount_cents, actor=None, kind="disbursement")
+    # Staged prizes: an invitation-only stage after `challenge`, open for proposals.
+    stage = make_challenge(closed=False)
+    stage.previous_stage_id, stage.invitation_only = challenge.id, True
     db.session.commit()
-    objects = SimpleNamespace(contribution=contribution, to_award=to_award, finished=finished, active=active,
+    objects = SimpleNamespace(stage=stage, contribution=contribution, to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
                               evidence=evidence, received=received, accepted_report=accepted_report,
                               third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment,
@@ -131,6 +134,8 @@ CASES = {
     # Co-funding a published challenge: donors and its city's officials (an official of no/another city is refused).
     "can_cofund": (lambda o: o.to_award.challenge, "donor", "grantee", "official"),
     "can_view_attribution": (lambda o: None, "donor", "grantee", "other_innovator"),
+    # Inviting the previous stage's grantees: fund managers and the stage city's officials (not another city's).
+    "can_invite_to_stage": (lambda o: o.stage, "manager", "grantee", "official"),
 }
 
 

@@ -157,6 +157,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_accounts.sign_up", "POST"): row(PUBLIC),
     # api_challenges
     ("api_challenges.answer_clarification", "POST"): row("city_official"),
+    ("api_stages.add_stage", "POST"): row("city_official", "fund_manager"),
+    ("api_stages.invite", "POST"): row("city_official", "fund_manager"),
+    ("api_stages.list_candidates", "GET"): row("city_official", "fund_manager"),
+    ("api_stages.list_invitations", "GET"): row(PUBLIC),
     ("api_challenges.approve_challenge", "POST"): row("fund_manager"),
     # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).
     ("api_challenges.ask_clarification", "POST"): row(SIGNED_IN - {"auditor"}),
@@ -269,6 +273,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("audit.index", "GET"): row("admin", "fund_manager", "auditor"),
     # challenges
     ("challenges.answer", "POST"): row("city_official"),
+    ("stages.new_stage", "GET"): row("city_official", "fund_manager"),
+    ("stages.new_stage", "POST"): row("city_official", "fund_manager"),
+    ("stage_invitations.candidates", "GET"): row("city_official", "fund_manager"),
+    ("stage_invitations.invite", "POST"): row("city_official", "fund_manager"),
     ("challenges.approvals", "GET"): row("fund_manager", "auditor"),
     ("challenges.approve", "POST"): row("fund_manager"),
     # Anyone signed in who sees a published challenge asks about it, auditors excepted (challenges.policy.can_ask).

@@ -61,6 +61,10 @@ API_BODIES = {
     "api_proposals.patch_proposal": {"title": "Matrix"},
     "api_review.declare_conflict": {"reason": "matrix"},
     "api_review.put_review": {},
+    # Past the policy, the service refuses these dates (422): nothing is written by the allowed.
+    "api_stages.add_stage": {"stage_name": "Scale", "prize_pool_cents": 100, "max_award_cents": 100,
+                             "opens_at": "2030-01-02T00:00:00+00:00", "closes_at": "2030-01-01T00:00:00+00:00"},
+    "api_stages.invite": {"grant_id": 1, "reason": "matrix"},
 }
 API_UPLOADS = {"api_proposals.upload_attachment"}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
