@@ -20,7 +20,7 @@ import config as config_module
 DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges", "proposals", "review", "grants",
                    "disbursements", "portfolio"]  # portfolio last: its demo adds to every package's data
 API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "appeals",
-               "grants", "contributions", "amendments", "disbursements", "results"]
+               "grants", "contributions", "amendments", "disbursements", "results", "indicators"]
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:
@@ -187,6 +187,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(importlib.import_module("facility.accounts.passkey_views").bp)  # passkeys (WebAuthn)
     app.register_blueprint(importlib.import_module("facility.review.affiliation_views").bp)  # reviewers' affiliations
     app.register_blueprint(importlib.import_module("facility.review.appeal_views").bp)  # appeals of decisions
+    app.register_blueprint(importlib.import_module("facility.challenges.indicator_views").bp)  # /indicators
     importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
