@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from facility.challenges.indicators import SDG11_TARGET_NAMES, grouped
+from facility.challenges.indicators import SDG11_TARGET_NAMES, grouped, indicator, is_indicator
 
 bp = Blueprint("indicators", __name__)
 
@@ -13,3 +13,9 @@ bp = Blueprint("indicators", __name__)
 def catalogue():
     """The catalogue: codes and short names (the full definitions are the publishers')."""
     return render_template("indicators/catalogue.html", frameworks=grouped(), sdg_targets=SDG11_TARGET_NAMES)
+
+
+@bp.app_template_global("indicator_name")
+def indicator_name(code: str) -> str:
+    """A catalogue code's short name in the viewer's language ("" for a code not in the catalogue)."""
+    return str(indicator(code).name) if is_indicator(code) else ""

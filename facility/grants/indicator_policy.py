@@ -62,6 +62,16 @@ def can_verify_reading(user: Any, reading: IndicatorReading) -> Decision:
     )
 
 
+def can_review_reading(user: Any, indicator: TrancheIndicator) -> Decision:
+    """A fund manager verifies or rejects the indicator's value awaiting verification (`can_verify_reading`)."""
+    return first(
+        lambda: fund_manager_refusal(user, _("Only fund managers verify indicator values.")),
+        lambda: None if indicator.pending_reading is not None else conflict(
+            _("No value of this indicator awaits verification.")),
+        lambda: can_verify_reading(user, indicator.pending_reading),
+    )
+
+
 def can_set_condition(user: Any, indicator: TrancheIndicator) -> Decision:
     """A fund manager makes an indicator a payment condition of its tranche, or not, while the tranche is unpaid."""
     return first(

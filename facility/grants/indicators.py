@@ -14,13 +14,18 @@ from flask_babel import gettext as _
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.core.database import lock_row
-from facility.core.errors import Conflict, ValidationFailed
+from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS, clean_text
 from facility.core.models import utcnow
 from facility.core.policy import require
 from facility.extensions import db
 from facility.grants.indicator_models import READING_TRANSITIONS, IndicatorReading, ReadingStatus, TrancheIndicator
-from facility.grants.indicator_policy import can_report_reading, can_set_condition, can_verify_reading
+from facility.grants.indicator_policy import (
+    can_report_reading,
+    can_review_reading,
+    can_set_condition,
+    can_verify_reading,
+)
 from facility.grants.models import Grant, Tranche
 from facility.proposals.indicator_models import scaled
 from facility.proposals.indicators import clean_value
@@ -127,9 +132,9 @@ def reject_reading(*, reading: IndicatorReading, actor: User, comment: Any) -> I
 
 def review_pending(*, indicator: TrancheIndicator, actor: User, verify: bool, comment: Any = "") -> IndicatorReading:
     """The indicator's reading awaiting verification verified (`verify`) or rejected: what pages and API post."""
+    require(can_review_reading(actor, indicator))
     reading = indicator.pending_reading
-    if reading is None:
-        raise Conflict(_("No value of this indicator awaits verification."))
+    assert reading is not None  # can_review_reading refuses otherwise
     return verify_reading(reading=reading, actor=actor, comment=comment) if verify else \
         reject_reading(reading=reading, actor=actor, comment=comment)
 

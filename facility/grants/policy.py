@@ -486,6 +486,7 @@ def can_see_refund_references(user: Any, grant: Grant) -> Decision:
 # --- indicators (grants.indicator_policy, here for `may("grants.<action>", ...)`) -------------------
 from facility.grants.indicator_policy import (  # noqa: E402,F401
     can_report_reading,
+    can_review_reading,
     can_see_unverified_readings,
     can_set_condition,
     can_verify_reading,

@@ -1,0 +1,79 @@
+"""The grant page's indicators: shown to the grantee and staff with their forms; reading, verification and
+condition forms refuse the wrong people and garbage."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from facility.extensions import db
+from facility.grants.indicator_models import ReadingStatus
+from tests.conftest import csrf_token_from
+from tests.grants.test_indicators import measured  # noqa: F401 - the fixture
+
+
+def _page(client, grant):
+    return client.get(f"/grants/{grant.id}").get_data(as_text=True)
+
+
+def _post(client, grant, tranche, kind, indicator, **fields):
+    token = csrf_token_from(_page(client, grant))
+    data = {"csrf_token": token, f"{kind}-{indicator.id}-code": indicator.code}
+    data.update({f"{kind}-{indicator.id}-{name}": value for name, value in fields.items()})
+    return client.post(f"/tranches/{tranche.id}/indicators/{kind}", data=data)
+
+
+def test_the_grantee_reports_a_value_and_a_fund_manager_verifies_it(measured, signed_in):  # noqa: F811
+    grant, manager, grantee = measured
+    tranche = grant.tranches[0]
+    item = tranche.indicators[0]
+    client = signed_in(grantee)
+    html = _page(client, grant)
+    assert "Basic Water Supply" in html and "Report the value" in html and "Verify the value" not in html
+    bad = _post(client, grant, tranche, "reading", item, value="lots")
+    assert bad.status_code == 422 and "Give a number" in bad.get_data(as_text=True)
+    ok = _post(client, grant, tranche, "reading", item, value="81", note="Survey")
+    assert ok.status_code == 302
+    assert item.readings[0].status is ReadingStatus.SUBMITTED
+    client = signed_in(manager)
+    html = _page(client, grant)
+    assert "Verify the value" in html and "Make it a payment condition" in html
+    refused = _post(client, grant, tranche, "review", item, reject="1", comment="")
+    assert refused.status_code == 422
+    done = _post(client, grant, tranche, "review", item, verify="1")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert item.readings[0].status is ReadingStatus.VERIFIED
+    done = _post(client, grant, tranche, "condition", item, is_condition="1")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert item.is_condition
+    assert "Payment condition" in _page(client, grant)
+
+
+@pytest.mark.parametrize("kind", ["reading", "review", "condition"])
+def test_the_wrong_people_are_refused(measured, signed_in, client, make_user, make_org, kind):  # noqa: F811
+    grant, manager, grantee = measured
+    tranche = grant.tranches[0]
+    item = tranche.indicators[0]
+    data = {f"{kind}-{item.id}-code": item.code}
+    assert client.post(f"/tranches/{tranche.id}/indicators/{kind}", data=data).status_code in (302, 400)
+    outsider = signed_in(make_user("innovator", organization=make_org(name="Elsewhere")))
+    data["csrf_token"] = csrf_token_from(outsider.get("/profile").get_data(as_text=True))
+    assert outsider.post(f"/tranches/{tranche.id}/indicators/{kind}", data=data).status_code == 404
+    auditor = signed_in(make_user("auditor"))
+    data["csrf_token"] = csrf_token_from(auditor.get("/profile").get_data(as_text=True))
+    assert auditor.post(f"/tranches/{tranche.id}/indicators/{kind}", data=data).status_code == 403
+    wrong = signed_in(grantee if kind != "reading" else manager)
+    data["csrf_token"] = csrf_token_from(_page(wrong, grant))
+    assert wrong.post(f"/tranches/{tranche.id}/indicators/{kind}", data=data).status_code in (403, 422)
+
+
+def test_an_unknown_code_is_a_bad_request(measured, signed_in):  # noqa: F811
+    grant, manager, grantee = measured
+    client = signed_in(grantee)
+    token = csrf_token_from(_page(client, grant))
+    response = client.post(f"/tranches/{grant.tranches[0].id}/indicators/reading",
+                           data={"csrf_token": token, "reading-1-code": "nope"})
+    assert response.status_code == 400
+    assert re.search("Basic Water Supply", _page(client, grant))
