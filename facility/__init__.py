@@ -190,6 +190,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(importlib.import_module("facility.challenges.indicator_views").bp)  # /indicators
     importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
     importlib.import_module("facility.grants.indicator_views").register(app)  # a grant's indicator forms
+    importlib.import_module("facility.proposals.indicator_views").register(app)  # a draft's milestone indicators
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
     importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger
