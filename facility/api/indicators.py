@@ -100,17 +100,25 @@ class TrancheIndicatorSchema(TermsSchema):
     latest_verified_value = ma.fields.Function(
         lambda i: str(i.latest_verified.value) if i.latest_verified else None, allow_none=True)
     reached = ma.fields.Boolean()
-    readings = ma.fields.Method("_readings", metadata={
-        "description": "every reading (the grantee, the city and staff); verified ones for others"})
 
-    def _readings(self, item: Any) -> list[dict[str, Any]]:
-        shown = item.readings if self.context.get("unverified") else [r for r in item.readings
-                                                                        if r.status.value == "verified"]
-        return ReadingSchema(many=True).dump(shown)  # type: ignore[no-any-return]
+
+class GrantIndicatorSchema(TrancheIndicatorSchema):
+    readings = ma.fields.List(ma.fields.Nested(ReadingSchema), metadata={
+        "description": "every reading for the grantee, the city and staff; verified ones for others"})
 
 
 class GrantIndicatorsSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Dict())
+    items = ma.fields.List(ma.fields.Nested(GrantIndicatorSchema))
+
+
+class _Shown:
+    """A tranche indicator with the readings its viewer may see."""
+
+    def __init__(self, indicator: Any, readings: list[Any]) -> None:
+        self._indicator, self.readings = indicator, readings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._indicator, name)
 
 
 class ReadingInSchema(ma.Schema):
@@ -177,9 +185,9 @@ def remove_milestone_indicator(data: dict[str, Any], proposal_id: int) -> Any:
 
 
 def _grant_indicators(user: Any, grant: Any) -> dict[str, Any]:
-    schema = TrancheIndicatorSchema(many=True)
-    schema.context = {"unverified": can_see_unverified_readings(user, grant) is None}
-    return {"items": schema.dump([i for t in grant.tranches for i in t.indicators])}
+    everything = can_see_unverified_readings(user, grant) is None
+    return {"items": [_Shown(i, i.readings if everything else [r for r in i.readings if r.status.value == "verified"])
+                      for t in grant.tranches for i in t.indicators]}
 
 
 @blp.route("/grants/<int:grant_id>/indicators", methods=["GET"])
