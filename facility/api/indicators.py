@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_babel import gettext as _
 
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_user
 from facility.challenges.indicators import CATALOGUE, CATALOGUE_SOURCE, MAX_CODE_CHARS
+from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS
 from facility.core.labels import label
 from facility.extensions import db
@@ -77,7 +79,12 @@ class MilestoneIndicatorInSchema(ma.Schema):
 
 
 class MilestoneIndicatorRemoveInSchema(ma.Schema):
-    indicator_id = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(min=1, max=2**31 - 1))
+    """Checked by the handler after the policy (404 for a caller who may not see the proposal, whatever the body)."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    indicator_id = ma.fields.Raw(load_default=None, metadata={"type": "integer", "description": "the indicator's id"})
 
 
 class ReadingSchema(ma.Schema):
@@ -122,12 +129,15 @@ class _Shown:
 
 
 class ReadingInSchema(ma.Schema):
+    """Checked by the service (`grants.indicators.report_reading`) after the policy, so that a caller who may not
+    see the tranche is told it does not exist (404) whatever the body."""
+
     class Meta:
         unknown = ma.EXCLUDE
 
-    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=MAX_CODE_CHARS))
-    value = ma.fields.Raw(required=True, metadata={"description": "the measured value: a number, at most four decimals"})
-    note = ma.fields.String(load_default="", validate=ma.validate.Length(max=REASON_CHARS))
+    code = ma.fields.Raw(load_default=None, metadata={"type": "string", "description": "the indicator's code"})
+    value = ma.fields.Raw(load_default=None, metadata={"description": "the measured value: a number, at most four decimals"})
+    note = ma.fields.Raw(load_default="", metadata={"type": "string", "description": f"at most {REASON_CHARS} characters"})
 
 
 class ReadingReviewInSchema(ma.Schema):
@@ -178,8 +188,12 @@ def add_milestone_indicator(data: dict[str, Any], proposal_id: int) -> Any:
 def remove_milestone_indicator(data: dict[str, Any], proposal_id: int) -> Any:
     """Remove a milestone indicator of a draft (the applicant's innovators)."""
     user = require_user()
-    proposal_indicators.remove_milestone_indicator(
-        proposal=proposal_queries.get_visible_proposal(user, proposal_id), actor=user, indicator_id=data["indicator_id"])
+    proposal = proposal_queries.get_visible_proposal(user, proposal_id)
+    indicator_id = data["indicator_id"]
+    if isinstance(indicator_id, bool) or not isinstance(indicator_id, int):
+        message = _("Give the indicator's id, a whole number.")
+        raise ValidationFailed(message, errors={"indicator_id": [message]})
+    proposal_indicators.remove_milestone_indicator(proposal=proposal, actor=user, indicator_id=indicator_id)
     db.session.commit()
     return None
 

@@ -35,6 +35,17 @@ def can_see_unverified_readings(user: Any, grant: Grant) -> Decision:
     return forbidden(_("Only the grantee, the city and the facility's staff see values not yet verified."))
 
 
+def can_measure(user: Any, grant: Grant) -> Decision:
+    """The role part of reporting values: the grantee organisation's innovators."""
+    return None if _grantee(user, grant) else role_refusal(
+        user, _("Only the grantee organisation's innovators report indicator values."))
+
+
+def can_verify_values(user: Any, _grant: Grant | None = None) -> Decision:
+    """The role part of verifying values and setting payment conditions: fund managers."""
+    return fund_manager_refusal(user, _("Only fund managers verify indicator values and set payment conditions."))
+
+
 def can_report_reading(user: Any, indicator: TrancheIndicator) -> Decision:
     """The grantee's innovators report a measured value for an indicator of an unpaid tranche of an active grant,
     when no earlier reading of it awaits verification."""

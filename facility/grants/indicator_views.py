@@ -79,6 +79,7 @@ def indicator_forms(grant: Grant) -> dict[tuple[int, str], FlaskForm]:
 def _posted(tranche_id: int, kind: str) -> tuple[Any, TrancheIndicator, FlaskForm]:
     """The tranche (404 for those who may not see it), the indicator the form names, and the form."""
     tranche = queries.get_visible_tranche(_me(), tranche_id)
+    _refuse_role(policy.can_measure(_me(), tranche.grant) if kind == "reading" else policy.can_verify_values(_me()))
     code = next((value for name, value in request.form.items() if name.endswith("-code")), None)
     item = next((i for i in tranche.indicators if i.code == code), None)
     if item is None:

@@ -15,7 +15,7 @@ from facility.accounts.models import User
 from facility.audit.services import record
 from facility.challenges.indicators import is_indicator
 from facility.core.database import lock_row
-from facility.core.errors import NotFound, ValidationFailed
+from facility.core.errors import ValidationFailed
 from facility.core.inputs import clean_text
 from facility.core.policy import require
 from facility.extensions import db
@@ -124,12 +124,14 @@ def add_milestone_indicator(*, proposal: Proposal, actor: User, milestone_positi
 
 
 def remove_milestone_indicator(*, proposal: Proposal, actor: User, indicator_id: Any) -> None:
-    """Rule: the applicant's innovators remove a milestone indicator of a draft (`policy.can_edit`)."""
+    """Rule: the applicant's innovators remove a milestone indicator of a draft (`policy.can_edit`); an id that is
+    not one of the proposal's indicators is refused on `indicator_id`."""
     proposal = lock_row(Proposal, proposal.id, missing=_("Not found."))
     require(can_edit(actor, proposal))
     item = next((i for i in proposal.milestone_indicators if i.id == indicator_id), None)
     if item is None:
-        raise NotFound(_("This proposal has no such indicator."))
+        message = _("This proposal has no such indicator.")
+        raise ValidationFailed(message, errors={"indicator_id": [message]})
     proposal.milestone_indicators.remove(item)
     db.session.flush()
     record("proposal.indicator_removed", actor=actor, obj=proposal,

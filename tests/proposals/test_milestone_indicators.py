@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from facility.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.models import utcnow
 from facility.extensions import db
 from facility.proposals import indicators
@@ -44,7 +44,7 @@ def test_the_applicant_names_and_removes_an_indicator(draft):
     indicators.remove_milestone_indicator(proposal=proposal, actor=owner, indicator_id=item.id)
     db.session.commit()
     assert proposal.milestone_indicators == []
-    with pytest.raises(NotFound):
+    with pytest.raises(ValidationFailed):
         indicators.remove_milestone_indicator(proposal=proposal, actor=owner, indicator_id=item.id)
     db.session.rollback()
 
