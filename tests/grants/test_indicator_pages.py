@@ -7,6 +7,7 @@ import re
 import pytest
 
 from facility.extensions import db
+from facility.grants import indicators
 from facility.grants.indicator_models import ReadingStatus
 from tests.conftest import csrf_token_from
 from tests.grants.test_indicators import measured  # noqa: F401 - the fixture
@@ -77,3 +78,17 @@ def test_an_unknown_code_is_a_bad_request(measured, signed_in):  # noqa: F811
                            data={"csrf_token": token, "reading-1-code": "nope"})
     assert response.status_code == 400
     assert re.search("Basic Water Supply", _page(client, grant))
+
+
+def test_the_public_page_shows_verified_values_only(measured, client):  # noqa: F811
+    grant, manager, grantee = measured
+    item = grant.tranches[0].indicators[0]
+    first = indicators.report_reading(indicator=item, actor=grantee, value="55.5")
+    db.session.commit()
+    html = client.get(f"/grants/{grant.id}").get_data(as_text=True)
+    assert "Basic Water Supply" in html and "55.5" not in html
+    indicators.verify_reading(reading=first, actor=manager)
+    indicators.report_reading(indicator=item, actor=grantee, value="77.7")
+    db.session.commit()
+    html = client.get(f"/grants/{grant.id}").get_data(as_text=True)
+    assert "55.5" in html and "77.7" not in html
