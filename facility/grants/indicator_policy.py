@@ -79,7 +79,7 @@ def can_review_reading(user: Any, indicator: TrancheIndicator) -> Decision:
         lambda: fund_manager_refusal(user, _("Only fund managers verify indicator values.")),
         lambda: None if indicator.pending_reading is not None else conflict(
             _("No value of this indicator awaits verification.")),
-        lambda: can_verify_reading(user, indicator.pending_reading),
+        lambda: can_verify_reading(user, indicator.pending_reading) if indicator.pending_reading else None,
     )
 
 

@@ -51,7 +51,7 @@ def copy_milestone_indicators(*, grant: Grant) -> None:
 
 def indicator_of(tranche: Tranche, code: Any) -> TrancheIndicator:
     """The tranche's indicator named `code` (ValidationFailed on `code` when it has none)."""
-    found = next((i for i in tranche.indicators if i.code == code), None)
+    found: TrancheIndicator | None = next((i for i in tranche.indicators if i.code == code), None)
     if found is None:
         message = _("This tranche has no such indicator.")
         raise ValidationFailed(message, errors={"code": [message]})
@@ -61,7 +61,8 @@ def indicator_of(tranche: Tranche, code: Any) -> TrancheIndicator:
 def _locked(indicator: TrancheIndicator) -> TrancheIndicator:
     """The indicator's tranche locked (readings of one tranche are decided one at a time), the indicator fresh."""
     lock_row(Tranche, indicator.tranche_id, missing=_("Not found."))
-    return lock_row(TrancheIndicator, indicator.id, missing=_("Not found."))  # type: ignore[no-any-return]
+    locked: TrancheIndicator = lock_row(TrancheIndicator, indicator.id, missing=_("Not found."))
+    return locked
 
 
 def set_condition(*, indicator: TrancheIndicator, actor: User, is_condition: bool) -> TrancheIndicator:
