@@ -8,7 +8,8 @@ import pytest
 
 from facility.extensions import db
 from facility.grants import indicators
-from facility.grants.indicator_models import ReadingStatus
+from facility.grants.indicator_models import ReadingStatus, TrancheIndicator
+from facility.proposals.indicator_models import Direction
 from tests.conftest import csrf_token_from
 from tests.grants.test_indicators import measured  # noqa: F401 - the fixture
 
@@ -92,3 +93,30 @@ def test_the_public_page_shows_verified_values_only(measured, client):  # noqa: 
     db.session.commit()
     html = client.get(f"/grants/{grant.id}").get_data(as_text=True)
     assert "55.5" in html and "77.7" not in html
+
+
+def test_the_grant_pages_query_count_does_not_grow_with_indicators_and_readings(measured, signed_in,  # noqa: F811
+                                                                               count_queries, client):
+    grant, manager, grantee = measured
+    staff = signed_in(manager)
+
+    def counts() -> tuple[int, int]:
+        db.session.expire_all()
+        with count_queries(selects_only=True) as full:
+            assert staff.get(f"/grants/{grant.id}").status_code == 200
+        with count_queries(selects_only=True) as public:
+            assert client.get(f"/grants/{grant.id}/public").status_code == 200
+        return full(), public()
+
+    before = counts()
+    second = grant.tranches[1]
+    for code in ("11.1.1", "11.2.1", "11.3.1"):
+        second.indicators.append(TrancheIndicator(code=code, unit="%", baseline_scaled=0, target_scaled=10_000,
+                                                  direction=Direction.INCREASE, method=""))
+    db.session.commit()
+    for item in grant.tranches[0].indicators + second.indicators:
+        reading = indicators.report_reading(indicator=item, actor=grantee, value="1")
+        indicators.verify_reading(reading=reading, actor=manager)
+        indicators.report_reading(indicator=item, actor=grantee, value="2")
+    db.session.commit()
+    assert counts() == before
