@@ -19,6 +19,7 @@ from facility.extensions import db
 from facility.grants import indicators as grant_indicators
 from facility.grants import queries as grant_queries
 from facility.grants.indicator_policy import can_see_unverified_readings
+from facility.portfolio.indicator_results import indicator_results as results_of_indicators
 from facility.proposals import indicators as proposal_indicators
 from facility.proposals import queries as proposal_queries
 from facility.proposals.indicator_models import METHOD_CHARS, UNIT_CHARS, Direction
@@ -159,6 +160,23 @@ def list_indicators() -> Any:
     """The indicator catalogue (U4SSC KPIs, SDG 11 indicators) with each framework's source and date."""
     return {"sources": [{"framework": f.value, "title": s.title, "date": s.date} for f, s in CATALOGUE_SOURCE.items()],
             "items": CATALOGUE}
+
+
+class IndicatorResultSchema(ma.Schema):
+    code = ma.fields.String()
+    framework = ma.fields.Function(lambda r: r.framework.value if r.framework else None, allow_none=True)
+    grants = ma.fields.Integer(metadata={"description": "grants (not cancelled) measuring the indicator"})
+    verified = ma.fields.Integer(metadata={"description": "verified values"})
+    reached = ma.fields.Integer(metadata={"description": "verified values at or beyond the target"})
+
+
+@blp.route("/indicators/results", methods=["GET"])
+@public
+@blp.response(200, IndicatorResultSchema(many=True))
+def indicator_results() -> Any:
+    """The results framework's indicators: per code, the grants measuring it and the verified values that reached
+    the target (facility-wide)."""
+    return results_of_indicators()
 
 
 @blp.route("/proposals/<int:proposal_id>/milestone-indicators", methods=["GET"])

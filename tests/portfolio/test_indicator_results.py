@@ -19,6 +19,8 @@ def test_counts_grants_and_verified_values_at_target(measured, client):  # noqa:
     db.session.commit()
     results = {r.code: (r.grants, r.verified, r.reached) for r in indicator_results()}
     assert results == {"EC: I: WS: 1C": (1, 2, 1), "11.6.1": (1, 0, 0)}
+    api = {r["code"]: (r["grants"], r["verified"], r["reached"]) for r in client.get("/api/v1/indicators/results").get_json()}
+    assert api == results
     html = client.get("/results").get_data(as_text=True)
     assert "Basic Water Supply" in html and "Grants measuring each indicator" in html
 

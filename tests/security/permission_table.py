@@ -241,6 +241,7 @@ TABLE: dict[tuple[str, str], Row] = {
     # api_indicators: the catalogue is public; milestone indicators are written on WaterWatch's draft
     # (DRAFT_ENDPOINTS); a grant's indicators, readings and conditions on SolarKiosk's first grant and tranche.
     ("api_indicators.list_indicators", "GET"): row(PUBLIC),
+    ("api_indicators.indicator_results", "GET"): row(PUBLIC),
     ("api_indicators.list_milestone_indicators", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
     ("api_indicators.add_milestone_indicator", "POST"):
         row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
