@@ -26,7 +26,8 @@ from facility.grants.indicator_policy import (
     can_set_condition,
     can_verify_reading,
 )
-from facility.grants.models import Grant, Tranche
+from facility.grants.milestones import submit_milestone_report
+from facility.grants.models import Grant, MilestoneReport, Tranche
 from facility.proposals.indicator_models import scaled
 from facility.proposals.indicators import clean_value
 
@@ -145,3 +146,27 @@ def shown_value(value: Decimal | None, unit: str) -> str:
     if value is None:
         return ""
     return f"{value:f} {unit}".strip()
+
+
+def report_milestone_with_values(*, tranche: Tranche, actor: User, values: dict[str, Any] | None,
+                                 **report: Any) -> MilestoneReport:
+    """Rule: the grantee reports a milestone (`milestones.submit_milestone_report`) and, with it, the measured
+    value of any of the tranche's indicators (by code; an empty value is left out); the report is their
+    evidence. A value that is not a number, or a code the tranche does not measure, refuses the whole report."""
+    given = {code: value for code, value in (values or {}).items() if value not in (None, "")}
+    errors: dict[str, list[str]] = {}
+    for code, value in given.items():
+        if not any(item.code == code for item in tranche.indicators):
+            errors.setdefault("indicator_values", []).append(_("This tranche has no indicator %(code)s.", code=code))
+            continue
+        problems: dict[str, list[str]] = {}
+        clean_value(value, "value", problems)
+        for message in problems.get("value", []):
+            errors.setdefault("indicator_values", []).append(f"{code}: {message}")
+    if errors:
+        raise ValidationFailed(_("The report needs attention."), errors=errors)
+    made = submit_milestone_report(tranche=tranche, actor=actor, **report)
+    for code, value in given.items():
+        report_reading(indicator=indicator_of(made.tranche, code), actor=actor, value=value,
+                       note=_("Reported with the milestone report."))
+    return made

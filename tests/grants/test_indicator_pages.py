@@ -11,6 +11,7 @@ from facility.grants import indicators
 from facility.grants.indicator_models import ReadingStatus, TrancheIndicator
 from facility.proposals.indicator_models import Direction
 from tests.conftest import csrf_token_from
+from tests.factories.grants import NO_SPENDING
 from tests.grants.test_indicators import measured  # noqa: F401 - the fixture
 
 
@@ -120,3 +121,36 @@ def test_the_grant_pages_query_count_does_not_grow_with_indicators_and_readings(
         indicators.report_reading(indicator=item, actor=grantee, value="2")
     db.session.commit()
     assert counts() == before
+
+
+def test_values_are_reported_with_the_milestone_report(measured, signed_in):  # noqa: F811
+    grant, manager, grantee = measured
+    tranche = grant.tranches[0]
+    water, waste = tranche.indicators
+    client = signed_in(grantee)
+    html = client.get(f"/tranches/{tranche.id}/evidence").get_data(as_text=True)
+    assert f'name="indicator-{water.id}"' in html and "Baseline 40, target 80." in html
+    data = {"csrf_token": csrf_token_from(html), "text": "Done", "kpis": "",
+            **{f"spending_{name}": "0" for name in ("personnel", "equipment", "services", "travel", "other")}}
+    bad = client.post(f"/tranches/{tranche.id}/evidence", data={**data, f"indicator-{water.id}": "lots"})
+    assert bad.status_code == 422 and "EC: I: WS: 1C: Give a number" in bad.get_data(as_text=True)
+    db.session.expire_all()
+    assert tranche.reports == [] and water.readings == []
+    ok = client.post(f"/tranches/{tranche.id}/evidence", data={**data, f"indicator-{water.id}": "66"})
+    assert ok.status_code == 302, ok.get_data(as_text=True)[:3000]
+    db.session.expire_all()
+    assert [(r.value, r.report_id) for r in water.readings] == [(66, tranche.reports[0].id)]
+    assert waste.readings == []
+
+
+def test_the_api_reports_values_with_the_evidence(measured, client, api_headers):  # noqa: F811
+    grant, manager, grantee = measured
+    tranche = grant.tranches[0]
+    url = f"/api/v1/tranches/{tranche.id}/evidence"
+    body = {"text": "Done", "spending": NO_SPENDING}
+    bad = client.post(url, json={**body, "indicator_values": {"nope": 1}}, headers=api_headers(grantee))
+    assert bad.status_code == 422
+    ok = client.post(url, json={**body, "indicator_values": {"11.6.1": "61.5"}}, headers=api_headers(grantee))
+    assert ok.status_code == 201, ok.get_json()
+    db.session.expire_all()
+    assert [r.value for r in tranche.indicators[1].readings] == [61.5]
