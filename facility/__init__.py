@@ -21,7 +21,8 @@ DOMAIN_PACKAGES = ["core", "accounts", "audit", "ledger", "cities", "challenges"
                    "disbursements", "portfolio", "solutions"]  # portfolio's demo adds to every package's data;
 # solutions (beside portfolio) reads grants and challenges, and its demo makes a solution of the portfolio's grant
 API_MODULES = ["accounts", "users", "cities", "challenges", "proposals", "review", "affiliations", "appeals",
-               "grants", "contributions", "amendments", "disbursements", "results", "stages", "solutions"]
+               "grants", "contributions", "amendments", "disbursements", "results", "stages", "indicators",
+               "solutions"]
 
 
 def create_app(config: Any = None, **overrides: Any) -> Flask:
@@ -189,8 +190,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(importlib.import_module("facility.challenges.stage_views").bp)  # staged prizes
     app.register_blueprint(importlib.import_module("facility.review.affiliation_views").bp)  # reviewers' affiliations
     app.register_blueprint(importlib.import_module("facility.review.appeal_views").bp)  # appeals of decisions
+    app.register_blueprint(importlib.import_module("facility.challenges.indicator_views").bp)  # /indicators
     importlib.import_module("facility.grants.amendment_views").register(app)  # amendments; its ledger check
     app.register_blueprint(importlib.import_module("facility.grants.stage_views").bp)  # invitations to a stage
+    importlib.import_module("facility.grants.indicator_views").register(app)  # a grant's indicator forms
+    importlib.import_module("facility.proposals.indicator_views").register(app)  # a draft's milestone indicators
     app.register_blueprint(importlib.import_module("facility.portfolio.results_views").bp)  # public /results
     app.register_blueprint(importlib.import_module("facility.portfolio.opendata.views").bp)  # public, no sign-in
     importlib.import_module("facility.portfolio.public_views").register_public(app)  # /grants, /facility/ledger

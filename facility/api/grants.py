@@ -32,6 +32,7 @@ from facility.grants import (
     refunds,
     summaries,
 )
+from facility.grants import indicators as grant_indicators
 from facility.grants.budget import budget_data
 from facility.grants.models import PayoutRail, RefundDestination
 from facility.portfolio import register
@@ -210,6 +211,9 @@ class EvidenceInSchema(ma.Schema):
     kpi_values = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1,
                                                                                  max=milestones.KPI_NAME_CHARS)),
                                 values=ma.fields.Float(allow_nan=False), load_default=dict)
+    indicator_values = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1, max=30)),
+                                      values=ma.fields.Raw(), load_default=dict, metadata={
+                                          "description": "the measured value of the tranche's indicators, by code"})
 
 
 class ReturnReportSchema(ma.Schema):
@@ -422,8 +426,9 @@ def submit_evidence(data, tranche_id):
     """The grantee reports a milestone (files are uploaded on the page); the tranche awaits review."""
     user = require_user()
     tranche = queries.get_visible_tranche(user, tranche_id)
-    report = milestones.submit_milestone_report(tranche=tranche, actor=user, text=data["text"],
-                                                spending=data["spending"], kpi_values=data.get("kpi_values"))
+    report = grant_indicators.report_milestone_with_values(
+        tranche=tranche, actor=user, text=data["text"], spending=data["spending"], kpi_values=data.get("kpi_values"),
+        values=data.get("indicator_values"))
     db.session.commit()
     return report
 

@@ -28,7 +28,7 @@ from facility.core.labels import label
 from facility.core.policy import Decision, conflict, first, forbidden, hidden
 from facility.disbursements.models import DISBURSEMENT_TRANSITIONS, Disbursement, DisbursementStatus
 from facility.grants.models import GrantStatus, PayoutRail, Tranche, TrancheStatus
-from facility.grants.policy import can_view_grant
+from facility.grants.policy import can_view_grant, payment_condition
 
 S = DisbursementStatus
 
@@ -61,7 +61,8 @@ def can_manage(user: Any, disbursement: Disbursement | None = None) -> Decision:
 
 def can_request(user: Any, tranche: Tranche) -> Decision:
     """A fund manager asks to pay a tranche of an active grant whose milestone evidence was accepted,
-    once the grantee has given payout details."""
+    once the grantee has given payout details, and, when its payment depends on an indicator, once that
+    indicator's latest verified value reaches its target (`grants.policy.payment_condition`)."""
     grant = tranche.grant
 
     def grant_active() -> Decision:
@@ -79,7 +80,8 @@ def can_request(user: Any, tranche: Tranche) -> Decision:
         return None if grant.payout_account is not None else conflict(
             _("The grantee has not given payout details yet."))
 
-    return first(lambda: can_manage(user), grant_active, evidence_accepted, payout_details)
+    return first(lambda: can_manage(user), grant_active, evidence_accepted, lambda: payment_condition(tranche),
+                 payout_details)
 
 
 def approvers_of(disbursement: Disbursement, *, names: bool = True) -> list[Approver]:

@@ -31,6 +31,7 @@ from facility.core.templating import money
 from facility.extensions import db
 from facility.grants.agreements import write_agreement_version
 from facility.grants.amounts import cents
+from facility.grants.indicators import copy_milestone_indicators
 from facility.grants.models import GRANT_TRANSITIONS, Grant, GrantStatus, Tranche
 from facility.grants.policy import (
     AWARD_OVERRIDE_MIN_CHARS,
@@ -151,6 +152,7 @@ def _new_grant(proposal: Proposal, actor: User, amount_cents: int, specs: list[T
                                       milestone_id=spec.milestone_id))
     db.session.add(grant)
     db.session.flush()
+    copy_milestone_indicators(grant=grant)  # the milestones' indicators, measured per tranche
     write_agreement_version(grant=grant)  # version 1: the agreement as awarded
     return grant
 

@@ -22,15 +22,18 @@ from facility.grants import (
     contributions,
     demo_funds,
     demo_stages,
+    indicators,
     milestones,
     payouts,
     summaries,
 )
 from facility.grants.budget import scale_budget
+from facility.grants.indicator_models import TrancheIndicator
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.grants.policy import AWARDABLE_STATUSES, award_approval_state, panel_selects
 from facility.ledger.balances import balance
 from facility.ledger.services import GENERAL_FUND, UNALLOCATED, pool_account, pool_code, transfer, unallocated_account
+from facility.proposals.indicator_models import VALUE_SCALE, Direction, MilestoneIndicator
 from facility.proposals.models import BudgetCategory, Proposal, budget_key
 
 DEMO_TRANCHES = 8
@@ -255,3 +258,34 @@ def _amended_grant(state: dict, grants: list[Grant]) -> None:
         grant=grant, actor=second, reason="A second district asked to join the pilot.",
         tranches=[*schedule(), {"title": "Second district", "amount_cents": 1_500_000,
                                 "due_date": utcnow().date() + timedelta(days=300)}])
+
+
+DEMO_INDICATOR = "EC: ICT: PS: 1A"  # U4SSC "Open Data"
+
+
+def measure_demo_grant(grant: Grant, *, grantee: User, manager: User) -> None:
+    """A grant measured with an indicator (the portfolio demo's active grant): its milestones name the U4SSC
+    Open Data KPI; the first milestone's value is reported and verified, the second tranche is paid only once its
+    target is reached, and its value awaits verification (so its payment cannot be requested yet)."""
+    if len(grant.tranches) < 2:
+        return
+    first, second = grant.tranches[0], grant.tranches[1]
+    for position, (tranche, target) in enumerate(((first, 10), (second, 40)), start=1):
+        terms = dict(code=DEMO_INDICATOR, unit="datasets", baseline_scaled=3 * VALUE_SCALE,
+                     target_scaled=target * VALUE_SCALE, direction=Direction.INCREASE,
+                     method="Datasets published on the city's open-data portal under an open licence, counted "
+                            "on the portal's catalogue.")
+        db.session.add(MilestoneIndicator(proposal_id=grant.proposal_id, milestone_position=position, **terms))
+        tranche.indicators.append(TrancheIndicator(**terms))
+    db.session.flush()
+    indicators.set_condition(indicator=second.indicators[0], actor=manager, is_condition=True)
+    for tranche, value, text in ((first, "12", "Maps of ten settlements published."),
+                                 (second, "42", "The city's open-data portal is live.")):
+        report = milestones.submit_milestone_report(tranche=tranche, actor=grantee, text=text,
+                                                    spending=planned_spending(tranche))
+        milestones.accept_milestone_report(report=report, actor=manager)
+        reading = indicators.report_reading(indicator=tranche.indicators[0], actor=grantee, value=value,
+                                            note="Counted on the portal's catalogue; see the milestone report.")
+        if tranche is first:
+            indicators.verify_reading(reading=reading, actor=manager, comment="Checked on the portal.")
+    db.session.flush()

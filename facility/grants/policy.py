@@ -482,3 +482,14 @@ def can_record_refund(user: Any, grant: Grant) -> Decision:
 def can_see_refund_references(user: Any, grant: Grant) -> Decision:
     """The bank references of a grant's refunds: the facility's staff and auditors (the public see amount and date)."""
     return None if reads_everything(user) else forbidden(_("Only the facility's staff see a refund's bank reference."))
+
+
+# --- indicators (grants.indicator_policy, here for `may("grants.<action>", ...)`) -------------------
+from facility.grants.indicator_policy import (  # noqa: E402,F401
+    can_report_reading,
+    can_review_reading,
+    can_see_unverified_readings,
+    can_set_condition,
+    can_verify_reading,
+    payment_condition,
+)

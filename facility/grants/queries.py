@@ -26,6 +26,7 @@ from facility.core.search import narrow
 from facility.extensions import db
 from facility.grants import policy
 from facility.grants.amendment_models import AmendmentApproval, AmendmentStatus, GrantAgreementVersion, GrantAmendment
+from facility.grants.indicator_models import TrancheIndicator
 from facility.grants.models import (
     Contribution,
     ContributionMethod,
@@ -185,6 +186,7 @@ def get_visible_grant(user: Any, grant_id: int) -> Grant:
         sa.select(Grant).where(Grant.id == grant_id).options(
             selectinload(Grant.tranches).selectinload(Tranche.reports).options(
                 selectinload(MilestoneReport.files), selectinload(MilestoneReport.spending_lines)),
+            selectinload(Grant.tranches).selectinload(Tranche.indicators).selectinload(TrancheIndicator.readings),
             selectinload(Grant.payout_accounts), joinedload(Grant.proposal), joinedload(Grant.organization),
             selectinload(Grant.award_approvals).joinedload(GrantApproval.approver))
     ).scalar_one_or_none()

@@ -25,6 +25,7 @@ from facility.grants import (
     cancellation,
     contributions,
     dashboard,
+    indicators,
     milestones,
     payouts,
     policy,
@@ -344,14 +345,15 @@ def evidence(tranche_id: int):
     tranche = queries.get_visible_tranche(_me(), tranche_id)
     _refuse_role(policy.can_report(_me(), tranche))
     form = EvidenceForm()
+    values = {item.code: request.form.get(f"indicator-{item.id}", "") for item in tranche.indicators}
     if form.validate_on_submit() and attempt(
-            form, milestones.submit_milestone_report, field_map={"kpi_values": "kpis", **SPENDING_FIELDS},
+            form, indicators.report_milestone_with_values, field_map={"kpi_values": "kpis", **SPENDING_FIELDS},
             tranche=tranche, actor=_me(), text=form.text.data, spending=form.spending_data(),
-            kpi_values=form.kpi_values, files=form.uploads) is not FAILED:
+            kpi_values=form.kpi_values, files=form.uploads, values=values) is not FAILED:
         db.session.commit()
         flash(_("Milestone report sent; a fund manager will review it."), "success")
         return redirect(url_for("grants.grant", grant_id=tranche.grant_id))
-    return render_template("grants/evidence.html", form=form, tranche=tranche), _status(form)
+    return render_template("grants/evidence.html", form=form, tranche=tranche, values=values), _status(form)
 
 
 @bp.route("/evidence/<int:file_id>")

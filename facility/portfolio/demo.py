@@ -105,4 +105,5 @@ def seed(state: dict) -> None:
                                   override_reason=SUVA_OVERRIDE_REASON)
     grants_demo.approve_demo_award(state, grant)
     awards.accept_grant(grant=grant, actor=user)
+    grants_demo.measure_demo_grant(grant, grantee=user, manager=manager)  # a tranche paid on a verified KPI
     db.session.flush()

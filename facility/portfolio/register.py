@@ -32,6 +32,7 @@ from facility.core.search import words
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
 from facility.grants.amendment_models import GrantAmendment
+from facility.grants.indicator_models import TrancheIndicator
 from facility.grants.models import Grant, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
 from facility.grants.queries import amendments_in_force
 from facility.portfolio.filters import PortfolioFilter
@@ -172,6 +173,7 @@ def public_grant(grant_id: int) -> PublicGrant:
     grant = db.session.execute(
         sa.select(Grant).where(Grant.id == grant_id).options(
             selectinload(Grant.tranches).selectinload(Tranche.reports), selectinload(Grant.refunds),
+            selectinload(Grant.tranches).selectinload(Tranche.indicators).selectinload(TrancheIndicator.readings),
             joinedload(Grant.organization),
             joinedload(Grant.proposal), joinedload(Grant.challenge).joinedload(Challenge.city))
     ).unique().scalar_one_or_none()

@@ -19,6 +19,7 @@ from facility.core.templating import is_right_to_left, money
 from facility.portfolio import results
 from facility.portfolio.charts import Chart, bar_chart, line_chart
 from facility.portfolio.filters import PortfolioFilter
+from facility.portfolio.indicator_results import indicator_results
 from facility.portfolio.results import Money, Quarter, Results
 from facility.proposals.models import BeneficiaryGroup
 from facility.review import appeals
@@ -161,6 +162,7 @@ def index() -> str:
     # framework"); they sit above the filters, which apply to the figures below them.
     return render_template("portfolio/results.html", figures=figures, charts=charts, csv_urls=csv_urls, form=form,
                            appeal_counts=appeals.appeal_counts(), portfolio_filter=portfolio_filter,
+                           indicator_results=indicator_results(),
                            target_names=TARGET_NAMES, slice_names=SLICE_NAMES,
                            slice_definitions=slice_definitions(figures), rate_bases=RATE_BASES,
                            sdg_name=sdg_name, format_date=format_date,

@@ -31,6 +31,7 @@ from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
 from facility.proposals import policy
 from facility.proposals.budgets import clean_budget, replace_budget
+from facility.proposals.indicators import snapshot_indicators
 from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import (
     Attachment,
@@ -281,6 +282,7 @@ def snapshot_data(proposal: Proposal) -> dict[str, Any]:
              "size_bytes": a.size_bytes, "sha256": a.sha256}
             for a in proposal.attachments
         ],
+        "milestone_indicators": snapshot_indicators(proposal),
         "submitted_at": proposal.submitted_at.isoformat() if proposal.submitted_at else None,
     }
 

@@ -1,7 +1,7 @@
 """challenges: staged prizes (a challenge's stages and the invitations from one stage to the next)
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 Create Date: 2026-12-04 18:30:00.000000
 
 - `challenges.previous_stage_id` (the stage before this one), `challenges.stage_name` (e.g. "Pilot",
@@ -17,7 +17,7 @@ from alembic import op
 import facility.core.models
 
 revision = '0032'
-down_revision = '0030'
+down_revision = '0031'
 branch_labels = None
 depends_on = None
 

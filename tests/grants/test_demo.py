@@ -1,8 +1,11 @@
 """seed-demo: contributions, funded pools and grants in several states, on top of whatever exists."""
 import sqlalchemy as sa
 
+from facility.accounts.models import User
 from facility.demo import seed
+from facility.disbursements.policy import can_request
 from facility.extensions import db
+from facility.grants.indicator_models import ReadingStatus, TrancheIndicator
 from facility.grants.models import Contribution, ContributionStatus, Grant, GrantStatus, PayoutAccount, TrancheStatus
 from facility.grants.policy import award_approval_state
 from facility.grants.queries import grant_amendments
@@ -54,3 +57,16 @@ def test_seed_awards_closed_challenge_proposals(app, make_challenge, make_propos
     assert facility_totals()["committed"] == (6_000_000 - 500_000 + pending.amount_cents + extra.amount_cents
                                               + sum(g.amount_cents for g in staged))
     assert verify_ledger() == []
+
+
+def test_the_demo_shows_a_tranche_paid_on_a_verified_indicator(app):
+    seed(echo=lambda _: None)
+    measured = db.session.execute(sa.select(TrancheIndicator).order_by(TrancheIndicator.id)).scalars().all()
+    assert [(i.tranche.position, i.is_condition) for i in measured] == [(1, False), (2, True)]
+    first, second = measured
+    assert first.latest_verified is not None and first.reached
+    assert second.latest_verified is None and second.pending_reading.status is ReadingStatus.SUBMITTED
+    assert second.tranche.status is TrancheStatus.ACCEPTED
+    manager = db.session.execute(sa.select(User).where(User.email == "fund.manager@demo.facility")).scalar_one()
+    refusal = can_request(manager, second.tranche)
+    assert refusal is not None and "no value of it is verified" in refusal.reason

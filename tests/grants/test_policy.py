@@ -14,9 +14,11 @@ from facility.challenges.models import ChallengeStatus
 from facility.core.errors import Conflict, NotFound, PermissionDenied
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.grants import amendments, awards, contributions, milestones, policy
+from facility.grants import amendments, awards, contributions, indicators, milestones, policy
+from facility.grants.indicator_models import TrancheIndicator
 from facility.grants.models import ContributionStatus, EvidenceFile, GrantStatus, TrancheStatus
 from facility.ledger import services as ledger
+from facility.proposals.indicator_models import Direction
 from facility.proposals.models import ProposalStatus
 from tests.factories.grants import NO_SPENDING
 
@@ -94,7 +96,17 @@ def w(app, make_challenge, make_proposal, make_user, make_org, fund):
     stage = make_challenge(closed=False)
     stage.previous_stage_id, stage.invitation_only = challenge.id, True
     db.session.commit()
-    objects = SimpleNamespace(stage=stage, contribution=contribution, to_award=to_award, finished=finished, active=active,
+    # Indicators of the active grant's pending tranche: one without a value, one whose value awaits verification.
+    terms = dict(unit="%", baseline_scaled=0, target_scaled=10_000, direction=Direction.INCREASE, method="")
+    indicator = TrancheIndicator(code="EC: I: WS: 1C", **terms)
+    measured = TrancheIndicator(code="11.6.1", **terms)
+    active.tranches[1].indicators.extend([indicator, measured])
+    db.session.flush()
+    reading = indicators.report_reading(indicator=measured, actor=people.grantee, value="5")
+    db.session.commit()
+    objects = SimpleNamespace(stage=stage, indicator=indicator, measured=measured, reading=reading,
+                              contribution=contribution,
+                              to_award=to_award, finished=finished, active=active,
                               offered=offered_again, pending_tranche=active.tranches[1], report=report,
                               evidence=evidence, received=received, accepted_report=accepted_report,
                               third=third, approved_amendment=approved_amendment, pending_amendment=pending_amendment,
@@ -136,6 +148,12 @@ CASES = {
     "can_view_attribution": (lambda o: None, "donor", "grantee", "other_innovator"),
     # Inviting the previous stage's grantees: fund managers and the stage city's officials (not another city's).
     "can_invite_to_stage": (lambda o: o.stage, "manager", "grantee", "official"),
+    # Indicators (grants.indicator_policy): the grantee reports, a fund manager verifies and sets conditions.
+    "can_report_reading": (lambda o: o.indicator, "grantee", "grantee_donor", "other_innovator"),
+    "can_review_reading": (lambda o: o.measured, "manager", "grantee", "other_innovator"),
+    "can_verify_reading": (lambda o: o.reading, "manager", "grantee", "other_innovator"),
+    "can_set_condition": (lambda o: o.indicator, "manager", "grantee", "other_innovator"),
+    "can_see_unverified_readings": (lambda o: o.active, "grantee", "donor", "official"),
 }
 
 
@@ -188,6 +206,8 @@ def test_state_refusals(w):
     assert policy.can_cancel_grant(p.manager, o.offered).error is Conflict  # cancelled already
     o.report.tranche.status = TrancheStatus.ACCEPTED
     assert policy.can_review(p.manager, o.report).error is Conflict
+    assert policy.can_report_reading(p.grantee, o.measured).error is Conflict  # a value awaits verification
+    assert policy.can_review_reading(p.manager, o.indicator).error is Conflict  # no value awaits verification
     o.to_award.status = ProposalStatus.AWARDED
     assert "already" in policy.can_award(p.manager, o.to_award).reason
     o.to_award.status = ProposalStatus.DRAFT

@@ -52,7 +52,7 @@ NOT_PAGE_PREFIXES = ("api_", "opendata.grants_", "opendata.iati", "opendata.thre
 
 
 _PAGE_ENDPOINTS = ("core.home", "challenges.index", "challenges.show", "cities.show", "grants.facility",
-                   "results.index", "portfolio_public.register", "portfolio_public.grant", "grants.grant",
+                   "results.index", "indicators.catalogue", "portfolio_public.register", "portfolio_public.grant", "grants.grant",
                    "portfolio_public.ledger", "opendata.index", "accounts.signin", "accounts.signup",
                    "accounts.forgot_password", "solutions.index", "solutions.show")
 
@@ -196,6 +196,7 @@ def _public_pages() -> list[tuple[str, str]]:
         ("cities.show", f"/cities/{kampala}"),
         ("grants.facility", "/facility"),
         ("results.index", "/results"),
+        ("indicators.catalogue", "/indicators"),
         ("portfolio_public.register", "/grants"),
         ("portfolio_public.grant", f"/grants/{grant}/public"),
         ("grants.grant", f"/grants/{grant}"),

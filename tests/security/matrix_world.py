@@ -106,7 +106,8 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 DRAFT_ENDPOINTS = ("proposals.edit", "proposals.submit", "proposals.upload", "proposals.download",
                    "proposals.delete_attachment", "api_proposals.patch_proposal", "api_proposals.submit_proposal",
                    "api_proposals.upload_attachment", "api_proposals.download_attachment",
-                   "api_proposals.delete_attachment")
+                   "api_proposals.delete_attachment", "proposal_indicators.add", "proposal_indicators.remove",
+                   "api_indicators.add_milestone_indicator", "api_indicators.remove_milestone_indicator")
 
 
 def _add_draft_with_attachment() -> None:

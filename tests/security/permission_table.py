@@ -242,6 +242,19 @@ TABLE: dict[tuple[str, str], Row] = {
     ("api_proposals.upload_attachment", "POST"):
         row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("api_proposals.withdraw_proposal", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    # api_indicators: the catalogue is public; milestone indicators are written on WaterWatch's draft
+    # (DRAFT_ENDPOINTS); a grant's indicators, readings and conditions on SolarKiosk's first grant and tranche.
+    ("api_indicators.list_indicators", "GET"): row(PUBLIC),
+    ("api_indicators.indicator_results", "GET"): row(PUBLIC),
+    ("api_indicators.list_milestone_indicators", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("api_indicators.add_milestone_indicator", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_indicators.remove_milestone_indicator", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_indicators.list_grant_indicators", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404),
+    ("api_indicators.report_reading", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("api_indicators.review_reading", "POST"): row("fund_manager", refuse=404, admin=403, auditor=403, innovator=403),
+    ("api_indicators.set_condition", "POST"): row("fund_manager", refuse=404, admin=403, auditor=403, innovator=403),
     # api_results
     ("api_results.results", "GET"): row(PUBLIC),
     # api_affiliations: the caller's own (reviewers); another reviewer's affiliation is not found
@@ -347,6 +360,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("grants.evidence_queue", "GET"): row("fund_manager", "auditor"),
     ("grants.facility", "GET"): row(PUBLIC),
     ("grants.grant", "GET"): row(PUBLIC),
+    ("grant_indicators.report", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("grant_indicators.review", "POST"): row("fund_manager", refuse=404, admin=403, auditor=403, innovator=403),
+    ("grant_indicators.condition", "POST"): row("fund_manager", refuse=404, admin=403, auditor=403, innovator=403),
+    ("indicators.catalogue", "GET"): row(PUBLIC),
     ("grants.grants", "GET"): row(SIGNED_IN),
     ("grants.payout", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("grants.payout", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
@@ -389,6 +406,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("proposals.show", "GET"): row("admin", "fund_manager", "innovator", "auditor", refuse=404, anonymous=404),
     ("proposals.submit", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.upload", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposal_indicators.add", "POST"): row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
+    ("proposal_indicators.remove", "POST"):
+        row("other_innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.withdraw", "GET"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     ("proposals.withdraw", "POST"): row("innovator", refuse=404, admin=403, fund_manager=403, auditor=403),
     # results

@@ -4,18 +4,23 @@ Element order follows the 2.03 activities XSD. The facility is the reporting and
 organisation, the grantee the implementing one; the sector is DAC 43030 (urban development and
 management, vocabulary 1) and the challenge's SDG targets are tags of vocabulary 3 (SDG target).
 The award is an outgoing commitment (type 2), each payment a disbursement (type 3); no transaction
-and no actual date later than today is written.
+and no actual date later than today is written. Each milestone measured with indicators is an outcome `result`
+whose indicators carry baseline, target and the latest verified value (never one not yet verified).
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
+from flask_babel import force_locale
+
+from facility.challenges.indicators import indicator, is_indicator
 from facility.core.exports import dollars
 from facility.grants.models import GrantStatus
 from facility.portfolio.opendata.identity import FACILITY_ORG_TYPE, Publisher
-from facility.portfolio.opendata.source import GrantFacts
+from facility.portfolio.opendata.source import GrantFacts, IndicatorFacts
 
 # IATI ActivityStatus: 1 pipeline (awaiting approval or the grantee's acceptance), 2 implementation,
 # 3 finalisation, 5 cancelled. A completed grant is
@@ -81,6 +86,7 @@ def activity(grant: GrantFacts, publisher: Publisher, today: date) -> str:
     parts.append(f'<sector vocabulary="1" code="{URBAN_DEVELOPMENT}" percentage="100"/>')
     parts.extend(f'<tag vocabulary="3" code={_attr(code)}/>' for code in grant.sdg_targets)
     parts.extend(_transactions(grant, publisher, today, grantee_ref, grantee_type))
+    parts.extend(_results(grant, today))
     parts.append("</iati-activity>")
     return "".join(parts)
 
@@ -105,6 +111,40 @@ def _transactions(grant: GrantFacts, publisher: Publisher, today: date, grantee_
     for payment in grant.payments:
         if payment.paid_on <= today:
             yield _transaction("3", payment.paid_on, payment.amount_cents, "Tranche paid", provider, receiver)
+
+
+def _number(value: Decimal) -> str:
+    return f"{value:f}"
+
+
+def _results(grant: GrantFacts, today: date) -> Iterator[str]:
+    """One outcome `result` per milestone with indicators: each indicator's baseline (the award's year), target
+    and, once verified, its latest verified value as the period's actual (measure 1: a unit; vocabulary 99: the
+    reporting organisation's, the code as the catalogue gives it)."""
+    titles = {t.position: (t.title, t.due_date) for t in grant.tranches}
+    by_tranche: dict[int, list[IndicatorFacts]] = {}
+    for item in grant.indicators:
+        by_tranche.setdefault(item.tranche_position, []).append(item)
+    start = grant.awarded_on
+    for position, items in by_tranche.items():
+        title, due = titles.get(position, (f"Milestone {position}", None))
+        end = due if due is not None and due >= start else start
+        parts = [f'<result type="2"><title>{_narrative(title)}</title>']
+        for item in items:
+            name = indicator(item.code).name if is_indicator(item.code) else item.code
+            with force_locale("en"):
+                name_text = str(name)
+            unit = f" ({item.unit})" if item.unit else ""
+            actual = f"<actual value={_attr(_number(item.verified))}/>" if item.verified is not None else ""
+            parts.append(
+                f'<indicator measure="1" ascending="{1 if item.increase else 0}">'
+                f"<title>{_narrative(f'{item.code} {name_text}{unit}')}</title>"
+                f'<reference vocabulary="99" code={_attr(item.code)}/>'
+                f'<baseline year="{start.year}" value={_attr(_number(item.baseline))}/>'
+                f'<period><period-start iso-date="{start.isoformat()}"/><period-end iso-date="{end.isoformat()}"/>'
+                f"<target value={_attr(_number(item.target))}/>{actual}</period></indicator>")
+        parts.append("</result>")
+        yield "".join(parts)
 
 
 def document_lines(grants: Iterable[GrantFacts], publisher: Publisher, *, now: datetime) -> Iterator[str]:

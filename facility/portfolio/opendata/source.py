@@ -3,7 +3,8 @@
 Every awarded grant is published (offered, active, completed and cancelled; a cancelled one says
 so). A grant exists only for a submitted proposal, so nothing here comes from a draft. Read are
 only: the grant's amount, status and dates; its tranches' titles, amounts and due dates; the
-payments made (paid disbursements: amount and date); the proposal's title and summary; the
+payments made (paid disbursements: amount and date); each tranche's indicators (code, unit, baseline, target,
+direction) and their latest verified value; the proposal's title and summary; the
 challenge, its city and country; the grantee organisation's name, type, country and org-id.
 Never read: people (names, e-mails), payout accounts, reviews, reports.
 """
@@ -14,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -24,8 +26,10 @@ from facility.cities import countries
 from facility.cities.models import City
 from facility.disbursements.models import Disbursement, DisbursementStatus
 from facility.extensions import db
+from facility.grants.indicator_models import IndicatorReading, ReadingStatus, TrancheIndicator
 from facility.grants.models import Grant, GrantStatus, Tranche
 from facility.ledger.models import LedgerTransaction
+from facility.proposals.indicator_models import Direction, unscaled
 from facility.proposals.models import Proposal
 
 BATCH = 500
@@ -46,6 +50,18 @@ class Payment(NamedTuple):
     id: int
     amount_cents: int
     paid_on: date
+
+
+class IndicatorFacts(NamedTuple):
+    """A tranche's indicator with its latest verified value (values not verified are never published)."""
+
+    tranche_position: int
+    code: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    increase: bool
+    verified: Decimal | None
 
 
 class GrantFacts(NamedTuple):
@@ -71,6 +87,7 @@ class GrantFacts(NamedTuple):
     country: str  # the city's country, alpha-2 ("" when unknown)
     tranches: tuple[TrancheFacts, ...]
     payments: tuple[Payment, ...]
+    indicators: tuple[IndicatorFacts, ...] = ()
 
     @property
     def disbursed_cents(self) -> int:
@@ -143,7 +160,29 @@ def _payments(conn: sa.Connection, first: int, last: int) -> dict[int, list[Paym
     return out
 
 
-def _facts(row: Any, tranches: list[TrancheFacts], payments: list[Payment]) -> GrantFacts:
+def _indicators(conn: sa.Connection, first: int, last: int) -> dict[int, list[IndicatorFacts]]:
+    latest = (sa.select(IndicatorReading.indicator_id, sa.func.max(IndicatorReading.id).label("reading_id"))
+              .where(IndicatorReading.status == ReadingStatus.VERIFIED).group_by(IndicatorReading.indicator_id)
+              .subquery())
+    rows = conn.execute(
+        sa.select(Tranche.grant_id, Tranche.position, TrancheIndicator.code, TrancheIndicator.unit,
+                  TrancheIndicator.baseline_scaled, TrancheIndicator.target_scaled, TrancheIndicator.direction,
+                  IndicatorReading.value_scaled)
+        .join(Tranche, Tranche.id == TrancheIndicator.tranche_id)
+        .outerjoin(latest, latest.c.indicator_id == TrancheIndicator.id)
+        .outerjoin(IndicatorReading, IndicatorReading.id == latest.c.reading_id)
+        .where(Tranche.grant_id.between(first, last))
+        .order_by(Tranche.grant_id, Tranche.position, TrancheIndicator.id))
+    out: dict[int, list[IndicatorFacts]] = defaultdict(list)
+    for grant_id, position, code, unit, baseline, target, direction, value in rows:
+        out[grant_id].append(IndicatorFacts(
+            tranche_position=position, code=code, unit=unit, baseline=unscaled(baseline), target=unscaled(target),
+            increase=Direction(direction) is Direction.INCREASE, verified=None if value is None else unscaled(value)))
+    return out
+
+
+def _facts(row: Any, tranches: list[TrancheFacts], payments: list[Payment],
+           indicators: list[IndicatorFacts] | None = None) -> GrantFacts:
     (grant_id, cents, status, awarded_at, accepted_at, updated_at, org_id, org_name, org_type, org_country,
      org_identifier, title, summary, challenge_id, challenge_title, focus_area, sdg_targets, city_id,
      city_name, city_country) = row
@@ -155,7 +194,8 @@ def _facts(row: Any, tranches: list[TrancheFacts], payments: list[Payment]) -> G
         organisation_country=countries.alpha2_of(org_country), org_identifier=org_identifier or None,
         challenge_id=challenge_id, challenge_title=challenge_title, focus_area=focus_area.value,
         sdg_targets=tuple(str(code) for code in sdg_targets or ()), city_id=city_id, city_name=city_name,
-        country=countries.alpha2_of(city_country), tranches=tuple(tranches), payments=tuple(payments))
+        country=countries.alpha2_of(city_country), tranches=tuple(tranches), payments=tuple(payments),
+        indicators=tuple(indicators or ()))
 
 
 def published_grants(engine: sa.Engine, batch: int = BATCH) -> Iterator[GrantFacts]:
@@ -176,8 +216,9 @@ def published_grants(engine: sa.Engine, batch: int = BATCH) -> Iterator[GrantFac
                 return
             ids = [int(r[0]) for r in rows]
             tranches, paid = _tranches(conn, ids[0], ids[-1]), _payments(conn, ids[0], ids[-1])
+            measured = _indicators(conn, ids[0], ids[-1])
             for row, grant_id in zip(rows, ids, strict=True):
-                yield _facts(row, tranches.get(grant_id, []), paid.get(grant_id, []))
+                yield _facts(row, tranches.get(grant_id, []), paid.get(grant_id, []), measured.get(grant_id, []))
             after = ids[-1]
 
 
@@ -208,6 +249,9 @@ def freshness(salt: str) -> Freshness:
         sa.select(sa.func.max(Organization.updated_at)).scalar_subquery(),
         sa.select(sa.func.max(Challenge.updated_at)).scalar_subquery(),
         sa.select(sa.func.count(Tranche.id)).scalar_subquery(),
+        # A verified value is published: a verification (or a new indicator) changes the data.
+        sa.select(sa.func.max(IndicatorReading.verified_at)).scalar_subquery(),
+        sa.select(sa.func.count(TrancheIndicator.id)).scalar_subquery(),
     )).one()
     stamps = [_aware(row[i]) for i in (0, 3, 4, 5) if row[i] is not None]
     digest = hashlib.sha256(f"{salt}|{'|'.join(map(str, row))}".encode()).hexdigest()[:32]
