@@ -18,6 +18,7 @@ from facility.challenges.models import PUBLIC_STATUSES, Challenge, FocusArea
 from facility.cities.models import City
 from facility.core.errors import NotFound
 from facility.extensions import db
+from facility.grants.indicator_models import IndicatorReading, ReadingStatus, TrancheIndicator
 from facility.grants.models import Grant, GrantStatus, MilestoneReport, ReportStatus, Tranche, TrancheStatus
 from facility.grants.paid import net_paid_by_grant
 from facility.solutions import policy
@@ -30,14 +31,16 @@ PER_PAGE = 20
 
 def solution_condition() -> sa.ColumnElement[bool]:
     """Which grants are solutions, as one SQL condition on `Grant`: not cancelled, with at least one tranche
-    that is not cancelled, and every tranche not cancelled accepted (accepted, being paid or paid: all its
-    milestones accepted).
-
-    MERGE (indicators): "and its indicators verified, where it had them" is added here, as one more
-    condition of the same `sa.and_`, so that every page, API answer and the service read it alike."""
+    that is not cancelled, every tranche not cancelled accepted (accepted, being paid or paid: all its
+    milestones accepted), and every indicator of those tranches verified (it has a verified reading), where
+    they had indicators. Every page, API answer and the replication service read it alike."""
     live = sa.select(Tranche.id).where(Tranche.grant_id == Grant.id, Tranche.status != TrancheStatus.CANCELLED)
     unaccepted = live.where(Tranche.status.not_in(ACCEPTED_TRANCHES))
-    return sa.and_(Grant.status != GrantStatus.CANCELLED, live.exists(), ~unaccepted.exists())
+    verified = sa.select(IndicatorReading.id).where(IndicatorReading.indicator_id == TrancheIndicator.id,
+                                                    IndicatorReading.status == ReadingStatus.VERIFIED)
+    unverified = (sa.select(TrancheIndicator.id).join(Tranche, Tranche.id == TrancheIndicator.tranche_id)
+                  .where(Tranche.grant_id == Grant.id, Tranche.status != TrancheStatus.CANCELLED, ~verified.exists()))
+    return sa.and_(Grant.status != GrantStatus.CANCELLED, live.exists(), ~unaccepted.exists(), ~unverified.exists())
 
 
 def is_solution(grant_id: int) -> bool:

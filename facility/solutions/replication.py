@@ -4,9 +4,10 @@
   official of a verified city other than the one that piloted it (the create-challenge permission,
   `cities.policy.can_draft_challenge`).
 - The new challenge is an ordinary DRAFT made by `challenges.services.create_challenge`, pre-filled from the
-  original (`prefill`: the problem, focus area, SDG targets, rubric and eligibility, and a line naming the
-  solution) and adapted by the official (title, summary, description, pool, largest award, dates, ...). It then
-  follows today's path: submit, approval by a fund manager (which funds and publishes it).
+  original (`prefill`: the problem, the indicators it measured with their verified values, focus area, SDG
+  targets, rubric and eligibility, and a line naming the solution) and adapted by the official (title,
+  summary, description, pool, largest award, dates, ...). It then follows today's path: submit, approval by
+  a fund manager (which funds and publishes it).
 - The original grantee is invited: its innovators are e-mailed after commit (`core.notify`); the challenge
   stays open to everyone, and eligibility is widened where needed so that the invited grantee may apply.
 - The `Replication` row keeps the link both ways (solution <-> challenge). Audited.
@@ -22,15 +23,16 @@ from flask_babel import gettext as _
 
 from facility.accounts.models import User
 from facility.audit.services import record
+from facility.challenges import indicators as catalogue
 from facility.challenges import services as challenge_services
-from facility.challenges.models import Challenge
 from facility.cities.models import City
 from facility.core.errors import ValidationFailed
 from facility.core.models import utcnow
 from facility.core.notify import notify
 from facility.core.policy import require
 from facility.extensions import db
-from facility.grants.models import Grant
+from facility.grants.indicators import shown_value
+from facility.grants.models import Grant, TrancheStatus
 from facility.grants.queries import grantee_members
 from facility.solutions import policy, queries
 from facility.solutions.models import Replication
@@ -69,7 +71,8 @@ def prefill(grant: Grant, city: City) -> dict[str, Any]:
     return {
         "title": original.title,
         "summary": original.summary,
-        "description": f"{solution_line(grant)}\n\n{original.summary}\n\n{original.description}".strip(),
+        "description": "\n\n".join(part for part in (solution_line(grant), original.summary, original.description,
+                                                        indicator_section(grant)) if part).strip(),
         "focus_area": original.focus_area.value,
         "sdg_targets": list(original.sdg_targets),
         "prize_pool_cents": original.prize_pool_cents,
@@ -84,9 +87,26 @@ def prefill(grant: Grant, city: City) -> dict[str, Any]:
     }
 
 
-def copy_indicators(*, original: Challenge, replication: Challenge) -> None:
-    """MERGE (indicators): copy the original's milestone indicator codes to the replication here, once
-    `challenges.indicators` exists. Nothing to copy until then."""
+def indicator_section(grant: Grant) -> str:
+    """The part of the problem statement that carries the solution's indicators over: each indicator its
+    milestones measured (catalogue code and name, unit, baseline, target, how it was measured) with the
+    value the facility verified. Challenges hold no indicators of their own (proposals' milestones name
+    them), so the replication's applicants read them here and name them in their own milestones."""
+    measured = [indicator for tranche in grant.tranches if tranche.status != TrancheStatus.CANCELLED
+                for indicator in tranche.indicators]
+    if not measured:
+        return ""
+    lines = [str(_("Indicators the original measured (verified values):"))]
+    for item in measured:
+        latest = item.latest_verified
+        lines.append(str(_(
+            "- %(code)s %(name)s: from %(baseline)s to a target of %(target)s; verified: %(verified)s. "
+            "Measured as: %(method)s",
+            code=item.code, name=catalogue.indicator(item.code).name if catalogue.is_indicator(item.code) else "",
+            baseline=shown_value(item.baseline, item.unit), target=shown_value(item.target, item.unit),
+            verified=shown_value(latest.value, item.unit) if latest is not None else _("none yet"),
+            method=item.method or _("not stated"))))
+    return "\n".join(lines)
 
 
 def start_replication(*, actor: User, grant: Grant, city: City | None, **overrides: Any) -> Replication:
@@ -101,7 +121,6 @@ def start_replication(*, actor: User, grant: Grant, city: City | None, **overrid
                                errors={name: [_("Unknown field.")] for name in unknown})
     fields = {**prefill(grant, city), **overrides}
     challenge = challenge_services.create_challenge(actor=actor, city=city, **fields)
-    copy_indicators(original=grant.challenge, replication=challenge)
     replication = Replication(solution_grant_id=grant.id, challenge_id=challenge.id,
                               invited_organization_id=grant.organization_id, created_by_id=actor.id)
     db.session.add(replication)

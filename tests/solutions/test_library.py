@@ -6,9 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from facility.extensions import db
-from facility.grants import cancellation
+from facility.grants import cancellation, indicators
+from facility.grants.indicator_models import TrancheIndicator
 from facility.grants.models import Grant, TrancheStatus
-from facility.solutions import queries
+from facility.proposals.indicator_models import VALUE_SCALE, Direction
+from facility.solutions import queries, replication
 
 
 def _solution_ids() -> set[int]:
@@ -35,6 +37,48 @@ def test_paid_and_being_paid_tranches_count_as_accepted_and_cancelled_tranches_a
     grant.tranches[0].status = TrancheStatus.CANCELLED  # no tranche left: nothing was proven
     db.session.commit()
     assert not queries.is_solution(grant.id)
+
+
+def _measured(grant, manager, grantee, *, value: str | None, verify: bool) -> TrancheIndicator:
+    """The grant's first tranche measures SDG 11.6.1 (baseline 10, target 50 %); a value reported, verified or not."""
+    indicator = TrancheIndicator(code="11.6.1", unit="%", baseline_scaled=10 * VALUE_SCALE,
+                                 target_scaled=50 * VALUE_SCALE, direction=Direction.INCREASE,
+                                 method="Share of waste collected, from the city's weighbridge.")
+    grant.tranches[0].indicators.append(indicator)
+    db.session.flush()
+    if value is not None:
+        reading = indicators.report_reading(indicator=indicator, actor=grantee, value=value)
+        if verify:
+            indicators.verify_reading(reading=reading, actor=manager, comment="Weighbridge records checked.")
+    db.session.commit()
+    return indicator
+
+
+@pytest.mark.parametrize(("value", "verify", "proven"), [(None, False, False), ("55", False, False), ("55", True, True)])
+def test_a_grant_with_indicators_is_a_solution_once_each_is_verified(scene, value, verify, proven):
+    grant, grantee = scene.make_pilot(name="Measured", accepted=2)
+    _measured(grant, scene.manager, grantee, value=value, verify=verify)
+    assert queries.is_solution(grant.id) is proven and (grant.id in _solution_ids()) is proven
+
+
+def test_an_indicator_of_a_cancelled_tranche_does_not_hold_a_solution_back(scene):
+    grant, grantee = scene.make_pilot(name="Cut", accepted=1)
+    second = grant.tranches[1]
+    second.indicators.append(TrancheIndicator(code="11.6.1", unit="%", baseline_scaled=0, target_scaled=VALUE_SCALE,
+                                              direction=Direction.INCREASE, method=""))
+    db.session.commit()
+    assert not queries.is_solution(grant.id)
+    second.status = TrancheStatus.CANCELLED
+    db.session.commit()
+    assert queries.is_solution(grant.id)
+
+
+def test_the_replication_is_pre_filled_with_the_indicators_and_their_verified_values(scene):
+    grant, grantee = scene.make_pilot(name="Measured", accepted=2)
+    _measured(grant, scene.manager, grantee, value="55", verify=True)
+    description = replication.prefill(grant, scene.city)["description"]
+    assert "11.6.1" in description and "from 10 % to a target of 50 %" in description
+    assert "verified: 55 %" in description and "weighbridge" in description
 
 
 def test_a_cancelled_grant_is_not_a_solution(scene):

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 
 from facility.audit.models import AuditEvent
 from facility.challenges import services as challenge_services
-from facility.challenges.models import ChallengeStatus
+from facility.challenges.models import Challenge, ChallengeStatus
+from facility.cities.models import City
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.mail import OutboundEmail
 from facility.core.models import utcnow
 from facility.extensions import db
-from facility.solutions import replication
+from facility.grants.models import Grant
+from facility.solutions import queries, replication
 from facility.solutions.models import Replication
 from tests import factories
 from tests.conftest import csrf_token_from
@@ -253,9 +255,15 @@ def test_the_demo_has_a_replicated_solution(app):
     db.session.commit()
     (made,) = db.session.execute(sa.select(Replication)).scalars().all()
     assert made.challenge.status == ChallengeStatus.PUBLISHED and made.challenge.city.name == "Lyon"
-    assert made.solution.challenge.city.name == "Suva" and made.invited_organization.name == "Pacific Data Works"
+    # the staged prize's pilot, proven, is replicated; its grantee is invited
+    pilot = made.solution.challenge
+    assert pilot.city.name == "Kathmandu" and pilot.stage_name == "Pilot"
+    assert made.invited_organization_id == made.solution.organization_id
+    # Suva's grant, whose last indicator value awaits verification, is not a solution yet
+    suva = db.session.execute(sa.select(Grant).join(Challenge).join(City).where(City.name == "Suva")).scalars().all()
+    assert suva and not any(queries.is_solution(grant.id) for grant in suva)
     client = app.test_client()
-    assert "Open heat data for Lyon" in client.get(f"/solutions/{made.solution_grant_id}").get_data(as_text=True)
+    assert "Safe water kiosks for Lyon" in client.get(f"/solutions/{made.solution_grant_id}").get_data(as_text=True)
     assert "Replicates the solution" in client.get(f"/challenges/{made.challenge_id}").get_data(as_text=True)
 
 
