@@ -143,3 +143,27 @@ def snapshot_indicators(proposal: Proposal) -> list[dict[str, Any]]:
     return [{"milestone_position": i.milestone_position, "code": i.code, "unit": i.unit,
              "baseline": str(i.baseline), "target": str(i.target), "direction": i.direction.value,
              "method": i.method} for i in proposal.milestone_indicators]
+
+
+def follow_milestones(proposal: Proposal, old_titles: dict[int, str]) -> None:
+    """Rule: when a draft's milestone list is replaced (saving renumbers it 1..n), each indicator follows its
+    milestone, found by its title (`old_titles`: position -> title before the save), to the milestone's new
+    position; an indicator whose milestone is gone, or whose title no longer names exactly one milestone, is
+    removed, so that none names a milestone that is not there or lands on another one."""
+    new_positions: dict[str, list[int]] = {}
+    for milestone in proposal.milestones:
+        new_positions.setdefault(milestone.title, []).append(milestone.position)
+    moves: list[tuple[MilestoneIndicator, int]] = []
+    for item in list(proposal.milestone_indicators):
+        found = new_positions.get(old_titles.get(item.milestone_position, ""), [])
+        if len(found) == 1 and (found[0], item.code) not in {(p, i.code) for i, p in moves}:
+            moves.append((item, found[0]))
+        else:
+            proposal.milestone_indicators.remove(item)
+    # Two steps, so that swapped positions never meet the (proposal, position, code) unique constraint.
+    for item, _position in moves:
+        item.milestone_position = -item.id if item.id else -1
+    db.session.flush()
+    for item, position in moves:
+        item.milestone_position = position
+    db.session.flush()

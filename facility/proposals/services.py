@@ -31,7 +31,7 @@ from facility.core.uploads import save_upload, sniff, upload_path
 from facility.extensions import db
 from facility.proposals import policy
 from facility.proposals.budgets import clean_budget, replace_budget
-from facility.proposals.indicators import snapshot_indicators
+from facility.proposals.indicators import follow_milestones, snapshot_indicators
 from facility.proposals.lifecycle import set_proposal_status
 from facility.proposals.models import (
     Attachment,
@@ -136,11 +136,14 @@ def _apply(proposal: Proposal, clean: dict[str, Any]) -> None:
         if name in clean:
             setattr(proposal, name, clean[name])
     if "milestones" in clean:
-        # Replace the whole list: positions stay dense and in the order given.
+        # Replace the whole list: positions stay dense and in the order given; indicators follow their milestone.
+        old_titles = {milestone.position: milestone.title for milestone in proposal.milestones}
         proposal.milestones.clear()
         db.session.flush()
         for position, row in enumerate(clean["milestones"], start=1):
             proposal.milestones.append(Milestone(position=position, **row))
+        db.session.flush()
+        follow_milestones(proposal, old_titles)
     if "budget" in clean:
         replace_budget(proposal, clean["budget"])
 

@@ -12,7 +12,7 @@ from facility.extensions import db
 from facility.proposals import indicators
 from facility.proposals.indicator_models import Direction
 from facility.proposals.models import ProposalStatus
-from facility.proposals.services import snapshot_data
+from facility.proposals.services import snapshot_data, update_proposal
 from tests import factories
 from tests.conftest import csrf_token_from
 
@@ -135,3 +135,23 @@ def test_the_api_adds_lists_and_removes(draft, client, api_headers, make_user, m
     removed = client.post(url + "/remove", json={"indicator_id": created.get_json()["id"]}, headers=headers)
     assert removed.status_code == 204
     assert client.post(url + "/remove", json={"indicator_id": "x"}, headers=headers).status_code == 422
+
+
+def _milestones(proposal) -> list[dict]:
+    return [{"title": m.title, "deliverable": m.deliverable, "amount_cents": m.amount_cents, "due_date": m.due_date}
+            for m in proposal.milestones]
+
+
+def test_indicators_follow_their_milestone_when_the_list_is_reordered_or_shortened(draft):
+    proposal, owner = draft
+    first, second = _milestones(proposal)
+    assert first["title"] != second["title"]
+    indicators.add_milestone_indicator(proposal=proposal, actor=owner, **{**GOOD, "milestone_position": 2})
+    db.session.commit()
+    update_proposal(actor=owner, proposal=proposal, data={"milestones": [second, first]})  # reordered
+    db.session.commit()
+    (item,) = proposal.milestone_indicators
+    assert item.milestone_position == 1 and proposal.milestones[0].title == second["title"]
+    update_proposal(actor=owner, proposal=proposal, data={"milestones": [first]})  # its milestone deleted
+    db.session.commit()
+    assert proposal.milestone_indicators == []
