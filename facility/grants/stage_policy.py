@@ -17,15 +17,17 @@ from facility.grants.stage_facts import advancement_problem
 
 def can_invite_to_stage(user: Any, stage: Challenge) -> Decision:
     """Fund managers and the stage city's officials invite grantees of the previous stage into an
-    invitation-only stage until its deadline passes."""
+    invitation-only stage once it is published (approved and funded), until its deadline passes."""
     if not (is_city_official(user, stage) or is_fund_manager(user)):
         return role_refusal(user, _("Only fund managers and the city's officials invite organisations to a stage."))
     if not is_city_official(user, stage) and (refusal := fund_manager_refusal(user, "")) is not None:
         return refusal
     if stage.previous_stage_id is None or not stage.invitation_only:
         return conflict(_("Only an invitation-only stage that follows another takes invitations."))
-    if stage.status not in (ChallengeStatus.DRAFT, ChallengeStatus.PENDING_APPROVAL, ChallengeStatus.PUBLISHED) \
-            or stage.submissions_closed:
+    if stage.status in (ChallengeStatus.DRAFT, ChallengeStatus.PENDING_APPROVAL):
+        # An invitation is e-mailed at once: nobody outside is told of a stage the facility has not approved.
+        return conflict(_("Invitations open once the facility has approved and published this stage."))
+    if stage.status != ChallengeStatus.PUBLISHED or stage.submissions_closed:
         return conflict(_("This stage no longer takes proposals, so no one can be invited to it."))
     return None
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from facility.audit.models import AuditEvent
-from facility.challenges.models import Challenge, ChallengeInvitation
+from facility.challenges.models import Challenge, ChallengeInvitation, ChallengeStatus
 from facility.core.errors import Conflict, PermissionDenied, ValidationFailed
 from facility.core.outbox import OutboundEmail
 from facility.extensions import db
@@ -108,6 +108,18 @@ def test_refused_for_a_cancelled_grant(staged):
     db.session.commit()
     with pytest.raises(Conflict, match="cancelled"):
         _invite(staged)
+
+
+@pytest.mark.parametrize("status", [ChallengeStatus.DRAFT, ChallengeStatus.PENDING_APPROVAL])
+def test_refused_and_nobody_told_before_the_stage_is_published(staged, status):
+    staged.stage.status = status
+    db.session.commit()
+    sent = db.session.execute(sa.select(sa.func.count(OutboundEmail.id))).scalar_one()
+    with pytest.raises(Conflict, match="approved and published"):
+        _invite(staged)
+    db.session.rollback()
+    assert db.session.execute(sa.select(sa.func.count(ChallengeInvitation.id))).scalar_one() == 0
+    assert db.session.execute(sa.select(sa.func.count(OutboundEmail.id))).scalar_one() == sent
 
 
 def test_refused_when_the_stage_takes_no_invitations(staged):
