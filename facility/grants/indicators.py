@@ -28,6 +28,7 @@ from facility.grants.indicator_policy import (
 )
 from facility.grants.milestones import submit_milestone_report
 from facility.grants.models import Grant, MilestoneReport, Tranche
+from facility.grants.policy import can_report
 from facility.proposals.indicator_models import scaled
 from facility.proposals.indicators import clean_value
 
@@ -153,6 +154,7 @@ def report_milestone_with_values(*, tranche: Tranche, actor: User, values: dict[
     """Rule: the grantee reports a milestone (`milestones.submit_milestone_report`) and, with it, the measured
     value of any of the tranche's indicators (by code; an empty value is left out); the report is their
     evidence. A value that is not a number, or a code the tranche does not measure, refuses the whole report."""
+    require(can_report(actor, tranche))  # the permission and the tranche's state before the body is read
     given = {code: value for code, value in (values or {}).items() if value not in (None, "")}
     errors: dict[str, list[str]] = {}
     for code, value in given.items():
@@ -167,6 +169,6 @@ def report_milestone_with_values(*, tranche: Tranche, actor: User, values: dict[
         raise ValidationFailed(_("The report needs attention."), errors=errors)
     made = submit_milestone_report(tranche=tranche, actor=actor, **report)
     for code, value in given.items():
-        report_reading(indicator=indicator_of(made.tranche, code), actor=actor, value=value,
-                       note=_("Reported with the milestone report."))
+        # No note: the reading links the report, which the pages show as its evidence (in the reader's language).
+        report_reading(indicator=indicator_of(made.tranche, code), actor=actor, value=value)
     return made

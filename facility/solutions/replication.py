@@ -61,14 +61,7 @@ def prefill(grant: Grant, city: City) -> dict[str, Any]:
     if window <= timedelta(0) or window > timedelta(days=365):
         window = timedelta(days=DEFAULT_WINDOW_DAYS)
     opens_at = now + timedelta(days=1)
-    grantee = grant.organization
-    org_types = list(original.eligible_org_types)
-    if org_types and grantee.org_type is not None and grantee.org_type.value not in org_types:
-        org_types.append(grantee.org_type.value)
-    countries = list(original.eligible_countries)
-    if countries:
-        countries = sorted(set(countries) | {city.country} | ({grantee.country} if grantee.country else set()))
-    return {
+    return widened_for_grantee({
         "title": original.title,
         "summary": original.summary,
         "description": "\n\n".join(part for part in (solution_line(grant), original.summary, original.description,
@@ -79,18 +72,33 @@ def prefill(grant: Grant, city: City) -> dict[str, Any]:
         "max_award_cents": original.max_award_cents,
         "opens_at": opens_at,
         "closes_at": opens_at + window,
-        "eligible_org_types": org_types,
-        "eligible_countries": countries,
+        "eligible_org_types": list(original.eligible_org_types),
+        "eligible_countries": list(original.eligible_countries),
         "criteria": [{"name": c.name, "description": c.description, "weight": c.weight,
                       "descriptor_low": c.descriptor_low, "descriptor_mid": c.descriptor_mid,
                       "descriptor_high": c.descriptor_high} for c in original.criteria],
-    }
+    }, grant, city)
+
+
+def widened_for_grantee(fields: dict[str, Any], grant: Grant, city: City) -> dict[str, Any]:
+    """Rule: a replication stays open to the grantee it invites: a non-empty list of eligible organisation
+    types gains the grantee's type, and a non-empty list of countries the grantee's and the new city's (an
+    empty list already admits everyone). Applied to the pre-filled fields and again to the official's."""
+    grantee = grant.organization
+    org_types, countries = fields.get("eligible_org_types"), fields.get("eligible_countries")
+    if not (isinstance(org_types, list) and isinstance(countries, list)):
+        return fields  # not lists: `create_challenge` says what is wrong with them
+    if org_types and grantee.org_type is not None and grantee.org_type.value not in org_types:
+        org_types = [*org_types, grantee.org_type.value]
+    if countries and all(isinstance(code, str) for code in countries):
+        countries = sorted(set(countries) | {city.country} | ({grantee.country} if grantee.country else set()))
+    return {**fields, "eligible_org_types": org_types, "eligible_countries": countries}
 
 
 def indicator_section(grant: Grant) -> str:
     """The part of the problem statement that carries the solution's indicators over: each indicator its
-    milestones measured (catalogue code and name, unit, baseline, target, how it was measured) with the
-    value the facility verified. Challenges hold no indicators of their own (proposals' milestones name
+    milestones measured (catalogue code and name, unit, baseline, target) with the value the facility
+    verified: what the public grant page shows, never the proposal's own text (its measuring method). Challenges hold no indicators of their own (proposals' milestones name
     them), so the replication's applicants read them here and name them in their own milestones."""
     measured = [indicator for tranche in grant.tranches if tranche.status != TrancheStatus.CANCELLED
                 for indicator in tranche.indicators]
@@ -100,12 +108,10 @@ def indicator_section(grant: Grant) -> str:
     for item in measured:
         latest = item.latest_verified
         lines.append(str(_(
-            "- %(code)s %(name)s: from %(baseline)s to a target of %(target)s; verified: %(verified)s. "
-            "Measured as: %(method)s",
+            "- %(code)s %(name)s: from %(baseline)s to a target of %(target)s; verified: %(verified)s.",
             code=item.code, name=catalogue.indicator(item.code).name if catalogue.is_indicator(item.code) else "",
             baseline=shown_value(item.baseline, item.unit), target=shown_value(item.target, item.unit),
-            verified=shown_value(latest.value, item.unit) if latest is not None else _("none yet"),
-            method=item.method or _("not stated"))))
+            verified=shown_value(latest.value, item.unit) if latest is not None else _("none yet"))))
     return "\n".join(lines)
 
 
@@ -119,7 +125,7 @@ def start_replication(*, actor: User, grant: Grant, city: City | None, **overrid
     if unknown:
         raise ValidationFailed(_("Some fields need attention."),
                                errors={name: [_("Unknown field.")] for name in unknown})
-    fields = {**prefill(grant, city), **overrides}
+    fields = widened_for_grantee({**prefill(grant, city), **overrides}, grant, city)
     challenge = challenge_services.create_challenge(actor=actor, city=city, **fields)
     replication = Replication(solution_grant_id=grant.id, challenge_id=challenge.id,
                               invited_organization_id=grant.organization_id, created_by_id=actor.id)

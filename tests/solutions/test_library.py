@@ -78,7 +78,7 @@ def test_the_replication_is_pre_filled_with_the_indicators_and_their_verified_va
     _measured(grant, scene.manager, grantee, value="55", verify=True)
     description = replication.prefill(grant, scene.city)["description"]
     assert "11.6.1" in description and "from 10 % to a target of 50 %" in description
-    assert "verified: 55 %" in description and "weighbridge" in description
+    assert "verified: 55 %" in description and "weighbridge" not in description  # the proposal's text stays private
 
 
 def test_a_cancelled_grant_is_not_a_solution(scene):

@@ -56,6 +56,18 @@ def test_a_replication_is_a_draft_prefilled_from_the_original_and_keeps_its_link
     assert list(actions) == ["solution.replication_started"]
 
 
+def test_the_officials_own_eligibility_still_admits_the_invited_grantee(scene):
+    grant, _ = scene.make_pilot(name="Narrowed")
+    made = replication.start_replication(actor=scene.official, grant=grant, city=scene.city,
+                                         eligible_countries=["UGA"], eligible_org_types=["ngo"])
+    db.session.commit()
+    assert set(made.challenge.eligible_countries) == {"UGA", "FRA", "KEN"}  # and the grantee's Kenya
+    assert set(made.challenge.eligible_org_types) == {"ngo", "startup"}
+    with pytest.raises(ValidationFailed):  # garbage is refused by the challenge's own checks, not a crash
+        replication.start_replication(actor=scene.official, grant=grant, city=scene.city, eligible_countries=5)
+    db.session.rollback()
+
+
 def test_the_official_adapts_the_prefilled_fields(scene):
     grant, _ = scene.make_pilot(name="Adapted")
     made = replication.start_replication(actor=scene.official, grant=grant, city=scene.city, title="Lyon's version",
