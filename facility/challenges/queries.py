@@ -126,11 +126,17 @@ def search_challenges(query: sa.Select[tuple[Challenge]], q: str | None) -> sa.S
     return query.order_by(*rank, Challenge.closes_at.asc(), Challenge.id.asc())
 
 
-def open_challenges(*, excluding: sa.Select[Any] | None = None, limit: int = 5) -> list[Challenge]:
-    """Challenges open for proposals now (by deadline), optionally without the ids `excluding` selects."""
+def open_challenges(*, excluding: sa.Select[Any] | None = None, limit: int = 5,
+                    invited: int | None = None) -> list[Challenge]:
+    """Challenges open for proposals now (by deadline), optionally without the ids `excluding` selects. With
+    `invited` (an organisation id), the invitation-only stages are those it was invited to only."""
     query = sa.select(Challenge).where(is_open_at(utcnow()))
     if excluding is not None:
         query = query.where(Challenge.id.not_in(excluding))
+    if invited is not None:
+        invitation = sa.select(ChallengeInvitation.id).where(ChallengeInvitation.challenge_id == Challenge.id,
+                                                             ChallengeInvitation.organization_id == invited)
+        query = query.where(sa.or_(Challenge.invitation_only.is_(False), invitation.exists()))
     return list(db.session.execute(query.order_by(Challenge.closes_at).limit(limit)).scalars())
 
 

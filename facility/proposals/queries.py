@@ -108,10 +108,11 @@ def org_proposal(challenge: Challenge, organization_id: int) -> Proposal | None:
 
 
 def open_challenges_without_proposal(organization_id: int, *, limit: int = 5) -> list[Challenge]:
-    """Open challenges the organisation has no live proposal to yet."""
+    """Open challenges the organisation has no live proposal to yet and may apply to (an invitation-only stage
+    only when it was invited)."""
     taken = sa.select(Proposal.challenge_id).where(
         Proposal.organization_id == organization_id, Proposal.status != ProposalStatus.WITHDRAWN)
-    return open_challenges(excluding=taken, limit=limit)
+    return open_challenges(excluding=taken, limit=limit, invited=organization_id)
 
 
 def applicant_emails(challenge: Challenge) -> set[str]:

@@ -98,8 +98,9 @@ def widened_for_grantee(fields: dict[str, Any], grant: Grant, city: City) -> dic
 def indicator_section(grant: Grant) -> str:
     """The part of the problem statement that carries the solution's indicators over: each indicator its
     milestones measured (catalogue code and name, unit, baseline, target) with the value the facility
-    verified: what the public grant page shows, never the proposal's own text (its measuring method). Challenges hold no indicators of their own (proposals' milestones name
-    them), so the replication's applicants read them here and name them in their own milestones."""
+    verified: what the public grant page shows, never the proposal's own text (its measuring method).
+    Challenges hold no indicators of their own (proposals' milestones name them), so the replication's
+    applicants read them here and name them in their own milestones."""
     measured = [indicator for tranche in grant.tranches if tranche.status != TrancheStatus.CANCELLED
                 for indicator in tranche.indicators]
     if not measured:

@@ -12,13 +12,19 @@ from tests.grants.test_indicators import measured  # noqa: F401 - the fixture
 def test_counts_grants_and_verified_values_at_target(measured, client):  # noqa: F811
     grant, manager, grantee = measured
     water, waste = grant.tranches[0].indicators
-    for value, verify in (("70", True), ("81", True), ("99", False)):
-        reading = indicators.report_reading(indicator=water, actor=grantee, value=value)
-        if verify:
-            indicators.verify_reading(reading=reading, actor=manager)
-    db.session.commit()
-    results = {r.code: (r.grants, r.verified, r.reached) for r in indicator_results()}
-    assert results == {"EC: I: WS: 1C": (1, 2, 1), "11.6.1": (1, 0, 0)}
+    def report(*values):
+        for value, verify in values:
+            reading = indicators.report_reading(indicator=water, actor=grantee, value=value)
+            if verify:
+                indicators.verify_reading(reading=reading, actor=manager)
+        db.session.commit()
+        return {r.code: (r.grants, r.verified, r.reached) for r in indicator_results()}
+
+    # an indicator counts once, by its latest verified value: 70 then 81 (target 80) is one at target
+    assert report(("70", True), ("81", True)) == {"EC: I: WS: 1C": (1, 1, 1), "11.6.1": (1, 0, 0)}
+    # verified again lower, it is no longer at target; a value awaiting verification never counts
+    results = report(("60", True), ("99", False))
+    assert results == {"EC: I: WS: 1C": (1, 1, 0), "11.6.1": (1, 0, 0)}
     api = {r["code"]: (r["grants"], r["verified"], r["reached"]) for r in client.get("/api/v1/indicators/results").get_json()}
     assert api == results
     html = client.get("/results").get_data(as_text=True)

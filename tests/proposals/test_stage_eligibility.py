@@ -11,6 +11,7 @@ from facility.challenges.models import ChallengeInvitation, ChallengeStatus
 from facility.core.errors import Conflict
 from facility.extensions import db
 from facility.proposals import policy, services
+from facility.proposals.queries import open_challenges_without_proposal
 from tests.factories.accounts import make_org, make_user
 from tests.factories.challenges import make_challenge
 from tests.factories.proposals import complete_data, make_proposal, service_data
@@ -86,3 +87,10 @@ def test_the_api_refuses_the_uninvited(stage, outsider, client, api_headers):
     response = client.post(f"/api/v1/challenges/{stage.id}/proposals", json=complete_data(),
                            headers=api_headers(outsider))
     assert response.status_code == 409 and response.get_json()["detail"] == REASON
+
+
+def test_the_open_challenges_an_innovator_is_shown_leave_out_stages_it_was_not_invited_to(stage, outsider):
+    assert stage.is_open
+    assert stage not in open_challenges_without_proposal(outsider.organization_id, limit=50)
+    _invite(stage, outsider)
+    assert stage in open_challenges_without_proposal(outsider.organization_id, limit=50)
