@@ -11,7 +11,16 @@ from flask_login import current_user
 from facility.accounts.models import OrgType, Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_role, require_user
-from facility.api.schemas import NullableList, PageArgs, cents_field, datetime_field, id_field, page_of, paginate
+from facility.api.schemas import (
+    NullableList,
+    PageArgs,
+    cents_field,
+    datetime_field,
+    id_field,
+    page_of,
+    page_of_items,
+    paginate,
+)
 from facility.challenges import queries, sdg, services
 from facility.challenges.models import DESCRIPTOR_CHARS, Challenge, FocusArea, Phase
 from facility.cities.queries import get_visible_city
@@ -365,10 +374,7 @@ def extend_deadline(data, challenge_id):
 def list_clarifications(args, challenge_id):
     """Answered questions; unanswered ones too for the asker, the city and fund managers."""
     challenge = queries.get_visible_challenge(current_user, challenge_id)
-    items = queries.visible_clarifications(current_user, challenge)
-    start = (args["page"] - 1) * args["per_page"]
-    return {"items": items[start:start + args["per_page"]], "page": args["page"], "per_page": args["per_page"],
-            "total": len(items)}
+    return page_of_items(queries.visible_clarifications(current_user, challenge), args)
 
 
 @blp.route("/challenges/<int:challenge_id>/clarifications", methods=["POST"])

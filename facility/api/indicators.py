@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_user
+from facility.api.schemas import PageArgs, page_of, page_of_items
 from facility.challenges.indicators import CATALOGUE, CATALOGUE_SOURCE, MAX_CODE_CHARS
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS
@@ -115,8 +116,6 @@ class GrantIndicatorSchema(TrancheIndicatorSchema):
         "description": "every reading for the grantee, the city and staff; verified ones for others"})
 
 
-class GrantIndicatorsSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(GrantIndicatorSchema))
 
 
 class _Shown:
@@ -172,18 +171,20 @@ class IndicatorResultSchema(ma.Schema):
 
 @blp.route("/indicators/results", methods=["GET"])
 @public
-@blp.response(200, IndicatorResultSchema(many=True))
-def indicator_results() -> Any:
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(IndicatorResultSchema))
+def indicator_results(args: dict[str, Any]) -> Any:
     """The results framework's indicators: per code, the grants measuring it and the verified values that reached
     the target (facility-wide)."""
-    return results_of_indicators()
+    return page_of_items(results_of_indicators(), args)
 
 
 @blp.route("/proposals/<int:proposal_id>/milestone-indicators", methods=["GET"])
-@blp.response(200, MilestoneIndicatorSchema(many=True))
-def list_milestone_indicators(proposal_id: int) -> Any:
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(MilestoneIndicatorSchema))
+def list_milestone_indicators(args: dict[str, Any], proposal_id: int) -> Any:
     """The indicators a proposal's milestones name (whoever sees the proposal)."""
-    return proposal_queries.get_visible_proposal(require_user(), proposal_id).milestone_indicators
+    return page_of_items(proposal_queries.get_visible_proposal(require_user(), proposal_id).milestone_indicators, args)
 
 
 @blp.route("/proposals/<int:proposal_id>/milestone-indicators", methods=["POST"])
@@ -216,19 +217,20 @@ def remove_milestone_indicator(data: dict[str, Any], proposal_id: int) -> Any:
     return None
 
 
-def _grant_indicators(user: Any, grant: Any) -> dict[str, Any]:
+def _grant_indicators(user: Any, grant: Any) -> list[_Shown]:
     everything = can_see_unverified_readings(user, grant) is None
-    return {"items": [_Shown(i, i.readings if everything else [r for r in i.readings if r.status.value == "verified"])
-                      for t in grant.tranches for i in t.indicators]}
+    return [_Shown(i, i.readings if everything else [r for r in i.readings if r.status.value == "verified"])
+            for t in grant.tranches for i in t.indicators]
 
 
 @blp.route("/grants/<int:grant_id>/indicators", methods=["GET"])
-@blp.response(200, GrantIndicatorsSchema)
-def list_grant_indicators(grant_id: int) -> Any:
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(GrantIndicatorSchema))
+def list_grant_indicators(args: dict[str, Any], grant_id: int) -> Any:
     """Each tranche's indicators: baseline, target, payment condition, latest verified value, readings (the
     grantee and staff; 404 for others)."""
     user = require_user()
-    return _grant_indicators(user, grant_queries.get_visible_grant(user, grant_id))
+    return page_of_items(_grant_indicators(user, grant_queries.get_visible_grant(user, grant_id)), args)
 
 
 @blp.route("/tranches/<int:tranche_id>/readings", methods=["POST"])

@@ -1,7 +1,7 @@
 """Schemas shared by every API module: ids, amounts, optional lists, pagination, problem documents."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -84,6 +84,14 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
         "per_page": ma.fields.Integer(),
         "total": ma.fields.Integer(),
     })
+
+
+def page_of_items(items: Sequence[Any], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of a short list already in memory (built in Python, a fixed number of queries), in the same
+    envelope as `paginate`: `args` are `PageArgs`."""
+    page, per_page = args["page"], args["per_page"]
+    start = (page - 1) * per_page
+    return {"items": list(items[start:start + per_page]), "page": page, "per_page": per_page, "total": len(items)}
 
 
 def paginate(select: Any, *, page: int, per_page: int, count: Callable[[], int] | None = None) -> dict[str, Any]:

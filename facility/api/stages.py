@@ -13,7 +13,7 @@ from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_user
 from facility.api.challenges import ChallengeSchema, InvitationSchema
-from facility.api.schemas import cents_field, datetime_field, id_field
+from facility.api.schemas import PageArgs, cents_field, datetime_field, id_field, page_of, page_of_items
 from facility.challenges import queries as challenge_queries
 from facility.challenges import stages as challenge_stages
 from facility.challenges.stages import STAGE_NAME_CHARS
@@ -74,14 +74,15 @@ def add_stage(data: dict[str, Any], challenge_id: int) -> Any:
 
 @blp.route("/challenges/<int:challenge_id>/invitation-candidates", methods=["GET"])
 @requires(Role.CITY_OFFICIAL, Role.FUND_MANAGER, hidden=challenge_queries.get_visible_challenge)
-@blp.response(200, CandidateSchema(many=True))
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(CandidateSchema))
 @blp.alt_response(409, description="the stage takes no invitations (not invitation-only, or closed)")
-def list_candidates(challenge_id: int) -> Any:
+def list_candidates(args: dict[str, Any], challenge_id: int) -> Any:
     """The previous stage's grants, each with whether its organisation may be invited to this stage and why not."""
     user = require_user()
     stage = challenge_queries.get_visible_challenge(user, challenge_id)
     require(grant_policy.can_invite_to_stage(user, stage))
-    return stage_facts.candidates(stage)
+    return page_of_items(stage_facts.candidates(stage), args)
 
 
 @blp.route("/challenges/<int:challenge_id>/invitations", methods=["POST"])
@@ -106,7 +107,9 @@ def invite(data: dict[str, Any], challenge_id: int) -> Any:
 
 @blp.route("/challenges/<int:challenge_id>/invitations", methods=["GET"])
 @public
-@blp.response(200, InvitationSchema(many=True))
-def list_invitations(challenge_id: int) -> Any:
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(InvitationSchema))
+def list_invitations(args: dict[str, Any], challenge_id: int) -> Any:
     """Who advanced into the stage and why (whoever may see the stage)."""
-    return challenge_queries.invitations_of(challenge_queries.get_visible_challenge(current_user, challenge_id))
+    return page_of_items(challenge_queries.invitations_of(
+        challenge_queries.get_visible_challenge(current_user, challenge_id)), args)

@@ -162,7 +162,7 @@ def test_who_advanced_is_public_with_the_reason(world, client):
     assert body["previous_stage_id"] == world.challenge.id and body["invitation_only"] is True
     assert [s["id"] for s in body["stages"]] == [world.challenge.id, stage.id]
     assert body["invitations"][0]["organization_name"] == "SolarKiosk"
-    assert client.get(f"/api/v1/challenges/{stage.id}/invitations").get_json()[0]["reason"] == (
+    assert client.get(f"/api/v1/challenges/{stage.id}/invitations").get_json()["items"][0]["reason"] == (
         "Its pilot reached 400 households.")
 
 

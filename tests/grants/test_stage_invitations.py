@@ -215,7 +215,8 @@ def test_the_api(staged, client, api_headers):
     assert client.get(f"{url}/invitation-candidates", headers=api_headers(staged.grantee)).status_code == 403
     headers = api_headers(staged.official)
     listed = client.get(f"{url}/invitation-candidates", headers=headers).get_json()
-    assert {(c["grant_id"], c["eligible"]) for c in listed} == {(staged.done.id, True), (staged.halfway.id, False)}
+    assert listed["total"] == 2 and listed["page"] == 1
+    assert {(c["grant_id"], c["eligible"]) for c in listed["items"]} == {(staged.done.id, True), (staged.halfway.id, False)}
     body = {"grant_id": staged.done.id, "reason": REASON}
     assert client.post(f"{url}/invitations", json=body).status_code == 401
     assert client.post(f"{url}/invitations", json=body, headers=api_headers(staged.grantee)).status_code == 403
@@ -229,7 +230,8 @@ def test_the_api(staged, client, api_headers):
     assert made.status_code == 201 and made.get_json()["source_grant_id"] == staged.done.id
     assert client.post(f"{url}/invitations", json=body, headers=headers).status_code == 409
     public = client.get(f"{url}/invitations").get_json()
-    assert [(i["organization_id"], i["reason"]) for i in public] == [(staged.done.organization_id, REASON)]
+    assert public["total"] == 1 and client.get(f"{url}/invitations?page=2").get_json()["items"] == []
+    assert [(i["organization_id"], i["reason"]) for i in public["items"]] == [(staged.done.organization_id, REASON)]
 
 
 def test_an_invitation_shows_at_once_on_the_cached_public_page(staged, client):

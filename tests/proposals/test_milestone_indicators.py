@@ -126,7 +126,7 @@ def test_the_api_adds_lists_and_removes(draft, client, api_headers, make_user, m
     assert created.get_json()["target"] == "80.5"
     bad = client.post(url, json={**GOOD, "code": "11.6.1", "baseline": "many"}, headers=headers)
     assert bad.status_code == 422 and "baseline" in str(bad.get_json())
-    assert [i["code"] for i in client.get(url, headers=headers).get_json()] == ["EC: I: WS: 1C"]
+    assert [i["code"] for i in client.get(url, headers=headers).get_json()["items"]] == ["EC: I: WS: 1C"]
     outsider = api_headers(make_user("innovator", organization=make_org(name="Nosy")))
     assert client.post(url, json=GOOD, headers=outsider).status_code == 404
     assert client.get(url).status_code == 401
