@@ -76,6 +76,7 @@ ACTION_LABELS: dict[str, Any] = {
     "review.appeal_dismissed": _l("Appeal dismissed"),
     "review.appeal_submitted": _l("Reconsideration asked for"),
     "review.appeal_upheld": _l("Appeal upheld"),
+    "review.appeal_withdrawn": _l("Appeal withdrawn by the applicant"),
     "review.assigned": _l("Reviewers assigned"),
     "review.assignment_added": _l("Reviewer assigned"),
     "review.assignment_removed": _l("Reviewer unassigned"),
