@@ -98,7 +98,8 @@ def add_next_stage(*, actor: User, challenge: Challenge, stage_name: str, prize_
               date=challenge.closes_at.date().isoformat()))
     if errors:
         raise ValidationFailed(_("Some fields need attention."), errors=errors)
-    if previous_name and not challenge.stage_name:
+    named = bool(previous_name and not challenge.stage_name)
+    if named:
         challenge.stage_name = previous_name
     criteria = clean.pop("criteria")
     stage = Challenge(city=challenge.city, created_by_id=actor.id, status=ChallengeStatus.DRAFT,
@@ -108,5 +109,6 @@ def add_next_stage(*, actor: User, challenge: Challenge, stage_name: str, prize_
     db.session.flush()
     record("challenge.stage_added", actor=actor, obj=stage, details={
         "previous_stage_id": challenge.id, "stage_name": name, "invitation_only": stage.invitation_only,
-        "prize_pool_cents": stage.prize_pool_cents})
+        "prize_pool_cents": stage.prize_pool_cents,
+        **({"previous_stage_named": challenge.stage_name} if named else {})})
     return stage
