@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -29,6 +28,7 @@ from facility.cities import policy as city_policy
 from facility.cities.models import City
 from facility.cities.queries import officials_of
 from facility.cities.services import valid_country
+from facility.core.database import lock_row
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import COMMENT_CHARS, NAME_CHARS, REASON_CHARS, clean_text
 from facility.core.labels import label
@@ -250,7 +250,7 @@ def create_challenge(*, actor: User, city: City, **fields: Any) -> Challenge:
 
 def update_challenge(*, challenge: Challenge, actor: User, **fields: Any) -> Challenge:
     """Rule `policy.can_edit`: the city's officials edit a draft; afterwards it is fixed."""
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_edit(actor, challenge))
     clean = clean_challenge_fields(fields)
     _apply(challenge, clean)
@@ -261,7 +261,7 @@ def update_challenge(*, challenge: Challenge, actor: User, **fields: Any) -> Cha
 
 def submit_challenge(*, challenge: Challenge, actor: User) -> Challenge:
     """Rule `policy.can_submit`: the city's officials send a draft to the facility (draft -> pending_approval)."""
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_submit(actor, challenge))
     CHALLENGE_TRANSITIONS.move(challenge, ChallengeStatus.PENDING_APPROVAL)
     challenge.submitted_at = utcnow()
@@ -273,7 +273,7 @@ def submit_challenge(*, challenge: Challenge, actor: User) -> Challenge:
 def return_to_draft(*, challenge: Challenge, actor: User, reason: str) -> Challenge:
     """Rule `policy.can_return`: a fund manager sends a pending challenge back to the city with a
     reason (pending -> draft); the city's officials are e-mailed."""
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_return(actor, challenge))
     errors: dict[str, list[str]] = {}
     reason = _text(reason or "", "reason", errors, max_len=REASON_CHARS, required=False)
@@ -297,7 +297,7 @@ def approve_challenge(*, challenge: Challenge, actor: User) -> Challenge:
     pending. The challenge row is locked first so two approvals cannot both pass the status check.
     """
     require(policy.can_approve(actor, challenge))  # the role before the lock: a stranger waits for nothing
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_approve(actor, challenge))
     _fund_prize_pool(challenge=challenge, actor=actor)
     CHALLENGE_TRANSITIONS.move(challenge, ChallengeStatus.PUBLISHED)
@@ -309,12 +309,10 @@ def approve_challenge(*, challenge: Challenge, actor: User) -> Challenge:
     return challenge
 
 
-def _lock(challenge: Challenge) -> Challenge:
-    """Re-read the challenge under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
-    return db.session.execute(
-        sa.select(Challenge).where(Challenge.id == challenge.id).with_for_update(of=Challenge)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+def lock_challenge(challenge: Challenge) -> Challenge:
+    """Re-read the challenge under a row lock on its own row (`core.database.lock_row`)."""
+    locked: Challenge = lock_row(Challenge, challenge.id, missing=_("No such challenge."))
+    return locked
 
 
 def _fund_prize_pool(*, challenge: Challenge, actor: User) -> None:
@@ -341,7 +339,7 @@ def _pool_name(challenge: Challenge) -> str:
 
 def finish_challenge(*, challenge: Challenge, actor: User) -> Challenge:
     """Rule `policy.can_finish`: a fund manager marks a published challenge finished once its deadline has passed."""
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_finish(actor, challenge))
     CHALLENGE_TRANSITIONS.move(challenge, ChallengeStatus.FINISHED)
     db.session.flush()
@@ -352,7 +350,7 @@ def finish_challenge(*, challenge: Challenge, actor: User) -> Challenge:
 def extend_deadline(*, challenge: Challenge, actor: User, new_closes_at: datetime, reason: str) -> DeadlineExtension:
     """Rule `policy.can_extend_deadline`: a fund manager or the city's official moves an open or upcoming
     challenge's deadline later, never earlier, with a reason; it is audited and everyone concerned is e-mailed."""
-    challenge = _lock(challenge)
+    challenge = lock_challenge(challenge)
     require(policy.can_extend_deadline(actor, challenge))
     errors: dict[str, list[str]] = {}
     checked = _aware(new_closes_at, "new_closes_at", errors)

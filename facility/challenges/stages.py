@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.challenges import policy
 from facility.challenges.models import Challenge, ChallengeStatus, Criterion
-from facility.challenges.services import DESCRIPTOR_FIELDS, clean_challenge_fields
+from facility.challenges.services import DESCRIPTOR_FIELDS, clean_challenge_fields, lock_challenge
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import NAME_CHARS, clean_text
 from facility.core.policy import require
@@ -26,13 +25,6 @@ from facility.extensions import db
 STAGE_NAME_CHARS = 80
 """The longest stage name ("Pilot", "Scale", "Replication")."""
 
-
-def lock_challenge(challenge: Challenge) -> Challenge:
-    """Re-read the challenge under a row lock on its own row (FOR UPDATE OF challenges on PostgreSQL: its city is
-    joined; SQLite already holds the write lock)."""
-    return db.session.execute(
-        sa.select(Challenge).where(Challenge.id == challenge.id).with_for_update(of=Challenge)
-        .execution_options(populate_existing=True)).scalar_one()
 
 
 def _stage_name(value: Any, field: str, errors: dict[str, list[str]], *, required: bool) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pycountry
-import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import Organization, OrgKind, OrgType, User
 from facility.audit.services import record
 from facility.cities import policy
 from facility.cities.models import City, ClimateRisk
+from facility.core.database import lock_row
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import NAME_CHARS, clean_text
 from facility.core.models import utcnow
@@ -102,10 +102,9 @@ def update_city(*, city: City, actor: User, name: str, country: str, population:
 
 
 def _lock(city: City) -> City:
-    """Re-read the city under a row lock (FOR UPDATE on PostgreSQL; SQLite already holds the write lock)."""
-    return db.session.execute(
-        sa.select(City).where(City.id == city.id).with_for_update(of=City).execution_options(populate_existing=True)
-    ).scalar_one()
+    """Re-read the city under a row lock on its own row (`core.database.lock_row`)."""
+    locked: City = lock_row(City, city.id, missing=_("No such city."))
+    return locked
 
 
 def _plain(value: Any) -> Any:

@@ -66,15 +66,16 @@ def lock_audit_chain() -> None:
 
 
 def lock_row(model: Any, object_id: int, *, missing: str, no_key: bool = False) -> Any:
-    """Re-read a row under a row lock (PostgreSQL `FOR UPDATE`; SQLite transactions already hold the
-    write lock), with fresh values; NotFound with the message `missing` when there is no such row.
+    """Re-read a row under a row lock (PostgreSQL `FOR UPDATE OF` its table alone, whatever the model loads
+    joined with it; SQLite transactions already hold the write lock), with fresh values; NotFound with the
+    message `missing` when there is no such row.
 
     `no_key` takes `FOR NO KEY UPDATE` instead (the lock an UPDATE of non-key columns takes): it still
     excludes other lockers, but not a transaction inserting a child row, whose foreign key takes a
     key-share lock on this one. Use it where such an insert may already hold locks this caller wants next.
     """
     row = db.session.execute(
-        sa.select(model).where(model.id == object_id).with_for_update(key_share=no_key)
+        sa.select(model).where(model.id == object_id).with_for_update(of=model, key_share=no_key)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if row is None:

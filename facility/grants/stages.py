@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from facility.accounts.models import User
 from facility.audit.services import record
 from facility.challenges.models import Challenge, ChallengeInvitation
-from facility.challenges.stages import lock_challenge
+from facility.challenges.services import lock_challenge
 from facility.core.errors import ValidationFailed
 from facility.core.inputs import REASON_CHARS, clean_text
 from facility.core.notify import notify
@@ -21,6 +20,7 @@ from facility.core.policy import require
 from facility.extensions import db
 from facility.grants import stage_policy
 from facility.grants.models import Grant
+from facility.grants.queries import grantee_members
 
 
 def _reason(value: Any) -> str:
@@ -49,8 +49,6 @@ def invite_to_next_stage(*, actor: User, grant: Grant, next_stage: Challenge, re
     record("challenge.invited", actor=actor, obj=invitation, details={
         "challenge_id": next_stage.id, "organization_id": grant.organization_id, "grant_id": grant.id,
         "reason": clean})
-    members = db.session.execute(
-        sa.select(User).where(User.organization_id == grant.organization_id, User.active.is_(True))
-        .order_by(User.id)).scalars().all()
+    members = grantee_members({grant.organization_id}).get(grant.organization_id, [])
     notify(members, "grants/invited_to_stage", grant=grant, stage=next_stage, reason=clean)
     return invitation
