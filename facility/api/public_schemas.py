@@ -34,6 +34,8 @@ def _get(obj: Any, name: str) -> Any:
     return obj[name] if isinstance(obj, dict) else getattr(obj, name)
 
 
+# Every ISO 3166-1 alpha-3 code, so that the document states exactly what a country filter takes
+# (the same list `cities.services.valid_country` checks).
 COUNTRY_CODES = sorted(country.alpha_3 for country in pycountry.countries)
 
 

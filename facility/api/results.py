@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-import pycountry
 
 from facility.api import api_blueprint
 from facility.api.auth import public
+from facility.api.public_schemas import COUNTRY_CODES
 from facility.challenges import sdg
 from facility.challenges.models import FocusArea
 from facility.cities.models import SizeClass
@@ -23,11 +23,6 @@ blp = api_blueprint("api_results", __name__, "The results framework: capital rai
 
 PCT = {"description": "percent of the whole, 0 to 100, one decimal"}
 CENTS = {"description": "US cents"}
-
-
-# Every ISO 3166-1 alpha-3 code, so that the document states exactly what the filter takes
-# (the same list `cities.services.valid_country` checks).
-COUNTRY_CODES = sorted(country.alpha_3 for country in pycountry.countries)
 
 
 class ResultsArgs(ma.Schema):

@@ -12,10 +12,10 @@ from facility.accounts.models import Role
 from facility.api import api_blueprint, requires
 from facility.api.auth import public, require_user
 from facility.api.challenges import ChallengePatchSchema
-from facility.api.schemas import PageArgs, page_of
+from facility.api.public_schemas import COUNTRY_CODES
+from facility.api.schemas import PageArgs, page_of, paginate
 from facility.challenges.models import FocusArea
 from facility.cities.queries import city_of_official
-from facility.cities.services import valid_country
 from facility.extensions import db
 from facility.solutions import queries, replication
 
@@ -28,7 +28,8 @@ def _viewer() -> Any:
 
 class LibraryArgs(PageArgs):
     focus_area = ma.fields.String(validate=ma.validate.OneOf([f.value for f in FocusArea]))
-    country = ma.fields.String(validate=ma.validate.Length(equal=3),
+    country = ma.fields.String(validate=ma.validate.OneOf(COUNTRY_CODES, error="Not an ISO 3166-1 alpha-3 country "
+                                                          "code in capitals, e.g. NPL."),
                                metadata={"description": "the piloting city's country, ISO 3166-1 alpha-3"})
 
 
@@ -88,16 +89,12 @@ class ReplicationSchema(ma.Schema):
 @blp.arguments(LibraryArgs, location="query")
 @blp.response(200, page_of(SolutionSchema))
 def list_solutions(args: dict[str, Any]) -> Any:
-    """Every solution (a grant, not cancelled, whose every milestone was accepted), newest award first; filter
-    by focus_area and the piloting city's country."""
-    country = valid_country(args["country"]) if args.get("country") else None
+    """Every solution (a grant, not cancelled, whose every milestone was accepted and every indicator verified),
+    newest award first; filter by focus_area and the piloting city's country (422 for an unknown one)."""
     focus_area = FocusArea(args["focus_area"]) if args.get("focus_area") else None
-    if args.get("country") and country is None:
-        return {"items": [], "page": args["page"], "per_page": args["per_page"], "total": 0}
-    pagination = db.paginate(queries.library_query(queries.LibraryFilter(focus_area=focus_area, country=country)),
-                             page=args["page"], per_page=args["per_page"], error_out=False)
-    return {"items": queries.solution_rows(_viewer(), pagination.items), "page": args["page"],
-            "per_page": pagination.per_page, "total": pagination.total}
+    page = paginate(queries.library_query(queries.LibraryFilter(focus_area=focus_area, country=args.get("country"))),
+                    page=args["page"], per_page=args["per_page"])
+    return {**page, "items": queries.solution_rows(_viewer(), page["items"])}
 
 
 @blp.route("/solutions/<int:grant_id>", methods=["GET"])

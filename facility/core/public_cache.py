@@ -69,7 +69,7 @@ PUBLIC_ENDPOINTS = frozenset({
     "results.chart_csv", "portfolio_public.register", "portfolio_public.grant", "portfolio_public.ledger",
     "portfolio_public.ledger_csv", "opendata.index", "opendata.threesixtygiving", "opendata.grants_csv",
     "opendata.grants_xlsx", "opendata.iati_activities", "audit.anchors", "api-docs.openapi_json",
-    "indicators.catalogue",
+    "indicators.catalogue", "solutions.index", "solutions.show",
 })
 # A visitor's cookie session may hold their language and the CSRF secret of a form they opened elsewhere.
 SHAREABLE_SESSION_KEYS = frozenset({"lang", "csrf_token"})

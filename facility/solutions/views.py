@@ -36,12 +36,6 @@ def _timezone() -> str:
     return current_user.timezone if current_user.is_authenticated and current_user.timezone else "UTC"
 
 
-def _shared(view: Any) -> Any:
-    """The same page for every visitor: kept in the public cache for those not signed in (`core.public_cache`)."""
-    view.public = True
-    return view
-
-
 def _filters(form: LibraryFilterForm) -> queries.LibraryFilter:
     """The valid filters of the form; a bad value is shown on the form and ignored (the list still answers)."""
     focus_area = country = None
@@ -58,7 +52,6 @@ def _filters(form: LibraryFilterForm) -> queries.LibraryFilter:
 
 
 @bp.route("")
-@_shared
 def index() -> ResponseReturnValue:
     """Every solution, newest first, filtered by focus area and the piloting city's country, paginated."""
     form = LibraryFilterForm(request.args)
@@ -69,7 +62,6 @@ def index() -> ResponseReturnValue:
 
 
 @bp.route("/<int:grant_id>")
-@_shared
 def show(grant_id: int) -> ResponseReturnValue:
     """A solution: its results (accepted milestones and their public summaries), city, grantee, and where it
     has been replicated, with each replication's results."""

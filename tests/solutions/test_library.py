@@ -181,8 +181,8 @@ def test_the_api_filters_and_refuses_garbage_with_422(scene, client):
     scene.make_pilot(name="Api", country="FJI")
     assert client.get("/api/v1/solutions?country=FJI").get_json()["total"] == 1
     assert client.get("/api/v1/solutions?country=KEN").get_json()["total"] == 0
-    assert client.get("/api/v1/solutions?country=ZZZ").get_json()["total"] == 0
-    for garbage in ("?focus_area=nope", "?country=TOOLONG", "?page=0", "?per_page=1000"):
+    # an unknown country is refused as the register's and the results' filters refuse it (it was an empty page)
+    for garbage in ("?focus_area=nope", "?country=TOOLONG", "?country=ZZZ", "?page=0", "?per_page=1000"):
         response = client.get("/api/v1/solutions" + garbage)
         assert response.status_code == 422, garbage
         assert response.content_type.startswith("application/problem+json")
